@@ -1,0 +1,1 @@
+"""The worker agent: registers, heartbeats, claims builds, runs them, reports back."""

@@ -1,0 +1,133 @@
+"""One build on this agent: a task group of the pipeline runtime, the cancel watcher and the
+reporter. The final report is sent even while the agent shuts down."""
+
+import asyncio
+import contextlib
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import structlog
+
+from solvyd.agent.client import Rejected, ServerClient, ServerUnavailable, with_retries
+from solvyd.agent.reporter import BuildReporter
+from solvyd.pipeline.executors.base import Executor
+from solvyd.pipeline.runtime import JobResult, StepResult, run_job
+from solvyd.protocol import BuildStatus, BuildStatusUpdate, JobSpec, StepSpec, StepStatusUpdate
+from solvyd.shared.backoff import backoff_delays
+from solvyd.shared.clock import utcnow
+
+log = structlog.get_logger(__name__)
+
+CANCEL_POLL_SECONDS = 25.0
+FINAL_REPORT_DEADLINE_SECONDS = 300.0
+START_REPORT_DEADLINE_SECONDS = 60.0
+
+
+@dataclass
+class BuildHandle:
+    """What the agent keeps of a running build, to cancel it from outside."""
+
+    spec: JobSpec
+    cancel: asyncio.Event = field(default_factory=asyncio.Event)
+    # Set when the agent, not a user, stops the build (shutdown): it then ends `error`.
+    stopped_by_agent: bool = False
+
+    @property
+    def build_id(self) -> uuid.UUID:
+        return self.spec.build_id
+
+    def stop(self, *, by_agent: bool) -> None:
+        self.stopped_by_agent = self.stopped_by_agent or by_agent
+        self.cancel.set()
+
+
+class _ReportingObserver:
+    """The runtime's callbacks, turned into reports and log lines."""
+
+    def __init__(self, reporter: BuildReporter) -> None:
+        self._reporter = reporter
+
+    async def step_started(self, step: StepSpec, started_at: datetime) -> None:
+        self._reporter.step_status(
+            step.name, StepStatusUpdate(status="running", started_at=started_at)
+        )
+
+    async def step_output(self, step: StepSpec, text: str) -> None:
+        self._reporter.log_line(step.name, text)
+
+    async def step_finished(self, step: StepSpec, result: StepResult) -> None:
+        self._reporter.step_status(
+            step.name,
+            StepStatusUpdate(
+                status=result.status,
+                started_at=result.started_at,
+                completed_at=result.completed_at,
+                exit_code=result.exit_code,
+                error_message=result.error_message,
+            ),
+        )
+
+
+async def _watch_for_cancel(client: ServerClient, handle: BuildHandle) -> None:
+    delays = backoff_delays(base=0.5, cap=5.0)
+    while not handle.cancel.is_set():
+        try:
+            if await client.wait_for_cancel(handle.build_id, CANCEL_POLL_SECONDS):
+                log.info("build cancelled by the server", build_id=str(handle.build_id))
+                handle.stop(by_agent=False)
+                return
+            delays = backoff_delays(base=0.5, cap=5.0)
+        except ServerUnavailable:
+            await asyncio.sleep(next(delays))
+        except Rejected as exc:
+            log.warning("cancel watch refused", build_id=str(handle.build_id), error=exc.message)
+            handle.stop(by_agent=False)
+            return
+
+
+def _final_update(handle: BuildHandle, result: JobResult) -> BuildStatusUpdate:
+    status, message = result.status, result.error_message
+    if status is BuildStatus.CANCELLED and handle.stopped_by_agent:
+        status, message = BuildStatus.ERROR, "the agent stopped before the build finished"
+    duration = None
+    if result.started_at and result.completed_at:
+        duration = (result.completed_at - result.started_at).total_seconds()
+    return BuildStatusUpdate(
+        status=status,
+        completed_at=result.completed_at or utcnow(),
+        exit_code=result.exit_code,
+        error_message=message,
+        duration_seconds=duration,
+    )
+
+
+async def run_build(client: ServerClient, executor: Executor, handle: BuildHandle) -> None:
+    spec = handle.spec
+    bound = log.bind(build_id=str(spec.build_id), job=spec.job_name, number=spec.build_number)
+    try:
+        await with_retries(
+            lambda: client.update_build(
+                spec.build_id, BuildStatusUpdate(status=BuildStatus.RUNNING, started_at=utcnow())
+            ),
+            "report build running",
+            give_up_after=START_REPORT_DEADLINE_SECONDS,
+        )
+    except (Rejected, ServerUnavailable) as exc:
+        # Cancelled before it started, or the server is gone: the server will requeue it.
+        bound.warning("not running the build: the server did not accept its start", error=str(exc))
+        return
+    bound.info("build started")
+    reporter = BuildReporter(client, spec.build_id)
+    reporter.start()
+    watcher = asyncio.create_task(_watch_for_cancel(client, handle), name="cancel-watcher")
+    try:
+        result = await run_job(spec, executor, _ReportingObserver(reporter), handle.cancel)
+    finally:
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watcher
+    final = _final_update(handle, result)
+    # Shielded: the final report must go out even if the agent is being cancelled.
+    delivered = await asyncio.shield(reporter.finish(final, FINAL_REPORT_DEADLINE_SECONDS))
+    bound.info("build finished", status=final.status, exit_code=final.exit_code, reported=delivered)

@@ -1,0 +1,162 @@
+"""The agent protocol over httpx: one method per verb (see solvyd.protocol.messages)."""
+
+import asyncio
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import httpx
+import structlog
+from pydantic import BaseModel
+
+from solvyd.protocol import (
+    BuildStatusUpdate,
+    CancelState,
+    ClaimRequest,
+    Heartbeat,
+    HeartbeatReply,
+    JobSpec,
+    LogBatch,
+    StepStatusUpdate,
+    WorkerRegistered,
+    WorkerRegistration,
+)
+from solvyd.shared.backoff import backoff_delays
+
+log = structlog.get_logger(__name__)
+T = TypeVar("T")
+
+API_PREFIX = "/api/v1"
+
+
+class ServerUnavailable(Exception):
+    """The server could not be reached or failed (5xx): worth retrying."""
+
+
+class Rejected(Exception):
+    """The server understood and refused (4xx): retrying the same request will not help."""
+
+    def __init__(self, status_code: int, message: str) -> None:
+        super().__init__(f"{status_code}: {message}")
+        self.status_code = status_code
+        self.message = message
+
+
+def _error_message(response: httpx.Response) -> str:
+    try:
+        return str(response.json()["error"]["message"])
+    except (ValueError, KeyError, TypeError):
+        return response.text[:200]
+
+
+class ServerClient:
+    def __init__(self, server_url: str, registration_token: str, *, timeout: float = 10.0) -> None:
+        self._registration_token = registration_token
+        self._worker_token: str | None = None
+        self._timeout = timeout
+        self._http = httpx.AsyncClient(
+            base_url=server_url.rstrip("/") + API_PREFIX,
+            timeout=httpx.Timeout(timeout),
+            limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+        )
+        self.worker_id: uuid.UUID | None = None
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        body: BaseModel | None = None,
+        *,
+        token: str | None = None,
+        params: dict[str, Any] | None = None,
+        timeout: float | None = None,
+    ) -> httpx.Response:
+        bearer = token or self._worker_token
+        try:
+            response = await self._http.request(
+                method,
+                path,
+                content=body.model_dump_json() if body is not None else None,
+                headers={
+                    "Authorization": f"Bearer {bearer}",
+                    "Content-Type": "application/json",
+                },
+                params=params,
+                timeout=timeout if timeout is not None else self._timeout,
+            )
+        except httpx.TransportError as exc:
+            raise ServerUnavailable(f"{type(exc).__name__}: {exc}") from exc
+        if response.status_code >= 500:
+            raise ServerUnavailable(f"{response.status_code}: {_error_message(response)}")
+        if response.status_code >= 400:
+            raise Rejected(response.status_code, _error_message(response))
+        return response
+
+    def _worker_path(self, suffix: str) -> str:
+        if self.worker_id is None:
+            raise RuntimeError("register first")
+        return f"/workers/{self.worker_id}{suffix}"
+
+    async def register(self, registration: WorkerRegistration) -> WorkerRegistered:
+        response = await self._request(
+            "POST", "/workers/register", registration, token=self._registration_token
+        )
+        registered = WorkerRegistered.model_validate_json(response.content)
+        self.worker_id = registered.id
+        self._worker_token = registered.token
+        return registered
+
+    async def heartbeat(self, heartbeat: Heartbeat) -> HeartbeatReply:
+        response = await self._request("POST", self._worker_path("/heartbeat"), heartbeat)
+        return HeartbeatReply.model_validate_json(response.content)
+
+    async def claim(self, wait: float) -> JobSpec | None:
+        response = await self._request(
+            "POST",
+            self._worker_path("/claim"),
+            ClaimRequest(wait=wait),
+            timeout=wait + self._timeout,
+        )
+        if response.status_code == 204:
+            return None
+        return JobSpec.model_validate_json(response.content)
+
+    async def update_build(self, build_id: uuid.UUID, update: BuildStatusUpdate) -> None:
+        await self._request("PUT", f"/builds/{build_id}/status", update)
+
+    async def update_step(
+        self, build_id: uuid.UUID, step_name: str, update: StepStatusUpdate
+    ) -> None:
+        await self._request("PUT", f"/builds/{build_id}/steps/{step_name}", update)
+
+    async def send_logs(self, build_id: uuid.UUID, batch: LogBatch) -> None:
+        await self._request("POST", f"/builds/{build_id}/logs", batch)
+
+    async def wait_for_cancel(self, build_id: uuid.UUID, wait: float) -> bool:
+        response = await self._request(
+            "GET",
+            f"/builds/{build_id}/cancel-wait",
+            params={"wait": wait},
+            timeout=wait + self._timeout,
+        )
+        return CancelState.model_validate_json(response.content).cancelled
+
+
+async def with_retries(
+    call: Callable[[], Awaitable[T]], what: str, *, give_up_after: float | None = None
+) -> T:
+    """Run `call` until the server takes it; `Rejected` and a passed deadline are raised."""
+    deadline = None if give_up_after is None else time.monotonic() + give_up_after
+    for delay in backoff_delays(base=0.2, cap=5.0):
+        try:
+            return await call()
+        except ServerUnavailable as exc:
+            if deadline is not None and time.monotonic() + delay > deadline:
+                raise
+            log.warning("server unavailable, will retry", what=what, error=str(exc), delay=delay)
+            await asyncio.sleep(delay)
+    raise AssertionError("unreachable")

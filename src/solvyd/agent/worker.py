@@ -1,0 +1,190 @@
+"""The agent's main loop: register, then heartbeat and claim until told to stop.
+
+Stopping has two speeds, like Buildkite's agent: a graceful stop (first SIGTERM/SIGINT) claims
+nothing new and lets running builds finish for `stop_grace_seconds`, then cancels them; a second
+signal cancels them at once. Either way each build's final report is sent before exit.
+"""
+
+import asyncio
+import contextlib
+import platform
+import signal
+import socket
+from dataclasses import dataclass, field
+
+import structlog
+
+from solvyd import __version__
+from solvyd.agent.build_run import BuildHandle, run_build
+from solvyd.agent.client import Rejected, ServerClient, ServerUnavailable, with_retries
+from solvyd.pipeline.executors.base import Executor
+from solvyd.protocol import (
+    BuildStatus,
+    BuildStatusUpdate,
+    Capabilities,
+    Heartbeat,
+    WorkerRegistration,
+)
+from solvyd.shared.backoff import backoff_delays
+
+log = structlog.get_logger(__name__)
+
+CLAIM_WAIT_SECONDS = 30.0
+
+
+@dataclass
+class AgentConfig:
+    server_url: str
+    token: str
+    name: str = field(default_factory=socket.gethostname)
+    labels: list[str] = field(default_factory=list)
+    concurrency: int = 1
+    stop_grace_seconds: float = 30.0
+
+
+def _local_ip() -> str:
+    with contextlib.suppress(OSError):
+        return socket.gethostbyname(socket.gethostname())
+    return ""
+
+
+class Agent:
+    def __init__(self, config: AgentConfig, executor: Executor) -> None:
+        self.config = config
+        self.executor = executor
+        self.client = ServerClient(config.server_url, config.token)
+        self.builds: dict[str, BuildHandle] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._slots = asyncio.Semaphore(config.concurrency)
+        self._stopping = asyncio.Event()
+        self._heartbeat_interval = 10.0
+
+    def request_stop(self) -> None:
+        """First call: graceful. Second call: cancel running builds now."""
+        if self._stopping.is_set():
+            log.warning("stopping now: cancelling running builds", builds=len(self.builds))
+            self._cancel_all()
+        else:
+            log.info(
+                "stopping: no new builds; running builds may finish",
+                builds=len(self.builds),
+                grace_seconds=self.config.stop_grace_seconds,
+            )
+            self._stopping.set()
+
+    def install_signal_handlers(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.request_stop)
+
+    def _cancel_all(self) -> None:
+        for handle in self.builds.values():
+            handle.stop(by_agent=True)
+
+    async def run(self) -> None:
+        try:
+            await self._register()
+            heartbeat = asyncio.create_task(self._heartbeat_loop(), name="heartbeat")
+            claimer = asyncio.create_task(self._claim_loop(), name="claim")
+            await self._stopping.wait()
+            claimer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await claimer
+            await self._drain()
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat
+        finally:
+            await self.client.aclose()
+        log.info("agent stopped")
+
+    async def _register(self) -> None:
+        labels = sorted({*self.config.labels, self.executor.name})
+        registration = WorkerRegistration(
+            name=self.config.name,
+            hostname=socket.gethostname(),
+            ip=_local_ip(),
+            capabilities=Capabilities(
+                labels=labels, executors=[self.executor.name], concurrency=self.config.concurrency
+            ),
+            version=f"{__version__} ({platform.python_implementation()})",
+        )
+        registered = await with_retries(lambda: self.client.register(registration), "register")
+        self._heartbeat_interval = registered.heartbeat_interval_seconds
+        log.info(
+            "registered",
+            worker_id=str(registered.id),
+            name=registered.name,
+            labels=labels,
+            executor=self.executor.name,
+            concurrency=self.config.concurrency,
+        )
+
+    async def _heartbeat_loop(self) -> None:
+        while True:
+            try:
+                reply = await self.client.heartbeat(
+                    Heartbeat(
+                        current_builds=len(self.builds),
+                        build_ids=[h.build_id for h in self.builds.values()],
+                    )
+                )
+                for build_id in reply.cancelled_builds:
+                    handle = self.builds.get(str(build_id))
+                    if handle is not None:
+                        log.info("server says stop build", build_id=str(build_id))
+                        handle.stop(by_agent=False)
+            except (ServerUnavailable, Rejected) as exc:
+                log.warning("heartbeat failed", error=str(exc))
+            await asyncio.sleep(self._heartbeat_interval)
+
+    async def _claim_loop(self) -> None:
+        delays = backoff_delays(base=0.5, cap=10.0)
+        while True:
+            await self._slots.acquire()
+            try:
+                spec = await self.client.claim(CLAIM_WAIT_SECONDS)
+            except (ServerUnavailable, Rejected) as exc:
+                self._slots.release()
+                delay = next(delays)
+                log.warning("claim failed", error=str(exc), retry_in=round(delay, 2))
+                await asyncio.sleep(delay)
+                continue
+            except asyncio.CancelledError:
+                self._slots.release()
+                raise
+            delays = backoff_delays(base=0.5, cap=10.0)
+            if spec is None:
+                self._slots.release()
+                continue
+            handle = BuildHandle(spec)
+            self.builds[str(spec.build_id)] = handle
+            task = asyncio.create_task(self._run_and_release(handle), name=f"build-{spec.build_id}")
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _run_and_release(self, handle: BuildHandle) -> None:
+        try:
+            await run_build(self.client, self.executor, handle)
+        except Exception:
+            log.exception("build run failed", build_id=str(handle.build_id))
+            with contextlib.suppress(ServerUnavailable, Rejected):
+                await self.client.update_build(
+                    handle.build_id,
+                    BuildStatusUpdate(
+                        status=BuildStatus.ERROR, error_message="the agent failed running the build"
+                    ),
+                )
+        finally:
+            self.builds.pop(str(handle.build_id), None)
+            self._slots.release()
+
+    async def _drain(self) -> None:
+        if not self._tasks:
+            return
+        _, pending = await asyncio.wait(self._tasks, timeout=self.config.stop_grace_seconds)
+        if pending:
+            log.warning("grace period over: cancelling running builds", builds=len(pending))
+            self._cancel_all()
+            # Cancelling a step is bounded by the executor; the final report by its deadline.
+            await asyncio.wait(pending)

@@ -1,0 +1,1 @@
+"""Thin Typer entry points: parse, wire, no logic."""

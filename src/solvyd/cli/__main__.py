@@ -1,0 +1,3 @@
+from solvyd.cli.main import app
+
+app(prog_name="solvyd")

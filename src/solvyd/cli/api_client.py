@@ -1,0 +1,75 @@
+"""A small synchronous client of the user API, turning every failure into a CliError."""
+
+from typing import Any
+
+import httpx
+
+from solvyd.cli.client_config import ClientConfig, load_config
+from solvyd.cli.errors import CliError
+
+API_PREFIX = "/api/v1"
+
+
+def _message(response: httpx.Response) -> str:
+    try:
+        return str(response.json()["error"]["message"])
+    except (ValueError, KeyError, TypeError):
+        return response.text[:300] or response.reason_phrase
+
+
+class ApiClient:
+    def __init__(self, config: ClientConfig | None = None, *, timeout: float = 30.0) -> None:
+        self.config = config or load_config()
+        self._http = httpx.Client(
+            base_url=self.config.server_url.rstrip("/") + API_PREFIX,
+            headers={"Authorization": f"Bearer {self.config.token}"},
+            timeout=timeout,
+        )
+
+    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            response = self._http.request(method, path, **kwargs)
+        except httpx.TimeoutException:
+            raise CliError(
+                f"the server at {self.config.server_url} did not answer in time"
+            ) from None
+        except httpx.TransportError as exc:
+            raise CliError(f"cannot reach the server at {self.config.server_url}: {exc}") from None
+        if response.status_code == 401:
+            raise CliError(f"{_message(response)}; run `solvyd login` again")
+        if response.status_code >= 400:
+            raise CliError(_message(response))
+        return response
+
+    def get(self, path: str, **kwargs: Any) -> Any:
+        return self.request("GET", path, **kwargs).json()
+
+    def post(self, path: str, body: Any = None, **kwargs: Any) -> Any:
+        response = self.request("POST", path, json=body, **kwargs)
+        return response.json() if response.content else None
+
+    def patch(self, path: str, body: Any) -> Any:
+        return self.request("PATCH", path, json=body).json()
+
+    def resolve_job(self, name_or_id: str) -> dict[str, Any]:
+        items = self.get("/jobs", params={"name": name_or_id})["items"]
+        if items:
+            return dict(items[0])
+        try:
+            return dict(self.get(f"/jobs/{name_or_id}"))
+        except CliError:
+            raise CliError(f"no job named {name_or_id!r}") from None
+
+
+def login(server_url: str, username: str, password: str) -> str:
+    try:
+        response = httpx.post(
+            server_url.rstrip("/") + API_PREFIX + "/auth/login",
+            json={"username": username, "password": password},
+            timeout=30.0,
+        )
+    except httpx.TransportError as exc:
+        raise CliError(f"cannot reach the server at {server_url}: {exc}") from None
+    if response.status_code >= 400:
+        raise CliError(_message(response))
+    return str(response.json()["access_token"])

@@ -1,0 +1,27 @@
+"""The `solvyd` command."""
+
+import typer
+
+from solvyd import __version__
+from solvyd.cli import builds, jobs, login, runners, workers
+
+app = typer.Typer(
+    name="solvyd",
+    help="Solvyd: a self-hosted CI/CD server, its agents and its CLI.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=True,
+)
+app.command("server")(runners.server)
+app.command("agent")(runners.agent)
+app.command("up")(runners.up)
+app.command("login")(login.login)
+app.add_typer(jobs.app, name="jobs")
+app.add_typer(builds.app, name="builds")
+app.add_typer(workers.app, name="workers")
+
+
+@app.command("version")
+def version() -> None:
+    """Print the version."""
+    typer.echo(__version__)

@@ -1,0 +1,170 @@
+"""`solvyd server`, `solvyd agent` and `solvyd up` (both in one process, the embedded default)."""
+
+import asyncio
+import contextlib
+import os
+import signal
+from collections.abc import Generator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+import uvicorn
+from platformdirs import user_data_path
+
+from solvyd.cli.demo import DEMO_JOB_NAME, HELLO_PIPELINE
+from solvyd.cli.errors import CliError
+from solvyd.cli.output import err_console
+from solvyd.server.logging import configure_logging
+from solvyd.server.settings import ServerSettings
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from solvyd.agent.worker import Agent
+    from solvyd.server.services.context import ServerContext
+
+# The server and agent stacks are imported inside the commands that run them, so everyday
+# client commands (`solvyd jobs list`) start fast.
+
+EXECUTORS = ("local", "fake")
+
+
+def _uvicorn_config(settings: ServerSettings, host: str, port: int) -> uvicorn.Config:
+    from solvyd.server.app import create_app
+
+    return uvicorn.Config(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=5,
+    )
+
+
+class _EmbeddedServer(uvicorn.Server):
+    """`up` handles SIGINT/SIGTERM itself, to stop the agent before the server."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+
+def server(
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
+    port: int = typer.Option(8080, "--port", help="Port to listen on."),
+) -> None:
+    """Run the API server (settings from SOLVYD_* environment variables)."""
+    settings = ServerSettings()
+    err_console.print(f"Solvyd server on http://{host}:{port} (data in {settings.data_dir})")
+    uvicorn.Server(_uvicorn_config(settings, host, port)).run()
+
+
+def _make_agent(
+    server_url: str,
+    token: str,
+    name: str | None,
+    labels: str,
+    concurrency: int,
+    executor: str,
+    work_dir: Path | None,
+) -> "Agent":
+    from solvyd.agent.worker import Agent, AgentConfig
+    from solvyd.pipeline.executors.registry import create_executor
+
+    if executor not in EXECUTORS:
+        raise CliError(f"unknown executor {executor!r}; choose one of {', '.join(EXECUTORS)}")
+    work_root = work_dir or user_data_path("solvyd") / "work"
+    work_root.mkdir(parents=True, exist_ok=True)
+    config = AgentConfig(
+        server_url=server_url,
+        token=token,
+        labels=[label for label in labels.split(",") if label],
+        concurrency=concurrency,
+    )
+    if name:
+        config.name = name
+    return Agent(config, create_executor(executor, work_root))
+
+
+def agent(
+    server_url: str = typer.Option(..., "--server", envvar="SOLVYD_SERVER_URL"),
+    token: str = typer.Option(
+        ..., "--token", envvar="SOLVYD_AGENT_TOKEN", help="The server's agent registration token."
+    ),
+    name: str | None = typer.Option(None, "--name", help="Defaults to the host name."),
+    labels: str = typer.Option("", "--labels", help="Comma-separated labels."),
+    concurrency: int = typer.Option(1, "--concurrency", min=1, max=64),
+    executor: str = typer.Option("local", "--executor", help="local (docker, kubernetes later)"),
+    work_dir: Path | None = typer.Option(None, "--work-dir", envvar="SOLVYD_WORK_DIR"),
+    stop_grace: float = typer.Option(
+        30.0, "--stop-grace", help="Seconds running builds get to finish on SIGTERM."
+    ),
+) -> None:
+    """Run a worker agent that claims and runs builds."""
+    configure_logging(os.environ.get("SOLVYD_LOG_FORMAT", "console"), "info")
+    worker = _make_agent(server_url, token, name, labels, concurrency, executor, work_dir)
+    worker.config.stop_grace_seconds = stop_grace
+
+    async def main() -> None:
+        worker.install_signal_handlers()
+        await worker.run()
+
+    asyncio.run(main())
+
+
+async def _ensure_demo_job(ctx: "ServerContext") -> None:
+    from solvyd.server.schemas.jobs import JobCreate
+    from solvyd.server.services import jobs
+
+    if not await jobs.list_jobs(ctx, DEMO_JOB_NAME):
+        await jobs.create_job(ctx, JobCreate(name=DEMO_JOB_NAME, pipeline=HELLO_PIPELINE), None)
+
+
+def up(
+    host: str = typer.Option("127.0.0.1", "--host"),
+    port: int = typer.Option(8080, "--port"),
+    concurrency: int = typer.Option(2, "--concurrency", min=1, max=64),
+) -> None:
+    """Run the server and one local agent in one process (SQLite under ./.solvyd by default)."""
+    settings = ServerSettings()
+    config = _uvicorn_config(settings, host, port)
+    http_server = _EmbeddedServer(config)
+    url = f"http://{host}:{port}"
+
+    async def main() -> None:
+        serving = asyncio.create_task(http_server.serve())
+        while not http_server.started:
+            if serving.done():
+                raise CliError(f"the server could not start on {url}")
+            await asyncio.sleep(0.05)
+        app: FastAPI = config.app  # type: ignore[assignment]
+        ctx: ServerContext = app.state.ctx
+        await _ensure_demo_job(ctx)
+        worker = _make_agent(
+            url, ctx.keys.agent_token, "local", "", concurrency, "local", settings.data_dir / "work"
+        )
+        agent_task = asyncio.create_task(worker.run())
+        err_console.print(
+            f"\n[bold green]Solvyd is running[/] at {url}\n"
+            f"  data:   {settings.data_dir.resolve()}\n"
+            f"  agent:  'local', concurrency {concurrency}\n"
+            f"  login:  solvyd login {url} --username {settings.admin_username}\n"
+            f"  try:    solvyd jobs trigger {DEMO_JOB_NAME} --follow\n"
+            "Press Ctrl+C to stop.\n"
+        )
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        worker.request_stop()
+        worker.config.stop_grace_seconds = 5
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(agent_task, 30)
+        http_server.should_exit = True
+        await serving
+
+    asyncio.run(main())

@@ -1,0 +1,153 @@
+"""Pydantic messages of the agent protocol.
+
+The verbs, in the order an agent uses them (all HTTP, agent -> server, under /api/v1):
+
+- ``POST /workers/register`` (shared agent token) ``WorkerRegistration`` -> ``WorkerRegistered``:
+  upsert by name; the answer carries the worker's own token, used for everything after.
+- ``POST /workers/{id}/heartbeat`` ``Heartbeat`` -> ``HeartbeatReply``: keeps the worker online;
+  tells it whether work is waiting and which of its builds were cancelled.
+- ``POST /workers/{id}/claim`` ``ClaimRequest`` -> ``JobSpec`` (200) or nothing (204): a long poll
+  that atomically assigns the oldest queued build whose labels the worker has.
+- ``PUT /builds/{id}/status`` ``BuildStatusUpdate``: ``running`` when the agent starts, a final
+  status when it ends. Repeating the current status is a no-op; an illegal change answers 409.
+- ``PUT /builds/{id}/steps/{name}`` ``StepStatusUpdate``: the same, per step.
+- ``POST /builds/{id}/logs`` ``LogBatch``: seq-numbered; a batch sent twice is stored once.
+- ``GET /builds/{id}/cancel-wait?wait=S`` -> ``CancelState``: a long poll that answers as soon
+  as the build is cancelled, or after ``wait`` seconds with ``cancelled: false``.
+"""
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+PROTOCOL_VERSION = 1
+
+
+class BuildStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCESS = "success"
+    FAILURE = "failure"
+    CANCELLED = "cancelled"
+    ERROR = "error"  # the infrastructure failed: lost worker, executor fault, timeout
+
+    @property
+    def finished(self) -> bool:
+        return self not in (BuildStatus.QUEUED, BuildStatus.RUNNING)
+
+
+class StepStatus(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    SUCCESS = "success"
+    FAILURE = "failure"
+    CANCELLED = "cancelled"
+    ERROR = "error"
+    SKIPPED = "skipped"
+
+    @property
+    def finished(self) -> bool:
+        return self not in (StepStatus.PENDING, StepStatus.RUNNING)
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class Capabilities(_Message):
+    labels: list[str] = Field(default_factory=list)
+    executors: list[str] = Field(default_factory=list)
+    concurrency: Annotated[int, Field(ge=1, le=256)] = 1
+
+
+class WorkerRegistration(_Message):
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    hostname: str = ""
+    ip: str = ""
+    capabilities: Capabilities = Field(default_factory=Capabilities)
+    version: str = ""
+    protocol_version: int = PROTOCOL_VERSION
+
+
+class WorkerRegistered(_Message):
+    id: UUID
+    name: str
+    registered_at: datetime
+    token: str
+    heartbeat_interval_seconds: float
+
+
+class Heartbeat(_Message):
+    current_builds: Annotated[int, Field(ge=0)] = 0
+    health_status: str = "healthy"
+    build_ids: list[UUID] = Field(default_factory=list)
+
+
+class HeartbeatReply(_Message):
+    has_work: bool
+    cancelled_builds: list[UUID] = Field(default_factory=list)
+
+
+class ClaimRequest(_Message):
+    wait: Annotated[float, Field(ge=0, le=60)] = 30.0
+
+
+class StepSpec(_Message):
+    name: str
+    commands: list[str]
+    image: str | None = None
+    env: dict[str, str] = Field(default_factory=dict)
+    timeout_seconds: float | None = None
+    allow_failure: bool = False
+
+
+class JobSpec(_Message):
+    """Everything an agent needs to run one build: no database, no server state."""
+
+    build_id: UUID
+    build_number: int
+    job_id: UUID
+    job_name: str
+    scm_url: str | None = None
+    branch: str | None = None
+    commit_sha: str | None = None
+    env: dict[str, str] = Field(default_factory=dict)
+    steps: list[StepSpec]
+    timeout_seconds: float | None = None
+    artifacts: list[str] = Field(default_factory=list)
+    labels: list[str] = Field(default_factory=list)
+
+
+class LogLine(_Message):
+    text: str
+    ts: datetime | None = None
+
+
+class LogBatch(_Message):
+    seq: Annotated[int, Field(ge=0)]
+    step: str | None = None
+    lines: list[LogLine]
+
+
+class BuildStatusUpdate(_Message):
+    status: BuildStatus
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    exit_code: int | None = None
+    error_message: str | None = None
+    duration_seconds: float | None = None
+
+
+class StepStatusUpdate(_Message):
+    status: StepStatus
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    exit_code: int | None = None
+    error_message: str | None = None
+
+
+class CancelState(_Message):
+    cancelled: bool

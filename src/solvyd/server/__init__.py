@@ -1,0 +1,1 @@
+"""The API server: keeps jobs, builds, workers and logs; hands builds to agents."""

@@ -1,0 +1,1 @@
+"""HTTP routers, thin: parse, authorise, call a use case, shape the answer."""

@@ -1,0 +1,119 @@
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.responses import PlainTextResponse
+
+from solvyd.protocol import BuildStatus, BuildStatusUpdate, CancelState, LogBatch, StepStatusUpdate
+from solvyd.server.api.deps import Ctx, CurrentUser, CurrentWorker
+from solvyd.server.schemas.builds import (
+    BuildList,
+    BuildRead,
+    CancelResult,
+    LogAccepted,
+    LogPage,
+    StepRead,
+)
+from solvyd.server.services.builds import cancel, logs, read, update
+
+router = APIRouter(prefix="/builds", tags=["builds"])
+
+
+@router.get("", operation_id="list_builds")
+async def list_builds(
+    ctx: Ctx,
+    _: CurrentUser,
+    job_id: uuid.UUID | None = None,
+    status: BuildStatus | None = None,
+    branch: str | None = None,
+    worker_id: uuid.UUID | None = None,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> BuildList:
+    return await read.list_builds(
+        ctx,
+        job_id=job_id,
+        status=status,
+        branch=branch,
+        worker_id=worker_id,
+        cursor=cursor,
+        limit=limit,
+    )
+
+
+@router.get("/{build_id}", operation_id="get_build")
+async def get_build(ctx: Ctx, _: CurrentUser, build_id: uuid.UUID) -> BuildRead:
+    return await read.get_build(ctx, build_id)
+
+
+@router.post("/{build_id}/cancel", operation_id="cancel_build")
+async def cancel_build(ctx: Ctx, _: CurrentUser, build_id: uuid.UUID) -> CancelResult:
+    build = await cancel.cancel_build(ctx, build_id)
+    return CancelResult(id=build.id, status=BuildStatus(build.status))
+
+
+@router.get(
+    "/{build_id}/logs",
+    operation_id="get_build_logs",
+    response_model=LogPage,
+    responses={200: {"content": {"text/plain": {}}}},
+)
+async def get_build_logs(
+    ctx: Ctx,
+    _: CurrentUser,
+    build_id: uuid.UUID,
+    after: Annotated[int, Query(ge=-1, description="return batches with seq above this")] = -1,
+    limit: Annotated[int, Query(ge=1, le=logs.MAX_BATCHES_PER_PAGE)] = logs.MAX_BATCHES_PER_PAGE,
+    step: str | None = None,
+    wait: Annotated[float, Query(ge=0, le=60, description="seconds to hold for new lines")] = 0,
+    format: Annotated[str, Query(pattern="^(json|text)$")] = "json",
+) -> LogPage | PlainTextResponse:
+    if format == "text":
+        text = await _whole_log_text(ctx, build_id, step)
+        return PlainTextResponse(text)
+    return await logs.read_log_page(ctx, build_id, after=after, limit=limit, step=step, wait=wait)
+
+
+async def _whole_log_text(ctx: Ctx, build_id: uuid.UUID, step: str | None) -> str:
+    chunks: list[str] = []
+    after = -1
+    while True:
+        page = await logs.read_log_page(ctx, build_id, after=after, step=step)
+        chunks.extend(line.text + "\n" for line in page.lines)
+        if page.next_after == after:
+            return "".join(chunks)
+        after = page.next_after
+
+
+@router.put("/{build_id}/status", operation_id="update_build_status")
+async def update_build_status(
+    ctx: Ctx, worker: CurrentWorker, build_id: uuid.UUID, body: BuildStatusUpdate
+) -> BuildRead:
+    await update.update_build_status(ctx, worker.id, build_id, body)
+    return await read.get_build(ctx, build_id)
+
+
+@router.put("/{build_id}/steps/{step_name}", operation_id="update_step_status")
+async def update_step_status(
+    ctx: Ctx, worker: CurrentWorker, build_id: uuid.UUID, step_name: str, body: StepStatusUpdate
+) -> StepRead:
+    step = await update.update_step_status(ctx, worker.id, build_id, step_name, body)
+    return StepRead.model_validate(step)
+
+
+@router.post("/{build_id}/logs", operation_id="append_build_logs")
+async def append_build_logs(
+    ctx: Ctx, worker: CurrentWorker, build_id: uuid.UUID, body: LogBatch
+) -> LogAccepted:
+    stored = await logs.append_log_batch(ctx, worker.id, build_id, body)
+    return LogAccepted(seq=body.seq, stored=stored)
+
+
+@router.get("/{build_id}/cancel-wait", operation_id="wait_for_build_cancel")
+async def wait_for_cancel(
+    ctx: Ctx,
+    worker: CurrentWorker,
+    build_id: uuid.UUID,
+    wait: Annotated[float, Query(ge=0, le=60)] = 30,
+) -> CancelState:
+    return CancelState(cancelled=await cancel.wait_for_cancel(ctx, worker.id, build_id, wait))

@@ -1,0 +1,74 @@
+import uuid
+
+from fastapi import APIRouter, Response, status
+
+from solvyd.protocol import (
+    ClaimRequest,
+    Heartbeat,
+    HeartbeatReply,
+    JobSpec,
+    WorkerRegistered,
+    WorkerRegistration,
+)
+from solvyd.server.api.deps import AgentToken, Ctx, CurrentUser, PathWorker
+from solvyd.server.schemas.workers import AssignedBuild, AssignedBuildList, WorkerList, WorkerRead
+from solvyd.server.services import jobs, workers
+from solvyd.server.services.builds import claim
+
+router = APIRouter(prefix="/workers", tags=["workers"])
+
+
+@router.post("/register", dependencies=[AgentToken], operation_id="register_worker")
+async def register_worker(ctx: Ctx, body: WorkerRegistration) -> WorkerRegistered:
+    return await workers.register_worker(ctx, body)
+
+
+@router.post("/{worker_id}/heartbeat", operation_id="worker_heartbeat")
+async def heartbeat(
+    ctx: Ctx, worker: PathWorker, worker_id: uuid.UUID, body: Heartbeat
+) -> HeartbeatReply:
+    return await workers.heartbeat(ctx, worker.id, body)
+
+
+@router.post(
+    "/{worker_id}/claim",
+    operation_id="claim_build",
+    response_model=JobSpec,
+    responses={204: {"description": "no build arrived within `wait` seconds"}},
+)
+async def claim_build(
+    ctx: Ctx, worker: PathWorker, worker_id: uuid.UUID, body: ClaimRequest | None = None
+) -> JobSpec | Response:
+    spec = await claim.claim_next_build(ctx, worker.id, (body or ClaimRequest()).wait)
+    if spec is None:
+        return Response(status_code=status.HTTP_204_NO_CONTENT)
+    return spec
+
+
+@router.get("/{worker_id}/builds", operation_id="list_assigned_builds")
+async def assigned_builds(ctx: Ctx, worker: PathWorker, worker_id: uuid.UUID) -> AssignedBuildList:
+    builds = await claim.assigned_builds(ctx, worker.id)
+    answer = []
+    for build in builds:
+        job = await jobs.get_job(ctx, build.job_id)
+        answer.append(
+            AssignedBuild(
+                id=build.id,
+                job_id=job.id,
+                job_name=job.name,
+                number=build.number,
+                status=build.status,
+                scm_url=job.scm_url,
+                branch=build.branch,
+                commit_sha=build.commit_sha,
+                build_config=job.build_config,
+                queued_at=build.queued_at,
+                spec=build.spec,
+            )
+        )
+    return AssignedBuildList(builds=answer)
+
+
+@router.get("", operation_id="list_workers")
+async def list_workers(ctx: Ctx, _: CurrentUser) -> WorkerList:
+    return WorkerList(items=[WorkerRead.model_validate(w) for w in await workers.list_workers(ctx)])

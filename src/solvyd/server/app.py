@@ -1,0 +1,74 @@
+"""create_app(settings): the FastAPI application, its routers and its lifespan."""
+
+import asyncio
+import contextlib
+import sys
+from collections.abc import AsyncIterator
+
+import structlog
+from fastapi import APIRouter, FastAPI
+
+from solvyd import __version__
+from solvyd.server.api import auth, builds, health, jobs, workers
+from solvyd.server.api.errors import install_error_handlers
+from solvyd.server.auth.keys import load_keys
+from solvyd.server.background import run_reaper
+from solvyd.server.db.migrate import upgrade_to_head
+from solvyd.server.db.session import create_database
+from solvyd.server.events import EventHub
+from solvyd.server.logging import configure_logging
+from solvyd.server.services.context import ServerContext
+from solvyd.server.services.users import ensure_admin
+from solvyd.server.settings import ServerSettings
+
+API_PREFIX = "/api/v1"
+log = structlog.get_logger(__name__)
+
+
+async def start_context(settings: ServerSettings) -> ServerContext:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    db = create_database(settings.resolved_database_url())
+    await upgrade_to_head(db)
+    ctx = ServerContext(settings=settings, db=db, events=EventHub(), keys=load_keys(settings))
+    generated = await ensure_admin(ctx)
+    if generated is not None:
+        # Shown once, at creation, on the operator's terminal; never logged or stored in clear.
+        sys.stderr.write(
+            f"\nCreated user {settings.admin_username!r} with generated password: {generated}\n"
+            "It is shown only this once.\n\n"
+        )
+    return ctx
+
+
+def create_app(settings: ServerSettings) -> FastAPI:
+    configure_logging(settings.log_format, settings.log_level)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        ctx = await start_context(settings)
+        app.state.ctx = ctx
+        reaper = asyncio.create_task(run_reaper(ctx), name="reaper")
+        log.info("server started", database=ctx.db.dialect, version=__version__)
+        try:
+            yield
+        finally:
+            reaper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reaper
+            await ctx.db.dispose()
+
+    app = FastAPI(
+        title="Solvyd",
+        version=__version__,
+        lifespan=lifespan,
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url=f"{API_PREFIX}/docs",
+        redoc_url=None,
+    )
+    install_error_handlers(app)
+    api = APIRouter(prefix=API_PREFIX)
+    for module in (auth, jobs, builds, workers):
+        api.include_router(module.router)
+    app.include_router(api)
+    app.include_router(health.router)
+    return app

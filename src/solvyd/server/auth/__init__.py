@@ -1,0 +1,1 @@
+"""Credentials: password hashing, user access tokens (JWT), server keys."""

@@ -1,0 +1,1 @@
+"""Persistence: ORM models, engine/session, queries (flush, never commit), dialect differences."""

@@ -1,0 +1,205 @@
+"""ORM rows. Never returned by the API directly: server/schemas holds the API's shapes."""
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from solvyd.server.db.types import BigIntId, UTCDateTime
+from solvyd.shared.clock import utcnow
+
+
+class Base(DeclarativeBase):
+    metadata = sa.MetaData(
+        naming_convention={
+            "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+            "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+            "ck": "ck_%(table_name)s_%(constraint_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+            "pk": "pk_%(table_name)s",
+        }
+    )
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: sa.JSON, list[str]: sa.JSON}
+
+
+def _uuid_pk() -> Mapped[uuid.UUID]:
+    return mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    username: Mapped[str] = mapped_column(sa.String(200), unique=True)
+    password_hash: Mapped[str] = mapped_column(sa.String(255))
+    role: Mapped[str] = mapped_column(sa.String(20), default="developer")
+    disabled: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ApiToken(Base):
+    __tablename__ = "api_tokens"
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    user_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(sa.String(200))
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    scopes: Mapped[list[str]] = mapped_column(default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+
+class Job(Base):
+    __tablename__ = "jobs"
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    name: Mapped[str] = mapped_column(sa.String(200), unique=True)
+    description: Mapped[str] = mapped_column(sa.Text, default="")
+    scm_url: Mapped[str | None] = mapped_column(sa.Text)
+    branch: Mapped[str | None] = mapped_column(sa.String(255))
+    # The pipeline as the user wrote it (YAML text); None when it lives in the repository.
+    pipeline: Mapped[str | None] = mapped_column(sa.Text)
+    pipeline_path: Mapped[str | None] = mapped_column(sa.String(500))
+    build_config: Mapped[dict[str, Any] | None]
+    labels: Mapped[list[str]] = mapped_column(default=list)
+    env: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    max_retries: Mapped[int] = mapped_column(default=0)
+    timeout_seconds: Mapped[int | None]
+    next_build_number: Mapped[int] = mapped_column(default=1)
+    created_by: Mapped[uuid.UUID | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Worker(Base):
+    __tablename__ = "workers"
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    name: Mapped[str] = mapped_column(sa.String(200), unique=True)
+    hostname: Mapped[str] = mapped_column(sa.String(255), default="")
+    ip: Mapped[str] = mapped_column(sa.String(64), default="")
+    labels: Mapped[list[str]] = mapped_column(default=list)
+    executors: Mapped[list[str]] = mapped_column(default=list)
+    concurrency: Mapped[int] = mapped_column(default=1)
+    version: Mapped[str] = mapped_column(sa.String(64), default="")
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    # online | offline | draining
+    status: Mapped[str] = mapped_column(sa.String(20), default="online")
+    health_status: Mapped[str] = mapped_column(sa.String(50), default="healthy")
+    current_builds: Mapped[int] = mapped_column(default=0)
+    registered_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_heartbeat: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Build(Base):
+    __tablename__ = "builds"
+    __table_args__ = (
+        sa.UniqueConstraint("job_id", "number"),
+        sa.Index("ix_builds_status_queued_at", "status", "queued_at"),
+        sa.Index("ix_builds_worker_status", "worker_id", "status"),
+        sa.Index("ix_builds_job_number", "job_id", "number"),
+    )
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    job_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("jobs.id", ondelete="CASCADE"))
+    number: Mapped[int]
+    status: Mapped[str] = mapped_column(sa.String(20), default="queued")
+    branch: Mapped[str | None] = mapped_column(sa.String(255))
+    commit_sha: Mapped[str | None] = mapped_column(sa.String(64))
+    trigger: Mapped[str] = mapped_column(sa.String(20), default="manual")
+    triggered_by: Mapped[uuid.UUID | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL")
+    )
+    env: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    labels: Mapped[list[str]] = mapped_column(default=list)
+    # The planned job spec (protocol.JobSpec as JSON), fixed at trigger time.
+    spec: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    worker_id: Mapped[uuid.UUID | None] = mapped_column(
+        sa.ForeignKey("workers.id", ondelete="SET NULL")
+    )
+    attempt: Mapped[int] = mapped_column(default=1)
+    queued_at: Mapped[datetime] = mapped_column(default=utcnow)
+    claimed_at: Mapped[datetime | None]
+    started_at: Mapped[datetime | None]
+    completed_at: Mapped[datetime | None]
+    exit_code: Mapped[int | None]
+    error_message: Mapped[str | None] = mapped_column(sa.Text)
+    duration_seconds: Mapped[float | None]
+
+
+class BuildStep(Base):
+    __tablename__ = "build_steps"
+    __table_args__ = (sa.UniqueConstraint("build_id", "name"),)
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    build_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("builds.id", ondelete="CASCADE"))
+    position: Mapped[int]
+    name: Mapped[str] = mapped_column(sa.String(200))
+    status: Mapped[str] = mapped_column(sa.String(20), default="pending")
+    exit_code: Mapped[int | None]
+    error_message: Mapped[str | None] = mapped_column(sa.Text)
+    started_at: Mapped[datetime | None]
+    completed_at: Mapped[datetime | None]
+
+
+class BuildLog(Base):
+    """One batch of log lines as the agent sent it: (build, seq) is unique, so a resent batch
+    is stored once, and readers page by seq."""
+
+    __tablename__ = "build_logs"
+    __table_args__ = (sa.UniqueConstraint("build_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    build_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("builds.id", ondelete="CASCADE"))
+    seq: Mapped[int]
+    step: Mapped[str | None] = mapped_column(sa.String(200))
+    # [{"text": ..., "ts": iso8601 | null}, ...]
+    lines: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON)
+    line_count: Mapped[int]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Artifact(Base):
+    __tablename__ = "artifacts"
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    build_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("builds.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(sa.String(500))
+    size_bytes: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    sha256: Mapped[str | None] = mapped_column(sa.String(64))
+    content_type: Mapped[str | None] = mapped_column(sa.String(200))
+    storage_key: Mapped[str] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Deployment(Base):
+    __tablename__ = "deployments"
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    job_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("jobs.id", ondelete="CASCADE"))
+    build_id: Mapped[uuid.UUID | None] = mapped_column(
+        sa.ForeignKey("builds.id", ondelete="SET NULL")
+    )
+    environment: Mapped[str] = mapped_column(sa.String(200))
+    status: Mapped[str] = mapped_column(sa.String(20), default="pending")
+    target: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    previous_deployment_id: Mapped[uuid.UUID | None] = mapped_column(sa.Uuid)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    completed_at: Mapped[datetime | None]
+
+
+class Plugin(Base):
+    __tablename__ = "plugins"
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    name: Mapped[str] = mapped_column(sa.String(200), unique=True)
+    version: Mapped[str] = mapped_column(sa.String(64), default="")
+    enabled: Mapped[bool] = mapped_column(default=True)
+    config: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    installed_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,83 @@
+"""Queries shared by several use cases. They take a session and flush; they never commit."""
+
+import uuid
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from solvyd.server.db.models import Build, BuildLog, BuildStep, Job
+
+ACTIVE_STATUSES = ("queued", "running")
+
+
+async def get_build(
+    session: AsyncSession, build_id: uuid.UUID, *, lock: bool = False
+) -> Build | None:
+    query = sa.select(Build).where(Build.id == build_id)
+    if lock:
+        query = query.with_for_update()
+    result: Build | None = await session.scalar(query)
+    return result
+
+
+async def build_steps(session: AsyncSession, build_ids: Sequence[uuid.UUID]) -> list[BuildStep]:
+    if not build_ids:
+        return []
+    query = (
+        sa.select(BuildStep)
+        .where(BuildStep.build_id.in_(build_ids))
+        .order_by(BuildStep.build_id, BuildStep.position)
+    )
+    return list(await session.scalars(query))
+
+
+async def job_names(session: AsyncSession, job_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]:
+    if not job_ids:
+        return {}
+    rows = await session.execute(sa.select(Job.id, Job.name).where(Job.id.in_(set(job_ids))))
+    return {row.id: row.name for row in rows}
+
+
+async def count_worker_active_builds(session: AsyncSession, worker_id: uuid.UUID) -> int:
+    query = (
+        sa.select(sa.func.count())
+        .select_from(Build)
+        .where(Build.worker_id == worker_id, Build.status.in_(ACTIVE_STATUSES))
+    )
+    return int(await session.scalar(query) or 0)
+
+
+async def worker_builds(
+    session: AsyncSession, worker_id: uuid.UUID, statuses: Sequence[str]
+) -> list[Build]:
+    query = (
+        sa.select(Build)
+        .where(Build.worker_id == worker_id, Build.status.in_(statuses))
+        .order_by(Build.queued_at)
+    )
+    return list(await session.scalars(query))
+
+
+async def finish_open_steps(session: AsyncSession, build: Build, step_status: str) -> None:
+    """Give every step that had not finished the status its build's end implies."""
+    await session.execute(
+        sa.update(BuildStep)
+        .where(BuildStep.build_id == build.id, BuildStep.status.in_(("pending", "running")))
+        .values(status=step_status, completed_at=build.completed_at)
+    )
+
+
+async def reset_steps(session: AsyncSession, build_id: uuid.UUID) -> None:
+    await session.execute(
+        sa.update(BuildStep)
+        .where(BuildStep.build_id == build_id)
+        .values(
+            status="pending", exit_code=None, error_message=None, started_at=None, completed_at=None
+        )
+    )
+
+
+async def delete_logs(session: AsyncSession, build_id: uuid.UUID) -> None:
+    """A retried attempt starts its log afresh (its seq numbers start at 0 again)."""
+    await session.execute(sa.delete(BuildLog).where(BuildLog.build_id == build_id))

@@ -1,0 +1,1 @@
+"""The API's request and answer shapes, one module per resource; never ORM rows."""

@@ -1,0 +1,81 @@
+import uuid
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from solvyd.protocol import BuildStatus, StepStatus
+
+
+class TriggerRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    branch: str | None = None
+    commit_sha: str | None = Field(default=None, max_length=64)
+    env: dict[str, str] = Field(default_factory=dict)
+
+
+class StepRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    name: str
+    position: int
+    status: StepStatus
+    exit_code: int | None
+    error_message: str | None
+    started_at: datetime | None
+    completed_at: datetime | None
+
+
+class BuildRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    job_id: uuid.UUID
+    job_name: str | None = None
+    number: int
+    status: BuildStatus
+    exit_code: int | None
+    error_message: str | None
+    queued_at: datetime
+    started_at: datetime | None
+    completed_at: datetime | None
+    duration_seconds: float | None
+    worker_id: uuid.UUID | None
+    branch: str | None
+    commit_sha: str | None
+    trigger: str
+    attempt: int
+    labels: list[str]
+    steps: list[StepRead] = Field(default_factory=list)
+
+
+class BuildList(BaseModel):
+    items: list[BuildRead]
+    # Pass as `cursor` to get the next (older) page; null on the last page.
+    next_cursor: str | None
+
+
+class LogLineRead(BaseModel):
+    seq: int
+    step: str | None
+    text: str
+    ts: datetime | None
+
+
+class LogPage(BaseModel):
+    build_id: uuid.UUID
+    status: BuildStatus
+    lines: list[LogLineRead]
+    # Pass as `after` to read on from here.
+    next_after: int
+    finished: bool
+
+
+class CancelResult(BaseModel):
+    id: uuid.UUID
+    status: BuildStatus
+
+
+class LogAccepted(BaseModel):
+    seq: int
+    stored: bool

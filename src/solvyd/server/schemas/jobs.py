@@ -1,0 +1,63 @@
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+JobName = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9][\w.\-]*$")]
+
+
+class JobCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: JobName
+    description: str = ""
+    scm_url: str | None = None
+    branch: str | None = None
+    # YAML text, or the same document as an object.
+    pipeline: str | dict[str, Any] | None = None
+    pipeline_path: str | None = None
+    # The seed's one-step form: {"image", "commands", "env", "artifacts"}.
+    build_config: dict[str, Any] | None = None
+    labels: list[str] = Field(default_factory=list)
+    max_retries: Annotated[int, Field(ge=0, le=10)] = 0
+    timeout_seconds: Annotated[int | None, Field(ge=1, le=7 * 24 * 3600)] = None
+    env: dict[str, str] = Field(default_factory=dict)
+
+
+class JobUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    description: str | None = None
+    scm_url: str | None = None
+    branch: str | None = None
+    pipeline: str | dict[str, Any] | None = None
+    pipeline_path: str | None = None
+    build_config: dict[str, Any] | None = None
+    labels: list[str] | None = None
+    max_retries: Annotated[int | None, Field(ge=0, le=10)] = None
+    timeout_seconds: Annotated[int | None, Field(ge=1, le=7 * 24 * 3600)] = None
+    env: dict[str, str] | None = None
+
+
+class JobRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    name: str
+    description: str
+    scm_url: str | None
+    branch: str | None
+    pipeline: str | None
+    pipeline_path: str | None
+    build_config: dict[str, Any] | None
+    labels: list[str]
+    max_retries: int
+    timeout_seconds: int | None
+    env: dict[str, str]
+    created_at: datetime
+    updated_at: datetime
+
+
+class JobList(BaseModel):
+    items: list[JobRead]

@@ -1,0 +1,46 @@
+import uuid
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+
+class WorkerRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    name: str
+    hostname: str
+    ip: str
+    labels: list[str]
+    executors: list[str]
+    concurrency: int
+    status: str
+    health_status: str
+    current_builds: int
+    registered_at: datetime
+    last_heartbeat: datetime
+
+
+class WorkerList(BaseModel):
+    items: list[WorkerRead]
+
+
+class AssignedBuild(BaseModel):
+    """The seed's polling answer: a build assigned to the worker and not yet started."""
+
+    id: uuid.UUID
+    job_id: uuid.UUID
+    job_name: str
+    number: int
+    status: str
+    scm_url: str | None
+    branch: str | None
+    commit_sha: str | None
+    build_config: dict[str, Any] | None
+    queued_at: datetime
+    spec: dict[str, Any]
+
+
+class AssignedBuildList(BaseModel):
+    builds: list[AssignedBuild]

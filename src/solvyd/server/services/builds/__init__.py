@@ -1,0 +1,1 @@
+"""Build use cases, one verb per module: trigger, claim, update, cancel, logs, reap, read."""

@@ -1,0 +1,20 @@
+"""Which worker may write to which build."""
+
+import uuid
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from solvyd.server.db import queries
+from solvyd.server.db.models import Build
+from solvyd.server.services.errors import Forbidden, NotFound
+
+
+async def build_held_by(
+    session: AsyncSession, build_id: uuid.UUID, worker_id: uuid.UUID, *, lock: bool = True
+) -> Build:
+    build = await queries.get_build(session, build_id, lock=lock)
+    if build is None:
+        raise NotFound(f"build {build_id} not found")
+    if build.worker_id != worker_id:
+        raise Forbidden("this build is not assigned to this worker")
+    return build

@@ -1,0 +1,46 @@
+"""Cancel: a queued build never starts; a running one is told to stop at once."""
+
+import uuid
+
+from solvyd.protocol import BuildStatus
+from solvyd.server.db import queries
+from solvyd.server.db.models import Build
+from solvyd.server.events import QUEUE, build_topic, cancel_topic
+from solvyd.server.services.builds import lifecycle
+from solvyd.server.services.context import ServerContext
+from solvyd.server.services.errors import Conflict, NotFound
+
+
+async def cancel_build(ctx: ServerContext, build_id: uuid.UUID) -> Build:
+    async with ctx.db.transaction() as session:
+        build = await queries.get_build(session, build_id, lock=True)
+        if build is None:
+            raise NotFound(f"build {build_id} not found")
+        if BuildStatus(build.status).finished:
+            raise Conflict(f"build {build_id} already finished ({build.status})")
+        # The build ends now; the agent's watcher hears it and kills the processes, and its
+        # own later "cancelled" report is a no-op.
+        await lifecycle.finish(session, build, BuildStatus.CANCELLED, error_message="cancelled")
+    ctx.events.notify(cancel_topic(build_id))
+    ctx.events.notify(build_topic(build_id))
+    ctx.events.notify(QUEUE)
+    return build
+
+
+async def wait_for_cancel(
+    ctx: ServerContext, worker_id: uuid.UUID, build_id: uuid.UUID, wait: float
+) -> bool:
+    """Long poll for the agent: True as soon as the build is cancelled (or otherwise gone
+    from this worker), False when `wait` seconds pass first."""
+    signal = ctx.events.listen(cancel_topic(build_id))
+    async with ctx.db.transaction() as session:
+        build = await queries.get_build(session, build_id)
+    if build is None:
+        raise NotFound(f"build {build_id} not found")
+    if build.status == BuildStatus.CANCELLED or build.worker_id != worker_id:
+        return True
+    if await signal.wait(min(wait, ctx.settings.max_claim_wait_seconds)):
+        async with ctx.db.transaction() as session:
+            build = await queries.get_build(session, build_id)
+        return build is None or build.status == BuildStatus.CANCELLED
+    return False

@@ -1,0 +1,83 @@
+"""Reading builds: one with its steps, or a filtered page (keyset pagination, newest first)."""
+
+import base64
+import uuid
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from solvyd.server.db import queries
+from solvyd.server.db.models import Build
+from solvyd.server.schemas.builds import BuildList, BuildRead, StepRead
+from solvyd.server.services.context import ServerContext
+from solvyd.server.services.errors import InvalidInput, NotFound
+
+
+def _encode_cursor(build: Build) -> str:
+    raw = f"{build.queued_at.isoformat()}|{build.id}"
+    return base64.urlsafe_b64encode(raw.encode()).decode()
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        queued_at, build_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
+        return datetime.fromisoformat(queued_at), uuid.UUID(build_id)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidInput("cursor is not one this server handed out") from exc
+
+
+async def _to_read_models(session: AsyncSession, builds: list[Build]) -> list[BuildRead]:
+    steps = await queries.build_steps(session, [b.id for b in builds])
+    names = await queries.job_names(session, [b.job_id for b in builds])
+    by_build: dict[uuid.UUID, list[StepRead]] = {}
+    for step in steps:
+        by_build.setdefault(step.build_id, []).append(StepRead.model_validate(step))
+    return [
+        BuildRead.model_validate(build).model_copy(
+            update={"steps": by_build.get(build.id, []), "job_name": names.get(build.job_id)}
+        )
+        for build in builds
+    ]
+
+
+async def get_build(ctx: ServerContext, build_id: uuid.UUID) -> BuildRead:
+    async with ctx.db.transaction() as session:
+        build = await queries.get_build(session, build_id)
+        if build is None:
+            raise NotFound(f"build {build_id} not found")
+        return (await _to_read_models(session, [build]))[0]
+
+
+async def list_builds(
+    ctx: ServerContext,
+    *,
+    job_id: uuid.UUID | None = None,
+    status: str | None = None,
+    branch: str | None = None,
+    worker_id: uuid.UUID | None = None,
+    cursor: str | None = None,
+    limit: int = 50,
+) -> BuildList:
+    query = sa.select(Build).order_by(Build.queued_at.desc(), Build.id.desc()).limit(limit + 1)
+    if job_id is not None:
+        query = query.where(Build.job_id == job_id)
+    if status is not None:
+        query = query.where(Build.status == status)
+    if branch is not None:
+        query = query.where(Build.branch == branch)
+    if worker_id is not None:
+        query = query.where(Build.worker_id == worker_id)
+    if cursor is not None:
+        queued_at, last_id = _decode_cursor(cursor)
+        query = query.where(
+            sa.or_(
+                Build.queued_at < queued_at,
+                sa.and_(Build.queued_at == queued_at, Build.id < last_id),
+            )
+        )
+    async with ctx.db.transaction() as session:
+        builds = list(await session.scalars(query))
+        page, more = builds[:limit], len(builds) > limit
+        items = await _to_read_models(session, page)
+    return BuildList(items=items, next_cursor=_encode_cursor(page[-1]) if more else None)

@@ -1,0 +1,85 @@
+"""Status reports from the worker that holds a build: the build's and each step's."""
+
+import uuid
+
+import sqlalchemy as sa
+
+from solvyd.protocol import BuildStatus, BuildStatusUpdate, StepStatus, StepStatusUpdate
+from solvyd.server.db.models import Build, BuildStep
+from solvyd.server.events import QUEUE, build_topic
+from solvyd.server.services.builds import lifecycle
+from solvyd.server.services.builds.access import build_held_by
+from solvyd.server.services.context import ServerContext
+from solvyd.server.services.errors import Conflict
+from solvyd.server.state import IllegalTransition, check_step_transition
+from solvyd.shared.clock import utcnow
+
+
+async def update_build_status(
+    ctx: ServerContext, worker_id: uuid.UUID, build_id: uuid.UUID, body: BuildStatusUpdate
+) -> Build:
+    async with ctx.db.transaction() as session:
+        build = await build_held_by(session, build_id, worker_id)
+        if build.status == body.status:
+            return build  # a retried report
+        try:
+            if body.status is BuildStatus.RUNNING:
+                lifecycle.mark_running(build, body.started_at)
+            elif body.status is BuildStatus.QUEUED:
+                # The worker gives back a build it will not run (e.g. it is shutting down).
+                if build.status != BuildStatus.QUEUED:
+                    raise IllegalTransition("build", build.status, body.status)
+                lifecycle.unassign(build)
+            else:
+                await lifecycle.finish(
+                    session,
+                    build,
+                    body.status,
+                    exit_code=body.exit_code,
+                    error_message=body.error_message,
+                    completed_at=body.completed_at,
+                    duration_seconds=body.duration_seconds,
+                )
+        except IllegalTransition as exc:
+            raise Conflict(str(exc)) from exc
+    ctx.events.notify(build_topic(build.id))
+    if body.status in (BuildStatus.QUEUED,) or body.status.finished:
+        ctx.events.notify(QUEUE)  # a slot, or a build, became free
+    return build
+
+
+async def update_step_status(
+    ctx: ServerContext,
+    worker_id: uuid.UUID,
+    build_id: uuid.UUID,
+    step_name: str,
+    body: StepStatusUpdate,
+) -> BuildStep:
+    async with ctx.db.transaction() as session:
+        build = await build_held_by(session, build_id, worker_id)
+        step = await session.scalar(
+            sa.select(BuildStep).where(BuildStep.build_id == build.id, BuildStep.name == step_name)
+        )
+        if step is None:
+            # Steps the agent adds itself (e.g. a checkout) are recorded as they appear.
+            last = await session.scalar(
+                sa.select(sa.func.max(BuildStep.position)).where(BuildStep.build_id == build.id)
+            )
+            step = BuildStep(build_id=build.id, name=step_name, position=(last or 0) + 1)
+            session.add(step)
+        if step.status == body.status:
+            return step
+        try:
+            check_step_transition(StepStatus(step.status), body.status)
+        except IllegalTransition as exc:
+            raise Conflict(str(exc)) from exc
+        step.status = body.status
+        if body.status is StepStatus.RUNNING:
+            step.started_at = body.started_at or utcnow()
+        elif body.status.finished:
+            step.completed_at = body.completed_at or utcnow()
+            step.exit_code = body.exit_code
+            step.error_message = body.error_message
+        await session.flush()
+    ctx.events.notify(build_topic(build_id))
+    return step

@@ -1,0 +1,16 @@
+"""What every use case needs: settings, the database, the event hub, the server's keys."""
+
+from dataclasses import dataclass
+
+from solvyd.server.auth.keys import ServerKeys
+from solvyd.server.db.session import Database
+from solvyd.server.events import EventHub
+from solvyd.server.settings import ServerSettings
+
+
+@dataclass
+class ServerContext:
+    settings: ServerSettings
+    db: Database
+    events: EventHub
+    keys: ServerKeys

@@ -1,0 +1,92 @@
+"""Jobs: create, read, change, delete. A job's pipeline is validated before it is stored."""
+
+import uuid
+from typing import Any
+
+import yaml
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from solvyd.pipeline.config import PipelineConfig, PipelineError, parse_pipeline
+from solvyd.server.db.models import Job
+from solvyd.server.schemas.jobs import JobCreate, JobUpdate
+from solvyd.server.services.context import ServerContext
+from solvyd.server.services.errors import Conflict, InvalidInput, NotFound
+
+DEFAULT_PIPELINE_PATH = ".solvyd.yml"
+
+
+def pipeline_text(pipeline: str | dict[str, Any] | None) -> str | None:
+    if pipeline is None or isinstance(pipeline, str):
+        return pipeline
+    return yaml.safe_dump(pipeline, sort_keys=False)
+
+
+def load_job_pipeline(job: Job) -> PipelineConfig | None:
+    """The job's own pipeline, or None when it lives in the repository."""
+    if job.pipeline is not None:
+        return parse_pipeline(job.pipeline, filename=f"job {job.name}")
+    if job.build_config is not None:
+        return parse_pipeline(job.build_config, filename=f"job {job.name} build_config")
+    return None
+
+
+def _validate(job: Job) -> None:
+    if job.pipeline is None and job.build_config is None and not job.scm_url:
+        raise InvalidInput("a job needs a pipeline, a build_config or an scm_url")
+    if job.pipeline is None and job.build_config is None and job.pipeline_path is None:
+        job.pipeline_path = DEFAULT_PIPELINE_PATH
+    try:
+        load_job_pipeline(job)
+    except PipelineError as exc:
+        raise InvalidInput(str(exc), details=[e.as_dict() for e in exc.errors]) from exc
+
+
+async def create_job(ctx: ServerContext, body: JobCreate, user_id: uuid.UUID | None) -> Job:
+    fields = body.model_dump(exclude={"pipeline"})
+    job = Job(**fields, pipeline=pipeline_text(body.pipeline), created_by=user_id)
+    _validate(job)
+    try:
+        async with ctx.db.transaction() as session:
+            session.add(job)
+    except IntegrityError as exc:
+        raise Conflict(f"a job named {body.name!r} already exists") from exc
+    return job
+
+
+async def list_jobs(ctx: ServerContext, name: str | None = None) -> list[Job]:
+    query = select(Job).order_by(Job.name)
+    if name is not None:
+        query = query.where(Job.name == name)
+    async with ctx.db.transaction() as session:
+        return list(await session.scalars(query))
+
+
+async def get_job(ctx: ServerContext, job_id: uuid.UUID) -> Job:
+    async with ctx.db.transaction() as session:
+        job = await session.get(Job, job_id)
+    if job is None:
+        raise NotFound(f"job {job_id} not found")
+    return job
+
+
+async def update_job(ctx: ServerContext, job_id: uuid.UUID, body: JobUpdate) -> Job:
+    changes = body.model_dump(exclude_unset=True)
+    async with ctx.db.transaction() as session:
+        job = await session.get(Job, job_id)
+        if job is None:
+            raise NotFound(f"job {job_id} not found")
+        for field, value in changes.items():
+            setattr(job, field, pipeline_text(value) if field == "pipeline" else value)
+        if "pipeline" in changes and job.pipeline is not None:
+            job.build_config = None
+        _validate(job)
+    return job
+
+
+async def delete_job(ctx: ServerContext, job_id: uuid.UUID) -> None:
+    async with ctx.db.transaction() as session:
+        job = await session.get(Job, job_id)
+        if job is None:
+            raise NotFound(f"job {job_id} not found")
+        await session.delete(job)

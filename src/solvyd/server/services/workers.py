@@ -1,0 +1,108 @@
+"""Workers: registration (upsert by name), heartbeats, listing."""
+
+import uuid
+
+import sqlalchemy as sa
+
+from solvyd.protocol import Heartbeat, HeartbeatReply, WorkerRegistered, WorkerRegistration
+from solvyd.server.db import dialects, queries
+from solvyd.server.db.models import Build, Job, Worker
+from solvyd.server.events import QUEUE
+from solvyd.server.services.builds.lifecycle import requeue_or_fail_lost
+from solvyd.server.services.context import ServerContext
+from solvyd.server.services.errors import Unauthorized
+from solvyd.shared.clock import utcnow
+from solvyd.shared.ids import new_token, token_digest
+
+WORKER_TOKEN_PREFIX = "svw_"  # noqa: S105 - a prefix, not a secret
+
+
+async def register_worker(ctx: ServerContext, body: WorkerRegistration) -> WorkerRegistered:
+    """Upsert the worker by name and give it a fresh token.
+
+    An agent registers once per process start, so whatever the previous incarnation of the
+    same name still held is lost: requeued if it has retries left, else ended `error`.
+    """
+    token = new_token(WORKER_TOKEN_PREFIX)
+    now = utcnow()
+    requeued = False
+    async with ctx.db.transaction() as session:
+        worker = await session.scalar(sa.select(Worker).where(Worker.name == body.name))
+        if worker is None:
+            worker = Worker(id=uuid.uuid4(), name=body.name, registered_at=now)
+            session.add(worker)
+        else:
+            for build in await queries.worker_builds(session, worker.id, queries.ACTIVE_STATUSES):
+                job = await session.get(Job, build.job_id)
+                await requeue_or_fail_lost(
+                    session, build, job.max_retries if job else 0, "worker restarted"
+                )
+                requeued = True
+        worker.hostname = body.hostname
+        worker.ip = body.ip
+        worker.labels = sorted(set(body.capabilities.labels))
+        worker.executors = list(body.capabilities.executors)
+        worker.concurrency = body.capabilities.concurrency
+        worker.version = body.version
+        worker.token_hash = token_digest(token)
+        worker.status = "online"
+        worker.current_builds = 0
+        worker.last_heartbeat = now
+        worker.registered_at = now
+        await session.flush()
+    if requeued:
+        ctx.events.notify(QUEUE)
+    return WorkerRegistered(
+        id=worker.id,
+        name=worker.name,
+        registered_at=now,
+        token=token,
+        heartbeat_interval_seconds=ctx.settings.heartbeat_interval_seconds,
+    )
+
+
+async def worker_from_token(ctx: ServerContext, token: str) -> Worker:
+    async with ctx.db.transaction() as session:
+        worker = await session.scalar(
+            sa.select(Worker).where(Worker.token_hash == token_digest(token))
+        )
+    if worker is None:
+        raise Unauthorized("invalid worker token")
+    return worker
+
+
+async def heartbeat(ctx: ServerContext, worker_id: uuid.UUID, body: Heartbeat) -> HeartbeatReply:
+    async with ctx.db.transaction() as session:
+        worker = await session.get(Worker, worker_id)
+        assert worker is not None  # the caller authenticated as this worker
+        worker.last_heartbeat = utcnow()
+        worker.current_builds = body.current_builds
+        worker.health_status = body.health_status
+        if worker.status == "offline":
+            worker.status = "online"
+        stop: list[uuid.UUID] = []
+        if body.build_ids:
+            rows = await session.execute(
+                sa.select(Build.id, Build.status, Build.worker_id).where(
+                    Build.id.in_(body.build_ids)
+                )
+            )
+            # Builds the worker still runs but that ended meanwhile, or were given to another
+            # worker, must be stopped.
+            stop = [
+                row.id
+                for row in rows
+                if row.status not in queries.ACTIVE_STATUSES or row.worker_id != worker.id
+            ]
+        waiting = await queries.worker_builds(session, worker.id, ("queued",))
+        has_work = bool(waiting) or (
+            worker.status == "online"
+            and await dialects.count_claimable_builds(session, list(worker.labels), ctx.db.dialect)
+            > 0
+        )
+    return HeartbeatReply(has_work=has_work, cancelled_builds=stop)
+
+
+async def list_workers(ctx: ServerContext) -> list[Worker]:
+    async with ctx.db.transaction() as session:
+        return list(await session.scalars(sa.select(Worker).order_by(Worker.name)))

@@ -1,0 +1,35 @@
+"""Server settings: the only place environment variables are read (prefix SOLVYD_)."""
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServerSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SOLVYD_", extra="ignore")
+
+    data_dir: Path = Path(".solvyd")
+    # Plain sqlite:///path or postgresql://user@host:port/db; empty means SQLite in data_dir.
+    database_url: str = ""
+    admin_username: str = "admin"
+    admin_password: SecretStr | None = None
+    # Agents present this to register; empty means one is generated into data_dir/agent-token.
+    agent_token: SecretStr | None = None
+    # Signs user JWTs; empty means one is generated into data_dir/secret-key.
+    secret_key: SecretStr | None = None
+    access_token_minutes: int = 12 * 60
+    heartbeat_interval_seconds: float = 10.0
+    # A worker silent for this many heartbeat intervals is offline and its builds are lost.
+    heartbeat_ttl_intervals: float = 3.0
+    reaper_interval_seconds: float = 5.0
+    max_claim_wait_seconds: float = 60.0
+    log_format: str = Field(default="console", pattern="^(console|json)$")
+    log_level: str = "info"
+
+    @property
+    def heartbeat_ttl_seconds(self) -> float:
+        return self.heartbeat_interval_seconds * self.heartbeat_ttl_intervals
+
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'solvyd.db').resolve()}"

@@ -1,0 +1,1 @@
+"""Test helpers: databases, real server and agent processes."""

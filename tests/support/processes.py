@@ -1,0 +1,132 @@
+"""Real `solvyd server` and `solvyd agent` processes, started and stopped by pid."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+SOLVYD = [sys.executable, "-m", "solvyd.cli"]
+ADMIN_PASSWORD = "test-admin-password"
+AGENT_TOKEN = "test-agent-token"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Process:
+    name: str
+    popen: subprocess.Popen[bytes]
+    log_path: Path
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self, timeout: float = 15.0) -> int:
+        """SIGTERM, then SIGKILL if it has not exited in `timeout` seconds."""
+        if self.popen.poll() is None:
+            os.kill(self.pid, signal.SIGTERM)
+            try:
+                self.popen.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.kill(self.pid, signal.SIGKILL)
+                self.popen.wait(10)
+        return self.popen.returncode
+
+    def kill(self) -> None:
+        if self.popen.poll() is None:
+            os.kill(self.pid, signal.SIGKILL)
+            self.popen.wait(10)
+
+
+def spawn(name: str, args: list[str], env: dict[str, str], log_dir: Path) -> Process:
+    log_path = log_dir / f"{name}-{int(time.time() * 1000)}.log"
+    handle = log_path.open("wb")
+    popen = subprocess.Popen(
+        [*SOLVYD, *args],
+        env={**os.environ, **env},
+        stdout=handle,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+    )
+    handle.close()
+    return Process(name, popen, log_path)
+
+
+@dataclass
+class ServerProcess:
+    process: Process
+    url: str
+    env: dict[str, str] = field(default_factory=dict)
+
+    def admin_token(self) -> str:
+        response = httpx.post(
+            f"{self.url}/api/v1/auth/login",
+            json={"username": "admin", "password": ADMIN_PASSWORD},
+            timeout=10,
+        )
+        response.raise_for_status()
+        return str(response.json()["access_token"])
+
+
+def start_server(database_url: str, data_dir: Path, log_dir: Path, **extra_env: str) -> ServerProcess:
+    port = free_port()
+    env = {
+        "SOLVYD_DATABASE_URL": database_url,
+        "SOLVYD_DATA_DIR": str(data_dir),
+        "SOLVYD_ADMIN_PASSWORD": ADMIN_PASSWORD,
+        "SOLVYD_AGENT_TOKEN": AGENT_TOKEN,
+        **extra_env,
+    }
+    process = spawn("server", ["server", "--host", "127.0.0.1", "--port", str(port)], env, log_dir)
+    url = f"http://127.0.0.1:{port}"
+    wait_until_healthy(process, url)
+    return ServerProcess(process, url, env)
+
+
+def wait_until_healthy(process: Process, url: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.popen.poll() is not None:
+            raise RuntimeError(f"server exited early:\n{process.output()}")
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    process.kill()
+    raise RuntimeError(f"server not healthy within {timeout}s:\n{process.output()}")
+
+
+def start_agent(
+    server_url: str,
+    log_dir: Path,
+    work_dir: Path,
+    *,
+    name: str,
+    labels: str = "",
+    concurrency: int = 1,
+    executor: str = "local",
+    extra_args: list[str] | None = None,
+) -> Process:
+    args = [
+        "agent", "--server", server_url, "--token", AGENT_TOKEN, "--name", name,
+        "--concurrency", str(concurrency), "--executor", executor, "--work-dir", str(work_dir),
+    ]
+    if labels:
+        args += ["--labels", labels]
+    return spawn(f"agent-{name}", args + (extra_args or []), {}, log_dir)
