@@ -32,20 +32,16 @@ MAX_TIMEOUT_SECONDS = 30 * 24 * 3600.0
 def parse_duration(value: Any) -> Any:
     """Seconds as a number, or a string like ``"90"``, ``"90s"``, ``"10m"``, ``"1h30m"``."""
     seconds: float | None = None
-    if isinstance(value, bool):
-        seconds = None
-    elif isinstance(value, int | float):
+    if isinstance(value, int | float) and not isinstance(value, bool):
         seconds = float(value)
     elif isinstance(value, str):
-        text = value.strip().replace(" ", "")
+        text = value.replace(" ", "")
         match = _DURATION.fullmatch(text)
         if re.fullmatch(r"\d+(?:\.\d+)?", text):
             seconds = float(text)
         elif text and match:
-            parts = match.groupdict()
-            seconds = (
-                float(parts["h"] or 0) * 3600 + float(parts["m"] or 0) * 60 + float(parts["s"] or 0)
-            )
+            hours, minutes, secs = (float(match[unit] or 0) for unit in ("h", "m", "s"))
+            seconds = hours * 3600 + minutes * 60 + secs
     if seconds is None:
         raise PydanticCustomError(
             "duration",
@@ -61,6 +57,12 @@ def parse_duration(value: Any) -> Any:
 
 def _one_or_many(value: Any) -> Any:
     return [value] if isinstance(value, str) else value
+
+
+def _at_least_one_command(commands: list[str]) -> list[str]:
+    if not commands:
+        raise PydanticCustomError("no_commands", "at least one command is required")
+    return commands
 
 
 def _env_values_as_text(value: Any) -> Any:
@@ -102,7 +104,9 @@ def _check_step_name(name: str) -> str:
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 EnvName = Annotated[str, AfterValidator(_check_env_name)]
 Env = Annotated[dict[EnvName, str], BeforeValidator(_env_values_as_text)]
-Commands = Annotated[list[str], BeforeValidator(_one_or_many), Field(min_length=1)]
+Commands = Annotated[
+    list[str], BeforeValidator(_one_or_many), AfterValidator(_at_least_one_command)
+]
 Patterns = Annotated[list[str], BeforeValidator(_one_or_many)]
 Image = Annotated[str, Field(min_length=1)]
 StepName = Annotated[str, AfterValidator(_check_step_name)]

@@ -1,0 +1,109 @@
+"""The executor contract: how the runtime runs the steps of one build on some backend.
+
+Every backend (local processes, Docker, Kubernetes, the scripted fake) implements the same few
+verbs and passes the same contract tests (``tests/unit/pipeline/test_executor_contract.py``).
+
+Order of calls, for one build::
+
+    check_available()                        # any time; a probe with no side effects
+    setup_job(job)                           # once
+    for each step, one after the other:
+        start_step(job, step)
+        stream_output(job, step)  } run concurrently: output must be consumed while the
+        wait_step(job, step)      } step runs, or a backend may block on a full pipe
+        destroy_step(job, step)              # always, also after a normal exit
+    teardown_job(job)                        # always, even if setup_job failed or was cancelled
+
+Cancellation and timeouts are ``destroy_step`` called from another task while ``stream_output``
+and ``wait_step`` are pending: after it returns, ``stream_output`` ends and ``wait_step``
+returns promptly (its exit code is then meaningless: the runtime knows why the step ended).
+``destroy_step`` never discards output the step already wrote: ``stream_output`` still yields
+it before it ends. That is why the runtime may destroy a step as soon as ``wait_step`` returns,
+which also ends output held open by whatever the step left running in the background.
+
+Concurrency: one executor object serves many builds at once; calls for different builds may
+interleave freely. Within a build, calls for a step are made in the order above, except that
+``destroy_step`` may run while ``stream_output`` or ``wait_step`` is pending. A step is known
+by ``(job.build_id, step.name)``; names are unique within a job.
+
+Idempotence: ``destroy_step`` and ``teardown_job`` may be called any number of times, and when
+the thing they free never existed (a step never started, a setup that failed). Neither raises
+for that; they raise ``ExecutorError`` only when freeing really failed.
+
+Errors: a fault of the machinery (the engine is gone, a pod could not be scheduled, a process
+could not be spawned) raises ``ExecutorError`` with a message fit for a user. A step's own
+failure is a non-zero exit code, never an exception; and a fault is never reported as a made-up
+exit code. Executors know nothing of HTTP, the database or where secrets are stored.
+"""
+
+import abc
+from collections.abc import AsyncIterator
+
+from solvyd.protocol.messages import JobSpec, StepSpec
+
+
+class ExecutorError(Exception):
+    """The infrastructure failed; the build ends as ``error`` with this message."""
+
+
+class Executor(abc.ABC):
+    """A backend that runs the steps of builds. See the module docstring for the contract."""
+
+    name: str
+
+    @abc.abstractmethod
+    async def check_available(self) -> str | None:
+        """None when the backend can run steps here, else why not (``"no sh on PATH"``).
+
+        Cheap, and without side effects: it is called at agent start-up to decide what the
+        agent advertises."""
+
+    @abc.abstractmethod
+    async def setup_job(self, job: JobSpec) -> None:
+        """Prepare what the build's steps share: workspace, network, pod.
+
+        Safe to run for several builds at once. If it raises, the runtime still calls
+        ``teardown_job``, which must clean up whatever was half made."""
+
+    @abc.abstractmethod
+    def workspace(self, job: JobSpec) -> str:
+        """The directory the steps run in, as the steps see it (and where the build's sources
+        are checked out). A pure function of the job; valid before ``setup_job``."""
+
+    @abc.abstractmethod
+    async def start_step(self, job: JobSpec, step: StepSpec) -> None:
+        """Start the step and return without waiting for it to finish.
+
+        The step sees ``job.env``, then ``step.env`` on top, then ``SOLVYD_STEP_NAME`` and
+        ``SOLVYD_WORKSPACE``. Starting a step twice is an error (``ExecutorError``). If this
+        call is cancelled, ``destroy_step`` still frees whatever it had begun."""
+
+    @abc.abstractmethod
+    def stream_output(self, job: JobSpec, step: StepSpec) -> AsyncIterator[str]:
+        """The step's output, one line at a time without its newline, stdout and stderr
+        interleaved in the order they were written. Ends when the step's output ends (or the
+        step is destroyed). Called at most once per step, after ``start_step``.
+
+        A backend may add its own lines (e.g. that it ignores ``image``)."""
+
+    @abc.abstractmethod
+    async def wait_step(self, job: JobSpec, step: StepSpec) -> int:
+        """Wait for the step to end and return its exit code (0 is success).
+
+        Raises ``ExecutorError`` when the infrastructure failed, and when the step was never
+        started. Its caller bounds the wait (timeouts, cancel) by calling ``destroy_step``."""
+
+    @abc.abstractmethod
+    async def destroy_step(self, job: JobSpec, step: StepSpec) -> None:
+        """Stop the step if it runs, and free what it holds; it leaves nothing running.
+
+        Idempotent, safe if the step never started, and safe while ``stream_output`` and
+        ``wait_step`` are pending (they then end promptly). Output already written is still
+        delivered by ``stream_output``. Returns within a bounded time."""
+
+    @abc.abstractmethod
+    async def teardown_job(self, job: JobSpec) -> None:
+        """Remove everything the build left: steps still running, workspace, network, pod.
+
+        Always called, once the steps are over. Idempotent, and safe if ``setup_job`` failed,
+        was cancelled or was never called."""

@@ -1,0 +1,366 @@
+"""Run one ``JobSpec`` through an executor, reporting progress to an observer.
+
+The order is the executor contract's (``executors/base.py``): ``setup_job``, then each step
+(``start_step``; ``stream_output`` and ``wait_step`` side by side; ``destroy_step``), then
+``teardown_job``, which always runs. Steps run one after the other; the first that fails ends
+the build (unless it ``allow_failure``) and the rest are reported ``skipped``.
+
+Timeouts and cancellation work the same way: the waiting side notices (the step's own
+``timeout_seconds``, the job's for the whole run, or the ``cancel`` event) and calls
+``destroy_step``, which makes the executor end the step. Every wait here is bounded, and an
+observer that fails or hangs cannot stop a build.
+"""
+
+import asyncio
+import enum
+import logging
+import math
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol, TypeVar
+
+from solvyd.pipeline.executors.base import Executor, ExecutorError
+from solvyd.protocol.messages import BuildStatus, JobSpec, StepSpec, StepStatus
+from solvyd.shared.clock import utcnow
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+# asyncio hands a timeout to the OS's poll call, which rejects huge values.
+_LONGEST_WAIT = 3600.0
+# A step that was cancelled or timed out gets this long to deliver its last output.
+_STOPPED_DRAIN_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class StepResult:
+    status: StepStatus
+    exit_code: int | None = None
+    error_message: str | None = None
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class JobResult:
+    status: BuildStatus
+    exit_code: int | None  # the failing step's exit code; 0 on success; None otherwise
+    error_message: str | None
+    started_at: datetime
+    completed_at: datetime
+    steps: dict[str, StepResult] = field(default_factory=dict)
+
+
+class RuntimeObserver(Protocol):
+    """Receives a build's progress. Calls for a step come in order: ``step_started``, its
+    output lines, ``step_finished`` (a step that never ran gets only ``step_finished``)."""
+
+    async def step_started(self, step: StepSpec, started_at: datetime) -> None: ...
+
+    async def step_output(self, step: StepSpec, text: str) -> None: ...
+
+    async def step_finished(self, step: StepSpec, result: StepResult) -> None: ...
+
+
+@dataclass(frozen=True)
+class RuntimeLimits:
+    """Bounds on the waits that have no timeout of their own."""
+
+    destroy_seconds: float = 30.0  # one destroy_step call
+    teardown_seconds: float = 120.0  # teardown_job
+    output_drain_seconds: float = 30.0  # for the output to be delivered once a step ended
+    observer_seconds: float = 30.0  # one observer call
+    after_steps_seconds: float = 600.0  # the after_steps hook
+
+
+class _Stop(enum.Enum):
+    CANCELLED = "cancelled"
+    STEP_TIMEOUT = "step timeout"
+    JOB_TIMEOUT = "job timeout"
+
+
+class _Interrupted(Exception):
+    def __init__(self, stop: _Stop) -> None:
+        super().__init__(stop.value)
+        self.stop = stop
+
+
+async def run_job(
+    job: JobSpec,
+    executor: Executor,
+    observer: RuntimeObserver,
+    cancel: asyncio.Event,
+    *,
+    limits: RuntimeLimits | None = None,
+    before_steps: Callable[[], Awaitable[None]] | None = None,
+    after_steps: Callable[[BuildStatus], Awaitable[None]] | None = None,
+) -> JobResult:
+    """Run the build and return how it ended; only the caller's own task cancellation escapes.
+
+    ``before_steps`` runs after ``setup_job`` and before the first step (e.g. to check out the
+    sources into ``executor.workspace(job)``); if it raises, the build ends as ``error``.
+    ``after_steps`` runs after the last step and before ``teardown_job`` (e.g. to collect
+    artifacts); its failures are logged and do not change the result.
+    """
+    run = _JobRun(job, executor, _SafeObserver(observer, limits or RuntimeLimits()), cancel)
+    return await run.execute(before_steps, after_steps)
+
+
+class _JobRun:
+    def __init__(
+        self, job: JobSpec, executor: Executor, observer: "_SafeObserver", cancel: asyncio.Event
+    ) -> None:
+        self.job = job
+        self.executor = executor
+        self.observer = observer
+        self.limits = observer.limits
+        self.cancel = cancel
+        self.loop = asyncio.get_running_loop()
+        self.job_deadline = _deadline(self.loop, job.timeout_seconds)
+        self.results: dict[str, StepResult] = {}
+
+    async def execute(
+        self,
+        before_steps: Callable[[], Awaitable[None]] | None,
+        after_steps: Callable[[BuildStatus], Awaitable[None]] | None,
+    ) -> JobResult:
+        started_at = utcnow()
+        try:
+            status, exit_code, message = await self._prepare_and_run_steps(before_steps)
+            await self._finish_unreported(
+                StepStatus.CANCELLED if status is BuildStatus.CANCELLED else StepStatus.SKIPPED
+            )
+            if after_steps is not None:
+                await _bounded(after_steps(status), self.limits.after_steps_seconds, "after_steps")
+        except Exception as exc:  # a bug anywhere must still end the build and free the machine
+            log.exception("build %s: the runtime failed", self.job.build_id)
+            status, exit_code, message = BuildStatus.ERROR, None, f"internal error: {exc!r}"
+            await self._finish_unreported(StepStatus.SKIPPED)
+        finally:
+            await _bounded(
+                self.executor.teardown_job(self.job), self.limits.teardown_seconds, "teardown_job"
+            )
+        return JobResult(status, exit_code, message, started_at, utcnow(), dict(self.results))
+
+    async def _prepare_and_run_steps(
+        self, before_steps: Callable[[], Awaitable[None]] | None
+    ) -> tuple[BuildStatus, int | None, str | None]:
+        try:
+            await self._interruptible(self.executor.setup_job(self.job), None)
+            if before_steps is not None:
+                try:
+                    await self._interruptible(before_steps(), None)
+                except (_Interrupted, ExecutorError):
+                    raise
+                except Exception as exc:
+                    raise ExecutorError(f"preparing the build failed: {exc}") from exc
+        except _Interrupted as interrupted:
+            return self._stopped_build(interrupted.stop, None)
+        except ExecutorError as exc:
+            return BuildStatus.ERROR, None, str(exc) or "the executor failed to set up the build"
+
+        for step in self.job.steps:
+            if self.cancel.is_set():
+                return self._stopped_build(_Stop.CANCELLED, None)
+            if self.job_deadline is not None and self.loop.time() >= self.job_deadline:
+                return self._stopped_build(_Stop.JOB_TIMEOUT, None)
+            result = await self._run_step(step)
+            await self._report(step, result)
+            if result.status is StepStatus.SUCCESS:
+                continue
+            if result.status is StepStatus.FAILURE:
+                if step.allow_failure:
+                    continue
+                return (
+                    BuildStatus.FAILURE,
+                    result.exit_code,
+                    f"step '{step.name}' failed with exit code {result.exit_code}",
+                )
+            if result.status is StepStatus.CANCELLED:
+                return BuildStatus.CANCELLED, None, None
+            return BuildStatus.ERROR, None, result.error_message
+        return BuildStatus.SUCCESS, 0, None
+
+    async def _run_step(self, step: StepSpec) -> StepResult:
+        started_at = utcnow()
+        await self.observer.step_started(step, started_at)
+        step_deadline = _deadline(self.loop, step.timeout_seconds)
+        pump: asyncio.Task[None] | None = None
+        destroyed = False
+        try:
+            await self._interruptible(self.executor.start_step(self.job, step), step_deadline)
+            # Output is consumed while the step runs, so the observer sees lines as they come.
+            pump = asyncio.create_task(self._pump(step))
+            exit_code = await self._interruptible(
+                self.executor.wait_step(self.job, step), step_deadline
+            )
+            # Destroying first ends output held open by what the step left running; the
+            # contract keeps the output already written, so nothing is lost by it.
+            destroyed = await self._destroy(step)
+            await self._drain(pump, step)
+        except _Interrupted as interrupted:
+            destroyed = await self._destroy(step)
+            if pump is not None:
+                await _settle(pump, _STOPPED_DRAIN_SECONDS)
+            status, message = self._stopped_step(interrupted.stop, step)
+            return StepResult(status, None, message, started_at, utcnow())
+        except ExecutorError as exc:
+            message = str(exc) or f"the executor failed to run step '{step.name}'"
+            return StepResult(StepStatus.ERROR, None, message, started_at, utcnow())
+        finally:
+            # Also reached when our own task is cancelled: nothing of the step may outlive it.
+            if not destroyed:
+                await self._destroy(step)
+            if pump is not None and not pump.done():
+                pump.cancel()
+                await _settle(pump, _STOPPED_DRAIN_SECONDS)
+        status = StepStatus.SUCCESS if exit_code == 0 else StepStatus.FAILURE
+        return StepResult(status, exit_code, None, started_at, utcnow())
+
+    async def _pump(self, step: StepSpec) -> None:
+        lines: AsyncIterator[str] = self.executor.stream_output(self.job, step)
+        try:
+            async for line in lines:
+                await self.observer.step_output(step, line)
+        finally:
+            close: Callable[[], Awaitable[Any]] | None = getattr(lines, "aclose", None)
+            if close is not None:
+                await close()
+
+    async def _drain(self, pump: asyncio.Task[None], step: StepSpec) -> None:
+        """Wait for the output of an ended step to be delivered; a fault reading it is the
+        executor's, and errors the step."""
+        if not await _settle(pump, self.limits.output_drain_seconds):
+            log.warning("build %s: output of step '%s' did not end", self.job.build_id, step.name)
+            return
+        error = pump.exception()
+        if isinstance(error, ExecutorError):
+            raise error
+        if error is not None:
+            raise ExecutorError(f"reading the output of step '{step.name}' failed: {error!r}")
+
+    async def _interruptible(self, work: Awaitable[T], step_deadline: float | None) -> T:
+        """Await ``work`` unless cancel or a deadline comes first; then raise ``_Interrupted``
+        (after cancelling ``work``; executors' verbs are written to be cancellation safe)."""
+        task = asyncio.ensure_future(work)
+        cancelled = asyncio.ensure_future(self.cancel.wait())
+        try:
+            while True:
+                deadline, stop = self._nearest_deadline(step_deadline)
+                timeout = None
+                if deadline is not None:
+                    timeout = min(max(deadline - self.loop.time(), 0.0), _LONGEST_WAIT)
+                done, _ = await asyncio.wait(
+                    {task, cancelled}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+                )
+                if task in done:
+                    return task.result()
+                if cancelled in done:
+                    raise _Interrupted(_Stop.CANCELLED)
+                if deadline is not None and self.loop.time() >= deadline:
+                    raise _Interrupted(stop)
+        finally:
+            cancelled.cancel()
+            if not task.done():
+                task.cancel()
+                await _settle(task, self.limits.destroy_seconds)
+
+    def _nearest_deadline(self, step_deadline: float | None) -> tuple[float | None, _Stop]:
+        if step_deadline is not None and (
+            self.job_deadline is None or step_deadline <= self.job_deadline
+        ):
+            return step_deadline, _Stop.STEP_TIMEOUT
+        return self.job_deadline, _Stop.JOB_TIMEOUT
+
+    async def _destroy(self, step: StepSpec) -> bool:
+        await _bounded(
+            self.executor.destroy_step(self.job, step),
+            self.limits.destroy_seconds,
+            f"destroy_step '{step.name}'",
+        )
+        return True
+
+    def _stopped_step(self, stop: _Stop, step: StepSpec) -> tuple[StepStatus, str]:
+        if stop is _Stop.CANCELLED:
+            return StepStatus.CANCELLED, "cancelled"
+        return StepStatus.ERROR, self._timeout_message(stop, step)
+
+    def _stopped_build(
+        self, stop: _Stop, step: StepSpec | None
+    ) -> tuple[BuildStatus, int | None, str | None]:
+        if stop is _Stop.CANCELLED:
+            return BuildStatus.CANCELLED, None, None
+        return BuildStatus.ERROR, None, self._timeout_message(stop, step)
+
+    def _timeout_message(self, stop: _Stop, step: StepSpec | None) -> str:
+        if stop is _Stop.STEP_TIMEOUT and step is not None:
+            return f"step '{step.name}' timed out after {_seconds(step.timeout_seconds)}"
+        return f"build timed out after {_seconds(self.job.timeout_seconds)}"
+
+    async def _report(self, step: StepSpec, result: StepResult) -> None:
+        self.results[step.name] = result
+        await self.observer.step_finished(step, result)
+
+    async def _finish_unreported(self, status: StepStatus) -> None:
+        for step in self.job.steps:
+            if step.name not in self.results:
+                await self._report(step, StepResult(status))
+
+
+class _SafeObserver:
+    """Calls the observer with a time limit, and logs its failures instead of raising them."""
+
+    def __init__(self, observer: RuntimeObserver, limits: RuntimeLimits) -> None:
+        self._observer = observer
+        self.limits = limits
+        self._failed: set[str] = set()
+
+    async def step_started(self, step: StepSpec, started_at: datetime) -> None:
+        await self._call("step_started", lambda: self._observer.step_started(step, started_at))
+
+    async def step_output(self, step: StepSpec, text: str) -> None:
+        await self._call("step_output", lambda: self._observer.step_output(step, text))
+
+    async def step_finished(self, step: StepSpec, result: StepResult) -> None:
+        await self._call("step_finished", lambda: self._observer.step_finished(step, result))
+
+    async def _call(self, name: str, call: Callable[[], Awaitable[None]]) -> None:
+        try:
+            async with asyncio.timeout(self.limits.observer_seconds):
+                await call()
+        except Exception:
+            # Once per kind: an observer failing on every line must not flood the log.
+            if name not in self._failed:
+                self._failed.add(name)
+                log.exception("the runtime observer failed in %s", name)
+
+
+async def _bounded(work: Awaitable[object], timeout: float, what: str) -> None:
+    """Await clean-up work with a time limit; its failure is logged, never raised."""
+    try:
+        async with asyncio.timeout(timeout):
+            await work
+    except TimeoutError:
+        log.warning("%s did not finish within %ss", what, timeout)
+    except Exception:
+        log.exception("%s failed", what)
+
+
+async def _settle(task: asyncio.Task[Any], timeout: float) -> bool:
+    """Wait up to ``timeout`` for ``task`` to end, without raising what it raised."""
+    done, _ = await asyncio.wait({task}, timeout=timeout)
+    if done and not task.cancelled() and task.exception() is not None:
+        log.debug("abandoned work ended with %r", task.exception())
+    return bool(done)
+
+
+def _deadline(loop: asyncio.AbstractEventLoop, seconds: float | None) -> float | None:
+    # Zero, negative or infinite limits come from older servers or hand-made specs: no limit.
+    if seconds is None or not math.isfinite(seconds) or seconds <= 0:
+        return None
+    return loop.time() + seconds
+
+
+def _seconds(value: float | None) -> str:
+    return f"{value or 0:g}s"

@@ -1,0 +1,226 @@
+"""The executor contract (``solvyd.pipeline.executors.base``), run against every backend.
+
+A backend joins by adding its name to ``BACKENDS`` and its commands to ``SCRIPTS``: each
+behaviour the suite needs, written in that backend's own language.
+"""
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from solvyd.pipeline.executors import Executor, ExecutorError, create_executor
+from solvyd.protocol import JobSpec, StepSpec
+
+SCRIPTS: dict[str, dict[str, list[str]]] = {
+    "local": {
+        "two_lines": ["echo one", "echo two"],
+        "exit_3": ["echo before", "exit 3", "echo never"],
+        "sleep_long": ["echo sleeping", "sleep 300"],
+        "show_env": [
+            'echo "JOB_VAR=$JOB_VAR"',
+            'echo "SHARED=$SHARED"',
+            'echo "SOLVYD_STEP_NAME=$SOLVYD_STEP_NAME"',
+            'echo "SOLVYD_WORKSPACE=$SOLVYD_WORKSPACE"',
+        ],
+    },
+    "fake": {
+        "two_lines": ["echo one", "echo two"],
+        "exit_3": ["echo before", "exit 3", "echo never"],
+        "sleep_long": ["echo sleeping", "sleep 300"],
+        "show_env": ["env JOB_VAR", "env SHARED", "env SOLVYD_STEP_NAME", "env SOLVYD_WORKSPACE"],
+    },
+}
+BACKENDS = list(SCRIPTS)
+
+
+@dataclass
+class Backend:
+    name: str
+    executor: Executor
+    script: dict[str, list[str]]
+
+    def step(self, behaviour: str, name: str = "step", **fields: object) -> StepSpec:
+        return StepSpec.model_validate({"name": name, "commands": self.script[behaviour], **fields})
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
+    name: str = request.param
+    return Backend(name, create_executor(name, tmp_path / "work"), SCRIPTS[name])
+
+
+def make_job(*steps: StepSpec, env: dict[str, str] | None = None) -> JobSpec:
+    return JobSpec(
+        build_id=uuid.uuid4(),
+        build_number=1,
+        job_id=uuid.uuid4(),
+        job_name="contract",
+        env=env or {},
+        steps=list(steps),
+    )
+
+
+async def collect(lines: AsyncIterator[str]) -> list[str]:
+    return [line async for line in lines]
+
+
+async def run_step(executor: Executor, job: JobSpec, step: StepSpec) -> tuple[list[str], int]:
+    await executor.start_step(job, step)
+    output = asyncio.create_task(collect(executor.stream_output(job, step)))
+    code = await asyncio.wait_for(executor.wait_step(job, step), 10)
+    lines = await asyncio.wait_for(output, 10)
+    await executor.destroy_step(job, step)
+    return lines, code
+
+
+def printed(lines: list[str]) -> list[str]:
+    """The step's own output: without the echoed commands (and whatever else a backend adds,
+    such as a pull progress line, which never looks like the step's output)."""
+    return [line for line in lines if not line.startswith("$ ") and line in ("one", "two")]
+
+
+async def test_check_available_answers_none(backend: Backend) -> None:
+    assert await backend.executor.check_available() is None
+
+
+async def test_output_arrives_in_order_and_a_clean_exit_is_zero(backend: Backend) -> None:
+    step = backend.step("two_lines")
+    job = make_job(step)
+    await backend.executor.setup_job(job)
+    try:
+        lines, code = await run_step(backend.executor, job, step)
+    finally:
+        await backend.executor.teardown_job(job)
+    assert code == 0
+    assert printed(lines) == ["one", "two"]
+    assert lines.index("$ echo one") < lines.index("one") < lines.index("$ echo two")
+
+
+async def test_first_failing_command_sets_the_exit_code(backend: Backend) -> None:
+    step = backend.step("exit_3")
+    job = make_job(step)
+    await backend.executor.setup_job(job)
+    try:
+        lines, code = await run_step(backend.executor, job, step)
+    finally:
+        await backend.executor.teardown_job(job)
+    assert code == 3
+    assert "before" in lines
+    assert "never" not in lines
+
+
+async def test_step_sees_job_env_step_env_and_its_name_and_workspace(backend: Backend) -> None:
+    step = backend.step("show_env", name="env-check", env={"SHARED": "from-step"})
+    job = make_job(step, env={"JOB_VAR": "from-job", "SHARED": "from-job"})
+    await backend.executor.setup_job(job)
+    try:
+        lines, code = await run_step(backend.executor, job, step)
+    finally:
+        await backend.executor.teardown_job(job)
+    assert code == 0
+    assert "JOB_VAR=from-job" in lines
+    assert "SHARED=from-step" in lines
+    assert "SOLVYD_STEP_NAME=env-check" in lines
+    assert f"SOLVYD_WORKSPACE={backend.executor.workspace(job)}" in lines
+
+
+async def test_destroying_a_running_step_ends_it_quickly(backend: Backend) -> None:
+    step = backend.step("sleep_long")
+    job = make_job(step)
+    executor = backend.executor
+    await executor.setup_job(job)
+    try:
+        await executor.start_step(job, step)
+        output = asyncio.create_task(collect(executor.stream_output(job, step)))
+        waiting = asyncio.create_task(executor.wait_step(job, step))
+        await asyncio.sleep(0.3)
+        assert not waiting.done()
+
+        began = time.monotonic()
+        await asyncio.wait_for(executor.destroy_step(job, step), 5)
+        assert time.monotonic() - began < 2.5
+
+        await asyncio.wait_for(waiting, 5)  # the code is meaningless after destroy
+        lines = await asyncio.wait_for(output, 5)
+        assert "sleeping" in lines
+    finally:
+        await executor.teardown_job(job)
+
+
+async def test_destroy_keeps_the_output_already_written(backend: Backend) -> None:
+    step = backend.step("two_lines")
+    job = make_job(step)
+    await backend.executor.setup_job(job)
+    try:
+        await backend.executor.start_step(job, step)
+        assert await asyncio.wait_for(backend.executor.wait_step(job, step), 10) == 0
+        await backend.executor.destroy_step(job, step)
+        lines = await asyncio.wait_for(collect(backend.executor.stream_output(job, step)), 5)
+        assert printed(lines) == ["one", "two"]
+    finally:
+        await backend.executor.teardown_job(job)
+
+
+async def test_destroy_before_start_and_twice_is_safe(backend: Backend) -> None:
+    never, ran = backend.step("two_lines", name="never"), backend.step("two_lines", name="ran")
+    job = make_job(never, ran)
+    await backend.executor.setup_job(job)
+    try:
+        await backend.executor.destroy_step(job, never)
+        await backend.executor.destroy_step(job, never)
+        _, code = await run_step(backend.executor, job, ran)  # which destroyed it once
+        assert code == 0
+        await backend.executor.destroy_step(job, ran)
+    finally:
+        await backend.executor.teardown_job(job)
+
+
+async def test_wait_for_a_step_never_started_is_an_executor_error(backend: Backend) -> None:
+    step = backend.step("two_lines")
+    job = make_job(step)
+    await backend.executor.setup_job(job)
+    try:
+        with pytest.raises(ExecutorError):
+            await backend.executor.wait_step(job, step)
+    finally:
+        await backend.executor.teardown_job(job)
+
+
+async def test_teardown_is_idempotent_and_safe_without_setup(backend: Backend) -> None:
+    job = make_job(backend.step("two_lines"))
+    await backend.executor.teardown_job(job)
+    await backend.executor.setup_job(job)
+    await backend.executor.teardown_job(job)
+    await backend.executor.teardown_job(job)
+
+
+async def test_teardown_ends_a_step_still_running(backend: Backend) -> None:
+    step = backend.step("sleep_long")
+    job = make_job(step)
+    await backend.executor.setup_job(job)
+    await backend.executor.start_step(job, step)
+    output = asyncio.create_task(collect(backend.executor.stream_output(job, step)))
+    await asyncio.sleep(0.2)
+    await asyncio.wait_for(backend.executor.teardown_job(job), 5)
+    await asyncio.wait_for(output, 5)
+
+
+async def test_two_jobs_set_up_and_run_at_once(backend: Backend) -> None:
+    first, second = make_job(backend.step("two_lines")), make_job(backend.step("two_lines"))
+    executor = backend.executor
+    await asyncio.gather(executor.setup_job(first), executor.setup_job(second))
+    try:
+        assert executor.workspace(first) != executor.workspace(second)
+        results = await asyncio.gather(
+            run_step(executor, first, first.steps[0]), run_step(executor, second, second.steps[0])
+        )
+        for lines, code in results:
+            assert code == 0
+            assert printed(lines) == ["one", "two"]
+    finally:
+        await asyncio.gather(executor.teardown_job(first), executor.teardown_job(second))
