@@ -52,7 +52,9 @@ class Process:
             self.popen.wait(10)
 
 
-def spawn(name: str, args: list[str], env: dict[str, str], log_dir: Path) -> Process:
+def spawn(
+    name: str, args: list[str], env: dict[str, str], log_dir: Path, cwd: Path | None = None
+) -> Process:
     log_path = log_dir / f"{name}-{int(time.time() * 1000)}.log"
     handle = log_path.open("wb")
     popen = subprocess.Popen(
@@ -61,6 +63,7 @@ def spawn(name: str, args: list[str], env: dict[str, str], log_dir: Path) -> Pro
         stdout=handle,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
+        cwd=cwd,
     )
     handle.close()
     return Process(name, popen, log_path)
@@ -82,7 +85,9 @@ class ServerProcess:
         return str(response.json()["access_token"])
 
 
-def start_server(database_url: str, data_dir: Path, log_dir: Path, **extra_env: str) -> ServerProcess:
+def start_server(
+    database_url: str, data_dir: Path, log_dir: Path, **extra_env: str
+) -> ServerProcess:
     port = free_port()
     env = {
         "SOLVYD_DATABASE_URL": database_url,
@@ -124,8 +129,19 @@ def start_agent(
     extra_args: list[str] | None = None,
 ) -> Process:
     args = [
-        "agent", "--server", server_url, "--token", AGENT_TOKEN, "--name", name,
-        "--concurrency", str(concurrency), "--executor", executor, "--work-dir", str(work_dir),
+        "agent",
+        "--server",
+        server_url,
+        "--token",
+        AGENT_TOKEN,
+        "--name",
+        name,
+        "--concurrency",
+        str(concurrency),
+        "--executor",
+        executor,
+        "--work-dir",
+        str(work_dir),
     ]
     if labels:
         args += ["--labels", labels]

@@ -1,3 +1,3 @@
-from solvyd.cli.main import app
+from solvyd.cli.main import main
 
-app(prog_name="solvyd")
+main()

@@ -1,9 +1,13 @@
 """The `solvyd` command."""
 
+import sys
+
 import typer
 
 from solvyd import __version__
 from solvyd.cli import builds, jobs, login, runners, workers
+from solvyd.cli.errors import CliError
+from solvyd.cli.output import err_console
 
 app = typer.Typer(
     name="solvyd",
@@ -25,3 +29,13 @@ app.add_typer(workers.app, name="workers")
 def version() -> None:
     """Print the version."""
     typer.echo(__version__)
+
+
+def main() -> None:
+    try:
+        app(prog_name="solvyd")
+    except CliError as exc:
+        err_console.print(f"[bold red]error:[/] {exc.message}", highlight=False)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        sys.exit(130)

@@ -4,6 +4,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import socket
 from collections.abc import Generator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -30,26 +31,39 @@ if TYPE_CHECKING:
 EXECUTORS = ("local", "fake")
 
 
-def _uvicorn_config(settings: ServerSettings, host: str, port: int) -> uvicorn.Config:
-    from solvyd.server.app import create_app
+class _SolvydServer(uvicorn.Server):
+    """Ends the server's long polls as soon as shutdown starts, so connections close at once
+    instead of holding the shutdown for their whole wait."""
 
-    return uvicorn.Config(
-        create_app(settings),
-        host=host,
-        port=port,
-        log_level="warning",
-        access_log=False,
-        lifespan="on",
-        timeout_graceful_shutdown=5,
-    )
+    def __init__(self, app: "FastAPI", host: str, port: int, *, own_signals: bool = True) -> None:
+        super().__init__(
+            uvicorn.Config(
+                app,
+                host=host,
+                port=port,
+                log_level="warning",
+                access_log=False,
+                lifespan="on",
+                timeout_graceful_shutdown=5,
+            )
+        )
+        self.app = app
+        self._own_signals = own_signals
 
-
-class _EmbeddedServer(uvicorn.Server):
-    """`up` handles SIGINT/SIGTERM itself, to stop the agent before the server."""
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        ctx = getattr(self.app.state, "ctx", None)
+        if ctx is not None:
+            ctx.events.close()
+        await super().shutdown(sockets)
 
     @contextlib.contextmanager
     def capture_signals(self) -> Generator[None, None, None]:
-        yield
+        # `up` handles SIGINT/SIGTERM itself, to stop the agent before the server.
+        if self._own_signals:
+            with super().capture_signals():
+                yield
+        else:
+            yield
 
 
 def server(
@@ -59,7 +73,9 @@ def server(
     """Run the API server (settings from SOLVYD_* environment variables)."""
     settings = ServerSettings()
     err_console.print(f"Solvyd server on http://{host}:{port} (data in {settings.data_dir})")
-    uvicorn.Server(_uvicorn_config(settings, host, port)).run()
+    from solvyd.server.app import create_app
+
+    _SolvydServer(create_app(settings), host, port).run()
 
 
 def _make_agent(
@@ -130,8 +146,9 @@ def up(
 ) -> None:
     """Run the server and one local agent in one process (SQLite under ./.solvyd by default)."""
     settings = ServerSettings()
-    config = _uvicorn_config(settings, host, port)
-    http_server = _EmbeddedServer(config)
+    from solvyd.server.app import create_app
+
+    http_server = _SolvydServer(create_app(settings), host, port, own_signals=False)
     url = f"http://{host}:{port}"
 
     async def main() -> None:
@@ -140,8 +157,7 @@ def up(
             if serving.done():
                 raise CliError(f"the server could not start on {url}")
             await asyncio.sleep(0.05)
-        app: FastAPI = config.app  # type: ignore[assignment]
-        ctx: ServerContext = app.state.ctx
+        ctx: ServerContext = http_server.app.state.ctx
         await _ensure_demo_job(ctx)
         worker = _make_agent(
             url, ctx.keys.agent_token, "local", "", concurrency, "local", settings.data_dir / "work"

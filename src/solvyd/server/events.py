@@ -32,9 +32,26 @@ class Signal:
 class EventHub:
     def __init__(self) -> None:
         self._signals: dict[str, Signal] = defaultdict(Signal)
+        self._closed = False
 
     def listen(self, topic: str) -> Signal:
+        if self._closed:
+            signal = Signal()
+            signal.fire()
+            return signal
         return self._signals[topic]
+
+    def close(self) -> None:
+        """Wake every waiter, now and later: the server is shutting down, so long polls
+        answer at once instead of holding the shutdown up."""
+        self._closed = True
+        for signal in self._signals.values():
+            signal.fire()
+        self._signals.clear()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
 
     def notify(self, topic: str) -> None:
         signal = self._signals.pop(topic, None)

@@ -1,11 +1,12 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import PlainTextResponse
 
 from solvyd.protocol import BuildStatus, BuildStatusUpdate, CancelState, LogBatch, StepStatusUpdate
 from solvyd.server.api.deps import Ctx, CurrentUser, CurrentWorker
+from solvyd.server.api.long_poll import unless_disconnected
 from solvyd.server.schemas.builds import (
     BuildList,
     BuildRead,
@@ -60,6 +61,7 @@ async def cancel_build(ctx: Ctx, _: CurrentUser, build_id: uuid.UUID) -> CancelR
 )
 async def get_build_logs(
     ctx: Ctx,
+    request: Request,
     _: CurrentUser,
     build_id: uuid.UUID,
     after: Annotated[int, Query(ge=-1, description="return batches with seq above this")] = -1,
@@ -71,7 +73,10 @@ async def get_build_logs(
     if format == "text":
         text = await _whole_log_text(ctx, build_id, step)
         return PlainTextResponse(text)
-    return await logs.read_log_page(ctx, build_id, after=after, limit=limit, step=step, wait=wait)
+    read = logs.read_log_page(ctx, build_id, after=after, limit=limit, step=step, wait=wait)
+    page = await unless_disconnected(request, read)
+    # None: the reader went away, nobody reads this answer.
+    return page or PlainTextResponse("", status_code=499)
 
 
 async def _whole_log_text(ctx: Ctx, build_id: uuid.UUID, step: str | None) -> str:
@@ -112,8 +117,12 @@ async def append_build_logs(
 @router.get("/{build_id}/cancel-wait", operation_id="wait_for_build_cancel")
 async def wait_for_cancel(
     ctx: Ctx,
+    request: Request,
     worker: CurrentWorker,
     build_id: uuid.UUID,
     wait: Annotated[float, Query(ge=0, le=60)] = 30,
 ) -> CancelState:
-    return CancelState(cancelled=await cancel.wait_for_cancel(ctx, worker.id, build_id, wait))
+    cancelled = await unless_disconnected(
+        request, cancel.wait_for_cancel(ctx, worker.id, build_id, wait)
+    )
+    return CancelState(cancelled=bool(cancelled))

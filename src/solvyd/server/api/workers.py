@@ -1,6 +1,6 @@
 import uuid
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Request, Response, status
 
 from solvyd.protocol import (
     ClaimRequest,
@@ -11,6 +11,7 @@ from solvyd.protocol import (
     WorkerRegistration,
 )
 from solvyd.server.api.deps import AgentToken, Ctx, CurrentUser, PathWorker
+from solvyd.server.api.long_poll import unless_disconnected
 from solvyd.server.schemas.workers import AssignedBuild, AssignedBuildList, WorkerList, WorkerRead
 from solvyd.server.services import jobs, workers
 from solvyd.server.services.builds import claim
@@ -37,9 +38,14 @@ async def heartbeat(
     responses={204: {"description": "no build arrived within `wait` seconds"}},
 )
 async def claim_build(
-    ctx: Ctx, worker: PathWorker, worker_id: uuid.UUID, body: ClaimRequest | None = None
+    ctx: Ctx,
+    request: Request,
+    worker: PathWorker,
+    worker_id: uuid.UUID,
+    body: ClaimRequest | None = None,
 ) -> JobSpec | Response:
-    spec = await claim.claim_next_build(ctx, worker.id, (body or ClaimRequest()).wait)
+    wait = (body or ClaimRequest()).wait
+    spec = await unless_disconnected(request, claim.claim_next_build(ctx, worker.id, wait))
     if spec is None:
         return Response(status_code=status.HTTP_204_NO_CONTENT)
     return spec

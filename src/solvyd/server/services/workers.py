@@ -1,6 +1,7 @@
 """Workers: registration (upsert by name), heartbeats, listing."""
 
 import uuid
+from datetime import timedelta
 
 import sqlalchemy as sa
 
@@ -8,12 +9,14 @@ from solvyd.protocol import Heartbeat, HeartbeatReply, WorkerRegistered, WorkerR
 from solvyd.server.db import dialects, queries
 from solvyd.server.db.models import Build, Job, Worker
 from solvyd.server.events import QUEUE
-from solvyd.server.services.builds.lifecycle import requeue_or_fail_lost
+from solvyd.server.services.builds.lifecycle import requeue_or_fail_lost, unassign
 from solvyd.server.services.context import ServerContext
 from solvyd.server.services.errors import Unauthorized
 from solvyd.shared.clock import utcnow
 from solvyd.shared.ids import new_token, token_digest
 
+# A claim answered this long ago whose build the agent does not list was never received.
+STALE_CLAIM_SECONDS = 30.0
 WORKER_TOKEN_PREFIX = "svw_"  # noqa: S105 - a prefix, not a secret
 
 
@@ -81,6 +84,7 @@ async def heartbeat(ctx: ServerContext, worker_id: uuid.UUID, body: Heartbeat) -
         if worker.status == "offline":
             worker.status = "online"
         stop: list[uuid.UUID] = []
+        handed_back = False
         if body.build_ids:
             rows = await session.execute(
                 sa.select(Build.id, Build.status, Build.worker_id).where(
@@ -95,11 +99,23 @@ async def heartbeat(ctx: ServerContext, worker_id: uuid.UUID, body: Heartbeat) -
                 if row.status not in queries.ACTIVE_STATUSES or row.worker_id != worker.id
             ]
         waiting = await queries.worker_builds(session, worker.id, ("queued",))
+        if "build_ids" in body.model_fields_set:
+            # An agent that lists what it runs tells us which claims it never received (the
+            # claim's answer was lost): hand those back once they are clearly stale.
+            stale_before = utcnow() - timedelta(seconds=STALE_CLAIM_SECONDS)
+            running = set(body.build_ids)
+            for build in waiting:
+                if build.id not in running and build.claimed_at and build.claimed_at < stale_before:
+                    unassign(build)
+                    handed_back = True
+            waiting = [b for b in waiting if b.worker_id == worker.id]
         has_work = bool(waiting) or (
             worker.status == "online"
             and await dialects.count_claimable_builds(session, list(worker.labels), ctx.db.dialect)
             > 0
         )
+    if handed_back:
+        ctx.events.notify(QUEUE)
     return HeartbeatReply(has_work=has_work, cancelled_builds=stop)
 
 

@@ -51,7 +51,7 @@ async def claim_next_build(ctx: ServerContext, worker_id: uuid.UUID, wait: float
         if claimed:
             return JobSpec.model_validate(claimed[0].spec)
         remaining = deadline - time.monotonic()
-        if remaining <= 0:
+        if remaining <= 0 or ctx.events.closed:
             return None
         await signal.wait(remaining)
 

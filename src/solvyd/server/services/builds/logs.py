@@ -57,7 +57,7 @@ async def read_log_page(
         signal = ctx.events.listen(build_topic(build_id))
         page = await _read_once(ctx, build_id, after, limit, step)
         remaining = deadline - time.monotonic()
-        if page.lines or page.finished or page.next_after > after or remaining <= 0:
+        if page.lines or page.finished or remaining <= 0 or ctx.events.closed:
             return page
         await signal.wait(remaining)
 

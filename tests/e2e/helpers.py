@@ -1,0 +1,75 @@
+"""Talking to a real server as a user would: over HTTP, with bounded waits."""
+
+import time
+from typing import Any
+
+import httpx
+
+from tests.support.processes import ServerProcess
+
+
+class UserApi:
+    def __init__(self, server: ServerProcess) -> None:
+        self.http = httpx.Client(
+            base_url=f"{server.url}/api/v1",
+            headers={"Authorization": f"Bearer {server.admin_token()}"},
+            timeout=30,
+        )
+
+    def create_job(self, name: str, pipeline: str, **fields: Any) -> dict[str, Any]:
+        response = self.http.post("/jobs", json={"name": name, "pipeline": pipeline, **fields})
+        response.raise_for_status()
+        return dict(response.json())
+
+    def trigger(self, job_id: str, **body: Any) -> dict[str, Any]:
+        response = self.http.post(f"/jobs/{job_id}/trigger", json=body)
+        response.raise_for_status()
+        return dict(response.json())
+
+    def build(self, build_id: str) -> dict[str, Any]:
+        response = self.http.get(f"/builds/{build_id}")
+        response.raise_for_status()
+        return dict(response.json())
+
+    def log_text(self, build_id: str) -> str:
+        response = self.http.get(f"/builds/{build_id}/logs", params={"format": "text"})
+        response.raise_for_status()
+        return response.text
+
+    def cancel(self, build_id: str) -> dict[str, Any]:
+        response = self.http.post(f"/builds/{build_id}/cancel")
+        response.raise_for_status()
+        return dict(response.json())
+
+    def wait_for_status(
+        self, build_id: str, statuses: set[str], timeout: float = 30.0
+    ) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while True:
+            build = self.build(build_id)
+            if build["status"] in statuses:
+                return build
+            if time.monotonic() > deadline:
+                raise AssertionError(f"build stayed {build['status']}, wanted {statuses}: {build}")
+            time.sleep(0.05)
+
+    def wait_for_finish(self, build_id: str, timeout: float = 30.0) -> dict[str, Any]:
+        return self.wait_for_status(build_id, {"success", "failure", "cancelled", "error"}, timeout)
+
+    def wait_for_worker(self, name: str, timeout: float = 30.0) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for worker in self.http.get("/workers").json()["items"]:
+                if worker["name"] == name and worker["status"] == "online":
+                    return dict(worker)
+            time.sleep(0.05)
+        raise AssertionError(f"worker {name} did not register within {timeout}s")
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            state = handle.read().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"  # a zombie has exited; its parent just has not reaped it

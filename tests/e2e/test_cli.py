@@ -1,0 +1,121 @@
+"""The newcomer's walk-through, through the real `solvyd` command: `up`, then login, create,
+trigger --follow and list in a second process."""
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from solvyd.cli.demo import HELLO_PIPELINE
+from tests.support.processes import (
+    ADMIN_PASSWORD,
+    Process,
+    free_port,
+    spawn,
+    wait_until_healthy,
+)
+
+pytestmark = pytest.mark.e2e
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_demo_pipeline_is_the_example_file() -> None:
+    assert (REPO / "examples" / "hello.yml").read_text() == HELLO_PIPELINE
+
+
+@pytest.fixture
+def embedded(tmp_path: Path, log_dir: Path) -> Iterator[tuple[Process, str, Path]]:
+    """`solvyd up` with its defaults (SQLite under ./.solvyd of its working directory)."""
+    port = free_port()
+    workdir = tmp_path / "newcomer"
+    workdir.mkdir()
+    env = {"SOLVYD_ADMIN_PASSWORD": ADMIN_PASSWORD, "SOLVYD_DATABASE_URL": ""}
+    process = spawn("up", ["up", "--port", str(port)], env, log_dir, cwd=workdir)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_healthy(process, url)
+    except RuntimeError:
+        process.stop()
+        raise
+    yield process, url, workdir
+    assert process.stop() == 0, process.output()
+
+
+def _cli(args: list[str], config: Path, **kwargs: object) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "solvyd.cli", *args],
+        env={**os.environ, "SOLVYD_CLI_CONFIG": str(config), "COLUMNS": "200"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=REPO,
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+def test_newcomer_walkthrough(embedded: tuple[Process, str, Path], tmp_path: Path) -> None:
+    _, url, workdir = embedded
+    config = tmp_path / "cli" / "config.json"
+
+    login = _cli(
+        ["login", url, "--username", "admin", "--password-stdin"],
+        config,
+        input=ADMIN_PASSWORD + "\n",
+    )
+    assert login.returncode == 0, login.stderr
+    assert oct(config.stat().st_mode & 0o777) == "0o600"
+    assert ADMIN_PASSWORD not in login.stdout + login.stderr
+
+    create = _cli(["jobs", "create", "hello", "--pipeline", "examples/hello.yml"], config)
+    assert create.returncode == 0, create.stderr
+    assert "already exists, unchanged" in create.stderr  # `up` made the demo job
+
+    run = _cli(["jobs", "trigger", "hello", "--follow"], config)
+    assert run.returncode == 0, run.stderr
+    assert "Hello from Solvyd build 1 of hello" in run.stdout
+    assert [line for line in run.stdout.splitlines() if line.startswith("tick")] == [
+        f"tick {i}" for i in range(1, 6)
+    ]
+    assert "build #1 success" in run.stderr
+
+    listing = _cli(["builds", "list"], config)
+    assert listing.returncode == 0, listing.stderr
+    assert "hello" in listing.stdout and "success" in listing.stdout
+
+    assert (workdir / ".solvyd" / "solvyd.db").exists()
+
+
+def test_follow_exits_with_the_build_exit_code(
+    embedded: tuple[Process, str, Path], tmp_path: Path
+) -> None:
+    _, url, _ = embedded
+    config = tmp_path / "cli" / "config.json"
+    assert (
+        _cli(
+            ["login", url, "-u", "admin", "--password-stdin"], config, input=ADMIN_PASSWORD + "\n"
+        ).returncode
+        == 0
+    )
+    pipeline = tmp_path / "fails.yml"
+    pipeline.write_text("steps:\n  - name: s\n    commands: ['echo failing', 'exit 3']\n")
+    assert _cli(["jobs", "create", "fails", "--pipeline", str(pipeline)], config).returncode == 0
+    run = _cli(["jobs", "trigger", "fails", "--follow"], config)
+    assert run.returncode == 3
+    assert "failing" in run.stdout
+
+
+def test_cli_errors_are_one_line(tmp_path: Path) -> None:
+    config = tmp_path / "none.json"
+    result = _cli(["jobs", "list"], config)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert "not logged in" in result.stderr
+    bad = _cli(
+        ["login", "http://127.0.0.1:1", "-u", "admin", "--password-stdin"], config, input="x\n"
+    )
+    assert bad.returncode == 1
+    assert "cannot reach the server" in bad.stderr
+    assert "Traceback" not in bad.stderr
