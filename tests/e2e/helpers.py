@@ -1,5 +1,7 @@
 """Talking to a real server as a user would: over HTTP, with bounded waits."""
 
+import json
+import re
 import time
 from typing import Any
 
@@ -73,3 +75,17 @@ def pid_alive(pid: int) -> bool:
     except FileNotFoundError:
         return False
     return state != "Z"  # a zombie has exited; its parent just has not reaped it
+
+
+def one_step(*commands: str, name: str = "s") -> str:
+    """A pipeline of one step (JSON is YAML too)."""
+    return json.dumps({"steps": [{"name": name, "commands": list(commands)}]})
+
+
+def wait_for_step_pid(api: UserApi, build_id: str, timeout: float = 15.0) -> int:
+    """The step's shell prints its pid (`echo pid=$$`); wait until that line is stored."""
+    deadline = time.monotonic() + timeout
+    while not (match := re.search(r"pid=(\d+)", api.log_text(build_id))):
+        assert time.monotonic() < deadline, "the step never printed its pid"
+        time.sleep(0.05)
+    return int(match.group(1))

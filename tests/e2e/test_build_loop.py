@@ -3,7 +3,6 @@ PostgreSQL, with the local executor running real shell commands."""
 
 import contextlib
 import os
-import re
 import signal
 import time
 import uuid
@@ -12,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.helpers import UserApi, pid_alive
+from tests.e2e.helpers import UserApi, pid_alive, wait_for_step_pid
 from tests.support.processes import Process, ServerProcess, start_agent
 
 pytestmark = pytest.mark.e2e
@@ -40,15 +39,6 @@ def agents(server: ServerProcess, log_dir: Path, tmp_path: Path) -> Iterator[Age
     yield start
     for process in started:
         process.stop()
-
-
-def _wait_for_pid(api: UserApi, build_id: str) -> int:
-    """The step's shell prints its pid (`echo pid=$$`); wait until that line is stored."""
-    deadline = time.monotonic() + 15
-    while not (match := re.search(r"pid=(\d+)", api.log_text(build_id))):
-        assert time.monotonic() < deadline, "the step never printed its pid"
-        time.sleep(0.05)
-    return int(match.group(1))
 
 
 def _job_name() -> str:
@@ -104,7 +94,7 @@ def test_cancel_stops_a_silent_running_build_within_two_seconds(
         _job_name(), "steps:\n  - name: wait\n    commands: ['echo pid=$$', 'sleep 60']\n"
     )
     build = api.trigger(job["id"])
-    shell_pid = _wait_for_pid(api, build["id"])
+    shell_pid = wait_for_step_pid(api, build["id"])
     assert pid_alive(shell_pid)
 
     started = time.monotonic()
@@ -140,7 +130,7 @@ def test_agent_killed_mid_build_does_not_leave_it_running(
         _job_name(), "steps:\n  - name: s\n    commands: ['echo pid=$$', 'sleep 30']\n"
     )
     build = api.trigger(job["id"])
-    shell_pid = _wait_for_pid(api, build["id"])
+    shell_pid = wait_for_step_pid(api, build["id"])
     try:
         os.kill(agent.pid, signal.SIGKILL)
         agent.popen.wait(10)

@@ -58,12 +58,20 @@ class _SolvydServer(uvicorn.Server):
 
     @contextlib.contextmanager
     def capture_signals(self) -> Generator[None, None, None]:
-        # `up` handles SIGINT/SIGTERM itself, to stop the agent before the server.
-        if self._own_signals:
-            with super().capture_signals():
-                yield
-        else:
+        # Unlike uvicorn's own, these handlers do not re-raise the signal after a graceful
+        # shutdown, so a SIGTERM'd server exits 0. `up` handles signals itself (to stop its
+        # agent before the server) and installs none here.
+        if not self._own_signals:
             yield
+            return
+        previous = {
+            sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)
+        }
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
 
 def server(
