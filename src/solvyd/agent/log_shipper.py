@@ -26,7 +26,7 @@ class LogBatcher:
         sealed = self.seal() if step != self._step else None
         self._step = step
         self._lines.append(LogLine(text=text, ts=utcnow()))
-        self._bytes += len(text) + 1
+        self._bytes += len(text.encode()) + 1
         if self._bytes >= self.max_batch_bytes:
             # Only one batch can be sealed per line: a step change seals the old batch before
             # this line is added, and then the new one holds this line alone.

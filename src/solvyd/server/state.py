@@ -33,7 +33,7 @@ STEP_TRANSITIONS: dict[StepStatus, frozenset[StepStatus]] = {
 
 class IllegalTransition(Exception):
     def __init__(self, kind: str, current: str, requested: str) -> None:
-        super().__init__(f"{kind} cannot go from {current!r} to {requested!r}")
+        super().__init__(f"{kind} cannot go from '{current}' to '{requested}'")
         self.current = current
         self.requested = requested
 

@@ -93,10 +93,15 @@ async def heartbeat(ctx: ServerContext, worker_id: uuid.UUID, body: Heartbeat) -
             )
             # Builds the worker still runs but that ended meanwhile, or were given to another
             # worker, must be stopped.
+            known = {row.id: row for row in rows}
+            # Stop builds that ended meanwhile, went to another worker, or no longer exist
+            # (their job was deleted).
             stop = [
-                row.id
-                for row in rows
-                if row.status not in queries.ACTIVE_STATUSES or row.worker_id != worker.id
+                build_id
+                for build_id in body.build_ids
+                if (row := known.get(build_id)) is None
+                or row.status not in queries.ACTIVE_STATUSES
+                or row.worker_id != worker.id
             ]
         waiting = await queries.worker_builds(session, worker.id, ("queued",))
         if "build_ids" in body.model_fields_set:

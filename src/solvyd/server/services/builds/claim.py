@@ -22,7 +22,9 @@ async def _assign_builds(ctx: ServerContext, worker_id: uuid.UUID, limit: int) -
     """Assign up to `limit` builds (bounded by the worker's free capacity) in one transaction."""
     assigned: list[Build] = []
     async with ctx.db.transaction() as session:
-        worker = await session.get(Worker, worker_id)
+        # Locking the worker row serialises one worker's concurrent claims, so together they
+        # never exceed its concurrency (SQLite transactions are serialised anyway).
+        worker = await session.get(Worker, worker_id, with_for_update=True)
         if worker is None:
             raise NotFound(f"worker {worker_id} not found")
         if worker.status == "draining":

@@ -20,7 +20,7 @@ async def update_build_status(
 ) -> Build:
     async with ctx.db.transaction() as session:
         build = await build_held_by(session, build_id, worker_id)
-        if build.status == body.status:
+        if build.status == body.status and body.status is not BuildStatus.QUEUED:
             return build  # a retried report
         try:
             if body.status is BuildStatus.RUNNING:
@@ -65,7 +65,12 @@ async def update_step_status(
             last = await session.scalar(
                 sa.select(sa.func.max(BuildStep.position)).where(BuildStep.build_id == build.id)
             )
-            step = BuildStep(build_id=build.id, name=step_name, position=(last or 0) + 1)
+            step = BuildStep(
+                build_id=build.id,
+                name=step_name,
+                position=(last or 0) + 1,
+                status=StepStatus.PENDING,
+            )
             session.add(step)
         if step.status == body.status:
             return step
