@@ -66,6 +66,12 @@ def rss_mb(pid: int) -> float:
     return round(psutil.Process(pid).memory_info().rss / 2**20, 1)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system time of the process and of the children it has waited for."""
+    times = psutil.Process(pid).cpu_times()
+    return times.user + times.system + times.children_user + times.children_system
+
+
 def machine_description() -> str:
     memory_gib = round(psutil.virtual_memory().total / 2**30)
     return (
@@ -97,19 +103,18 @@ async def drop_pg_database(name: str) -> None:
 async def wait_finished(
     http: httpx.AsyncClient, build_ids: list[str], timeout: float
 ) -> list[dict]:
+    """Builds finish roughly in trigger order, so poll the oldest unfinished one at a time."""
     deadline = time.monotonic() + timeout
-    pending = set(build_ids)
     done: dict[str, dict] = {}
-    while pending:
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{len(pending)} builds did not finish within {timeout}s")
-        page = (await http.get("/builds", params={"limit": 200})).json()["items"]
-        for build in page:
-            if build["id"] in pending and build["status"] in FINISHED:
-                pending.discard(build["id"])
-                done[build["id"]] = build
-        if pending:
-            await asyncio.sleep(0.05)
+    for build_id in build_ids:
+        while True:
+            build = (await http.get(f"/builds/{build_id}")).json()
+            if build["status"] in FINISHED:
+                done[build_id] = build
+                break
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"build {build_id} did not finish within {timeout}s")
+            await asyncio.sleep(0.02)
     return [done[b] for b in build_ids]
 
 
@@ -143,7 +148,7 @@ async def run_bench(url: str, latency_builds: int, throughput_builds: int, agent
                     started = datetime.fromisoformat(current["started_at"]).timestamp()
                     latencies.append((started - before) * 1000)
                     break
-                await asyncio.sleep(0.002)
+                await asyncio.sleep(0.02)
             await wait_finished(http, [build["id"]], 30)
 
         started = time.monotonic()
@@ -176,7 +181,7 @@ def main() -> None:
     parser.add_argument("-k", "--agents", type=int, default=4)
     parser.add_argument("--concurrency", type=int, default=4, help="builds per agent")
     parser.add_argument("--latency-builds", type=int, default=100)
-    parser.add_argument("-n", "--builds", type=int, default=500)
+    parser.add_argument("-n", "--builds", type=int, default=300)
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="solvyd-bench-"))
@@ -232,7 +237,14 @@ def main() -> None:
             "server_rss_mb": rss_mb(server.pid),
             "agent_rss_mb": max(rss_mb(p.pid) for p in agent_processes),
         }
+        cpu_before = cpu_seconds(server.pid), sum(cpu_seconds(p.pid) for p in agent_processes)
         result = asyncio.run(run_bench(url, args.latency_builds, args.builds, args.agents))
+        cpu = {
+            "server_cpu_seconds": round(cpu_seconds(server.pid) - cpu_before[0], 1),
+            "agents_cpu_seconds": round(
+                sum(cpu_seconds(p.pid) for p in agent_processes) - cpu_before[1], 1
+            ),
+        }
         loaded = {
             "server_rss_mb": rss_mb(server.pid),
             "agent_rss_mb": max(rss_mb(p.pid) for p in agent_processes),
@@ -254,6 +266,7 @@ def main() -> None:
                 **result,
                 "rss_idle": idle,
                 "rss_after_load": loaded,
+                "cpu_during_bench": cpu,
                 "machine": machine_description(),
             }
         )

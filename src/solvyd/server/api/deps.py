@@ -15,7 +15,9 @@ from solvyd.server.services.errors import Forbidden, Unauthorized
 _bearer = HTTPBearer(auto_error=False)
 
 
-def get_context(request: Request) -> ServerContext:
+# Dependencies are `async def` even when they do not await: FastAPI runs plain `def` ones in a
+# thread pool, a costly hop on every request.
+async def get_context(request: Request) -> ServerContext:
     ctx: ServerContext = request.app.state.ctx
     return ctx
 
@@ -50,7 +52,7 @@ async def get_path_worker(worker_id: uuid.UUID, worker: "CurrentWorker") -> Work
     return worker
 
 
-def require_agent_token(ctx: Ctx, credentials: Bearer) -> None:
+async def require_agent_token(ctx: Ctx, credentials: Bearer) -> None:
     token = _token(credentials)
     if not hmac.compare_digest(token.encode(), ctx.keys.agent_token.encode()):
         raise Unauthorized("invalid agent registration token")

@@ -66,13 +66,13 @@ class Database:
         await self.engine.dispose()
 
 
-def create_database(url: str, *, pool_size: int = 10) -> Database:
+def create_database(url: str, *, pool_size: int = 20) -> Database:
     async_url = async_database_url(url)
     if async_url.startswith("sqlite"):
         engine = create_async_engine(async_url)
         _configure_sqlite(engine)
     else:
-        engine = create_async_engine(
-            async_url, pool_size=pool_size, max_overflow=pool_size * 2, pool_pre_ping=True
-        )
+        # No pre-ping: it costs a round trip per checkout; a connection broken by a database
+        # restart fails one request, and SQLAlchemy then drops the pool's stale connections.
+        engine = create_async_engine(async_url, pool_size=pool_size, max_overflow=pool_size)
     return Database(engine, async_sessionmaker(engine, expire_on_commit=False))
