@@ -17,6 +17,13 @@ def _message(response: httpx.Response) -> str:
         return response.text[:300] or response.reason_phrase
 
 
+def _details(response: httpx.Response) -> list[dict[str, Any]]:
+    try:
+        return list(response.json()["error"].get("details", []))
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return []
+
+
 class ApiClient:
     def __init__(self, config: ClientConfig | None = None, *, timeout: float = 30.0) -> None:
         self.config = config or load_config()
@@ -38,7 +45,7 @@ class ApiClient:
         if response.status_code == 401:
             raise CliError(f"{_message(response)}; run `solvyd login` again")
         if response.status_code >= 400:
-            raise CliError(_message(response))
+            raise CliError(_message(response), _details(response))
         return response
 
     def get(self, path: str, **kwargs: Any) -> Any:

@@ -1,10 +1,9 @@
-from datetime import datetime
 from typing import Any
 
 import typer
-from rich.table import Table
 
 from solvyd.cli.api_client import ApiClient
+from solvyd.cli.display import table_with_ids, when
 from solvyd.cli.follow import exit_code_for, follow_build, print_lines
 from solvyd.cli.output import console, err_console
 
@@ -18,12 +17,6 @@ STATUS_STYLE = {
     "running": "cyan",
     "queued": "dim",
 }
-
-
-def _when(value: str | None) -> str:
-    if not value:
-        return ""
-    return datetime.fromisoformat(value).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _status(status: str) -> str:
@@ -44,14 +37,14 @@ def list_builds(
     if status:
         params["status"] = status
     builds = client.get("/builds", params=params)["items"]
-    table = Table("job", "#", "status", "queued", "duration", "id")
+    table = table_with_ids("job", "#", "status", "queued", "duration", "id")
     for build in builds:
         duration = build["duration_seconds"]
         table.add_row(
             build.get("job_name") or build["job_id"],
             str(build["number"]),
             _status(build["status"]),
-            _when(build["queued_at"]),
+            when(build["queued_at"]),
             f"{duration:.1f}s" if duration is not None else "",
             build["id"],
         )

@@ -2,9 +2,9 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.table import Table
 
 from solvyd.cli.api_client import ApiClient
+from solvyd.cli.display import table_with_ids
 from solvyd.cli.errors import CliError
 from solvyd.cli.follow import exit_code_for, follow_build
 from solvyd.cli.output import console, err_console
@@ -20,6 +20,15 @@ def _key_values(pairs: list[str], what: str) -> dict[str, str]:
             raise CliError(f"{what} must look like KEY=VALUE, got {pair!r}")
         result[key] = value
     return result
+
+
+def _point_at_file(error: CliError, pipeline: Path | None) -> CliError:
+    """The server only saw the pipeline's text: name the user's file in its line:col errors."""
+    located = [d for d in error.details if d.get("line")]
+    if pipeline is None or not located:
+        return error
+    lines = [f"{pipeline}:{d['line']}:{d['column']}: {d['field']}: {d['message']}" for d in located]
+    return CliError("\n".join(lines))
 
 
 @app.command("create")
@@ -57,7 +66,10 @@ def create(
             err_console.print(f"job {name} already exists, unchanged ({job['id']})")
             return
         raise CliError(f"a job named {name!r} already exists with a different definition")
-    job = client.post("/jobs", body)
+    try:
+        job = client.post("/jobs", body)
+    except CliError as exc:
+        raise _point_at_file(exc, pipeline) from None
     err_console.print(f"created job {job['name']} ({job['id']})")
 
 
@@ -65,7 +77,7 @@ def create(
 def list_jobs() -> None:
     """List jobs."""
     jobs = ApiClient().get("/jobs")["items"]
-    table = Table("name", "id", "labels", "repository")
+    table = table_with_ids("name", "id", "labels", "repository")
     for job in jobs:
         table.add_row(job["name"], job["id"], ",".join(job["labels"]), job["scm_url"] or "")
     console.print(table)

@@ -176,6 +176,8 @@ def up(
             f"  data:   {settings.data_dir.resolve()}\n"
             f"  agent:  'local', concurrency {concurrency}\n"
             f"  login:  solvyd login {url} --username {settings.admin_username}\n"
+            "          (the password is SOLVYD_ADMIN_PASSWORD, or the one printed above when\n"
+            "          the user was first created)\n"
             f"  try:    solvyd jobs trigger {DEMO_JOB_NAME} --follow\n"
             "Press Ctrl+C to stop.\n"
         )
