@@ -93,13 +93,15 @@ async def run_job(
     cancel: asyncio.Event,
     *,
     limits: RuntimeLimits | None = None,
-    before_steps: Callable[[], Awaitable[None]] | None = None,
+    before_steps: Callable[[], Awaitable[JobSpec | None]] | None = None,
     after_steps: Callable[[BuildStatus], Awaitable[None]] | None = None,
 ) -> JobResult:
     """Run the build and return how it ended; only the caller's own task cancellation escapes.
 
     ``before_steps`` runs after ``setup_job`` and before the first step (e.g. to check out the
-    sources into ``executor.workspace(job)``); if it raises, the build ends as ``error``.
+    sources into ``executor.workspace(job)``); if it raises, the build ends as ``error``. If it
+    returns a JobSpec (the same build, planned from the repository's pipeline file), its steps
+    and timeout replace the ones given.
     ``after_steps`` runs after the last step and before ``teardown_job`` (e.g. to collect
     artifacts); its failures are logged and do not change the result.
     """
@@ -122,7 +124,7 @@ class _JobRun:
 
     async def execute(
         self,
-        before_steps: Callable[[], Awaitable[None]] | None,
+        before_steps: Callable[[], Awaitable[JobSpec | None]] | None,
         after_steps: Callable[[BuildStatus], Awaitable[None]] | None,
     ) -> JobResult:
         started_at = utcnow()
@@ -144,13 +146,15 @@ class _JobRun:
         return JobResult(status, exit_code, message, started_at, utcnow(), dict(self.results))
 
     async def _prepare_and_run_steps(
-        self, before_steps: Callable[[], Awaitable[None]] | None
+        self, before_steps: Callable[[], Awaitable[JobSpec | None]] | None
     ) -> tuple[BuildStatus, int | None, str | None]:
         try:
             await self._interruptible(self.executor.setup_job(self.job), None)
             if before_steps is not None:
                 try:
-                    await self._interruptible(before_steps(), None)
+                    planned = await self._interruptible(before_steps(), None)
+                    if planned is not None:
+                        self._replan(planned)
                 except (_Interrupted, ExecutorError):
                     raise
                 except Exception as exc:
@@ -181,6 +185,12 @@ class _JobRun:
                 return BuildStatus.CANCELLED, None, None
             return BuildStatus.ERROR, None, result.error_message
         return BuildStatus.SUCCESS, 0, None
+
+    def _replan(self, planned: JobSpec) -> None:
+        if planned.build_id != self.job.build_id:
+            raise ExecutorError("before_steps returned the plan of another build")
+        self.job = planned
+        self.job_deadline = _deadline(self.loop, planned.timeout_seconds)
 
     async def _run_step(self, step: StepSpec) -> StepResult:
         started_at = utcnow()

@@ -102,6 +102,18 @@ class StepSpec(_Message):
     env: dict[str, str] = Field(default_factory=dict)
     timeout_seconds: float | None = None
     allow_failure: bool = False
+    # Steps this one waits for; empty everywhere means "in the order listed".
+    depends_on: list[str] = Field(default_factory=list)
+    # Which outcomes of the steps before it let this step run: "success", "failure" or both
+    # (a cleanup step runs on failure too).
+    run_on: list[str] = Field(default_factory=lambda: ["success"])
+    # Names of secrets to inject as env vars (values arrive with the security issue).
+    secrets: list[str] = Field(default_factory=list)
+    # Glob patterns, relative to the workspace, uploaded after the build.
+    artifacts: list[str] = Field(default_factory=list)
+    # Container limits (the docker and kubernetes executors apply them).
+    cpus: float | None = None
+    memory_bytes: int | None = None
 
 
 class JobSpec(_Message):
@@ -119,6 +131,13 @@ class JobSpec(_Message):
     timeout_seconds: float | None = None
     artifacts: list[str] = Field(default_factory=list)
     labels: list[str] = Field(default_factory=list)
+    # Set when the pipeline lives in the repository: the agent reads this file after the
+    # checkout and plans the steps itself (`steps` is then empty).
+    pipeline_path: str | None = None
+    # What triggered the build: push, pull_request, tag, manual or cron (for `when`).
+    event: str = "manual"
+    # Steps of one build that may run at the same time on one agent.
+    max_parallel_steps: int = 4
 
 
 class LogLine(_Message):
@@ -134,6 +153,8 @@ class LogBatch(_Message):
 
 class BuildStatusUpdate(_Message):
     status: BuildStatus
+    # The commit the checkout resolved to; may come with a repeated `running`.
+    commit_sha: str | None = None
     started_at: datetime | None = None
     completed_at: datetime | None = None
     exit_code: int | None = None

@@ -20,6 +20,8 @@ async def update_build_status(
 ) -> Build:
     async with ctx.db.transaction() as session:
         build = await build_held_by(session, build_id, worker_id)
+        if body.commit_sha and not BuildStatus(build.status).finished:
+            build.commit_sha = body.commit_sha  # what the checkout resolved
         if build.status == body.status and body.status is not BuildStatus.QUEUED:
             return build  # a retried report
         try:
