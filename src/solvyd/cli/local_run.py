@@ -1,0 +1,126 @@
+"""`solvyd exec`: run a pipeline file on this machine, with no server, through the same
+runtime and executors an agent uses. The way to debug a pipeline before pushing it."""
+
+import asyncio
+import shutil
+import signal
+import subprocess
+import tempfile
+import uuid
+from datetime import datetime
+from pathlib import Path
+
+import typer
+
+from solvyd.cli.errors import CliError
+from solvyd.cli.output import console, err_console
+from solvyd.pipeline.config import PipelineError, parse_pipeline
+from solvyd.pipeline.executors.base import Executor, ExecutorError
+from solvyd.pipeline.executors.registry import create_executor
+from solvyd.pipeline.plan import BuildContext, plan_job
+from solvyd.pipeline.runtime import JobResult, StepResult, run_job
+from solvyd.protocol import BuildStatus, JobSpec, StepSpec, StepStatus
+
+# Not copied into the workspace: version control internals and Solvyd's own state.
+COPY_IGNORE = shutil.ignore_patterns(".git", ".solvyd", ".tools", ".venv", "__pycache__")
+EXIT_CODES = {BuildStatus.SUCCESS: 0, BuildStatus.CANCELLED: 130, BuildStatus.ERROR: 1}
+STEP_MARKS = {StepStatus.SUCCESS: "[green]✓[/]", StepStatus.SKIPPED: "[dim]-[/]"}
+
+
+def _git(args: list[str], cwd: Path) -> str | None:
+    try:
+        result = subprocess.run(
+            ["git", *args], cwd=cwd, capture_output=True, text=True, timeout=10, check=True
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return result.stdout.strip() or None
+
+
+class _PrintingObserver:
+    """Prints each step's output under a header, and a summary line when it ends."""
+
+    async def step_started(self, step: StepSpec, started_at: datetime) -> None:
+        console.print(f"[bold cyan]── {step.name}[/]")
+
+    async def step_output(self, step: StepSpec, text: str) -> None:
+        console.out(text, highlight=False)
+
+    async def step_finished(self, step: StepSpec, result: StepResult) -> None:
+        mark = STEP_MARKS.get(result.status, "[red]✗[/]")
+        took = ""
+        if result.started_at and result.completed_at:
+            took = f" in {(result.completed_at - result.started_at).total_seconds():.1f}s"
+        detail = f" (exit {result.exit_code})" if result.status is StepStatus.FAILURE else ""
+        if result.error_message and result.status is not StepStatus.FAILURE:
+            detail = f": {result.error_message}"
+        console.print(f"{mark} {step.name} {result.status}{detail}{took}")
+
+
+def plan_local_run(path: Path, source: Path, only_step: str | None) -> JobSpec:
+    try:
+        config = parse_pipeline(path.read_text(), filename=str(path))
+    except OSError as exc:
+        raise CliError(f"cannot read {path}: {exc.strerror}") from None
+    except PipelineError as exc:
+        raise CliError(str(exc)) from None
+    spec = plan_job(
+        config,
+        BuildContext(
+            build_id=uuid.uuid4(),
+            build_number=0,
+            job_id=uuid.uuid4(),
+            job_name=source.resolve().name,
+            branch=_git(["rev-parse", "--abbrev-ref", "HEAD"], source),
+            commit_sha=_git(["rev-parse", "HEAD"], source),
+        ),
+    )
+    if only_step is None:
+        return spec
+    chosen = [s for s in spec.steps if s.name == only_step]
+    if not chosen:
+        names = ", ".join(s.name for s in spec.steps)
+        raise CliError(f"no step named {only_step!r} in {path} (steps: {names})")
+    return spec.model_copy(update={"steps": [chosen[0].model_copy(update={"depends_on": []})]})
+
+
+async def _run(spec: JobSpec, executor: Executor, source: Path) -> JobResult:
+    cancel = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, cancel.set)
+
+    async def copy_sources() -> None:
+        workspace = Path(executor.workspace(spec))
+        await asyncio.to_thread(
+            shutil.copytree, source, workspace, ignore=COPY_IGNORE, dirs_exist_ok=True
+        )
+
+    return await run_job(spec, executor, _PrintingObserver(), cancel, before_steps=copy_sources)
+
+
+def exec_pipeline(
+    file: Path = typer.Argument(Path(".solvyd.yml"), help="The pipeline file."),
+    executor_name: str = typer.Option("local", "--executor", help="local or docker"),
+    step: str | None = typer.Option(None, "--step", help="Run only this step."),
+    source: Path = typer.Option(
+        Path("."), "--source", help="Directory copied into the workspace (default: here)."
+    ),
+) -> None:
+    """Run a pipeline here, without a server, exactly as an agent would."""
+    spec = plan_local_run(file, source, step)
+    with tempfile.TemporaryDirectory(prefix="solvyd-exec-") as work_root:
+        try:
+            executor = create_executor(executor_name, Path(work_root))
+        except ExecutorError as exc:
+            raise CliError(str(exc)) from None
+        problem = asyncio.run(executor.check_available())
+        if problem is not None:
+            raise CliError(f"the {executor_name} executor is not available: {problem}")
+        result = asyncio.run(_run(spec, executor, source))
+    summary = f"pipeline {result.status}"
+    if result.error_message and result.status is not BuildStatus.CANCELLED:
+        summary += f": {result.error_message}"
+    err_console.print(summary)
+    code = EXIT_CODES.get(result.status)
+    raise typer.Exit(code if code is not None else (result.exit_code or 1))

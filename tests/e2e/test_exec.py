@@ -1,0 +1,67 @@
+"""`solvyd exec` runs a pipeline here, with no server, through the agent's runtime."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+
+def _exec(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "solvyd.cli", "exec", *args],
+        cwd=cwd,
+        env={**os.environ, "COLUMNS": "200"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    (tmp_path / "VERSION").write_text("1.2.3\n")
+    (tmp_path / ".solvyd.yml").write_text(
+        "steps:\n"
+        "  - name: read\n"
+        "    commands: ['echo version $(cat VERSION)', 'echo built > out.txt']\n"
+        "  - name: check\n"
+        "    commands: ['cat out.txt', 'echo ci=$CI step=$SOLVYD_STEP_NAME']\n"
+    )
+    return tmp_path
+
+
+def test_exec_runs_the_pipeline_on_a_copy_of_the_directory(project: Path) -> None:
+    result = _exec([], project)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "── read" in result.stdout and "── check" in result.stdout
+    assert "version 1.2.3" in result.stdout
+    assert "built" in result.stdout
+    assert "ci=true step=check" in result.stdout
+    assert "pipeline success" in result.stderr
+    assert not (project / "out.txt").exists()  # the user's directory is left alone
+
+
+def test_exec_exits_with_the_failing_step_exit_code(project: Path) -> None:
+    (project / "fail.yml").write_text("steps:\n  - name: s\n    commands: ['exit 4']\n")
+    result = _exec(["fail.yml"], project)
+    assert result.returncode == 4
+    assert "pipeline failure" in result.stderr
+
+
+def test_exec_one_step(project: Path) -> None:
+    result = _exec(["--step", "read"], project)
+    assert result.returncode == 0, result.stderr
+    assert "── read" in result.stdout
+    assert "── check" not in result.stdout
+
+
+def test_exec_reports_a_bad_file_with_its_line(project: Path) -> None:
+    (project / "bad.yml").write_text("steps:\n  - name: s\n    comands: [true]\n")
+    result = _exec(["bad.yml"], project)
+    assert result.returncode == 1
+    assert "bad.yml:3:5: steps[0].comands" in result.stderr
+    assert "Traceback" not in result.stderr
