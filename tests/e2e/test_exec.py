@@ -65,3 +65,29 @@ def test_exec_reports_a_bad_file_with_its_line(project: Path) -> None:
     assert result.returncode == 1
     assert "bad.yml:3:5: steps[0].comands" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def _lint(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "solvyd.cli", "lint", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_lint_accepts_a_good_file_and_names_the_line_of_a_bad_one(project: Path) -> None:
+    good = _lint([], project)
+    assert good.returncode == 0, good.stderr
+    assert "2 steps" in good.stdout + good.stderr
+    (project / "bad.yml").write_text(
+        "steps:\n  - name: build\n    commands: [make]\n"
+        "  - name: test\n    commands: [make test]\n    depends_on: [biuld]\n"
+    )
+    bad = _lint(["bad.yml"], project)
+    assert bad.returncode == 1
+    assert 'bad.yml:6:5: steps[1].depends_on: unknown step "biuld" (did you mean "build"?)' in (
+        bad.stderr
+    )
+    assert "Traceback" not in bad.stderr

@@ -4,16 +4,29 @@ reporter. The final report is sent even while the agent shuts down."""
 import asyncio
 import contextlib
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 
 import structlog
 
+from solvyd.agent.artifacts import ArtifactUploader
+from solvyd.agent.checkout import DEFAULT_TIMEOUT_SECONDS, checkout
 from solvyd.agent.client import Rejected, ServerClient, ServerUnavailable, with_retries
+from solvyd.agent.repo_pipeline import plan_from_repository
 from solvyd.agent.reporter import BuildReporter
 from solvyd.pipeline.executors.base import Executor
 from solvyd.pipeline.runtime import JobResult, StepResult, run_job
-from solvyd.protocol import BuildStatus, BuildStatusUpdate, JobSpec, StepSpec, StepStatusUpdate
+from solvyd.protocol import (
+    CHECKOUT_STEP,
+    BuildStatus,
+    BuildStatusUpdate,
+    JobSpec,
+    StepSpec,
+    StepStatus,
+    StepStatusUpdate,
+)
 from solvyd.shared.backoff import backoff_delays
 from solvyd.shared.clock import utcnow
 
@@ -22,6 +35,7 @@ log = structlog.get_logger(__name__)
 CANCEL_POLL_SECONDS = 25.0
 FINAL_REPORT_DEADLINE_SECONDS = 300.0
 START_REPORT_DEADLINE_SECONDS = 60.0
+COMMIT_REPORT_DEADLINE_SECONDS = 30.0
 
 
 @dataclass
@@ -50,7 +64,7 @@ class _ReportingObserver:
 
     async def step_started(self, step: StepSpec, started_at: datetime) -> None:
         self._reporter.step_status(
-            step.name, StepStatusUpdate(status="running", started_at=started_at)
+            step.name, StepStatusUpdate(status=StepStatus.RUNNING, started_at=started_at)
         )
 
     async def step_output(self, step: StepSpec, text: str) -> None:
@@ -66,6 +80,86 @@ class _ReportingObserver:
                 exit_code=result.exit_code,
                 error_message=result.error_message,
             ),
+        )
+
+
+def _checkout_hook(
+    client: ServerClient,
+    reporter: BuildReporter,
+    executor: Executor,
+    spec: JobSpec,
+    artifacts: ArtifactUploader,
+) -> Callable[[], Awaitable[JobSpec | None]] | None:
+    """The runtime's ``before_steps`` for a job with a repository: the step "checkout" clones
+    it into the workspace, reports the commit it resolved to, and, when the pipeline lives in
+    the repository, plans the build from that file."""
+    if not spec.scm_url:
+        return None
+
+    async def before_steps() -> JobSpec | None:
+        started_at = utcnow()
+        reporter.step_status(
+            CHECKOUT_STEP, StepStatusUpdate(status=StepStatus.RUNNING, started_at=started_at)
+        )
+
+        def finished(status: StepStatus, message: str | None = None) -> None:
+            update = StepStatusUpdate(
+                status=status,
+                started_at=started_at,
+                completed_at=utcnow(),
+                exit_code=0 if status is StepStatus.SUCCESS else None,
+                error_message=message,
+            )
+            reporter.step_status(CHECKOUT_STEP, update)
+
+        workspace = Path(executor.workspace(spec))
+        timeout = DEFAULT_TIMEOUT_SECONDS
+        if spec.timeout_seconds and spec.timeout_seconds > 0:
+            timeout = min(timeout, spec.timeout_seconds)
+        try:
+            sha = await checkout(
+                spec,
+                workspace,
+                lambda line: reporter.log_line(CHECKOUT_STEP, line),
+                timeout_seconds=timeout,
+            )
+            await _report_commit(client, spec, sha)
+            planned = None
+            if spec.pipeline_path:
+                reporter.log_line(CHECKOUT_STEP, f"planning the build from {spec.pipeline_path}")
+                planned = await asyncio.to_thread(plan_from_repository, spec, workspace, sha)
+                names = ", ".join(step.name for step in planned.steps)
+                reporter.log_line(CHECKOUT_STEP, f"steps: {names}")
+        except asyncio.CancelledError:
+            finished(StepStatus.CANCELLED, "interrupted")
+            raise
+        except Exception as exc:
+            for line in str(exc).splitlines():
+                reporter.log_line(CHECKOUT_STEP, line)
+            finished(StepStatus.ERROR, str(exc))
+            raise
+        finished(StepStatus.SUCCESS)
+        if planned is not None:
+            # The repository's file may list artifacts too: collect by the plan that ran.
+            artifacts.spec = planned
+        return planned
+
+    return before_steps
+
+
+async def _report_commit(client: ServerClient, spec: JobSpec, sha: str) -> None:
+    """Tell the server the commit the build runs (it stores it with a repeated `running`)."""
+    try:
+        await with_retries(
+            lambda: client.update_build(
+                spec.build_id, BuildStatusUpdate(status=BuildStatus.RUNNING, commit_sha=sha)
+            ),
+            "report the commit",
+            give_up_after=COMMIT_REPORT_DEADLINE_SECONDS,
+        )
+    except (Rejected, ServerUnavailable) as exc:
+        log.warning(
+            "the server did not take the commit", build_id=str(spec.build_id), error=str(exc)
         )
 
 
@@ -121,8 +215,17 @@ async def run_build(client: ServerClient, executor: Executor, handle: BuildHandl
     reporter = BuildReporter(client, spec.build_id)
     reporter.start()
     watcher = asyncio.create_task(_watch_for_cancel(client, handle), name="cancel-watcher")
+    workspace = Path(executor.workspace(spec))
+    artifacts = ArtifactUploader(client, spec, workspace, reporter.log_line, handle.cancel)
     try:
-        result = await run_job(spec, executor, _ReportingObserver(reporter), handle.cancel)
+        result = await run_job(
+            spec,
+            executor,
+            _ReportingObserver(reporter),
+            handle.cancel,
+            before_steps=_checkout_hook(client, reporter, executor, spec, artifacts),
+            after_steps=artifacts.after_steps,
+        )
     finally:
         watcher.cancel()
         with contextlib.suppress(asyncio.CancelledError):

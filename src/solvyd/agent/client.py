@@ -1,10 +1,13 @@
 """The agent protocol over httpx: one method per verb (see solvyd.protocol.messages)."""
 
 import asyncio
+import hashlib
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import httpx
 import structlog
@@ -131,10 +134,41 @@ class ServerClient:
     async def update_step(
         self, build_id: uuid.UUID, step_name: str, update: StepStatusUpdate
     ) -> None:
-        await self._request("PUT", f"/builds/{build_id}/steps/{step_name}", update)
+        # Matrix step names hold spaces, parentheses and values of any kind.
+        name = quote(step_name, safe="")
+        await self._request("PUT", f"/builds/{build_id}/steps/{name}", update)
 
     async def send_logs(self, build_id: uuid.UUID, batch: LogBatch) -> None:
         await self._request("POST", f"/builds/{build_id}/logs", batch)
+
+    async def upload_artifact(
+        self, build_id: uuid.UUID, name: str, path: Path, size: int
+    ) -> dict[str, Any]:
+        """Stream the file at `path` as the build's artifact `name`; answers the server's record
+        of it (`name`, `size_bytes`, `sha256`, ...) plus `local_sha256`, the hash of what was
+        sent. The file is read in chunks, never whole."""
+        bearer = self._worker_token
+        digest = hashlib.sha256()
+        try:
+            response = await self._http.put(
+                f"/builds/{build_id}/artifacts/{quote(name, safe='/')}",
+                content=_file_chunks(path, digest),
+                headers={
+                    "Authorization": f"Bearer {bearer}",
+                    "Content-Type": "application/octet-stream",
+                    "Content-Length": str(size),
+                },
+                timeout=httpx.Timeout(self._timeout, write=max(self._timeout, 60.0)),
+            )
+        except httpx.TransportError as exc:
+            raise ServerUnavailable(f"{type(exc).__name__}: {exc}") from exc
+        if response.status_code >= 500:
+            raise ServerUnavailable(f"{response.status_code}: {_error_message(response)}")
+        if response.status_code >= 400:
+            raise Rejected(response.status_code, _error_message(response))
+        record = dict(response.json())
+        record["local_sha256"] = digest.hexdigest()
+        return record
 
     async def wait_for_cancel(self, build_id: uuid.UUID, wait: float) -> bool:
         response = await self._request(
@@ -144,6 +178,19 @@ class ServerClient:
             timeout=wait + self._timeout,
         )
         return CancelState.model_validate_json(response.content).cancelled
+
+
+UPLOAD_CHUNK_BYTES = 256 * 1024
+
+
+async def _file_chunks(path: Path, digest: "hashlib._Hash") -> AsyncIterator[bytes]:
+    handle = await asyncio.to_thread(path.open, "rb")
+    try:
+        while chunk := await asyncio.to_thread(handle.read, UPLOAD_CHUNK_BYTES):
+            digest.update(chunk)
+            yield chunk
+    finally:
+        await asyncio.to_thread(handle.close)
 
 
 async def with_retries(

@@ -5,7 +5,7 @@ import sys
 import typer
 
 from solvyd import __version__
-from solvyd.cli import builds, jobs, local_run, login, runners, workers
+from solvyd.cli import builds, jobs, lint, local_run, login, runners, workers
 from solvyd.cli.errors import CliError
 from solvyd.cli.output import err_console
 
@@ -20,6 +20,7 @@ app.command("server")(runners.server)
 app.command("agent")(runners.agent)
 app.command("up")(runners.up)
 app.command("exec")(local_run.exec_pipeline)
+app.command("lint")(lint.lint)
 app.command("login")(login.login)
 app.add_typer(jobs.app, name="jobs")
 app.add_typer(builds.app, name="builds")

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 # The server and agent stacks are imported inside the commands that run them, so everyday
 # client commands (`solvyd jobs list`) start fast.
 
-EXECUTORS = ("local", "fake")
+EXECUTORS = ("local", "docker", "fake")
 
 
 class _SolvydServer(uvicorn.Server):
@@ -121,7 +121,7 @@ def agent(
     name: str | None = typer.Option(None, "--name", help="Defaults to the host name."),
     labels: str = typer.Option("", "--labels", help="Comma-separated labels."),
     concurrency: int = typer.Option(1, "--concurrency", min=1, max=64),
-    executor: str = typer.Option("local", "--executor", help="local (docker, kubernetes later)"),
+    executor: str = typer.Option("local", "--executor", help="local or docker (kubernetes later)"),
     work_dir: Path | None = typer.Option(None, "--work-dir", envvar="SOLVYD_WORK_DIR"),
     stop_grace: float = typer.Option(
         30.0, "--stop-grace", help="Seconds running builds get to finish on SIGTERM."
@@ -130,6 +130,10 @@ def agent(
     """Run a worker agent that claims and runs builds."""
     configure_logging(os.environ.get("SOLVYD_LOG_FORMAT", "console"), "info")
     worker = _make_agent(server_url, token, name, labels, concurrency, executor, work_dir)
+    # An agent advertises its executor: it must not register one that cannot run steps.
+    problem = asyncio.run(worker.executor.check_available())
+    if problem is not None:
+        raise CliError(f"the {executor} executor cannot run here: {problem}")
     worker.config.stop_grace_seconds = stop_grace
 
     async def main() -> None:

@@ -4,10 +4,12 @@ The plan is pure data; it runs nothing and reads no clock, so the server can pla
 it is queued and every agent runs exactly what was planned.
 """
 
+import fnmatch
 from dataclasses import dataclass, field
 from uuid import UUID
 
-from solvyd.pipeline.config.models import PipelineConfig
+from solvyd.pipeline.config.matrix import ExpandedStep, expand_steps
+from solvyd.pipeline.config.models import PipelineConfig, WhenConfig
 from solvyd.protocol.messages import JobSpec, StepSpec
 
 
@@ -28,6 +30,8 @@ class BuildContext:
     # The job's own setting; when set it wins over the pipeline's `timeout`, because it is the
     # operator's limit and the pipeline file is the committer's.
     timeout_seconds: float | None = None
+    # What triggered the build: push, pull_request, tag, manual or cron (for `when.event`).
+    event: str = "manual"
 
 
 def system_env(context: BuildContext) -> dict[str, str]:
@@ -46,21 +50,23 @@ def system_env(context: BuildContext) -> dict[str, str]:
 
 def plan_job(config: PipelineConfig, context: BuildContext) -> JobSpec:
     """``JobSpec.env`` is, lowest precedence first: the pipeline's env, the job's, the trigger's,
-    then the system variables. Each step's own env is kept apart in ``StepSpec.env`` and applied
-    on top by the executor, together with ``SOLVYD_STEP_NAME`` and ``SOLVYD_WORKSPACE``, which
-    depend on the machine the step runs on."""
+    then the system variables. Each step's own env (with its matrix values on top) is kept apart
+    in ``StepSpec.env`` and applied on top by the executor, together with ``SOLVYD_STEP_NAME``
+    and ``SOLVYD_WORKSPACE``, which depend on the machine the step runs on.
+
+    Matrices are expanded (``config.matrix``), ``when.branch`` and ``when.event`` decided: a step
+    that does not match is left out, and a step that waited for it waits for what it waited for
+    instead. ``depends_on`` is always filled in: when no step of the file gives one, each step
+    depends on the one before it (within one combination of the pipeline's matrix), so the
+    runtime only follows the graph."""
     env = {**config.env, **context.job_env, **context.trigger_env, **system_env(context)}
-    steps = [
-        StepSpec(
-            name=step.name,
-            commands=list(step.commands),
-            image=step.image or config.image,
-            env=dict(step.env),
-            timeout_seconds=step.timeout,
-            allow_failure=step.allow_failure,
-        )
-        for step in config.steps
-    ]
+    expanded = expand_steps(config)
+    kept = [step for step in expanded if _selected(step.config.when, context)]
+    if config.sequential:
+        dependencies = _in_order(kept)
+    else:
+        dependencies = _without_dropped(expanded, {step.name for step in kept})
+    steps = [_step_spec(config, step, dependencies[step.name]) for step in kept]
     timeout = context.timeout_seconds if context.timeout_seconds is not None else config.timeout
     return JobSpec(
         build_id=context.build_id,
@@ -75,4 +81,76 @@ def plan_job(config: PipelineConfig, context: BuildContext) -> JobSpec:
         timeout_seconds=timeout,
         artifacts=list(config.artifacts),
         labels=list(context.labels),
+        event=context.event,
+    )
+
+
+def _selected(when: WhenConfig | None, context: BuildContext) -> bool:
+    """``when.branch`` (globs, ``*`` also matching ``/``) and ``when.event``; a build whose
+    branch is unknown matches no branch condition."""
+    if when is None:
+        return True
+    if when.event is not None and context.event not in when.event:
+        return False
+    if when.branch is not None:
+        branch = context.branch
+        if branch is None or not any(fnmatch.fnmatchcase(branch, glob) for glob in when.branch):
+            return False
+    return True
+
+
+def _in_order(kept: list[ExpandedStep]) -> dict[str, list[str]]:
+    previous: dict[int, str] = {}
+    dependencies: dict[str, list[str]] = {}
+    for step in kept:
+        before = previous.get(step.group)
+        dependencies[step.name] = [before] if before is not None else []
+        previous[step.group] = step.name
+    return dependencies
+
+
+def _without_dropped(expanded: list[ExpandedStep], kept: set[str]) -> dict[str, list[str]]:
+    """Each kept step's dependencies, a dropped step replaced by its own (so order holds)."""
+    declared = {step.name: step.depends_on for step in expanded}
+    resolved: dict[str, list[str]] = {}
+
+    def resolve(name: str) -> list[str]:
+        # Dropped steps only: the graph has no cycle (the parser checked), and memoised.
+        if name not in resolved:
+            found: list[str] = []
+            for dependency in declared[name]:
+                for item in [dependency] if dependency in kept else resolve(dependency):
+                    if item not in found:
+                        found.append(item)
+            resolved[name] = found
+        return resolved[name]
+
+    result: dict[str, list[str]] = {}
+    for step in expanded:
+        if step.name in kept:
+            result[step.name] = []
+            for dependency in step.depends_on:
+                for item in [dependency] if dependency in kept else resolve(dependency):
+                    if item not in result[step.name]:
+                        result[step.name].append(item)
+    return result
+
+
+def _step_spec(config: PipelineConfig, step: ExpandedStep, depends_on: list[str]) -> StepSpec:
+    source = step.config
+    resources = source.resources
+    status = source.when.status if source.when is not None else None
+    return StepSpec(
+        name=step.name,
+        commands=list(source.commands),
+        image=source.image or config.image,
+        env={**source.env, **step.matrix_env},
+        timeout_seconds=source.timeout,
+        allow_failure=source.allow_failure,
+        depends_on=depends_on,
+        run_on=list(status) if status is not None else ["success"],
+        secrets=list(source.secrets),
+        artifacts=list(source.artifacts),
+        cpus=resources.cpus if resources is not None else None,
+        memory_bytes=resources.memory if resources is not None else None,
     )

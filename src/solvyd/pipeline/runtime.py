@@ -2,8 +2,15 @@
 
 The order is the executor contract's (``executors/base.py``): ``setup_job``, then each step
 (``start_step``; ``stream_output`` and ``wait_step`` side by side; ``destroy_step``), then
-``teardown_job``, which always runs. Steps run one after the other; the first that fails ends
-the build (unless it ``allow_failure``) and the rest are reported ``skipped``.
+``teardown_job``, which always runs. Steps form a graph through ``depends_on``: a step starts
+once every step it depends on has finished, and steps that are ready run at the same time, up
+to ``JobSpec.max_parallel_steps``. A plan where no step has ``depends_on`` runs in order.
+
+Once a step fails (unless it ``allow_failure``) or errors, the steps not yet started run only
+if their ``run_on`` has ``"failure"`` (clean-up steps); the others are reported ``skipped``. A
+step whose ``run_on`` is only ``["failure"]`` is skipped when nothing failed. The build is
+``error`` if a step errored, else ``failure`` (with the exit code of the first failing step),
+else ``success``; ``cancelled`` when cancelled.
 
 Timeouts and cancellation work the same way: the waiting side notices (the step's own
 ``timeout_seconds``, the job's for the whole run, or the ``cancel`` event) and calls
@@ -164,27 +171,87 @@ class _JobRun:
         except ExecutorError as exc:
             return BuildStatus.ERROR, None, str(exc) or "the executor failed to set up the build"
 
-        for step in self.job.steps:
-            if self.cancel.is_set():
-                return self._stopped_build(_Stop.CANCELLED, None)
-            if self.job_deadline is not None and self.loop.time() >= self.job_deadline:
-                return self._stopped_build(_Stop.JOB_TIMEOUT, None)
-            result = await self._run_step(step)
-            await self._report(step, result)
-            if result.status is StepStatus.SUCCESS:
-                continue
-            if result.status is StepStatus.FAILURE:
-                if step.allow_failure:
-                    continue
-                return (
-                    BuildStatus.FAILURE,
-                    result.exit_code,
-                    f"step '{step.name}' failed with exit code {result.exit_code}",
-                )
-            if result.status is StepStatus.CANCELLED:
-                return BuildStatus.CANCELLED, None, None
-            return BuildStatus.ERROR, None, result.error_message
+        return await self._run_graph()
+
+    async def _run_graph(self) -> tuple[BuildStatus, int | None, str | None]:
+        """Start each step once all it depends on has finished, up to ``max_parallel_steps``
+        at a time; decide from the build's outcome so far whether it runs or is skipped."""
+        waits_for = _dependencies(self.job.steps)
+        limit = max(1, self.job.max_parallel_steps)
+        pending = list(self.job.steps)
+        finished: set[str] = set()
+        running: dict[asyncio.Task[StepResult], StepSpec] = {}
+        outcome = _Outcome()
+        stop: _Stop | None = None
+        try:
+            while pending or running:
+                if self.cancel.is_set():
+                    stop = _Stop.CANCELLED
+                elif self.job_deadline is not None and self.loop.time() >= self.job_deadline:
+                    stop = stop or _Stop.JOB_TIMEOUT
+                if stop is None:
+                    await self._start_ready(pending, finished, running, waits_for, limit, outcome)
+                if not running:
+                    if stop is not None or not pending:
+                        break
+                    names = ", ".join(step.name for step in pending)
+                    outcome.error(f"steps wait for each other in a cycle: {names}")
+                    break
+                done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    step = running.pop(task)
+                    finished.add(step.name)
+                    outcome.add(step, task.result())
+        finally:
+            # Only reached with steps running when our own task is cancelled.
+            for task in running:
+                task.cancel()
+            if running:
+                await asyncio.wait(running, timeout=self.limits.destroy_seconds)
+        if stop is _Stop.CANCELLED or outcome.cancelled:
+            return BuildStatus.CANCELLED, None, None
+        if outcome.error_message is not None:
+            return BuildStatus.ERROR, None, outcome.error_message
+        if stop is _Stop.JOB_TIMEOUT:
+            return self._stopped_build(stop, None)
+        if outcome.failure is not None:
+            failed_step, exit_code = outcome.failure
+            return (
+                BuildStatus.FAILURE,
+                exit_code,
+                f"step '{failed_step}' failed with exit code {exit_code}",
+            )
         return BuildStatus.SUCCESS, 0, None
+
+    async def _start_ready(
+        self,
+        pending: list[StepSpec],
+        finished: set[str],
+        running: dict[asyncio.Task[StepResult], StepSpec],
+        waits_for: dict[str, set[str]],
+        limit: int,
+        outcome: "_Outcome",
+    ) -> None:
+        progressed = True
+        while progressed:  # a skipped step may make others ready
+            progressed = False
+            for step in list(pending):
+                if not waits_for[step.name] <= finished:
+                    continue
+                run_on = set(step.run_on) or {"success"}
+                if ("failure" if outcome.failed else "success") not in run_on:
+                    pending.remove(step)
+                    finished.add(step.name)
+                    await self._report(step, StepResult(StepStatus.SKIPPED))
+                    progressed = True
+                elif len(running) < limit:
+                    pending.remove(step)
+                    running[asyncio.create_task(self._run_and_report(step))] = step
+
+    async def _run_and_report(self, step: StepSpec) -> StepResult:
+        result = await self._run_step(step)
+        await self._report(step, result)
+        return result
 
     def _replan(self, planned: JobSpec) -> None:
         if planned.build_id != self.job.build_id:
@@ -316,6 +383,44 @@ class _JobRun:
         for step in self.job.steps:
             if step.name not in self.results:
                 await self._report(step, StepResult(status))
+
+
+class _Outcome:
+    """The build's outcome so far, from the results of its steps as they finish."""
+
+    def __init__(self) -> None:
+        self.failure: tuple[str, int | None] | None = None  # the first failing step
+        self.error_message: str | None = None  # the first error
+        self.cancelled = False
+
+    @property
+    def failed(self) -> bool:
+        return self.failure is not None or self.error_message is not None or self.cancelled
+
+    def add(self, step: StepSpec, result: StepResult) -> None:
+        if result.status is StepStatus.FAILURE and not step.allow_failure:
+            self.failure = self.failure or (step.name, result.exit_code)
+        elif result.status is StepStatus.ERROR:
+            self.error(result.error_message or f"step '{step.name}' failed to run")
+        elif result.status is StepStatus.CANCELLED:
+            self.cancelled = True
+
+    def error(self, message: str) -> None:
+        if self.error_message is None:
+            self.error_message = message
+
+
+def _dependencies(steps: list[StepSpec]) -> dict[str, set[str]]:
+    """What each step waits for. A plan where no step has ``depends_on`` (from an older
+    server, or made by hand) runs in the order listed; names of steps not in the plan are
+    ignored."""
+    names = {step.name for step in steps}
+    if not any(step.depends_on for step in steps):
+        return {
+            step.name: {steps[index - 1].name} if index else set()
+            for index, step in enumerate(steps)
+        }
+    return {step.name: set(step.depends_on) & names - {step.name} for step in steps}
 
 
 class _SafeObserver:

@@ -1,6 +1,7 @@
 """The agent <-> server wire contract: every message both sides exchange, and its version."""
 
 from solvyd.protocol.messages import (
+    CHECKOUT_STEP,
     PROTOCOL_VERSION,
     BuildStatus,
     BuildStatusUpdate,
@@ -20,6 +21,7 @@ from solvyd.protocol.messages import (
 )
 
 __all__ = [
+    "CHECKOUT_STEP",
     "PROTOCOL_VERSION",
     "BuildStatus",
     "BuildStatusUpdate",

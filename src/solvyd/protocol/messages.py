@@ -25,6 +25,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 PROTOCOL_VERSION = 1
 
+# The step under which an agent reports cloning the repository; it comes before all others.
+CHECKOUT_STEP = "checkout"
+
 
 class BuildStatus(StrEnum):
     QUEUED = "queued"

@@ -9,8 +9,9 @@ import structlog
 from fastapi import APIRouter, FastAPI
 
 from solvyd import __version__
-from solvyd.server.api import auth, builds, health, jobs, workers
+from solvyd.server.api import artifacts, auth, builds, health, jobs, workers
 from solvyd.server.api.errors import install_error_handlers
+from solvyd.server.artifacts import create_store
 from solvyd.server.auth.keys import load_keys
 from solvyd.server.background import run_reaper
 from solvyd.server.db.migrate import upgrade_to_head
@@ -29,7 +30,13 @@ async def start_context(settings: ServerSettings) -> ServerContext:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     db = create_database(settings.resolved_database_url())
     await upgrade_to_head(db)
-    ctx = ServerContext(settings=settings, db=db, events=EventHub(), keys=load_keys(settings))
+    ctx = ServerContext(
+        settings=settings,
+        db=db,
+        events=EventHub(),
+        keys=load_keys(settings),
+        artifacts=create_store(settings),
+    )
     generated = await ensure_admin(ctx)
     if generated is not None:
         # Shown once, at creation, on the operator's terminal; never logged or stored in clear.
@@ -55,6 +62,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
             reaper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await reaper
+            await ctx.artifacts.close()
             await ctx.db.dispose()
 
     app = FastAPI(
@@ -67,7 +75,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
     )
     install_error_handlers(app)
     api = APIRouter(prefix=API_PREFIX)
-    for module in (auth, jobs, builds, workers):
+    for module in (auth, jobs, builds, workers, artifacts):
         api.include_router(module.router)
     app.include_router(api)
     app.include_router(health.router)

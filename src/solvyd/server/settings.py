@@ -24,12 +24,25 @@ class ServerSettings(BaseSettings):
     heartbeat_ttl_intervals: float = 3.0
     reaper_interval_seconds: float = 5.0
     max_claim_wait_seconds: float = 60.0
+    # Artifacts: "local" keeps them in artifact_dir (default data_dir/artifacts), "s3" in a bucket.
+    artifact_store: str = Field(default="local", pattern="^(local|s3)$")
+    artifact_dir: Path | None = None
+    max_artifact_bytes: int = Field(default=1024**3, ge=1)
+    s3_bucket: str = ""
+    s3_endpoint_url: str = ""  # empty: AWS; set it for MinIO and other S3-compatible stores
+    s3_region: str = ""
+    s3_access_key_id: str = ""  # empty: boto3's usual chain (env, config files, instance role)
+    s3_secret_access_key: SecretStr | None = None
+    s3_prefix: str = ""  # keys are prefixed with this inside the bucket
     log_format: str = Field(default="console", pattern="^(console|json)$")
     log_level: str = "info"
 
     @property
     def heartbeat_ttl_seconds(self) -> float:
         return self.heartbeat_interval_seconds * self.heartbeat_ttl_intervals
+
+    def resolved_artifact_dir(self) -> Path:
+        return self.artifact_dir or self.data_dir / "artifacts"
 
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.data_dir / 'solvyd.db').resolve()}"

@@ -12,12 +12,24 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from tests.support.docker_engine import TEST_IMAGE, require_docker
 
 from solvyd.pipeline.executors import Executor, ExecutorError, create_executor
 from solvyd.protocol import JobSpec, StepSpec
 
 SCRIPTS: dict[str, dict[str, list[str]]] = {
     "local": {
+        "two_lines": ["echo one", "echo two"],
+        "exit_3": ["echo before", "exit 3", "echo never"],
+        "sleep_long": ["echo sleeping", "sleep 300"],
+        "show_env": [
+            'echo "JOB_VAR=$JOB_VAR"',
+            'echo "SHARED=$SHARED"',
+            'echo "SOLVYD_STEP_NAME=$SOLVYD_STEP_NAME"',
+            'echo "SOLVYD_WORKSPACE=$SOLVYD_WORKSPACE"',
+        ],
+    },
+    "docker": {
         "two_lines": ["echo one", "echo two"],
         "exit_3": ["echo before", "exit 3", "echo never"],
         "sleep_long": ["echo sleeping", "sleep 300"],
@@ -36,6 +48,10 @@ SCRIPTS: dict[str, dict[str, list[str]]] = {
     },
 }
 BACKENDS = list(SCRIPTS)
+# What a backend needs on every step (a container backend: an image).
+STEP_FIELDS: dict[str, dict[str, object]] = {"docker": {"image": TEST_IMAGE}}
+# Where the steps see their workspace, when not at ``workspace(job)`` (a container's mount).
+STEP_WORKSPACE: dict[str, str] = {"docker": "/workspace"}
 
 
 @dataclass
@@ -45,12 +61,15 @@ class Backend:
     script: dict[str, list[str]]
 
     def step(self, behaviour: str, name: str = "step", **fields: object) -> StepSpec:
+        fields = STEP_FIELDS.get(self.name, {}) | fields
         return StepSpec.model_validate({"name": name, "commands": self.script[behaviour], **fields})
 
 
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
     name: str = request.param
+    if name == "docker":
+        require_docker()
     return Backend(name, create_executor(name, tmp_path / "work"), SCRIPTS[name])
 
 
@@ -126,7 +145,8 @@ async def test_step_sees_job_env_step_env_and_its_name_and_workspace(backend: Ba
     assert "JOB_VAR=from-job" in lines
     assert "SHARED=from-step" in lines
     assert "SOLVYD_STEP_NAME=env-check" in lines
-    assert f"SOLVYD_WORKSPACE={backend.executor.workspace(job)}" in lines
+    workspace = STEP_WORKSPACE.get(backend.name, backend.executor.workspace(job))
+    assert f"SOLVYD_WORKSPACE={workspace}" in lines
 
 
 async def test_destroying_a_running_step_ends_it_quickly(backend: Backend) -> None:

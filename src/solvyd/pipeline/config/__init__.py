@@ -1,13 +1,25 @@
 """The ``.solvyd.yml`` language: models, the parser, and errors that point at a line and column."""
 
 from solvyd.pipeline.config.errors import PipelineError, PipelineErrorItem
-from solvyd.pipeline.config.models import PipelineConfig, StepConfig
+from solvyd.pipeline.config.matrix import ExpandedStep, expand_steps
+from solvyd.pipeline.config.models import (
+    MatrixConfig,
+    PipelineConfig,
+    ResourcesConfig,
+    StepConfig,
+    WhenConfig,
+)
 from solvyd.pipeline.config.parser import parse_pipeline
 
 __all__ = [
+    "ExpandedStep",
+    "MatrixConfig",
     "PipelineConfig",
     "PipelineError",
     "PipelineErrorItem",
+    "ResourcesConfig",
     "StepConfig",
+    "WhenConfig",
+    "expand_steps",
     "parse_pipeline",
 ]

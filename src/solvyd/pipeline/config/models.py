@@ -7,7 +7,7 @@ added as optional fields, so the pipelines written today stay valid.
 
 import math
 import re
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -16,6 +16,8 @@ from pydantic import (
     ConfigDict,
     Field,
     field_validator,
+    model_serializer,
+    model_validator,
 )
 from pydantic_core import PydanticCustomError
 
@@ -101,7 +103,67 @@ def _check_step_name(name: str) -> str:
     return name
 
 
+_MEMORY = re.compile(r"(?P<n>\d+(?:\.\d+)?)\s*(?P<unit>[kmgt]?)(?:i?b)?", re.IGNORECASE)
+_MEMORY_UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
+MAX_MEMORY_BYTES = 1024**5  # a petabyte: far beyond any machine, and still an exact integer
+
+
+def parse_memory(value: Any) -> Any:
+    """Bytes as an integer, or a string like ``"512m"``, ``"2g"``, ``"1.5G"``, ``"256MiB"``
+    (binary units, as Docker and Kubernetes read them)."""
+    size: float | None = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        size = float(value)
+    elif isinstance(value, str):
+        match = _MEMORY.fullmatch(value.strip())
+        if match:
+            size = float(match["n"]) * _MEMORY_UNITS[match["unit"].lower()]
+    if size is None:
+        raise PydanticCustomError(
+            "memory",
+            "expected bytes or a size like '512m' or '2g', got {value}",
+            {"value": repr(value)},
+        )
+    if not 0 < size <= MAX_MEMORY_BYTES:
+        raise PydanticCustomError("memory_range", "a memory limit must be more than 0 bytes")
+    return int(size)
+
+
+def _check_cpus(value: float) -> float:
+    if not math.isfinite(value) or value <= 0 or value > 1024:
+        raise PydanticCustomError("cpus", "cpus must be more than 0 and at most 1024")
+    return value
+
+
+def _matrix_value_as_text(value: Any) -> Any:
+    # `PY: [3.11, 3.12]` reads as numbers; a matrix value ends up in the environment as text.
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    return value
+
+
+def _non_empty_axis(values: list[str]) -> list[str]:
+    if not values:
+        raise PydanticCustomError("empty_axis", "a matrix axis needs at least one value")
+    repeated = sorted({value for value in values if values.count(value) > 1})
+    if repeated:
+        raise PydanticCustomError(
+            "repeated_value", "value {value} is listed twice", {"value": repr(repeated[0])}
+        )
+    return values
+
+
+def _non_empty_combination(values: dict[str, str]) -> dict[str, str]:
+    if not values:
+        raise PydanticCustomError("empty_combination", "an entry needs at least one variable")
+    return values
+
+
 Duration = Annotated[float, BeforeValidator(parse_duration)]
+Memory = Annotated[int, BeforeValidator(parse_memory)]
+Cpus = Annotated[float, AfterValidator(_check_cpus)]
 EnvName = Annotated[str, AfterValidator(_check_env_name)]
 Env = Annotated[dict[EnvName, str], BeforeValidator(_env_values_as_text)]
 Commands = Annotated[
@@ -110,10 +172,96 @@ Commands = Annotated[
 Patterns = Annotated[list[str], BeforeValidator(_one_or_many)]
 Image = Annotated[str, Field(min_length=1)]
 StepName = Annotated[str, AfterValidator(_check_step_name)]
+MatrixValue = Annotated[str, BeforeValidator(_matrix_value_as_text)]
+MatrixAxis = Annotated[list[MatrixValue], AfterValidator(_non_empty_axis)]
+Combination = Annotated[dict[EnvName, MatrixValue], AfterValidator(_non_empty_combination)]
+Event = Literal["push", "pull_request", "tag", "manual", "cron"]
+Outcome = Literal["success", "failure"]
+EVENTS: tuple[str, ...] = ("push", "pull_request", "tag", "manual", "cron")
+# The most steps one build may have once its matrices are expanded.
+MAX_EXPANDED_STEPS = 256
 
 
 class _ConfigModel(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+class MatrixConfig(_ConfigModel):
+    """``{VAR: [values...], ..., include: [{VAR: v}], exclude: [{VAR: v}]}``.
+
+    Written as one mapping in the file; held here with the axes apart from ``include`` and
+    ``exclude``, and dumped back in the file's shape."""
+
+    axes: dict[EnvName, MatrixAxis] = Field(default_factory=dict)
+    include: list[Combination] = Field(default_factory=list)
+    exclude: list[Combination] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_file_shape(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        if isinstance(data.get("axes"), dict):  # already in this shape (built in Python)
+            return data
+        axes = {k: v for k, v in data.items() if k not in ("include", "exclude")}
+        shaped: dict[str, Any] = {"axes": axes}
+        for key in ("include", "exclude"):
+            if key in data:
+                shaped[key] = data[key]
+        return shaped
+
+    @model_serializer(mode="plain")
+    def _to_file_shape(self) -> dict[str, Any]:
+        data: dict[str, Any] = {name: list(values) for name, values in self.axes.items()}
+        if self.include:
+            data["include"] = [dict(entry) for entry in self.include]
+        if self.exclude:
+            data["exclude"] = [dict(entry) for entry in self.exclude]
+        return data
+
+    def combinations(self) -> list[dict[str, str]]:
+        """The cartesian product of the axes, minus ``exclude`` (an entry removes every
+        combination that has all its values), plus ``include`` (each a combination of its own,
+        unless already there). Call ``size_bound`` first: the product may be huge."""
+        combos: list[dict[str, str]] = [{}] if self.axes else []
+        for name, values in self.axes.items():
+            combos = [{**combo, name: value} for combo in combos for value in values]
+        combos = [
+            combo
+            for combo in combos
+            if not any(all(combo.get(k) == v for k, v in entry.items()) for entry in self.exclude)
+        ]
+        for entry in self.include:
+            if entry not in combos:
+                combos.append(dict(entry))
+        return combos
+
+    def size_bound(self) -> int:
+        product = 1 if self.axes else 0
+        for values in self.axes.values():
+            product *= len(values)
+        return product + len(self.include)
+
+
+class WhenConfig(_ConfigModel):
+    """Conditions on a step: ``branch`` and ``event`` are decided when the build is planned,
+    ``status`` (which outcome of the build so far lets it run) when it runs."""
+
+    branch: Patterns | None = None
+    event: Annotated[list[Event], BeforeValidator(_one_or_many)] | None = None
+    status: Annotated[list[Outcome], BeforeValidator(_one_or_many)] | None = None
+
+    @field_validator("branch", "event", "status")
+    @classmethod
+    def _not_empty(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None and not value:
+            raise PydanticCustomError("empty_condition", "give at least one value, or leave it out")
+        return value
+
+
+class ResourcesConfig(_ConfigModel):
+    cpus: Cpus | None = None
+    memory: Memory | None = None
 
 
 class StepConfig(_ConfigModel):
@@ -123,6 +271,13 @@ class StepConfig(_ConfigModel):
     env: Env = Field(default_factory=dict)
     timeout: Duration | None = None
     allow_failure: bool = False
+    # None: not given. A pipeline where no step gives it runs its steps in the order listed.
+    depends_on: Annotated[list[StepName], BeforeValidator(_one_or_many)] | None = None
+    when: WhenConfig | None = None
+    artifacts: Patterns = Field(default_factory=list)
+    secrets: Annotated[list[EnvName], BeforeValidator(_one_or_many)] = Field(default_factory=list)
+    resources: ResourcesConfig | None = None
+    matrix: MatrixConfig | None = None
 
 
 class PipelineConfig(_ConfigModel):
@@ -131,6 +286,12 @@ class PipelineConfig(_ConfigModel):
     steps: list[StepConfig]
     timeout: Duration | None = None
     artifacts: Patterns = Field(default_factory=list)
+    matrix: MatrixConfig | None = None
+
+    @property
+    def sequential(self) -> bool:
+        """No step says what it depends on: the steps run one after the other, as listed."""
+        return not any(step.depends_on for step in self.steps)
 
     @field_validator("steps")
     @classmethod

@@ -7,6 +7,8 @@ leaves ``parse_pipeline`` is ``PipelineError``.
 """
 
 import difflib
+import types
+import typing
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -15,7 +17,13 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from solvyd.pipeline.config.errors import PipelineError, PipelineErrorItem
-from solvyd.pipeline.config.models import BuildConfigForm, PipelineConfig, StepConfig
+from solvyd.pipeline.config.matrix import MAX_MATRIX_PRODUCT, expand_steps
+from solvyd.pipeline.config.models import (
+    MAX_EXPANDED_STEPS,
+    BuildConfigForm,
+    MatrixConfig,
+    PipelineConfig,
+)
 
 DEFAULT_FILENAME = ".solvyd.yml"
 _MERGE_KEY = "<<"
@@ -56,7 +64,102 @@ def parse_pipeline(
         raise PipelineError(
             filename, [_item(root, (), "", "the pipeline nests too deeply")]
         ) from None
-    return parsed.to_pipeline() if isinstance(parsed, BuildConfigForm) else parsed
+    config = parsed.to_pipeline() if isinstance(parsed, BuildConfigForm) else parsed
+    problems = _check_graph(config) or _check_matrices(config)
+    if problems:
+        items = [_item(root, loc, field, message, at_key=True) for loc, field, message in problems]
+        raise PipelineError(filename, items)
+    return config
+
+
+Problem = tuple[Loc, str, str]  # where to point, the field to name, the message
+
+
+def _check_graph(config: PipelineConfig) -> list[Problem]:
+    """Every ``depends_on`` names another step of the pipeline, and there is no cycle."""
+    names = [step.name for step in config.steps]
+    problems: list[Problem] = []
+    for index, step in enumerate(config.steps):
+        loc: Loc = ("steps", index, "depends_on")
+        for dependency in step.depends_on or []:
+            if dependency == step.name:
+                problems.append((loc, _field(loc), f'step "{step.name}" depends on itself'))
+            elif dependency not in names:
+                close = difflib.get_close_matches(dependency, names, n=1)
+                hint = f' (did you mean "{close[0]}"?)' if close else ""
+                problems.append((loc, _field(loc), f'unknown step "{dependency}"{hint}'))
+    if problems:
+        return problems
+    cycle = _find_cycle({step.name: list(step.depends_on or []) for step in config.steps})
+    if cycle is None:
+        return []
+    index = names.index(cycle[0])
+    message = "dependency cycle: " + " -> ".join(cycle)
+    return [(("steps", index, "depends_on"), "steps", message)]
+
+
+def _find_cycle(graph: dict[str, list[str]]) -> list[str] | None:
+    """A cycle as ``[a, b, ..., a]``, or None. Iterative, so a long chain cannot overflow."""
+    done: set[str] = set()
+    for start in graph:
+        if start in done:
+            continue
+        path: list[str] = [start]
+        on_path = {start}
+        pending: list[Iterator[str]] = [iter(graph[start])]
+        while pending:
+            following = next(pending[-1], None)
+            if following is None:
+                pending.pop()
+                done.add(path[-1])
+                on_path.discard(path.pop())
+            elif following in on_path:
+                return [*path[path.index(following) :], following]
+            elif following not in done and following in graph:
+                path.append(following)
+                on_path.add(following)
+                pending.append(iter(graph[following]))
+    return None
+
+
+def _check_matrices(config: PipelineConfig) -> list[Problem]:
+    problems: list[Problem] = []
+    matrices: list[tuple[Loc, MatrixConfig]] = []
+    if config.matrix is not None:
+        matrices.append((("matrix",), config.matrix))
+    for index, step in enumerate(config.steps):
+        if step.matrix is not None:
+            matrices.append((("steps", index, "matrix"), step.matrix))
+    for loc, matrix in matrices:
+        if matrix.size_bound() > MAX_MATRIX_PRODUCT:
+            message = f"the matrix has more than {MAX_MATRIX_PRODUCT} combinations"
+            problems.append((loc, _field(loc), message))
+        elif not matrix.combinations():
+            message = "the matrix has no combinations (give an axis or an include entry)"
+            if matrix.axes:
+                message = "the matrix excludes every combination"
+            problems.append((loc, _field(loc), message))
+    if problems:
+        return problems
+    expanded = expand_steps(config)
+    if len(expanded) > MAX_EXPANDED_STEPS:
+        loc = ("matrix",) if config.matrix is not None else ()
+        for index, step in enumerate(config.steps):
+            if step.matrix is not None:
+                loc = ("steps", index, "matrix")
+                break
+        message = (
+            f"the matrix expands the pipeline to {len(expanded)} steps; "
+            f"at most {MAX_EXPANDED_STEPS} are allowed"
+        )
+        return [(loc, _field(loc) or "matrix", message)]
+    seen: set[str] = set()
+    for copy in expanded:
+        if copy.name in seen:
+            loc = ("steps", copy.index, "matrix")
+            return [(loc, _field(loc), f'two combinations make the same step "{copy.name}"')]
+        seen.add(copy.name)
+    return []
 
 
 def _load_yaml(text: str, filename: str) -> tuple[yaml.Node | None, Any]:
@@ -121,7 +224,7 @@ def _duplicate_keys(node: yaml.Node, loc: Loc, seen: set[int]) -> Iterator[Pipel
 def _convert(
     root: yaml.Node | None, model: type[BaseModel], error: ErrorDetails
 ) -> PipelineErrorItem:
-    loc: Loc = tuple(error["loc"])
+    loc: Loc = _without_axes(tuple(error["loc"]))
     kind = error["type"]
     ctx = error.get("ctx") or {}
     message = error["msg"]
@@ -140,11 +243,48 @@ def _convert(
     return _item(root, loc, _field(loc), message, at_key=at_key)
 
 
+def _without_axes(loc: Loc) -> Loc:
+    # A matrix is held as {axes: {...}, include, exclude}; the file has its axes at the top.
+    parts = list(loc)
+    for index in range(len(parts) - 1, 0, -1):
+        if parts[index] == "axes" and parts[index - 1] == "matrix":
+            del parts[index]
+    return tuple(parts)
+
+
+def _owner_model(model: type[BaseModel], loc: Loc) -> type[BaseModel]:
+    """The model that holds the last field of ``loc``."""
+    owner = model
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        info = owner.model_fields.get(part)
+        found = _model_in(info.annotation) if info is not None else None
+        if found is None:
+            return owner
+        owner = found
+    return owner
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _model_in(typing.get_args(annotation)[0])
+    if origin in (list, typing.Union, types.UnionType):
+        for argument in typing.get_args(annotation):
+            found = _model_in(argument)
+            if found is not None:
+                return found
+    return None
+
+
 def _unknown_field_message(model: type[BaseModel], loc: Loc) -> str:
     name = str(loc[-1]) if loc else ""
     if loc == ("commands",):
         return "unknown field (a pipeline with 'steps' lists its commands in each step)"
-    owner: type[BaseModel] = StepConfig if len(loc) == 3 and loc[0] == "steps" else model
+    owner = _owner_model(model, loc)
     close = difflib.get_close_matches(name, list(owner.model_fields), n=1)
     hint = f" (did you mean '{close[0]}'?)" if close else ""
     return f"unknown field{hint}"

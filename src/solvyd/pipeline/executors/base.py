@@ -67,8 +67,10 @@ class Executor(abc.ABC):
 
     @abc.abstractmethod
     def workspace(self, job: JobSpec) -> str:
-        """The directory the steps run in, as the steps see it (and where the build's sources
-        are checked out). A pure function of the job; valid before ``setup_job``."""
+        """The build's workspace on the agent's machine: where the sources are checked out and
+        artifacts are collected. Local steps run in it; container executors mount it into the
+        steps (at ``/workspace`` for docker), and ``SOLVYD_WORKSPACE`` says where the steps see
+        it. A pure function of the job; valid before ``setup_job``."""
 
     @abc.abstractmethod
     async def start_step(self, job: JobSpec, step: StepSpec) -> None:

@@ -4,12 +4,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 from solvyd.pipeline.executors.base import Executor, ExecutorError
+from solvyd.pipeline.executors.docker import DockerExecutor
 from solvyd.pipeline.executors.fake import FakeExecutor
 from solvyd.pipeline.executors.local import LocalExecutor
 
 # A new backend joins by adding one line here (and its name to the contract tests).
 _FACTORIES: dict[str, Callable[[Path], Executor]] = {
     "local": LocalExecutor,
+    "docker": DockerExecutor,
     "fake": lambda _work_root: FakeExecutor(),
 }
 _TEST_ONLY = frozenset({"fake"})

@@ -98,7 +98,7 @@ async def update_build_status(
     return await read.get_build(ctx, build_id)
 
 
-@router.put("/{build_id}/steps/{step_name}", operation_id="update_step_status")
+@router.put("/{build_id}/steps/{step_name:path}", operation_id="update_step_status")
 async def update_step_status(
     ctx: Ctx, worker: CurrentWorker, build_id: uuid.UUID, step_name: str, body: StepStatusUpdate
 ) -> StepRead:

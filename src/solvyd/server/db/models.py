@@ -167,6 +167,7 @@ class BuildLog(Base):
 
 class Artifact(Base):
     __tablename__ = "artifacts"
+    __table_args__ = (sa.UniqueConstraint("build_id", "name"),)
 
     id: Mapped[uuid.UUID] = _uuid_pk()
     build_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("builds.id", ondelete="CASCADE"))

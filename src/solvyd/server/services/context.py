@@ -1,7 +1,9 @@
-"""What every use case needs: settings, the database, the event hub, the server's keys."""
+"""What every use case needs: settings, the database, the event hub, the server's keys, the
+artifact store."""
 
 from dataclasses import dataclass
 
+from solvyd.server.artifacts import ArtifactStore
 from solvyd.server.auth.keys import ServerKeys
 from solvyd.server.db.session import Database
 from solvyd.server.events import EventHub
@@ -14,3 +16,4 @@ class ServerContext:
     db: Database
     events: EventHub
     keys: ServerKeys
+    artifacts: ArtifactStore

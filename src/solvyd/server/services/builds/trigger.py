@@ -1,11 +1,16 @@
-"""Trigger: plan the job's pipeline into a build, queue it, wake waiting agents."""
+"""Trigger: plan the job's pipeline into a build, queue it, wake waiting agents.
+
+A job whose pipeline lives in its repository (``pipeline_path``) is queued with no steps and
+the path: the agent plans the steps after its checkout, and the server records each step when
+its first status report arrives."""
 
 import uuid
 
 import sqlalchemy as sa
 
 from solvyd.pipeline.config import PipelineError
-from solvyd.pipeline.plan import BuildContext, plan_job
+from solvyd.pipeline.plan import BuildContext, plan_job, system_env
+from solvyd.protocol import CHECKOUT_STEP, JobSpec
 from solvyd.server.db.models import Build, BuildStep, Job
 from solvyd.server.events import QUEUE
 from solvyd.server.schemas.builds import TriggerRequest
@@ -31,10 +36,9 @@ async def trigger_build(
             config = load_job_pipeline(job)
         except PipelineError as exc:
             raise InvalidInput(str(exc), details=[e.as_dict() for e in exc.errors]) from exc
-        if config is None:
+        if config is None and not (job.scm_url and job.pipeline_path):
             raise InvalidInput(
-                f"job {job.name!r} reads its pipeline from {job.pipeline_path} in the repository;"
-                " give the job a pipeline or build_config until repository pipelines are supported"
+                f"job {job.name!r} has no pipeline and no repository to read it from"
             )
         number = job.next_build_number
         job.next_build_number = number + 1
@@ -50,9 +54,23 @@ async def trigger_build(
             env=body.env,
             labels=sorted(set(job.labels)),
         )
-        spec = plan_job(
-            config,
-            BuildContext(
+        context = BuildContext(
+            build_id=build.id,
+            build_number=number,
+            job_id=job.id,
+            job_name=job.name,
+            scm_url=job.scm_url,
+            branch=build.branch,
+            commit_sha=build.commit_sha,
+            job_env=dict(job.env),
+            trigger_env=dict(body.env),
+            labels=build.labels,
+            timeout_seconds=job.timeout_seconds,
+            event=trigger,
+        )
+        if config is None:
+            # The pipeline is read from the repository by the agent, after the checkout.
+            spec = JobSpec(
                 build_id=build.id,
                 build_number=number,
                 job_id=job.id,
@@ -60,18 +78,29 @@ async def trigger_build(
                 scm_url=job.scm_url,
                 branch=build.branch,
                 commit_sha=build.commit_sha,
-                job_env=dict(job.env),
-                trigger_env=dict(body.env),
-                labels=build.labels,
+                env={**context.job_env, **context.trigger_env, **system_env(context)},
+                steps=[],
                 timeout_seconds=job.timeout_seconds,
-            ),
-        )
+                labels=list(build.labels),
+                pipeline_path=job.pipeline_path,
+                event=trigger,
+            )
+        else:
+            spec = plan_job(config, context)
         build.spec = spec.model_dump(mode="json")
         session.add(build)
         await session.flush()
+        # The agent's checkout comes first; it reports that step under this name.
+        names = [step.name for step in spec.steps]
+        if job.scm_url:
+            if CHECKOUT_STEP in names:
+                raise InvalidInput(
+                    f"step name {CHECKOUT_STEP!r} is taken by the repository checkout; rename it"
+                )
+            names.insert(0, CHECKOUT_STEP)
         session.add_all(
-            BuildStep(build_id=build.id, position=position, name=step.name)
-            for position, step in enumerate(spec.steps)
+            BuildStep(build_id=build.id, position=position, name=name)
+            for position, name in enumerate(names)
         )
     ctx.events.notify(QUEUE)
     return build

@@ -1,0 +1,316 @@
+"""Check out a build's sources with the ``git`` program.
+
+- a commit sha: ``git init``, ``git fetch --depth 1 origin SHA``, ``git checkout FETCH_HEAD``;
+  when the server refuses to fetch an unadvertised sha (or the sha is abbreviated), a full
+  fetch of the branches and tags, then ``git checkout SHA``;
+- a branch: ``git clone --depth 1 --branch B --single-branch URL .``;
+- neither: the default branch, ``git clone --depth 1 URL .``.
+
+Git runs with nothing of the machine's or user's configuration (``GIT_CONFIG_NOSYSTEM``, a
+throwaway ``HOME``), never prompts (``GIT_TERMINAL_PROMPT=0``, ssh in batch mode) and within a
+time limit: a hung clone is killed with its whole process group and raises ``CheckoutError``.
+
+Credentials (a token for HTTP(S), or an SSH private key) are handed to git through the
+environment (never on a command line another user could read with ``ps``) and are masked in
+every line given to ``emit``.
+"""
+
+import asyncio
+import base64
+import contextlib
+import os
+import re
+import signal
+import tempfile
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from solvyd.protocol import JobSpec
+
+DEFAULT_TIMEOUT_SECONDS = 600.0
+MASK = "********"
+_KILL_WAIT_SECONDS = 5.0
+_URL_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<userinfo>[^/@\s]+)@")
+
+
+class CheckoutError(Exception):
+    """The checkout failed; the message says what failed, fit for the build's error."""
+
+
+@dataclass(frozen=True)
+class GitCredentials:
+    """A job's secret for its repository (supplied by the secrets feature).
+
+    ``token``: sent to HTTP(S) remotes as ``Authorization: Basic base64(username:token)``,
+    which GitHub (``x-access-token``), GitLab (``oauth2``) and Gitea all accept.
+    ``ssh_key``: the text of a private key, used for ssh remotes; ``known_hosts``: lines for
+    ssh's known_hosts file. Without them the host key is accepted on first use (each checkout
+    starts with an empty known_hosts file).
+    """
+
+    token: str | None = None
+    username: str = "x-access-token"
+    ssh_key: str | None = None
+    known_hosts: str | None = None
+
+    def secrets(self) -> list[str]:
+        found: list[str] = []
+        if self.token:
+            basic = base64.b64encode(f"{self.username}:{self.token}".encode()).decode()
+            found += [self.token, basic]
+        if self.ssh_key:
+            found += [line.strip() for line in self.ssh_key.splitlines() if len(line.strip()) > 8]
+        return found
+
+
+class _Masker:
+    def __init__(self, secrets: Iterable[str]) -> None:
+        # Longest first, so a secret containing another is masked whole.
+        self._secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
+
+    def __call__(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, MASK)
+        return _URL_USERINFO.sub(lambda m: f"{m['scheme']}{MASK}@", text)
+
+
+async def checkout(
+    spec: JobSpec,
+    workspace: Path,
+    emit: Callable[[str], None],
+    *,
+    credentials: GitCredentials | None = None,
+    timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
+) -> str:
+    """Check out ``spec.scm_url`` at ``spec.commit_sha`` (or ``spec.branch``, or the default
+    branch) into ``workspace`` (which must be empty or missing) and return the commit's sha.
+    Every line git prints goes to ``emit``. Raises ``CheckoutError``."""
+    if not spec.scm_url:
+        raise CheckoutError("the job has no scm_url to check out")
+    masker = _Masker(credentials.secrets() if credentials else [])
+    with tempfile.TemporaryDirectory(prefix="solvyd-git-") as scratch:
+        git = _Git(
+            workspace,
+            _git_env(Path(scratch), credentials),
+            emit,
+            masker,
+            asyncio.get_running_loop().time() + timeout_seconds,
+            timeout_seconds,
+        )
+        await asyncio.to_thread(_prepare_workspace, workspace)
+        url = spec.scm_url
+        shown = masker(url)
+        emit(f"$ checking out {shown}" + _target(spec))
+        if spec.commit_sha:
+            await _checkout_commit(git, url, spec.commit_sha, shown)
+        else:
+            command = ["clone", "--depth", "1"]
+            if spec.branch:
+                command += ["--branch", spec.branch, "--single-branch"]
+            await git.run([*command, "--", url, "."], f"cloning {shown}{_target(spec)}")
+        sha = (await git.run(["rev-parse", "HEAD"], "reading the checked-out commit")).strip()
+        emit(f"checked out commit {sha}")
+        return sha
+
+
+def _prepare_workspace(workspace: Path) -> None:
+    try:
+        workspace.mkdir(parents=True, exist_ok=True)
+        empty = not any(workspace.iterdir())
+    except OSError as exc:
+        raise CheckoutError(f"cannot use the workspace {workspace}: {exc}") from exc
+    if not empty:
+        raise CheckoutError(f"the workspace {workspace} is not empty")
+
+
+def _target(spec: JobSpec) -> str:
+    if spec.commit_sha:
+        return f" at commit {spec.commit_sha}"
+    if spec.branch:
+        return f" at branch {spec.branch}"
+    return " at its default branch"
+
+
+async def _checkout_commit(git: "_Git", url: str, sha: str, shown: str) -> None:
+    await git.run(["init", "--quiet", "."], "initialising the workspace")
+    await git.run(["remote", "add", "origin", url], "adding the remote")
+    try:
+        await git.run(
+            ["fetch", "--depth", "1", "--no-tags", "origin", sha],
+            f"fetching commit {sha} from {shown}",
+        )
+        ref = "FETCH_HEAD"
+    except _GitFailed:
+        # Servers may refuse a sha they do not advertise, and an abbreviated sha cannot be
+        # fetched at all: fetch everything and look for it.
+        git.emit("fetching the commit by its sha failed; fetching the whole repository")
+        await git.run(
+            [
+                "fetch",
+                "origin",
+                "+refs/heads/*:refs/remotes/origin/*",
+                "+refs/tags/*:refs/tags/*",
+            ],
+            f"fetching {shown}",
+        )
+        try:
+            await git.run(["rev-parse", "--verify", "--quiet", f"{sha}^{{commit}}"], "")
+        except _GitFailed:
+            raise CheckoutError(f"commit {sha} was not found in {shown}") from None
+        ref = sha
+    await git.run(
+        ["-c", "advice.detachedHead=false", "checkout", "--quiet", "--detach", ref],
+        f"checking out commit {sha}",
+    )
+
+
+def _git_env(scratch: Path, credentials: GitCredentials | None) -> dict[str, str]:
+    # Inherited GIT_* variables (GIT_DIR, GIT_WORK_TREE, ...) would point git elsewhere.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    home = scratch / "home"
+    home.mkdir()
+    known_hosts = scratch / "known_hosts"
+    checking = "accept-new"
+    if credentials is not None and credentials.known_hosts:
+        known_hosts.write_text(credentials.known_hosts.rstrip("\n") + "\n")
+        checking = "yes"
+    ssh = ["ssh", "-o", "BatchMode=yes", "-o", f"StrictHostKeyChecking={checking}"]
+    ssh += ["-o", f"UserKnownHostsFile={known_hosts}"]
+    config: list[tuple[str, str]] = [("credential.helper", ""), ("core.askPass", "")]
+    env.update(
+        HOME=str(home),
+        XDG_CONFIG_HOME=str(home / ".config"),
+        GIT_CONFIG_NOSYSTEM="1",
+        GIT_TERMINAL_PROMPT="0",
+        GIT_ASKPASS="",
+        SSH_ASKPASS="",
+        SSH_ASKPASS_REQUIRE="never",
+        LC_ALL="C",
+        LANGUAGE="C",
+    )
+    if credentials is not None and credentials.token:
+        basic = base64.b64encode(f"{credentials.username}:{credentials.token}".encode()).decode()
+        config.append(("http.extraHeader", f"Authorization: Basic {basic}"))
+    if credentials is not None and credentials.ssh_key:
+        key = scratch / "ssh_key"
+        descriptor = os.open(key, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(credentials.ssh_key.rstrip("\n") + "\n")
+        ssh += ["-i", str(key), "-o", "IdentitiesOnly=yes"]
+    env["GIT_SSH_COMMAND"] = " ".join(_quote(part) for part in ssh)
+    # Configuration through the environment (git >= 2.31): not visible on a command line.
+    env["GIT_CONFIG_COUNT"] = str(len(config))
+    for index, (key_name, value) in enumerate(config):
+        env[f"GIT_CONFIG_KEY_{index}"] = key_name
+        env[f"GIT_CONFIG_VALUE_{index}"] = value
+    return env
+
+
+def _quote(part: str) -> str:
+    return "'" + part.replace("'", "'\\''") + "'"
+
+
+class _GitFailed(CheckoutError):
+    pass
+
+
+class _Git:
+    def __init__(
+        self,
+        cwd: Path,
+        env: dict[str, str],
+        emit: Callable[[str], None],
+        masker: _Masker,
+        deadline: float,
+        timeout_seconds: float,
+    ) -> None:
+        self._cwd = cwd
+        self._env = env
+        self._emit = emit
+        self._mask = masker
+        self._deadline = deadline
+        self._timeout_seconds = timeout_seconds
+
+    def emit(self, text: str) -> None:
+        self._emit(self._mask(text))
+
+    async def run(self, args: list[str], what: str) -> str:
+        """Run ``git ARGS``; its lines go to ``emit`` (unless ``what`` is empty: a quiet
+        probe). Returns the output; raises ``_GitFailed`` naming ``what``."""
+        loop = asyncio.get_running_loop()
+        remaining = self._deadline - loop.time()
+        if remaining <= 0:
+            raise CheckoutError(
+                f"{what or 'the checkout'} timed out after {self._timeout_seconds:g}s"
+            )
+        try:
+            process = await asyncio.create_subprocess_exec(
+                "git",
+                *args,
+                cwd=self._cwd,
+                env=self._env,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT,
+                start_new_session=True,  # its own process group, so a kill reaches ssh too
+            )
+        except OSError as exc:
+            raise CheckoutError(f"cannot run git: {exc}") from exc
+        lines: list[str] = []
+        try:
+            async with asyncio.timeout(remaining):
+                await self._read(process, lines, quiet=not what)
+                code = await process.wait()
+        except TimeoutError:
+            raise CheckoutError(
+                f"{what or 'the checkout'} timed out after {self._timeout_seconds:g}s"
+            ) from None
+        finally:
+            if process.returncode is None:
+                await _kill(process)
+        if code != 0:
+            reason = _reason(lines)
+            raise _GitFailed(
+                f"{what} failed (git exited with {code})" + (f": {reason}" if reason else "")
+            )
+        return "\n".join(lines)
+
+    async def _read(
+        self, process: asyncio.subprocess.Process, lines: list[str], quiet: bool
+    ) -> None:
+        assert process.stdout is not None
+        pending = b""
+        while chunk := await process.stdout.read(65536):
+            pending += chunk
+            # Progress is written with carriage returns: each is a line of its own.
+            *complete, pending = re.split(rb"\r\n|\r|\n", pending)
+            for raw in complete:
+                self._line(raw, lines, quiet)
+        if pending:
+            self._line(pending, lines, quiet)
+
+    def _line(self, raw: bytes, lines: list[str], quiet: bool) -> None:
+        text = self._mask(raw.decode("utf-8", "replace"))
+        if not text.strip():
+            return
+        lines.append(text)
+        if not quiet:
+            self._emit(text)
+
+
+def _reason(lines: list[str]) -> str:
+    # The first complaint is the specific one ("... does not appear to be a git repository");
+    # the ones after it are generic ("Could not read from remote repository").
+    for line in lines:
+        if line.startswith(("fatal:", "error:")):
+            return line
+    return lines[-1] if lines else ""
+
+
+async def _kill(process: asyncio.subprocess.Process) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGKILL)
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(_KILL_WAIT_SECONDS):
+            await process.wait()

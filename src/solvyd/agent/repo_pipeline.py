@@ -1,0 +1,88 @@
+"""Plan a build from the pipeline file of its checked-out repository.
+
+Used by the agent after the checkout when the job's pipeline lives in the repository
+(``JobSpec.pipeline_path``); ``solvyd exec`` can use it the same way on a local checkout.
+"""
+
+from pathlib import Path, PurePosixPath
+
+from solvyd.pipeline.config import PipelineError, parse_pipeline
+from solvyd.pipeline.plan import BuildContext, plan_job
+from solvyd.protocol import JobSpec
+
+MAX_PIPELINE_BYTES = 1024 * 1024
+
+
+class RepoPipelineError(Exception):
+    """The repository's pipeline file is missing, unreadable or invalid; the message says
+    where (``.solvyd.yml:3:5: ...`` for an invalid file)."""
+
+
+def pipeline_file(workspace: Path, pipeline_path: str) -> Path:
+    """The file ``pipeline_path`` names inside ``workspace``; it may not point outside it."""
+    relative = PurePosixPath(pipeline_path)
+    if relative.is_absolute() or ".." in relative.parts or not relative.parts:
+        raise RepoPipelineError(
+            f"pipeline_path {pipeline_path!r} must be a path inside the repository"
+        )
+    path = workspace / Path(*relative.parts)
+    root = workspace.resolve()
+    try:
+        resolved = path.resolve()
+    except OSError as exc:
+        raise RepoPipelineError(f"cannot read the pipeline file {pipeline_path}: {exc}") from exc
+    if resolved != root and root not in resolved.parents:
+        raise RepoPipelineError(f"the pipeline file {pipeline_path} points outside the repository")
+    return path
+
+
+def read_pipeline_text(workspace: Path, pipeline_path: str) -> str:
+    path = pipeline_file(workspace, pipeline_path)
+    try:
+        if path.stat().st_size > MAX_PIPELINE_BYTES:
+            raise RepoPipelineError(
+                f"the pipeline file {pipeline_path} is larger than {MAX_PIPELINE_BYTES} bytes"
+            )
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise RepoPipelineError(f"the repository has no pipeline file {pipeline_path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RepoPipelineError(f"cannot read the pipeline file {pipeline_path}: {exc}") from exc
+
+
+def context_from_spec(spec: JobSpec, commit_sha: str | None) -> BuildContext:
+    """The build's context, rebuilt from what the server sent. ``spec.env`` already holds the
+    job's and the trigger's env merged (and any system variables, which plan_job sets again)."""
+    return BuildContext(
+        build_id=spec.build_id,
+        build_number=spec.build_number,
+        job_id=spec.job_id,
+        job_name=spec.job_name,
+        scm_url=spec.scm_url,
+        branch=spec.branch,
+        commit_sha=commit_sha or spec.commit_sha,
+        job_env=dict(spec.env),
+        labels=list(spec.labels),
+        timeout_seconds=spec.timeout_seconds,
+        event=spec.event,
+    )
+
+
+def plan_from_repository(spec: JobSpec, workspace: Path, commit_sha: str | None) -> JobSpec:
+    """Read ``spec.pipeline_path`` from ``workspace``, parse and plan it for this build.
+    The returned spec keeps ``pipeline_path`` (and the event that triggered the build)."""
+    if not spec.pipeline_path:
+        raise RepoPipelineError("the build has no pipeline_path")
+    text = read_pipeline_text(workspace, spec.pipeline_path)
+    try:
+        config = parse_pipeline(text, filename=spec.pipeline_path)
+    except PipelineError as exc:
+        raise RepoPipelineError(str(exc)) from exc
+    planned = plan_job(config, context_from_spec(spec, commit_sha))
+    return planned.model_copy(
+        update={
+            "pipeline_path": spec.pipeline_path,
+            "event": spec.event,
+            "max_parallel_steps": spec.max_parallel_steps,
+        }
+    )
