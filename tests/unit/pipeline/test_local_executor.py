@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from solvyd.pipeline.executors.lines import LineSplitter
-from solvyd.pipeline.executors.local import LocalExecutor, shell_script
+from solvyd.pipeline.executors.local import LocalExecutor
+from solvyd.pipeline.executors.workspace import shell_script
 from solvyd.protocol import JobSpec, StepSpec
 
 

@@ -28,7 +28,7 @@ from docker.errors import DockerException, ImageNotFound, NotFound
 
 from solvyd.pipeline.executors.base import Executor, ExecutorError
 from solvyd.pipeline.executors.lines import LineSplitter
-from solvyd.pipeline.executors.local import _force_remove, shell_script
+from solvyd.pipeline.executors.workspace import HostWorkspaces, shell_script
 from solvyd.protocol.messages import JobSpec, StepSpec
 
 CONTAINER_WORKSPACE = "/workspace"
@@ -68,7 +68,7 @@ class DockerExecutor(Executor):
     ) -> None:
         """``kill_grace_seconds``: how long a destroyed step has between SIGTERM and SIGKILL.
         ``pull_seconds``: how long pulling an image missing on this machine may take."""
-        self._root = Path(os.path.abspath(work_root))
+        self._workspaces = HostWorkspaces(work_root)
         self._kill_grace = kill_grace_seconds
         self._pull_seconds = pull_seconds
         self._steps: dict[tuple[UUID, str], _Step] = {}
@@ -97,16 +97,10 @@ class DockerExecutor(Executor):
             return f"no Docker engine answers at {address}: {_first_line(exc)}"
 
     def workspace(self, job: JobSpec) -> str:
-        return str(self._root / str(job.build_id))
+        return str(self._workspaces.path(job))
 
     async def setup_job(self, job: JobSpec) -> None:
-        path = Path(self.workspace(job))
-        try:
-            # A retried build may find the workspace of its earlier attempt: start afresh.
-            await asyncio.to_thread(_force_remove, path)
-            await asyncio.to_thread(path.mkdir, parents=True)
-        except OSError as exc:
-            raise ExecutorError(f"cannot create the workspace {path}: {exc}") from exc
+        await self._workspaces.create(job)
 
     async def start_step(self, job: JobSpec, step: StepSpec) -> None:
         key = (job.build_id, step.name)
@@ -210,11 +204,9 @@ class DockerExecutor(Executor):
         except _ENGINE_ERRORS as exc:
             if keys:
                 problems.append(f"cannot list the containers of the build: {exc}")
-        path = Path(self.workspace(job))
-        try:
-            await asyncio.to_thread(_force_remove, path)
-        except OSError as exc:
-            problems.append(f"cannot remove the workspace {path}: {exc}")
+        problem = await self._workspaces.remove(job)
+        if problem:
+            problems.append(problem)
         if problems:
             raise ExecutorError("; ".join(problems))
 

@@ -10,18 +10,16 @@ signal everything it started, background children included, without touching the
 import asyncio
 import contextlib
 import os
-import shlex
 import shutil
 import signal
-import stat
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 from uuid import UUID
 
 from solvyd.pipeline.executors.base import Executor, ExecutorError
 from solvyd.pipeline.executors.lines import LineSplitter
+from solvyd.pipeline.executors.workspace import HostWorkspaces, shell_script
 from solvyd.protocol.messages import JobSpec, StepSpec
 
 # The only variables a step inherits from the agent: enough for a working shell, and none of
@@ -30,16 +28,6 @@ INHERITED_ENV = ("PATH", "HOME", "LANG", "TMPDIR")
 _READ_CHUNK = 64 * 1024
 _POLL_SECONDS = 0.02
 _REAP_SECONDS = 5.0
-
-
-def shell_script(commands: list[str]) -> str:
-    """One ``sh`` script for a step: the first failing command ends it (``set -e``), and each
-    command is printed, prefixed with ``$ ``, just before it runs."""
-    lines = ["set -e"]
-    for command in commands:
-        lines.append(f"printf '%s\\n' {shlex.quote('$ ' + command)}")
-        lines.append(command)
-    return "\n".join(lines) + "\n"
 
 
 @dataclass
@@ -67,7 +55,7 @@ class LocalExecutor(Executor):
         """``kill_grace_seconds``: how long a destroyed step has between SIGTERM and SIGKILL.
         ``output_idle_seconds``: once a step is killed, its output ends after this much
         silence even if a process that escaped its group still holds the pipe open."""
-        self._root = Path(os.path.abspath(work_root))
+        self._workspaces = HostWorkspaces(work_root)
         self._kill_grace = kill_grace_seconds
         self._output_idle = output_idle_seconds
         self._steps: dict[tuple[UUID, str], _Step] = {}
@@ -78,16 +66,10 @@ class LocalExecutor(Executor):
         return None if self._sh else "no 'sh' found on PATH"
 
     def workspace(self, job: JobSpec) -> str:
-        return str(self._root / str(job.build_id))
+        return str(self._workspaces.path(job))
 
     async def setup_job(self, job: JobSpec) -> None:
-        path = Path(self.workspace(job))
-        try:
-            # A retried build may find the workspace of its earlier attempt: start afresh.
-            await asyncio.to_thread(_force_remove, path)
-            await asyncio.to_thread(path.mkdir, parents=True)
-        except OSError as exc:
-            raise ExecutorError(f"cannot create the workspace {path}: {exc}") from exc
+        await self._workspaces.create(job)
 
     async def start_step(self, job: JobSpec, step: StepSpec) -> None:
         key = (job.build_id, step.name)
@@ -197,11 +179,9 @@ class LocalExecutor(Executor):
             except ExecutorError as exc:
                 problems.append(str(exc))
             state.transport.close()
-        path = Path(self.workspace(job))
-        try:
-            await asyncio.to_thread(_force_remove, path)
-        except OSError as exc:
-            problems.append(f"cannot remove the workspace {path}: {exc}")
+        problem = await self._workspaces.remove(job)
+        if problem:
+            problems.append(problem)
         if problems:
             raise ExecutorError("; ".join(problems))
 
@@ -262,19 +242,3 @@ def _group_alive(group: int) -> bool:
         if len(fields) > 2 and int(fields[2]) == group and fields[0] not in (b"Z", b"X"):
             return True
     return False
-
-
-def _force_remove(path: Path) -> None:
-    """``rm -rf``, also through read-only directories (Go's module cache makes them)."""
-
-    def make_writable_and_retry(func: Callable[..., Any], name: str, _: object) -> None:
-        parent = os.path.dirname(name)
-        os.chmod(parent, os.stat(parent).st_mode | stat.S_IWUSR | stat.S_IXUSR)
-        if os.path.isdir(name) and not os.path.islink(name):
-            os.chmod(name, os.stat(name).st_mode | stat.S_IRWXU)
-        func(name)
-
-    if path.is_symlink() or path.is_file():
-        path.unlink()
-    elif path.exists():
-        shutil.rmtree(path, onerror=make_writable_and_retry)
