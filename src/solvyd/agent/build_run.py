@@ -35,7 +35,6 @@ log = structlog.get_logger(__name__)
 CANCEL_POLL_SECONDS = 25.0
 FINAL_REPORT_DEADLINE_SECONDS = 300.0
 START_REPORT_DEADLINE_SECONDS = 60.0
-COMMIT_REPORT_DEADLINE_SECONDS = 30.0
 
 
 @dataclass
@@ -84,7 +83,6 @@ class _ReportingObserver:
 
 
 def _checkout_hook(
-    client: ServerClient,
     reporter: BuildReporter,
     executor: Executor,
     spec: JobSpec,
@@ -123,7 +121,7 @@ def _checkout_hook(
                 lambda line: reporter.log_line(CHECKOUT_STEP, line),
                 timeout_seconds=timeout,
             )
-            await _report_commit(client, spec, sha)
+            reporter.build_status(BuildStatusUpdate(status=BuildStatus.RUNNING, commit_sha=sha))
             planned = None
             if spec.pipeline_path:
                 reporter.log_line(CHECKOUT_STEP, f"planning the build from {spec.pipeline_path}")
@@ -145,22 +143,6 @@ def _checkout_hook(
         return planned
 
     return before_steps
-
-
-async def _report_commit(client: ServerClient, spec: JobSpec, sha: str) -> None:
-    """Tell the server the commit the build runs (it stores it with a repeated `running`)."""
-    try:
-        await with_retries(
-            lambda: client.update_build(
-                spec.build_id, BuildStatusUpdate(status=BuildStatus.RUNNING, commit_sha=sha)
-            ),
-            "report the commit",
-            give_up_after=COMMIT_REPORT_DEADLINE_SECONDS,
-        )
-    except (Rejected, ServerUnavailable) as exc:
-        log.warning(
-            "the server did not take the commit", build_id=str(spec.build_id), error=str(exc)
-        )
 
 
 async def _watch_for_cancel(client: ServerClient, handle: BuildHandle) -> None:
@@ -223,7 +205,7 @@ async def run_build(client: ServerClient, executor: Executor, handle: BuildHandl
             executor,
             _ReportingObserver(reporter),
             handle.cancel,
-            before_steps=_checkout_hook(client, reporter, executor, spec, artifacts),
+            before_steps=_checkout_hook(reporter, executor, spec, artifacts),
             after_steps=artifacts.after_steps,
         )
     finally:

@@ -76,6 +76,12 @@ class BuildReporter:
         self._push(self._batcher.seal())
         self._push((step, update))
 
+    def build_status(self, update: BuildStatusUpdate) -> None:
+        """A build status report in order with the rest (e.g. `running` again, with the commit
+        the checkout resolved); the final one goes through `finish`."""
+        self._push(self._batcher.seal())
+        self._push(update)
+
     def _push(self, report: Report | None) -> None:
         if report is None:
             return

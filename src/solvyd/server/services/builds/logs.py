@@ -57,7 +57,15 @@ async def read_log_page(
         signal = ctx.events.listen(build_topic(build_id))
         page = await _read_once(ctx, build_id, after, limit, step)
         remaining = deadline - time.monotonic()
-        if page.lines or page.finished or remaining <= 0 or ctx.events.closed:
+        # A page that moved past batches of other steps is progress too: answer it rather
+        # than re-read the same batches on every wake-up.
+        if (
+            page.lines
+            or page.finished
+            or page.next_after > after
+            or remaining <= 0
+            or ctx.events.closed
+        ):
             return page
         await signal.wait(remaining)
 
