@@ -80,7 +80,7 @@ def plan_job(config: PipelineConfig, context: BuildContext) -> JobSpec:
         steps=steps,
         timeout_seconds=timeout,
         artifacts=list(config.artifacts),
-        labels=list(context.labels),
+        labels=sorted({*context.labels, *config.labels}),
         event=context.event,
     )
 

@@ -1,21 +1,42 @@
 """Background loops the server runs for its whole life."""
 
 import asyncio
+import time
 
 import structlog
+from sqlalchemy.exc import SQLAlchemyError
 
-from solvyd.server.services.builds.reap import reap_lost_workers
+from solvyd.server.services.builds.reap import end_overdue_builds, reap_lost_workers
+from solvyd.server.services.builds.retry import release_due_retries
 from solvyd.server.services.context import ServerContext
 
 log = structlog.get_logger(__name__)
 
 
 async def run_reaper(ctx: ServerContext) -> None:
+    """Every `reaper_interval_seconds`: release retries whose backoff passed, end overdue
+    builds, and declare silent workers lost.
+
+    Workers are judged only once this server has reached its database without a break for a
+    whole heartbeat TTL: while the server was down or the database unreachable, no heartbeat
+    could be recorded, so an old `last_heartbeat` proves nothing yet."""
+    reachable_since: float | None = None
     while True:
         try:
-            reaped = await reap_lost_workers(ctx)
-            if reaped:
-                log.warning("builds of lost workers requeued or ended", builds=reaped)
-        except Exception:
-            log.exception("reaper round failed")
+            await release_due_retries(ctx)
+            ended = await end_overdue_builds(ctx)
+            if ended:
+                log.warning("builds past their timeout ended", builds=ended)
+            reachable_since = reachable_since or time.monotonic()
+            if time.monotonic() - reachable_since >= ctx.settings.heartbeat_ttl_seconds:
+                reaped = await reap_lost_workers(ctx)
+                if reaped:
+                    log.warning("builds of lost workers requeued or ended", builds=reaped)
+        except Exception as exc:
+            reachable_since = None
+            # A database outage is expected and its traceback noise; anything else is a bug.
+            expected = isinstance(exc, OSError | SQLAlchemyError)
+            log.error(
+                "reaper round failed", error=f"{type(exc).__name__}: {exc}", exc_info=not expected
+            )
         await asyncio.sleep(ctx.settings.reaper_interval_seconds)

@@ -23,6 +23,11 @@ class ServerSettings(BaseSettings):
     # A worker silent for this many heartbeat intervals is offline and its builds are lost.
     heartbeat_ttl_intervals: float = 3.0
     reaper_interval_seconds: float = 5.0
+    # An automatic retry of an infrastructure error waits this long, doubling per attempt.
+    retry_backoff_seconds: float = Field(default=10.0, ge=0)
+    retry_backoff_max_seconds: float = Field(default=300.0, ge=0)
+    # The server ends a running build this long after its timeout if its agent has not.
+    build_timeout_grace_seconds: float = Field(default=60.0, ge=0)
     max_claim_wait_seconds: float = 60.0
     # Artifacts: "local" keeps them in artifact_dir (default data_dir/artifacts), "s3" in a bucket.
     artifact_store: str = Field(default="local", pattern="^(local|s3)$")

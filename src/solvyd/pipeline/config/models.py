@@ -171,6 +171,7 @@ Commands = Annotated[
 ]
 Patterns = Annotated[list[str], BeforeValidator(_one_or_many)]
 Image = Annotated[str, Field(min_length=1)]
+Label = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[\w.:/=\-]+$")]
 StepName = Annotated[str, AfterValidator(_check_step_name)]
 MatrixValue = Annotated[str, BeforeValidator(_matrix_value_as_text)]
 MatrixAxis = Annotated[list[MatrixValue], AfterValidator(_non_empty_axis)]
@@ -287,6 +288,8 @@ class PipelineConfig(_ConfigModel):
     timeout: Duration | None = None
     artifacts: Patterns = Field(default_factory=list)
     matrix: MatrixConfig | None = None
+    # Only agents with all of these labels (and the job's) run the build.
+    labels: Annotated[list[Label], BeforeValidator(_one_or_many)] = Field(default_factory=list)
 
     @property
     def sequential(self) -> bool:

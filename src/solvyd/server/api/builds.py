@@ -1,7 +1,7 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import PlainTextResponse
 
 from solvyd.protocol import BuildStatus, BuildStatusUpdate, CancelState, LogBatch, StepStatusUpdate
@@ -15,7 +15,7 @@ from solvyd.server.schemas.builds import (
     LogPage,
     StepRead,
 )
-from solvyd.server.services.builds import cancel, logs, read, update
+from solvyd.server.services.builds import cancel, logs, read, retry, update
 
 router = APIRouter(prefix="/builds", tags=["builds"])
 
@@ -51,6 +51,14 @@ async def get_build(ctx: Ctx, _: CurrentUser, build_id: uuid.UUID) -> BuildRead:
 async def cancel_build(ctx: Ctx, _: CurrentUser, build_id: uuid.UUID) -> CancelResult:
     build = await cancel.cancel_build(ctx, build_id)
     return CancelResult(id=build.id, status=BuildStatus(build.status))
+
+
+@router.post("/{build_id}/retry", status_code=status.HTTP_201_CREATED, operation_id="retry_build")
+async def retry_build(ctx: Ctx, user: CurrentUser, build_id: uuid.UUID) -> BuildRead:
+    """Run a finished build again: a new build of the same job, branch, commit and variables,
+    whose `retry_of` names this one."""
+    build = await retry.retry_build(ctx, build_id, triggered_by=user.id)
+    return await read.get_build(ctx, build.id)
 
 
 @router.get(

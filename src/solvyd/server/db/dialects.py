@@ -2,6 +2,8 @@
 
 import json
 import uuid
+from collections.abc import Collection
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -9,7 +11,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from solvyd.server.db.models import Base, Build
+from solvyd.server.db import queries
+from solvyd.server.db.models import Base, Build, Job
 
 
 def _labels_subset_of(worker_labels: list[str], dialect: str) -> sa.TextClause:
@@ -24,34 +27,80 @@ def _labels_subset_of(worker_labels: list[str], dialect: str) -> sa.TextClause:
     ).bindparams(worker_labels=json.dumps(worker_labels))
 
 
-async def lock_next_claimable_build(
-    session: AsyncSession, worker_labels: list[str], dialect: str
-) -> uuid.UUID | None:
-    """The oldest queued, unassigned build the worker can run, locked for this transaction.
+def _waiting_for_a_worker(now: datetime) -> sa.ColumnElement[bool]:
+    return sa.and_(
+        Build.status == "queued",
+        Build.worker_id.is_(None),
+        sa.or_(Build.not_before.is_(None), Build.not_before <= now),
+    )
 
-    PostgreSQL: FOR UPDATE SKIP LOCKED, so racing claimers each take a different row.
+
+def job_load() -> sa.Subquery:
+    """Per job, how many of its builds hold a worker (claimed or running)."""
+    return (
+        sa.select(Build.job_id, sa.func.count().label("active"))
+        .where(queries.holds_a_worker())
+        .group_by(Build.job_id)
+        .subquery("job_load")
+    )
+
+
+async def lock_next_claimable_build(
+    session: AsyncSession,
+    worker_labels: list[str],
+    dialect: str,
+    now: datetime,
+    *,
+    skip: Collection[uuid.UUID] = (),
+) -> uuid.UUID | None:
+    """The build the worker should run next, locked for this transaction.
+
+    Order: the job's priority (highest first), then the job with the fewest builds holding a
+    worker (so one job's thousand queued builds cannot starve another job's one), then the
+    oldest. Jobs at their `max_concurrent_builds` are passed over; the caller re-checks that
+    limit under the job's lock, because two claimers may race for one job's last slot.
+
+    PostgreSQL: FOR UPDATE OF builds SKIP LOCKED, so racing claimers each take a different row.
     SQLite: every transaction begins IMMEDIATE (db/session.py), so claims are serialised.
     """
+    load = job_load()
+    active = sa.func.coalesce(load.c.active, 0)
     query = (
         sa.select(Build.id)
-        .where(Build.status == "queued", Build.worker_id.is_(None))
+        .join(Job, Job.id == Build.job_id)
+        .outerjoin(load, load.c.job_id == Build.job_id)
+        .where(_waiting_for_a_worker(now))
         .where(_labels_subset_of(worker_labels, dialect))
-        .order_by(Build.queued_at, Build.number)
+        .where(sa.or_(Job.max_concurrent_builds.is_(None), active < Job.max_concurrent_builds))
+        .order_by(Job.priority.desc(), active, Build.queued_at, Build.number)
         .limit(1)
     )
+    if skip:
+        query = query.where(Build.id.not_in(list(skip)))
     if dialect == "postgresql":
-        query = query.with_for_update(skip_locked=True)
+        query = query.with_for_update(skip_locked=True, of=Build)
     result: uuid.UUID | None = await session.scalar(query)
     return result
 
 
+async def lock_job_unless_busy(session: AsyncSession, job_id: uuid.UUID, dialect: str) -> bool:
+    """Lock the job row for this transaction; False if another transaction holds it.
+
+    Claims never wait for a job's lock: a trigger holding it may itself be waiting for a build
+    row this claim has locked."""
+    query = sa.select(Job.id).where(Job.id == job_id)
+    if dialect == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    return await session.scalar(query) is not None
+
+
 async def count_claimable_builds(
-    session: AsyncSession, worker_labels: list[str], dialect: str
+    session: AsyncSession, worker_labels: list[str], dialect: str, now: datetime
 ) -> int:
     query = (
         sa.select(sa.func.count())
         .select_from(Build)
-        .where(Build.status == "queued", Build.worker_id.is_(None))
+        .where(_waiting_for_a_worker(now))
         .where(_labels_subset_of(worker_labels, dialect))
     )
     return int(await session.scalar(query) or 0)

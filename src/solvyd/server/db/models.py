@@ -69,6 +69,12 @@ class Job(Base):
     env: Mapped[dict[str, Any]] = mapped_column(default=dict)
     max_retries: Mapped[int] = mapped_column(default=0)
     timeout_seconds: Mapped[int | None]
+    # Claims take higher priorities first; within one, the job with fewer active builds.
+    priority: Mapped[int] = mapped_column(default=0, server_default="0")
+    # At most this many builds of the job are claimed or running at once; None: no limit.
+    max_concurrent_builds: Mapped[int | None]
+    # A new build cancels the job's older queued builds of the same branch.
+    cancel_previous: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     next_build_number: Mapped[int] = mapped_column(default=1)
     created_by: Mapped[uuid.UUID | None] = mapped_column(
         sa.ForeignKey("users.id", ondelete="SET NULL")
@@ -104,6 +110,7 @@ class Build(Base):
         sa.Index("ix_builds_status_queued_at", "status", "queued_at"),
         sa.Index("ix_builds_worker_status", "worker_id", "status"),
         sa.Index("ix_builds_job_number", "job_id", "number"),
+        sa.Index("ix_builds_job_status", "job_id", "status"),
     )
 
     id: Mapped[uuid.UUID] = _uuid_pk()
@@ -124,6 +131,14 @@ class Build(Base):
         sa.ForeignKey("workers.id", ondelete="SET NULL")
     )
     attempt: Mapped[int] = mapped_column(default=1)
+    # An automatic retry waits in the queue until then (backoff); None: claimable now.
+    not_before: Mapped[datetime | None]
+    # The build's own timeout (the job's, fixed at trigger), which the server enforces too.
+    timeout_seconds: Mapped[float | None]
+    # A manual retry points at the build it repeats.
+    retry_of: Mapped[uuid.UUID | None] = mapped_column(
+        sa.ForeignKey("builds.id", ondelete="SET NULL")
+    )
     queued_at: Mapped[datetime] = mapped_column(default=utcnow)
     claimed_at: Mapped[datetime | None]
     started_at: Mapped[datetime | None]

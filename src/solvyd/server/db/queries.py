@@ -6,7 +6,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from solvyd.server.db.models import Build, BuildLog, BuildStep, Job
+from solvyd.server.db.models import Build, BuildLog, BuildStep, Job, Worker
 
 ACTIVE_STATUSES = ("queued", "running")
 
@@ -39,6 +39,22 @@ async def job_names(session: AsyncSession, job_ids: Sequence[uuid.UUID]) -> dict
     return {row.id: row.name for row in rows}
 
 
+def holds_a_worker() -> sa.ColumnElement[bool]:
+    """A build that is running, or claimed and about to run."""
+    return sa.or_(
+        Build.status == "running", sa.and_(Build.status == "queued", Build.worker_id.is_not(None))
+    )
+
+
+async def count_job_builds_holding_a_worker(session: AsyncSession, job_id: uuid.UUID) -> int:
+    query = (
+        sa.select(sa.func.count())
+        .select_from(Build)
+        .where(Build.job_id == job_id, holds_a_worker())
+    )
+    return int(await session.scalar(query) or 0)
+
+
 async def count_worker_active_builds(session: AsyncSession, worker_id: uuid.UUID) -> int:
     query = (
         sa.select(sa.func.count())
@@ -46,6 +62,11 @@ async def count_worker_active_builds(session: AsyncSession, worker_id: uuid.UUID
         .where(Build.worker_id == worker_id, Build.status.in_(ACTIVE_STATUSES))
     )
     return int(await session.scalar(query) or 0)
+
+
+async def online_worker_labels(session: AsyncSession) -> list[list[str]]:
+    """The label sets of the workers that take builds now (online, not draining)."""
+    return list(await session.scalars(sa.select(Worker.labels).where(Worker.status == "online")))
 
 
 async def worker_builds(

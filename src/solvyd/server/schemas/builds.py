@@ -46,6 +46,13 @@ class BuildRead(BaseModel):
     trigger: str
     attempt: int
     labels: list[str]
+    # The build this one retries (a manual retry), if any.
+    retry_of: uuid.UUID | None
+    # An automatic retry waits in the queue until then.
+    not_before: datetime | None
+    # Why a queued build has not started, when something other than busy agents holds it up:
+    # e.g. "no online worker has the labels docker, gpu".
+    waiting_reason: str | None = None
     steps: list[StepRead] = Field(default_factory=list)
 
 

@@ -4,6 +4,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+Priority = Annotated[int, Field(ge=-1000, le=1000)]
+ConcurrencyLimit = Annotated[int, Field(ge=1, le=10_000)]
 JobName = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9][\w.\-]*$")]
 
 
@@ -23,6 +25,12 @@ class JobCreate(BaseModel):
     max_retries: Annotated[int, Field(ge=0, le=10)] = 0
     timeout_seconds: Annotated[int | None, Field(ge=1, le=7 * 24 * 3600)] = None
     env: dict[str, str] = Field(default_factory=dict)
+    # Higher runs first when agents are scarce.
+    priority: Priority = 0
+    # At most this many builds of the job hold a worker at once (e.g. 1 for a deploy).
+    max_concurrent_builds: ConcurrencyLimit | None = None
+    # A new build cancels the job's older queued builds of the same branch.
+    cancel_previous: bool = False
 
 
 class JobUpdate(BaseModel):
@@ -38,6 +46,9 @@ class JobUpdate(BaseModel):
     max_retries: Annotated[int | None, Field(ge=0, le=10)] = None
     timeout_seconds: Annotated[int | None, Field(ge=1, le=7 * 24 * 3600)] = None
     env: dict[str, str] | None = None
+    priority: Priority | None = None
+    max_concurrent_builds: ConcurrencyLimit | None = None
+    cancel_previous: bool | None = None
 
 
 class JobRead(BaseModel):
@@ -55,6 +66,9 @@ class JobRead(BaseModel):
     max_retries: int
     timeout_seconds: int | None
     env: dict[str, str]
+    priority: int
+    max_concurrent_builds: int | None
+    cancel_previous: bool
     created_at: datetime
     updated_at: datetime
 

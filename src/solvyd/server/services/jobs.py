@@ -77,6 +77,8 @@ async def update_job(ctx: ServerContext, job_id: uuid.UUID, body: JobUpdate) -> 
         if job is None:
             raise NotFound(f"job {job_id} not found")
         for field, value in changes.items():
+            if value is None and not Job.__table__.c[field].nullable:
+                raise InvalidInput(f"{field} cannot be null")
             setattr(job, field, pipeline_text(value) if field == "pipeline" else value)
         if "pipeline" in changes and job.pipeline is not None:
             job.build_config = None

@@ -9,9 +9,10 @@ from solvyd.protocol import Heartbeat, HeartbeatReply, WorkerRegistered, WorkerR
 from solvyd.server.db import dialects, queries
 from solvyd.server.db.models import Build, Job, Worker
 from solvyd.server.events import QUEUE
-from solvyd.server.services.builds.lifecycle import requeue_or_fail_lost, unassign
+from solvyd.server.services.builds.lifecycle import retry_or_fail, unassign
+from solvyd.server.services.builds.retry import retry_policy
 from solvyd.server.services.context import ServerContext
-from solvyd.server.services.errors import Unauthorized
+from solvyd.server.services.errors import Conflict, NotFound, Unauthorized
 from solvyd.shared.clock import utcnow
 from solvyd.shared.ids import new_token, token_digest
 
@@ -37,9 +38,7 @@ async def register_worker(ctx: ServerContext, body: WorkerRegistration) -> Worke
         else:
             for build in await queries.worker_builds(session, worker.id, queries.ACTIVE_STATUSES):
                 job = await session.get(Job, build.job_id)
-                await requeue_or_fail_lost(
-                    session, build, job.max_retries if job else 0, "worker restarted"
-                )
+                await retry_or_fail(session, build, retry_policy(ctx, job), "worker restarted")
                 requeued = True
         worker.hostname = body.hostname
         worker.ip = body.ip
@@ -48,7 +47,8 @@ async def register_worker(ctx: ServerContext, body: WorkerRegistration) -> Worke
         worker.concurrency = body.capabilities.concurrency
         worker.version = body.version
         worker.token_hash = token_digest(token)
-        worker.status = "online"
+        # A drain is the operator's decision: it outlives the agent's restarts until resumed.
+        worker.status = "draining" if worker.status == "draining" else "online"
         worker.current_builds = 0
         worker.last_heartbeat = now
         worker.registered_at = now
@@ -116,12 +116,32 @@ async def heartbeat(ctx: ServerContext, worker_id: uuid.UUID, body: Heartbeat) -
             waiting = [b for b in waiting if b.worker_id == worker.id]
         has_work = bool(waiting) or (
             worker.status == "online"
-            and await dialects.count_claimable_builds(session, list(worker.labels), ctx.db.dialect)
+            and await dialects.count_claimable_builds(
+                session, list(worker.labels), ctx.db.dialect, utcnow()
+            )
             > 0
         )
     if handed_back:
         ctx.events.notify(QUEUE)
     return HeartbeatReply(has_work=has_work, cancelled_builds=stop)
+
+
+async def set_draining(ctx: ServerContext, worker_id: uuid.UUID, draining: bool) -> Worker:
+    """Drain: the worker claims nothing new and its running builds finish. Resume undoes it.
+    The drain outlives the agent's restarts; an offline worker cannot be drained."""
+    async with ctx.db.transaction() as session:
+        worker = await session.get(Worker, worker_id, with_for_update=True)
+        if worker is None:
+            raise NotFound(f"worker {worker_id} not found")
+        if draining:
+            if worker.status == "offline":
+                raise Conflict(f"worker {worker.name!r} is offline")
+            worker.status = "draining"
+        elif worker.status == "draining":
+            worker.status = "online"
+    if not draining:
+        ctx.events.notify(QUEUE)  # its long-polling claims may take work again
+    return worker
 
 
 async def list_workers(ctx: ServerContext) -> list[Worker]:

@@ -30,17 +30,22 @@ async def cancel_build(ctx: ServerContext, build_id: uuid.UUID) -> Build:
 async def wait_for_cancel(
     ctx: ServerContext, worker_id: uuid.UUID, build_id: uuid.UUID, wait: float
 ) -> bool:
-    """Long poll for the agent: True as soon as the build is cancelled (or otherwise gone
-    from this worker), False when `wait` seconds pass first."""
+    """Long poll for the agent: True as soon as the build must stop (see `_must_stop`),
+    False when `wait` seconds pass first."""
     signal = ctx.events.listen(cancel_topic(build_id))
     async with ctx.db.transaction() as session:
         build = await queries.get_build(session, build_id)
     if build is None:
         raise NotFound(f"build {build_id} not found")
-    if build.status == BuildStatus.CANCELLED or build.worker_id != worker_id:
+    if _must_stop(build, worker_id):
         return True
     if await signal.wait(min(wait, ctx.settings.max_claim_wait_seconds)):
         async with ctx.db.transaction() as session:
             build = await queries.get_build(session, build_id)
-        return build is None or build.status == BuildStatus.CANCELLED
+        return build is None or _must_stop(build, worker_id)
     return False
+
+
+def _must_stop(build: Build, worker_id: uuid.UUID) -> bool:
+    """Cancelled, ended by the server (e.g. timed out), or taken from this worker."""
+    return BuildStatus(build.status).finished or build.worker_id != worker_id

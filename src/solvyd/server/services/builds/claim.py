@@ -1,15 +1,20 @@
-"""Claim: hand the oldest queued build a worker can run to that worker, atomically.
+"""Claim: hand a worker the build it should run next (see `dialects.lock_next_claimable_build`
+for the order), atomically, within the job's concurrency limit.
 
 `claim_next_build` is a long poll: it waits on the queue signal (fired by every trigger and
 every build handed back) until it wins a build or its wait runs out.
 """
 
+import asyncio
 import time
 import uuid
+from dataclasses import dataclass, field
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from solvyd.protocol import JobSpec
 from solvyd.server.db import dialects, queries
-from solvyd.server.db.models import Build, Worker
+from solvyd.server.db.models import Build, Job, Worker
 from solvyd.server.events import QUEUE
 from solvyd.server.services.context import ServerContext
 from solvyd.server.services.errors import NotFound
@@ -18,9 +23,22 @@ from solvyd.shared.clock import utcnow
 MAX_ASSIGNED_LISTED = 10
 
 
-async def _assign_builds(ctx: ServerContext, worker_id: uuid.UUID, limit: int) -> list[Build]:
+# A claim that passed over a build because another transaction held its job's lock tries
+# again this soon: the holder commits in milliseconds, and nothing else would wake the claim.
+CONTENDED_RETRY_SECONDS = 0.01
+
+
+@dataclass
+class _Assignment:
+    builds: list[Build] = field(default_factory=list)
+    # A build was passed over only because its job was locked by another transaction.
+    contended: bool = False
+
+
+async def _assign_builds(ctx: ServerContext, worker_id: uuid.UUID, limit: int) -> _Assignment:
     """Assign up to `limit` builds (bounded by the worker's free capacity) in one transaction."""
-    assigned: list[Build] = []
+    assignment = _Assignment()
+    now = utcnow()
     async with ctx.db.transaction() as session:
         # Locking the worker row serialises one worker's concurrent claims, so together they
         # never exceed its concurrency (SQLite transactions are serialised anyway).
@@ -28,33 +46,55 @@ async def _assign_builds(ctx: ServerContext, worker_id: uuid.UUID, limit: int) -
         if worker is None:
             raise NotFound(f"worker {worker_id} not found")
         if worker.status == "draining":
-            return []
+            return assignment
         free = worker.concurrency - await queries.count_worker_active_builds(session, worker.id)
-        for _ in range(min(free, limit)):
+        passed_over: list[uuid.UUID] = []
+        while len(assignment.builds) < min(free, limit):
             build_id = await dialects.lock_next_claimable_build(
-                session, list(worker.labels), ctx.db.dialect
+                session, list(worker.labels), ctx.db.dialect, now, skip=passed_over
             )
             if build_id is None:
                 break
             build = await queries.get_build(session, build_id)
             assert build is not None
+            if not await _job_has_a_free_slot(ctx, session, build, assignment):
+                passed_over.append(build.id)
+                continue
             build.worker_id = worker.id
-            build.claimed_at = utcnow()
+            build.claimed_at = now
             await session.flush()
-            assigned.append(build)
-    return assigned
+            assignment.builds.append(build)
+    return assignment
+
+
+async def _job_has_a_free_slot(
+    ctx: ServerContext, session: AsyncSession, build: Build, assignment: _Assignment
+) -> bool:
+    """Re-check the job's concurrency limit under the job's lock: the claim query saw a free
+    slot, but a racing claim may have taken it since."""
+    job = await session.get(Job, build.job_id)
+    if job is None or job.max_concurrent_builds is None:
+        return True
+    if not await dialects.lock_job_unless_busy(session, job.id, ctx.db.dialect):
+        assignment.contended = True
+        return False
+    held = await queries.count_job_builds_holding_a_worker(session, job.id)
+    return held < job.max_concurrent_builds
 
 
 async def claim_next_build(ctx: ServerContext, worker_id: uuid.UUID, wait: float) -> JobSpec | None:
     deadline = time.monotonic() + min(wait, ctx.settings.max_claim_wait_seconds)
     while True:
         signal = ctx.events.listen(QUEUE)
-        claimed = await _assign_builds(ctx, worker_id, limit=1)
-        if claimed:
-            return JobSpec.model_validate(claimed[0].spec)
+        assignment = await _assign_builds(ctx, worker_id, limit=1)
+        if assignment.builds:
+            return JobSpec.model_validate(assignment.builds[0].spec)
         remaining = deadline - time.monotonic()
         if remaining <= 0 or ctx.events.closed:
             return None
+        if assignment.contended:
+            await asyncio.sleep(min(CONTENDED_RETRY_SECONDS, remaining))
+            continue
         await signal.wait(remaining)
 
 

@@ -1,6 +1,7 @@
 """Moving a build between states: the only code that writes a build's status."""
 
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -44,22 +45,54 @@ def unassign(build: Build) -> None:
     build.claimed_at = None
 
 
-async def requeue_or_fail_lost(
-    session: AsyncSession, build: Build, max_retries: int, reason: str
+# Words every timeout message contains (the agent's runtime and the server's own check):
+# a timeout is the build's own doing, so it is not retried.
+TIMED_OUT = "timed out"
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Automatic retries of infrastructure errors: up to the job's `max_retries`, the n-th
+    after `backoff_seconds * 2**(n-1)`, at most `max_backoff_seconds`."""
+
+    max_retries: int
+    backoff_seconds: float
+    max_backoff_seconds: float
+
+    def delay_before(self, attempt: int) -> float:
+        """How long attempt number `attempt` (2 for the first retry) waits in the queue."""
+        return min(self.max_backoff_seconds, self.backoff_seconds * 2.0 ** max(0, attempt - 2))
+
+    def retries(self, build: Build, error_message: str | None) -> bool:
+        return build.attempt <= self.max_retries and TIMED_OUT not in (error_message or "")
+
+
+async def requeue(session: AsyncSession, build: Build, delay_seconds: float) -> None:
+    """Run the build again from the start, not before `delay_seconds` from now."""
+    check_build_transition(BuildStatus(build.status), BuildStatus.QUEUED)
+    now = utcnow()
+    build.status = BuildStatus.QUEUED
+    build.attempt += 1
+    build.started_at = None
+    build.queued_at = now
+    build.not_before = now + timedelta(seconds=delay_seconds) if delay_seconds > 0 else None
+    build.error_message = None
+    unassign(build)
+    await queries.reset_steps(session, build.id)
+    # The new attempt's log starts afresh: its seq numbers start at 0 again.
+    await queries.delete_logs(session, build.id)
+
+
+async def retry_or_fail(
+    session: AsyncSession, build: Build, policy: RetryPolicy, reason: str
 ) -> BuildStatus:
-    """A build whose worker vanished: run it again if retries remain, else end it `error`."""
+    """A build that hit an infrastructure error (its worker vanished, its executor failed):
+    run it again if the policy allows, else end it `error` with `reason`."""
     if build.status == BuildStatus.QUEUED:
-        unassign(build)
+        unassign(build)  # claimed but never started: simply hand it back
         return BuildStatus.QUEUED
-    if build.attempt <= max_retries:
-        check_build_transition(BuildStatus(build.status), BuildStatus.QUEUED)
-        build.status = BuildStatus.QUEUED
-        build.attempt += 1
-        build.started_at = None
-        build.queued_at = utcnow()
-        unassign(build)
-        await queries.reset_steps(session, build.id)
-        await queries.delete_logs(session, build.id)
+    if policy.retries(build, reason):
+        await requeue(session, build, policy.delay_before(build.attempt + 1))
         return BuildStatus.QUEUED
     await finish(session, build, BuildStatus.ERROR, error_message=reason)
     return BuildStatus.ERROR

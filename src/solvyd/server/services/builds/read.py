@@ -7,11 +7,13 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from solvyd.protocol import BuildStatus
 from solvyd.server.db import queries
-from solvyd.server.db.models import Build
+from solvyd.server.db.models import Build, Job
 from solvyd.server.schemas.builds import BuildList, BuildRead, StepRead
 from solvyd.server.services.context import ServerContext
 from solvyd.server.services.errors import InvalidInput, NotFound
+from solvyd.shared.clock import utcnow
 
 
 def _encode_cursor(build: Build) -> str:
@@ -30,15 +32,55 @@ def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
 async def _to_read_models(session: AsyncSession, builds: list[Build]) -> list[BuildRead]:
     steps = await queries.build_steps(session, [b.id for b in builds])
     names = await queries.job_names(session, [b.job_id for b in builds])
+    reasons = await _waiting_reasons(session, builds)
     by_build: dict[uuid.UUID, list[StepRead]] = {}
     for step in steps:
         by_build.setdefault(step.build_id, []).append(StepRead.model_validate(step))
     return [
         BuildRead.model_validate(build).model_copy(
-            update={"steps": by_build.get(build.id, []), "job_name": names.get(build.job_id)}
+            update={
+                "steps": by_build.get(build.id, []),
+                "job_name": names.get(build.job_id),
+                "waiting_reason": reasons.get(build.id),
+            }
         )
         for build in builds
     ]
+
+
+async def _waiting_reasons(session: AsyncSession, builds: list[Build]) -> dict[uuid.UUID, str]:
+    """For queued builds no worker holds: what keeps them waiting, besides busy workers."""
+    waiting = [b for b in builds if b.status == BuildStatus.QUEUED and b.worker_id is None]
+    if not waiting:
+        return {}
+    online = [set(labels) for labels in await queries.online_worker_labels(session)]
+    jobs = {
+        job.id: job
+        for job in await session.scalars(
+            sa.select(Job).where(Job.id.in_({b.job_id for b in waiting}))
+        )
+    }
+    now = utcnow()
+    reasons: dict[uuid.UUID, str] = {}
+    for build in waiting:
+        job = jobs.get(build.job_id)
+        if not any(set(build.labels) <= labels for labels in online):
+            reasons[build.id] = (
+                f"no online worker has the labels {', '.join(build.labels)}"
+                if build.labels
+                else "no worker is online"
+            )
+        elif build.not_before is not None and build.not_before > now:
+            reasons[build.id] = (
+                f"attempt {build.attempt} waits until {build.not_before.isoformat()} (backoff)"
+            )
+        elif job is not None and job.max_concurrent_builds is not None:
+            held = await queries.count_job_builds_holding_a_worker(session, job.id)
+            if held >= job.max_concurrent_builds:
+                reasons[build.id] = (
+                    f"the job's limit of {job.max_concurrent_builds} concurrent builds is reached"
+                )
+    return reasons
 
 
 async def get_build(ctx: ServerContext, build_id: uuid.UUID) -> BuildRead:

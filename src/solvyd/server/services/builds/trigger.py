@@ -7,13 +7,15 @@ its first status report arrives."""
 import uuid
 
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from solvyd.pipeline.config import PipelineError
 from solvyd.pipeline.plan import BuildContext, plan_job, system_env
-from solvyd.protocol import CHECKOUT_STEP, JobSpec
+from solvyd.protocol import CHECKOUT_STEP, BuildStatus, JobSpec
 from solvyd.server.db.models import Build, BuildStep, Job
-from solvyd.server.events import QUEUE
+from solvyd.server.events import QUEUE, build_topic, cancel_topic
 from solvyd.server.schemas.builds import TriggerRequest
+from solvyd.server.services.builds import lifecycle
 from solvyd.server.services.context import ServerContext
 from solvyd.server.services.errors import InvalidInput, NotFound
 from solvyd.server.services.jobs import load_job_pipeline
@@ -26,7 +28,9 @@ async def trigger_build(
     *,
     triggered_by: uuid.UUID | None = None,
     trigger: str = "manual",
+    retry_of: uuid.UUID | None = None,
 ) -> Build:
+    superseded: list[uuid.UUID] = []
     async with ctx.db.transaction() as session:
         # The row lock serialises build numbers per job on PostgreSQL.
         job = await session.scalar(sa.select(Job).where(Job.id == job_id).with_for_update())
@@ -53,6 +57,7 @@ async def trigger_build(
             triggered_by=triggered_by,
             env=body.env,
             labels=sorted(set(job.labels)),
+            retry_of=retry_of,
         )
         context = BuildContext(
             build_id=build.id,
@@ -88,6 +93,11 @@ async def trigger_build(
         else:
             spec = plan_job(config, context)
         build.spec = spec.model_dump(mode="json")
+        # The pipeline may require labels of its own on top of the job's.
+        build.labels = list(spec.labels)
+        build.timeout_seconds = spec.timeout_seconds
+        if job.cancel_previous:
+            superseded = await cancel_superseded_builds(session, job, build)
         session.add(build)
         await session.flush()
         # The agent's checkout comes first; it reports that step under this name.
@@ -102,5 +112,31 @@ async def trigger_build(
             BuildStep(build_id=build.id, position=position, name=name)
             for position, name in enumerate(names)
         )
+    for old_id in superseded:
+        ctx.events.notify(cancel_topic(old_id))
+        ctx.events.notify(build_topic(old_id))
     ctx.events.notify(QUEUE)
     return build
+
+
+async def cancel_superseded_builds(
+    session: AsyncSession, job: Job, newer: Build
+) -> list[uuid.UUID]:
+    """Cancel the job's queued builds of the same branch as `newer`: only the newest matters.
+    Running builds are left to finish."""
+    older = await session.scalars(
+        sa.select(Build)
+        .where(Build.job_id == job.id, Build.status == BuildStatus.QUEUED)
+        .where(Build.branch.is_(None) if newer.branch is None else Build.branch == newer.branch)
+        .with_for_update()
+    )
+    cancelled = []
+    for build in older:
+        await lifecycle.finish(
+            session,
+            build,
+            BuildStatus.CANCELLED,
+            error_message=f"superseded by build #{newer.number}",
+        )
+        cancelled.append(build.id)
+    return cancelled

@@ -3,12 +3,14 @@
 import uuid
 
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from solvyd.protocol import BuildStatus, BuildStatusUpdate, StepStatus, StepStatusUpdate
-from solvyd.server.db.models import Build, BuildStep
+from solvyd.server.db.models import Build, BuildStep, Job
 from solvyd.server.events import QUEUE, build_topic
 from solvyd.server.services.builds import lifecycle
 from solvyd.server.services.builds.access import build_held_by
+from solvyd.server.services.builds.retry import retry_policy
 from solvyd.server.services.context import ServerContext
 from solvyd.server.services.errors import Conflict
 from solvyd.server.state import IllegalTransition, check_step_transition
@@ -32,7 +34,7 @@ async def update_build_status(
                 if build.status != BuildStatus.QUEUED:
                     raise IllegalTransition("build", build.status, body.status)
                 lifecycle.unassign(build)
-            else:
+            elif not await _retried(ctx, session, build, body):
                 await lifecycle.finish(
                     session,
                     build,
@@ -45,9 +47,23 @@ async def update_build_status(
         except IllegalTransition as exc:
             raise Conflict(str(exc)) from exc
     ctx.events.notify(build_topic(build.id))
-    if body.status in (BuildStatus.QUEUED,) or body.status.finished:
+    if build.status == BuildStatus.QUEUED or body.status.finished:
         ctx.events.notify(QUEUE)  # a slot, or a build, became free
     return build
+
+
+async def _retried(
+    ctx: ServerContext, session: AsyncSession, build: Build, body: BuildStatusUpdate
+) -> bool:
+    """An infrastructure error the agent reports is retried (after a backoff) if the job allows:
+    True if the build went back to the queue."""
+    if body.status is not BuildStatus.ERROR or build.status != BuildStatus.RUNNING:
+        return False
+    policy = retry_policy(ctx, await session.get(Job, build.job_id))
+    if not policy.retries(build, body.error_message):
+        return False
+    await lifecycle.requeue(session, build, policy.delay_before(build.attempt + 1))
+    return True
 
 
 async def update_step_status(

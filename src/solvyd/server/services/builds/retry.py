@@ -1,0 +1,58 @@
+"""Retry: automatic retries of infrastructure errors (with backoff) and manual retries of
+finished builds (a new build linked to the old one)."""
+
+import uuid
+
+import sqlalchemy as sa
+
+from solvyd.protocol import BuildStatus
+from solvyd.server.db import queries
+from solvyd.server.db.models import Build, Job
+from solvyd.server.events import QUEUE
+from solvyd.server.schemas.builds import TriggerRequest
+from solvyd.server.services.builds.lifecycle import RetryPolicy
+from solvyd.server.services.builds.trigger import trigger_build
+from solvyd.server.services.context import ServerContext
+from solvyd.server.services.errors import Conflict, NotFound
+from solvyd.shared.clock import utcnow
+
+
+def retry_policy(ctx: ServerContext, job: Job | None) -> RetryPolicy:
+    return RetryPolicy(
+        max_retries=job.max_retries if job else 0,
+        backoff_seconds=ctx.settings.retry_backoff_seconds,
+        max_backoff_seconds=ctx.settings.retry_backoff_max_seconds,
+    )
+
+
+async def release_due_retries(ctx: ServerContext) -> int:
+    """Retries whose backoff has passed become claimable now; waiting agents are woken."""
+    async with ctx.db.transaction() as session:
+        result = await session.execute(
+            sa.update(Build)
+            .where(Build.status == BuildStatus.QUEUED, Build.not_before <= utcnow())
+            .values(not_before=None)
+        )
+    released = int(getattr(result, "rowcount", 0) or 0)
+    if released:
+        ctx.events.notify(QUEUE)
+    return released
+
+
+async def retry_build(
+    ctx: ServerContext, build_id: uuid.UUID, triggered_by: uuid.UUID | None
+) -> Build:
+    """A new build of the same job, branch, commit and trigger variables as a finished one.
+
+    Its steps are planned from the job's pipeline as it is now (a repository pipeline is read
+    at the same commit, so it is the same one)."""
+    async with ctx.db.transaction() as session:
+        old = await queries.get_build(session, build_id)
+    if old is None:
+        raise NotFound(f"build {build_id} not found")
+    if not BuildStatus(old.status).finished:
+        raise Conflict(f"build {build_id} has not finished ({old.status}); cancel it first")
+    body = TriggerRequest(branch=old.branch, commit_sha=old.commit_sha, env=dict(old.env))
+    return await trigger_build(
+        ctx, old.job_id, body, triggered_by=triggered_by, trigger="retry", retry_of=old.id
+    )
