@@ -1,12 +1,14 @@
 """The newcomer's walk-through, through the real `solvyd` command: `up`, then login, create,
 trigger --follow and list in a second process."""
 
+import json
 import os
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from solvyd.cli.demo import HELLO_PIPELINE
@@ -119,3 +121,33 @@ def test_cli_errors_are_one_line(tmp_path: Path) -> None:
     assert bad.returncode == 1
     assert "cannot reach the server" in bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+def test_drain_resume_and_retry_from_the_cli(
+    embedded: tuple[Process, str, Path], tmp_path: Path
+) -> None:
+    _, url, _ = embedded
+    config = tmp_path / "cli" / "config.json"
+    login = _cli(["login", url, "-u", "admin", "--password-stdin"], config, input=ADMIN_PASSWORD)
+    assert login.returncode == 0, login.stderr
+    token = json.loads(config.read_text())["token"]
+    workers = httpx.get(
+        f"{url}/api/v1/workers", headers={"Authorization": f"Bearer {token}"}, timeout=10
+    ).json()["items"]
+    name = workers[0]["name"]
+
+    drained = _cli(["workers", "drain", name], config)
+    assert drained.returncode == 0, drained.stderr
+    assert f"worker {name} is draining" in drained.stderr
+    build_id = _cli(["jobs", "trigger", "hello"], config).stdout.strip()
+    shown = _cli(["builds", "show", build_id], config)
+    assert "waiting_reason: no worker is online" in shown.stdout
+
+    assert _cli(["workers", "resume", name], config).returncode == 0
+    followed = _cli(["builds", "logs", build_id, "--follow"], config)
+    assert followed.returncode == 0, followed.stderr
+
+    retried = _cli(["builds", "retry", build_id, "--follow"], config)
+    assert retried.returncode == 0, retried.stderr
+    assert "retrying " + build_id in retried.stderr
+    assert "tick 5" in retried.stdout

@@ -7,7 +7,7 @@ from solvyd.cli.display import table_with_ids, when
 from solvyd.cli.follow import exit_code_for, follow_build, print_lines
 from solvyd.cli.output import console, err_console
 
-app = typer.Typer(help="List, inspect, follow and cancel builds.", no_args_is_help=True)
+app = typer.Typer(help="List, inspect, follow, cancel and retry builds.", no_args_is_help=True)
 
 STATUS_STYLE = {
     "success": "green",
@@ -63,6 +63,9 @@ def show(build_id: str) -> None:
         "worker_id",
         "exit_code",
         "error_message",
+        "waiting_reason",
+        "attempt",
+        "retry_of",
         "queued_at",
         "started_at",
         "completed_at",
@@ -103,3 +106,19 @@ def cancel(build_id: str) -> None:
     """Cancel a queued or running build."""
     result = ApiClient().post(f"/builds/{build_id}/cancel")
     err_console.print(f"build {result['id']} {result['status']}")
+
+
+@app.command("retry")
+def retry(
+    build_id: str,
+    follow: bool = typer.Option(
+        False, "--follow", "-f", help="Print the log live; exit with the build's exit code."
+    ),
+) -> None:
+    """Run a finished build again, as a new build of the same commit."""
+    client = ApiClient()
+    build = client.post(f"/builds/{build_id}/retry")
+    err_console.print(f"build #{build['number']} queued, retrying {build_id} ({build['id']})")
+    if follow:
+        raise typer.Exit(exit_code_for(follow_build(client, build["id"])))
+    console.out(build["id"])

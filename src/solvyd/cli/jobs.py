@@ -41,6 +41,13 @@ def create(
     env: list[str] = typer.Option([], "--env", "-e", help="KEY=VALUE, repeatable."),
     max_retries: int = typer.Option(0, "--max-retries"),
     timeout: int | None = typer.Option(None, "--timeout", help="Build timeout in seconds."),
+    priority: int = typer.Option(0, "--priority", help="Higher runs first when agents are busy."),
+    max_concurrent: int | None = typer.Option(
+        None, "--max-concurrent", min=1, help="At most this many builds at once (e.g. 1)."
+    ),
+    cancel_previous: bool = typer.Option(
+        False, "--cancel-previous", help="A new build cancels older queued ones of its branch."
+    ),
 ) -> None:
     """Create a job. Creating one that exists with the same definition changes nothing."""
     body: dict[str, Any] = {
@@ -48,6 +55,9 @@ def create(
         "labels": [label for label in labels.split(",") if label],
         "env": _key_values(env, "--env"),
         "max_retries": max_retries,
+        "priority": priority,
+        "max_concurrent_builds": max_concurrent,
+        "cancel_previous": cancel_previous,
     }
     if pipeline is not None:
         try:
@@ -87,7 +97,18 @@ def list_jobs() -> None:
 def show(name: str) -> None:
     """Show a job's definition."""
     job = ApiClient().resolve_job(name)
-    for key in ("id", "name", "scm_url", "branch", "labels", "max_retries", "timeout_seconds"):
+    for key in (
+        "id",
+        "name",
+        "scm_url",
+        "branch",
+        "labels",
+        "max_retries",
+        "timeout_seconds",
+        "priority",
+        "max_concurrent_builds",
+        "cancel_previous",
+    ):
         console.print(f"[bold]{key}:[/] {job[key]}")
     if job.get("pipeline"):
         console.print("[bold]pipeline:[/]")
