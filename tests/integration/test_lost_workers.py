@@ -58,15 +58,18 @@ async def test_a_worker_back_from_silence_is_told_to_stop_the_build_another_now_
         assert time.monotonic() < deadline, "the silent worker's build was never requeued"
         await asyncio.sleep(0.05)
     other = await register_worker(client)
-    alive = asyncio.create_task(_keep_alive(client, other))
+    stop = asyncio.Event()
+    alive = asyncio.create_task(_keep_alive(client, other, stop))
     try:
         await _take_over(client, admin, silent, other, build["id"])
     finally:
-        alive.cancel()
+        # Not cancelled: a request cancelled inside its transaction would hold SQLite's lock.
+        stop.set()
+        await asyncio.wait_for(alive, 10)
 
 
-async def _keep_alive(client: httpx.AsyncClient, worker: Worker) -> None:
-    while True:
+async def _keep_alive(client: httpx.AsyncClient, worker: Worker, stop: asyncio.Event) -> None:
+    while not stop.is_set():
         await client.post(f"{API}/workers/{worker.id}/heartbeat", headers=worker.headers, json={})
         await asyncio.sleep(0.1)
 
