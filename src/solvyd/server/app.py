@@ -17,6 +17,7 @@ from solvyd.server.background import run_reaper
 from solvyd.server.db.migrate import upgrade_to_head
 from solvyd.server.db.session import create_database
 from solvyd.server.events import EventHub
+from solvyd.server.events_pg import PostgresNotifier
 from solvyd.server.logging import configure_logging
 from solvyd.server.services.context import ServerContext
 from solvyd.server.services.users import ensure_admin
@@ -28,12 +29,14 @@ log = structlog.get_logger(__name__)
 
 async def start_context(settings: ServerSettings) -> ServerContext:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    db = create_database(settings.resolved_database_url())
+    database_url = settings.resolved_database_url()
+    db = create_database(database_url)
     await upgrade_to_head(db)
+    events = EventHub()
     ctx = ServerContext(
         settings=settings,
         db=db,
-        events=EventHub(),
+        events=events,
         keys=load_keys(settings),
         artifacts=create_store(settings),
     )
@@ -44,6 +47,12 @@ async def start_context(settings: ServerSettings) -> ServerContext:
             f"\nCreated user {settings.admin_username!r} with generated password: {generated}\n"
             "It is shown only this once.\n\n"
         )
+    if db.dialect == "postgresql":
+        # Other server processes may share this database: wake their waiters too. SQLite is
+        # single-server, so its hub stays in-process.
+        notifier = PostgresNotifier(events, database_url)
+        await notifier.start()
+        events.attach(notifier)
     return ctx
 
 
@@ -62,6 +71,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
             reaper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await reaper
+            await ctx.events.detach()
             await ctx.artifacts.close()
             await ctx.db.dispose()
 

@@ -1,17 +1,23 @@
-"""In-process wake-ups: a trigger wakes long-polling claimers, a log batch wakes log readers,
-a cancel wakes the agent's cancel watcher.
+"""Wake-ups: a trigger wakes long-polling claimers, a log batch wakes log readers, a cancel
+wakes the agent's cancel watcher.
 
 Waiters take a `Signal` *before* they look at the database and wait on it after, so a notify
-that lands between the look and the wait is never missed. A cross-process transport
-(PostgreSQL LISTEN/NOTIFY) can later call `notify` from its listener without changing callers.
+that lands between the look and the wait is never missed. A wake-up is only a hint to look
+again: a spurious one costs a query, a lost one costs a whole long-poll wait.
+
+The hub alone wakes waiters in this process (enough for SQLite, which is single-server). With
+a transport attached (PostgreSQL LISTEN/NOTIFY, `events_pg.py`) every `notify` also reaches
+the hubs of the other server processes on the same database, which `wake` their waiters.
 """
 
 import asyncio
-from collections import defaultdict
+import weakref
+from typing import Protocol
 
 
 class Signal:
-    __slots__ = ("_event",)
+    # Weak-referenceable: the hub holds a topic's signal only while some waiter holds it.
+    __slots__ = ("__weakref__", "_event")
 
     def __init__(self) -> None:
         self._event = asyncio.Event()
@@ -29,37 +35,80 @@ class Signal:
         self._event.set()
 
 
+class EventTransport(Protocol):
+    """Carries this process's notifications to the other server processes' hubs."""
+
+    def publish(self, topic: str) -> None:
+        """Send `topic` soon; never blocks and never raises."""
+
+    async def stop(self) -> None:
+        """Stop sending and receiving, within a bounded time."""
+
+
 class EventHub:
     def __init__(self) -> None:
-        self._signals: dict[str, Signal] = defaultdict(Signal)
+        # Weak values: a topic nobody waits on any more (e.g. the cancel topic of a build that
+        # ended normally) is forgotten instead of kept for the life of the process.
+        self._signals: weakref.WeakValueDictionary[str, Signal] = weakref.WeakValueDictionary()
         self._closed = False
+        self._transport: EventTransport | None = None
+
+    def attach(self, transport: EventTransport) -> None:
+        self._transport = transport
+
+    async def detach(self) -> None:
+        """Stop the transport, if any; from now on wake-ups stay in this process."""
+        transport, self._transport = self._transport, None
+        if transport is not None:
+            await transport.stop()
 
     def listen(self, topic: str) -> Signal:
         if self._closed:
-            signal = Signal()
-            signal.fire()
-            return signal
-        return self._signals[topic]
+            fired = Signal()
+            fired.fire()
+            return fired
+        signal = self._signals.get(topic)
+        if signal is None:
+            signal = self._signals[topic] = Signal()
+        return signal
 
     def close(self) -> None:
         """Wake every waiter, now and later: the server is shutting down, so long polls
-        answer at once instead of holding the shutdown up."""
+        answer at once instead of holding the shutdown up. The transport keeps running (until
+        `detach`): what the last requests commit must still reach the other servers."""
         self._closed = True
-        for signal in self._signals.values():
-            signal.fire()
-        self._signals.clear()
+        self.wake_all()
 
     @property
     def closed(self) -> bool:
         return self._closed
 
     def notify(self, topic: str) -> None:
+        """Wake `topic`'s waiters here and, through the transport, in the other servers."""
+        self.wake(topic)
+        if self._transport is not None:
+            self._transport.publish(topic)
+
+    def wake(self, topic: str) -> None:
+        """Wake `topic`'s waiters in this process only (the transport's entry point)."""
+        if topic == ALL_TOPICS:
+            self.wake_all()
+            return
         signal = self._signals.pop(topic, None)
         if signal is not None:
             signal.fire()
 
+    def wake_all(self) -> None:
+        """Wake every waiter in this process, e.g. after wake-ups may have been lost."""
+        signals = list(self._signals.values())
+        self._signals.clear()
+        for signal in signals:
+            signal.fire()
+
 
 QUEUE = "queue"
+# Not a topic of its own: wakes every waiter. Sent when wake-ups may have been lost.
+ALL_TOPICS = "*"
 
 
 def build_topic(build_id: object) -> str:
