@@ -33,7 +33,10 @@ from solvyd.shared.clock import utcnow
 log = structlog.get_logger(__name__)
 
 CANCEL_POLL_SECONDS = 25.0
-FINAL_REPORT_DEADLINE_SECONDS = 300.0
+# How long a finished build's undelivered reports (in memory and spooled to disk) keep being
+# retried while the server is unreachable. Long: holding the build's slot costs nothing while
+# no server can hand out work anyway, and giving up loses the build's log and result.
+FINAL_REPORT_DEADLINE_SECONDS = 3600.0
 START_REPORT_DEADLINE_SECONDS = 60.0
 
 
@@ -178,7 +181,11 @@ def _final_update(handle: BuildHandle, result: JobResult) -> BuildStatusUpdate:
     )
 
 
-async def run_build(client: ServerClient, executor: Executor, handle: BuildHandle) -> None:
+async def run_build(
+    client: ServerClient, executor: Executor, handle: BuildHandle, spool_dir: Path | None = None
+) -> None:
+    """Run one build; `spool_dir` is where its reports go when the server is unreachable and
+    memory is full (see `agent/reporter.py`)."""
     spec = handle.spec
     bound = log.bind(build_id=str(spec.build_id), job=spec.job_name, number=spec.build_number)
     try:
@@ -194,7 +201,7 @@ async def run_build(client: ServerClient, executor: Executor, handle: BuildHandl
         bound.warning("not running the build: the server did not accept its start", error=str(exc))
         return
     bound.info("build started")
-    reporter = BuildReporter(client, spec.build_id)
+    reporter = BuildReporter(client, spec.build_id, spool_dir=spool_dir)
     reporter.start()
     watcher = asyncio.create_task(_watch_for_cancel(client, handle), name="cancel-watcher")
     workspace = Path(executor.workspace(spec))

@@ -1,30 +1,41 @@
 """Delivers one build's reports to the server in the order they happened.
 
-Log batches, step status and the final build status share one ordered outbox and one sender,
-so the server (and anyone following the log) sees them in order. While the server is down the
-sender retries with backoff; log lines beyond `max_buffered_bytes` are dropped and replaced by a
-marker line, so a flood or a long outage cannot exhaust the agent's memory. Status reports are
-never dropped.
+Log batches, step status and build status share one ordered outbox and one sender, so the
+server (and anyone following the log) sees them in order. The sender removes a report from the
+outbox only once the server has answered it; while the server is down it retries with backoff,
+and a log batch sent twice (its answer lost) is stored once, since the server keeps one batch
+per seq.
+
+The outbox is a FIFO whose tail may be on disk. Up to `max_memory_bytes` of log text it lives in
+memory; beyond that, reports are appended to the build's spool file (`agent/spool.py`) and read
+back in order once the memory part has been delivered. Once anything is spooled, everything
+after it is spooled too, until the spool has been read back: that keeps the order of all
+reports, status included. Only when the spool holds `max_spool_bytes` are new log lines dropped,
+and a marker line says how many. Status reports are never dropped.
 """
 
 import asyncio
 import contextlib
 import uuid
 from collections import deque
+from pathlib import Path
 
 import structlog
 
 from solvyd.agent.client import Rejected, ServerClient, ServerUnavailable
 from solvyd.agent.log_shipper import LogBatcher
+from solvyd.agent.spool import Report, ReportSpool
 from solvyd.protocol import BuildStatusUpdate, LogBatch, StepStatusUpdate
 from solvyd.shared.backoff import backoff_delays
 
 log = structlog.get_logger(__name__)
 
 FLUSH_INTERVAL_SECONDS = 0.2
-MAX_BUFFERED_BYTES = 32 * 1024 * 1024
-
-Report = LogBatch | tuple[str, StepStatusUpdate] | BuildStatusUpdate
+MAX_MEMORY_BYTES = 8 * 1024 * 1024
+MAX_SPOOL_BYTES = 1024 * 1024 * 1024
+# How much the sender reads back from the spool at a time (it reads only when the memory part
+# is empty), so a read never stalls the event loop for long.
+SPOOL_READ_BYTES = 1024 * 1024
 
 
 def _size(report: Report) -> int:
@@ -39,20 +50,32 @@ class BuildReporter:
         client: ServerClient,
         build_id: uuid.UUID,
         *,
-        max_buffered_bytes: int = MAX_BUFFERED_BYTES,
+        spool_dir: Path | None = None,
+        max_memory_bytes: int = MAX_MEMORY_BYTES,
+        max_spool_bytes: int = MAX_SPOOL_BYTES,
         flush_interval: float = FLUSH_INTERVAL_SECONDS,
     ) -> None:
+        """Without `spool_dir` nothing goes to disk: log lines past the memory bound are
+        dropped."""
         self._client = client
         self._build_id = build_id
         self._batcher = LogBatcher()
-        self._outbox: deque[Report] = deque()
-        self._buffered_bytes = 0
-        self._max_buffered_bytes = max_buffered_bytes
+        # The outbox: `_memory` first, then what `_spool` holds.
+        self._memory: deque[Report] = deque()
+        self._memory_bytes = 0
+        self._max_memory_bytes = max_memory_bytes
+        self._spool = ReportSpool(spool_dir / f"{build_id}.jsonl") if spool_dir else None
+        self._max_spool_bytes = max_spool_bytes
         self._dropped_lines = 0
+        self._dropped_step: str | None = None
         self._flush_interval = flush_interval
         self._wakeup = asyncio.Event()
         self._closing = False
         self._sender: asyncio.Task[None] | None = None
+
+    @property
+    def spool_path(self) -> Path | None:
+        return self._spool.path if self._spool is not None else None
 
     def start(self) -> None:
         self._sender = asyncio.create_task(self._send_loop(), name=f"reporter-{self._build_id}")
@@ -60,41 +83,64 @@ class BuildReporter:
     # --- producers (never block the build) ---
 
     def log_line(self, step: str | None, text: str) -> None:
-        if self._buffered_bytes + self._batcher.pending_bytes >= self._max_buffered_bytes:
+        if self._dropped_lines and step != self._dropped_step:
+            self._push_dropped_marker()
+        if not self._has_room():
             self._dropped_lines += 1
+            self._dropped_step = step
             return
-        if self._dropped_lines:
-            dropped, self._dropped_lines = self._dropped_lines, 0
-            self._push(
-                self._batcher.add(
-                    step, f"[solvyd: {dropped} log lines dropped: the agent's buffer was full]"
-                )
-            )
+        self._push_dropped_marker()
         self._push(self._batcher.add(step, text))
 
     def step_status(self, step: str, update: StepStatusUpdate) -> None:
-        self._push(self._batcher.seal())
+        self._seal()
         self._push((step, update))
 
     def build_status(self, update: BuildStatusUpdate) -> None:
         """A build status report in order with the rest (e.g. `running` again, with the commit
         the checkout resolved); the final one goes through `finish`."""
-        self._push(self._batcher.seal())
+        self._seal()
         self._push(update)
+
+    def _has_room(self) -> bool:
+        """Room for one more log line: in memory, or else on disk."""
+        pending = self._batcher.pending_bytes
+        memory_full = self._memory_bytes + pending >= self._max_memory_bytes
+        if self._spool is not None and (self._spool or memory_full):
+            return not self._spool.failed and self._spool.size + pending < self._max_spool_bytes
+        return not memory_full
+
+    def _push_dropped_marker(self) -> None:
+        """The marker for the lines dropped so far, in their step and in order with the rest.
+        It goes out whatever the bounds: one line, and only after lines were dropped."""
+        if self._dropped_lines:
+            dropped, self._dropped_lines = self._dropped_lines, 0
+            text = f"[solvyd: {dropped} log lines dropped: the agent's buffer was full]"
+            self._push(self._batcher.add(self._dropped_step, text))
+
+    def _seal(self) -> None:
+        self._push_dropped_marker()
+        self._push(self._batcher.seal())
 
     def _push(self, report: Report | None) -> None:
         if report is None:
             return
-        self._outbox.append(report)
-        self._buffered_bytes += _size(report)
+        size = _size(report)
+        spill = self._memory_bytes + size > self._max_memory_bytes
+        if self._spool is not None and (self._spool or spill):
+            self._spool.append(report)
+        else:
+            self._memory.append(report)
+            self._memory_bytes += size
         self._wakeup.set()
 
     # --- the end ---
 
     async def finish(self, final: BuildStatusUpdate, deadline: float) -> bool:
         """Queue the final status after everything else, then wait (at most `deadline`
-        seconds) for the outbox to drain. True if everything was delivered."""
-        self._push(self._batcher.seal())
+        seconds) for the outbox to drain. True if everything was delivered. The spool file is
+        gone afterwards either way."""
+        self._seal()
         self._push(final)
         self._closing = True
         self._wakeup.set()
@@ -105,19 +151,25 @@ class BuildReporter:
             log.error(
                 "gave up delivering build reports",
                 build_id=str(self._build_id),
-                undelivered=len(self._outbox),
+                undelivered_in_memory=len(self._memory),
+                undelivered_spooled_bytes=self._spool.size if self._spool is not None else 0,
             )
             self._sender.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._sender
             return False
+        finally:
+            if self._spool is not None:
+                self._spool.discard()
         return True
 
     # --- the sender ---
 
     async def _send_loop(self) -> None:
         while True:
-            if not self._outbox:
+            if not self._memory and self._spool:
+                self._refill()
+            if not self._memory:
                 if self._closing:
                     return
                 self._wakeup.clear()
@@ -125,10 +177,17 @@ class BuildReporter:
                     await asyncio.wait_for(self._wakeup.wait(), self._flush_interval)
                 self._push(self._batcher.seal())
                 continue
-            report = self._outbox[0]
+            report = self._memory[0]
             await self._deliver(report)
-            self._outbox.popleft()
-            self._buffered_bytes -= _size(report)
+            self._memory.popleft()
+            self._memory_bytes -= _size(report)
+
+    def _refill(self) -> None:
+        """Move the next reports from the spool into memory (which is empty)."""
+        assert self._spool is not None
+        for report in self._spool.read(min(SPOOL_READ_BYTES, self._max_memory_bytes)):
+            self._memory.append(report)
+            self._memory_bytes += _size(report)
 
     async def _deliver(self, report: Report) -> None:
         delays = backoff_delays(base=0.2, cap=5.0)

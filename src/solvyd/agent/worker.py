@@ -11,12 +11,14 @@ import platform
 import signal
 import socket
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import structlog
 
 from solvyd import __version__
 from solvyd.agent.build_run import BuildHandle, run_build
 from solvyd.agent.client import Rejected, ServerClient, ServerUnavailable, with_retries
+from solvyd.agent.spool import agent_spool_dir, remove_stale_spools
 from solvyd.pipeline.executors.base import Executor
 from solvyd.protocol import (
     BuildStatus,
@@ -40,6 +42,9 @@ class AgentConfig:
     labels: list[str] = field(default_factory=list)
     concurrency: int = 1
     stop_grace_seconds: float = 30.0
+    # Where builds' reports spill to disk while the server is unreachable (in a directory of
+    # this agent's name); None keeps them in memory only, dropping log lines past its bound.
+    spool_root: Path | None = None
 
 
 def _local_ip() -> str:
@@ -58,6 +63,7 @@ class Agent:
         self._slots = asyncio.Semaphore(config.concurrency)
         self._stopping = asyncio.Event()
         self._heartbeat_interval = 10.0
+        self._spool_dir: Path | None = None
 
     def request_stop(self) -> None:
         """First call: graceful. Second call: cancel running builds now."""
@@ -83,6 +89,9 @@ class Agent:
 
     async def run(self) -> None:
         try:
+            if self.config.spool_root is not None:
+                self._spool_dir = agent_spool_dir(self.config.spool_root, self.config.name)
+                remove_stale_spools(self._spool_dir)
             await self._register()
             heartbeat = asyncio.create_task(self._heartbeat_loop(), name="heartbeat")
             claimer = asyncio.create_task(self._claim_loop(), name="claim")
@@ -165,7 +174,7 @@ class Agent:
 
     async def _run_and_release(self, handle: BuildHandle) -> None:
         try:
-            await run_build(self.client, self.executor, handle)
+            await run_build(self.client, self.executor, handle, self._spool_dir)
         except Exception:
             log.exception("build run failed", build_id=str(handle.build_id))
             with contextlib.suppress(ServerUnavailable, Rejected):

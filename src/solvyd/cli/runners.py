@@ -107,6 +107,7 @@ def _make_agent(
         token=token,
         labels=[label for label in labels.split(",") if label],
         concurrency=concurrency,
+        spool_root=work_root / ".spool",
     )
     if name:
         config.name = name
