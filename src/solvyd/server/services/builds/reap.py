@@ -23,8 +23,11 @@ async def reap_lost_workers(ctx: ServerContext) -> int:
     cutoff = utcnow() - timedelta(seconds=ctx.settings.heartbeat_ttl_seconds)
     touched = []
     async with ctx.db.transaction() as session:
+        # SKIP LOCKED: every server runs a reaper; a worker another one is reaping is its.
         lost = await session.scalars(
-            sa.select(Worker).where(Worker.last_heartbeat < cutoff, Worker.status != "offline")
+            sa.select(Worker)
+            .where(Worker.last_heartbeat < cutoff, Worker.status != "offline")
+            .with_for_update(skip_locked=True)
         )
         for worker in lost:
             worker.status = "offline"
