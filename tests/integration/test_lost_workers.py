@@ -97,3 +97,37 @@ async def _take_over(
     )
     assert text.text == "fresh\n"
     assert (await get_build(client, admin, build_id))["status"] == "success"
+
+
+async def test_reports_of_an_earlier_attempt_are_refused_even_from_the_same_worker(
+    client: httpx.AsyncClient,
+) -> None:
+    admin: Headers = await admin_headers(client)
+    job = await create_job(client, admin, max_retries=1)
+    worker = await register_worker(client)
+    build = await trigger(client, admin, job["id"])
+    spec = await claim_build(client, worker)
+    assert spec["attempt"] == 1
+    assert (await set_status(client, worker, build["id"], "running", attempt=1)).status_code == 200
+
+    deadline = time.monotonic() + 10
+    while (await get_build(client, admin, build["id"]))["attempt"] != 2:
+        assert time.monotonic() < deadline, "the silent worker's build was never requeued"
+        await asyncio.sleep(0.05)
+    again = await register_worker(client, worker.name)  # it comes back and claims it again
+    response = await claim(client, again, wait=5)
+    assert response.json()["attempt"] == 2
+
+    stale = await client.post(
+        f"{API}/builds/{build['id']}/logs",
+        headers=again.headers,
+        json={"seq": 5, "lines": [{"text": "old run"}], "attempt": 1},
+    )
+    assert stale.status_code == 409, stale.text
+    assert (await set_status(client, again, build["id"], "success", attempt=1)).status_code == 409
+    current = await client.post(
+        f"{API}/builds/{build['id']}/logs",
+        headers=again.headers,
+        json={"seq": 0, "lines": [{"text": "new run"}], "attempt": 2},
+    )
+    assert current.status_code == 200, current.text

@@ -191,7 +191,10 @@ async def run_build(
     try:
         await with_retries(
             lambda: client.update_build(
-                spec.build_id, BuildStatusUpdate(status=BuildStatus.RUNNING, started_at=utcnow())
+                spec.build_id,
+                BuildStatusUpdate(
+                    status=BuildStatus.RUNNING, started_at=utcnow(), attempt=spec.attempt
+                ),
             ),
             "report build running",
             give_up_after=START_REPORT_DEADLINE_SECONDS,
@@ -201,7 +204,7 @@ async def run_build(
         bound.warning("not running the build: the server did not accept its start", error=str(exc))
         return
     bound.info("build started")
-    reporter = BuildReporter(client, spec.build_id, spool_dir=spool_dir)
+    reporter = BuildReporter(client, spec.build_id, spool_dir=spool_dir, attempt=spec.attempt)
     reporter.start()
     watcher = asyncio.create_task(_watch_for_cancel(client, handle), name="cancel-watcher")
     workspace = Path(executor.workspace(spec))

@@ -51,6 +51,7 @@ class BuildReporter:
         build_id: uuid.UUID,
         *,
         spool_dir: Path | None = None,
+        attempt: int | None = None,
         max_memory_bytes: int = MAX_MEMORY_BYTES,
         max_spool_bytes: int = MAX_SPOOL_BYTES,
         flush_interval: float = FLUSH_INTERVAL_SECONDS,
@@ -59,6 +60,7 @@ class BuildReporter:
         dropped."""
         self._client = client
         self._build_id = build_id
+        self._attempt = attempt
         self._batcher = LogBatcher()
         # The outbox: `_memory` first, then what `_spool` holds.
         self._memory: deque[Report] = deque()
@@ -216,6 +218,12 @@ class BuildReporter:
                 await asyncio.sleep(delay)
 
     async def _send(self, report: Report) -> None:
+        # Every report names the attempt it is about, so the server can refuse a stale run's.
+        if isinstance(report, tuple):
+            step, update = report
+            report = (step, update.model_copy(update={"attempt": self._attempt}))
+        else:
+            report = report.model_copy(update={"attempt": self._attempt})
         if isinstance(report, LogBatch):
             await self._client.send_logs(self._build_id, report)
         elif isinstance(report, BuildStatusUpdate):

@@ -60,6 +60,8 @@ class Agent:
         self.client = ServerClient(config.server_url, config.token)
         self.builds: dict[str, BuildHandle] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        # The task running each build in `builds`, by build id.
+        self._runs: dict[str, asyncio.Task[None]] = {}
         self._slots = asyncio.Semaphore(config.concurrency)
         self._stopping = asyncio.Event()
         self._heartbeat_interval = 10.0
@@ -166,14 +168,31 @@ class Agent:
             if spec is None:
                 self._slots.release()
                 continue
-            handle = BuildHandle(spec)
-            self.builds[str(spec.build_id)] = handle
-            task = asyncio.create_task(self._run_and_release(handle), name=f"build-{spec.build_id}")
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._start_build(BuildHandle(spec))
 
-    async def _run_and_release(self, handle: BuildHandle) -> None:
+    def _start_build(self, handle: BuildHandle) -> None:
+        key = str(handle.build_id)
+        stale = self._runs.get(key)
+        if stale is not None:
+            # The server took this build from us (we were silent too long) and handed a new
+            # attempt back to us: stop the old run, and start the new one once it has ended.
+            log.warning("a new attempt of a build this agent still runs: stopping the old run")
+            self.builds[key].stop(by_agent=False)
+        self.builds[key] = handle
+        task = asyncio.create_task(
+            self._run_and_release(handle, after=stale), name=f"build-{handle.build_id}"
+        )
+        self._runs[key] = task
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _run_and_release(
+        self, handle: BuildHandle, after: asyncio.Task[None] | None = None
+    ) -> None:
+        key = str(handle.build_id)
         try:
+            if after is not None:
+                await asyncio.wait([after])  # bounded: stopping a run is bounded
             await run_build(self.client, self.executor, handle, self._spool_dir)
         except Exception:
             log.exception("build run failed", build_id=str(handle.build_id))
@@ -181,11 +200,15 @@ class Agent:
                 await self.client.update_build(
                     handle.build_id,
                     BuildStatusUpdate(
-                        status=BuildStatus.ERROR, error_message="the agent failed running the build"
+                        status=BuildStatus.ERROR,
+                        error_message="the agent failed running the build",
+                        attempt=handle.spec.attempt,
                     ),
                 )
         finally:
-            self.builds.pop(str(handle.build_id), None)
+            if self.builds.get(key) is handle:
+                del self.builds[key]
+                del self._runs[key]
             self._slots.release()
 
     async def _drain(self) -> None:

@@ -141,6 +141,9 @@ class JobSpec(_Message):
     event: str = "manual"
     # Steps of one build that may run at the same time on one agent.
     max_parallel_steps: int = 4
+    # Which run of the build this is: 1, then one more per retry after an infrastructure error.
+    # Set by the server when it hands the build out; the agent stamps its reports with it.
+    attempt: int = 1
 
 
 class LogLine(_Message):
@@ -148,10 +151,17 @@ class LogLine(_Message):
     ts: datetime | None = None
 
 
+# On a report: the build attempt (`JobSpec.attempt`) it is about. A build retried after its
+# worker was lost may come back to the same worker; the old run's late reports then carry the
+# old attempt and are refused (409) instead of mixing into the new attempt's log and status.
+Attempt = Annotated[int | None, Field(default=None, ge=1)]
+
+
 class LogBatch(_Message):
     seq: Annotated[int, Field(ge=0)]
     step: str | None = None
     lines: list[LogLine]
+    attempt: Attempt = None
 
 
 class BuildStatusUpdate(_Message):
@@ -163,6 +173,7 @@ class BuildStatusUpdate(_Message):
     exit_code: int | None = None
     error_message: str | None = None
     duration_seconds: float | None = None
+    attempt: Attempt = None
 
 
 class StepStatusUpdate(_Message):
@@ -171,6 +182,7 @@ class StepStatusUpdate(_Message):
     completed_at: datetime | None = None
     exit_code: int | None = None
     error_message: str | None = None
+    attempt: Attempt = None
 
 
 class CancelState(_Message):

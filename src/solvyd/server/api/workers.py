@@ -69,7 +69,7 @@ async def assigned_builds(ctx: Ctx, worker: PathWorker, worker_id: uuid.UUID) ->
                 commit_sha=build.commit_sha,
                 build_config=job.build_config,
                 queued_at=build.queued_at,
-                spec=build.spec,
+                spec=claim.handed_out_spec(build).model_dump(mode="json"),
             )
         )
     return AssignedBuildList(builds=answer)

@@ -6,15 +6,24 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from solvyd.server.db import queries
 from solvyd.server.db.models import Build
-from solvyd.server.services.errors import Forbidden, NotFound
+from solvyd.server.services.errors import Conflict, Forbidden, NotFound
 
 
 async def build_held_by(
-    session: AsyncSession, build_id: uuid.UUID, worker_id: uuid.UUID, *, lock: bool = True
+    session: AsyncSession,
+    build_id: uuid.UUID,
+    worker_id: uuid.UUID,
+    *,
+    lock: bool = True,
+    attempt: int | None = None,
 ) -> Build:
+    """The build, if `worker_id` holds it; a report naming an `attempt` must be about the
+    build's current one (an earlier attempt's run is stale, even on the same worker)."""
     build = await queries.get_build(session, build_id, lock=lock)
     if build is None:
         raise NotFound(f"build {build_id} not found")
     if build.worker_id != worker_id:
         raise Forbidden("this build is not assigned to this worker")
+    if attempt is not None and attempt != build.attempt:
+        raise Conflict(f"this report is about attempt {attempt}; the build is on {build.attempt}")
     return build

@@ -88,7 +88,7 @@ async def claim_next_build(ctx: ServerContext, worker_id: uuid.UUID, wait: float
         signal = ctx.events.listen(QUEUE)
         assignment = await _assign_builds(ctx, worker_id, limit=1)
         if assignment.builds:
-            return JobSpec.model_validate(assignment.builds[0].spec)
+            return handed_out_spec(assignment.builds[0])
         remaining = deadline - time.monotonic()
         if remaining <= 0 or ctx.events.closed:
             return None
@@ -96,6 +96,11 @@ async def claim_next_build(ctx: ServerContext, worker_id: uuid.UUID, wait: float
             await asyncio.sleep(min(CONTENDED_RETRY_SECONDS, remaining))
             continue
         await signal.wait(remaining)
+
+
+def handed_out_spec(build: Build) -> JobSpec:
+    """The spec planned at trigger time, for the build's current attempt."""
+    return JobSpec.model_validate({**build.spec, "attempt": build.attempt})
 
 
 async def assigned_builds(ctx: ServerContext, worker_id: uuid.UUID) -> list[Build]:

@@ -34,7 +34,9 @@ async def append_log_batch(
         "created_at": utcnow(),
     }
     async with ctx.db.transaction() as session:
-        await build_held_by(session, build_id, worker_id, lock=False)
+        # Locked: a requeue (which deletes the old attempt's log) cannot slip in between the
+        # check and the insert and leave a stale batch in the new attempt's log.
+        await build_held_by(session, build_id, worker_id, attempt=batch.attempt)
         stored = await dialects.insert_ignoring_duplicates(session, BuildLog, row, ctx.db.dialect)
     if stored:
         ctx.events.notify(build_topic(build_id))

@@ -21,7 +21,7 @@ async def update_build_status(
     ctx: ServerContext, worker_id: uuid.UUID, build_id: uuid.UUID, body: BuildStatusUpdate
 ) -> Build:
     async with ctx.db.transaction() as session:
-        build = await build_held_by(session, build_id, worker_id)
+        build = await build_held_by(session, build_id, worker_id, attempt=body.attempt)
         if body.commit_sha and not BuildStatus(build.status).finished:
             build.commit_sha = body.commit_sha  # what the checkout resolved
         if build.status == body.status and body.status is not BuildStatus.QUEUED:
@@ -74,7 +74,7 @@ async def update_step_status(
     body: StepStatusUpdate,
 ) -> BuildStep:
     async with ctx.db.transaction() as session:
-        build = await build_held_by(session, build_id, worker_id)
+        build = await build_held_by(session, build_id, worker_id, attempt=body.attempt)
         step = await session.scalar(
             sa.select(BuildStep).where(BuildStep.build_id == build.id, BuildStep.name == step_name)
         )
