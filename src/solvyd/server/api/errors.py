@@ -6,6 +6,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from solvyd.server.services.errors import InvalidInput, ServiceError
@@ -51,6 +52,23 @@ async def _http_error(_: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DBAPIError | OSError)
+    if isinstance(exc, DBAPIError) and not _database_unreachable(exc):
+        return await _unexpected_error(request, exc)
+    # Expected while the database restarts: one line, no traceback; agents retry on 503.
+    log.warning("database unavailable", path=request.url.path, error=type(exc).__name__)
+    return JSONResponse(
+        error_body("unavailable", "the database is unavailable; try again shortly"),
+        status_code=503,
+        headers={"Retry-After": "1"},
+    )
+
+
+def _database_unreachable(exc: DBAPIError) -> bool:
+    return exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError)
+
+
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     # The trace goes to the server's log, never to the client.
     log.exception("unhandled error", path=request.url.path, exc_info=exc)
@@ -61,4 +79,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ServiceError, _service_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(DBAPIError, _database_error)
+    app.add_exception_handler(OSError, _database_error)
     app.add_exception_handler(Exception, _unexpected_error)
