@@ -5,7 +5,7 @@ TOOLS := .tools
 UV := $(TOOLS)/bin/uv
 PY_SOURCES := src tests bench
 
-.PHONY: run test lint bench format sync clean
+.PHONY: run test lint bench bench-scale format sync clean
 
 $(UV):
 	python3 -m venv $(TOOLS)
@@ -38,6 +38,10 @@ format: sync
 bench: sync
 	$(UV) run --frozen python bench/dispatch.py --database sqlite
 	$(UV) run --frozen python bench/dispatch.py --database postgresql
+
+## Scheduling at scale: 50 agents on PostgreSQL, a 1,000-build backlog, fairness (~4 min)
+bench-scale: sync
+	$(UV) run --frozen python bench/scale.py
 
 clean:
 	rm -rf .venv $(TOOLS) .mypy_cache .ruff_cache .pytest_cache

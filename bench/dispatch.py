@@ -10,162 +10,58 @@ Prints one JSON line. Usage: python bench/dispatch.py [--database sqlite|postgre
 import argparse
 import asyncio
 import json
-import os
-import platform
 import shutil
-import signal
-import socket
-import statistics
 import subprocess
-import sys
 import tempfile
 import time
-import uuid
-from datetime import datetime
 from pathlib import Path
+from typing import Any
 
-import asyncpg
 import httpx
-import psutil
 
-PG_ADMIN = os.environ.get(
-    "SOLVYD_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+from common import (
+    cpu_seconds,
+    create_job,
+    drop_pg_database,
+    free_port,
+    latency_summary,
+    login,
+    machine_description,
+    make_pg_database,
+    rss_mb,
+    server_env,
+    spawn_agent,
+    start_server,
+    stop_all,
+    trigger,
+    trigger_to_running_ms,
+    wait_finished,
+    wait_for_agents,
 )
-PASSWORD = "bench-password"
-AGENT_TOKEN = "bench-agent-token"
-FINISHED = {"success", "failure", "cancelled", "error"}
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def spawn(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    with log.open("wb") as handle:
-        return subprocess.Popen(
-            [sys.executable, "-m", "solvyd.cli", *args],
-            env={**os.environ, **env},
-            stdout=handle,
-            stderr=subprocess.STDOUT,
-        )
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
-
-
-def rss_mb(pid: int) -> float:
-    return round(psutil.Process(pid).memory_info().rss / 2**20, 1)
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system time of the process and of the children it has waited for."""
-    times = psutil.Process(pid).cpu_times()
-    return times.user + times.system + times.children_user + times.children_system
-
-
-def machine_description() -> str:
-    memory_gib = round(psutil.virtual_memory().total / 2**30)
-    return (
-        f"{platform.machine()}, {os.cpu_count()} cores, {memory_gib} GiB, "
-        f"Python {platform.python_version()}"
-    )
-
-
-def percentile(values: list[float], pct: float) -> float:
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(pct / 100 * len(ordered)) - 1))
-    return ordered[index]
-
-
-async def make_pg_database() -> tuple[str, str]:
-    name = f"solvyd_bench_{uuid.uuid4().hex[:8]}"
-    connection = await asyncpg.connect(PG_ADMIN)
-    await connection.execute(f'CREATE DATABASE "{name}"')
-    await connection.close()
-    return name, PG_ADMIN.rpartition("/")[0] + "/" + name
-
-
-async def drop_pg_database(name: str) -> None:
-    connection = await asyncpg.connect(PG_ADMIN)
-    await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    await connection.close()
-
-
-async def wait_finished(
-    http: httpx.AsyncClient, build_ids: list[str], timeout: float
-) -> list[dict]:
-    """Builds finish roughly in trigger order, so poll the oldest unfinished one at a time."""
-    deadline = time.monotonic() + timeout
-    done: dict[str, dict] = {}
-    for build_id in build_ids:
-        while True:
-            build = (await http.get(f"/builds/{build_id}")).json()
-            if build["status"] in FINISHED:
-                done[build_id] = build
-                break
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"build {build_id} did not finish within {timeout}s")
-            await asyncio.sleep(0.02)
-    return [done[b] for b in build_ids]
-
-
-async def run_bench(url: str, latency_builds: int, throughput_builds: int, agents: int) -> dict:
+async def run_bench(
+    url: str, latency_builds: int, throughput_builds: int, agents: int
+) -> dict[str, Any]:
     async with httpx.AsyncClient(base_url=f"{url}/api/v1", timeout=60) as http:
-        login = await http.post("/auth/login", json={"username": "admin", "password": PASSWORD})
-        http.headers["Authorization"] = f"Bearer {login.json()['access_token']}"
-        deadline = time.monotonic() + 30
-        while len((await http.get("/workers")).json()["items"]) < agents:
-            if time.monotonic() > deadline:
-                raise TimeoutError("agents did not register")
-            await asyncio.sleep(0.1)
-        job = (
-            await http.post(
-                "/jobs",
-                json={"name": "bench", "pipeline": "steps:\n  - name: t\n    commands: ['true']\n"},
-            )
-        ).json()
+        await login(http)
+        await wait_for_agents(http, agents, timeout=30)
+        job_id = await create_job(http, "bench")
 
         # Warm up every path once.
-        warm = (await http.post(f"/jobs/{job['id']}/trigger", json={})).json()
+        warm = await trigger(http, job_id)
         await wait_finished(http, [warm["id"]], 30)
 
-        latencies = []
-        for _ in range(latency_builds):
-            before = time.time()
-            build = (await http.post(f"/jobs/{job['id']}/trigger", json={})).json()
-            while True:
-                current = (await http.get(f"/builds/{build['id']}")).json()
-                if current["started_at"]:
-                    started = datetime.fromisoformat(current["started_at"]).timestamp()
-                    latencies.append((started - before) * 1000)
-                    break
-                await asyncio.sleep(0.02)
-            await wait_finished(http, [build["id"]], 30)
+        latencies = await trigger_to_running_ms(http, job_id, latency_builds)
 
         started = time.monotonic()
-        triggers = [
-            http.post(f"/jobs/{job['id']}/trigger", json={}) for _ in range(throughput_builds)
-        ]
-        ids = [(await r).json()["id"] for r in asyncio.as_completed(triggers)]
+        triggers = [trigger(http, job_id) for _ in range(throughput_builds)]
+        ids = [(await t)["id"] for t in asyncio.as_completed(triggers)]
         results = await wait_finished(http, ids, 600)
         elapsed = time.monotonic() - started
         failed = sum(1 for b in results if b["status"] != "success")
     return {
-        "trigger_to_running_ms": {
-            "p50": round(statistics.median(latencies), 2),
-            "p95": round(percentile(latencies, 95), 2),
-            "max": round(max(latencies), 2),
-            "samples": len(latencies),
-        },
+        "trigger_to_running_ms": latency_summary(latencies),
         "throughput": {
             "builds": throughput_builds,
             "seconds": round(elapsed, 2),
@@ -192,43 +88,17 @@ def main() -> None:
         database_url = f"sqlite:///{workdir / 'bench.db'}"
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    env = {
-        "SOLVYD_DATABASE_URL": database_url,
-        "SOLVYD_DATA_DIR": str(workdir / "data"),
-        "SOLVYD_ADMIN_PASSWORD": PASSWORD,
-        "SOLVYD_AGENT_TOKEN": AGENT_TOKEN,
-        "SOLVYD_LOG_LEVEL": "warning",
-    }
-    server = spawn(["server", "--port", str(port)], env, workdir / "server.log")
+    server: subprocess.Popen[bytes] | None = None
     agent_processes: list[subprocess.Popen[bytes]] = []
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline or server.poll() is not None:
-                raise RuntimeError((workdir / "server.log").read_text())
-            time.sleep(0.1)
+        server = start_server(port, server_env(database_url, workdir), workdir / "server.log")
         for index in range(args.agents):
             agent_processes.append(
-                spawn(
-                    [
-                        "agent",
-                        "--server",
-                        url,
-                        "--token",
-                        AGENT_TOKEN,
-                        "--name",
-                        f"bench-{index}",
-                        "--concurrency",
-                        str(args.concurrency),
-                        "--work-dir",
-                        str(workdir / f"work-{index}"),
-                    ],
-                    {"SOLVYD_LOG_FORMAT": "json"},
+                spawn_agent(
+                    url,
+                    f"bench-{index}",
+                    args.concurrency,
+                    workdir / f"work-{index}",
                     workdir / f"agent-{index}.log",
                 )
             )
@@ -250,9 +120,9 @@ def main() -> None:
             "agent_rss_mb": max(rss_mb(p.pid) for p in agent_processes),
         }
     finally:
-        for process in agent_processes:
-            stop(process)
-        stop(server)
+        stop_all(agent_processes)
+        if server is not None:
+            stop_all([server])
         if pg_name:
             asyncio.run(drop_pg_database(pg_name))
         shutil.rmtree(workdir, ignore_errors=True)
