@@ -129,6 +129,7 @@ def _checkout_hook(
             if spec.pipeline_path:
                 reporter.log_line(CHECKOUT_STEP, f"planning the build from {spec.pipeline_path}")
                 planned = await asyncio.to_thread(plan_from_repository, spec, workspace, sha)
+                reporter.mask(planned.mask)
                 names = ", ".join(step.name for step in planned.steps)
                 reporter.log_line(CHECKOUT_STEP, f"steps: {names}")
         except asyncio.CancelledError:
@@ -204,7 +205,9 @@ async def run_build(
         bound.warning("not running the build: the server did not accept its start", error=str(exc))
         return
     bound.info("build started")
-    reporter = BuildReporter(client, spec.build_id, spool_dir=spool_dir, attempt=spec.attempt)
+    reporter = BuildReporter(
+        client, spec.build_id, spool_dir=spool_dir, attempt=spec.attempt, mask=spec.mask
+    )
     reporter.start()
     watcher = asyncio.create_task(_watch_for_cancel(client, handle), name="cancel-watcher")
     workspace = Path(executor.workspace(spec))

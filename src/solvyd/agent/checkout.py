@@ -27,9 +27,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from solvyd.protocol import JobSpec
+from solvyd.shared.redaction import MASK, Masker
 
 DEFAULT_TIMEOUT_SECONDS = 600.0
-MASK = "********"
 _KILL_WAIT_SECONDS = 5.0
 _URL_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<userinfo>[^/@\s]+)@")
 
@@ -66,13 +66,12 @@ class GitCredentials:
 
 class _Masker:
     def __init__(self, secrets: Iterable[str]) -> None:
-        # Longest first, so a secret containing another is masked whole.
-        self._secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
+        self._secrets = Masker(secrets)
 
     def __call__(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, MASK)
-        return _URL_USERINFO.sub(lambda m: f"{m['scheme']}{MASK}@", text)
+        # Userinfo is masked even when it is not a known secret: a URL's password may be
+        # one the job was never told about.
+        return _URL_USERINFO.sub(lambda m: f"{m['scheme']}{MASK}@", self._secrets(text))
 
 
 async def checkout(

@@ -1,8 +1,9 @@
 """Batches a build's output lines into seq-numbered log batches.
 
 A batch is sealed when its step changes, when it reaches `max_batch_bytes`, or when the
-reporter's flush timer fires (~200 ms). Seq numbers are given at sealing and never reused, so a
-batch retried after a lost answer is stored once by the server.
+reporter's idle sender takes what is pending (within about 5 ms of a line). Seq numbers are
+given at sealing and never reused, so a batch retried after a lost answer is stored once by
+the server.
 """
 
 from dataclasses import dataclass, field

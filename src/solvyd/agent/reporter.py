@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import uuid
 from collections import deque
+from collections.abc import Iterable
 from pathlib import Path
 
 import structlog
@@ -27,15 +28,20 @@ from solvyd.agent.log_shipper import LogBatcher
 from solvyd.agent.spool import Report, ReportSpool
 from solvyd.protocol import BuildStatusUpdate, LogBatch, StepStatusUpdate
 from solvyd.shared.backoff import backoff_delays
+from solvyd.shared.log_text import cut_long_line
+from solvyd.shared.redaction import Masker
 
 log = structlog.get_logger(__name__)
 
 FLUSH_INTERVAL_SECONDS = 0.2
+LINGER_SECONDS = 0.005
 MAX_MEMORY_BYTES = 8 * 1024 * 1024
 MAX_SPOOL_BYTES = 1024 * 1024 * 1024
 # How much the sender reads back from the spool at a time (it reads only when the memory part
 # is empty), so a read never stalls the event loop for long.
 SPOOL_READ_BYTES = 1024 * 1024
+# A step prints this and a value to have the value masked from then on.
+ADD_MASK = "::add-mask::"
 
 
 def _size(report: Report) -> int:
@@ -52,6 +58,7 @@ class BuildReporter:
         *,
         spool_dir: Path | None = None,
         attempt: int | None = None,
+        mask: Iterable[str] = (),
         max_memory_bytes: int = MAX_MEMORY_BYTES,
         max_spool_bytes: int = MAX_SPOOL_BYTES,
         flush_interval: float = FLUSH_INTERVAL_SECONDS,
@@ -62,6 +69,7 @@ class BuildReporter:
         self._build_id = build_id
         self._attempt = attempt
         self._batcher = LogBatcher()
+        self._masker = Masker(mask)
         # The outbox: `_memory` first, then what `_spool` holds.
         self._memory: deque[Report] = deque()
         self._memory_bytes = 0
@@ -84,7 +92,16 @@ class BuildReporter:
 
     # --- producers (never block the build) ---
 
+    def mask(self, values: Iterable[str]) -> None:
+        """From now on, replace these values (and their encoded forms) by *** in the log."""
+        for value in values:
+            self._masker.add(value)
+
     def log_line(self, step: str | None, text: str) -> None:
+        if text.startswith(ADD_MASK):
+            # A step marks a value it computed as secret (GitHub Actions' convention).
+            self._masker.add(text.removeprefix(ADD_MASK).strip())
+        text = cut_long_line(self._masker(text))
         if self._dropped_lines and step != self._dropped_step:
             self._push_dropped_marker()
         if not self._has_room():
@@ -93,6 +110,7 @@ class BuildReporter:
             return
         self._push_dropped_marker()
         self._push(self._batcher.add(step, text))
+        self._wakeup.set()
 
     def step_status(self, step: str, update: StepStatusUpdate) -> None:
         self._seal()
@@ -174,9 +192,15 @@ class BuildReporter:
             if not self._memory:
                 if self._closing:
                     return
-                self._wakeup.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wakeup.wait(), self._flush_interval)
+                if not self._batcher.pending_bytes:
+                    self._wakeup.clear()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wakeup.wait(), self._flush_interval)
+                if self._batcher.pending_bytes:
+                    # Idle sender, new lines: send them now (a viewer sees a line within
+                    # milliseconds), after a moment that lets the rest of a burst join them.
+                    # While a batch is in flight, lines pile up and go as the next batch.
+                    await asyncio.sleep(LINGER_SECONDS)
                 self._push(self._batcher.seal())
                 continue
             report = self._memory[0]

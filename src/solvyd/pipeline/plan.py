@@ -82,7 +82,19 @@ def plan_job(config: PipelineConfig, context: BuildContext) -> JobSpec:
         artifacts=list(config.artifacts),
         labels=sorted({*context.labels, *config.labels}),
         event=context.event,
+        mask=_masked_values(config, env, steps),
     )
+
+
+def _masked_values(config: PipelineConfig, env: dict[str, str], steps: list[StepSpec]) -> list[str]:
+    """The values of the variables `mask:` names, wherever they are set (build or step env)."""
+    values = {
+        scope[name]
+        for scope in [env, *(step.env for step in steps)]
+        for name in config.mask
+        if scope.get(name)
+    }
+    return sorted(values)
 
 
 def _selected(when: WhenConfig | None, context: BuildContext) -> bool:

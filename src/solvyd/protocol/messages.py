@@ -144,6 +144,8 @@ class JobSpec(_Message):
     # Which run of the build this is: 1, then one more per retry after an infrastructure error.
     # Set by the server when it hands the build out; the agent stamps its reports with it.
     attempt: int = 1
+    # Secret values: the agent replaces them (and their encoded forms) by *** in the log.
+    mask: list[str] = Field(default_factory=list)
 
 
 class LogLine(_Message):

@@ -290,6 +290,8 @@ class PipelineConfig(_ConfigModel):
     matrix: MatrixConfig | None = None
     # Only agents with all of these labels (and the job's) run the build.
     labels: Annotated[list[Label], BeforeValidator(_one_or_many)] = Field(default_factory=list)
+    # Environment variables whose values are secret: replaced by *** wherever the log shows them.
+    mask: Annotated[list[EnvName], BeforeValidator(_one_or_many)] = Field(default_factory=list)
 
     @property
     def sequential(self) -> bool:

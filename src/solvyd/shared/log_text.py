@@ -1,0 +1,28 @@
+"""Log line hygiene both sides apply: the length limit of one line and ANSI escape stripping."""
+
+import re
+
+# A longer line is cut here (on a character boundary) and ends with a marker saying so.
+MAX_LINE_BYTES = 64 * 1024
+
+# CSI sequences (colours, cursor moves: ESC [ ... final byte), OSC sequences (titles,
+# hyperlinks: ESC ] ... BEL or ESC \), and the two-byte escapes.
+_ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])")
+
+
+def cut_long_line(text: str, max_bytes: int = MAX_LINE_BYTES) -> str:
+    """`text` unchanged if it fits in `max_bytes` of UTF-8, else its start and a marker,
+    together within `max_bytes` (so cutting again, as the server does, changes nothing)."""
+    # Fast path: no line of under max_bytes/4 characters can exceed max_bytes.
+    if len(text) * 4 <= max_bytes:
+        return text
+    encoded = text.encode()
+    if len(encoded) <= max_bytes:
+        return text
+    marker = f" [solvyd: line cut, it had {len(encoded)} bytes]"
+    kept = encoded[: max_bytes - len(marker)].decode("utf-8", errors="ignore")
+    return kept + marker
+
+
+def strip_ansi(text: str) -> str:
+    return _ANSI.sub("", text) if "\x1b" in text else text

@@ -1,0 +1,121 @@
+import base64
+from collections.abc import Callable
+from urllib.parse import quote, quote_plus
+
+import pytest
+
+from solvyd.shared.redaction import MASK, Masker
+
+SECRET = "s3cr3t-Value_42"
+
+Encoder = Callable[[bytes], bytes]
+ENCODERS: list[Encoder] = [base64.b64encode, base64.urlsafe_b64encode]
+
+
+def _decodings(masked: str) -> list[bytes]:
+    """Every way to decode what is left of a base64 text once masked: the mask stands for an
+    unknown number of characters, so fill it with 0 to 3 "A"s to try every alignment of what
+    follows it."""
+    decoded = []
+    for fill in range(4):
+        text = masked.replace(MASK, "A" * fill).rstrip("=").replace("-", "+").replace("_", "/")
+        text += "A" * (-len(text) % 4)
+        decoded.append(base64.b64decode(text))
+    return decoded
+
+
+def test_the_raw_value_is_masked() -> None:
+    assert Masker([SECRET]).mask(f"token={SECRET};") == f"token={MASK};"
+
+
+def test_every_occurrence_in_a_line_is_masked() -> None:
+    masked = Masker([SECRET]).mask(f"{SECRET} and again {SECRET}")
+    assert masked == f"{MASK} and again {MASK}"
+
+
+def test_a_secret_containing_another_is_masked_whole() -> None:
+    masker = Masker(["abcd", "xxabcdyy"])
+    assert masker.mask("1 xxabcdyy 2 abcd") == f"1 {MASK} 2 {MASK}"
+
+
+def test_each_line_of_a_multi_line_secret_is_masked() -> None:
+    key = (
+        "-----BEGIN OPENSSH PRIVATE KEY-----\n"
+        "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ\n"
+        "AAAAMwAAAAtzc2gtZWQyNTUxOQAAACDmLTs1kQ2c\n"
+        "-----END OPENSSH PRIVATE KEY-----\n"
+    )
+    masker = Masker([key])
+    assert masker.mask(key) == MASK
+    for line in key.splitlines():
+        assert masker.mask(f"debug: {line}") == f"debug: {MASK}"
+
+
+@pytest.mark.parametrize("value", ["p@ss word/with&more", "a b+c@d/e&f=g"])
+def test_url_encoded_forms_are_masked(value: str) -> None:
+    masker = Masker([value])
+    for encoded in (quote(value, safe=""), quote_plus(value)):
+        assert encoded != value
+        masked = masker.mask(f"https://host/login?password={encoded}&next=1")
+        assert masked == f"https://host/login?password={MASK}&next=1"
+
+
+@pytest.mark.parametrize("encode", ENCODERS)
+def test_the_base64_of_the_value_is_masked(encode: Encoder) -> None:
+    value = "sub?ject>>secret~~"  # gives "+" and "/" in standard base64, "-" and "_" url-safe
+    encoded = encode(value.encode()).decode()
+    assert Masker([value]).mask(f"header: {encoded}") == f"header: {MASK}"
+    assert Masker([value]).mask(f"header: {encoded.rstrip('=')}") == f"header: {MASK}"
+
+
+@pytest.mark.parametrize("prefix", ["", "u", "us", "use", "user:"])
+@pytest.mark.parametrize("suffix", ["", "!", "!!", "!!!"])
+@pytest.mark.parametrize("encode", ENCODERS)
+def test_the_value_inside_a_longer_base64_text_cannot_be_decoded(
+    prefix: str, suffix: str, encode: Encoder
+) -> None:
+    encoded = encode(f"{prefix}{SECRET}{suffix}".encode()).decode()
+    masked = Masker([SECRET]).mask(f"Authorization: Basic {encoded}")
+    assert MASK in masked
+    for decoded in _decodings(masked.removeprefix("Authorization: Basic ")):
+        # Not even most of the secret survives, only a byte at either end at most.
+        assert SECRET[1:-1].encode() not in decoded
+
+
+def test_short_and_blank_values_are_ignored() -> None:
+    masker = Masker(["a", "42", "", "   ", " x \n"])
+    assert not masker
+    assert masker.mask("a 42 x") == "a 42 x"
+
+
+def test_a_three_character_value_is_masked() -> None:
+    assert Masker(["abc"]).mask("xabcx") == f"x{MASK}x"
+
+
+def test_a_value_added_later_is_masked() -> None:
+    masker = Masker([SECRET])
+    masker.add("runtime-token-99")
+    assert masker.mask(f"{SECRET} runtime-token-99") == f"{MASK} {MASK}"
+
+
+def test_adding_to_an_empty_masker_makes_it_true() -> None:
+    masker = Masker()
+    assert not masker
+    masker.add(SECRET)
+    assert masker
+    assert masker(SECRET) == MASK
+
+
+def test_an_empty_masker_leaves_text_unchanged() -> None:
+    masker = Masker([])
+    assert not masker
+    assert masker.mask("nothing to hide") == "nothing to hide"
+    assert masker("nothing to hide") == "nothing to hide"
+
+
+def test_calling_the_masker_masks() -> None:
+    assert Masker([SECRET])(f"x{SECRET}") == f"x{MASK}"
+
+
+def test_surrounding_whitespace_of_a_value_does_not_hide_it() -> None:
+    assert Masker([f"{SECRET}\n"]).mask(f"read {SECRET} from file") == f"read {MASK} from file"
