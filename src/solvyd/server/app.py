@@ -13,7 +13,7 @@ from solvyd.server.api import artifacts, auth, builds, health, jobs, workers
 from solvyd.server.api.errors import install_error_handlers
 from solvyd.server.artifacts import create_store
 from solvyd.server.auth.keys import load_keys
-from solvyd.server.background import run_reaper
+from solvyd.server.background import run_log_archiver, run_reaper
 from solvyd.server.db.migrate import upgrade_to_head
 from solvyd.server.db.session import create_database
 from solvyd.server.events import EventHub
@@ -63,14 +63,19 @@ def create_app(settings: ServerSettings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         ctx = await start_context(settings)
         app.state.ctx = ctx
-        reaper = asyncio.create_task(run_reaper(ctx), name="reaper")
+        background = [
+            asyncio.create_task(run_reaper(ctx), name="reaper"),
+            asyncio.create_task(run_log_archiver(ctx), name="log-archiver"),
+        ]
         log.info("server started", database=ctx.db.dialect, version=__version__)
         try:
             yield
         finally:
-            reaper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await reaper
+            for task in background:
+                task.cancel()
+            for task in background:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await ctx.events.detach()
             await ctx.artifacts.close()
             await ctx.db.dispose()

@@ -6,9 +6,11 @@ import time
 import structlog
 from sqlalchemy.exc import SQLAlchemyError
 
+from solvyd.server.services.builds.log_archive import archive_old_logs
 from solvyd.server.services.builds.reap import end_overdue_builds, reap_lost_workers
 from solvyd.server.services.builds.retry import release_due_retries
 from solvyd.server.services.context import ServerContext
+from solvyd.shared.clock import utcnow
 
 log = structlog.get_logger(__name__)
 
@@ -40,3 +42,22 @@ async def run_reaper(ctx: ServerContext) -> None:
                 "reaper round failed", error=f"{type(exc).__name__}: {exc}", exc_info=not expected
             )
         await asyncio.sleep(ctx.settings.reaper_interval_seconds)
+
+
+async def run_log_archiver(ctx: ServerContext) -> None:
+    """Every `log_archive_interval_seconds`: move the logs of builds that finished more than
+    `log_retention_days` ago to the artifact store. Returns at once if retention is 0.
+
+    Every server runs it; they share the work build by build (log_archive.py)."""
+    if ctx.settings.log_retention_days <= 0:
+        return
+    while True:
+        try:
+            archived = await archive_old_logs(ctx, utcnow())
+            if archived:
+                log.info("old build logs archived", builds=archived)
+        except Exception as exc:
+            # Whatever failed is retried whole on the next round; a store or database outage
+            # would otherwise print a traceback every interval.
+            log.warning("log archiving failed", error=f"{type(exc).__name__}: {exc}")
+        await asyncio.sleep(ctx.settings.log_archive_interval_seconds)

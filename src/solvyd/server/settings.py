@@ -33,12 +33,18 @@ class ServerSettings(BaseSettings):
     artifact_store: str = Field(default="local", pattern="^(local|s3)$")
     artifact_dir: Path | None = None
     max_artifact_bytes: int = Field(default=1024**3, ge=1)
+    # A build's log stops being stored past this many bytes (a marker line says so).
+    max_log_bytes: int = Field(default=100 * 1024**2, ge=1024)
     s3_bucket: str = ""
     s3_endpoint_url: str = ""  # empty: AWS; set it for MinIO and other S3-compatible stores
     s3_region: str = ""
     s3_access_key_id: str = ""  # empty: boto3's usual chain (env, config files, instance role)
     s3_secret_access_key: SecretStr | None = None
     s3_prefix: str = ""  # keys are prefixed with this inside the bucket
+    # Build logs finished longer ago than this move to the artifact store (logs/<build id>.jsonl.gz)
+    # and leave the database; 0 keeps logs in the database forever.
+    log_retention_days: float = Field(default=30.0, ge=0)
+    log_archive_interval_seconds: float = Field(default=3600.0, gt=0)
     log_format: str = Field(default="console", pattern="^(console|json)$")
     log_level: str = "info"
 

@@ -146,6 +146,12 @@ class Build(Base):
     exit_code: Mapped[int | None]
     error_message: Mapped[str | None] = mapped_column(sa.Text)
     duration_seconds: Mapped[float | None]
+    # Bytes of log text stored for the current attempt; past the cap no more is stored and
+    # `log_truncated` says so.
+    log_bytes: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    log_truncated: Mapped[bool] = mapped_column(default=False)
+    # Set once retention moved the log to the artifact store (its rows are then gone).
+    log_archive_key: Mapped[str | None] = mapped_column(sa.Text)
 
 
 class BuildStep(Base):

@@ -81,6 +81,8 @@ async def requeue(session: AsyncSession, build: Build, delay_seconds: float) -> 
     await queries.reset_steps(session, build.id)
     # The new attempt's log starts afresh: its seq numbers start at 0 again.
     await queries.delete_logs(session, build.id)
+    build.log_bytes = 0
+    build.log_truncated = False
 
 
 async def retry_or_fail(
