@@ -151,3 +151,42 @@ def test_drain_resume_and_retry_from_the_cli(
     assert retried.returncode == 0, retried.stderr
     assert "retrying " + build_id in retried.stderr
     assert "tick 5" in retried.stdout
+
+
+def test_logs_follow_by_step_raw_and_with_timestamps(
+    embedded: tuple[Process, str, Path], tmp_path: Path
+) -> None:
+    _, url, _ = embedded
+    config = tmp_path / "cli" / "config.json"
+    login = _cli(["login", url, "-u", "admin", "--password-stdin"], config, input=ADMIN_PASSWORD)
+    assert login.returncode == 0, login.stderr
+    pipeline = tmp_path / "colours.yml"
+    pipeline.write_text(
+        json.dumps(
+            {
+                "steps": [
+                    {
+                        "name": "colour",
+                        "commands": ["sleep 1", "printf '\\033[31mred text\\033[0m\\n'"],
+                    },
+                    {"name": "other", "commands": ["echo other-line", "exit 4"]},
+                ]
+            }
+        )
+    )
+    assert _cli(["jobs", "create", "colours", "--pipeline", str(pipeline)], config).returncode == 0
+    build_id = _cli(["jobs", "trigger", "colours"], config).stdout.strip()
+
+    # Followed from before it runs to its end; the exit code is the build's.
+    followed = _cli(["builds", "logs", build_id, "--follow", "--step", "colour", "--raw"], config)
+    assert followed.returncode == 4, followed.stderr
+    assert "red text" in followed.stdout
+    assert "\x1b" not in followed.stdout and "other-line" not in followed.stdout
+    assert "build #1 failure" in followed.stderr
+
+    coloured = _cli(["builds", "logs", build_id, "--step", "colour"], config)
+    assert "\x1b[31mred text\x1b[0m" in coloured.stdout
+    stamped = _cli(["builds", "logs", build_id, "--timestamps"], config)
+    stamped_lines = [line.partition(" ") for line in stamped.stdout.splitlines()]
+    stamp = next(stamp for stamp, _, text in stamped_lines if text == "other-line")
+    assert stamp.startswith("20") and "T" in stamp

@@ -176,6 +176,19 @@ async def post_logs(
     )
 
 
+async def running_build(
+    http: httpx.AsyncClient, admin: Headers, job: dict[str, Any]
+) -> tuple[Worker, dict[str, Any]]:
+    """A fresh worker that has claimed a new build of `job` and reported it running."""
+    worker = await register_worker(http)
+    build = await trigger(http, admin, job["id"])
+    spec = await claim_build(http, worker)
+    assert spec["build_id"] == build["id"]
+    response = await set_status(http, worker, build["id"], "running")
+    assert response.status_code == 200, response.text
+    return worker, build
+
+
 async def timed(awaitable: Any, timeout: float) -> tuple[Any, float]:
     """Await with a bound; answer the result and the seconds it took."""
     started = time.monotonic()

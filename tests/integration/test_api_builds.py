@@ -13,7 +13,6 @@ from tests.integration.api_helpers import (
     API,
     FINISHED,
     Headers,
-    Worker,
     admin_headers,
     assert_error,
     bearer,
@@ -23,6 +22,7 @@ from tests.integration.api_helpers import (
     get_build,
     post_logs,
     register_worker,
+    running_build,
     set_status,
     timed,
     trigger,
@@ -39,19 +39,6 @@ async def admin(client: httpx.AsyncClient) -> Headers:
 @pytest.fixture
 async def job(client: httpx.AsyncClient, admin: Headers) -> dict[str, Any]:
     return await create_job(client, admin, env={"JOB_VAR": "from-job"}, branch="main")
-
-
-async def _running_build(
-    client: httpx.AsyncClient, admin: Headers, job: dict[str, Any]
-) -> tuple[Worker, dict[str, Any]]:
-    """A fresh worker that has claimed a new build and reported it running."""
-    worker = await register_worker(client)
-    build = await trigger(client, admin, job["id"])
-    spec = await claim_build(client, worker)
-    assert spec["build_id"] == build["id"]
-    response = await set_status(client, worker, build["id"], "running")
-    assert response.status_code == 200, response.text
-    return worker, build
 
 
 # --- trigger ---------------------------------------------------------------------------------
@@ -367,7 +354,7 @@ async def test_the_seed_polling_path_assigns_and_lists(
 async def test_running_then_success(
     client: httpx.AsyncClient, admin: Headers, job: dict[str, Any]
 ) -> None:
-    worker, build = await _running_build(client, admin, job)
+    worker, build = await running_build(client, admin, job)
     running = await get_build(client, admin, build["id"])
     assert running["status"] == "running"
     assert running["started_at"] is not None
@@ -427,7 +414,7 @@ async def test_reported_times_and_failure_details_are_kept(
 async def test_finished_is_final(
     client: httpx.AsyncClient, admin: Headers, job: dict[str, Any]
 ) -> None:
-    worker, build = await _running_build(client, admin, job)
+    worker, build = await running_build(client, admin, job)
     await set_status(client, worker, build["id"], "success")
     for status in ("running", "failure", "queued"):
         response = await set_status(client, worker, build["id"], status)
@@ -438,7 +425,7 @@ async def test_finished_is_final(
 async def test_status_comes_from_the_holding_worker_only(
     client: httpx.AsyncClient, admin: Headers, job: dict[str, Any]
 ) -> None:
-    _, build = await _running_build(client, admin, job)
+    _, build = await running_build(client, admin, job)
     intruder = await register_worker(client)
     response = await set_status(client, intruder, str(uuid.uuid4()), "running")
     assert_error(response, 404, "not_found")
@@ -453,7 +440,7 @@ async def test_status_comes_from_the_holding_worker_only(
 async def test_status_body_with_a_bad_status_is_422(
     client: httpx.AsyncClient, admin: Headers, job: dict[str, Any]
 ) -> None:
-    worker, build = await _running_build(client, admin, job)
+    worker, build = await running_build(client, admin, job)
     response = await set_status(client, worker, build["id"], "exploded")
     message = assert_error(response, 422, "invalid")
     assert "status" in message
@@ -482,7 +469,7 @@ async def test_a_claimed_build_may_be_handed_back(
 async def test_step_status_updates(
     client: httpx.AsyncClient, admin: Headers, job: dict[str, Any]
 ) -> None:
-    worker, build = await _running_build(client, admin, job)
+    worker, build = await running_build(client, admin, job)
     url = f"{API}/builds/{build['id']}/steps/build"
     running = await client.put(url, headers=worker.headers, json={"status": "running"})
     assert running.status_code == 200, running.text
@@ -509,7 +496,7 @@ async def test_step_status_updates(
 async def test_a_step_the_agent_adds_is_recorded_last(
     client: httpx.AsyncClient, admin: Headers, job: dict[str, Any]
 ) -> None:
-    worker, build = await _running_build(client, admin, job)
+    worker, build = await running_build(client, admin, job)
     response = await client.put(
         f"{API}/builds/{build['id']}/steps/upload",
         headers=worker.headers,
@@ -526,7 +513,7 @@ async def test_a_step_the_agent_adds_is_recorded_last(
 async def test_the_same_log_batch_is_stored_once(
     client: httpx.AsyncClient, admin: Headers, job: dict[str, Any]
 ) -> None:
-    worker, build = await _running_build(client, admin, job)
+    worker, build = await running_build(client, admin, job)
     first = await post_logs(client, worker, build["id"], 0, ["hello", "world"])
     assert first.status_code == 200, first.text
     assert first.json() == {"seq": 0, "stored": True}
@@ -543,7 +530,7 @@ async def test_the_same_log_batch_is_stored_once(
 async def test_logs_come_back_in_seq_order_and_as_text(
     client: httpx.AsyncClient, admin: Headers, job: dict[str, Any]
 ) -> None:
-    worker, build = await _running_build(client, admin, job)
+    worker, build = await running_build(client, admin, job)
     # Sent out of order, as a retrying shipper might.
     await post_logs(client, worker, build["id"], 2, ["c1"], step="test")
     await post_logs(client, worker, build["id"], 0, ["a1", "a2"])
@@ -577,7 +564,7 @@ async def test_logs_come_back_in_seq_order_and_as_text(
 async def test_log_pages_resume_after_a_seq(
     client: httpx.AsyncClient, admin: Headers, job: dict[str, Any]
 ) -> None:
-    worker, build = await _running_build(client, admin, job)
+    worker, build = await running_build(client, admin, job)
     for seq in range(5):
         await post_logs(client, worker, build["id"], seq, [f"line {seq}"])
     url = f"{API}/builds/{build['id']}/logs"
@@ -605,7 +592,7 @@ async def test_log_pages_resume_after_a_seq(
 async def test_a_log_reader_waiting_is_woken_by_a_batch(
     client: httpx.AsyncClient, admin: Headers, job: dict[str, Any]
 ) -> None:
-    worker, build = await _running_build(client, admin, job)
+    worker, build = await running_build(client, admin, job)
     reader = asyncio.create_task(
         client.get(f"{API}/builds/{build['id']}/logs", headers=admin, params={"wait": 10})
     )
@@ -620,7 +607,7 @@ async def test_a_log_reader_waiting_is_woken_by_a_batch(
 async def test_log_batches_are_checked(
     client: httpx.AsyncClient, admin: Headers, job: dict[str, Any]
 ) -> None:
-    worker, build = await _running_build(client, admin, job)
+    worker, build = await running_build(client, admin, job)
     intruder = await register_worker(client)
     assert_error(await post_logs(client, intruder, build["id"], 0, ["no"]), 403, "forbidden")
     assert_error(await post_logs(client, worker, str(uuid.uuid4()), 0, ["x"]), 404, "not_found")
@@ -672,7 +659,7 @@ async def test_cancel_a_claimed_build_before_it_starts(
 async def test_cancel_a_running_build_wakes_the_cancel_watcher(
     client: httpx.AsyncClient, admin: Headers, job: dict[str, Any]
 ) -> None:
-    worker, build = await _running_build(client, admin, job)
+    worker, build = await running_build(client, admin, job)
     url = f"{API}/builds/{build['id']}/cancel-wait"
 
     quiet = await client.get(url, headers=worker.headers, params={"wait": 0.05})
@@ -705,7 +692,7 @@ async def test_cancel_a_running_build_wakes_the_cancel_watcher(
 async def test_cancel_a_finished_build_is_409(
     client: httpx.AsyncClient, admin: Headers, job: dict[str, Any]
 ) -> None:
-    worker, build = await _running_build(client, admin, job)
+    worker, build = await running_build(client, admin, job)
     await set_status(client, worker, build["id"], "success")
     response = await client.post(f"{API}/builds/{build['id']}/cancel", headers=admin)
     assert_error(response, 409, "conflict")

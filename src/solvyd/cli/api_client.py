@@ -1,13 +1,19 @@
 """A small synchronous client of the user API, turning every failure into a CliError."""
 
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
+from httpx_sse import ServerSentEvent, connect_sse
 
 from solvyd.cli.client_config import ClientConfig, load_config
 from solvyd.cli.errors import CliError
 
 API_PREFIX = "/api/v1"
+
+
+class StreamInterrupted(Exception):
+    """The connection of an event stream dropped; the stream can be resumed."""
 
 
 def _message(response: httpx.Response) -> str:
@@ -42,11 +48,32 @@ class ApiClient:
             ) from None
         except httpx.TransportError as exc:
             raise CliError(f"cannot reach the server at {self.config.server_url}: {exc}") from None
+        self._raise_for(response)
+        return response
+
+    def events(
+        self, path: str, *, params: dict[str, Any], last_event_id: str | None, read_timeout: float
+    ) -> Iterator[ServerSentEvent]:
+        """The Server-Sent Events of `path`. A dropped connection raises StreamInterrupted
+        (resume with the last event's id); an error answer raises CliError."""
+        headers = {"Last-Event-ID": last_event_id} if last_event_id else {}
+        timeout = httpx.Timeout(read_timeout, connect=10.0)
+        try:
+            with connect_sse(
+                self._http, "GET", path, params=params, headers=headers, timeout=timeout
+            ) as source:
+                if source.response.status_code >= 400:
+                    source.response.read()
+                    self._raise_for(source.response)
+                yield from source.iter_sse()
+        except (httpx.TransportError, httpx.RemoteProtocolError) as exc:
+            raise StreamInterrupted(str(exc) or type(exc).__name__) from None
+
+    def _raise_for(self, response: httpx.Response) -> None:
         if response.status_code == 401:
             raise CliError(f"{_message(response)}; run `solvyd login` again")
         if response.status_code >= 400:
             raise CliError(_message(response), _details(response))
-        return response
 
     def get(self, path: str, **kwargs: Any) -> Any:
         return self.request("GET", path, **kwargs).json()

@@ -4,7 +4,7 @@ import typer
 
 from solvyd.cli.api_client import ApiClient
 from solvyd.cli.display import table_with_ids, when
-from solvyd.cli.follow import exit_code_for, follow_build, print_lines
+from solvyd.cli.follow import LineFormat, exit_code_for, follow_build, print_lines
 from solvyd.cli.output import console, err_console
 
 app = typer.Typer(help="List, inspect, follow, cancel and retry builds.", no_args_is_help=True)
@@ -81,13 +81,20 @@ def show(build_id: str) -> None:
 @app.command("logs")
 def logs(
     build_id: str,
-    follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing until it ends."),
+    follow: bool = typer.Option(
+        False, "--follow", "-f", help="Print the log live; exit with the build's exit code."
+    ),
     step: str | None = typer.Option(None, "--step", help="Only this step's lines."),
+    raw: bool = typer.Option(False, "--raw", help="Plain text: no ANSI colour codes."),
+    timestamps: bool = typer.Option(
+        False, "--timestamps", "-t", help="Prefix each line with the time the agent read it."
+    ),
 ) -> None:
     """Print a build's log."""
     client = ApiClient()
+    fmt = LineFormat(timestamps=timestamps, raw=raw)
     if follow:
-        finished = follow_build(client, build_id, step=step)
+        finished = follow_build(client, build_id, step=step, fmt=fmt)
         raise typer.Exit(exit_code_for(finished))
     after = -1
     while True:
@@ -95,7 +102,7 @@ def logs(
         if step:
             params["step"] = step
         page = client.get(f"/builds/{build_id}/logs", params=params)
-        print_lines(page["lines"], with_steps=False)
+        print_lines(page["lines"], fmt)
         if page["next_after"] == after:
             return
         after = page["next_after"]

@@ -1,10 +1,13 @@
 import uuid
+from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, status
-from fastapi.responses import PlainTextResponse
+from fastapi import APIRouter, Depends, Header, Query, Request, status
+from fastapi.responses import PlainTextResponse, Response
+from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from solvyd.protocol import BuildStatus, BuildStatusUpdate, CancelState, LogBatch, StepStatusUpdate
+from solvyd.server.api.compression import text_stream_response
 from solvyd.server.api.deps import Ctx, CurrentUser, CurrentWorker
 from solvyd.server.api.long_poll import unless_disconnected
 from solvyd.server.schemas.builds import (
@@ -15,7 +18,7 @@ from solvyd.server.schemas.builds import (
     LogPage,
     StepRead,
 )
-from solvyd.server.services.builds import cancel, logs, read, retry, update
+from solvyd.server.services.builds import cancel, log_stream, logs, read, retry, update
 
 router = APIRouter(prefix="/builds", tags=["builds"])
 
@@ -77,25 +80,54 @@ async def get_build_logs(
     step: str | None = None,
     wait: Annotated[float, Query(ge=0, le=60, description="seconds to hold for new lines")] = 0,
     format: Annotated[str, Query(pattern="^(json|text)$")] = "json",
-) -> LogPage | PlainTextResponse:
+    strip_ansi: Annotated[bool, Query(description="remove ANSI colour and cursor codes")] = False,
+) -> LogPage | Response:
+    """A page of the log (`after`, `limit` in batches), or with `format=text` the whole log
+    as plain text, gzip-compressed when the client accepts it."""
     if format == "text":
-        text = await _whole_log_text(ctx, build_id, step)
-        return PlainTextResponse(text)
-    read = logs.read_log_page(ctx, build_id, after=after, limit=limit, step=step, wait=wait)
-    page = await unless_disconnected(request, read)
+        await read.get_build(ctx, build_id)  # 404 now, not in the middle of a stream
+        chunks = logs.log_text_chunks(ctx, build_id, step=step, strip_ansi=strip_ansi)
+        return text_stream_response(request, chunks)
+    read_page = logs.read_log_page(
+        ctx, build_id, after=after, limit=limit, step=step, wait=wait, strip_ansi=strip_ansi
+    )
+    page = await unless_disconnected(request, read_page)
     # None: the reader went away, nobody reads this answer.
     return page or PlainTextResponse("", status_code=499)
 
 
-async def _whole_log_text(ctx: Ctx, build_id: uuid.UUID, step: str | None) -> str:
-    chunks: list[str] = []
-    after = -1
-    while True:
-        page = await logs.read_log_page(ctx, build_id, after=after, step=step)
-        chunks.extend(line.text + "\n" for line in page.lines)
-        if page.next_after == after:
-            return "".join(chunks)
-        after = page.next_after
+async def stream_start(
+    ctx: Ctx,
+    build_id: uuid.UUID,
+    after: Annotated[
+        int | None, Query(ge=-1, description="start after this batch seq of the current attempt")
+    ] = None,
+    last_event_id: Annotated[str | None, Header()] = None,
+) -> log_stream.StreamPosition:
+    """Where the stream starts; checked before the response starts, so a bad position or an
+    unknown build answers 4xx instead of an empty stream."""
+    start = log_stream.StreamPosition.parse(last_event_id, after)
+    await read.get_build(ctx, build_id)
+    return start
+
+
+@router.get(
+    "/{build_id}/logs/stream",
+    response_class=EventSourceResponse,
+    operation_id="stream_build_logs",
+)
+async def stream_build_logs(
+    ctx: Ctx,
+    _: CurrentUser,
+    build_id: uuid.UUID,
+    start: Annotated[log_stream.StreamPosition, Depends(stream_start)],
+    step: str | None = None,
+) -> AsyncIterator[ServerSentEvent]:
+    """The log as Server-Sent Events: `lines` (one stored batch; its id resumes the stream
+    via `Last-Event-ID`), `step` and `status` changes, `reset` when a retry restarts the log,
+    and `end` with the final status once the last line was sent."""
+    async for event in log_stream.follow_build_log(ctx, build_id, start, step=step):
+        yield ServerSentEvent(event=event.kind, data=event.data, id=event.id)
 
 
 @router.put("/{build_id}/status", operation_id="update_build_status")
