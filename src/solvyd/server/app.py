@@ -11,6 +11,7 @@ from fastapi import APIRouter, FastAPI
 from solvyd import __version__
 from solvyd.server.api import artifacts, auth, builds, health, jobs, workers
 from solvyd.server.api.errors import install_error_handlers
+from solvyd.server.api.openapi import document_access
 from solvyd.server.artifacts import create_store
 from solvyd.server.auth.keys import load_keys
 from solvyd.server.background import run_log_archiver, run_reaper
@@ -90,8 +91,10 @@ def create_app(settings: ServerSettings) -> FastAPI:
     )
     install_error_handlers(app)
     api = APIRouter(prefix=API_PREFIX)
-    for module in (auth, jobs, builds, workers, artifacts):
+    modules = (auth, jobs, builds, workers, artifacts)
+    for module in modules:
         api.include_router(module.router)
     app.include_router(api)
     app.include_router(health.router)
+    document_access(app, [module.router for module in (*modules, health)])
     return app

@@ -7,7 +7,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
-from solvyd.server.api.deps import Ctx, CurrentUser, CurrentWorker
+from solvyd.server.api.deps import AsViewer, Ctx, CurrentWorker
 from solvyd.server.api.errors import error_body
 from solvyd.server.schemas.artifacts import ArtifactList, ArtifactRead
 from solvyd.server.services import artifacts
@@ -47,7 +47,7 @@ async def upload_artifact(
 
 
 @router.get("/{build_id}/artifacts", operation_id="list_artifacts")
-async def list_artifacts(ctx: Ctx, _: CurrentUser, build_id: uuid.UUID) -> ArtifactList:
+async def list_artifacts(ctx: Ctx, _: AsViewer, build_id: uuid.UUID) -> ArtifactList:
     return await artifacts.list_artifacts(ctx, build_id)
 
 
@@ -65,7 +65,7 @@ async def list_artifacts(ctx: Ctx, _: CurrentUser, build_id: uuid.UUID) -> Artif
     },
 )
 async def download_artifact(
-    ctx: Ctx, request: Request, _: CurrentUser, build_id: uuid.UUID, name: str
+    ctx: Ctx, request: Request, _: AsViewer, build_id: uuid.UUID, name: str
 ) -> Response:
     """The artifact's bytes, streamed; honours one `Range: bytes=a-b | a- | -n`."""
     try:

@@ -8,7 +8,7 @@ from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from solvyd.protocol import BuildStatus, BuildStatusUpdate, CancelState, LogBatch, StepStatusUpdate
 from solvyd.server.api.compression import text_stream_response
-from solvyd.server.api.deps import Ctx, CurrentUser, CurrentWorker
+from solvyd.server.api.deps import AsDeveloper, AsViewer, Ctx, CurrentWorker
 from solvyd.server.api.long_poll import unless_disconnected
 from solvyd.server.schemas.builds import (
     BuildList,
@@ -26,7 +26,7 @@ router = APIRouter(prefix="/builds", tags=["builds"])
 @router.get("", operation_id="list_builds")
 async def list_builds(
     ctx: Ctx,
-    _: CurrentUser,
+    _: AsViewer,
     job_id: uuid.UUID | None = None,
     status: BuildStatus | None = None,
     branch: str | None = None,
@@ -46,18 +46,18 @@ async def list_builds(
 
 
 @router.get("/{build_id}", operation_id="get_build")
-async def get_build(ctx: Ctx, _: CurrentUser, build_id: uuid.UUID) -> BuildRead:
+async def get_build(ctx: Ctx, _: AsViewer, build_id: uuid.UUID) -> BuildRead:
     return await read.get_build(ctx, build_id)
 
 
 @router.post("/{build_id}/cancel", operation_id="cancel_build")
-async def cancel_build(ctx: Ctx, _: CurrentUser, build_id: uuid.UUID) -> CancelResult:
+async def cancel_build(ctx: Ctx, _: AsDeveloper, build_id: uuid.UUID) -> CancelResult:
     build = await cancel.cancel_build(ctx, build_id)
     return CancelResult(id=build.id, status=BuildStatus(build.status))
 
 
 @router.post("/{build_id}/retry", status_code=status.HTTP_201_CREATED, operation_id="retry_build")
-async def retry_build(ctx: Ctx, user: CurrentUser, build_id: uuid.UUID) -> BuildRead:
+async def retry_build(ctx: Ctx, user: AsDeveloper, build_id: uuid.UUID) -> BuildRead:
     """Run a finished build again: a new build of the same job, branch, commit and variables,
     whose `retry_of` names this one."""
     build = await retry.retry_build(ctx, build_id, triggered_by=user.id)
@@ -73,7 +73,7 @@ async def retry_build(ctx: Ctx, user: CurrentUser, build_id: uuid.UUID) -> Build
 async def get_build_logs(
     ctx: Ctx,
     request: Request,
-    _: CurrentUser,
+    _: AsViewer,
     build_id: uuid.UUID,
     after: Annotated[int, Query(ge=-1, description="return batches with seq above this")] = -1,
     limit: Annotated[int, Query(ge=1, le=logs.MAX_BATCHES_PER_PAGE)] = logs.MAX_BATCHES_PER_PAGE,
@@ -118,7 +118,7 @@ async def stream_start(
 )
 async def stream_build_logs(
     ctx: Ctx,
-    _: CurrentUser,
+    _: AsViewer,
     build_id: uuid.UUID,
     start: Annotated[log_stream.StreamPosition, Depends(stream_start)],
     step: str | None = None,

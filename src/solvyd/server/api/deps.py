@@ -1,12 +1,21 @@
-"""Dependencies as Annotated aliases, so routes read like prose."""
+"""Dependencies as Annotated aliases, so routes read like prose.
 
-import hmac
+Access control lives here and only here: every route names who may call it through exactly one
+of the aliases below (`AsViewer`, `AsDeveloper`, `AsAdmin`, `CurrentWorker`/`PathWorker`,
+`AgentToken`, `Public`). Each carries its `Access` rule, which the OpenAPI document shows as
+`x-solvyd-access` on every operation, and a test walks every route with every kind of caller.
+"""
+
 import uuid
-from typing import Annotated
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from solvyd.server.auth.roles import Access
 from solvyd.server.db.models import User, Worker
 from solvyd.server.services import users, workers
 from solvyd.server.services.context import ServerContext
@@ -32,11 +41,32 @@ def _token(credentials: HTTPAuthorizationCredentials | None) -> str:
     return credentials.credentials
 
 
-async def get_current_user(ctx: Ctx, credentials: Bearer) -> User:
-    token = _token(credentials)
-    if token.startswith(workers.WORKER_TOKEN_PREFIX):
-        raise Forbidden("worker tokens only work on worker endpoints")
-    return await users.user_from_access_token(ctx, token)
+F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
+
+
+def _with_access(access: Access, dependency: F) -> F:
+    dependency.access = access  # type: ignore[attr-defined]
+    return dependency
+
+
+def _user_with(access: Access) -> Callable[..., Awaitable[User]]:
+    needed = access.role
+    assert needed is not None
+
+    async def dependency(ctx: Ctx, credentials: Bearer) -> User:
+        token = _token(credentials)
+        if token.startswith(workers.WORKER_TOKEN_PREFIX):
+            raise Forbidden("worker tokens only work on worker endpoints")
+        principal = await users.authenticate(ctx, token)
+        if not principal.role.includes(needed):
+            raise Forbidden(f"this needs the {needed} role")
+        return principal.user
+
+    return _with_access(access, dependency)
+
+
+async def _public() -> None:
+    """Anyone, signed in or not."""
 
 
 async def get_current_worker(ctx: Ctx, credentials: Bearer) -> Worker:
@@ -54,11 +84,30 @@ async def get_path_worker(worker_id: uuid.UUID, worker: "CurrentWorker") -> Work
 
 async def require_agent_token(ctx: Ctx, credentials: Bearer) -> None:
     token = _token(credentials)
-    if not hmac.compare_digest(token.encode(), ctx.keys.agent_token.encode()):
-        raise Unauthorized("invalid agent registration token")
+    if token.startswith(workers.WORKER_TOKEN_PREFIX):
+        raise Forbidden("a worker token cannot register a worker")
+    await workers.check_registration_token(ctx, token)
 
 
-CurrentUser = Annotated[User, Depends(get_current_user)]
-CurrentWorker = Annotated[Worker, Depends(get_current_worker)]
+AsViewer = Annotated[User, Depends(_user_with(Access.VIEWER))]
+AsDeveloper = Annotated[User, Depends(_user_with(Access.DEVELOPER))]
+AsAdmin = Annotated[User, Depends(_user_with(Access.ADMIN))]
+CurrentWorker = Annotated[Worker, Depends(_with_access(Access.WORKER, get_current_worker))]
 PathWorker = Annotated[Worker, Depends(get_path_worker)]
-AgentToken = Depends(require_agent_token)
+AgentToken = Depends(_with_access(Access.AGENT_REGISTRATION, require_agent_token))
+Public = Depends(_with_access(Access.PUBLIC, _public))
+
+
+def route_access(route: APIRoute) -> set[Access]:
+    """The access rules a route declares (through its dependencies, at any depth)."""
+    found: set[Access] = set()
+
+    def walk(dependant: Dependant) -> None:
+        access = getattr(dependant.call, "access", None)
+        if isinstance(access, Access):
+            found.add(access)
+        for sub in dependant.dependencies:
+            walk(sub)
+
+    walk(route.dependant)
+    return found

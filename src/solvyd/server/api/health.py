@@ -3,9 +3,9 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from solvyd import __version__
-from solvyd.server.api.deps import Ctx
+from solvyd.server.api.deps import Ctx, Public
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"], dependencies=[Public])
 
 
 @router.get("/healthz", operation_id="healthz")

@@ -2,7 +2,7 @@ import uuid
 
 from fastapi import APIRouter, Response, status
 
-from solvyd.server.api.deps import Ctx, CurrentUser
+from solvyd.server.api.deps import AsAdmin, AsDeveloper, AsViewer, Ctx
 from solvyd.server.schemas.builds import BuildRead, TriggerRequest
 from solvyd.server.schemas.jobs import JobCreate, JobList, JobRead, JobUpdate
 from solvyd.server.services import jobs
@@ -12,34 +12,34 @@ router = APIRouter(prefix="/jobs", tags=["jobs"])
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, operation_id="create_job")
-async def create_job(ctx: Ctx, user: CurrentUser, body: JobCreate) -> JobRead:
+async def create_job(ctx: Ctx, user: AsDeveloper, body: JobCreate) -> JobRead:
     return JobRead.model_validate(await jobs.create_job(ctx, body, user.id))
 
 
 @router.get("", operation_id="list_jobs")
-async def list_jobs(ctx: Ctx, _: CurrentUser, name: str | None = None) -> JobList:
+async def list_jobs(ctx: Ctx, _: AsViewer, name: str | None = None) -> JobList:
     return JobList(items=[JobRead.model_validate(j) for j in await jobs.list_jobs(ctx, name)])
 
 
 @router.get("/{job_id}", operation_id="get_job")
-async def get_job(ctx: Ctx, _: CurrentUser, job_id: uuid.UUID) -> JobRead:
+async def get_job(ctx: Ctx, _: AsViewer, job_id: uuid.UUID) -> JobRead:
     return JobRead.model_validate(await jobs.get_job(ctx, job_id))
 
 
 @router.patch("/{job_id}", operation_id="update_job")
-async def update_job(ctx: Ctx, _: CurrentUser, job_id: uuid.UUID, body: JobUpdate) -> JobRead:
+async def update_job(ctx: Ctx, _: AsDeveloper, job_id: uuid.UUID, body: JobUpdate) -> JobRead:
     return JobRead.model_validate(await jobs.update_job(ctx, job_id, body))
 
 
 @router.delete("/{job_id}", status_code=status.HTTP_204_NO_CONTENT, operation_id="delete_job")
-async def delete_job(ctx: Ctx, _: CurrentUser, job_id: uuid.UUID) -> Response:
+async def delete_job(ctx: Ctx, _: AsAdmin, job_id: uuid.UUID) -> Response:
     await jobs.delete_job(ctx, job_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.post("/{job_id}/trigger", status_code=status.HTTP_201_CREATED, operation_id="trigger_job")
 async def trigger_job(
-    ctx: Ctx, user: CurrentUser, job_id: uuid.UUID, body: TriggerRequest | None = None
+    ctx: Ctx, user: AsDeveloper, job_id: uuid.UUID, body: TriggerRequest | None = None
 ) -> BuildRead:
     build = await trigger.trigger_build(ctx, job_id, body or TriggerRequest(), triggered_by=user.id)
     return await read.get_build(ctx, build.id)

@@ -10,7 +10,7 @@ from solvyd.protocol import (
     WorkerRegistered,
     WorkerRegistration,
 )
-from solvyd.server.api.deps import AgentToken, Ctx, CurrentUser, PathWorker
+from solvyd.server.api.deps import AgentToken, AsAdmin, AsViewer, Ctx, PathWorker
 from solvyd.server.api.long_poll import unless_disconnected
 from solvyd.server.schemas.workers import AssignedBuild, AssignedBuildList, WorkerList, WorkerRead
 from solvyd.server.services import jobs, workers
@@ -76,17 +76,17 @@ async def assigned_builds(ctx: Ctx, worker: PathWorker, worker_id: uuid.UUID) ->
 
 
 @router.get("", operation_id="list_workers")
-async def list_workers(ctx: Ctx, _: CurrentUser) -> WorkerList:
+async def list_workers(ctx: Ctx, _: AsViewer) -> WorkerList:
     return WorkerList(items=[WorkerRead.model_validate(w) for w in await workers.list_workers(ctx)])
 
 
 @router.post("/{worker_id}/drain", operation_id="drain_worker")
-async def drain_worker(ctx: Ctx, _: CurrentUser, worker_id: uuid.UUID) -> WorkerRead:
+async def drain_worker(ctx: Ctx, _: AsAdmin, worker_id: uuid.UUID) -> WorkerRead:
     """Stop giving the worker new builds; the ones it runs finish."""
     return WorkerRead.model_validate(await workers.set_draining(ctx, worker_id, draining=True))
 
 
 @router.post("/{worker_id}/resume", operation_id="resume_worker")
-async def resume_worker(ctx: Ctx, _: CurrentUser, worker_id: uuid.UUID) -> WorkerRead:
+async def resume_worker(ctx: Ctx, _: AsAdmin, worker_id: uuid.UUID) -> WorkerRead:
     """Undo a drain: the worker claims builds again."""
     return WorkerRead.model_validate(await workers.set_draining(ctx, worker_id, draining=False))

@@ -53,6 +53,84 @@ class ApiToken(Base):
     revoked_at: Mapped[datetime | None]
 
 
+class LoginSession(Base):
+    """One login: its refresh token (hashed, rotated on every refresh) and whether it was
+    ended. Access tokens name their session, so logout ends them too."""
+
+    __tablename__ = "login_sessions"
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    user_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
+    refresh_token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    refreshed_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
+class AgentRegistrationToken(Base):
+    """A token agents present to register (besides SOLVYD_AGENT_TOKEN); stored hashed."""
+
+    __tablename__ = "agent_registration_tokens"
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    name: Mapped[str] = mapped_column(sa.String(200))
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    created_by: Mapped[uuid.UUID | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+
+class Secret(Base):
+    """A secret value, encrypted at rest. `job_id` None: global, any job's pipeline may ask
+    for it; a job's own secret of the same name wins."""
+
+    __tablename__ = "secrets"
+    __table_args__ = (
+        sa.UniqueConstraint("job_id", "name"),
+        # NULLs are distinct in a unique constraint: global names need their own index.
+        sa.Index(
+            "uq_secrets_global_name",
+            "name",
+            unique=True,
+            postgresql_where=sa.text("job_id IS NULL"),
+            sqlite_where=sa.text("job_id IS NULL"),
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    job_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("jobs.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(sa.String(200))
+    ciphertext: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    created_by: Mapped[uuid.UUID | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class AuditEvent(Base):
+    """Who did what: logins, job changes, triggers, cancels, secret, role and token changes."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (sa.Index("ix_audit_events_at", "at"),)
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Who: a user (by id and name, kept if the user is deleted), or None for the system.
+    actor_id: Mapped[uuid.UUID | None]
+    actor_name: Mapped[str | None] = mapped_column(sa.String(200))
+    ip: Mapped[str | None] = mapped_column(sa.String(64))
+    action: Mapped[str] = mapped_column(sa.String(64))
+    # What it was done to, e.g. "job:<id>", "user:<name>", "secret:<job>/<name>".
+    target: Mapped[str | None] = mapped_column(sa.String(300))
+    outcome: Mapped[str] = mapped_column(sa.String(20), default="success")
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
 class Job(Base):
     __tablename__ = "jobs"
 
@@ -75,6 +153,8 @@ class Job(Base):
     max_concurrent_builds: Mapped[int | None]
     # A new build cancels the job's older queued builds of the same branch.
     cancel_previous: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    # Builds of pull requests from forks get the job's and global secrets only if this is set.
+    secrets_for_forks: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     next_build_number: Mapped[int] = mapped_column(default=1)
     created_by: Mapped[uuid.UUID | None] = mapped_column(
         sa.ForeignKey("users.id", ondelete="SET NULL")
@@ -120,6 +200,8 @@ class Build(Base):
     branch: Mapped[str | None] = mapped_column(sa.String(255))
     commit_sha: Mapped[str | None] = mapped_column(sa.String(64))
     trigger: Mapped[str] = mapped_column(sa.String(20), default="manual")
+    # Built from a pull request whose branch lives in another repository (a fork).
+    from_fork: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     triggered_by: Mapped[uuid.UUID | None] = mapped_column(
         sa.ForeignKey("users.id", ondelete="SET NULL")
     )

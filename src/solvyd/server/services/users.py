@@ -2,6 +2,7 @@
 
 import secrets
 import uuid
+from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import func, select
@@ -12,6 +13,7 @@ from solvyd.server.auth.access_tokens import (
     read_access_token,
 )
 from solvyd.server.auth.passwords import hash_password, verify_password
+from solvyd.server.auth.roles import Role
 from solvyd.server.db.models import User
 from solvyd.server.services.context import ServerContext
 from solvyd.server.services.errors import Unauthorized
@@ -47,6 +49,20 @@ async def log_in(ctx: ServerContext, username: str, password: str) -> str:
     return issue_access_token(
         user.id, ctx.keys.jwt_secret, timedelta(minutes=ctx.settings.access_token_minutes)
     )
+
+
+@dataclass(frozen=True)
+class Principal:
+    """A signed-in user and the role this request acts with (a token's scopes may narrow it)."""
+
+    user: User
+    role: Role
+
+
+async def authenticate(ctx: ServerContext, token: str) -> Principal:
+    """The user behind a bearer token; Unauthorized for anything not valid now."""
+    user = await user_from_access_token(ctx, token)
+    return Principal(user, Role(user.role))
 
 
 async def user_from_access_token(ctx: ServerContext, token: str) -> User:

@@ -1,5 +1,6 @@
 """Workers: registration (upsert by name), heartbeats, listing."""
 
+import hmac
 import uuid
 from datetime import timedelta
 
@@ -62,6 +63,12 @@ async def register_worker(ctx: ServerContext, body: WorkerRegistration) -> Worke
         token=token,
         heartbeat_interval_seconds=ctx.settings.heartbeat_interval_seconds,
     )
+
+
+async def check_registration_token(ctx: ServerContext, token: str) -> None:
+    """Unauthorized unless `token` may register agents: the server's SOLVYD_AGENT_TOKEN."""
+    if not hmac.compare_digest(token.encode(), ctx.keys.agent_token.encode()):
+        raise Unauthorized("invalid agent registration token")
 
 
 async def worker_from_token(ctx: ServerContext, token: str) -> Worker:
