@@ -1,0 +1,143 @@
+"""Every route in the OpenAPI document, called by every kind of caller: nobody, a viewer, a
+developer, an admin, a worker and an agent registration token. Each answer must be what the
+route's declared access rule (`x-solvyd-access`) allows: 401 without credentials, 403 for a
+caller the rule leaves out, and neither for one it lets in. A route that declares no rule
+fails here, so a new endpoint cannot ship unguarded by accident."""
+
+import re
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+
+from solvyd.server.auth.passwords import hash_password
+from solvyd.server.auth.roles import Access, Role
+from solvyd.server.db.models import User
+from tests.integration.api_helpers import AGENT_TOKEN, API, admin_headers, bearer, register_worker
+
+# The policy, written down independently of the code that enforces it: who may call what.
+# A route missing here, or whose code declares another rule, fails the test.
+POLICY = {
+    "POST /api/v1/auth/login": "public",
+    "GET /healthz": "public",
+    "GET /readyz": "public",
+    "GET /api/v1/jobs": "viewer",
+    "GET /api/v1/jobs/{job_id}": "viewer",
+    "POST /api/v1/jobs": "developer",
+    "PATCH /api/v1/jobs/{job_id}": "developer",
+    "DELETE /api/v1/jobs/{job_id}": "admin",
+    "POST /api/v1/jobs/{job_id}/trigger": "developer",
+    "GET /api/v1/builds": "viewer",
+    "GET /api/v1/builds/{build_id}": "viewer",
+    "POST /api/v1/builds/{build_id}/cancel": "developer",
+    "POST /api/v1/builds/{build_id}/retry": "developer",
+    "GET /api/v1/builds/{build_id}/logs": "viewer",
+    "GET /api/v1/builds/{build_id}/logs/stream": "viewer",
+    "GET /api/v1/builds/{build_id}/artifacts": "viewer",
+    "GET /api/v1/builds/{build_id}/artifacts/{name}": "viewer",
+    "GET /api/v1/workers": "viewer",
+    "POST /api/v1/workers/{worker_id}/drain": "admin",
+    "POST /api/v1/workers/{worker_id}/resume": "admin",
+    "POST /api/v1/workers/register": "agent-registration",
+    "POST /api/v1/workers/{worker_id}/heartbeat": "worker",
+    "POST /api/v1/workers/{worker_id}/claim": "worker",
+    "GET /api/v1/workers/{worker_id}/builds": "worker",
+    "POST /api/v1/builds/{build_id}/logs": "worker",
+    "PUT /api/v1/builds/{build_id}/status": "worker",
+    "PUT /api/v1/builds/{build_id}/steps/{step_name}": "worker",
+    "GET /api/v1/builds/{build_id}/cancel-wait": "worker",
+    "PUT /api/v1/builds/{build_id}/artifacts/{name}": "worker",
+}
+PASSWORD = "table-test-password"
+CALLERS = ("nobody", "viewer", "developer", "admin", "worker", "registration")
+ALLOWED = "allowed"
+
+
+def expected(rule: str, caller: str) -> int | str:
+    """401, 403, or ALLOWED (any answer but 401/403, and never a 5xx)."""
+    access = Access(rule)
+    if access is Access.PUBLIC:
+        return ALLOWED
+    if caller == "nobody":
+        return 401
+    if access.role is not None:
+        if caller in ("viewer", "developer", "admin"):
+            return ALLOWED if Role(caller).includes(access.role) else 403
+        # A worker token is refused by its prefix; a registration token is no user's token.
+        return 403 if caller == "worker" else 401
+    if access is Access.WORKER:
+        return ALLOWED if caller == "worker" else 403
+    assert access is Access.AGENT_REGISTRATION
+    if caller == "registration":
+        return ALLOWED
+    return 403 if caller == "worker" else 401
+
+
+async def _user_token(client: httpx.AsyncClient, role: Role) -> str:
+    name = f"table-{role}-{uuid.uuid4().hex[:6]}"
+    ctx = client.app.state.ctx  # type: ignore[attr-defined]
+    async with ctx.db.transaction() as session:
+        session.add(User(username=name, password_hash=hash_password(PASSWORD), role=role))
+    response = await client.post(f"{API}/auth/login", json={"username": name, "password": PASSWORD})
+    assert response.status_code == 200, response.text
+    return str(response.json()["access_token"])
+
+
+def _url(path: str, worker_id: str) -> str:
+    path = path.replace("{worker_id}", worker_id)
+    # Unknown ids: a caller the rule lets in gets 404, which proves it got past the guard.
+    return re.sub(r"\{[^}]+\}", lambda m: "x" if "name" in m.group() else str(uuid.uuid4()), path)
+
+
+async def _call(
+    client: httpx.AsyncClient, method: str, url: str, token: str | None
+) -> httpx.Response:
+    headers = bearer(token) if token else {}
+    # Long polls answer at once; bodies are empty objects (a 422 is past the guard too).
+    params: dict[str, Any] = {"wait": 0}
+    if method in ("post", "put", "patch"):
+        return await client.request(method, url, headers=headers, params=params, json={"wait": 0})
+    return await client.request(method, url, headers=headers, params=params)
+
+
+@pytest.mark.timeout(300)
+async def test_every_route_answers_each_caller_as_its_rule_says(
+    client: httpx.AsyncClient,
+) -> None:
+    worker = await register_worker(client)
+    tokens: dict[str, str | None] = {
+        "nobody": None,
+        "viewer": await _user_token(client, Role.VIEWER),
+        "developer": await _user_token(client, Role.DEVELOPER),
+        "admin": (await admin_headers(client))["Authorization"].removeprefix("Bearer "),
+        "worker": worker.token,
+        "registration": AGENT_TOKEN,
+    }
+    document = (await client.get(f"{API}/openapi.json")).json()
+
+    wrong: list[str] = []
+    checked = 0
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            route = f"{method.upper()} {path}"
+            rule = POLICY.get(route)
+            declared = operation.get("x-solvyd-access")
+            if rule is None:
+                wrong.append(f"{route}: not in the policy table (its code says {declared!r})")
+                continue
+            if declared != rule:
+                wrong.append(f"{route}: the code declares {declared!r}, the policy says {rule}")
+            for caller in CALLERS:
+                want = expected(rule, caller)
+                response = await _call(client, method, _url(path, worker.id), tokens[caller])
+                got = response.status_code
+                checked += 1
+                if (
+                    got >= 500
+                    or (want == ALLOWED and got in (401, 403))
+                    or (want != ALLOWED and got != want)
+                ):
+                    wrong.append(f"{route} as {caller}: {got}, expected {want}")
+    assert not wrong, "\n".join(wrong)
+    assert checked == len(CALLERS) * len(POLICY)  # every route of the policy was walked
