@@ -17,13 +17,6 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
-def api(server: ServerProcess) -> Iterator[UserApi]:
-    user_api = UserApi(server)
-    yield user_api
-    user_api.http.close()
-
-
-@pytest.fixture
 def agent(server: ServerProcess, log_dir: Path, tmp_path: Path) -> Iterator[Process]:
     name = f"agent-{uuid.uuid4().hex[:6]}"
     process = start_agent(server.url, log_dir, tmp_path / "work", name=name)

@@ -20,13 +20,6 @@ AgentFactory = Callable[..., Process]
 
 
 @pytest.fixture
-def api(server: ServerProcess) -> Iterator[UserApi]:
-    user_api = UserApi(server)
-    yield user_api
-    user_api.http.close()
-
-
-@pytest.fixture
 def agents(server: ServerProcess, log_dir: Path, tmp_path: Path) -> Iterator[AgentFactory]:
     started: list[Process] = []
 

@@ -82,13 +82,6 @@ def wait_for_lines(api: UserApi, build_id: str, count: int, timeout: float = 30)
 
 
 @pytest.fixture
-def api(server: ServerProcess) -> Iterator[UserApi]:
-    user_api = UserApi(server)
-    yield user_api
-    user_api.http.close()
-
-
-@pytest.fixture
 def agent(server: ServerProcess, log_dir: Path, tmp_path: Path) -> Iterator[Process]:
     process = start_agent(server.url, log_dir, tmp_path / "work", name="logs-agent")
     yield process

@@ -8,7 +8,6 @@ import re
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -47,13 +46,6 @@ steps:
 @pytest.fixture
 def docker_ready() -> None:
     require_docker()
-
-
-@pytest.fixture
-def api(server: ServerProcess) -> Iterator[UserApi]:
-    user_api = UserApi(server)
-    yield user_api
-    user_api.http.close()
 
 
 def _time(value: str) -> datetime:

@@ -24,11 +24,10 @@ from tests.integration.api_helpers import (
     Worker,
     admin_headers,
     assert_error,
-    claim_build,
     create_job,
     register_worker,
+    running_build,
     set_status,
-    trigger,
 )
 from tests.support.s3_server import ACCESS_KEY, REGION, SECRET_KEY, S3Endpoint, s3_server
 
@@ -41,13 +40,7 @@ async def admin(client: httpx.AsyncClient) -> Headers:
 
 
 async def _running_build(http: httpx.AsyncClient, admin: Headers) -> tuple[Worker, str]:
-    job = await create_job(http, admin)
-    worker = await register_worker(http)
-    build = await trigger(http, admin, job["id"])
-    spec = await claim_build(http, worker)
-    assert spec["build_id"] == build["id"]
-    response = await set_status(http, worker, build["id"], "running")
-    assert response.status_code == 200, response.text
+    worker, build = await running_build(http, admin, await create_job(http, admin))
     return worker, str(build["id"])
 
 
