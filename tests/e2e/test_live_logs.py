@@ -272,3 +272,16 @@ def test_long_lines_are_cut_and_the_log_cap_ends_storage_not_the_build(
         user_api.http.close()
         agent.stop()
         server.process.stop()
+
+
+def test_a_flood_of_output_is_stored_whole_while_a_viewer_follows(
+    api: UserApi, agent: Process
+) -> None:
+    count = 300_000
+    job = api.create_job(f"flood-{uuid.uuid4().hex[:8]}", one_step(f"seq 1 {count}"))
+    build_id = api.trigger(job["id"])["id"]
+    streamed = read_stream(api, build_id)
+    assert streamed.ended is not None and streamed.ended["status"] == "success"
+    assert _output(streamed.lines) == [str(i) for i in range(1, count + 1)]
+    stored = _output(api.log_text(build_id).splitlines())
+    assert len(stored) == count and stored[-1] == str(count)

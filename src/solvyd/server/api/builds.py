@@ -127,7 +127,10 @@ async def stream_build_logs(
     via `Last-Event-ID`), `step` and `status` changes, `reset` when a retry restarts the log,
     and `end` with the final status once the last line was sent."""
     async for event in log_stream.follow_build_log(ctx, build_id, start, step=step):
-        yield ServerSentEvent(event=event.kind, data=event.data, id=event.id)
+        if event.raw is not None:
+            yield ServerSentEvent(event=event.kind, raw_data=event.raw, id=event.id)
+        else:
+            yield ServerSentEvent(event=event.kind, data=event.data, id=event.id)
 
 
 @router.put("/{build_id}/status", operation_id="update_build_status")

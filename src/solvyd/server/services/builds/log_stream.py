@@ -11,7 +11,7 @@ the build's final status. Each pass reads the statuses first and the lines secon
 seen is never ahead of lines still unread, and `end` comes after the last line.
 """
 
-import itertools
+import json
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -19,8 +19,9 @@ from typing import Any
 
 from solvyd.protocol import BuildStatus
 from solvyd.server.events import build_topic
-from solvyd.server.schemas.builds import BuildRead, LogLineRead, StepRead
+from solvyd.server.schemas.builds import BuildRead, StepRead
 from solvyd.server.services.builds import logs, read
+from solvyd.server.services.builds.log_archive import StoredBatch
 from solvyd.server.services.context import ServerContext
 from solvyd.server.services.errors import InvalidInput
 
@@ -37,6 +38,8 @@ class LogEvent:
     kind: str
     data: dict[str, Any]
     id: str | None = None
+    # The data already as JSON text, for `lines` events.
+    raw: str | None = None
 
 
 @dataclass(frozen=True)
@@ -97,12 +100,10 @@ async def follow_build_log(
             seen = _Seen()
             position = StreamPosition(attempt=build.attempt)
         position = StreamPosition(attempt=build.attempt, seq=position.seq)
-        page = await logs.read_log_page(
-            ctx, build_id, after=position.seq, limit=BATCHES_PER_PASS, step=step
-        )
-        for event in _events_of_pass(build, page.lines, seen, step):
+        page = await logs.read_batches(ctx, build_id, position.seq, BATCHES_PER_PASS)
+        batches = [b for b in page.batches if step is None or b.step == step]
+        for event in _events_of_pass(build, batches, seen, step):
             yield event
-        advanced = page.next_after > position.seq
         position = StreamPosition(attempt=build.attempt, seq=page.next_after)
         if build.status.finished and page.finished:
             yield LogEvent(
@@ -115,18 +116,13 @@ async def follow_build_log(
                 },
             )
             return
-        # More may be stored already: a full page, or one whose batches the step filter hid.
-        if advanced and (step is not None or _page_was_full(page.lines)):
-            continue
+        if len(page.batches) >= BATCHES_PER_PASS:
+            continue  # more is stored already
         await signal.wait(IDLE_RECHECK_SECONDS)
 
 
-def _page_was_full(lines: list[LogLineRead]) -> bool:
-    return len({line.seq for line in lines}) >= BATCHES_PER_PASS
-
-
 def _events_of_pass(
-    build: BuildRead, lines: list[LogLineRead], seen: _Seen, step_filter: str | None
+    build: BuildRead, batches: list[StoredBatch], seen: _Seen, step_filter: str | None
 ) -> list[LogEvent]:
     """This pass's events: status and step changes placed around the batches they belong to
     (a step's start before its lines, its end after them)."""
@@ -147,24 +143,15 @@ def _events_of_pass(
             events.append(_step_event(step))
 
     previous: str | None = None
-    for seq, group in itertools.groupby(lines, key=lambda line: line.seq):
-        batch = list(group)
-        name = batch[0].step
-        if name != previous:
+    for batch in batches:
+        if batch.step != previous:
             flush(previous)
-            flush(name)
-            previous = name
-        events.append(
-            LogEvent(
-                "lines",
-                {
-                    "seq": seq,
-                    "step": name,
-                    "lines": [{"text": line.text, "ts": line.ts} for line in batch],
-                },
-                id=f"{build.attempt}.{seq}",
-            )
-        )
+            flush(batch.step)
+            previous = batch.step
+        # Serialised here, as stored: a batch can hold thousands of lines, and the generic
+        # encoder would walk each of them.
+        raw = json.dumps({"seq": batch.seq, "step": batch.step, "lines": batch.lines})
+        events.append(LogEvent("lines", {}, id=f"{build.attempt}.{batch.seq}", raw=raw))
     flush(previous)
     for step in sorted(changed.values(), key=lambda s: s.position):
         flush(step.name)

@@ -3,6 +3,7 @@
 import time
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 
@@ -137,9 +138,21 @@ async def log_text_chunks(
         after = page.next_after
 
 
-async def _read_once(
-    ctx: ServerContext, build_id: uuid.UUID, after: int, limit: int, step: str | None
-) -> LogPage:
+@dataclass(frozen=True)
+class BatchPage:
+    """Stored batches with seq > some `after`, as stored (lines are {"text", "ts"} dicts)."""
+
+    batches: list[log_archive.StoredBatch]
+    status: BuildStatus
+    # Pass as `after` to read on from here.
+    next_after: int
+    # The build ended and this page reached the end of what is stored.
+    finished: bool
+
+
+async def read_batches(
+    ctx: ServerContext, build_id: uuid.UUID, after: int, limit: int = MAX_BATCHES_PER_PAGE
+) -> BatchPage:
     page_size = min(limit, MAX_BATCHES_PER_PAGE)
     async with ctx.db.transaction() as session:
         query = (
@@ -159,16 +172,29 @@ async def _read_once(
         # After the transaction: the download must not hold a database connection.
         archived = await log_archive.read_archived_batches(ctx, build.log_archive_key)
         rows = log_archive.batches_after(archived, after, page_size)
+    status = BuildStatus(build.status)
+    return BatchPage(
+        batches=rows,
+        status=status,
+        next_after=rows[-1].seq if rows else after,
+        finished=status.finished and len(rows) < page_size,
+    )
+
+
+async def _read_once(
+    ctx: ServerContext, build_id: uuid.UUID, after: int, limit: int, step: str | None
+) -> LogPage:
+    page = await read_batches(ctx, build_id, after, limit)
     lines = [
         LogLineRead(seq=row.seq, step=row.step, text=line["text"], ts=line.get("ts"))
-        for row in rows
+        for row in page.batches
         if step is None or row.step == step
         for line in row.lines
     ]
-    status = BuildStatus(build.status)
-    next_after = rows[-1].seq if rows else after
-    # Finished means: the build ended and this page reached the end of what is stored.
-    finished = status.finished and len(rows) < page_size
     return LogPage(
-        build_id=build_id, status=status, lines=lines, next_after=next_after, finished=finished
+        build_id=build_id,
+        status=page.status,
+        lines=lines,
+        next_after=page.next_after,
+        finished=page.finished,
     )
