@@ -5,7 +5,7 @@ TOOLS := .tools
 UV := $(TOOLS)/bin/uv
 PY_SOURCES := src tests bench
 
-.PHONY: run test lint bench bench-scale format sync clean
+.PHONY: run test lint bench bench-scale bench-logs format sync clean
 
 $(UV):
 	python3 -m venv $(TOOLS)
@@ -42,6 +42,10 @@ bench: sync
 ## Scheduling at scale: 50 agents on PostgreSQL, a 1,000-build backlog, fairness (~4 min)
 bench-scale: sync
 	$(UV) run --frozen python bench/scale.py
+
+## Live logs: lines/s one server ingests from 20 builds, a line's latency to viewers (~2 min)
+bench-logs: sync
+	$(UV) run --frozen python bench/logs.py
 
 clean:
 	rm -rf .venv $(TOOLS) .mypy_cache .ruff_cache .pytest_cache
