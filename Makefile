@@ -30,6 +30,7 @@ lint: sync
 	$(UV) run --frozen ruff format --check $(PY_SOURCES)
 	$(UV) run --frozen mypy
 	$(UV) run --frozen lint-imports
+	UV=$(UV) scripts/audit-deps.sh
 
 format: sync
 	$(UV) run --frozen ruff check --fix $(PY_SOURCES)

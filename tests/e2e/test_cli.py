@@ -70,6 +70,8 @@ def test_newcomer_walkthrough(embedded: tuple[Process, str, Path], tmp_path: Pat
     assert login.returncode == 0, login.stderr
     assert oct(config.stat().st_mode & 0o777) == "0o600"
     assert ADMIN_PASSWORD not in login.stdout + login.stderr
+    # What is saved is a personal API token (an access token would last only minutes).
+    assert json.loads(config.read_text())["token"].startswith("svp_")
 
     create = _cli(["jobs", "create", "hello", "--pipeline", "examples/hello.yml"], config)
     assert create.returncode == 0, create.stderr
@@ -190,3 +192,70 @@ def test_logs_follow_by_step_raw_and_with_timestamps(
     stamped_lines = [line.partition(" ") for line in stamped.stdout.splitlines()]
     stamp = next(stamp for stamp, _, text in stamped_lines if text == "other-line")
     assert stamp.startswith("20") and "T" in stamp
+
+
+def _as(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_users_and_tokens_from_the_cli(embedded: tuple[Process, str, Path], tmp_path: Path) -> None:
+    _, url, _ = embedded
+    admin_config = tmp_path / "admin" / "config.json"
+    dana_config = tmp_path / "dana" / "config.json"
+    login = ["login", url, "-u", "admin", "--password-stdin"]
+    assert _cli(login, admin_config, input=ADMIN_PASSWORD + "\n").returncode == 0
+    first = json.loads(admin_config.read_text())
+    # Logging in again makes a new CLI token and revokes the one it replaces.
+    assert _cli(login, admin_config, input=ADMIN_PASSWORD + "\n").returncode == 0
+    second = json.loads(admin_config.read_text())
+    assert second["token"] != first["token"]
+    me = f"{url}/api/v1/users/me"
+    assert httpx.get(me, headers=_as(first["token"]), timeout=10).status_code == 401
+    assert httpx.get(me, headers=_as(second["token"]), timeout=10).json()["username"] == "admin"
+
+    dana_password = "dana-password-1"
+    create = _cli(
+        ["users", "create", "dana", "--role", "developer", "--password-stdin"],
+        admin_config,
+        input=dana_password + "\n",
+    )
+    assert create.returncode == 0, create.stderr
+    assert "created developer dana" in create.stderr
+    assert dana_password not in create.stdout + create.stderr
+    short = _cli(["users", "create", "eve", "--password-stdin"], admin_config, input="short\n")
+    assert short.returncode == 1 and "password" in short.stderr and "Traceback" not in short.stderr
+
+    set_role = _cli(["users", "set-role", "dana", "viewer"], admin_config)
+    assert "dana is now viewer" in set_role.stderr
+    listing = _cli(["users", "list"], admin_config)
+    assert listing.returncode == 0, listing.stderr
+    [row] = [line for line in listing.stdout.splitlines() if " dana " in f" {line} "]
+    assert "viewer" in row
+
+    assert _cli(["users", "disable", "dana"], admin_config).returncode == 0
+    dana_login = ["login", url, "-u", "dana", "--password-stdin"]
+    refused = _cli(dana_login, dana_config, input=dana_password + "\n")
+    assert refused.returncode == 1 and "invalid username or password" in refused.stderr
+    assert _cli(["users", "enable", "dana"], admin_config).returncode == 0
+    assert _cli(dana_login, dana_config, input=dana_password + "\n").returncode == 0
+
+    # A viewer makes a read token for a script: printed once on stdout, a note on stderr.
+    created = _cli(
+        ["tokens", "create", "nightly", "--scope", "read", "--expires-in-days", "7"], dana_config
+    )
+    assert created.returncode == 0, created.stderr
+    token = created.stdout.strip()
+    assert token.startswith("svp_") and "not shown again" in created.stderr
+    assert httpx.get(f"{url}/api/v1/jobs", headers=_as(token), timeout=10).status_code == 200
+    listed = _cli(["tokens", "list"], dana_config)
+    assert "nightly" in listed.stdout and "read" in listed.stdout and token not in listed.stdout
+    token_id = created.stderr.split("(", 1)[1].split(")", 1)[0]
+    revoked = _cli(["tokens", "revoke", token_id], dana_config)
+    assert revoked.returncode == 0, revoked.stderr
+    assert httpx.get(f"{url}/api/v1/jobs", headers=_as(token), timeout=10).status_code == 401
+
+    # A viewer manages no users; an admin sees everyone's tokens.
+    denied = _cli(["users", "create", "mallory", "--password-stdin"], dana_config, input="x" * 9)
+    assert denied.returncode == 1 and "admin" in denied.stderr
+    everyone = _cli(["tokens", "list", "--all"], admin_config)
+    assert everyone.returncode == 0 and "nightly" in everyone.stdout

@@ -16,7 +16,9 @@ import httpx
 import sqlalchemy as sa
 
 from solvyd.server.auth.access_tokens import issue_access_token
-from solvyd.server.db.models import User
+from solvyd.server.db.models import LoginSession, User
+from solvyd.shared.clock import utcnow
+from solvyd.shared.ids import new_token, token_digest
 from tests.support.processes import ADMIN_PASSWORD, AGENT_TOKEN
 
 API = "/api/v1"
@@ -62,13 +64,24 @@ async def login(http: httpx.AsyncClient, password: str = ADMIN_PASSWORD) -> Head
 
 
 async def admin_headers(http: httpx.AsyncClient) -> Headers:
-    """The admin's token, minted in-process for the ASGI client. Login has its own tests, and
-    its argon2 check costs ~0.1 s, which adds up over a suite that logs in per test."""
+    """The admin's token, minted in-process for the ASGI client (with the login session every
+    access token names). Login has its own tests, and its argon2 check costs ~0.1 s, which
+    adds up over a suite that logs in per test."""
     ctx = http.app.state.ctx  # type: ignore[attr-defined]
     async with ctx.db.transaction() as session:
         user = await session.scalar(sa.select(User).where(User.username == "admin"))
-    assert user is not None
-    return bearer(issue_access_token(user.id, ctx.keys.jwt_secret, timedelta(minutes=10)))
+        assert user is not None
+        login_session = LoginSession(
+            id=uuid.uuid4(),
+            user_id=user.id,
+            refresh_token_hash=token_digest(new_token("svr_")),
+            expires_at=utcnow() + timedelta(days=1),
+        )
+        session.add(login_session)
+    token = issue_access_token(
+        user.id, login_session.id, ctx.keys.jwt_secret, timedelta(minutes=10)
+    )
+    return bearer(token)
 
 
 @dataclass

@@ -20,6 +20,19 @@ from tests.integration.api_helpers import AGENT_TOKEN, API, admin_headers, beare
 # A route missing here, or whose code declares another rule, fails the test.
 POLICY = {
     "POST /api/v1/auth/login": "public",
+    "POST /api/v1/auth/refresh": "public",
+    "POST /api/v1/auth/logout": "viewer",
+    "GET /api/v1/users/me": "viewer",
+    "GET /api/v1/users": "admin",
+    "POST /api/v1/users": "admin",
+    "GET /api/v1/users/{user_id}": "admin",
+    "PATCH /api/v1/users/{user_id}": "admin",
+    "GET /api/v1/tokens": "viewer",
+    "POST /api/v1/tokens": "viewer",
+    "DELETE /api/v1/tokens/{token_id}": "viewer",
+    "GET /api/v1/agent-tokens": "admin",
+    "POST /api/v1/agent-tokens": "admin",
+    "DELETE /api/v1/agent-tokens/{token_id}": "admin",
     "GET /healthz": "public",
     "GET /readyz": "public",
     "GET /api/v1/jobs": "viewer",
@@ -48,7 +61,17 @@ POLICY = {
     "PUT /api/v1/builds/{build_id}/steps/{step_name}": "worker",
     "GET /api/v1/builds/{build_id}/cancel-wait": "worker",
     "PUT /api/v1/builds/{build_id}/artifacts/{name}": "worker",
+    "GET /api/v1/audit": "admin",
+    "GET /api/v1/secrets": "admin",
+    "PUT /api/v1/secrets/{name}": "admin",
+    "DELETE /api/v1/secrets/{name}": "admin",
+    "GET /api/v1/jobs/{job_id}/secrets": "admin",
+    "PUT /api/v1/jobs/{job_id}/secrets/{name}": "admin",
+    "DELETE /api/v1/jobs/{job_id}/secrets/{name}": "admin",
+    "POST /api/v1/builds/{build_id}/secrets": "worker",
 }
+# Walked last: it ends the caller's login session, and with it the caller's token.
+ENDS_THE_SESSION = "POST /api/v1/auth/logout"
 PASSWORD = "table-test-password"
 CALLERS = ("nobody", "viewer", "developer", "admin", "worker", "registration")
 ALLOWED = "allowed"
@@ -116,28 +139,33 @@ async def test_every_route_answers_each_caller_as_its_rule_says(
     }
     document = (await client.get(f"{API}/openapi.json")).json()
 
+    operations = [
+        (f"{method.upper()} {path}", path, method, operation)
+        for path, by_method in document["paths"].items()
+        for method, operation in by_method.items()
+    ]
+    operations.sort(key=lambda walked: walked[0] == ENDS_THE_SESSION)
+
     wrong: list[str] = []
     checked = 0
-    for path, operations in document["paths"].items():
-        for method, operation in operations.items():
-            route = f"{method.upper()} {path}"
-            rule = POLICY.get(route)
-            declared = operation.get("x-solvyd-access")
-            if rule is None:
-                wrong.append(f"{route}: not in the policy table (its code says {declared!r})")
-                continue
-            if declared != rule:
-                wrong.append(f"{route}: the code declares {declared!r}, the policy says {rule}")
-            for caller in CALLERS:
-                want = expected(rule, caller)
-                response = await _call(client, method, _url(path, worker.id), tokens[caller])
-                got = response.status_code
-                checked += 1
-                if (
-                    got >= 500
-                    or (want == ALLOWED and got in (401, 403))
-                    or (want != ALLOWED and got != want)
-                ):
-                    wrong.append(f"{route} as {caller}: {got}, expected {want}")
+    for route, path, method, operation in operations:
+        rule = POLICY.get(route)
+        declared = operation.get("x-solvyd-access")
+        if rule is None:
+            wrong.append(f"{route}: not in the policy table (its code says {declared!r})")
+            continue
+        if declared != rule:
+            wrong.append(f"{route}: the code declares {declared!r}, the policy says {rule}")
+        for caller in CALLERS:
+            want = expected(rule, caller)
+            response = await _call(client, method, _url(path, worker.id), tokens[caller])
+            got = response.status_code
+            checked += 1
+            if (
+                got >= 500
+                or (want == ALLOWED and got in (401, 403))
+                or (want != ALLOWED and got != want)
+            ):
+                wrong.append(f"{route} as {caller}: {got}, expected {want}")
     assert not wrong, "\n".join(wrong)
     assert checked == len(CALLERS) * len(POLICY)  # every route of the policy was walked

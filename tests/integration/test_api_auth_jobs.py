@@ -19,7 +19,7 @@ from tests.integration.api_helpers import (
 )
 from tests.support.processes import AGENT_TOKEN
 
-UNAUTHENTICATED = {"/healthz", "/readyz", f"{API}/auth/login"}
+UNAUTHENTICATED = {"/healthz", "/readyz", f"{API}/auth/login", f"{API}/auth/refresh"}
 
 
 async def test_login_gives_a_bearer_token(client: httpx.AsyncClient) -> None:

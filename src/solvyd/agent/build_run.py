@@ -11,6 +11,7 @@ from pathlib import Path
 
 import structlog
 
+from solvyd.agent import secrets
 from solvyd.agent.artifacts import ArtifactUploader
 from solvyd.agent.checkout import DEFAULT_TIMEOUT_SECONDS, checkout
 from solvyd.agent.client import Rejected, ServerClient, ServerUnavailable, with_retries
@@ -61,13 +62,16 @@ class BuildHandle:
 class _ReportingObserver:
     """The runtime's callbacks, turned into reports and log lines."""
 
-    def __init__(self, reporter: BuildReporter) -> None:
+    def __init__(self, reporter: BuildReporter, notices: secrets.StepNotices) -> None:
         self._reporter = reporter
+        self._notices = notices
 
     async def step_started(self, step: StepSpec, started_at: datetime) -> None:
         self._reporter.step_status(
             step.name, StepStatusUpdate(status=StepStatus.RUNNING, started_at=started_at)
         )
+        for line in self._notices.for_step(step.name):
+            self._reporter.log_line(step.name, line)
 
     async def step_output(self, step: StepSpec, text: str) -> None:
         self._reporter.log_line(step.name, text)
@@ -149,6 +153,34 @@ def _checkout_hook(
     return before_steps
 
 
+def _prepare_hook(
+    client: ServerClient,
+    reporter: BuildReporter,
+    executor: Executor,
+    spec: JobSpec,
+    artifacts: ArtifactUploader,
+    notices: secrets.StepNotices,
+) -> Callable[[], Awaitable[JobSpec | None]] | None:
+    """The runtime's ``before_steps``: the checkout (and planning from the repository) if the
+    job has one, then the secrets the plan's steps ask for. They are fetched once, masked in
+    the log before any step runs, and put into the env of the steps that named them only."""
+    checkout_hook = _checkout_hook(reporter, executor, spec, artifacts)
+    if checkout_hook is None and not secrets.requested(spec):
+        return None
+
+    async def before_steps() -> JobSpec | None:
+        planned = await checkout_hook() if checkout_hook is not None else None
+        plan = planned or spec
+        if not secrets.requested(plan):
+            return planned
+        reply = await secrets.fetch(client, plan)
+        reporter.mask(reply.values.values())
+        notices.lines.update(secrets.missing_notices(plan, reply).lines)
+        return secrets.with_secrets(plan, reply.values)
+
+    return before_steps
+
+
 async def _watch_for_cancel(client: ServerClient, handle: BuildHandle) -> None:
     delays = backoff_delays(base=0.5, cap=5.0)
     while not handle.cancel.is_set():
@@ -212,13 +244,14 @@ async def run_build(
     watcher = asyncio.create_task(_watch_for_cancel(client, handle), name="cancel-watcher")
     workspace = Path(executor.workspace(spec))
     artifacts = ArtifactUploader(client, spec, workspace, reporter.log_line, handle.cancel)
+    notices = secrets.StepNotices()
     try:
         result = await run_job(
             spec,
             executor,
-            _ReportingObserver(reporter),
+            _ReportingObserver(reporter, notices),
             handle.cancel,
-            before_steps=_checkout_hook(reporter, executor, spec, artifacts),
+            before_steps=_prepare_hook(client, reporter, executor, spec, artifacts, notices),
             after_steps=artifacts.after_steps,
         )
     finally:

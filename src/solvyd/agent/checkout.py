@@ -278,7 +278,7 @@ class _Git:
     async def _read(
         self, process: asyncio.subprocess.Process, lines: list[str], quiet: bool
     ) -> None:
-        assert process.stdout is not None
+        assert process.stdout is not None  # noqa: S101 - started with stdout=PIPE
         pending = b""
         while chunk := await process.stdout.read(65536):
             pending += chunk

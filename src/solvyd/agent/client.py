@@ -21,6 +21,8 @@ from solvyd.protocol import (
     HeartbeatReply,
     JobSpec,
     LogBatch,
+    SecretsReply,
+    SecretsRequest,
     StepStatusUpdate,
     WorkerRegistered,
     WorkerRegistration,
@@ -169,6 +171,11 @@ class ServerClient:
         record = dict(response.json())
         record["local_sha256"] = digest.hexdigest()
         return record
+
+    async def fetch_secrets(self, build_id: uuid.UUID, request: SecretsRequest) -> SecretsReply:
+        """The values of the secrets a build's steps name. Never log the answer."""
+        response = await self._request("POST", f"/builds/{build_id}/secrets", request)
+        return SecretsReply.model_validate_json(response.content)
 
     async def wait_for_cancel(self, build_id: uuid.UUID, wait: float) -> bool:
         response = await self._request(

@@ -95,15 +95,23 @@ class ApiClient:
             raise CliError(f"no job named {name_or_id!r}") from None
 
 
-def login(server_url: str, username: str, password: str) -> str:
+def login(server_url: str, username: str, password: str, token_name: str) -> dict[str, Any]:
+    """Sign in with the password, make a personal API token for the CLI (all the user's
+    scopes, 90 days) and end the login session again: an access token lasts minutes, so the
+    token is what the CLI keeps. Answers the created token (`id`, `token`, `expires_at`...)."""
     try:
-        response = httpx.post(
-            server_url.rstrip("/") + API_PREFIX + "/auth/login",
-            json={"username": username, "password": password},
-            timeout=30.0,
-        )
+        with httpx.Client(base_url=server_url.rstrip("/") + API_PREFIX, timeout=30.0) as http:
+            signed_in = http.post("/auth/login", json={"username": username, "password": password})
+            _raise_for_login(signed_in)
+            session = {"Authorization": f"Bearer {signed_in.json()['access_token']}"}
+            created = http.post("/tokens", json={"name": token_name}, headers=session)
+            _raise_for_login(created)
+            http.post("/auth/logout", headers=session)  # best effort: the token is made
     except httpx.TransportError as exc:
         raise CliError(f"cannot reach the server at {server_url}: {exc}") from None
+    return dict(created.json())
+
+
+def _raise_for_login(response: httpx.Response) -> None:
     if response.status_code >= 400:
         raise CliError(_message(response))
-    return str(response.json()["access_token"])

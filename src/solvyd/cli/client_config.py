@@ -19,16 +19,31 @@ def config_path() -> Path:
 class ClientConfig:
     server_url: str
     token: str
+    # The id of `token` when `solvyd login` made it, so the next login can revoke it.
+    token_id: str | None = None
 
 
 def save_config(config: ClientConfig) -> Path:
     path = config_path()
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    saved = {"server_url": config.server_url, "token": config.token}
+    if config.token_id:
+        saved["token_id"] = config.token_id
     with os.fdopen(fd, "w") as handle:
-        json.dump({"server_url": config.server_url, "token": config.token}, handle)
+        json.dump(saved, handle)
     os.chmod(path, 0o600)
     return path
+
+
+def saved_config() -> ClientConfig | None:
+    """The saved login, if there is a readable one (environment overrides aside)."""
+    try:
+        data = json.loads(config_path().read_text())
+        token_id = data.get("token_id")
+        return ClientConfig(str(data["server_url"]), str(data["token"]), token_id and str(token_id))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
 
 
 def load_config() -> ClientConfig:

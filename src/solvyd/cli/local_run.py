@@ -29,8 +29,13 @@ STEP_MARKS = {StepStatus.SUCCESS: "[green]✓[/]", StepStatus.SKIPPED: "[dim]-[/
 
 def _git(args: list[str], cwd: Path) -> str | None:
     try:
-        result = subprocess.run(
-            ["git", *args], cwd=cwd, capture_output=True, text=True, timeout=10, check=True
+        result = subprocess.run(  # noqa: S603 - our own git arguments, no shell
+            ["git", *args],  # noqa: S607 - the user's git, as their PATH finds it
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
         )
     except (OSError, subprocess.SubprocessError):
         return None

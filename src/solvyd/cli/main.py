@@ -5,7 +5,18 @@ import sys
 import typer
 
 from solvyd import __version__
-from solvyd.cli import builds, jobs, lint, local_run, login, runners, workers
+from solvyd.cli import (
+    builds,
+    jobs,
+    lint,
+    local_run,
+    login,
+    runners,
+    secrets,
+    tokens,
+    users,
+    workers,
+)
 from solvyd.cli.errors import CliError
 from solvyd.cli.output import err_console
 
@@ -25,6 +36,9 @@ app.command("login")(login.login)
 app.add_typer(jobs.app, name="jobs")
 app.add_typer(builds.app, name="builds")
 app.add_typer(workers.app, name="workers")
+app.add_typer(secrets.app, name="secrets")
+app.add_typer(users.app, name="users")
+app.add_typer(tokens.app, name="tokens")
 
 
 @app.command("version")

@@ -147,9 +147,11 @@ def agent(
 async def _ensure_demo_job(ctx: "ServerContext") -> None:
     from solvyd.server.schemas.jobs import JobCreate
     from solvyd.server.services import jobs
+    from solvyd.server.services.audit import SYSTEM
 
     if not await jobs.list_jobs(ctx, DEMO_JOB_NAME):
-        await jobs.create_job(ctx, JobCreate(name=DEMO_JOB_NAME, pipeline=HELLO_PIPELINE), None)
+        demo = JobCreate(name=DEMO_JOB_NAME, pipeline=HELLO_PIPELINE)
+        await jobs.create_job(ctx, demo, SYSTEM)
 
 
 def up(

@@ -14,6 +14,10 @@ The verbs, in the order an agent uses them (all HTTP, agent -> server, under /ap
 - ``POST /builds/{id}/logs`` ``LogBatch``: seq-numbered; a batch sent twice is stored once.
 - ``GET /builds/{id}/cancel-wait?wait=S`` -> ``CancelState``: a long poll that answers as soon
   as the build is cancelled, or after ``wait`` seconds with ``cancelled: false``.
+- ``POST /builds/{id}/secrets`` ``SecretsRequest`` -> ``SecretsReply``: the values of the secrets
+  the build's steps ask for (``StepSpec.secrets``), once the plan is known and before any step
+  runs. Values never travel in the ``JobSpec``: they are fetched by the worker holding the
+  build, masked in its log, and given only to the steps that named them.
 """
 
 from datetime import datetime
@@ -110,7 +114,8 @@ class StepSpec(_Message):
     # Which outcomes of the steps before it let this step run: "success", "failure" or both
     # (a cleanup step runs on failure too).
     run_on: list[str] = Field(default_factory=lambda: ["success"])
-    # Names of secrets to inject as env vars (values arrive with the security issue).
+    # Names of secrets the agent fetches (`SecretsRequest`) and sets as env vars of this step
+    # only; the values are never part of the spec.
     secrets: list[str] = Field(default_factory=list)
     # Glob patterns, relative to the workspace, uploaded after the build.
     artifacts: list[str] = Field(default_factory=list)
@@ -189,3 +194,23 @@ class StepStatusUpdate(_Message):
 
 class CancelState(_Message):
     cancelled: bool
+
+
+# A secret's name is an environment variable's name.
+ENV_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
+SecretName = Annotated[str, Field(min_length=1, max_length=200, pattern=ENV_NAME_PATTERN)]
+
+
+class SecretsRequest(_Message):
+    names: Annotated[list[SecretName], Field(min_length=1, max_length=500)]
+    attempt: Attempt = None
+
+
+class SecretsReply(_Message):
+    """`values` by name for the secrets that are set (the job's own, else the global one);
+    `missing` the names asked for and not given. `reason`, when set, says why values were
+    withheld (a build of a pull request from a fork)."""
+
+    values: dict[str, str] = Field(default_factory=dict)
+    missing: list[str] = Field(default_factory=list)
+    reason: str | None = None

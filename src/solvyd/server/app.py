@@ -9,8 +9,21 @@ import structlog
 from fastapi import APIRouter, FastAPI
 
 from solvyd import __version__
-from solvyd.server.api import artifacts, auth, builds, health, jobs, workers
+from solvyd.server.api import (
+    agent_tokens,
+    artifacts,
+    audit,
+    auth,
+    builds,
+    health,
+    jobs,
+    secrets,
+    tokens,
+    users,
+    workers,
+)
 from solvyd.server.api.errors import install_error_handlers
+from solvyd.server.api.middleware import install_middleware
 from solvyd.server.api.openapi import document_access
 from solvyd.server.artifacts import create_store
 from solvyd.server.auth.keys import load_keys
@@ -91,10 +104,11 @@ def create_app(settings: ServerSettings) -> FastAPI:
     )
     install_error_handlers(app)
     api = APIRouter(prefix=API_PREFIX)
-    modules = (auth, jobs, builds, workers, artifacts)
+    modules = (auth, users, tokens, agent_tokens, jobs, builds, workers, artifacts, secrets, audit)
     for module in modules:
         api.include_router(module.router)
     app.include_router(api)
     app.include_router(health.router)
     document_access(app, [module.router for module in (*modules, health)])
+    install_middleware(app, settings, API_PREFIX)
     return app

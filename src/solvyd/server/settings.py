@@ -1,9 +1,14 @@
 """Server settings: the only place environment variables are read (prefix SOLVYD_)."""
 
+import json
+import re
 from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+_ORIGIN = re.compile(r"^https?://[^/?#\s]+$")
 
 
 class ServerSettings(BaseSettings):
@@ -18,7 +23,15 @@ class ServerSettings(BaseSettings):
     agent_token: SecretStr | None = None
     # Signs user JWTs; empty means one is generated into data_dir/secret-key.
     secret_key: SecretStr | None = None
-    access_token_minutes: int = 12 * 60
+    # A login gives a short-lived access token (JWT) and a refresh token that renews it; the
+    # refresh token, rotated on every use, keeps the login for this many days at most.
+    access_token_minutes: int = Field(default=15, ge=1)
+    refresh_token_days: float = Field(default=30.0, gt=0)
+    # Failed logins allowed per username and per client address within the window; more get
+    # 429 until the oldest leave it. Each server process counts on its own.
+    login_failures_per_user: int = Field(default=5, ge=1)
+    login_failures_per_ip: int = Field(default=20, ge=1)
+    login_failure_window_seconds: float = Field(default=300.0, gt=0)
     heartbeat_interval_seconds: float = 10.0
     # A worker silent for this many heartbeat intervals is offline and its builds are lost.
     heartbeat_ttl_intervals: float = 3.0
@@ -47,6 +60,32 @@ class ServerSettings(BaseSettings):
     log_archive_interval_seconds: float = Field(default=3600.0, gt=0)
     log_format: str = Field(default="console", pattern="^(console|json)$")
     log_level: str = "info"
+    # Browser origins (scheme://host[:port]) whose pages may call the API (CORS), as a
+    # comma-separated list or a JSON array. Empty: no CORS headers, only same-origin pages.
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # A request body larger than this is refused with 413; the artifact upload streams under
+    # its own limit, max_artifact_bytes.
+    max_request_bytes: int = Field(default=10 * 1024**2, ge=1)
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _check_origins(cls, origins: list[str]) -> list[str]:
+        # A browser sends the origin without a path or trailing slash; one written with them
+        # would never match, so refuse it at start instead of failing silently.
+        for origin in origins:
+            if origin != "*" and not _ORIGIN.match(origin):
+                raise ValueError(f"{origin!r} is no origin: write scheme://host[:port]")
+        return origins
 
     @property
     def heartbeat_ttl_seconds(self) -> float:

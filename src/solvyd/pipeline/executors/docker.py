@@ -309,7 +309,7 @@ class DockerExecutor(Executor):
         code to ``state.ended``."""
         splitter = LineSplitter()
         client = self._client
-        assert client is not None
+        assert client is not None  # noqa: S101 - narrows a type; guards nothing
         outcome: int | BaseException
         try:
             stream = client.logs(container, stdout=True, stderr=True, stream=True, follow=True)

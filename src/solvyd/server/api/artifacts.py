@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from solvyd.server.api.deps import AsViewer, Ctx, CurrentWorker
 from solvyd.server.api.errors import error_body
+from solvyd.server.api.middleware import OWN_BODY_LIMIT
 from solvyd.server.schemas.artifacts import ArtifactList, ArtifactRead
 from solvyd.server.services import artifacts
 
@@ -22,12 +23,14 @@ _ERROR = {"description": 'the error shape: {"error": {"code", "message"}}'}
     operation_id="upload_artifact",
     responses={413: _ERROR, 422: _ERROR},
     openapi_extra={
+        # Streamed to the store under its own limit, not the general request body limit.
+        OWN_BODY_LIMIT: "SOLVYD_MAX_ARTIFACT_BYTES",
         "requestBody": {
             "required": True,
             "content": {
                 "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
             },
-        }
+        },
     },
 )
 async def upload_artifact(

@@ -8,7 +8,7 @@ from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from solvyd.protocol import BuildStatus, BuildStatusUpdate, CancelState, LogBatch, StepStatusUpdate
 from solvyd.server.api.compression import text_stream_response
-from solvyd.server.api.deps import AsDeveloper, AsViewer, Ctx, CurrentWorker
+from solvyd.server.api.deps import AsDeveloper, AsViewer, ClientIp, Ctx, CurrentWorker
 from solvyd.server.api.long_poll import unless_disconnected
 from solvyd.server.schemas.builds import (
     BuildList,
@@ -18,9 +18,12 @@ from solvyd.server.schemas.builds import (
     LogPage,
     StepRead,
 )
+from solvyd.server.services.audit import Actor
 from solvyd.server.services.builds import cancel, log_stream, logs, read, retry, update
 
 router = APIRouter(prefix="/builds", tags=["builds"])
+
+MAX_SEQ = 2**31 - 1  # a log batch's seq is an INTEGER column
 
 
 @router.get("", operation_id="list_builds")
@@ -51,16 +54,18 @@ async def get_build(ctx: Ctx, _: AsViewer, build_id: uuid.UUID) -> BuildRead:
 
 
 @router.post("/{build_id}/cancel", operation_id="cancel_build")
-async def cancel_build(ctx: Ctx, _: AsDeveloper, build_id: uuid.UUID) -> CancelResult:
-    build = await cancel.cancel_build(ctx, build_id)
+async def cancel_build(
+    ctx: Ctx, user: AsDeveloper, ip: ClientIp, build_id: uuid.UUID
+) -> CancelResult:
+    build = await cancel.cancel_build(ctx, build_id, Actor.of(user, ip))
     return CancelResult(id=build.id, status=BuildStatus(build.status))
 
 
 @router.post("/{build_id}/retry", status_code=status.HTTP_201_CREATED, operation_id="retry_build")
-async def retry_build(ctx: Ctx, user: AsDeveloper, build_id: uuid.UUID) -> BuildRead:
+async def retry_build(ctx: Ctx, user: AsDeveloper, ip: ClientIp, build_id: uuid.UUID) -> BuildRead:
     """Run a finished build again: a new build of the same job, branch, commit and variables,
     whose `retry_of` names this one."""
-    build = await retry.retry_build(ctx, build_id, triggered_by=user.id)
+    build = await retry.retry_build(ctx, build_id, Actor.of(user, ip))
     return await read.get_build(ctx, build.id)
 
 
@@ -75,7 +80,9 @@ async def get_build_logs(
     request: Request,
     _: AsViewer,
     build_id: uuid.UUID,
-    after: Annotated[int, Query(ge=-1, description="return batches with seq above this")] = -1,
+    after: Annotated[
+        int, Query(ge=-1, le=MAX_SEQ, description="return batches with seq above this")
+    ] = -1,
     limit: Annotated[int, Query(ge=1, le=logs.MAX_BATCHES_PER_PAGE)] = logs.MAX_BATCHES_PER_PAGE,
     step: str | None = None,
     wait: Annotated[float, Query(ge=0, le=60, description="seconds to hold for new lines")] = 0,
@@ -100,7 +107,8 @@ async def stream_start(
     ctx: Ctx,
     build_id: uuid.UUID,
     after: Annotated[
-        int | None, Query(ge=-1, description="start after this batch seq of the current attempt")
+        int | None,
+        Query(ge=-1, le=MAX_SEQ, description="start after this batch seq of the current attempt"),
     ] = None,
     last_event_id: Annotated[str | None, Header()] = None,
 ) -> log_stream.StreamPosition:

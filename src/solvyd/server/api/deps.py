@@ -1,9 +1,10 @@
 """Dependencies as Annotated aliases, so routes read like prose.
 
 Access control lives here and only here: every route names who may call it through exactly one
-of the aliases below (`AsViewer`, `AsDeveloper`, `AsAdmin`, `CurrentWorker`/`PathWorker`,
-`AgentToken`, `Public`). Each carries its `Access` rule, which the OpenAPI document shows as
-`x-solvyd-access` on every operation, and a test walks every route with every kind of caller.
+of the aliases below (`AsViewer`, `AsDeveloper`, `AsAdmin`, `Caller` (a viewer, as the
+Principal), `CurrentWorker`/`PathWorker`, `AgentToken`, `Public`). Each carries its `Access`
+rule, which the OpenAPI document shows as `x-solvyd-access` on every operation, and a test
+walks every route with every kind of caller.
 """
 
 import uuid
@@ -20,6 +21,7 @@ from solvyd.server.db.models import User, Worker
 from solvyd.server.services import users, workers
 from solvyd.server.services.context import ServerContext
 from solvyd.server.services.errors import Forbidden, Unauthorized
+from solvyd.server.services.users import Principal
 
 _bearer = HTTPBearer(auto_error=False)
 
@@ -31,8 +33,16 @@ async def get_context(request: Request) -> ServerContext:
     return ctx
 
 
+async def get_client_ip(request: Request) -> str | None:
+    """The caller's address for the audit log, as uvicorn saw it: behind a reverse proxy the
+    proxy's own, unless uvicorn trusts it to forward the client's (--forwarded-allow-ips).
+    Says nothing about who may call: a route still declares one access rule of its own."""
+    return request.client.host if request.client else None
+
+
 Ctx = Annotated[ServerContext, Depends(get_context)]
 Bearer = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+ClientIp = Annotated[str | None, Depends(get_client_ip)]
 
 
 def _token(credentials: HTTPAuthorizationCredentials | None) -> str:
@@ -49,20 +59,27 @@ def _with_access(access: Access, dependency: F) -> F:
     return dependency
 
 
-def _user_with(access: Access) -> Callable[..., Awaitable[User]]:
+def _principal_with(access: Access) -> Callable[..., Awaitable[Principal]]:
     needed = access.role
-    assert needed is not None
+    assert needed is not None  # noqa: S101 - at import time: the user rules have a role
 
-    async def dependency(ctx: Ctx, credentials: Bearer) -> User:
+    async def dependency(ctx: Ctx, credentials: Bearer) -> Principal:
         token = _token(credentials)
         if token.startswith(workers.WORKER_TOKEN_PREFIX):
             raise Forbidden("worker tokens only work on worker endpoints")
         principal = await users.authenticate(ctx, token)
         if not principal.role.includes(needed):
             raise Forbidden(f"this needs the {needed} role")
-        return principal.user
+        return principal
 
     return _with_access(access, dependency)
+
+
+def _user_of(principal: Callable[..., Awaitable[Principal]]) -> Callable[..., Awaitable[User]]:
+    async def dependency(caller: Annotated[Principal, Depends(principal)]) -> User:
+        return caller.user
+
+    return dependency
 
 
 async def _public() -> None:
@@ -89,9 +106,13 @@ async def require_agent_token(ctx: Ctx, credentials: Bearer) -> None:
     await workers.check_registration_token(ctx, token)
 
 
-AsViewer = Annotated[User, Depends(_user_with(Access.VIEWER))]
-AsDeveloper = Annotated[User, Depends(_user_with(Access.DEVELOPER))]
-AsAdmin = Annotated[User, Depends(_user_with(Access.ADMIN))]
+_as_viewer = _principal_with(Access.VIEWER)
+AsViewer = Annotated[User, Depends(_user_of(_as_viewer))]
+AsDeveloper = Annotated[User, Depends(_user_of(_principal_with(Access.DEVELOPER)))]
+AsAdmin = Annotated[User, Depends(_user_of(_principal_with(Access.ADMIN)))]
+# Any signed-in user (the viewer rule), as the Principal: for routes whose answer depends on
+# the role the request acts with, which a token's scopes may set below its owner's.
+Caller = Annotated[Principal, Depends(_as_viewer)]
 CurrentWorker = Annotated[Worker, Depends(_with_access(Access.WORKER, get_current_worker))]
 PathWorker = Annotated[Worker, Depends(get_path_worker)]
 AgentToken = Depends(_with_access(Access.AGENT_REGISTRATION, require_agent_token))

@@ -9,7 +9,8 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from solvyd.server.services.errors import InvalidInput, ServiceError
+from solvyd.server.db.dialects import is_refused_value
+from solvyd.server.services.errors import InvalidInput, ServiceError, TooManyRequests
 
 log = structlog.get_logger(__name__)
 
@@ -27,24 +28,32 @@ def _field_path(loc: tuple[Any, ...]) -> str:
 
 
 async def _service_error(_: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, ServiceError)
+    assert isinstance(exc, ServiceError)  # noqa: S101 - registered for this type
     details = exc.details if isinstance(exc, InvalidInput) else None
     headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
+    if isinstance(exc, TooManyRequests):
+        headers = {"Retry-After": str(exc.retry_after_seconds)}
     return JSONResponse(
         error_body(exc.code, exc.message, details), status_code=exc.status_code, headers=headers
     )
 
 
 async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, RequestValidationError)
+    assert isinstance(exc, RequestValidationError)  # noqa: S101 - registered for this type
     details = [{"field": _field_path(tuple(e["loc"])), "message": e["msg"]} for e in exc.errors()]
     message = "; ".join(f"{d['field']}: {d['message']}" for d in details) or "invalid request"
     return JSONResponse(error_body("invalid", message, details), status_code=422)
 
 
 async def _http_error(_: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, StarletteHTTPException)
-    code = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed"}
+    assert isinstance(exc, StarletteHTTPException)  # noqa: S101 - registered for this type
+    code = {
+        401: "unauthorized",
+        403: "forbidden",
+        404: "not_found",
+        405: "method_not_allowed",
+        413: "too_large",
+    }
     return JSONResponse(
         error_body(code.get(exc.status_code, "error"), str(exc.detail)),
         status_code=exc.status_code,
@@ -53,7 +62,9 @@ async def _http_error(_: Request, exc: Exception) -> JSONResponse:
 
 
 async def _database_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, DBAPIError | OSError)
+    assert isinstance(exc, DBAPIError | OSError)  # noqa: S101 - registered for this type
+    if isinstance(exc, DBAPIError) and is_refused_value(exc):
+        return _refused_value(request, exc)
     if isinstance(exc, DBAPIError) and not _database_unreachable(exc):
         return await _unexpected_error(request, exc)
     # Expected while the database restarts: one line, no traceback; agents retry on 503.
@@ -65,13 +76,27 @@ async def _database_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+def _refused_value(request: Request, exc: DBAPIError) -> JSONResponse:
+    # The schemas bound what they can (lengths, ranges); this is the net under them for what
+    # only the database knows, such as PostgreSQL refusing NUL characters: the request's fault,
+    # so a 422, never a 500.
+    log.warning("database refused a value", path=request.url.path, error=str(exc.orig))
+    message = "a value in the request cannot be stored (a NUL character, or a number too large)"
+    return JSONResponse(error_body("invalid", message), status_code=422)
+
+
 def _database_unreachable(exc: DBAPIError) -> bool:
     return exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError)
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
-    # The trace goes to the server's log, never to the client.
-    log.exception("unhandled error", path=request.url.path, exc_info=exc)
+    return internal_error(request.url.path, exc)
+
+
+def internal_error(path: str, exc: BaseException) -> JSONResponse:
+    """The answer to an exception nothing handled: the trace goes to the server's log, never
+    to the client, whose answer is always the same generic message."""
+    log.exception("unhandled error", path=path, exc_info=exc)
     return JSONResponse(error_body("internal", "internal server error"), status_code=500)
 
 
@@ -81,4 +106,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(DBAPIError, _database_error)
     app.add_exception_handler(OSError, _database_error)
+    # Starlette answers with this one from its outermost layer, outside the middleware that
+    # adds the security and CORS headers; `middleware.UnexpectedErrors` answers the same inside
+    # them first, so this is left for an error in the middleware itself.
     app.add_exception_handler(Exception, _unexpected_error)

@@ -2,18 +2,19 @@ import uuid
 
 from fastapi import APIRouter, Response, status
 
-from solvyd.server.api.deps import AsAdmin, AsDeveloper, AsViewer, Ctx
+from solvyd.server.api.deps import AsAdmin, AsDeveloper, AsViewer, ClientIp, Ctx
 from solvyd.server.schemas.builds import BuildRead, TriggerRequest
 from solvyd.server.schemas.jobs import JobCreate, JobList, JobRead, JobUpdate
 from solvyd.server.services import jobs
+from solvyd.server.services.audit import Actor
 from solvyd.server.services.builds import read, trigger
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, operation_id="create_job")
-async def create_job(ctx: Ctx, user: AsDeveloper, body: JobCreate) -> JobRead:
-    return JobRead.model_validate(await jobs.create_job(ctx, body, user.id))
+async def create_job(ctx: Ctx, user: AsDeveloper, ip: ClientIp, body: JobCreate) -> JobRead:
+    return JobRead.model_validate(await jobs.create_job(ctx, body, Actor.of(user, ip)))
 
 
 @router.get("", operation_id="list_jobs")
@@ -27,19 +28,26 @@ async def get_job(ctx: Ctx, _: AsViewer, job_id: uuid.UUID) -> JobRead:
 
 
 @router.patch("/{job_id}", operation_id="update_job")
-async def update_job(ctx: Ctx, _: AsDeveloper, job_id: uuid.UUID, body: JobUpdate) -> JobRead:
-    return JobRead.model_validate(await jobs.update_job(ctx, job_id, body))
+async def update_job(
+    ctx: Ctx, user: AsDeveloper, ip: ClientIp, job_id: uuid.UUID, body: JobUpdate
+) -> JobRead:
+    return JobRead.model_validate(await jobs.update_job(ctx, job_id, body, Actor.of(user, ip)))
 
 
 @router.delete("/{job_id}", status_code=status.HTTP_204_NO_CONTENT, operation_id="delete_job")
-async def delete_job(ctx: Ctx, _: AsAdmin, job_id: uuid.UUID) -> Response:
-    await jobs.delete_job(ctx, job_id)
+async def delete_job(ctx: Ctx, user: AsAdmin, ip: ClientIp, job_id: uuid.UUID) -> Response:
+    await jobs.delete_job(ctx, job_id, Actor.of(user, ip))
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.post("/{job_id}/trigger", status_code=status.HTTP_201_CREATED, operation_id="trigger_job")
 async def trigger_job(
-    ctx: Ctx, user: AsDeveloper, job_id: uuid.UUID, body: TriggerRequest | None = None
+    ctx: Ctx,
+    user: AsDeveloper,
+    ip: ClientIp,
+    job_id: uuid.UUID,
+    body: TriggerRequest | None = None,
 ) -> BuildRead:
-    build = await trigger.trigger_build(ctx, job_id, body or TriggerRequest(), triggered_by=user.id)
+    actor = Actor.of(user, ip)
+    build = await trigger.trigger_build(ctx, job_id, body or TriggerRequest(), actor=actor)
     return await read.get_build(ctx, build.id)

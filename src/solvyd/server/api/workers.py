@@ -10,10 +10,11 @@ from solvyd.protocol import (
     WorkerRegistered,
     WorkerRegistration,
 )
-from solvyd.server.api.deps import AgentToken, AsAdmin, AsViewer, Ctx, PathWorker
+from solvyd.server.api.deps import AgentToken, AsAdmin, AsViewer, ClientIp, Ctx, PathWorker
 from solvyd.server.api.long_poll import unless_disconnected
 from solvyd.server.schemas.workers import AssignedBuild, AssignedBuildList, WorkerList, WorkerRead
 from solvyd.server.services import jobs, workers
+from solvyd.server.services.audit import Actor
 from solvyd.server.services.builds import claim
 
 router = APIRouter(prefix="/workers", tags=["workers"])
@@ -81,12 +82,14 @@ async def list_workers(ctx: Ctx, _: AsViewer) -> WorkerList:
 
 
 @router.post("/{worker_id}/drain", operation_id="drain_worker")
-async def drain_worker(ctx: Ctx, _: AsAdmin, worker_id: uuid.UUID) -> WorkerRead:
+async def drain_worker(ctx: Ctx, user: AsAdmin, ip: ClientIp, worker_id: uuid.UUID) -> WorkerRead:
     """Stop giving the worker new builds; the ones it runs finish."""
-    return WorkerRead.model_validate(await workers.set_draining(ctx, worker_id, draining=True))
+    worker = await workers.set_draining(ctx, worker_id, True, Actor.of(user, ip))
+    return WorkerRead.model_validate(worker)
 
 
 @router.post("/{worker_id}/resume", operation_id="resume_worker")
-async def resume_worker(ctx: Ctx, _: AsAdmin, worker_id: uuid.UUID) -> WorkerRead:
+async def resume_worker(ctx: Ctx, user: AsAdmin, ip: ClientIp, worker_id: uuid.UUID) -> WorkerRead:
     """Undo a drain: the worker claims builds again."""
-    return WorkerRead.model_validate(await workers.set_draining(ctx, worker_id, draining=False))
+    worker = await workers.set_draining(ctx, worker_id, False, Actor.of(user, ip))
+    return WorkerRead.model_validate(worker)

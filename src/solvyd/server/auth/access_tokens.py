@@ -1,6 +1,8 @@
-"""Short-lived JWT access tokens for users."""
+"""Short-lived JWT access tokens for users. Each names the login session it was issued for
+(`sid`), so ending the session ends its access tokens before they expire."""
 
 import uuid
+from dataclasses import dataclass
 from datetime import timedelta
 
 import jwt
@@ -15,15 +17,37 @@ class InvalidAccessToken(Exception):
     pass
 
 
-def issue_access_token(user_id: uuid.UUID, secret: str, lifetime: timedelta) -> str:
+@dataclass(frozen=True)
+class AccessClaims:
+    user_id: uuid.UUID
+    session_id: uuid.UUID
+
+
+def issue_access_token(
+    user_id: uuid.UUID, session_id: uuid.UUID, secret: str, lifetime: timedelta
+) -> str:
     now = utcnow()
-    claims = {"sub": str(user_id), "aud": _AUDIENCE, "iat": now, "exp": now + lifetime}
+    claims = {
+        "sub": str(user_id),
+        "sid": str(session_id),
+        "aud": _AUDIENCE,
+        "iat": now,
+        "exp": now + lifetime,
+    }
     return jwt.encode(claims, secret, algorithm=_ALGORITHM)
 
 
-def read_access_token(token: str, secret: str) -> uuid.UUID:
+def read_access_token(token: str, secret: str) -> AccessClaims:
+    """The claims of a valid, unexpired token; InvalidAccessToken for anything else, including
+    a token without a session (issued before sessions existed)."""
     try:
-        claims = jwt.decode(token, secret, algorithms=[_ALGORITHM], audience=_AUDIENCE)
-        return uuid.UUID(claims["sub"])
-    except (jwt.PyJWTError, KeyError, ValueError) as exc:
+        claims = jwt.decode(
+            token,
+            secret,
+            algorithms=[_ALGORITHM],
+            audience=_AUDIENCE,
+            options={"require": ["sub", "sid", "exp"]},
+        )
+        return AccessClaims(uuid.UUID(claims["sub"]), uuid.UUID(claims["sid"]))
+    except (jwt.PyJWTError, KeyError, ValueError, TypeError, AttributeError) as exc:
         raise InvalidAccessToken(str(exc)) from exc

@@ -1,10 +1,16 @@
-"""Server keys: taken from settings, or generated once into the data directory (mode 0600)."""
+"""Server keys: taken from settings, or generated once into the data directory (mode 0600).
+
+One server secret (``SOLVYD_SECRET_KEY`` or ``data_dir/secret-key``) signs access tokens and,
+through HKDF with its own ``info``, gives the key that encrypts stored secrets
+(``auth/secret_box.py``): the two keys differ, and one file is all an operator must keep.
+"""
 
 import os
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from solvyd.server.auth.secret_box import derive_key
 from solvyd.server.settings import ServerSettings
 
 
@@ -13,6 +19,8 @@ class ServerKeys:
     jwt_secret: str
     agent_token: str
     agent_token_file: Path | None  # where a generated agent token was written, if it was
+    # AES-256-GCM key of stored secrets, derived from the same server secret as `jwt_secret`.
+    encryption_key: bytes = field(repr=False)
 
 
 def _read_or_create(path: Path) -> str:
@@ -31,7 +39,8 @@ def load_keys(settings: ServerSettings) -> ServerKeys:
         jwt_secret = settings.secret_key.get_secret_value()
     else:
         jwt_secret = _read_or_create(settings.data_dir / "secret-key")
+    encryption_key = derive_key(jwt_secret)
     if settings.agent_token is not None and settings.agent_token.get_secret_value():
-        return ServerKeys(jwt_secret, settings.agent_token.get_secret_value(), None)
+        return ServerKeys(jwt_secret, settings.agent_token.get_secret_value(), None, encryption_key)
     token_file = settings.data_dir / "agent-token"
-    return ServerKeys(jwt_secret, _read_or_create(token_file), token_file)
+    return ServerKeys(jwt_secret, _read_or_create(token_file), token_file, encryption_key)

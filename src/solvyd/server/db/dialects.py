@@ -1,4 +1,5 @@
-"""Where PostgreSQL and SQLite differ: the claim query and idempotent inserts."""
+"""Where PostgreSQL and SQLite differ: the claim query, idempotent inserts, and how a driver
+says that a value was refused."""
 
 import json
 import uuid
@@ -6,13 +7,28 @@ from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
+import asyncpg  # type: ignore[import-untyped]
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import DataError, DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from solvyd.server.db import queries
 from solvyd.server.db.models import Base, Build, Job
+
+
+def is_refused_value(exc: DBAPIError) -> bool:
+    """The database (or its driver) refused a value it was given, a "data exception" (SQLSTATE
+    class 22): a NUL character in a text, which PostgreSQL cannot store, or a number beyond its
+    column's type. Not a fault of the database itself."""
+    if isinstance(exc, DataError):
+        return True
+    # SQLAlchemy's asyncpg adapter files asyncpg's DataError (raised by the server, or by
+    # asyncpg itself when an argument does not fit its type) under its generic Error.
+    return isinstance(exc.orig, asyncpg.exceptions.DataError) or isinstance(
+        getattr(exc.orig, "__cause__", None), asyncpg.exceptions.DataError
+    )
 
 
 def _labels_subset_of(worker_labels: list[str], dialect: str) -> sa.TextClause:

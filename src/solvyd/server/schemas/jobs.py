@@ -31,6 +31,8 @@ class JobCreate(BaseModel):
     max_concurrent_builds: ConcurrencyLimit | None = None
     # A new build cancels the job's older queued builds of the same branch.
     cancel_previous: bool = False
+    # Builds of pull requests from forks get the job's and global secrets too (default: none).
+    secrets_for_forks: bool = False
 
 
 class JobUpdate(BaseModel):
@@ -49,6 +51,7 @@ class JobUpdate(BaseModel):
     priority: Priority | None = None
     max_concurrent_builds: ConcurrencyLimit | None = None
     cancel_previous: bool | None = None
+    secrets_for_forks: bool | None = None
 
 
 class JobRead(BaseModel):
@@ -69,6 +72,7 @@ class JobRead(BaseModel):
     priority: int
     max_concurrent_builds: int | None
     cancel_previous: bool
+    secrets_for_forks: bool
     created_at: datetime
     updated_at: datetime
 

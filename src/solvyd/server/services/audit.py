@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from solvyd.server.db.models import AuditEvent, User
+from solvyd.server.services.context import ServerContext
 
 
 @dataclass(frozen=True)
@@ -72,3 +73,22 @@ async def list_events(
     if since:
         query = query.where(AuditEvent.at >= since)
     return list(await session.scalars(query))
+
+
+async def page_of_events(
+    ctx: ServerContext,
+    *,
+    before_id: int | None = None,
+    limit: int = 100,
+    action: str | None = None,
+    actor: str | None = None,
+    since: datetime | None = None,
+) -> tuple[list[AuditEvent], int | None]:
+    """One page, newest first, and the `before_id` of the next page (None on the last)."""
+    async with ctx.db.transaction() as session:
+        events = await list_events(
+            session, before_id=before_id, limit=limit + 1, action=action, actor=actor, since=since
+        )
+    more = len(events) > limit
+    events = events[:limit]
+    return events, events[-1].id if more else None

@@ -1,10 +1,11 @@
 """What every use case needs: settings, the database, the event hub, the server's keys, the
-artifact store."""
+artifact store, and the process's count of failed logins."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from solvyd.server.artifacts import ArtifactStore
 from solvyd.server.auth.keys import ServerKeys
+from solvyd.server.auth.login_throttle import LoginThrottle
 from solvyd.server.db.session import Database
 from solvyd.server.events import EventHub
 from solvyd.server.settings import ServerSettings
@@ -17,3 +18,4 @@ class ServerContext:
     events: EventHub
     keys: ServerKeys
     artifacts: ArtifactStore
+    login_throttle: LoginThrottle = field(default_factory=LoginThrottle)

@@ -37,3 +37,12 @@ class Unauthorized(ServiceError):
 class Forbidden(ServiceError):
     status_code = 403
     code = "forbidden"
+
+
+class TooManyRequests(ServiceError):
+    status_code = 429
+    code = "too_many_requests"
+
+    def __init__(self, message: str, retry_after_seconds: int) -> None:
+        super().__init__(message)
+        self.retry_after_seconds = retry_after_seconds

@@ -10,6 +10,8 @@ from sqlalchemy.exc import IntegrityError
 from solvyd.pipeline.config import PipelineConfig, PipelineError, parse_pipeline
 from solvyd.server.db.models import Job
 from solvyd.server.schemas.jobs import JobCreate, JobUpdate
+from solvyd.server.services import audit
+from solvyd.server.services.audit import Actor
 from solvyd.server.services.context import ServerContext
 from solvyd.server.services.errors import Conflict, InvalidInput, NotFound
 
@@ -42,13 +44,15 @@ def _validate(job: Job) -> None:
         raise InvalidInput(str(exc), details=[e.as_dict() for e in exc.errors]) from exc
 
 
-async def create_job(ctx: ServerContext, body: JobCreate, user_id: uuid.UUID | None) -> Job:
+async def create_job(ctx: ServerContext, body: JobCreate, actor: Actor) -> Job:
     fields = body.model_dump(exclude={"pipeline"})
-    job = Job(**fields, pipeline=pipeline_text(body.pipeline), created_by=user_id)
+    job = Job(**fields, pipeline=pipeline_text(body.pipeline), created_by=actor.user_id)
     _validate(job)
     try:
         async with ctx.db.transaction() as session:
             session.add(job)
+            await session.flush()
+            audit.record(session, actor, "job.create", _target(job), name=job.name)
     except IntegrityError as exc:
         raise Conflict(f"a job named {body.name!r} already exists") from exc
     return job
@@ -70,7 +74,7 @@ async def get_job(ctx: ServerContext, job_id: uuid.UUID) -> Job:
     return job
 
 
-async def update_job(ctx: ServerContext, job_id: uuid.UUID, body: JobUpdate) -> Job:
+async def update_job(ctx: ServerContext, job_id: uuid.UUID, body: JobUpdate, actor: Actor) -> Job:
     changes = body.model_dump(exclude_unset=True)
     async with ctx.db.transaction() as session:
         job = await session.get(Job, job_id)
@@ -83,12 +87,22 @@ async def update_job(ctx: ServerContext, job_id: uuid.UUID, body: JobUpdate) -> 
         if "pipeline" in changes and job.pipeline is not None:
             job.build_config = None
         _validate(job)
+        # Which fields, never their values: env and pipelines may hold what nobody should read
+        # in an audit log.
+        audit.record(
+            session, actor, "job.update", _target(job), name=job.name, fields=sorted(changes)
+        )
     return job
 
 
-async def delete_job(ctx: ServerContext, job_id: uuid.UUID) -> None:
+async def delete_job(ctx: ServerContext, job_id: uuid.UUID, actor: Actor) -> None:
     async with ctx.db.transaction() as session:
         job = await session.get(Job, job_id)
         if job is None:
             raise NotFound(f"job {job_id} not found")
         await session.delete(job)
+        audit.record(session, actor, "job.delete", _target(job), name=job.name)
+
+
+def _target(job: Job) -> str:
+    return f"job:{job.id}"

@@ -1,22 +1,21 @@
-"""Users: the first admin, login."""
+"""Users: the first admin, who a bearer token belongs to, and the admins' user management."""
 
+import asyncio
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
 
-from sqlalchemy import func, select
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from solvyd.server.auth.access_tokens import (
-    InvalidAccessToken,
-    issue_access_token,
-    read_access_token,
-)
-from solvyd.server.auth.passwords import hash_password, verify_password
+from solvyd.server.auth.passwords import hash_password
 from solvyd.server.auth.roles import Role
 from solvyd.server.db.models import User
+from solvyd.server.services import api_tokens, audit, sessions
+from solvyd.server.services.audit import Actor
 from solvyd.server.services.context import ServerContext
-from solvyd.server.services.errors import Unauthorized
+from solvyd.server.services.errors import Conflict, NotFound
 
 
 async def ensure_admin(ctx: ServerContext) -> str | None:
@@ -25,7 +24,7 @@ async def ensure_admin(ctx: ServerContext) -> str | None:
     Returns the password only when it was generated here, so the caller can show it once.
     """
     async with ctx.db.transaction() as session:
-        if await session.scalar(select(func.count()).select_from(User)):
+        if await session.scalar(sa.select(sa.func.count()).select_from(User)):
             return None
         given = ctx.settings.admin_password
         password = given.get_secret_value() if given else secrets.token_urlsafe(12)
@@ -39,44 +38,103 @@ async def ensure_admin(ctx: ServerContext) -> str | None:
     return None if given else password
 
 
-async def log_in(ctx: ServerContext, username: str, password: str) -> str:
-    """An access token for valid credentials; one answer for every kind of failure."""
-    async with ctx.db.transaction() as session:
-        user = await session.scalar(select(User).where(User.username == username))
-    valid = verify_password(user.password_hash if user else None, password)
-    if user is None or not valid or user.disabled:
-        raise Unauthorized("invalid username or password")
-    return issue_access_token(
-        user.id, ctx.keys.jwt_secret, timedelta(minutes=ctx.settings.access_token_minutes)
-    )
-
-
 @dataclass(frozen=True)
 class Principal:
-    """A signed-in user and the role this request acts with (a token's scopes may narrow it)."""
+    """A signed-in user and the role this request acts with (a token's scopes may narrow it).
+    `session_id` is the login session of an access token; None for a personal API token."""
 
     user: User
     role: Role
+    session_id: uuid.UUID | None = None
 
 
 async def authenticate(ctx: ServerContext, token: str) -> Principal:
-    """The user behind a bearer token; Unauthorized for anything not valid now."""
-    user = await user_from_access_token(ctx, token)
-    return Principal(user, Role(user.role))
+    """The user behind a bearer token (an access token or a personal API token); Unauthorized
+    for anything not valid now, including any token of a disabled user."""
+    if token.startswith(api_tokens.PREFIX):
+        owner, role = await api_tokens.owner_of_token(ctx, token)
+        return Principal(owner, role)
+    user, session_id = await sessions.user_of_access_token(ctx, token)
+    return Principal(user, Role(user.role), session_id)
 
 
-async def user_from_access_token(ctx: ServerContext, token: str) -> User:
+async def create_user(
+    ctx: ServerContext, username: str, password: str, role: Role, actor: Actor
+) -> User:
+    password_hash = await asyncio.to_thread(hash_password, password)
+    user = User(id=uuid.uuid4(), username=username, password_hash=password_hash, role=role)
     try:
-        user_id = read_access_token(token, ctx.keys.jwt_secret)
-    except InvalidAccessToken as exc:
-        raise Unauthorized("invalid or expired token") from exc
-    async with ctx.db.transaction() as session:
-        user = await session.get(User, user_id)
-    if user is None or user.disabled:
-        raise Unauthorized("invalid or expired token")
+        async with ctx.db.transaction() as session:
+            if await session.scalar(sa.select(User.id).where(User.username == username)):
+                raise Conflict(f"a user named {username!r} already exists")
+            session.add(user)
+            await session.flush()
+            audit.record(session, actor, "user.create", f"user:{username}", role=role.value)
+    except IntegrityError as exc:  # created by a concurrent request since the check
+        raise Conflict(f"a user named {username!r} already exists") from exc
     return user
 
 
-async def get_user(ctx: ServerContext, user_id: uuid.UUID) -> User | None:
+async def list_users(ctx: ServerContext) -> list[User]:
     async with ctx.db.transaction() as session:
-        return await session.get(User, user_id)
+        return list(await session.scalars(sa.select(User).order_by(User.username)))
+
+
+async def get_user(ctx: ServerContext, user_id: uuid.UUID) -> User:
+    async with ctx.db.transaction() as session:
+        user = await session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"user {user_id} not found")
+    return user
+
+
+async def update_user(
+    ctx: ServerContext,
+    user_id: uuid.UUID,
+    actor: Actor,
+    *,
+    role: Role | None = None,
+    disabled: bool | None = None,
+    password: str | None = None,
+) -> User:
+    """Change a user's role, disabled flag or password. The last enabled admin can be neither
+    demoted nor disabled (nobody could manage users any more). Disabling a user or setting a
+    new password ends the user's login sessions."""
+    password_hash = await asyncio.to_thread(hash_password, password) if password else None
+    async with ctx.db.transaction() as session:
+        admins = await _enabled_admins(session) if role or disabled is not None else []
+        user = await session.get(User, user_id, with_for_update=True)
+        if user is None:
+            raise NotFound(f"user {user_id} not found")
+        target = f"user:{user.username}"
+        stays_admin = (role or user.role) == Role.ADMIN
+        stays_enabled = not (user.disabled if disabled is None else disabled)
+        if admins == [user.id] and not (stays_admin and stays_enabled):
+            raise Conflict(
+                f"{user.username!r} is the last enabled admin; make another user admin first"
+            )
+        if role is not None and role != user.role:
+            audit.record(session, actor, "user.role", target, old=user.role, new=role.value)
+            user.role = role
+        if disabled is not None and disabled != user.disabled:
+            user.disabled = disabled
+            audit.record(session, actor, "user.disable" if disabled else "user.enable", target)
+            if disabled:
+                await sessions.end_sessions_of(session, user.id)
+        if password_hash is not None:
+            user.password_hash = password_hash
+            audit.record(session, actor, "user.password", target)
+            await sessions.end_sessions_of(session, user.id)
+    return user
+
+
+async def _enabled_admins(session: AsyncSession) -> list[uuid.UUID]:
+    # Locked, and in one order, before the user to change: two admins demoting each other at
+    # once then take turns, and the second sees the first's change (no deadlock either).
+    query = (
+        sa.select(User.id)
+        .where(User.role == Role.ADMIN, User.disabled.is_(False))
+        .order_by(User.id)
+        .with_for_update()
+    )
+    return list(await session.scalars(query))

@@ -1,6 +1,5 @@
 """Workers: registration (upsert by name), heartbeats, listing."""
 
-import hmac
 import uuid
 from datetime import timedelta
 
@@ -10,6 +9,8 @@ from solvyd.protocol import Heartbeat, HeartbeatReply, WorkerRegistered, WorkerR
 from solvyd.server.db import dialects, queries
 from solvyd.server.db.models import Build, Job, Worker
 from solvyd.server.events import QUEUE
+from solvyd.server.services import agent_tokens, audit
+from solvyd.server.services.audit import Actor
 from solvyd.server.services.builds.lifecycle import retry_or_fail, unassign
 from solvyd.server.services.builds.retry import retry_policy
 from solvyd.server.services.context import ServerContext
@@ -66,8 +67,9 @@ async def register_worker(ctx: ServerContext, body: WorkerRegistration) -> Worke
 
 
 async def check_registration_token(ctx: ServerContext, token: str) -> None:
-    """Unauthorized unless `token` may register agents: the server's SOLVYD_AGENT_TOKEN."""
-    if not hmac.compare_digest(token.encode(), ctx.keys.agent_token.encode()):
+    """Unauthorized unless `token` may register agents: the server's SOLVYD_AGENT_TOKEN or a
+    registration token an admin made and did not revoke."""
+    if not await agent_tokens.accepts(ctx, token):
         raise Unauthorized("invalid agent registration token")
 
 
@@ -84,7 +86,7 @@ async def worker_from_token(ctx: ServerContext, token: str) -> Worker:
 async def heartbeat(ctx: ServerContext, worker_id: uuid.UUID, body: Heartbeat) -> HeartbeatReply:
     async with ctx.db.transaction() as session:
         worker = await session.get(Worker, worker_id)
-        assert worker is not None  # the caller authenticated as this worker
+        assert worker is not None  # noqa: S101 - the caller authenticated as this worker
         worker.last_heartbeat = utcnow()
         worker.current_builds = body.current_builds
         worker.health_status = body.health_status
@@ -133,7 +135,9 @@ async def heartbeat(ctx: ServerContext, worker_id: uuid.UUID, body: Heartbeat) -
     return HeartbeatReply(has_work=has_work, cancelled_builds=stop)
 
 
-async def set_draining(ctx: ServerContext, worker_id: uuid.UUID, draining: bool) -> Worker:
+async def set_draining(
+    ctx: ServerContext, worker_id: uuid.UUID, draining: bool, actor: Actor
+) -> Worker:
     """Drain: the worker claims nothing new and its running builds finish. Resume undoes it.
     The drain outlives the agent's restarts; an offline worker cannot be drained."""
     async with ctx.db.transaction() as session:
@@ -146,6 +150,8 @@ async def set_draining(ctx: ServerContext, worker_id: uuid.UUID, draining: bool)
             worker.status = "draining"
         elif worker.status == "draining":
             worker.status = "online"
+        action = "worker.drain" if draining else "worker.resume"
+        audit.record(session, actor, action, f"worker:{worker.id}", name=worker.name)
     if not draining:
         ctx.events.notify(QUEUE)  # its long-polling claims may take work again
     return worker

@@ -6,21 +6,33 @@ from solvyd.protocol import BuildStatus
 from solvyd.server.db import queries
 from solvyd.server.db.models import Build
 from solvyd.server.events import QUEUE, build_topic, cancel_topic
+from solvyd.server.services import audit
+from solvyd.server.services.audit import Actor
 from solvyd.server.services.builds import lifecycle
 from solvyd.server.services.context import ServerContext
 from solvyd.server.services.errors import Conflict, NotFound
 
 
-async def cancel_build(ctx: ServerContext, build_id: uuid.UUID) -> Build:
+async def cancel_build(ctx: ServerContext, build_id: uuid.UUID, actor: Actor) -> Build:
     async with ctx.db.transaction() as session:
         build = await queries.get_build(session, build_id, lock=True)
         if build is None:
             raise NotFound(f"build {build_id} not found")
         if BuildStatus(build.status).finished:
             raise Conflict(f"build {build_id} already finished ({build.status})")
+        was = build.status
         # The build ends now; the agent's watcher hears it and kills the processes, and its
         # own later "cancelled" report is a no-op.
         await lifecycle.finish(session, build, BuildStatus.CANCELLED, error_message="cancelled")
+        audit.record(
+            session,
+            actor,
+            "build.cancel",
+            f"build:{build.id}",
+            job_id=str(build.job_id),
+            number=build.number,
+            was=was,
+        )
     ctx.events.notify(cancel_topic(build_id))
     ctx.events.notify(build_topic(build_id))
     ctx.events.notify(QUEUE)

@@ -56,7 +56,7 @@ async def _assign_builds(ctx: ServerContext, worker_id: uuid.UUID, limit: int) -
             if build_id is None:
                 break
             build = await queries.get_build(session, build_id)
-            assert build is not None
+            assert build is not None  # noqa: S101 - locked just now, so it exists
             if not await _job_has_a_free_slot(ctx, session, build, assignment):
                 passed_over.append(build.id)
                 continue

@@ -30,7 +30,8 @@ async def append_log_batch(
     """Store the batch unless this (build, seq) is already stored. True if it was new.
 
     The agent masks secrets and cuts long lines before sending; both are done again here, in
-    case an agent did not (an older one, or a bug). Past the build's log cap a marker line is
+    case an agent did not (an older one, or a bug), with the values of the stored secrets the
+    build can read as well (`masking.build_masker`). Past the build's log cap a marker line is
     stored once and later batches are dropped: the build goes on, its log does not."""
     async with ctx.db.transaction() as session:
         # Locked: a requeue (which deletes the old attempt's log) cannot slip in between the
@@ -39,7 +40,7 @@ async def append_log_batch(
         build = await build_held_by(session, build_id, worker_id, attempt=batch.attempt)
         if build.log_truncated or build.log_archive_key:
             return False
-        masker = build_masker(build.spec)
+        masker = await build_masker(ctx, session, build)
         texts = [cut_long_line(masker(line.text)) for line in batch.lines]
         size = sum(len(text.encode()) + 1 for text in texts)
         cap = ctx.settings.max_log_bytes

@@ -61,7 +61,7 @@ async def end_overdue_builds(ctx: ServerContext) -> int:
             build = await queries.get_build(session, build_id, lock=True)
             if build is None or build.status != BuildStatus.RUNNING:
                 continue  # it ended meanwhile
-            assert build.timeout_seconds is not None
+            assert build.timeout_seconds is not None  # noqa: S101 - selected for having one
             message = f"timed out after {build.timeout_seconds:g}s (ended by the server)"
             await finish(session, build, BuildStatus.ERROR, error_message=message)
             ended.append(build.id)

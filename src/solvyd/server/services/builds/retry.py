@@ -10,8 +10,10 @@ from solvyd.server.db import queries
 from solvyd.server.db.models import Build, Job
 from solvyd.server.events import QUEUE
 from solvyd.server.schemas.builds import TriggerRequest
+from solvyd.server.services import audit
+from solvyd.server.services.audit import Actor
 from solvyd.server.services.builds.lifecycle import RetryPolicy
-from solvyd.server.services.builds.trigger import trigger_build
+from solvyd.server.services.builds.trigger import queue_build
 from solvyd.server.services.context import ServerContext
 from solvyd.server.services.errors import Conflict, NotFound
 from solvyd.shared.clock import utcnow
@@ -39,20 +41,36 @@ async def release_due_retries(ctx: ServerContext) -> int:
     return released
 
 
-async def retry_build(
-    ctx: ServerContext, build_id: uuid.UUID, triggered_by: uuid.UUID | None
-) -> Build:
+async def retry_build(ctx: ServerContext, build_id: uuid.UUID, actor: Actor) -> Build:
     """A new build of the same job, branch, commit and trigger variables as a finished one.
 
     Its steps are planned from the job's pipeline as it is now (a repository pipeline is read
     at the same commit, so it is the same one)."""
     async with ctx.db.transaction() as session:
         old = await queries.get_build(session, build_id)
-    if old is None:
-        raise NotFound(f"build {build_id} not found")
-    if not BuildStatus(old.status).finished:
-        raise Conflict(f"build {build_id} has not finished ({old.status}); cancel it first")
-    body = TriggerRequest(branch=old.branch, commit_sha=old.commit_sha, env=dict(old.env))
-    return await trigger_build(
-        ctx, old.job_id, body, triggered_by=triggered_by, trigger="retry", retry_of=old.id
-    )
+        if old is None:
+            raise NotFound(f"build {build_id} not found")
+        if not BuildStatus(old.status).finished:
+            raise Conflict(f"build {build_id} has not finished ({old.status}); cancel it first")
+        body = TriggerRequest(branch=old.branch, commit_sha=old.commit_sha, env=dict(old.env))
+        queued = await queue_build(
+            session,
+            old.job_id,
+            body,
+            triggered_by=actor.user_id,
+            trigger="retry",
+            retry_of=old.id,
+        )
+        build = queued.build
+        audit.record(
+            session,
+            actor,
+            "build.retry",
+            f"build:{build.id}",
+            job=queued.job.name,
+            number=build.number,
+            retry_of=str(old.id),
+            retry_of_number=old.number,
+        )
+    queued.wake(ctx.events)
+    return build

@@ -5,6 +5,7 @@ the path: the agent plans the steps after its checkout, and the server records e
 its first status report arrives."""
 
 import uuid
+from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -13,12 +14,30 @@ from solvyd.pipeline.config import PipelineError
 from solvyd.pipeline.plan import BuildContext, plan_job, system_env
 from solvyd.protocol import CHECKOUT_STEP, BuildStatus, JobSpec
 from solvyd.server.db.models import Build, BuildStep, Job
-from solvyd.server.events import QUEUE, build_topic, cancel_topic
+from solvyd.server.events import QUEUE, EventHub, build_topic, cancel_topic
 from solvyd.server.schemas.builds import TriggerRequest
+from solvyd.server.services import audit
+from solvyd.server.services.audit import Actor
 from solvyd.server.services.builds import lifecycle
 from solvyd.server.services.context import ServerContext
 from solvyd.server.services.errors import InvalidInput, NotFound
 from solvyd.server.services.jobs import load_job_pipeline
+
+
+@dataclass
+class QueuedBuild:
+    """A build just queued, and the older builds it superseded; `wake` tells the waiters once
+    the transaction has committed."""
+
+    build: Build
+    job: Job
+    superseded: list[uuid.UUID] = field(default_factory=list)
+
+    def wake(self, events: EventHub) -> None:
+        for old_id in self.superseded:
+            events.notify(cancel_topic(old_id))
+            events.notify(build_topic(old_id))
+        events.notify(QUEUE)
 
 
 async def trigger_build(
@@ -26,40 +45,80 @@ async def trigger_build(
     job_id: uuid.UUID,
     body: TriggerRequest,
     *,
-    triggered_by: uuid.UUID | None = None,
+    actor: Actor,
     trigger: str = "manual",
-    retry_of: uuid.UUID | None = None,
 ) -> Build:
-    superseded: list[uuid.UUID] = []
     async with ctx.db.transaction() as session:
-        # The row lock serialises build numbers per job on PostgreSQL.
-        job = await session.scalar(sa.select(Job).where(Job.id == job_id).with_for_update())
-        if job is None:
-            raise NotFound(f"job {job_id} not found")
-        try:
-            config = load_job_pipeline(job)
-        except PipelineError as exc:
-            raise InvalidInput(str(exc), details=[e.as_dict() for e in exc.errors]) from exc
-        if config is None and not (job.scm_url and job.pipeline_path):
-            raise InvalidInput(
-                f"job {job.name!r} has no pipeline and no repository to read it from"
-            )
-        number = job.next_build_number
-        job.next_build_number = number + 1
-        build = Build(
-            id=uuid.uuid4(),
-            job_id=job.id,
-            number=number,
-            status="queued",
-            branch=body.branch or job.branch,
-            commit_sha=body.commit_sha,
-            trigger=trigger,
-            triggered_by=triggered_by,
-            env=body.env,
-            labels=sorted(set(job.labels)),
-            retry_of=retry_of,
+        queued = await queue_build(
+            session, job_id, body, triggered_by=actor.user_id, trigger=trigger
         )
-        context = BuildContext(
+        build = queued.build
+        audit.record(
+            session,
+            actor,
+            "build.trigger",
+            f"build:{build.id}",
+            job=queued.job.name,
+            number=build.number,
+            trigger=trigger,
+        )
+    queued.wake(ctx.events)
+    return build
+
+
+async def queue_build(
+    session: AsyncSession,
+    job_id: uuid.UUID,
+    body: TriggerRequest,
+    *,
+    triggered_by: uuid.UUID | None,
+    trigger: str,
+    retry_of: uuid.UUID | None = None,
+) -> QueuedBuild:
+    """Plan the job's pipeline into a new queued build, in the caller's transaction."""
+    superseded: list[uuid.UUID] = []
+    # The row lock serialises build numbers per job on PostgreSQL.
+    job = await session.scalar(sa.select(Job).where(Job.id == job_id).with_for_update())
+    if job is None:
+        raise NotFound(f"job {job_id} not found")
+    try:
+        config = load_job_pipeline(job)
+    except PipelineError as exc:
+        raise InvalidInput(str(exc), details=[e.as_dict() for e in exc.errors]) from exc
+    if config is None and not (job.scm_url and job.pipeline_path):
+        raise InvalidInput(f"job {job.name!r} has no pipeline and no repository to read it from")
+    number = job.next_build_number
+    job.next_build_number = number + 1
+    build = Build(
+        id=uuid.uuid4(),
+        job_id=job.id,
+        number=number,
+        status="queued",
+        branch=body.branch or job.branch,
+        commit_sha=body.commit_sha,
+        trigger=trigger,
+        triggered_by=triggered_by,
+        env=body.env,
+        labels=sorted(set(job.labels)),
+        retry_of=retry_of,
+    )
+    context = BuildContext(
+        build_id=build.id,
+        build_number=number,
+        job_id=job.id,
+        job_name=job.name,
+        scm_url=job.scm_url,
+        branch=build.branch,
+        commit_sha=build.commit_sha,
+        job_env=dict(job.env),
+        trigger_env=dict(body.env),
+        labels=build.labels,
+        timeout_seconds=job.timeout_seconds,
+        event=trigger,
+    )
+    if config is None:
+        # The pipeline is read from the repository by the agent, after the checkout.
+        spec = JobSpec(
             build_id=build.id,
             build_number=number,
             job_id=job.id,
@@ -67,56 +126,36 @@ async def trigger_build(
             scm_url=job.scm_url,
             branch=build.branch,
             commit_sha=build.commit_sha,
-            job_env=dict(job.env),
-            trigger_env=dict(body.env),
-            labels=build.labels,
+            env={**context.job_env, **context.trigger_env, **system_env(context)},
+            steps=[],
             timeout_seconds=job.timeout_seconds,
+            labels=list(build.labels),
+            pipeline_path=job.pipeline_path,
             event=trigger,
         )
-        if config is None:
-            # The pipeline is read from the repository by the agent, after the checkout.
-            spec = JobSpec(
-                build_id=build.id,
-                build_number=number,
-                job_id=job.id,
-                job_name=job.name,
-                scm_url=job.scm_url,
-                branch=build.branch,
-                commit_sha=build.commit_sha,
-                env={**context.job_env, **context.trigger_env, **system_env(context)},
-                steps=[],
-                timeout_seconds=job.timeout_seconds,
-                labels=list(build.labels),
-                pipeline_path=job.pipeline_path,
-                event=trigger,
+    else:
+        spec = plan_job(config, context)
+    build.spec = spec.model_dump(mode="json")
+    # The pipeline may require labels of its own on top of the job's.
+    build.labels = list(spec.labels)
+    build.timeout_seconds = spec.timeout_seconds
+    if job.cancel_previous:
+        superseded = await cancel_superseded_builds(session, job, build)
+    session.add(build)
+    await session.flush()
+    # The agent's checkout comes first; it reports that step under this name.
+    names = [step.name for step in spec.steps]
+    if job.scm_url:
+        if CHECKOUT_STEP in names:
+            raise InvalidInput(
+                f"step name {CHECKOUT_STEP!r} is taken by the repository checkout; rename it"
             )
-        else:
-            spec = plan_job(config, context)
-        build.spec = spec.model_dump(mode="json")
-        # The pipeline may require labels of its own on top of the job's.
-        build.labels = list(spec.labels)
-        build.timeout_seconds = spec.timeout_seconds
-        if job.cancel_previous:
-            superseded = await cancel_superseded_builds(session, job, build)
-        session.add(build)
-        await session.flush()
-        # The agent's checkout comes first; it reports that step under this name.
-        names = [step.name for step in spec.steps]
-        if job.scm_url:
-            if CHECKOUT_STEP in names:
-                raise InvalidInput(
-                    f"step name {CHECKOUT_STEP!r} is taken by the repository checkout; rename it"
-                )
-            names.insert(0, CHECKOUT_STEP)
-        session.add_all(
-            BuildStep(build_id=build.id, position=position, name=name)
-            for position, name in enumerate(names)
-        )
-    for old_id in superseded:
-        ctx.events.notify(cancel_topic(old_id))
-        ctx.events.notify(build_topic(old_id))
-    ctx.events.notify(QUEUE)
-    return build
+        names.insert(0, CHECKOUT_STEP)
+    session.add_all(
+        BuildStep(build_id=build.id, position=position, name=name)
+        for position, name in enumerate(names)
+    )
+    return QueuedBuild(build, job, superseded)
 
 
 async def cancel_superseded_builds(

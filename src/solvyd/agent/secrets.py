@@ -1,0 +1,80 @@
+"""A build's secrets on the agent: fetched once the plan is known, masked before any step runs,
+and set only in the environment of the steps that name them.
+
+The values never enter the spec the server stored or the one the agent keeps for the build
+(`BuildHandle.spec`): they live in per-step copies of the plan handed to the runtime. A name
+that is not set (or withheld, for a build from a fork) does not stop the step, as in GitHub
+Actions: the variable is simply absent, and the step's log says so at its start.
+"""
+
+from dataclasses import dataclass, field
+
+from solvyd.agent.client import Rejected, ServerClient, ServerUnavailable, with_retries
+from solvyd.protocol import JobSpec, SecretsReply, SecretsRequest
+
+# How long the agent keeps asking an unreachable server for the secrets before the build ends
+# as `error` (it cannot run the steps without them).
+FETCH_DEADLINE_SECONDS = 60.0
+
+
+class SecretsUnavailable(Exception):
+    """The server did not hand out the build's secrets; the build cannot start its steps."""
+
+
+@dataclass
+class StepNotices:
+    """Lines a step's log starts with: which of its secrets are not set, and why."""
+
+    lines: dict[str, list[str]] = field(default_factory=dict)
+
+    def for_step(self, step: str) -> list[str]:
+        return self.lines.get(step, [])
+
+
+def requested(spec: JobSpec) -> list[str]:
+    """Every secret name the plan's steps ask for, once each."""
+    return sorted({name for step in spec.steps for name in step.secrets})
+
+
+async def fetch(client: ServerClient, spec: JobSpec) -> SecretsReply:
+    names = requested(spec)
+    if not names:
+        return SecretsReply()
+    request = SecretsRequest(names=names, attempt=spec.attempt)
+    try:
+        return await with_retries(
+            lambda: client.fetch_secrets(spec.build_id, request),
+            "fetch the build's secrets",
+            give_up_after=FETCH_DEADLINE_SECONDS,
+        )
+    except (Rejected, ServerUnavailable) as exc:
+        raise SecretsUnavailable(f"fetching the build's secrets failed: {exc}") from exc
+
+
+def with_secrets(spec: JobSpec, values: dict[str, str]) -> JobSpec:
+    """A copy of the plan where each step that names a secret has its value in its own env
+    (over a variable of the same name from the pipeline). Other steps, and the env shared by
+    all steps, are left as they were; nothing of `spec` is changed."""
+    steps = [
+        step.model_copy(
+            update={"env": {**step.env, **{n: values[n] for n in step.secrets if n in values}}}
+        )
+        if step.secrets
+        else step
+        for step in spec.steps
+    ]
+    return spec.model_copy(update={"steps": steps})
+
+
+def missing_notices(spec: JobSpec, reply: SecretsReply) -> StepNotices:
+    notices = StepNotices()
+    why = f": {reply.reason}" if reply.reason else ""
+    for step in spec.steps:
+        lines = [
+            f"[solvyd: secret {name} is not set{why}]"
+            for name in step.secrets
+            if name not in reply.values
+        ]
+        if lines:
+            notices.lines[step.name] = lines
+    return notices

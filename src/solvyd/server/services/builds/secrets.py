@@ -1,0 +1,63 @@
+"""Secrets for a running build: the worker that holds it asks for the values its steps name.
+
+The values are never part of the build's spec (the UI, CLI and API show the spec's parts):
+the agent asks here once the plan is known and before any step runs. The answer is the job's
+secret of each name, else the global one; a build of a pull request from a fork gets none
+unless its job sets `secrets_for_forks`. Every request is audited (`secret.read`, names only).
+"""
+
+import uuid
+from typing import Any
+
+from solvyd.protocol import BuildStatus, SecretsReply, SecretsRequest
+from solvyd.server.db.models import Job, Worker
+from solvyd.server.services import audit, secrets
+from solvyd.server.services.builds.access import build_held_by
+from solvyd.server.services.context import ServerContext
+from solvyd.server.services.errors import Conflict, Forbidden
+
+FORK_REASON = (
+    "secrets are not given to builds of pull requests from forks "
+    "(the job's secrets_for_forks is off)"
+)
+
+
+def asked_for(spec: dict[str, Any]) -> set[str] | None:
+    """The secret names the build's planned steps ask for; None when the steps are planned on
+    the agent from the repository's pipeline file, which the server has not seen."""
+    if spec.get("pipeline_path"):
+        return None
+    return {name for step in spec.get("steps") or () for name in step.get("secrets") or ()}
+
+
+async def read_build_secrets(
+    ctx: ServerContext,
+    worker: Worker,
+    build_id: uuid.UUID,
+    request: SecretsRequest,
+    ip: str | None = None,
+) -> SecretsReply:
+    names = sorted(set(request.names))
+    actor = audit.Actor(name=f"worker:{worker.name}", ip=ip)
+    target = f"build:{build_id}"
+    async with ctx.db.transaction() as session:
+        build = await build_held_by(
+            session, build_id, worker.id, lock=False, attempt=request.attempt
+        )
+        if BuildStatus(build.status).finished:
+            raise Conflict(f"build {build_id} has finished")
+        planned = asked_for(build.spec)
+        if planned is not None and not set(names) <= planned:
+            unasked = ", ".join(sorted(set(names) - planned))
+            raise Forbidden(f"no step of this build asks for the secrets {unasked}")
+        job = await session.get(Job, build.job_id)
+        assert job is not None  # noqa: S101 - a build's job is deleted with it
+        if build.from_fork and not job.secrets_for_forks:
+            audit.record(
+                session, actor, "secret.read", target, outcome="denied", names=names, reason="fork"
+            )
+            return SecretsReply(missing=names, reason=FORK_REASON)
+        values = await secrets.secret_values(session, secrets.secret_box(ctx), job.id, names)
+        missing = [name for name in names if name not in values]
+        audit.record(session, actor, "secret.read", target, names=sorted(values), missing=missing)
+    return SecretsReply(values=values, missing=missing)

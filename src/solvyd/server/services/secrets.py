@@ -1,0 +1,127 @@
+"""Secrets: admins set, list and delete them; builds read them (`services/builds/secrets.py`).
+
+A value is sealed (`auth/secret_box.py`) before it reaches the database and opened only to hand
+it to the worker running a build that asks for it, or to mask it in a build's log. Nothing here
+returns, logs or audits a value: answers and audit events carry names only.
+"""
+
+import uuid
+from collections.abc import Collection
+
+import sqlalchemy as sa
+import structlog
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from solvyd.server.auth.secret_box import SecretBox, SecretBoxError, binding
+from solvyd.server.db.models import Job, Secret
+from solvyd.server.services import audit
+from solvyd.server.services.context import ServerContext
+from solvyd.server.services.errors import Conflict, NotFound
+from solvyd.shared.clock import utcnow
+
+log = structlog.get_logger(__name__)
+
+
+def secret_box(ctx: ServerContext) -> SecretBox:
+    return SecretBox(ctx.keys.encryption_key)
+
+
+def audit_target(job_id: uuid.UUID | None, name: str) -> str:
+    """`secret:<job id>/<name>`, or `secret:global/<name>`."""
+    return f"secret:{binding(job_id, name)}"
+
+
+def _in_scope(job_id: uuid.UUID | None) -> sa.ColumnElement[bool]:
+    return Secret.job_id.is_(None) if job_id is None else Secret.job_id == job_id
+
+
+async def _check_job(session: AsyncSession, job_id: uuid.UUID | None) -> None:
+    if job_id is not None and await session.get(Job, job_id) is None:
+        raise NotFound(f"job {job_id} not found")
+
+
+async def set_secret(
+    ctx: ServerContext,
+    job_id: uuid.UUID | None,
+    name: str,
+    value: str,
+    actor: audit.Actor,
+) -> tuple[Secret, bool]:
+    """Create or replace the secret `name` of the job (None: global). True if created."""
+    sealed = secret_box(ctx).seal(value, binding(job_id, name))
+    try:
+        async with ctx.db.transaction() as session:
+            await _check_job(session, job_id)
+            secret = await session.scalar(
+                sa.select(Secret).where(_in_scope(job_id), Secret.name == name).with_for_update()
+            )
+            created = secret is None
+            if secret is None:
+                secret = Secret(
+                    job_id=job_id, name=name, ciphertext=sealed, created_by=actor.user_id
+                )
+                session.add(secret)
+            else:
+                secret.ciphertext = sealed
+                secret.updated_at = utcnow()
+            audit.record(session, actor, "secret.set", audit_target(job_id, name), created=created)
+    except IntegrityError as exc:
+        # Two requests created the same name at once; the other one won.
+        raise Conflict(f"secret {name} was just created by another request; try again") from exc
+    return secret, created
+
+
+async def list_secrets(ctx: ServerContext, job_id: uuid.UUID | None) -> list[Secret]:
+    """The job's own secrets (None: the global ones), by name."""
+    async with ctx.db.transaction() as session:
+        await _check_job(session, job_id)
+        rows = await session.scalars(
+            sa.select(Secret).where(_in_scope(job_id)).order_by(Secret.name)
+        )
+        return list(rows)
+
+
+async def delete_secret(
+    ctx: ServerContext, job_id: uuid.UUID | None, name: str, actor: audit.Actor
+) -> None:
+    async with ctx.db.transaction() as session:
+        await _check_job(session, job_id)
+        secret = await session.scalar(
+            sa.select(Secret).where(_in_scope(job_id), Secret.name == name)
+        )
+        if secret is None:
+            where = f"job {job_id}" if job_id else "global scope"
+            raise NotFound(f"secret {name} not found in {where}")
+        await session.delete(secret)
+        audit.record(session, actor, "secret.delete", audit_target(job_id, name))
+
+
+async def secret_values(
+    session: AsyncSession,
+    box: SecretBox,
+    job_id: uuid.UUID,
+    names: Collection[str] | None,
+) -> dict[str, str]:
+    """The values a build of `job_id` may read, by name: of `names`, or of every secret when
+    None. The job's own secret of a name wins over the global one. A value that does not
+    decrypt (the server key changed, or the row was tampered with) is left out, and so is the
+    global one of that name: the job meant its own."""
+    query = sa.select(Secret).where(sa.or_(Secret.job_id == job_id, Secret.job_id.is_(None)))
+    if names is not None:
+        if not names:
+            return {}
+        query = query.where(Secret.name.in_(sorted(set(names))))
+    rows = sorted(await session.scalars(query), key=lambda row: row.job_id is not None)
+    values: dict[str, str] = {}
+    for row in rows:  # global ones first; a job's own replaces them
+        try:
+            values[row.name] = box.open(row.ciphertext, binding(row.job_id, row.name))
+        except SecretBoxError as exc:
+            values.pop(row.name, None)
+            log.error(
+                "a stored secret cannot be read",
+                secret=binding(row.job_id, row.name),
+                error=str(exc),
+            )
+    return values
