@@ -7,6 +7,7 @@ so they import this module as `common`.
 import asyncio
 import os
 import platform
+import shutil
 import signal
 import socket
 import statistics
@@ -14,6 +15,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -31,6 +33,44 @@ FINISHED = {"success", "failure", "cancelled", "error"}
 TRUE_PIPELINE = "steps:\n  - name: t\n    commands: ['true']\n"
 
 Build = dict[str, Any]
+
+
+def log_problems(workdir: Path) -> dict[str, list[str]]:
+    """Lines worth a look: anything the server logged after its banner (it logs warnings and
+    worse), and the agents' warnings and errors."""
+    server_log = workdir / "server.log"
+    server_lines = (
+        server_log.read_text(errors="replace").splitlines() if server_log.exists() else []
+    )
+    agent_lines = []
+    for log in sorted(workdir.glob("agent-*.log")):
+        for line in log.read_text(errors="replace").splitlines():
+            if '"level": "info"' not in line and '"level":"info"' not in line:
+                agent_lines.append(f"{log.name}: {line}")
+    return {
+        "server": [line for line in server_lines if not line.startswith("Solvyd server on")],
+        "agents": agent_lines,
+    }
+
+
+def collect_log_problems(
+    workdir: Path, keep_logs: bool, progress: Callable[[str], None]
+) -> dict[str, list[str]]:
+    """After a run: show the first lines worth a look, then remove the run's directory unless
+    asked to keep it. Returns every such line, by source, for the result."""
+    problems = log_problems(workdir)
+    for source, lines in problems.items():
+        for line in lines[:10]:
+            progress(f"{source} log: {line}")
+    if keep_logs:
+        progress(f"logs kept in {workdir}")
+    else:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return problems
+
+
+def load_average() -> list[float]:
+    return [round(value, 2) for value in os.getloadavg()]
 
 
 # Processes

@@ -30,8 +30,6 @@ import contextlib
 import json
 import multiprocessing
 import multiprocessing.connection
-import os
-import shutil
 import sqlite3
 import subprocess
 import sys
@@ -51,11 +49,13 @@ from httpx_sse import aconnect_sse
 from common import (
     AGENT_TOKEN,
     PASSWORD,
+    collect_log_problems,
     cpu_seconds,
     create_job,
     drop_pg_database,
     free_port,
     latency_summary,
+    load_average,
     machine_description,
     make_pg_database,
     rss_mb,
@@ -68,7 +68,7 @@ from common import (
     wait_finished,
     wait_for_agents,
 )
-from scale import PostgresBackendsCpu, log_problems
+from scale import PostgresBackendsCpu
 
 LINE_CHARS = 80
 STEP = "t"
@@ -78,10 +78,6 @@ REQUEST_TIMEOUT_SECONDS = 60.0
 
 def progress(message: str) -> None:
     print(f"[logs {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-
-def load_average() -> list[float]:
-    return [round(value, 2) for value in os.getloadavg()]
 
 
 # The ingest sender: a child process, so its CPU is its own and the viewers' event loop (in
@@ -732,14 +728,7 @@ def main() -> None:
         stop_all(servers)
         if pg_name:
             asyncio.run(drop_pg_database(pg_name))
-        problems = log_problems(workdir)
-        for source, lines in problems.items():
-            for line in lines[:10]:
-                progress(f"{source} log: {line}")
-        if args.keep_logs:
-            progress(f"logs kept in {workdir}")
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
+        problems = collect_log_problems(workdir, args.keep_logs, progress)
     print(
         json.dumps(
             {

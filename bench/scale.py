@@ -21,8 +21,6 @@ import argparse
 import asyncio
 import contextlib
 import json
-import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -40,11 +38,13 @@ import psutil
 from common import (
     PG_ADMIN,
     Build,
+    collect_log_problems,
     cpu_seconds,
     create_job,
     drop_pg_database,
     free_port,
     latency_summary,
+    load_average,
     login,
     machine_description,
     make_pg_database,
@@ -65,10 +65,6 @@ from common import (
 
 def progress(message: str) -> None:
     print(f"[scale {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-
-def load_average() -> list[float]:
-    return [round(value, 2) for value in os.getloadavg()]
 
 
 class PostgresBackendsCpu:
@@ -395,24 +391,6 @@ async def run_scale(
     return result
 
 
-def log_problems(workdir: Path) -> dict[str, list[str]]:
-    """Lines worth a look: anything the server logged after its banner (it logs warnings and
-    worse), and the agents' warnings and errors."""
-    server_log = workdir / "server.log"
-    server_lines = (
-        server_log.read_text(errors="replace").splitlines() if server_log.exists() else []
-    )
-    agent_lines = []
-    for log in sorted(workdir.glob("agent-*.log")):
-        for line in log.read_text(errors="replace").splitlines():
-            if '"level": "info"' not in line and '"level":"info"' not in line:
-                agent_lines.append(f"{log.name}: {line}")
-    return {
-        "server": [line for line in server_lines if not line.startswith("Solvyd server on")],
-        "agents": agent_lines,
-    }
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("-k", "--agents", type=int, default=50)
@@ -459,14 +437,7 @@ def main() -> None:
         if server is not None:
             stop_all([server])
         asyncio.run(drop_pg_database(pg_name))
-        problems = log_problems(workdir)
-        for source, lines in problems.items():
-            for line in lines[:10]:
-                progress(f"{source} log: {line}")
-        if args.keep_logs:
-            progress(f"logs kept in {workdir}")
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
+        problems = collect_log_problems(workdir, args.keep_logs, progress)
     print(
         json.dumps(
             {
