@@ -58,6 +58,8 @@ class LoginSession(Base):
     ended. Access tokens name their session, so logout ends them too."""
 
     __tablename__ = "login_sessions"
+    # Ending all of a user's sessions (disable, new password) looks them up by user.
+    __table_args__ = (sa.Index("ix_login_sessions_user_id", "user_id"),)
 
     id: Mapped[uuid.UUID] = _uuid_pk()
     user_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))

@@ -41,6 +41,7 @@ def upgrade() -> None:
             "refresh_token_hash", name=op.f("uq_login_sessions_refresh_token_hash")
         ),
     )
+    op.create_index("ix_login_sessions_user_id", "login_sessions", ["user_id"])
     op.create_table(
         "agent_registration_tokens",
         sa.Column("id", sa.Uuid(), nullable=False),
@@ -112,4 +113,5 @@ def downgrade() -> None:
     op.drop_index("uq_secrets_global_name", table_name="secrets")
     op.drop_table("secrets")
     op.drop_table("agent_registration_tokens")
+    op.drop_index("ix_login_sessions_user_id", table_name="login_sessions")
     op.drop_table("login_sessions")
