@@ -254,6 +254,16 @@ def test_users_and_tokens_from_the_cli(embedded: tuple[Process, str, Path], tmp_
     assert revoked.returncode == 0, revoked.stderr
     assert httpx.get(f"{url}/api/v1/jobs", headers=_as(token), timeout=10).status_code == 401
 
+    # Anyone changes their own password, proving the current one; the CLI's token stays.
+    passwd = ["passwd", "--password-stdin"]
+    wrong = _cli(passwd, dana_config, input="not-my-password\nnew-dana-password\n")
+    assert wrong.returncode == 1 and "current password is not right" in wrong.stderr
+    changed = _cli(passwd, dana_config, input=f"{dana_password}\nnew-dana-password\n")
+    assert changed.returncode == 0 and "password changed" in changed.stderr
+    assert "new-dana-password" not in changed.stdout + changed.stderr
+    assert _cli(["tokens", "list"], dana_config).returncode == 0
+    assert _cli(dana_login, dana_config, input="new-dana-password\n").returncode == 0
+
     # A viewer manages no users; an admin sees everyone's tokens.
     denied = _cli(["users", "create", "mallory", "--password-stdin"], dana_config, input="x" * 9)
     assert denied.returncode == 1 and "admin" in denied.stderr

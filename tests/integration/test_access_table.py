@@ -23,6 +23,7 @@ POLICY = {
     "POST /api/v1/auth/refresh": "public",
     "POST /api/v1/auth/logout": "viewer",
     "GET /api/v1/users/me": "viewer",
+    "POST /api/v1/users/me/password": "viewer",
     "GET /api/v1/users": "admin",
     "POST /api/v1/users": "admin",
     "GET /api/v1/users/{user_id}": "admin",

@@ -13,6 +13,7 @@ import jwt
 import pytest
 import sqlalchemy as sa
 
+from solvyd.server.auth.passwords import verify_password
 from solvyd.server.db.models import AgentRegistrationToken, ApiToken, AuditEvent, LoginSession
 from solvyd.server.settings import ServerSettings
 from solvyd.shared.clock import utcnow
@@ -260,6 +261,60 @@ async def test_a_new_password_ends_the_users_sessions(client: httpx.AsyncClient)
     assert (await _login(client, user["username"], NEW_PASSWORD)).status_code == 200
     [event] = await _audit(client, "user.password")
     assert NEW_PASSWORD not in str(event.details)
+
+
+async def _change_own_password(
+    client: httpx.AsyncClient, headers: Headers, current: str, new: str = NEW_PASSWORD
+) -> httpx.Response:
+    body = {"current_password": current, "new_password": new}
+    return await client.post(f"{API}/users/me/password", headers=headers, json=body)
+
+
+async def test_users_change_their_own_password_and_their_other_sessions_end(
+    client: httpx.AsyncClient,
+) -> None:
+    admin = await admin_headers(client)
+    user = await _create_user(client, admin, "viewer")
+    here = await _session(client, user["username"], PASSWORD)
+    elsewhere = await _session(client, user["username"], PASSWORD)
+    personal = await _create_token(client, bearer(here["access_token"]), scopes=["read"])
+
+    response = await _change_own_password(client, bearer(here["access_token"]), PASSWORD)
+
+    assert response.status_code == 204, response.text
+    assert (await _me(client, here["access_token"])).status_code == 200
+    assert_error(await _me(client, elsewhere["access_token"]), 401, "unauthorized")
+    assert_error(await _refresh(client, elsewhere["refresh_token"]), 401)
+    assert (await _me(client, personal["token"])).status_code == 200
+    assert_error(await _login(client, user["username"], PASSWORD), 401)
+    assert (await _login(client, user["username"], NEW_PASSWORD)).status_code == 200
+    [event] = await _audit(client, "user.password")
+    assert event.actor_name == user["username"]
+    assert PASSWORD not in str(event.details) and NEW_PASSWORD not in str(event.details)
+
+
+async def test_a_wrong_current_password_changes_nothing_and_is_throttled(
+    client: httpx.AsyncClient,
+) -> None:
+    admin = await admin_headers(client)
+    user = await _create_user(client, admin, "developer")
+    login = await _session(client, user["username"], PASSWORD)
+    headers = bearer(login["access_token"])
+
+    answers = [await _change_own_password(client, headers, "not-the-password") for _ in range(6)]
+
+    assert [a.status_code for a in answers] == [403] * 5 + [429]
+    assert "not-the-password" not in answers[0].text
+    assert answers[5].headers["retry-after"]
+    assert_error(await _change_own_password(client, headers, PASSWORD, "short"), 422, "invalid")
+    assert (await _me(client, login["access_token"])).status_code == 200
+    assert await _audit(client, "user.password") == []
+    async with client.app.state.ctx.db.transaction() as session:  # type: ignore[attr-defined]
+        stored = await session.scalar(
+            sa.text("SELECT password_hash FROM users WHERE username = :u"),
+            {"u": user["username"]},
+        )
+    assert verify_password(stored, PASSWORD)
 
 
 # --- throttled logins -----------------------------------------------------------------------

@@ -1,5 +1,6 @@
-"""`solvyd users`: create, list, disable, enable users and set their role (admins). A password
-is never an argument: on a command line it would end up in the shell's history and in `ps`."""
+"""`solvyd users`: create, list, disable, enable users and set their role (admins); `solvyd
+passwd`: change your own password. A password is never an argument: on a command line it would
+end up in the shell's history and in `ps`."""
 
 import sys
 from enum import StrEnum
@@ -21,11 +22,11 @@ class RoleName(StrEnum):
     ADMIN = "admin"
 
 
-def _read_password(from_stdin: bool) -> str:
+def _read_password(from_stdin: bool, prompt: str = "Password", confirm: bool = True) -> str:
     if from_stdin:
         password = sys.stdin.readline().removesuffix("\n").removesuffix("\r")
     elif sys.stdin.isatty():
-        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+        password = typer.prompt(prompt, hide_input=True, confirmation_prompt=confirm)
     else:
         raise CliError("no terminal to ask for the password on: pipe it in with --password-stdin")
     return password
@@ -95,3 +96,17 @@ def set_role(
     """Change a user's role."""
     user = _change(name, {"role": role})
     err_console.print(f"user {user['username']} is now {user['role']}")
+
+
+def change_own_password(
+    password_stdin: bool = typer.Option(
+        False,
+        "--password-stdin",
+        help="Read the current password, then the new one, from standard input (a line each).",
+    ),
+) -> None:
+    """Change your own password. Your other login sessions end; personal tokens stay."""
+    current = _read_password(password_stdin, "Current password", confirm=False)
+    new = _read_password(password_stdin, "New password")
+    ApiClient().post("/users/me/password", {"current_password": current, "new_password": new})
+    err_console.print("password changed; your other login sessions have ended")

@@ -2,10 +2,16 @@
 
 import uuid
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Response, status
 
-from solvyd.server.api.deps import AsAdmin, AsViewer, ClientIp, Ctx
-from solvyd.server.schemas.users import UserCreate, UserList, UserRead, UserUpdate
+from solvyd.server.api.deps import AsAdmin, AsViewer, Caller, ClientIp, Ctx
+from solvyd.server.schemas.users import (
+    PasswordChange,
+    UserCreate,
+    UserList,
+    UserRead,
+    UserUpdate,
+)
 from solvyd.server.services import users
 from solvyd.server.services.audit import Actor
 
@@ -29,6 +35,19 @@ async def list_users(ctx: Ctx, _: AsAdmin) -> UserList:
 @router.get("/me", operation_id="get_current_user")
 async def get_current_user(user: AsViewer) -> UserRead:
     return UserRead.model_validate(user)
+
+
+@router.post(
+    "/me/password", status_code=status.HTTP_204_NO_CONTENT, operation_id="change_own_password"
+)
+async def change_own_password(
+    ctx: Ctx, caller: Caller, ip: ClientIp, body: PasswordChange
+) -> Response:
+    """Set your own password, giving the current one (403 if it is not right; failures are
+    throttled like logins, 429). Your other login sessions end; this one and your personal
+    API tokens stay."""
+    await users.change_own_password(ctx, caller, body.current_password, body.new_password, ip)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get("/{user_id}", operation_id="get_user")

@@ -29,7 +29,7 @@ from solvyd.server.db.models import LoginSession, User
 from solvyd.server.services import audit
 from solvyd.server.services.audit import Actor
 from solvyd.server.services.context import ServerContext
-from solvyd.server.services.errors import TooManyRequests, Unauthorized
+from solvyd.server.services.errors import Forbidden, TooManyRequests, Unauthorized
 from solvyd.shared.clock import utcnow
 from solvyd.shared.ids import token_digest
 
@@ -60,20 +60,7 @@ async def log_in(ctx: ServerContext, username: str, password: str, ip: str | Non
     """A new session for valid credentials. Unknown users, wrong passwords and disabled users
     get the same answer after the same work (a hash check against a dummy hash for unknown
     ones); too many failures, by username or by address, get TooManyRequests before any."""
-    throttle = ctx.login_throttle
-    keys = _throttle_keys(ctx, username, ip)
-    window = ctx.settings.login_failure_window_seconds
-    wait = max(throttle.wait_seconds(key, limit, window) for key, limit in keys)
-    if wait > 0:
-        # Not in the audit log: these cost an attacker nothing, so they could flood it; the
-        # failures that led here are there.
-        log.warning("login throttled", username=username, ip=ip)
-        raise TooManyRequests(THROTTLED, math.ceil(wait))
-    # Counted before the slow hash check, so guesses sent in parallel cannot all slip under
-    # the limit while it runs; a success takes its count back.
-    for key, _ in keys:
-        throttle.add_failure(key)
-
+    keys = _count_an_attempt(ctx, username, ip)
     async with ctx.db.transaction() as session:
         user = await session.scalar(sa.select(User).where(User.username == username))
     # Argon2 takes tens of milliseconds of CPU: off the event loop, which serves everyone.
@@ -91,11 +78,43 @@ async def log_in(ctx: ServerContext, username: str, password: str, ip: str | Non
             audit.record(session, Actor.of(user, ip), "login", f"user:{username}")
     if tokens is None:
         raise Unauthorized(INVALID_LOGIN)
-    user_key, *address_keys = (key for key, _ in keys)
-    throttle.clear(user_key)
-    for key in address_keys:
-        throttle.forget_one(key)
+    _take_back_the_attempt(ctx, keys)
     return tokens
+
+
+def _count_an_attempt(ctx: ServerContext, username: str, ip: str | None) -> list[str]:
+    """Refuse a password check past the failure limits; else count it as a failure until it
+    succeeds. Returns the throttle keys, for `_take_back_the_attempt`."""
+    throttle = ctx.login_throttle
+    keys = _throttle_keys(ctx, username, ip)
+    window = ctx.settings.login_failure_window_seconds
+    wait = max(throttle.wait_seconds(key, limit, window) for key, limit in keys)
+    if wait > 0:
+        # Not in the audit log: these cost an attacker nothing, so they could flood it; the
+        # failures that led here are there.
+        log.warning("login throttled", username=username, ip=ip)
+        raise TooManyRequests(THROTTLED, math.ceil(wait))
+    # Counted before the slow hash check, so guesses sent in parallel cannot all slip under
+    # the limit while it runs; a success takes its count back.
+    for key, _ in keys:
+        throttle.add_failure(key)
+    return [key for key, _ in keys]
+
+
+def _take_back_the_attempt(ctx: ServerContext, keys: list[str]) -> None:
+    user_key, *address_keys = keys
+    ctx.login_throttle.clear(user_key)
+    for key in address_keys:
+        ctx.login_throttle.forget_one(key)
+
+
+async def check_own_password(ctx: ServerContext, user: User, password: str, ip: str | None) -> None:
+    """Forbidden unless `password` is the user's: asked before a signed-in user changes it, so
+    a stolen token alone cannot take the account over. Throttled and counted like logins."""
+    keys = _count_an_attempt(ctx, user.username, ip)
+    if not await asyncio.to_thread(verify_password, user.password_hash, password):
+        raise Forbidden("the current password is not right")
+    _take_back_the_attempt(ctx, keys)
 
 
 def _open_session(ctx: ServerContext, session: AsyncSession, user: User) -> IssuedTokens:
@@ -182,11 +201,17 @@ async def log_out(ctx: ServerContext, session_id: uuid.UUID, actor: Actor) -> No
         audit.record(session, actor, "logout", f"user:{actor.name}")
 
 
-async def end_sessions_of(session: AsyncSession, user_id: uuid.UUID) -> None:
-    """End every live session of a user (disabled, or given a new password)."""
+async def end_sessions_of(
+    session: AsyncSession, user_id: uuid.UUID, *, keep: uuid.UUID | None = None
+) -> None:
+    """End every live session of a user (disabled, or given a new password), but `keep`."""
     await session.execute(
         sa.update(LoginSession)
-        .where(LoginSession.user_id == user_id, LoginSession.revoked_at.is_(None))
+        .where(
+            LoginSession.user_id == user_id,
+            LoginSession.revoked_at.is_(None),
+            LoginSession.id != keep if keep else sa.true(),
+        )
         .values(revoked_at=utcnow())
     )
 

@@ -138,3 +138,21 @@ async def _enabled_admins(session: AsyncSession) -> list[uuid.UUID]:
         .with_for_update()
     )
     return list(await session.scalars(query))
+
+
+async def change_own_password(
+    ctx: ServerContext, caller: Principal, current: str, new: str, ip: str | None
+) -> None:
+    """A signed-in user sets a new password, proving the current one. Every other login
+    session of theirs ends (one of them may be whoever made the user change it); the session
+    of this request, if any, stays. Personal API tokens stay: revoke them on their own."""
+    user = caller.user
+    await sessions.check_own_password(ctx, user, current, ip)
+    password_hash = await asyncio.to_thread(hash_password, new)
+    async with ctx.db.transaction() as session:
+        locked = await session.get(User, user.id, with_for_update=True)
+        if locked is None:
+            raise NotFound(f"user {user.id} not found")
+        locked.password_hash = password_hash
+        audit.record(session, Actor.of(locked, ip), "user.password", f"user:{locked.username}")
+        await sessions.end_sessions_of(session, locked.id, keep=caller.session_id)
