@@ -144,6 +144,41 @@ def test_stream_of_an_unknown_build_or_bad_position_is_refused(api: UserApi) -> 
     assert response.status_code == 422
 
 
+def test_a_stream_stops_once_its_viewer_logs_out(api: UserApi, agent: Process) -> None:
+    """The token is checked again while the stream goes on, not only when it opens."""
+    name, password = f"viewer-{uuid.uuid4().hex[:6]}", "viewer-password"
+    created = api.http.post(
+        "/users", json={"username": name, "password": password, "role": "viewer"}
+    )
+    assert created.status_code == 201, created.text
+    login = api.http.post("/auth/login", json={"username": name, "password": password}).json()
+    viewer = {"Authorization": f"Bearer {login['access_token']}"}
+    job = api.create_job(
+        f"slow-{uuid.uuid4().hex[:8]}",
+        one_step("for i in $(seq 1 300); do echo tick $i; sleep 0.1; done"),
+    )
+    build_id = api.trigger(job["id"])["id"]
+    events: list[str] = []
+    url = f"/builds/{build_id}/logs/stream"
+    timeout = httpx.Timeout(STREAM_TIMEOUT, connect=10)
+    with connect_sse(api.http, "GET", url, headers=viewer, timeout=timeout) as source:
+        assert source.response.status_code == 200
+        for sse in source.iter_sse():
+            events.append(sse.event)
+            if sse.event == "lines" and "logout" not in events:
+                assert api.http.post("/auth/logout", headers=viewer).status_code == 204
+                logged_out_at = time.monotonic()
+                events.append("logout")
+        stopped_after = time.monotonic() - logged_out_at
+
+    assert "end" not in events
+    # The recheck interval (5 s) and one more pass of the stream.
+    assert stopped_after < 10, stopped_after
+    assert api.build(build_id)["status"] == "running"
+    assert api.http.get(url, headers=viewer).status_code == 401
+    api.cancel(build_id)
+
+
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 def test_lines_posted_to_one_server_reach_a_viewer_on_another_and_resume_on_the_first(
     database_url: str, tmp_path: Path, log_dir: Path

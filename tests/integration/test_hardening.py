@@ -480,6 +480,35 @@ async def test_a_nul_character_or_a_huge_number_is_422_not_500(
         assert registered.status_code == 200, registered.text
 
 
+@pytest.mark.parametrize(
+    "last_event_id", ["1.2147483648", "2147483648.0", "0.5", "1.-2", "1.99999999999999999999"]
+)
+async def test_a_log_stream_position_out_of_range_is_422(
+    http: httpx.AsyncClient, last_event_id: str
+) -> None:
+    """Found in review: a Last-Event-ID past the INTEGER columns reached the query after the
+    stream had begun, and broke it with a trace in the log."""
+    admin = await admin_headers(http)
+    job = await create_job(http, admin)
+    build = await trigger(http, admin, job["id"])
+    response = await http.get(
+        f"{API}/builds/{build['id']}/logs/stream",
+        headers={**admin, "Last-Event-ID": last_event_id},
+    )
+    assert_error(response, 422, "invalid")
+
+
+async def test_a_time_with_no_utc_equivalent_is_422(http: httpx.AsyncClient) -> None:
+    """Found in review: 0001-01-01 east of UTC overflowed on its way to the query, a 500."""
+    admin = await admin_headers(http)
+    response = await http.get(
+        f"{API}/audit", headers=admin, params={"since": "0001-01-01T00:00:00+01:00"}
+    )
+    assert_error(response, 422, "invalid")
+    naive = await http.get(f"{API}/audit", headers=admin, params={"since": "2026-01-01T00:00"})
+    assert naive.status_code == 200, naive.text
+
+
 def test_a_real_server_refuses_large_bodies_and_keeps_serving(
     database_url: str, tmp_path: Path, log_dir: Path
 ) -> None:

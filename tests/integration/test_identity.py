@@ -317,6 +317,13 @@ async def test_a_wrong_current_password_changes_nothing_and_is_throttled(
     assert verify_password(stored, PASSWORD)
 
 
+async def test_a_refresh_token_with_characters_outside_ascii_is_refused_not_a_500(
+    client: httpx.AsyncClient,
+) -> None:
+    for made_up in ["svr_a.\u00e9", "svr_\u00e9.b.c", "\u2603"]:
+        assert_error(await _refresh(client, made_up), 401)
+
+
 # --- throttled logins -----------------------------------------------------------------------
 
 
@@ -555,6 +562,23 @@ async def test_an_expired_token_is_refused(client: httpx.AsyncClient) -> None:
         assert row is not None
         row.expires_at = utcnow() - timedelta(seconds=1)
     assert_error(await _me(client, created["token"]), 401, "unauthorized")
+
+
+async def test_a_token_made_with_a_token_expires_no_later_than_it(
+    client: httpx.AsyncClient,
+) -> None:
+    """A leaked short-lived token cannot mint itself a long-lived successor (found in review)."""
+    admin = await admin_headers(client)
+    short = await _create_token(client, admin, expires_in_days=1, scopes=["read"])
+    successor = await _create_token(
+        client, bearer(short["token"]), expires_in_days=3650, scopes=["read"]
+    )
+    assert datetime.fromisoformat(successor["expires_at"]) <= datetime.fromisoformat(
+        short["expires_at"]
+    )
+    # Made with a login session, the asked expiry holds.
+    long = await _create_token(client, admin, expires_in_days=3650, scopes=["read"])
+    assert datetime.fromisoformat(long["expires_at"]) > utcnow() + timedelta(days=3600)
 
 
 async def test_token_input_is_checked(client: httpx.AsyncClient) -> None:

@@ -457,6 +457,25 @@ async def test_builds_from_forks_get_no_secrets_unless_the_job_allows_it(
     assert allowed["reason"] is None
 
 
+async def test_a_manual_retry_of_a_fork_build_gets_no_secrets_either(
+    client: httpx.AsyncClient, admin: Headers, ctx: ServerContext
+) -> None:
+    job = await create_job(client, admin, pipeline=PIPELINE)
+    await _put(client, admin, "DEPLOY_KEY", JOB_VALUE, job["id"])
+    worker, build = await _held_build(client, admin, job)
+    await _mark_from_fork(ctx, build["id"])
+    assert (await set_status(client, worker, build["id"], "failure")).status_code == 200
+
+    retried = await client.post(f"{API}/builds/{build['id']}/retry", headers=admin)
+    assert retried.status_code == 201, retried.text
+    spec = await claim_build(client, worker)
+    assert spec["build_id"] == retried.json()["id"]
+    assert (await set_status(client, worker, spec["build_id"], "running")).status_code == 200
+
+    denied = (await _fetch(client, worker, spec["build_id"], ["DEPLOY_KEY"])).json()
+    assert denied["values"] == {} and "fork" in denied["reason"]
+
+
 # --- masking on ingest ---
 
 

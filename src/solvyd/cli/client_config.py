@@ -27,12 +27,13 @@ def save_config(config: ClientConfig) -> Path:
     path = config_path()
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    # The mode above applies only to a new file: tighten an existing one before the token is in.
+    os.fchmod(fd, 0o600)
     saved = {"server_url": config.server_url, "token": config.token}
     if config.token_id:
         saved["token_id"] = config.token_id
     with os.fdopen(fd, "w") as handle:
         json.dump(saved, handle)
-    os.chmod(path, 0o600)
     return path
 
 

@@ -1,3 +1,4 @@
+import time
 import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated
@@ -8,7 +9,14 @@ from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from solvyd.protocol import BuildStatus, BuildStatusUpdate, CancelState, LogBatch, StepStatusUpdate
 from solvyd.server.api.compression import text_stream_response
-from solvyd.server.api.deps import AsDeveloper, AsViewer, ClientIp, Ctx, CurrentWorker
+from solvyd.server.api.deps import (
+    AsDeveloper,
+    AsViewer,
+    ClientIp,
+    Ctx,
+    CurrentWorker,
+    StillSignedIn,
+)
 from solvyd.server.api.long_poll import unless_disconnected
 from solvyd.server.schemas.builds import (
     BuildList,
@@ -23,7 +31,9 @@ from solvyd.server.services.builds import cancel, log_stream, logs, read, retry,
 
 router = APIRouter(prefix="/builds", tags=["builds"])
 
-MAX_SEQ = 2**31 - 1  # a log batch's seq is an INTEGER column
+MAX_SEQ = logs.MAX_SEQ
+# How often a log stream asks again whether its viewer's token still works.
+STREAM_AUTH_RECHECK_SECONDS = 5.0
 
 
 @router.get("", operation_id="list_builds")
@@ -127,14 +137,22 @@ async def stream_start(
 async def stream_build_logs(
     ctx: Ctx,
     _: AsViewer,
+    still_signed_in: StillSignedIn,
     build_id: uuid.UUID,
     start: Annotated[log_stream.StreamPosition, Depends(stream_start)],
     step: str | None = None,
 ) -> AsyncIterator[ServerSentEvent]:
     """The log as Server-Sent Events: `lines` (one stored batch; its id resumes the stream
     via `Last-Event-ID`), `step` and `status` changes, `reset` when a retry restarts the log,
-    and `end` with the final status once the last line was sent."""
+    and `end` with the final status once the last line was sent. The stream stops, without
+    `end`, once the viewer's token stops working (logout, revocation, a disabled user): a
+    reconnect then gets 401."""
+    checked_at = time.monotonic()
     async for event in log_stream.follow_build_log(ctx, build_id, start, step=step):
+        if time.monotonic() - checked_at >= STREAM_AUTH_RECHECK_SECONDS:
+            if not await still_signed_in():
+                return
+            checked_at = time.monotonic()
         if event.raw is not None:
             yield ServerSentEvent(event=event.kind, raw_data=event.raw, id=event.id)
         else:

@@ -54,6 +54,25 @@ def _token(credentials: HTTPAuthorizationCredentials | None) -> str:
 F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
 
 
+async def get_signed_in_check(ctx: Ctx, credentials: Bearer) -> Callable[[], Awaitable[bool]]:
+    """For an answer that goes on for long (the log stream): asks again whether the request's
+    token still works (not logged out or revoked, its user not disabled). Says nothing about
+    who may call: the route declares one access rule of its own, which checked the token."""
+    token = credentials.credentials if credentials else ""
+
+    async def still_signed_in() -> bool:
+        try:
+            await users.authenticate(ctx, token)
+        except Unauthorized:
+            return False
+        return True
+
+    return still_signed_in
+
+
+StillSignedIn = Annotated[Callable[[], Awaitable[bool]], Depends(get_signed_in_check)]
+
+
 def _with_access(access: Access, dependency: F) -> F:
     dependency.access = access  # type: ignore[attr-defined]
     return dependency

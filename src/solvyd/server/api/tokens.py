@@ -33,7 +33,8 @@ def _read(token: ApiToken) -> TokenRead:
 
 @router.post("", status_code=status.HTTP_201_CREATED, operation_id="create_token")
 async def create_token(ctx: Ctx, caller: Caller, ip: ClientIp, body: TokenCreate) -> TokenCreated:
-    """A token for the caller, shown in `token` this once: the server keeps only its hash."""
+    """A token for the caller, shown in `token` this once: the server keeps only its hash.
+    Made with a personal token, it expires no later than that token."""
     token, value = await api_tokens.create_token(
         ctx,
         caller.user,
@@ -42,6 +43,7 @@ async def create_token(ctx: Ctx, caller: Caller, ip: ClientIp, body: TokenCreate
         list(body.scopes),
         body.expires_in_days,
         Actor.of(caller.user, ip),
+        not_after=caller.token_expires_at,
     )
     return TokenCreated(**_read(token).model_dump(), token=value)
 

@@ -25,7 +25,9 @@ def issue_refresh_token(session_id: uuid.UUID, secret: str) -> str:
 def session_of_refresh_token(token: str, secret: str) -> uuid.UUID | None:
     """The session the server issued `token` for, or None if the server never issued it."""
     unsigned, _, mac = token.rpartition(".")
-    if not unsigned.startswith(PREFIX) or not hmac.compare_digest(mac, _mac(unsigned, secret)):
+    # As bytes: compare_digest refuses a str with non-ASCII characters (TypeError, a 500).
+    expected = _mac(unsigned, secret).encode()
+    if not unsigned.startswith(PREFIX) or not hmac.compare_digest(mac.encode(), expected):
         return None
     session_hex = unsigned.removeprefix(PREFIX).partition(".")[0]
     try:

@@ -6,7 +6,7 @@ disabled. `last_used_at` is written at most once a minute, not on every request.
 """
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
@@ -16,7 +16,7 @@ from solvyd.server.services import audit
 from solvyd.server.services.audit import Actor
 from solvyd.server.services.context import ServerContext
 from solvyd.server.services.errors import Forbidden, NotFound, Unauthorized
-from solvyd.shared.clock import utcnow
+from solvyd.shared.clock import as_utc, utcnow
 from solvyd.shared.ids import new_token, token_digest
 
 PREFIX = "svp_"
@@ -31,14 +31,20 @@ async def create_token(
     scopes: list[str],
     expires_in_days: int,
     actor: Actor,
+    *,
+    not_after: datetime | None = None,
 ) -> tuple[ApiToken, str]:
     """A new token of `owner`, and its value (shown this once). A caller signed in with a
-    narrower token cannot make a wider one: that would undo its own scopes."""
+    narrower token cannot make a wider one: that would undo its own scopes. A caller using a
+    personal token passes its expiry as `not_after`, and the new token expires no later: a
+    leaked short-lived token cannot mint itself a long-lived successor."""
     if not caller_role.includes(role_with_scopes(Role(owner.role), scopes)):
         raise Forbidden(f"a {caller_role} token cannot create a token with more rights")
     value = new_token(PREFIX)
     now = utcnow()
     expires_at = now + timedelta(days=expires_in_days)
+    if not_after is not None:
+        expires_at = min(expires_at, as_utc(not_after))
     token = ApiToken(
         id=uuid.uuid4(),
         user_id=owner.id,
@@ -87,8 +93,8 @@ async def revoke_token(
         audit.record(session, actor, "token.revoke", f"token:{token.id}", name=token.name)
 
 
-async def owner_of_token(ctx: ServerContext, value: str) -> tuple[User, Role]:
-    """The owner of a valid token and the role the token acts with."""
+async def owner_of_token(ctx: ServerContext, value: str) -> tuple[User, Role, datetime | None]:
+    """The owner of a valid token, the role the token acts with, and when it expires."""
     now = utcnow()
     async with ctx.db.transaction() as session:
         row = (
@@ -109,4 +115,4 @@ async def owner_of_token(ctx: ServerContext, value: str) -> tuple[User, Role]:
             raise Unauthorized("invalid or expired token")
         if token.last_used_at is None or token.last_used_at <= now - LAST_USED_RESOLUTION:
             token.last_used_at = now
-    return owner, role_with_scopes(Role(owner.role), list(token.scopes))
+    return owner, role_with_scopes(Role(owner.role), list(token.scopes)), token.expires_at

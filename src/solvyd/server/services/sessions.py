@@ -68,6 +68,12 @@ async def log_in(ctx: ServerContext, username: str, password: str, ip: str | Non
 
     tokens = None
     async with ctx.db.transaction() as session:
+        if user is not None and valid:
+            # Read again, locked: a new password or a disable committed while the hash was
+            # checked ends every session, and must end this one too, by never opening it.
+            checked = user.password_hash
+            user = await session.get(User, user.id, with_for_update=True, populate_existing=True)
+            valid = user is not None and user.password_hash == checked
         if user is None or not valid or user.disabled:
             reason = "unknown user" if user is None else "disabled" if valid else "bad password"
             audit.record(

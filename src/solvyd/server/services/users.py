@@ -4,6 +4,7 @@ import asyncio
 import secrets
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -46,14 +47,16 @@ class Principal:
     user: User
     role: Role
     session_id: uuid.UUID | None = None
+    # When the personal API token of the request expires; None for an access token.
+    token_expires_at: datetime | None = None
 
 
 async def authenticate(ctx: ServerContext, token: str) -> Principal:
     """The user behind a bearer token (an access token or a personal API token); Unauthorized
     for anything not valid now, including any token of a disabled user."""
     if token.startswith(api_tokens.PREFIX):
-        owner, role = await api_tokens.owner_of_token(ctx, token)
-        return Principal(owner, role)
+        owner, role, expires_at = await api_tokens.owner_of_token(ctx, token)
+        return Principal(owner, role, token_expires_at=expires_at)
     user, session_id = await sessions.user_of_access_token(ctx, token)
     return Principal(user, Role(user.role), session_id)
 

@@ -54,11 +54,15 @@ class StreamPosition:
         if last_event_id:
             attempt, _, seq = last_event_id.partition(".")
             try:
-                return cls(attempt=int(attempt), seq=int(seq))
-            except ValueError as exc:
-                raise InvalidInput(
-                    f"Last-Event-ID {last_event_id!r} is not one this server sent"
-                ) from exc
+                position = cls(attempt=int(attempt), seq=int(seq))
+            except ValueError:
+                position = None
+            # Both are INTEGER columns: a larger number would fail in the query, mid-stream.
+            if position is None or not (
+                1 <= (position.attempt or 0) <= logs.MAX_SEQ and -1 <= position.seq <= logs.MAX_SEQ
+            ):
+                raise InvalidInput(f"Last-Event-ID {last_event_id!r} is not one this server sent")
+            return position
         return cls(seq=-1 if after is None else after)
 
     def event_id(self) -> str:

@@ -22,6 +22,7 @@ from solvyd.shared.clock import utcnow
 from solvyd.shared.log_text import cut_long_line
 
 MAX_BATCHES_PER_PAGE = 1000
+MAX_SEQ = 2**31 - 1  # a log batch's seq (and a build's attempt) is an INTEGER column
 
 
 async def append_log_batch(

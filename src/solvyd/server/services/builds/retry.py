@@ -60,6 +60,8 @@ async def retry_build(ctx: ServerContext, build_id: uuid.UUID, actor: Actor) -> 
             triggered_by=actor.user_id,
             trigger="retry",
             retry_of=old.id,
+            # The same fork's code again: it stays kept from the secrets.
+            from_fork=old.from_fork,
         )
         build = queued.build
         audit.record(

@@ -74,8 +74,10 @@ async def queue_build(
     triggered_by: uuid.UUID | None,
     trigger: str,
     retry_of: uuid.UUID | None = None,
+    from_fork: bool = False,
 ) -> QueuedBuild:
-    """Plan the job's pipeline into a new queued build, in the caller's transaction."""
+    """Plan the job's pipeline into a new queued build, in the caller's transaction.
+    `from_fork`: the code comes from a fork's pull request (no secrets unless the job allows)."""
     superseded: list[uuid.UUID] = []
     # The row lock serialises build numbers per job on PostgreSQL.
     job = await session.scalar(sa.select(Job).where(Job.id == job_id).with_for_update())
@@ -101,6 +103,7 @@ async def queue_build(
         env=body.env,
         labels=sorted(set(job.labels)),
         retry_of=retry_of,
+        from_fork=from_fork,
     )
     context = BuildContext(
         build_id=build.id,
