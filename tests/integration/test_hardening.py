@@ -32,8 +32,11 @@ from tests.integration.api_helpers import (
     assert_error,
     bearer,
     create_job,
+    get_build,
+    post_logs,
     register_worker,
     running_build,
+    set_status,
     trigger,
     unique,
 )
@@ -478,6 +481,35 @@ async def test_a_nul_character_or_a_huge_number_is_422_not_500(
         assert nul.status_code == 200, nul.text
         assert nul.json()["items"] == []
         assert registered.status_code == 200, registered.text
+
+
+async def test_a_number_past_the_columns_from_a_worker_is_422_not_500(
+    http: httpx.AsyncClient,
+) -> None:
+    """Found by tests/fuzz: a worker's heartbeat with a huge `current_builds` reached SQLite,
+    whose driver cannot bind an integer past 2**63, and answered 500. Every number a worker
+    sends that reaches an INTEGER column is bounded now."""
+    admin = await admin_headers(http)
+    worker, build = await running_build(http, admin, await create_job(http, admin))
+    build_id = build["id"]
+    huge = 13881429193930291401877094400
+    heartbeat = await http.post(
+        f"{API}/workers/{worker.id}/heartbeat",
+        headers=worker.headers,
+        json={"current_builds": huge},
+    )
+    assert_error(heartbeat, 422, "invalid")
+    assert_error(await post_logs(http, worker, build_id, huge, ["x"]), 422, "invalid")
+    status = await set_status(http, worker, build_id, "failure", exit_code=huge)
+    assert_error(status, 422, "invalid")
+    step = await http.put(
+        f"{API}/builds/{build_id}/steps/build",
+        headers=worker.headers,
+        json={"status": "failure", "exit_code": -huge},
+    )
+    assert_error(step, 422, "invalid")
+    # Nothing of it was taken: the build still runs.
+    assert (await get_build(http, admin, build_id))["status"] == "running"
 
 
 @pytest.mark.parametrize(

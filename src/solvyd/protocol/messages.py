@@ -64,6 +64,12 @@ class _Message(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
 
+# Numbers the server stores go into 32-bit INTEGER columns; a larger one is refused (422) by
+# the message, not by the database driver (SQLite's cannot even bind one past 2**63).
+INT32_MAX = 2**31 - 1
+Int32 = Annotated[int, Field(ge=-INT32_MAX - 1, le=INT32_MAX)]
+
+
 class Capabilities(_Message):
     labels: list[str] = Field(default_factory=list)
     executors: list[str] = Field(default_factory=list)
@@ -76,7 +82,7 @@ class WorkerRegistration(_Message):
     ip: str = ""
     capabilities: Capabilities = Field(default_factory=Capabilities)
     version: str = ""
-    protocol_version: int = PROTOCOL_VERSION
+    protocol_version: Annotated[int, Field(ge=0, le=INT32_MAX)] = PROTOCOL_VERSION
 
 
 class WorkerRegistered(_Message):
@@ -88,7 +94,7 @@ class WorkerRegistered(_Message):
 
 
 class Heartbeat(_Message):
-    current_builds: Annotated[int, Field(ge=0)] = 0
+    current_builds: Annotated[int, Field(ge=0, le=INT32_MAX)] = 0
     health_status: str = "healthy"
     build_ids: list[UUID] = Field(default_factory=list)
 
@@ -161,11 +167,11 @@ class LogLine(_Message):
 # On a report: the build attempt (`JobSpec.attempt`) it is about. A build retried after its
 # worker was lost may come back to the same worker; the old run's late reports then carry the
 # old attempt and are refused (409) instead of mixing into the new attempt's log and status.
-Attempt = Annotated[int | None, Field(default=None, ge=1)]
+Attempt = Annotated[int | None, Field(default=None, ge=1, le=INT32_MAX)]
 
 
 class LogBatch(_Message):
-    seq: Annotated[int, Field(ge=0)]
+    seq: Annotated[int, Field(ge=0, le=INT32_MAX)]
     step: str | None = None
     lines: list[LogLine]
     attempt: Attempt = None
@@ -177,7 +183,7 @@ class BuildStatusUpdate(_Message):
     commit_sha: str | None = None
     started_at: datetime | None = None
     completed_at: datetime | None = None
-    exit_code: int | None = None
+    exit_code: Int32 | None = None
     error_message: str | None = None
     duration_seconds: float | None = None
     attempt: Attempt = None
@@ -187,7 +193,7 @@ class StepStatusUpdate(_Message):
     status: StepStatus
     started_at: datetime | None = None
     completed_at: datetime | None = None
-    exit_code: int | None = None
+    exit_code: Int32 | None = None
     error_message: str | None = None
     attempt: Attempt = None
 

@@ -85,6 +85,14 @@ def _refused_value(request: Request, exc: DBAPIError) -> JSONResponse:
     return JSONResponse(error_body("invalid", message), status_code=422)
 
 
+async def _number_out_of_range(request: Request, exc: Exception) -> JSONResponse:
+    # The net under the schemas' bounds for numbers and times: SQLite's driver raises this,
+    # unwrapped, for an integer it cannot bind; a datetime raises it past year 1 or 9999.
+    log.warning("a value overflowed", path=request.url.path, error=str(exc))
+    message = "a number or time in the request is out of range"
+    return JSONResponse(error_body("invalid", message), status_code=422)
+
+
 def _database_unreachable(exc: DBAPIError) -> bool:
     return exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError)
 
@@ -106,6 +114,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(DBAPIError, _database_error)
     app.add_exception_handler(OSError, _database_error)
+    app.add_exception_handler(OverflowError, _number_out_of_range)
     # Starlette answers with this one from its outermost layer, outside the middleware that
     # adds the security and CORS headers; `middleware.UnexpectedErrors` answers the same inside
     # them first, so this is left for an error in the middleware itself.

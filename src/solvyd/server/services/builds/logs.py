@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from solvyd.protocol import BuildStatus, LogBatch
+from solvyd.protocol.messages import INT32_MAX
 from solvyd.server.db import dialects, queries
 from solvyd.server.db.models import BuildLog
 from solvyd.server.events import build_topic
@@ -22,7 +23,7 @@ from solvyd.shared.clock import utcnow
 from solvyd.shared.log_text import cut_long_line
 
 MAX_BATCHES_PER_PAGE = 1000
-MAX_SEQ = 2**31 - 1  # a log batch's seq (and a build's attempt) is an INTEGER column
+MAX_SEQ = INT32_MAX  # a log batch's seq (and a build's attempt) is an INTEGER column
 
 
 async def append_log_batch(
