@@ -4,11 +4,11 @@ worker running a build. No answer here ever holds a value but the worker's own f
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Request, Response, status
+from fastapi import APIRouter, Path, Response, status
 
 from solvyd.protocol import SecretsReply, SecretsRequest
 from solvyd.protocol.messages import ENV_NAME_PATTERN
-from solvyd.server.api.deps import AsAdmin, Ctx, CurrentWorker
+from solvyd.server.api.deps import AsAdmin, ClientIp, Ctx, CurrentWorker
 from solvyd.server.db.models import Secret
 from solvyd.server.schemas.secrets import SecretList, SecretRead, SecretWrite
 from solvyd.server.services import secrets
@@ -26,8 +26,6 @@ Name = Annotated[
         description="an environment variable's name",
     ),
 ]
-# An answer that carries secret values is nobody's to keep (no cache, no proxy).
-NO_STORE = {"Cache-Control": "no-store"}
 
 
 def _read(secret: Secret) -> SecretRead:
@@ -40,22 +38,16 @@ def _read(secret: Secret) -> SecretRead:
     )
 
 
-def _ip(request: Request) -> str | None:
-    return request.client.host if request.client else None
-
-
 async def _set(
     ctx: Ctx,
-    request: Request,
+    ip: ClientIp,
     response: Response,
     user: AsAdmin,
     job_id: uuid.UUID | None,
     name: str,
     body: SecretWrite,
 ) -> SecretRead:
-    secret, created = await secrets.set_secret(
-        ctx, job_id, name, body.value, Actor.of(user, _ip(request))
-    )
+    secret, created = await secrets.set_secret(ctx, job_id, name, body.value, Actor.of(user, ip))
     response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
     return _read(secret)
 
@@ -67,7 +59,7 @@ async def _set(
 )
 async def set_job_secret(
     ctx: Ctx,
-    request: Request,
+    ip: ClientIp,
     response: Response,
     user: AsAdmin,
     job_id: uuid.UUID,
@@ -75,7 +67,7 @@ async def set_job_secret(
     body: SecretWrite,
 ) -> SecretRead:
     """Create (201) or replace (200) the job's secret `name`. The value is write-only."""
-    return await _set(ctx, request, response, user, job_id, name, body)
+    return await _set(ctx, ip, response, user, job_id, name, body)
 
 
 @router.put(
@@ -84,11 +76,11 @@ async def set_job_secret(
     responses={201: {"model": SecretRead, "description": "created"}},
 )
 async def set_global_secret(
-    ctx: Ctx, request: Request, response: Response, user: AsAdmin, name: Name, body: SecretWrite
+    ctx: Ctx, ip: ClientIp, response: Response, user: AsAdmin, name: Name, body: SecretWrite
 ) -> SecretRead:
     """Create (201) or replace (200) the global secret `name`, which every job's steps may ask
     for; a job's own secret of the same name wins."""
-    return await _set(ctx, request, response, user, None, name, body)
+    return await _set(ctx, ip, response, user, None, name, body)
 
 
 @router.get("/jobs/{job_id}/secrets", operation_id="list_job_secrets")
@@ -109,31 +101,26 @@ async def list_global_secrets(ctx: Ctx, _: AsAdmin) -> SecretList:
     operation_id="delete_job_secret",
 )
 async def delete_job_secret(
-    ctx: Ctx, request: Request, user: AsAdmin, job_id: uuid.UUID, name: Name
+    ctx: Ctx, ip: ClientIp, user: AsAdmin, job_id: uuid.UUID, name: Name
 ) -> Response:
-    await secrets.delete_secret(ctx, job_id, name, Actor.of(user, _ip(request)))
+    await secrets.delete_secret(ctx, job_id, name, Actor.of(user, ip))
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.delete(
     "/secrets/{name}", status_code=status.HTTP_204_NO_CONTENT, operation_id="delete_global_secret"
 )
-async def delete_global_secret(ctx: Ctx, request: Request, user: AsAdmin, name: Name) -> Response:
-    await secrets.delete_secret(ctx, None, name, Actor.of(user, _ip(request)))
+async def delete_global_secret(ctx: Ctx, ip: ClientIp, user: AsAdmin, name: Name) -> Response:
+    await secrets.delete_secret(ctx, None, name, Actor.of(user, ip))
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.post("/builds/{build_id}/secrets", operation_id="read_build_secrets")
 async def build_secrets(
-    ctx: Ctx,
-    request: Request,
-    response: Response,
-    worker: CurrentWorker,
-    build_id: uuid.UUID,
-    body: SecretsRequest,
+    ctx: Ctx, ip: ClientIp, worker: CurrentWorker, build_id: uuid.UUID, body: SecretsRequest
 ) -> SecretsReply:
     """For the worker holding the build: the values of the secrets its steps ask for (the
     job's, else the global one), and the names that are not set. A build of a pull request
-    from a fork gets none unless its job sets `secrets_for_forks` (`reason` says so)."""
-    response.headers.update(NO_STORE)
-    return await read_build_secrets(ctx, worker, build_id, body, _ip(request))
+    from a fork gets none unless its job sets `secrets_for_forks` (`reason` says so). Like every
+    API answer it carries `Cache-Control: no-store` (api/middleware.py)."""
+    return await read_build_secrets(ctx, worker, build_id, body, ip)
