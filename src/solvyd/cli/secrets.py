@@ -1,13 +1,12 @@
 """`solvyd secrets`: set, list and remove secrets (admins). A value is never an argument: on a
 command line it would end up in the shell's history and in `ps` for every user to read."""
 
-import sys
-
 import typer
 
 from solvyd.cli.api_client import ApiClient
 from solvyd.cli.display import table_with_ids, when
 from solvyd.cli.errors import CliError
+from solvyd.cli.hidden_input import read_hidden
 from solvyd.cli.output import console, err_console
 
 app = typer.Typer(
@@ -26,14 +25,10 @@ def _base(client: ApiClient, job: str | None) -> tuple[str, str]:
 
 
 def _read_value(from_stdin: bool) -> str:
-    if from_stdin:
-        value = sys.stdin.read()
-        # What `echo` or a heredoc adds; end the input with two newlines to keep one.
-        value = value.removesuffix("\n").removesuffix("\r")
-    elif sys.stdin.isatty():
-        value = typer.prompt("Value", hide_input=True, confirmation_prompt=True)
-    else:
-        raise CliError("no terminal to ask for the value on: pipe it in with --value-stdin")
+    # All of stdin, less one trailing newline: end the input with two newlines to keep one.
+    value = read_hidden(
+        "value", from_stdin=from_stdin, stdin_flag="--value-stdin", whole_stdin=True
+    )
     if not value:
         raise CliError("a secret value cannot be empty")
     return value

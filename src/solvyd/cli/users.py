@@ -2,7 +2,6 @@
 passwd`: change your own password. A password is never an argument: on a command line it would
 end up in the shell's history and in `ps`."""
 
-import sys
 from enum import StrEnum
 from typing import Any
 
@@ -11,6 +10,7 @@ import typer
 from solvyd.cli.api_client import ApiClient
 from solvyd.cli.display import table_with_ids, when
 from solvyd.cli.errors import CliError
+from solvyd.cli.hidden_input import read_hidden
 from solvyd.cli.output import console, err_console
 
 app = typer.Typer(help="Manage users and their roles (admins).", no_args_is_help=True)
@@ -23,13 +23,13 @@ class RoleName(StrEnum):
 
 
 def _read_password(from_stdin: bool, prompt: str = "Password", confirm: bool = True) -> str:
-    if from_stdin:
-        password = sys.stdin.readline().removesuffix("\n").removesuffix("\r")
-    elif sys.stdin.isatty():
-        password = typer.prompt(prompt, hide_input=True, confirmation_prompt=confirm)
-    else:
-        raise CliError("no terminal to ask for the password on: pipe it in with --password-stdin")
-    return password
+    return read_hidden(
+        "password",
+        from_stdin=from_stdin,
+        stdin_flag="--password-stdin",
+        prompt=prompt,
+        confirm=confirm,
+    )
 
 
 def _find(client: ApiClient, name: str) -> dict[str, Any]:
