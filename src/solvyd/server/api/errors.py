@@ -78,18 +78,21 @@ async def _database_error(request: Request, exc: Exception) -> JSONResponse:
 
 def _refused_value(request: Request, exc: DBAPIError) -> JSONResponse:
     # The schemas bound what they can (lengths, ranges); this is the net under them for what
-    # only the database knows, such as PostgreSQL refusing NUL characters: the request's fault,
-    # so a 422, never a 500.
-    log.warning("database refused a value", path=request.url.path, error=str(exc.orig))
+    # only the database knows, such as PostgreSQL refusing NUL characters.
     message = "a value in the request cannot be stored (a NUL character, or a number too large)"
-    return JSONResponse(error_body("invalid", message), status_code=422)
+    return _invalid_value(request, "database refused a value", str(exc.orig), message)
 
 
 async def _number_out_of_range(request: Request, exc: Exception) -> JSONResponse:
     # The net under the schemas' bounds for numbers and times: SQLite's driver raises this,
     # unwrapped, for an integer it cannot bind; a datetime raises it past year 1 or 9999.
-    log.warning("a value overflowed", path=request.url.path, error=str(exc))
     message = "a number or time in the request is out of range"
+    return _invalid_value(request, "a value overflowed", str(exc), message)
+
+
+def _invalid_value(request: Request, event: str, error: str, message: str) -> JSONResponse:
+    """The request's fault, so a 422, never a 500; the reason goes to the log only."""
+    log.warning(event, path=request.url.path, error=error)
     return JSONResponse(error_body("invalid", message), status_code=422)
 
 

@@ -125,10 +125,23 @@ async def update_user(
             if disabled:
                 await sessions.end_sessions_of(session, user.id)
         if password_hash is not None:
-            user.password_hash = password_hash
-            audit.record(session, actor, "user.password", target)
-            await sessions.end_sessions_of(session, user.id)
+            await _set_password(session, user, password_hash, actor)
     return user
+
+
+async def _set_password(
+    session: AsyncSession,
+    user: User,
+    password_hash: str,
+    actor: Actor,
+    *,
+    keep_session: uuid.UUID | None = None,
+) -> None:
+    """A new password ends the user's login sessions (but `keep_session`): whoever knew the old
+    one may hold one of them."""
+    user.password_hash = password_hash
+    audit.record(session, actor, "user.password", f"user:{user.username}")
+    await sessions.end_sessions_of(session, user.id, keep=keep_session)
 
 
 async def _enabled_admins(session: AsyncSession) -> list[uuid.UUID]:
@@ -156,6 +169,6 @@ async def change_own_password(
         locked = await session.get(User, user.id, with_for_update=True)
         if locked is None:
             raise NotFound(f"user {user.id} not found")
-        locked.password_hash = password_hash
-        audit.record(session, Actor.of(locked, ip), "user.password", f"user:{locked.username}")
-        await sessions.end_sessions_of(session, locked.id, keep=caller.session_id)
+        await _set_password(
+            session, locked, password_hash, Actor.of(locked, ip), keep_session=caller.session_id
+        )
