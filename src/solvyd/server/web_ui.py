@@ -1,0 +1,75 @@
+"""Serves the built React UI at `/`: its files, and index.html for every other path so the
+browser's router can take client-side routes (a reload of /builds/<id> included). Without a
+built UI, the same paths answer a page that says how to build it, never a blank one."""
+
+from pathlib import Path
+
+from fastapi import FastAPI
+from starlette.exceptions import HTTPException
+from starlette.responses import HTMLResponse, Response
+from starlette.staticfiles import StaticFiles
+from starlette.types import Receive, Scope, Send
+
+# Vite names the files under assets/ by their content hash: they never change under one name.
+IMMUTABLE = "public, max-age=31536000, immutable"
+
+NOT_BUILT_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Solvyd: web UI not built</title></head>
+<body>
+<h1>The Solvyd web UI is not built</h1>
+<p>The API is running (<a href="/api/v1/docs">/api/v1/docs</a>), but no built UI was found
+in <code>{web_dir}</code>.</p>
+<p>Build it from the source tree with <code>make web</code> (or start everything with
+<code>make run</code>, which builds it first), or point <code>SOLVYD_WEB_DIR</code> at a
+built copy, then reload this page.</p>
+</body></html>
+"""
+
+
+def _is_api_path(path: str) -> bool:
+    # Unknown API paths keep answering the API's JSON 404, not the UI's page.
+    return path == "api" or path.startswith("api/")
+
+
+def _falls_back_to_index(path: str) -> bool:
+    # A missing asset (an old tab asking for a file of the previous build) is a 404: HTML in
+    # its place would fail later and more obscurely.
+    return not _is_api_path(path) and not path.startswith("assets/")
+
+
+class SinglePageApp(StaticFiles):
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        try:
+            response = await super().get_response(path, scope)
+        except HTTPException as exc:
+            if exc.status_code != 404 or not _falls_back_to_index(path):
+                raise
+            response = await super().get_response("index.html", scope)
+            path = "index.html"
+        if path.startswith("assets/"):
+            response.headers["Cache-Control"] = IMMUTABLE
+        else:
+            # index.html names the current assets: always ask whether it changed.
+            response.headers["Cache-Control"] = "no-cache"
+        return response
+
+
+class UiNotBuilt:
+    def __init__(self, web_dir: Path) -> None:
+        self.page = NOT_BUILT_PAGE.format(web_dir=web_dir)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        if _is_api_path(scope["path"].lstrip("/")):
+            raise HTTPException(status_code=404, detail="Not Found")
+        response = HTMLResponse(self.page, status_code=503, headers={"Cache-Control": "no-cache"})
+        await response(scope, receive, send)
+
+
+def mount_web_ui(app: FastAPI, web_dir: Path) -> None:
+    """Mount last: every route of the API matches before this catch-all."""
+    if (web_dir / "index.html").is_file():
+        app.mount("/", SinglePageApp(directory=web_dir), name="web-ui")
+    else:
+        app.mount("/", UiNotBuilt(web_dir), name="web-ui")
