@@ -84,6 +84,18 @@ async def admin_headers(http: httpx.AsyncClient) -> Headers:
     return bearer(token)
 
 
+async def user_headers(http: httpx.AsyncClient, admin: Headers, role: str) -> Headers:
+    """A new user with `role`, made through the API, signed in."""
+    name, password = unique(role), "a-test-password"
+    created = await http.post(
+        f"{API}/users", headers=admin, json={"username": name, "password": password, "role": role}
+    )
+    assert created.status_code == 201, created.text
+    response = await http.post(f"{API}/auth/login", json={"username": name, "password": password})
+    assert response.status_code == 200, response.text
+    return bearer(response.json()["access_token"])
+
+
 @dataclass
 class Worker:
     id: str

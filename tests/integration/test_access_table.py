@@ -15,6 +15,7 @@ from solvyd.server.auth.passwords import hash_password
 from solvyd.server.auth.roles import Access, Role
 from solvyd.server.db.models import User
 from tests.integration.api_helpers import AGENT_TOKEN, API, admin_headers, bearer, register_worker
+from tests.support.asgi_streaming import StreamingASGITransport
 
 # The policy, written down independently of the code that enforces it: who may call what.
 # A route missing here, or whose code declares another rule, fails the test.
@@ -53,6 +54,10 @@ POLICY = {
     "GET /api/v1/workers": "viewer",
     "POST /api/v1/workers/{worker_id}/drain": "admin",
     "POST /api/v1/workers/{worker_id}/resume": "admin",
+    "DELETE /api/v1/workers/{worker_id}": "admin",
+    "POST /api/v1/pipelines/validate": "developer",
+    "GET /api/v1/stats": "viewer",
+    "GET /api/v1/events/stream": "viewer",
     "POST /api/v1/workers/register": "agent-registration",
     "POST /api/v1/workers/{worker_id}/heartbeat": "worker",
     "POST /api/v1/workers/{worker_id}/claim": "worker",
@@ -71,8 +76,9 @@ POLICY = {
     "DELETE /api/v1/jobs/{job_id}/secrets/{name}": "admin",
     "POST /api/v1/builds/{build_id}/secrets": "worker",
 }
-# Walked last: it ends the caller's login session, and with it the caller's token.
-ENDS_THE_SESSION = "POST /api/v1/auth/logout"
+# Walked last, in this order: the first removes the worker, and with it the worker's token; the
+# second ends the caller's login session, and with it the caller's token.
+WALKED_LAST = ("DELETE /api/v1/workers/{worker_id}", "POST /api/v1/auth/logout")
 PASSWORD = "table-test-password"
 CALLERS = ("nobody", "viewer", "developer", "admin", "worker", "registration")
 ALLOWED = "allowed"
@@ -115,14 +121,27 @@ def _url(path: str, worker_id: str) -> str:
 
 
 async def _call(
-    client: httpx.AsyncClient, method: str, url: str, token: str | None
+    client: httpx.AsyncClient, method: str, url: str, token: str | None, *, streams: bool
 ) -> httpx.Response:
     headers = bearer(token) if token else {}
     # Long polls answer at once; bodies are empty objects (a 422 is past the guard too).
     params: dict[str, Any] = {"wait": 0}
+    if streams:
+        # An event stream may never end: its status is the answer, then we hang up.
+        transport = StreamingASGITransport(client.app)  # type: ignore[attr-defined]
+        async with (
+            httpx.AsyncClient(transport=transport, base_url=client.base_url) as streaming,
+            streaming.stream(method, url, headers=headers, params=params) as response,
+        ):
+            return response
     if method in ("post", "put", "patch"):
         return await client.request(method, url, headers=headers, params=params, json={"wait": 0})
     return await client.request(method, url, headers=headers, params=params)
+
+
+def _streams(operation: dict[str, Any]) -> bool:
+    content = operation.get("responses", {}).get("200", {}).get("content", {})
+    return "text/event-stream" in content
 
 
 @pytest.mark.timeout(300)
@@ -145,7 +164,9 @@ async def test_every_route_answers_each_caller_as_its_rule_says(
         for path, by_method in document["paths"].items()
         for method, operation in by_method.items()
     ]
-    operations.sort(key=lambda walked: walked[0] == ENDS_THE_SESSION)
+    operations.sort(
+        key=lambda walked: WALKED_LAST.index(walked[0]) if walked[0] in WALKED_LAST else -1
+    )
 
     wrong: list[str] = []
     checked = 0
@@ -159,7 +180,8 @@ async def test_every_route_answers_each_caller_as_its_rule_says(
             wrong.append(f"{route}: the code declares {declared!r}, the policy says {rule}")
         for caller in CALLERS:
             want = expected(rule, caller)
-            response = await _call(client, method, _url(path, worker.id), tokens[caller])
+            url = _url(path, worker.id)
+            response = await _call(client, method, url, tokens[caller], streams=_streams(operation))
             got = response.status_code
             checked += 1
             if (

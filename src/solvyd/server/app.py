@@ -15,9 +15,12 @@ from solvyd.server.api import (
     audit,
     auth,
     builds,
+    events,
     health,
     jobs,
+    pipelines,
     secrets,
+    stats,
     tokens,
     users,
     workers,
@@ -36,6 +39,7 @@ from solvyd.server.logging import configure_logging
 from solvyd.server.services.context import ServerContext
 from solvyd.server.services.users import ensure_admin
 from solvyd.server.settings import ServerSettings
+from solvyd.server.web_ui import install_web_ui
 
 API_PREFIX = "/api/v1"
 log = structlog.get_logger(__name__)
@@ -46,11 +50,11 @@ async def start_context(settings: ServerSettings) -> ServerContext:
     database_url = settings.resolved_database_url()
     db = create_database(database_url)
     await upgrade_to_head(db)
-    events = EventHub()
+    hub = EventHub()
     ctx = ServerContext(
         settings=settings,
         db=db,
-        events=events,
+        events=hub,
         keys=load_keys(settings),
         artifacts=create_store(settings),
     )
@@ -64,9 +68,9 @@ async def start_context(settings: ServerSettings) -> ServerContext:
     if db.dialect == "postgresql":
         # Other server processes may share this database: wake their waiters too. SQLite is
         # single-server, so its hub stays in-process.
-        notifier = PostgresNotifier(events, database_url)
+        notifier = PostgresNotifier(hub, database_url)
         await notifier.start()
-        events.attach(notifier)
+        hub.attach(notifier)
     return ctx
 
 
@@ -104,11 +108,26 @@ def create_app(settings: ServerSettings) -> FastAPI:
     )
     install_error_handlers(app)
     api = APIRouter(prefix=API_PREFIX)
-    modules = (auth, users, tokens, agent_tokens, jobs, builds, workers, artifacts, secrets, audit)
+    modules = (
+        auth,
+        users,
+        tokens,
+        agent_tokens,
+        jobs,
+        pipelines,
+        builds,
+        workers,
+        artifacts,
+        secrets,
+        audit,
+        stats,
+        events,
+    )
     for module in modules:
         api.include_router(module.router)
     app.include_router(api)
     app.include_router(health.router)
     document_access(app, [module.router for module in (*modules, health)])
+    install_web_ui(app, settings.resolved_web_dir())
     install_middleware(app, settings, API_PREFIX)
     return app

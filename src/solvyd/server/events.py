@@ -12,6 +12,7 @@ the hubs of the other server processes on the same database, which `wake` their 
 
 import asyncio
 import weakref
+from collections.abc import Collection
 from typing import Protocol
 
 
@@ -33,6 +34,22 @@ class Signal:
 
     def fire(self) -> None:
         self._event.set()
+
+    @property
+    def fired(self) -> bool:
+        return self._event.is_set()
+
+
+async def wait_for_any(signals: Collection[Signal], seconds: float) -> bool:
+    """True as soon as one of `signals` fires, False if `seconds` pass first."""
+    waiters = [asyncio.ensure_future(signal.wait(seconds)) for signal in signals]
+    try:
+        if waiters:
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
+    return any(signal.fired for signal in signals)
 
 
 class EventTransport(Protocol):
@@ -107,6 +124,11 @@ class EventHub:
 
 
 QUEUE = "queue"
+# What a viewer sees change, for UIs to refetch (`GET /events/stream`): a build was created or
+# changed status (or a step's), a worker's row changed (registered, drained, resumed, removed,
+# went offline, runs another number of builds).
+BUILDS = "builds"
+WORKERS = "workers"
 # Not a topic of its own: wakes every waiter. Sent when wake-ups may have been lost.
 ALL_TOPICS = "*"
 

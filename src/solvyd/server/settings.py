@@ -66,6 +66,8 @@ class ServerSettings(BaseSettings):
     # A request body larger than this is refused with 413; the artifact upload streams under
     # its own limit, max_artifact_bytes.
     max_request_bytes: int = Field(default=10 * 1024**2, ge=1)
+    # The built web UI (`npm run build` in web/); unset: web/dist of this source tree.
+    web_dir: Path | None = None
 
     @field_validator("cors_origins", mode="before")
     @classmethod
@@ -93,6 +95,9 @@ class ServerSettings(BaseSettings):
 
     def resolved_artifact_dir(self) -> Path:
         return self.artifact_dir or self.data_dir / "artifacts"
+
+    def resolved_web_dir(self) -> Path:
+        return self.web_dir or Path(__file__).resolve().parents[3] / "web" / "dist"
 
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.data_dir / 'solvyd.db').resolve()}"

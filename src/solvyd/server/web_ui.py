@@ -8,7 +8,7 @@ from fastapi import FastAPI
 from starlette.exceptions import HTTPException
 from starlette.responses import HTMLResponse, Response
 from starlette.staticfiles import StaticFiles
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 # Vite names the files under assets/ by their content hash: they never change under one name.
 IMMUTABLE = "public, max-age=31536000, immutable"
@@ -59,17 +59,28 @@ class UiNotBuilt:
         self.page = NOT_BUILT_PAGE.format(web_dir=web_dir)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            return
-        if _is_api_path(scope["path"].lstrip("/")):
-            raise HTTPException(status_code=404, detail="Not Found")
         response = HTMLResponse(self.page, status_code=503, headers={"Cache-Control": "no-cache"})
         await response(scope, receive, send)
 
 
-def mount_web_ui(app: FastAPI, web_dir: Path) -> None:
-    """Mount last: every route of the API matches before this catch-all."""
+class WebUiFallback:
+    """What answers a path no route took: the API's JSON 404 under /api/, the UI elsewhere."""
+
+    def __init__(self, ui: ASGIApp) -> None:
+        self.ui = ui
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or _is_api_path(scope["path"].lstrip("/")):
+            raise HTTPException(status_code=404, detail="Not Found")
+        await self.ui(scope, receive, send)
+
+
+def install_web_ui(app: FastAPI, web_dir: Path) -> None:
+    """The router's default app, not a mount: it answers only what no route matched, whatever
+    order routes are added in, so a later route is never shadowed by the UI."""
+    ui: ASGIApp
     if (web_dir / "index.html").is_file():
-        app.mount("/", SinglePageApp(directory=web_dir), name="web-ui")
+        ui = SinglePageApp(directory=web_dir)
     else:
-        app.mount("/", UiNotBuilt(web_dir), name="web-ui")
+        ui = UiNotBuilt(web_dir)
+    app.router.default = WebUiFallback(ui)

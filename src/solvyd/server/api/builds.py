@@ -10,6 +10,7 @@ from fastapi.sse import EventSourceResponse, ServerSentEvent
 from solvyd.protocol import BuildStatus, BuildStatusUpdate, CancelState, LogBatch, StepStatusUpdate
 from solvyd.server.api.compression import text_stream_response
 from solvyd.server.api.deps import (
+    STREAM_AUTH_RECHECK_SECONDS,
     AsDeveloper,
     AsViewer,
     ClientIp,
@@ -32,8 +33,6 @@ from solvyd.server.services.builds import cancel, log_stream, logs, read, retry,
 router = APIRouter(prefix="/builds", tags=["builds"])
 
 MAX_SEQ = logs.MAX_SEQ
-# How often a log stream asks again whether its viewer's token still works.
-STREAM_AUTH_RECHECK_SECONDS = 5.0
 
 
 @router.get("", operation_id="list_builds")

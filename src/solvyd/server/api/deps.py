@@ -71,6 +71,8 @@ async def get_signed_in_check(ctx: Ctx, credentials: Bearer) -> Callable[[], Awa
 
 
 StillSignedIn = Annotated[Callable[[], Awaitable[bool]], Depends(get_signed_in_check)]
+# How often an answer that goes on for long asks `StillSignedIn` again.
+STREAM_AUTH_RECHECK_SECONDS = 5.0
 
 
 def _with_access(access: Access, dependency: F) -> F:

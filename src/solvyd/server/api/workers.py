@@ -93,3 +93,11 @@ async def resume_worker(ctx: Ctx, user: AsAdmin, ip: ClientIp, worker_id: uuid.U
     """Undo a drain: the worker claims builds again."""
     worker = await workers.set_draining(ctx, worker_id, False, Actor.of(user, ip))
     return WorkerRead.model_validate(worker)
+
+
+@router.delete("/{worker_id}", status_code=status.HTTP_204_NO_CONTENT, operation_id="remove_worker")
+async def remove_worker(ctx: Ctx, user: AsAdmin, ip: ClientIp, worker_id: uuid.UUID) -> Response:
+    """Forget the worker; its token stops working. A worker holding builds → 409: drain it and
+    wait for them, or cancel them. The builds it ran before stay."""
+    await workers.remove_worker(ctx, worker_id, Actor.of(user, ip))
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -24,6 +24,9 @@ class StepRead(BaseModel):
     error_message: str | None
     started_at: datetime | None
     completed_at: datetime | None
+    # The names of the steps this one waits for (the repository checkout included), so the
+    # build can be drawn as a graph.
+    depends_on: list[str] = Field(default_factory=list)
 
 
 class BuildRead(BaseModel):

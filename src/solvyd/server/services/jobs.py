@@ -9,6 +9,7 @@ from sqlalchemy.exc import IntegrityError
 
 from solvyd.pipeline.config import PipelineConfig, PipelineError, parse_pipeline
 from solvyd.server.db.models import Job
+from solvyd.server.events import BUILDS
 from solvyd.server.schemas.jobs import JobCreate, JobUpdate
 from solvyd.server.services import audit
 from solvyd.server.services.audit import Actor
@@ -102,6 +103,7 @@ async def delete_job(ctx: ServerContext, job_id: uuid.UUID, actor: Actor) -> Non
             raise NotFound(f"job {job_id} not found")
         await session.delete(job)
         audit.record(session, actor, "job.delete", _target(job), name=job.name)
+    ctx.events.notify(BUILDS)  # its builds went with it
 
 
 def _target(job: Job) -> str:

@@ -1,4 +1,4 @@
-"""Workers: registration (upsert by name), heartbeats, listing."""
+"""Workers: registration (upsert by name), heartbeats, listing, drain and removal."""
 
 import uuid
 from datetime import timedelta
@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from solvyd.protocol import Heartbeat, HeartbeatReply, WorkerRegistered, WorkerRegistration
 from solvyd.server.db import dialects, queries
 from solvyd.server.db.models import Build, Job, Worker
-from solvyd.server.events import QUEUE
+from solvyd.server.events import BUILDS, QUEUE, WORKERS
 from solvyd.server.services import agent_tokens, audit
 from solvyd.server.services.audit import Actor
 from solvyd.server.services.builds.lifecycle import retry_or_fail, unassign
@@ -55,8 +55,10 @@ async def register_worker(ctx: ServerContext, body: WorkerRegistration) -> Worke
         worker.last_heartbeat = now
         worker.registered_at = now
         await session.flush()
+    ctx.events.notify(WORKERS)
     if requeued:
         ctx.events.notify(QUEUE)
+        ctx.events.notify(BUILDS)
     return WorkerRegistered(
         id=worker.id,
         name=worker.name,
@@ -79,19 +81,24 @@ async def worker_from_token(ctx: ServerContext, token: str) -> Worker:
             sa.select(Worker).where(Worker.token_hash == token_digest(token))
         )
     if worker is None:
-        raise Unauthorized("invalid worker token")
+        raise Unauthorized("invalid worker token: the worker was removed or registered anew")
     return worker
 
 
 async def heartbeat(ctx: ServerContext, worker_id: uuid.UUID, body: Heartbeat) -> HeartbeatReply:
     async with ctx.db.transaction() as session:
         worker = await session.get(Worker, worker_id)
-        assert worker is not None  # noqa: S101 - the caller authenticated as this worker
+        if worker is None:
+            # Removed since its token was checked.
+            raise Unauthorized("invalid worker token: the worker was removed or registered anew")
+        seen = (worker.status, worker.current_builds, worker.health_status)
         worker.last_heartbeat = utcnow()
         worker.current_builds = body.current_builds
         worker.health_status = body.health_status
         if worker.status == "offline":
             worker.status = "online"
+        # Only what a viewer sees: not every heartbeat's new time.
+        changed = seen != (worker.status, worker.current_builds, worker.health_status)
         stop: list[uuid.UUID] = []
         handed_back = False
         if body.build_ids:
@@ -130,8 +137,11 @@ async def heartbeat(ctx: ServerContext, worker_id: uuid.UUID, body: Heartbeat) -
             )
             > 0
         )
+    if changed:
+        ctx.events.notify(WORKERS)
     if handed_back:
         ctx.events.notify(QUEUE)
+        ctx.events.notify(BUILDS)
     return HeartbeatReply(has_work=has_work, cancelled_builds=stop)
 
 
@@ -152,9 +162,30 @@ async def set_draining(
             worker.status = "online"
         action = "worker.drain" if draining else "worker.resume"
         audit.record(session, actor, action, f"worker:{worker.id}", name=worker.name)
+    ctx.events.notify(WORKERS)
     if not draining:
         ctx.events.notify(QUEUE)  # its long-polling claims may take work again
     return worker
+
+
+async def remove_worker(ctx: ServerContext, worker_id: uuid.UUID, actor: Actor) -> None:
+    """Forget a worker: its token stops working. Refused while it holds builds (claimed or
+    running), which would otherwise be orphaned; the builds it ran before stay, with no
+    worker. An agent still running under the name can register again."""
+    async with ctx.db.transaction() as session:
+        # The row lock orders this after a claim in progress (claims lock the worker too).
+        worker = await session.get(Worker, worker_id, with_for_update=True)
+        if worker is None:
+            raise NotFound(f"worker {worker_id} not found")
+        held = await queries.count_worker_active_builds(session, worker.id)
+        if held:
+            raise Conflict(
+                f"worker {worker.name!r} has {held} build{'' if held == 1 else 's'}; "
+                "drain it and wait, or cancel them"
+            )
+        await session.delete(worker)
+        audit.record(session, actor, "worker.remove", f"worker:{worker.id}", name=worker.name)
+    ctx.events.notify(WORKERS)
 
 
 async def list_workers(ctx: ServerContext) -> list[Worker]:

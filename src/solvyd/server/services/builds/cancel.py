@@ -5,7 +5,7 @@ import uuid
 from solvyd.protocol import BuildStatus
 from solvyd.server.db import queries
 from solvyd.server.db.models import Build
-from solvyd.server.events import QUEUE, build_topic, cancel_topic
+from solvyd.server.events import BUILDS, QUEUE, build_topic, cancel_topic
 from solvyd.server.services import audit
 from solvyd.server.services.audit import Actor
 from solvyd.server.services.builds import lifecycle
@@ -36,6 +36,7 @@ async def cancel_build(ctx: ServerContext, build_id: uuid.UUID, actor: Actor) ->
     ctx.events.notify(cancel_topic(build_id))
     ctx.events.notify(build_topic(build_id))
     ctx.events.notify(QUEUE)
+    ctx.events.notify(BUILDS)
     return build
 
 

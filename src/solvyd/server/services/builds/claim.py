@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from solvyd.protocol import JobSpec
 from solvyd.server.db import dialects, queries
 from solvyd.server.db.models import Build, Job, Worker
-from solvyd.server.events import QUEUE
+from solvyd.server.events import BUILDS, QUEUE
 from solvyd.server.services.context import ServerContext
 from solvyd.server.services.errors import NotFound
 from solvyd.shared.clock import utcnow
@@ -64,6 +64,8 @@ async def _assign_builds(ctx: ServerContext, worker_id: uuid.UUID, limit: int) -
             build.claimed_at = now
             await session.flush()
             assignment.builds.append(build)
+    if assignment.builds:
+        ctx.events.notify(BUILDS)  # they show their worker now
     return assignment
 
 

@@ -11,6 +11,7 @@ from solvyd.protocol import BuildStatus
 from solvyd.server.db import queries
 from solvyd.server.db.models import Build, Job
 from solvyd.server.schemas.builds import BuildList, BuildRead, StepRead
+from solvyd.server.services.builds.step_graph import step_dependencies
 from solvyd.server.services.context import ServerContext
 from solvyd.server.services.errors import InvalidInput, NotFound
 from solvyd.shared.clock import utcnow
@@ -39,13 +40,18 @@ async def _to_read_models(session: AsyncSession, builds: list[Build]) -> list[Bu
     return [
         BuildRead.model_validate(build).model_copy(
             update={
-                "steps": by_build.get(build.id, []),
+                "steps": _with_dependencies(build, by_build.get(build.id, [])),
                 "job_name": names.get(build.job_id),
                 "waiting_reason": reasons.get(build.id),
             }
         )
         for build in builds
     ]
+
+
+def _with_dependencies(build: Build, steps: list[StepRead]) -> list[StepRead]:
+    graph = step_dependencies(build.spec, [step.name for step in steps])
+    return [step.model_copy(update={"depends_on": graph[step.name]}) for step in steps]
 
 
 async def _waiting_reasons(session: AsyncSession, builds: list[Build]) -> dict[uuid.UUID, str]:

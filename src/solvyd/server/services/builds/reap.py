@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from solvyd.protocol import BuildStatus
 from solvyd.server.db import queries
 from solvyd.server.db.models import Build, Job, Worker
-from solvyd.server.events import QUEUE, build_topic, cancel_topic
+from solvyd.server.events import BUILDS, QUEUE, WORKERS, build_topic, cancel_topic
 from solvyd.server.services.builds.lifecycle import finish, retry_or_fail
 from solvyd.server.services.builds.retry import retry_policy
 from solvyd.server.services.context import ServerContext
@@ -22,6 +22,7 @@ async def reap_lost_workers(ctx: ServerContext) -> int:
     """Returns how many builds were requeued or ended."""
     cutoff = utcnow() - timedelta(seconds=ctx.settings.heartbeat_ttl_seconds)
     touched = []
+    went_offline = False
     async with ctx.db.transaction() as session:
         # SKIP LOCKED: every server runs a reaper; a worker another one is reaping is its.
         lost = await session.scalars(
@@ -31,10 +32,13 @@ async def reap_lost_workers(ctx: ServerContext) -> int:
         )
         for worker in lost:
             worker.status = "offline"
+            went_offline = True
             for build in await queries.worker_builds(session, worker.id, queries.ACTIVE_STATUSES):
                 job = await session.get(Job, build.job_id)
                 await retry_or_fail(session, build, retry_policy(ctx, job), WORKER_LOST)
                 touched.append(build.id)
+    if went_offline:
+        ctx.events.notify(WORKERS)
     _announce_ended(ctx, touched)
     return len(touched)
 
@@ -75,3 +79,4 @@ def _announce_ended(ctx: ServerContext, build_ids: list[uuid.UUID]) -> None:
         ctx.events.notify(build_topic(build_id))
     if build_ids:
         ctx.events.notify(QUEUE)
+        ctx.events.notify(BUILDS)

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from solvyd.protocol import BuildStatus
 from solvyd.server.db import queries
 from solvyd.server.db.models import Build, Job
-from solvyd.server.events import QUEUE
+from solvyd.server.events import BUILDS, QUEUE
 from solvyd.server.schemas.builds import TriggerRequest
 from solvyd.server.services import audit
 from solvyd.server.services.audit import Actor
@@ -38,6 +38,7 @@ async def release_due_retries(ctx: ServerContext) -> int:
     released = int(getattr(result, "rowcount", 0) or 0)
     if released:
         ctx.events.notify(QUEUE)
+        ctx.events.notify(BUILDS)  # no longer waiting for their backoff
     return released
 
 

@@ -14,7 +14,7 @@ from solvyd.pipeline.config import PipelineError
 from solvyd.pipeline.plan import BuildContext, plan_job, system_env
 from solvyd.protocol import CHECKOUT_STEP, BuildStatus, JobSpec
 from solvyd.server.db.models import Build, BuildStep, Job
-from solvyd.server.events import QUEUE, EventHub, build_topic, cancel_topic
+from solvyd.server.events import BUILDS, QUEUE, EventHub, build_topic, cancel_topic
 from solvyd.server.schemas.builds import TriggerRequest
 from solvyd.server.services import audit
 from solvyd.server.services.audit import Actor
@@ -38,6 +38,7 @@ class QueuedBuild:
             events.notify(cancel_topic(old_id))
             events.notify(build_topic(old_id))
         events.notify(QUEUE)
+        events.notify(BUILDS)
 
 
 async def trigger_build(

@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from solvyd.protocol import BuildStatus, BuildStatusUpdate, StepStatus, StepStatusUpdate
 from solvyd.server.db.models import Build, BuildStep, Job
-from solvyd.server.events import QUEUE, build_topic
+from solvyd.server.events import BUILDS, QUEUE, build_topic
 from solvyd.server.services.builds import lifecycle
 from solvyd.server.services.builds.access import build_held_by
 from solvyd.server.services.builds.retry import retry_policy
@@ -47,6 +47,7 @@ async def update_build_status(
         except IllegalTransition as exc:
             raise Conflict(str(exc)) from exc
     ctx.events.notify(build_topic(build.id))
+    ctx.events.notify(BUILDS)
     if build.status == BuildStatus.QUEUED or body.status.finished:
         ctx.events.notify(QUEUE)  # a slot, or a build, became free
     return build
@@ -105,4 +106,5 @@ async def update_step_status(
             step.error_message = body.error_message
         await session.flush()
     ctx.events.notify(build_topic(build_id))
+    ctx.events.notify(BUILDS)
     return step
