@@ -1,11 +1,15 @@
-# Every install step lives here: a fresh machine needs only python3 (3.11+) and make.
+# Every install step lives here: a fresh machine needs python3 (3.11+), make, and Node.js 20+
+# with npm for the web UI.
 SHELL := /bin/bash
 UV_VERSION := 0.13.9
 TOOLS := .tools
 UV := $(TOOLS)/bin/uv
 PY_SOURCES := src tests bench
 
-.PHONY: run test lint bench bench-scale bench-logs format sync clean
+WEB_SOURCES := $(shell find web/src web/public -type f 2>/dev/null) web/index.html \
+	web/vite.config.ts web/tsconfig.json
+
+.PHONY: run test test-web lint bench bench-scale bench-logs format sync web web-api clean
 
 $(UV):
 	python3 -m venv $(TOOLS)
@@ -17,13 +21,33 @@ $(UV):
 
 sync: .venv/.synced
 
+web/node_modules/.installed: web/package.json web/package-lock.json
+	@command -v npm > /dev/null || { echo "the web UI needs Node.js 20+ with npm (apt-get install nodejs npm)" >&2; exit 1; }
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# Rebuilt only when a source file is newer than the last build.
+web/dist/index.html: web/node_modules/.installed $(WEB_SOURCES)
+	cd web && npm run --silent build
+
+## Build the web UI (served by the server at /)
+web: web/dist/index.html
+
+## Regenerate the UI's API types after changing the server's API
+web-api: sync web/node_modules/.installed
+	UV=$(UV) scripts/gen-web-api.sh
+
 ## Start Solvyd on the embedded default: server + one local agent, SQLite under ./.solvyd/
-run: sync
+run: sync web
 	$(UV) run --frozen solvyd up
 
 ## Run the whole test suite (SQLite and the PostgreSQL at 127.0.0.1:5432)
-test: sync
+test: sync web test-web
 	$(UV) run --frozen pytest $(PYTEST_ARGS)
+
+## The web UI's component tests (Vitest)
+test-web: web/node_modules/.installed
+	cd web && npx --no-install vitest run
 
 lint: sync
 	$(UV) run --frozen ruff check $(PY_SOURCES)
@@ -49,4 +73,4 @@ bench-logs: sync
 	$(UV) run --frozen python bench/logs.py
 
 clean:
-	rm -rf .venv $(TOOLS) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf .venv $(TOOLS) .mypy_cache .ruff_cache .pytest_cache web/node_modules web/dist

@@ -191,12 +191,13 @@ def up(
         agent_task = asyncio.create_task(worker.run())
         err_console.print(
             f"\n[bold green]Solvyd is running[/] at {url}\n"
-            f"  data:   {settings.data_dir.resolve()}\n"
-            f"  agent:  'local', concurrency {concurrency}\n"
-            f"  login:  solvyd login {url} --username {settings.admin_username}\n"
+            f"  web UI: open {url} and sign in as {settings.admin_username!r}\n"
             "          (the password is SOLVYD_ADMIN_PASSWORD, or the one printed above when\n"
             "          the user was first created)\n"
-            f"  try:    solvyd jobs trigger {DEMO_JOB_NAME} --follow\n"
+            f"  data:   {settings.data_dir.resolve()}\n"
+            f"  agent:  'local', concurrency {concurrency}\n"
+            f"  CLI:    solvyd login {url} --username {settings.admin_username}\n"
+            f"          solvyd jobs trigger {DEMO_JOB_NAME} --follow\n"
             "Press Ctrl+C to stop.\n"
         )
         loop = asyncio.get_running_loop()
