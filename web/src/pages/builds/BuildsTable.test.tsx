@@ -1,0 +1,83 @@
+import { render, screen, within } from "@testing-library/react";
+import { MemoryRouter } from "react-router";
+import type { Build } from "../../api/client";
+import { BuildsTable } from "./BuildsTable";
+import { filtersFromParams } from "./BuildsPage";
+
+const NOW = Date.parse("2030-01-01T12:00:00Z");
+
+function build(overrides: Partial<Build>): Build {
+  return {
+    id: "b1",
+    job_id: "j1",
+    job_name: "hello",
+    number: 7,
+    status: "success",
+    exit_code: 0,
+    error_message: null,
+    queued_at: "2030-01-01T11:58:00Z",
+    started_at: "2030-01-01T11:58:01Z",
+    completed_at: "2030-01-01T11:58:31Z",
+    duration_seconds: 30,
+    worker_id: "w1",
+    branch: "main",
+    commit_sha: "0123456789abcdef",
+    trigger: "manual",
+    attempt: 1,
+    labels: [],
+    retry_of: null,
+    not_before: null,
+    waiting_reason: null,
+    steps: [],
+    ...overrides,
+  };
+}
+
+describe("BuildsTable", () => {
+  it("links job and build, shows status as a word, names the worker", () => {
+    render(
+      <MemoryRouter>
+        <BuildsTable
+          builds={[
+            build({}),
+            build({
+              id: "b2",
+              number: 8,
+              status: "running",
+              completed_at: null,
+              duration_seconds: null,
+              started_at: "2030-01-01T11:59:00Z",
+              worker_id: null,
+            }),
+          ]}
+          workerNames={new Map([["w1", "agent-1"]])}
+          now={NOW}
+        />
+      </MemoryRouter>,
+    );
+    const rows = screen.getAllByRole("row").slice(1);
+    const first = within(rows[0]!);
+    expect(first.getByRole("link", { name: "hello" })).toHaveAttribute("href", "/jobs/j1");
+    expect(first.getByRole("link", { name: /Build 7/ })).toHaveAttribute("href", "/builds/b1");
+    expect(rows[0]).toHaveTextContent("success");
+    expect(rows[0]).toHaveTextContent("agent-1");
+    expect(rows[0]).toHaveTextContent("01234567");
+    expect(rows[0]).toHaveTextContent("2m ago");
+    expect(rows[0]).toHaveTextContent("30 s");
+    // Running: the duration runs until now.
+    expect(rows[1]).toHaveTextContent("running");
+    expect(rows[1]).toHaveTextContent("1m 0s");
+  });
+});
+
+describe("filtersFromParams", () => {
+  it("reads the known filters and ignores an unknown status", () => {
+    expect(filtersFromParams(new URLSearchParams("job=j&status=failure&branch=main&worker=w"))).toEqual({
+      job_id: "j",
+      status: "failure",
+      branch: "main",
+      worker_id: "w",
+    });
+    expect(filtersFromParams(new URLSearchParams("status=bogus&other=1"))).toEqual({});
+  });
+});
