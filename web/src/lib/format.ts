@@ -10,6 +10,13 @@ export function formatDuration(seconds: number | null | undefined): string {
   return `${Math.floor(minutes / 60)}h ${minutes % 60}m`;
 }
 
+/** A duration that ticks once a second: whole seconds, so the text does not jitter. */
+export function formatElapsed(seconds: number | null | undefined): string {
+  if (seconds === null || seconds === undefined || Number.isNaN(seconds)) return "–";
+  const whole = Math.max(0, Math.floor(seconds));
+  return whole < 60 ? `${whole} s` : formatDuration(whole);
+}
+
 /** Seconds between two ISO times, or from `start` until now while still running. */
 export function elapsedSeconds(start: string | null | undefined, end?: string | null): number | null {
   if (!start) return null;
@@ -29,6 +36,11 @@ export function formatRelative(iso: string | null | undefined, now = Date.now())
 
 export function formatTime(iso: string | null | undefined): string {
   return iso ? new Date(iso).toLocaleString() : "–";
+}
+
+/** A date without the time, in the reader's locale; "–" for none. */
+export function formatDate(iso: string | null | undefined): string {
+  return iso ? new Date(iso).toLocaleDateString() : "–";
 }
 
 export function formatBytes(bytes: number | null | undefined): string {

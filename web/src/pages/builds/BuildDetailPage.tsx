@@ -6,8 +6,11 @@ import { api, ApiError, errorText, unwrap, type Build } from "../../api/client";
 import { useAuth } from "../../auth/AuthProvider";
 import { ErrorMessage, Loading } from "../../components/Feedback";
 import { StatusBadge } from "../../components/StatusBadge";
+import { runSeconds, workerName } from "../../lib/builds";
 import { formatBytes, formatDuration, formatRelative, formatTime } from "../../lib/format";
-import { downloadWithAuth, encodePath, isFinished, runSeconds, useNow, useWorkerList } from "./buildInfo";
+import { useWorkerNames } from "../../lib/queries";
+import { useNow } from "../../lib/useNow";
+import { downloadWithAuth, encodePath, isFinished } from "./buildInfo";
 import { BuildLogPanel } from "./BuildLogPanel";
 import { StepGraph, type GraphStepData } from "./StepGraph";
 import "./builds.css";
@@ -46,10 +49,7 @@ function BuildDetail({ build }: { build: Build }) {
   const selectedStep = params.get("step");
   const live = !isFinished(build.status);
   const now = useNow(live ? 1000 : null);
-  const workers = useWorkerList();
-  const workerName = build.worker_id
-    ? (workers.data?.find((w) => w.id === build.worker_id)?.name ?? build.worker_id.slice(0, 8))
-    : null;
+  const workerNames = useWorkerNames();
   const steps = useMemo(
     () => [...(build.steps as GraphStepData[])].sort((a, b) => a.position - b.position),
     [build.steps],
@@ -83,7 +83,7 @@ function BuildDetail({ build }: { build: Build }) {
 
   return (
     <section className="build-detail">
-      <BuildHeader build={build} workerName={workerName} now={now} />
+      <BuildHeader build={build} workerName={workerName(build.worker_id, workerNames)} now={now} />
 
       <div className="card build-section">
         <h2>Steps</h2>
@@ -177,7 +177,7 @@ function BuildActions({ build }: { build: Build }) {
 
 interface BuildHeaderProps {
   build: Build;
-  workerName: string | null;
+  workerName: string;
   now: number;
 }
 
@@ -225,7 +225,7 @@ export function BuildHeader({ build, workerName, now }: BuildHeaderProps) {
         </div>
         <div>
           <dt>Worker</dt>
-          <dd>{workerName ?? "–"}</dd>
+          <dd>{workerName}</dd>
         </div>
         <div>
           <dt>Duration</dt>
@@ -317,7 +317,7 @@ function Artifacts({ buildId, finished }: { buildId: string; finished: boolean }
                 Uploaded
               </th>
               <th scope="col">
-                <span className="build-sr-only">Download</span>
+                <span className="visually-hidden">Download</span>
               </th>
             </tr>
           </thead>

@@ -220,7 +220,7 @@ export function BuildLogPanel({
             stepSearch(1);
           }}
         >
-          <label htmlFor={searchId} className="build-sr-only">
+          <label htmlFor={searchId} className="visually-hidden">
             Search the log
           </label>
           <input
@@ -261,7 +261,7 @@ export function BuildLogPanel({
               checked={caseSensitive}
               onChange={(event) => setCaseSensitive(event.target.checked)}
             />
-            Aa<span className="build-sr-only"> match case</span>
+            Aa<span className="visually-hidden"> match case</span>
           </label>
           <span className="muted small log-count" role="status" aria-live="polite">
             {matchText}

@@ -1,22 +1,14 @@
 // All builds, newest first, filtered by job, status, branch and worker. The filters live in the
 // URL (?job=&status=&branch=&worker=), so a filtered view can be linked and survives a reload.
-import { useInfiniteQuery } from "@tanstack/react-query";
 import { useEffect, useId, useMemo, useState } from "react";
 import { Link, useSearchParams } from "react-router";
-import { api, unwrap, type BuildStatus } from "../../api/client";
+import type { BuildStatus } from "../../api/client";
+import { BuildTable } from "../../components/BuildTable";
 import { ErrorMessage, Loading } from "../../components/Feedback";
-import { BUILD_STATUSES, isFinished, useJobList, useNow, useWorkerList } from "./buildInfo";
-import { BuildsTable } from "./BuildsTable";
+import { useBuildPages, useJobs, useWorkerNames, useWorkers, type BuildFilters } from "../../lib/queries";
+import { useNow } from "../../lib/useNow";
+import { BUILD_STATUSES, isFinished } from "./buildInfo";
 import "./builds.css";
-
-const PAGE_SIZE = 50;
-
-export interface BuildFilters {
-  job_id?: string;
-  status?: BuildStatus;
-  branch?: string;
-  worker_id?: string;
-}
 
 export function filtersFromParams(params: URLSearchParams): BuildFilters {
   const filters: BuildFilters = {};
@@ -34,8 +26,8 @@ export function filtersFromParams(params: URLSearchParams): BuildFilters {
 export function BuildsPage() {
   const [params, setParams] = useSearchParams();
   const filters = useMemo(() => filtersFromParams(params), [params]);
-  const jobs = useJobList();
-  const workers = useWorkerList();
+  const jobs = useJobs();
+  const workers = useWorkers();
   const ids = { job: useId(), status: useId(), branch: useId(), worker: useId() };
 
   const setFilter = (name: "job" | "status" | "branch" | "worker", value: string) =>
@@ -59,24 +51,11 @@ export function BuildsPage() {
     // Only the typed text starts the timer (setFilter is a new function every render).
   }, [branch]);
 
-  const builds = useInfiniteQuery({
-    queryKey: ["builds", filters],
-    queryFn: async ({ pageParam }) =>
-      unwrap(
-        await api.GET("/api/v1/builds", {
-          params: { query: { ...filters, cursor: pageParam, limit: PAGE_SIZE } },
-        }),
-      ),
-    initialPageParam: undefined as string | undefined,
-    getNextPageParam: (last) => last.next_cursor ?? undefined,
-  });
+  const builds = useBuildPages(filters);
   const items = useMemo(() => builds.data?.pages.flatMap((page) => page.items) ?? [], [builds.data]);
   const anyRunning = items.some((b) => !isFinished(b.status));
   const now = useNow(anyRunning ? 1000 : 30_000);
-  const workerNames = useMemo(
-    () => new Map((workers.data ?? []).map((w) => [w.id, w.name])),
-    [workers.data],
-  );
+  const workerNames = useWorkerNames();
   const filtered = Object.keys(filters).length > 0;
   const nextPageError = builds.error;
 
@@ -175,11 +154,12 @@ export function BuildsPage() {
         </div>
       ) : (
         <>
-          <BuildsTable
+          <BuildTable
             builds={items}
+            columns={["job", "number", "status", "branch", "commit", "worker", "trigger", "queued", "duration"]}
+            caption={filtered ? "Builds matching the filters" : "Builds"}
             workerNames={workerNames}
             now={now}
-            caption={filtered ? "Builds matching the filters" : "Builds"}
           />
           <div className="builds-more">
             {builds.hasNextPage ? (

@@ -3,8 +3,8 @@
 import { useMemo } from "react";
 import type { Step } from "../../api/client";
 import { StatusBadge } from "../../components/StatusBadge";
+import { runSeconds } from "../../lib/builds";
 import { formatDuration } from "../../lib/format";
-import { runSeconds } from "./buildInfo";
 import { DEFAULT_SIZES, edgePath, layoutStepGraph } from "./stepGraph";
 
 export type GraphStepData = Step & { depends_on?: string[] | null };

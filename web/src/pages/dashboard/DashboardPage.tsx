@@ -1,11 +1,13 @@
 // The dashboard: what runs and waits now, the newest builds, and how the jobs fared over 7 or
 // 30 days. Every list is live: the events stream marks these queries stale (lib/events.ts).
-import { useQuery } from "@tanstack/react-query";
 import { useMemo, useState } from "react";
 import { Link, useSearchParams } from "react-router";
-import { api, unwrap, type Build } from "../../api/client";
+import type { Build } from "../../api/client";
 import { useAuth } from "../../auth/AuthProvider";
+import { BuildTable } from "../../components/BuildTable";
 import { ErrorMessage, Loading } from "../../components/Feedback";
+import { useBuilds, useStats, useWorkerNames } from "../../lib/queries";
+import { useNow } from "../../lib/useNow";
 import { DailyBuildsChart, JobsChart } from "./DashboardCharts";
 import { parseWindow, type JobMetric, type Window } from "./dashboardData";
 import {
@@ -14,11 +16,9 @@ import {
   JobStatsTable,
   LiveBuildList,
   MetricToggle,
-  RecentBuildsTable,
   StatCards,
   WindowToggle,
 } from "./DashboardParts";
-import { useNow } from "./useNow";
 import "./dashboard.css";
 
 const LIVE_LIMIT = 50;
@@ -28,37 +28,18 @@ function byTime(key: "queued_at" | "started_at") {
   return (a: Build, b: Build) => Date.parse(a[key] ?? a.queued_at) - Date.parse(b[key] ?? b.queued_at);
 }
 
-function useBuilds(status: "running" | "queued" | undefined, limit: number) {
-  const filters = status ? { status, limit } : { limit };
-  return useQuery({
-    queryKey: ["builds", filters],
-    queryFn: async () => unwrap(await api.GET("/api/v1/builds", { params: { query: filters } })),
-  });
-}
-
 export function DashboardPage() {
   const { can } = useAuth();
   const [params, setParams] = useSearchParams();
   const days = parseWindow(params.get("days"));
   const [metric, setMetric] = useState<JobMetric>("success_rate");
 
-  const stats = useQuery({
-    queryKey: ["stats", days],
-    queryFn: async () => unwrap(await api.GET("/api/v1/stats", { params: { query: { days } } })),
-    placeholderData: (previous) => previous,
-  });
-  const running = useBuilds("running", LIVE_LIMIT);
-  const queued = useBuilds("queued", LIVE_LIMIT);
-  const recent = useBuilds(undefined, RECENT_LIMIT);
-  const workers = useQuery({
-    queryKey: ["workers"],
-    queryFn: async () => unwrap(await api.GET("/api/v1/workers")),
-  });
+  const stats = useStats(days);
+  const running = useBuilds({ status: "running", limit: LIVE_LIMIT });
+  const queued = useBuilds({ status: "queued", limit: LIVE_LIMIT });
+  const recent = useBuilds({ limit: RECENT_LIMIT });
+  const workerNames = useWorkerNames();
 
-  const workerNames = useMemo(
-    () => new Map((workers.data?.items ?? []).map((w) => [w.id, w.name] as const)),
-    [workers.data],
-  );
   const runningBuilds = useMemo(
     () => [...(running.data?.items ?? [])].sort(byTime("started_at")),
     [running.data],
@@ -146,7 +127,14 @@ export function DashboardPage() {
             ) : recent.isError ? (
               <ErrorMessage error={recent.error} />
             ) : (
-              <RecentBuildsTable builds={recent.data.items} workerNames={workerNames} now={now} />
+              <BuildTable
+                builds={recent.data.items}
+                columns={["status", "build", "branch", "worker", "duration", "queued"]}
+                hideNarrow={["branch", "worker"]}
+                caption="The newest builds"
+                workerNames={workerNames}
+                now={now}
+              />
             )}
           </section>
 

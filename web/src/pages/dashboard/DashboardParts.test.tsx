@@ -4,7 +4,7 @@ import type { ReactElement } from "react";
 import { MemoryRouter } from "react-router";
 import { describe, expect, it, vi } from "vitest";
 import type { Build } from "../../api/client";
-import { FirstRun, JobStatsTable, LiveBuildList, RecentBuildsTable, StatCards, WindowToggle } from "./DashboardParts";
+import { FirstRun, JobStatsTable, LiveBuildList, StatCards, WindowToggle } from "./DashboardParts";
 import type { JobStats, Stats } from "./dashboardData";
 
 const NOW = Date.parse("2024-03-05T12:00:00Z");
@@ -64,23 +64,6 @@ describe("LiveBuildList", () => {
     unmount();
     inRouter(<LiveBuildList kind="queued" builds={[build()]} workerNames={workerNames} now={NOW} more />);
     expect(screen.getByRole("link", { name: "All queued builds" })).toHaveAttribute("href", "/builds?status=queued");
-  });
-});
-
-describe("RecentBuildsTable", () => {
-  it("lists builds with status in words and links", () => {
-    inRouter(
-      <RecentBuildsTable
-        builds={[build({ id: "b2", number: 8, status: "failure", duration_seconds: 42, completed_at: "2024-03-05T11:59:00Z" })]}
-        workerNames={workerNames}
-        now={NOW}
-      />,
-    );
-    const row = screen.getAllByRole("row")[1]!;
-    expect(within(row).getByText("failure")).toBeInTheDocument();
-    expect(within(row).getByRole("link", { name: "hello #8" })).toHaveAttribute("href", "/builds/b2");
-    expect(within(row).getByText("42 s")).toBeInTheDocument();
-    expect(within(row).getByText("2m ago")).toBeInTheDocument();
   });
 });
 

@@ -1,12 +1,13 @@
 // The dashboard's presentational parts: everything here renders from props, nothing fetches.
+import type { ReactNode } from "react";
 import { Link } from "react-router";
 import type { Build } from "../../api/client";
 import { StatusBadge } from "../../components/StatusBadge";
-import { elapsedSeconds, formatDuration, formatRelative, formatTime } from "../../lib/format";
+import { workerName } from "../../lib/builds";
+import { elapsedSeconds, formatDuration, formatElapsed, formatTime } from "../../lib/format";
 import {
   WINDOWS,
   formatDay,
-  formatElapsed,
   formatPercent,
   type DayStats,
   type JobMetric,
@@ -14,15 +15,6 @@ import {
   type Stats,
   type Window,
 } from "./dashboardData";
-
-export function buildTitle(build: Build): string {
-  return `${build.job_name ?? "Build"} #${build.number}`;
-}
-
-function workerName(build: Build, workerNames: ReadonlyMap<string, string>): string {
-  if (!build.worker_id) return "–";
-  return workerNames.get(build.worker_id) ?? build.worker_id.slice(0, 8);
-}
 
 export function WindowToggle({ days, onChange }: { days: Window; onChange: (days: Window) => void }) {
   return (
@@ -67,41 +59,40 @@ export function MetricToggle({ metric, onChange }: { metric: JobMetric; onChange
 export function StatCards({ stats }: { stats: Stats }) {
   return (
     <div className="dash-stats">
-      <section className="card" aria-labelledby="stat-running">
-        <h2 id="stat-running" className="dash-stat-title">
-          Running
-        </h2>
+      <StatCard id="stat-running" title="Running">
         <p className="stat">{stats.builds_running}</p>
         <p className="muted small">builds now</p>
-      </section>
-      <section className="card" aria-labelledby="stat-queued">
-        <h2 id="stat-queued" className="dash-stat-title">
-          Queued
-        </h2>
+      </StatCard>
+      <StatCard id="stat-queued" title="Queued">
         <p className="stat">{stats.builds_queued}</p>
         <p className="muted small">builds waiting</p>
-      </section>
-      <section className="card" aria-labelledby="stat-workers">
-        <h2 id="stat-workers" className="dash-stat-title">
-          Workers online
-        </h2>
+      </StatCard>
+      <StatCard id="stat-workers" title="Workers online">
         <p className="stat">{stats.workers_online}</p>
         <p className="muted small">
           {stats.workers_busy} busy · {stats.workers_draining} draining · {stats.workers_offline} offline
         </p>
-      </section>
-      <section className="card" aria-labelledby="stat-queue-time">
-        <h2 id="stat-queue-time" className="dash-stat-title">
-          Queue time
-        </h2>
+      </StatCard>
+      <StatCard id="stat-queue-time" title="Queue time">
         <p className="stat">
           {formatDuration(stats.queue_seconds_p50)} <span className="dash-stat-unit">p50</span>
         </p>
         <p className="muted small">
           p95 {formatDuration(stats.queue_seconds_p95)} · last {stats.days} days
         </p>
-      </section>
+      </StatCard>
     </div>
+  );
+}
+
+function StatCard({ id, title, children }: { id: string; title: string; children: ReactNode }) {
+  return (
+    <section className="card" aria-labelledby={id}>
+      <h2 id={id} className="dash-stat-title">
+        {title}
+      </h2>
+      {children}
+    </section>
   );
 }
 
@@ -132,18 +123,18 @@ export function LiveBuildList({ kind, builds, workerNames, now, more = false }: 
                   <strong>{build.job_name ?? "Build"}</strong> #{build.number}
                 </Link>
                 <span className="dash-live-time" title={`${kind === "running" ? "Started" : "Queued"} ${formatTime(since)}`}>
-                  <span className="dash-sr-only">{kind === "running" ? "running for " : "waiting for "}</span>
+                  <span className="visually-hidden">{kind === "running" ? "running for " : "waiting for "}</span>
                   {formatElapsed(seconds)}
                 </span>
               </div>
               <div className="muted small dash-live-meta">
                 {build.branch && (
                   <span>
-                    <span className="dash-sr-only">branch </span>
+                    <span className="visually-hidden">branch </span>
                     <span className="mono">{build.branch}</span>
                   </span>
                 )}
-                {kind === "running" && <span>on {workerName(build, workerNames)}</span>}
+                {kind === "running" && <span>on {workerName(build.worker_id, workerNames)}</span>}
                 {kind === "queued" && (
                   <span>{build.waiting_reason ?? "waiting for a free worker"}</span>
                 )}
@@ -161,60 +152,6 @@ export function LiveBuildList({ kind, builds, workerNames, now, more = false }: 
   );
 }
 
-export function RecentBuildsTable({
-  builds,
-  workerNames,
-  now,
-}: {
-  builds: Build[];
-  workerNames: ReadonlyMap<string, string>;
-  now: number;
-}) {
-  return (
-    <div className="table-wrap">
-      <table>
-        <caption className="dash-sr-only">The newest builds</caption>
-        <thead>
-          <tr>
-            <th scope="col">Status</th>
-            <th scope="col">Build</th>
-            <th scope="col" className="hide-narrow">
-              Branch
-            </th>
-            <th scope="col" className="hide-narrow">
-              Worker
-            </th>
-            <th scope="col">Duration</th>
-            <th scope="col">Queued</th>
-          </tr>
-        </thead>
-        <tbody>
-          {builds.map((build) => (
-            <tr key={build.id}>
-              <td>
-                <StatusBadge status={build.status} />
-              </td>
-              <td>
-                <Link to={`/builds/${build.id}`}>{buildTitle(build)}</Link>
-              </td>
-              <td className="hide-narrow mono">{build.branch ?? "–"}</td>
-              <td className="hide-narrow">{workerName(build, workerNames)}</td>
-              <td>
-                {build.duration_seconds !== null
-                  ? formatDuration(build.duration_seconds)
-                  : build.status === "running"
-                    ? formatElapsed(elapsedSeconds(build.started_at, new Date(now).toISOString()))
-                    : "–"}
-              </td>
-              <td title={formatTime(build.queued_at)}>{formatRelative(build.queued_at, now)}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </div>
-  );
-}
-
 export function JobStatsTable({ jobs, days }: { jobs: JobStats[]; days: number }) {
   if (jobs.length === 0) {
     return (
@@ -226,7 +163,7 @@ export function JobStatsTable({ jobs, days }: { jobs: JobStats[]; days: number }
   return (
     <div className="table-wrap">
       <table>
-        <caption className="dash-sr-only">Per job, over the last {days} days</caption>
+        <caption className="visually-hidden">Per job, over the last {days} days</caption>
         <thead>
           <tr>
             <th scope="col">Job</th>
@@ -279,7 +216,7 @@ export function DailyTable({ daily }: { daily: DayStats[] }) {
   return (
     <div className="table-wrap">
       <table>
-        <caption className="dash-sr-only">Builds per day</caption>
+        <caption className="visually-hidden">Builds per day</caption>
         <thead>
           <tr>
             <th scope="col">Day (UTC)</th>

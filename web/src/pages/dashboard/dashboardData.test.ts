@@ -7,7 +7,6 @@ import {
   dailyChartLabel,
   dailyTotals,
   formatDay,
-  formatElapsed,
   formatPercent,
   jobChartData,
   jobChartLabel,
@@ -53,15 +52,6 @@ describe("formatPercent", () => {
   it("shows a dash with no rate", () => {
     expect(formatPercent(null)).toBe("–");
     expect(formatPercent(undefined)).toBe("–");
-  });
-});
-
-describe("formatElapsed", () => {
-  it("ticks in whole seconds", () => {
-    expect(formatElapsed(3.7)).toBe("3 s");
-    expect(formatElapsed(59.9)).toBe("59 s");
-    expect(formatElapsed(125)).toBe("2m 5s");
-    expect(formatElapsed(null)).toBe("–");
   });
 });
 

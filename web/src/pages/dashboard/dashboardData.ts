@@ -22,13 +22,6 @@ export function formatPercent(rate: number | null | undefined): string {
   return `${Math.round(percent)}%`;
 }
 
-/** A duration that ticks once a second: whole seconds, so the text does not jitter. */
-export function formatElapsed(seconds: number | null | undefined): string {
-  if (seconds === null || seconds === undefined || Number.isNaN(seconds)) return "–";
-  const whole = Math.max(0, Math.floor(seconds));
-  return whole < 60 ? `${whole} s` : formatDuration(whole);
-}
-
 /** "2024-03-04" (a UTC date) as a short label, "Mar 4". */
 export function formatDay(date: string, locale?: string): string {
   const parsed = new Date(`${date}T00:00:00Z`);

@@ -60,7 +60,7 @@ export function EnvRowsEditor({ rows, onChange, legend, idPrefix, hint, error }:
           return (
             <li key={row.id} className="env-row">
               <div className="env-cell">
-                <label htmlFor={keyId} className="jobs-vh">
+                <label htmlFor={keyId} className="visually-hidden">
                   Name {n}
                 </label>
                 <input
@@ -76,7 +76,7 @@ export function EnvRowsEditor({ rows, onChange, legend, idPrefix, hint, error }:
                 />
               </div>
               <div className="env-cell">
-                <label htmlFor={valueId} className="jobs-vh">
+                <label htmlFor={valueId} className="visually-hidden">
                   Value {n}
                 </label>
                 <input

@@ -1,33 +1,25 @@
 import { useMutation, useQueryClient } from "@tanstack/react-query";
-import { useEffect, useRef, useState, type ReactNode } from "react";
+import { useState, type ReactNode } from "react";
 import { Link, useNavigate, useParams } from "react-router";
-import { api, ApiError, errorText, unwrap, type Build, type Job } from "../../api/client";
+import { api, errorText, unwrap, type Job } from "../../api/client";
 import { useAuth } from "../../auth/AuthProvider";
+import { BuildTable } from "../../components/BuildTable";
+import { ConfirmDialog } from "../../components/Dialog";
 import { ErrorMessage, Loading } from "../../components/Feedback";
-import { StatusBadge } from "../../components/StatusBadge";
-import { elapsedSeconds, formatDuration, formatRelative, formatTime, shortSha } from "../../lib/format";
+import { formatDuration, formatRelative, formatTime } from "../../lib/format";
+import { useBuilds } from "../../lib/queries";
+import { useNow } from "../../lib/useNow";
 import { Labels, shortRepository } from "./JobsPage";
 import { DEFAULT_PIPELINE_PATH } from "./jobForm";
-import { useJob, useJobBuilds } from "./queries";
 import { TriggerDialog, type TriggerTarget } from "./TriggerDialog";
+import { WithJob } from "./WithJob";
 import "./jobs.css";
+
+const RECENT_BUILDS = 15;
 
 export function JobDetailPage() {
   const { jobId = "" } = useParams();
-  const job = useJob(jobId);
-  if (job.isPending) return <Loading what="Loading the job" />;
-  if (job.error instanceof ApiError && (job.error.status === 404 || job.error.status === 422)) {
-    return (
-      <section>
-        <h1>Job not found</h1>
-        <p>
-          No job has this id; it may have been deleted. <Link to="/jobs">See all jobs</Link>.
-        </p>
-      </section>
-    );
-  }
-  if (job.error) return <ErrorMessage error={job.error} />;
-  return <JobDetail job={job.data} />;
+  return <WithJob jobId={jobId}>{(job) => <JobDetail job={job} />}</WithJob>;
 }
 
 function JobDetail({ job }: { job: Job }) {
@@ -173,8 +165,9 @@ function Setting({ term, children }: { term: string; children: ReactNode }) {
 }
 
 function RecentBuilds({ jobId }: { jobId: string }) {
-  const builds = useJobBuilds(jobId);
-  useTicking(builds.data?.items.some((build) => build.status === "running") ?? false);
+  const builds = useBuilds({ job_id: jobId, limit: RECENT_BUILDS });
+  // Running durations count up each second; "queued 5m ago" needs no more than a refresh now and then.
+  const now = useNow(builds.data?.items.some((build) => build.status === "running") ? 1000 : 30_000);
   if (builds.isPending) return <Loading what="Loading builds" />;
   if (builds.error) return <ErrorMessage error={builds.error} />;
   const items = builds.data.items;
@@ -182,32 +175,14 @@ function RecentBuilds({ jobId }: { jobId: string }) {
     return <p className="muted card">No builds yet. Trigger the job to run its pipeline.</p>;
   }
   return (
-    <div className="table-wrap card flush">
-      <table>
-        <caption className="jobs-vh">Recent builds of this job, newest first</caption>
-        <thead>
-          <tr>
-            <th scope="col">Build</th>
-            <th scope="col">Status</th>
-            <th scope="col" className="hide-narrow">
-              Branch
-            </th>
-            <th scope="col" className="hide-narrow">
-              Commit
-            </th>
-            <th scope="col" className="hide-narrow">
-              Trigger
-            </th>
-            <th scope="col">Queued</th>
-            <th scope="col">Duration</th>
-          </tr>
-        </thead>
-        <tbody>
-          {items.map((build) => (
-            <BuildRow key={build.id} build={build} />
-          ))}
-        </tbody>
-      </table>
+    <div className="card flush">
+      <BuildTable
+        builds={items}
+        columns={["number", "status", "branch", "commit", "trigger", "queued", "duration"]}
+        hideNarrow={["branch", "commit", "trigger"]}
+        caption="Recent builds of this job, newest first"
+        now={now}
+      />
       {builds.data.next_cursor && (
         <p className="small table-foot">
           <Link to={`/builds?job=${jobId}`}>All builds of this job</Link>
@@ -217,43 +192,7 @@ function RecentBuilds({ jobId }: { jobId: string }) {
   );
 }
 
-/** Re-renders every second while `active`, so running durations count up without a request. */
-function useTicking(active: boolean) {
-  const [, setTick] = useState(0);
-  useEffect(() => {
-    if (!active) return;
-    const timer = setInterval(() => setTick((n) => n + 1), 1000);
-    return () => clearInterval(timer);
-  }, [active]);
-}
-
-function BuildRow({ build }: { build: Build }) {
-  const duration =
-    build.duration_seconds ?? (build.status === "running" ? elapsedSeconds(build.started_at) : null);
-  return (
-    <tr>
-      <th scope="row">
-        <Link to={`/builds/${build.id}`}>#{build.number}</Link>
-      </th>
-      <td>
-        <StatusBadge status={build.status} />
-      </td>
-      <td className="hide-narrow mono">{build.branch ?? "–"}</td>
-      <td className="hide-narrow mono">{shortSha(build.commit_sha)}</td>
-      <td className="hide-narrow">{build.trigger}</td>
-      <td>
-        <time dateTime={build.queued_at} title={formatTime(build.queued_at)}>
-          {formatRelative(build.queued_at)}
-        </time>
-      </td>
-      <td>{formatDuration(duration)}</td>
-    </tr>
-  );
-}
-
 function DeleteJobDialog({ job, onClose }: { job: Job; onClose: () => void }) {
-  const dialog = useRef<HTMLDialogElement>(null);
-  const cancel = useRef<HTMLButtonElement>(null);
   const navigate = useNavigate();
   const queryClient = useQueryClient();
   const remove = useMutation({
@@ -267,33 +206,23 @@ function DeleteJobDialog({ job, onClose }: { job: Job; onClose: () => void }) {
       navigate("/jobs");
     },
   });
-  useEffect(() => {
-    dialog.current?.showModal?.();
-    // The safe choice has the focus: Enter does not delete.
-    cancel.current?.focus();
-  }, []);
   return (
-    <dialog ref={dialog} aria-labelledby="delete-title" aria-describedby="delete-text" onClose={onClose}>
-      <h2 id="delete-title" className="trigger-title">
-        Delete <span className="mono">{job.name}</span>?
-      </h2>
-      <p id="delete-text">
-        The job, all its builds, their logs and artifacts are deleted. This cannot be undone.
-      </p>
-      {remove.error && (
-        <p className="error" role="alert">
-          {errorText(remove.error)}
-        </p>
-      )}
-      <div className="row dialog-actions">
-        <span className="spacer" />
-        <button ref={cancel} type="button" className="secondary" onClick={onClose}>
-          Cancel
-        </button>
-        <button type="button" className="danger" disabled={remove.isPending} onClick={() => remove.mutate()}>
-          {remove.isPending ? "Deleting…" : "Delete job"}
-        </button>
-      </div>
-    </dialog>
+    <ConfirmDialog
+      open
+      title={
+        <>
+          Delete <span className="mono">{job.name}</span>?
+        </>
+      }
+      confirmLabel="Delete job"
+      busyLabel="Deleting…"
+      danger
+      busy={remove.isPending}
+      error={remove.error ? errorText(remove.error) : null}
+      onConfirm={() => remove.mutate()}
+      onCancel={onClose}
+    >
+      <p>The job, all its builds, their logs and artifacts are deleted. This cannot be undone.</p>
+    </ConfirmDialog>
   );
 }

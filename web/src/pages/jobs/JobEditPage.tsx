@@ -3,9 +3,8 @@
 import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { useState, type FormEvent, type ReactNode } from "react";
 import { Link, useNavigate, useParams } from "react-router";
-import { api, ApiError, errorText, unwrap, type Job } from "../../api/client";
+import { api, errorText, unwrap, type Job } from "../../api/client";
 import { useAuth } from "../../auth/AuthProvider";
-import { ErrorMessage, Loading } from "../../components/Feedback";
 import { EnvRowsEditor } from "./EnvRowsEditor";
 import {
   checkJobForm,
@@ -22,8 +21,8 @@ import {
   type SaveErrors,
 } from "./jobForm";
 import { PipelineEditor } from "./PipelineEditor";
-import { useJob } from "./queries";
 import { usePipelineValidation } from "./usePipelineValidation";
+import { WithJob } from "./WithJob";
 import "./jobs.css";
 
 export function JobEditPage() {
@@ -47,21 +46,8 @@ export function JobEditPage() {
 }
 
 function EditJob({ jobId }: { jobId: string }) {
-  const job = useJob(jobId);
-  if (job.isPending) return <Loading what="Loading the job" />;
-  if (job.error instanceof ApiError && (job.error.status === 404 || job.error.status === 422)) {
-    return (
-      <section>
-        <h1>Job not found</h1>
-        <p>
-          No job has this id; it may have been deleted. <Link to="/jobs">See all jobs</Link>.
-        </p>
-      </section>
-    );
-  }
-  if (job.error) return <ErrorMessage error={job.error} />;
   // Keyed by the job: a refetch in the background never overwrites what is being typed.
-  return <JobForm key={job.data.id} job={job.data} initial={jobToForm(job.data)} />;
+  return <WithJob jobId={jobId}>{(job) => <JobForm key={job.id} job={job} initial={jobToForm(job)} />}</WithJob>;
 }
 
 /** Where each field the server may name lives in the form, to focus the first one at fault. */

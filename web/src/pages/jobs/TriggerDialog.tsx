@@ -4,6 +4,7 @@ import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { useEffect, useId, useRef, useState, type FormEvent } from "react";
 import { useNavigate } from "react-router";
 import { api, errorText, unwrap, type Job } from "../../api/client";
+import { Modal } from "../../components/Dialog";
 import { EnvRowsEditor } from "./EnvRowsEditor";
 import { buildTriggerBody, envRowProblems, type EnvRow, type TriggerBody } from "./jobForm";
 
@@ -37,10 +38,7 @@ export function TriggerForm({ job, busy, error, onSubmit, onCancel }: FormProps)
   };
 
   return (
-    <form className="trigger-form" onSubmit={submit} aria-labelledby={`${id}-title`} noValidate>
-      <h2 id={`${id}-title`} className="trigger-title">
-        Trigger <span className="mono">{job.name}</span>
-      </h2>
+    <form className="trigger-form" onSubmit={submit} noValidate>
       <p className="muted small">
         Everything here is optional: press Enter to build{" "}
         {job.branch ? (
@@ -56,6 +54,7 @@ export function TriggerForm({ job, busy, error, onSubmit, onCancel }: FormProps)
       <input
         id={`${id}-branch`}
         ref={first}
+        data-autofocus
         value={branch}
         placeholder={job.branch ?? "default branch"}
         autoComplete="off"
@@ -85,8 +84,7 @@ export function TriggerForm({ job, busy, error, onSubmit, onCancel }: FormProps)
           {error}
         </p>
       )}
-      <div className="row dialog-actions">
-        <span className="spacer" />
+      <div className="modal-actions">
         <button type="button" className="secondary" onClick={onCancel}>
           Cancel
         </button>
@@ -100,7 +98,6 @@ export function TriggerForm({ job, busy, error, onSubmit, onCancel }: FormProps)
 
 /** The trigger dialog, open while `job` is set; a new build opens its page. */
 export function TriggerDialog({ job, onClose }: { job: TriggerTarget | null; onClose: () => void }) {
-  const dialog = useRef<HTMLDialogElement>(null);
   const navigate = useNavigate();
   const queryClient = useQueryClient();
   const trigger = useMutation({
@@ -112,28 +109,21 @@ export function TriggerDialog({ job, onClose }: { job: TriggerTarget | null; onC
       navigate(`/builds/${build.id}`);
     },
   });
-  const { reset } = trigger;
-
-  useEffect(() => {
-    const element = dialog.current;
-    if (!element) return;
-    if (job && !element.open) {
-      reset();
-      element.showModal?.();
-      // The first field takes the focus, so Enter triggers with the job's defaults.
-      element.querySelector<HTMLInputElement>("input")?.focus();
-    } else if (!job && element.open) {
-      element.close();
-    }
-  }, [job, reset]);
+  // The next trigger starts without the last one's error.
+  const close = () => {
+    trigger.reset();
+    onClose();
+  };
 
   return (
-    <dialog
-      ref={dialog}
-      className="trigger-dialog"
-      aria-label={job ? `Trigger ${job.name}` : "Trigger"}
-      // Escape closes the dialog: keep React's state in step with it.
-      onClose={onClose}
+    <Modal
+      open={job !== null}
+      title={
+        <>
+          Trigger <span className="mono">{job?.name}</span>
+        </>
+      }
+      onClose={close}
     >
       {job && (
         <TriggerForm
@@ -142,9 +132,9 @@ export function TriggerDialog({ job, onClose }: { job: TriggerTarget | null; onC
           busy={trigger.isPending}
           error={trigger.error ? errorText(trigger.error) : null}
           onSubmit={(body) => trigger.mutate({ jobId: job.id, body })}
-          onCancel={onClose}
+          onCancel={close}
         />
       )}
-    </dialog>
+    </Modal>
   );
 }

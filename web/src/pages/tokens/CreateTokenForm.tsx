@@ -2,7 +2,7 @@
 import { useId, useState, type FormEvent } from "react";
 import { errorText } from "../../api/client";
 import { roleAtLeast, type Role } from "../../auth/AuthProvider";
-import { scopesFor, type Access } from "./tokenFormat";
+import { scopesFor, type Access } from "../../lib/tokenFormat";
 
 export interface NewToken {
   name: string;

@@ -3,14 +3,16 @@
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { useEffect, useState } from "react";
 import { useLocation } from "react-router";
-import { api, unwrap } from "../../api/client";
+import { api, unwrap, type Schemas } from "../../api/client";
 import { useAuth } from "../../auth/AuthProvider";
 import { ErrorMessage, Loading } from "../../components/Feedback";
+import { TokenTable } from "../../components/TokenTable";
 import { ChangePasswordForm } from "./ChangePasswordForm";
 import { CreateTokenForm, type NewToken } from "./CreateTokenForm";
 import { OneTimeSecret } from "./OneTimeSecret";
-import { TokenTable, type ApiToken } from "./TokenTable";
 import "./tokens.css";
+
+type ApiToken = Schemas["TokenRead"];
 
 const KEY = ["tokens", "mine"] as const;
 
@@ -96,7 +98,15 @@ export function TokensPage() {
           <code>solvyd login</code> also makes one for you).
         </p>
       ) : (
-        <TokenTable tokens={list} onRevoke={revoke} />
+        <TokenTable
+          tokens={list}
+          kind="personal"
+          caption="Your API tokens"
+          onRevoke={revoke}
+          revokeWarning={
+            "It stops working at once, for every script or tool that uses it. This cannot be undone."
+          }
+        />
       )}
 
       <ChangePasswordForm username={user?.username} onChange={changePassword} />

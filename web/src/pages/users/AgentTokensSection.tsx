@@ -3,10 +3,8 @@ import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { useId, useState, type FormEvent } from "react";
 import { api, errorText, unwrap, type Schemas } from "../../api/client";
 import { ErrorMessage, Loading } from "../../components/Feedback";
-import { formatRelative, formatTime } from "../../lib/format";
-import { ConfirmDialog } from "../tokens/Dialog";
+import { TokenTable } from "../../components/TokenTable";
 import { CopyField, OneTimeSecret } from "../tokens/OneTimeSecret";
-import { formatDate } from "../tokens/tokenFormat";
 
 type AgentToken = Schemas["AgentTokenRead"];
 const KEY = ["agent-tokens"] as const;
@@ -30,9 +28,6 @@ export function AgentTokensSection() {
   const [busy, setBusy] = useState(false);
   // The one-time value: in this component's state only, gone on "Done" or on leaving the page.
   const [secret, setSecret] = useState<{ name: string; value: string } | null>(null);
-  const [revoking, setRevoking] = useState<AgentToken | null>(null);
-  const [revokeBusy, setRevokeBusy] = useState(false);
-  const [revokeError, setRevokeError] = useState<{ id: string; text: string } | null>(null);
 
   const create = async (event: FormEvent) => {
     event.preventDefault();
@@ -62,24 +57,13 @@ export function AgentTokensSection() {
     }
   };
 
-  const revoke = async () => {
-    if (!revoking) return;
-    setRevokeBusy(true);
-    setRevokeError(null);
-    const target = revoking;
-    try {
-      unwrap(
-        await api.DELETE("/api/v1/agent-tokens/{token_id}", {
-          params: { path: { token_id: target.id } },
-        }),
-      );
-      await queryClient.invalidateQueries({ queryKey: KEY });
-    } catch (caught) {
-      setRevokeError({ id: target.id, text: errorText(caught) });
-    } finally {
-      setRevokeBusy(false);
-      setRevoking(null);
-    }
+  const revoke = async (token: AgentToken) => {
+    unwrap(
+      await api.DELETE("/api/v1/agent-tokens/{token_id}", {
+        params: { path: { token_id: token.id } },
+      }),
+    );
+    await queryClient.invalidateQueries({ queryKey: KEY });
   };
 
   const origin = window.location.origin;
@@ -150,114 +134,17 @@ export function AgentTokensSection() {
           team, and revoke it on its own later.
         </p>
       ) : (
-        <div className="table-wrap">
-          <table>
-            <caption className="visually-hidden">Agent registration tokens</caption>
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Status</th>
-                <th scope="col" className="hide-narrow">
-                  Created
-                </th>
-                <th scope="col">Last used</th>
-                <th scope="col">
-                  <span className="visually-hidden">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {list.map((token) => (
-                <AgentTokenRow
-                  key={token.id}
-                  token={token}
-                  error={revokeError?.id === token.id ? revokeError.text : null}
-                  onRevoke={() => {
-                    setRevokeError(null);
-                    setRevoking(token);
-                  }}
-                />
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <TokenTable
+          tokens={list}
+          kind="agent"
+          caption="Agent registration tokens"
+          onRevoke={revoke}
+          revokeWarning={
+            "No new agent can register with it. Agents that registered with it keep their own " +
+            "worker tokens and go on working; remove those on the Workers page."
+          }
+        />
       )}
-      <ConfirmDialog
-        open={revoking !== null}
-        title={`Revoke “${revoking?.name ?? ""}”?`}
-        confirmLabel="Revoke"
-        danger
-        busy={revokeBusy}
-        onConfirm={() => void revoke()}
-        onCancel={() => setRevoking(null)}
-      >
-        <p>
-          No new agent can register with it. Agents that registered with it keep their own worker
-          tokens and go on working; remove those on the Workers page.
-        </p>
-      </ConfirmDialog>
     </section>
-  );
-}
-
-function AgentTokenRow({
-  token,
-  error,
-  onRevoke,
-}: {
-  token: AgentToken;
-  error: string | null;
-  onRevoke: () => void;
-}) {
-  return (
-    <>
-      <tr className={token.revoked ? "token-revoked" : undefined}>
-        <th scope="row">{token.name}</th>
-        <td>
-          {token.revoked ? (
-            <span className="badge badge-offline" title={formatTime(token.revoked_at)}>
-              Revoked {formatDate(token.revoked_at)}
-            </span>
-          ) : (
-            <span className="badge badge-success">Active</span>
-          )}
-        </td>
-        <td className="hide-narrow">
-          <time dateTime={token.created_at} title={formatTime(token.created_at)}>
-            {formatDate(token.created_at)}
-          </time>
-        </td>
-        <td>
-          {token.last_used_at ? (
-            <time dateTime={token.last_used_at} title={formatTime(token.last_used_at)}>
-              {formatRelative(token.last_used_at)}
-            </time>
-          ) : (
-            <span className="muted">never</span>
-          )}
-        </td>
-        <td>
-          {!token.revoked && (
-            <button
-              type="button"
-              className="button secondary"
-              onClick={onRevoke}
-              aria-label={`Revoke ${token.name}`}
-            >
-              Revoke
-            </button>
-          )}
-        </td>
-      </tr>
-      {error && (
-        <tr className="row-message">
-          <td colSpan={5}>
-            <p className="error" role="alert">
-              Could not revoke {token.name}: {error}
-            </p>
-          </td>
-        </tr>
-      )}
-    </>
   );
 }

@@ -1,7 +1,7 @@
 // An admin sets a new password for another user (PATCH /users/{id} {password}).
 import { useId, useState, type FormEvent } from "react";
 import { ApiError, errorText } from "../../api/client";
-import { Modal } from "../tokens/Dialog";
+import { Modal } from "../../components/Dialog";
 import { PasswordInputs } from "./PasswordInputs";
 import { fieldErrorsFrom, hasErrors, validatePasswordPair, type FieldErrors } from "./validation";
 

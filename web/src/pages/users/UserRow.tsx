@@ -5,9 +5,8 @@ import { useId, useState } from "react";
 import { Link } from "react-router";
 import { errorText, type User } from "../../api/client";
 import type { Role } from "../../auth/AuthProvider";
-import { formatTime } from "../../lib/format";
-import { ConfirmDialog } from "../tokens/Dialog";
-import { formatDate } from "../tokens/tokenFormat";
+import { ConfirmDialog } from "../../components/Dialog";
+import { formatDate, formatTime } from "../../lib/format";
 import { SetPasswordDialog } from "./SetPasswordDialog";
 import { ROLES } from "./validation";
 

@@ -1,10 +1,11 @@
 // Workers: who is connected, what they can run and do run, and (admins) drain, resume, remove.
-import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { api, errorText, unwrap, type Worker } from "../../api/client";
 import { useAuth } from "../../auth/AuthProvider";
 import { ErrorMessage, Loading } from "../../components/Feedback";
-import { useNow } from "../dashboard/useNow";
+import { useWorkers } from "../../lib/queries";
+import { useNow } from "../../lib/useNow";
 import { RemoveWorkerDialog, WorkersTable, type WorkerAction } from "./WorkersTable";
 import "./workers.css";
 
@@ -13,10 +14,7 @@ export function WorkersPage() {
   const isAdmin = can("admin");
   const queryClient = useQueryClient();
   const now = useNow(10_000);
-  const workers = useQuery({
-    queryKey: ["workers"],
-    queryFn: async () => unwrap(await api.GET("/api/v1/workers")),
-  });
+  const workers = useWorkers();
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [removing, setRemoving] = useState<Worker | null>(null);
   const [removeError, setRemoveError] = useState<string | null>(null);
@@ -62,7 +60,7 @@ export function WorkersPage() {
     }
   };
 
-  const items = workers.data?.items ?? [];
+  const items = workers.data ?? [];
   const online = items.filter((w) => w.status === "online").length;
 
   return (

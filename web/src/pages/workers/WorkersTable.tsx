@@ -1,7 +1,7 @@
 // The workers table and the remove dialog: presentational, everything comes in as props.
-import { useEffect, useRef } from "react";
 import { Link } from "react-router";
 import type { Worker } from "../../api/client";
+import { ConfirmDialog } from "../../components/Dialog";
 import { StatusBadge } from "../../components/StatusBadge";
 import { formatRelative, formatTime } from "../../lib/format";
 
@@ -28,7 +28,7 @@ export function WorkersTable({ workers, canManage, now, busyId = null, errors = 
   return (
     <div className="table-wrap">
       <table className="wk-table">
-        <caption className="wk-sr-only">Registered workers</caption>
+        <caption className="visually-hidden">Registered workers</caption>
         <thead>
           <tr>
             <th scope="col">Name</th>
@@ -157,60 +157,22 @@ interface RemoveDialogProps {
 
 /** Asks before removing a worker; the server's refusal (409: it holds builds) shows inside. */
 export function RemoveWorkerDialog({ worker, busy, error, onConfirm, onClose }: RemoveDialogProps) {
-  const dialog = useRef<HTMLDialogElement>(null);
-  const cancel = useRef<HTMLButtonElement>(null);
-  useEffect(() => {
-    const element = dialog.current;
-    if (!element) return;
-    if (worker && !element.open) {
-      if (typeof element.showModal === "function") element.showModal();
-      else element.setAttribute("open", "");
-      cancel.current?.focus();
-    } else if (!worker && element.open) {
-      if (typeof element.close === "function") element.close();
-      else element.removeAttribute("open");
-    }
-  }, [worker]);
   return (
-    <dialog
-      ref={dialog}
-      className="wk-dialog"
-      aria-labelledby="remove-worker-title"
-      aria-describedby="remove-worker-text"
-      onClose={onClose}
-      onCancel={(event) => {
-        if (busy) event.preventDefault();
-      }}
+    <ConfirmDialog
+      open={worker !== null}
+      title={`Remove worker ${worker?.name ?? ""}?`}
+      confirmLabel="Remove worker"
+      busyLabel="Removing…"
+      danger
+      busy={busy}
+      error={error}
+      onConfirm={onConfirm}
+      onCancel={onClose}
     >
-      {worker && (
-        <form
-          method="dialog"
-          onSubmit={(event) => {
-            event.preventDefault();
-            onConfirm();
-          }}
-        >
-          <h2 id="remove-worker-title">Remove worker {worker.name}?</h2>
-          <p id="remove-worker-text">
-            Its token stops working and it disappears from this list. The builds it ran stay. An agent still
-            running under this name can register again.
-          </p>
-          {error && (
-            <p className="error" role="alert">
-              {error}
-            </p>
-          )}
-          <div className="row wk-dialog-buttons">
-            <span className="spacer" />
-            <button type="button" className="secondary" ref={cancel} onClick={onClose} disabled={busy}>
-              Cancel
-            </button>
-            <button type="submit" className="danger" disabled={busy}>
-              {busy ? "Removing…" : "Remove worker"}
-            </button>
-          </div>
-        </form>
-      )}
-    </dialog>
+      <p>
+        Its token stops working and it disappears from this list. The builds it ran stay. An agent still
+        running under this name can register again.
+      </p>
+    </ConfirmDialog>
   );
 }

@@ -1,8 +1,7 @@
 import { render, screen, within } from "@testing-library/react";
 import { MemoryRouter } from "react-router";
-import type { Build } from "../../api/client";
-import { BuildsTable } from "./BuildsTable";
-import { filtersFromParams } from "./BuildsPage";
+import type { Build } from "../api/client";
+import { BuildTable } from "./BuildTable";
 
 const NOW = Date.parse("2030-01-01T12:00:00Z");
 
@@ -33,11 +32,13 @@ function build(overrides: Partial<Build>): Build {
   };
 }
 
-describe("BuildsTable", () => {
+describe("BuildTable", () => {
   it("links job and build, shows status as a word, names the worker", () => {
     render(
       <MemoryRouter>
-        <BuildsTable
+        <BuildTable
+          columns={["job", "number", "status", "branch", "commit", "worker", "trigger", "queued", "duration"]}
+          caption="Builds"
           builds={[
             build({}),
             build({
@@ -68,16 +69,33 @@ describe("BuildsTable", () => {
     expect(rows[1]).toHaveTextContent("running");
     expect(rows[1]).toHaveTextContent("1m 0s");
   });
-});
 
-describe("filtersFromParams", () => {
-  it("reads the known filters and ignores an unknown status", () => {
-    expect(filtersFromParams(new URLSearchParams("job=j&status=failure&branch=main&worker=w"))).toEqual({
-      job_id: "j",
-      status: "failure",
-      branch: "main",
-      worker_id: "w",
-    });
-    expect(filtersFromParams(new URLSearchParams("status=bogus&other=1"))).toEqual({});
+  it("shows the job's name in the build's link without a job column, and a finished build's duration", () => {
+    render(
+      <MemoryRouter>
+        <BuildTable
+          columns={["status", "build", "branch", "worker", "duration", "queued"]}
+          hideNarrow={["branch", "worker"]}
+          caption="The newest builds"
+          builds={[build({ id: "b2", number: 8, status: "failure", duration_seconds: 42, completed_at: "2030-01-01T11:59:00Z" })]}
+          workerNames={new Map([["w1", "agent-1"]])}
+          now={NOW}
+        />
+      </MemoryRouter>,
+    );
+    expect(screen.getAllByRole("columnheader").map((th) => th.textContent)).toEqual([
+      "Status",
+      "Build",
+      "Branch",
+      "Worker",
+      "Duration",
+      "Queued",
+    ]);
+    expect(screen.getByRole("columnheader", { name: "Branch" })).toHaveClass("hide-narrow");
+    const row = screen.getAllByRole("row")[1]!;
+    expect(within(row).getByText("failure")).toBeInTheDocument();
+    expect(within(row).getByRole("link", { name: "hello #8" })).toHaveAttribute("href", "/builds/b2");
+    expect(within(row).getByText("42 s")).toBeInTheDocument();
+    expect(within(row).getByText("2m ago")).toBeInTheDocument();
   });
 });

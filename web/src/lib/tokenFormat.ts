@@ -20,11 +20,6 @@ export const STATE_LABEL: Record<TokenState, string> = {
   revoked: "Revoked",
 };
 
-/** A date without the time, in the reader's locale; "–" for none. */
-export function formatDate(iso: string | null | undefined): string {
-  return iso ? new Date(iso).toLocaleDateString() : "–";
-}
-
 /** "in 3 days", "in 5 hours", "today"... for a time ahead; "expired" once it has passed. */
 export function formatUntil(iso: string | null | undefined, now = Date.now()): string {
   if (!iso) return "never";

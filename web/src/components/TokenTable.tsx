@@ -1,24 +1,47 @@
-// The signed-in user's personal API tokens, newest first, with revoke (confirmed first).
-import { useState } from "react";
-import { errorText, type Schemas } from "../../api/client";
-import { formatRelative, formatTime } from "../../lib/format";
+// A table of tokens, newest first, with revoke (confirmed first): a user's personal API tokens,
+// and the agent registration tokens of the users page. Personal tokens also have an access
+// level and an expiry; agent tokens have neither.
+import { useState, type ReactNode } from "react";
+import { errorText } from "../api/client";
+import { formatDate, formatRelative, formatTime } from "../lib/format";
+import { accessOf, formatUntil, STATE_LABEL, tokenState } from "../lib/tokenFormat";
 import { ConfirmDialog } from "./Dialog";
-import { accessOf, formatDate, formatUntil, STATE_LABEL, tokenState } from "./tokenFormat";
 
-export type ApiToken = Schemas["TokenRead"];
+export interface RevocableToken {
+  id: string;
+  name: string;
+  created_at: string;
+  last_used_at: string | null;
+  revoked: boolean;
+  revoked_at: string | null;
+  scopes?: readonly string[];
+  expires_at?: string | null;
+}
 
-interface Props {
-  tokens: ApiToken[];
-  onRevoke: (token: ApiToken) => Promise<void>;
+interface Props<T extends RevocableToken> {
+  tokens: readonly T[];
+  kind: "personal" | "agent";
+  caption: string;
+  onRevoke: (token: T) => Promise<void>;
+  /** What revoking does, said in the confirmation. */
+  revokeWarning: ReactNode;
   now?: number;
 }
 
 const BADGE = { active: "badge-success", expired: "badge-queued", revoked: "badge-offline" } as const;
 
-export function TokenTable({ tokens, onRevoke, now = Date.now() }: Props) {
-  const [revoking, setRevoking] = useState<ApiToken | null>(null);
+export function TokenTable<T extends RevocableToken>({
+  tokens,
+  kind,
+  caption,
+  onRevoke,
+  revokeWarning,
+  now = Date.now(),
+}: Props<T>) {
+  const [revoking, setRevoking] = useState<T | null>(null);
   const [busy, setBusy] = useState(false);
   const [failed, setFailed] = useState<{ id: string; text: string } | null>(null);
+  const personal = kind === "personal";
 
   const revoke = async () => {
     if (!revoking) return;
@@ -39,41 +62,40 @@ export function TokenTable({ tokens, onRevoke, now = Date.now() }: Props) {
     <>
       <div className="table-wrap">
         <table>
-          <caption className="visually-hidden">Your API tokens</caption>
+          <caption className="visually-hidden">{caption}</caption>
           <thead>
             <tr>
               <th scope="col">Name</th>
               <th scope="col">Status</th>
-              <th scope="col" className="hide-narrow">
-                Access
-              </th>
+              {personal && (
+                <th scope="col" className="hide-narrow">
+                  Access
+                </th>
+              )}
               <th scope="col" className="hide-narrow">
                 Created
               </th>
               <th scope="col">Last used</th>
-              <th scope="col">Expires</th>
+              {personal && <th scope="col">Expires</th>}
               <th scope="col">
                 <span className="visually-hidden">Actions</span>
               </th>
             </tr>
           </thead>
           <tbody>
-            {tokens.map((token) => {
-              const state = tokenState(token, now);
-              return (
-                <TokenRows
-                  key={token.id}
-                  token={token}
-                  state={state}
-                  now={now}
-                  error={failed?.id === token.id ? failed.text : null}
-                  onRevoke={() => {
-                    setFailed(null);
-                    setRevoking(token);
-                  }}
-                />
-              );
-            })}
+            {tokens.map((token) => (
+              <TokenRows
+                key={token.id}
+                token={token}
+                personal={personal}
+                now={now}
+                error={failed?.id === token.id ? failed.text : null}
+                onRevoke={() => {
+                  setFailed(null);
+                  setRevoking(token);
+                }}
+              />
+            ))}
           </tbody>
         </table>
       </div>
@@ -86,7 +108,7 @@ export function TokenTable({ tokens, onRevoke, now = Date.now() }: Props) {
         onConfirm={() => void revoke()}
         onCancel={() => setRevoking(null)}
       >
-        <p>It stops working at once, for every script or tool that uses it. This cannot be undone.</p>
+        <p>{revokeWarning}</p>
       </ConfirmDialog>
     </>
   );
@@ -94,17 +116,18 @@ export function TokenTable({ tokens, onRevoke, now = Date.now() }: Props) {
 
 function TokenRows({
   token,
-  state,
+  personal,
   now,
   error,
   onRevoke,
 }: {
-  token: ApiToken;
-  state: ReturnType<typeof tokenState>;
+  token: RevocableToken;
+  personal: boolean;
   now: number;
   error: string | null;
   onRevoke: () => void;
 }) {
+  const state = tokenState(token, now);
   return (
     <>
       <tr className={state === "active" ? undefined : "token-inactive"}>
@@ -118,7 +141,7 @@ function TokenRows({
             {state === "revoked" && token.revoked_at ? ` ${formatDate(token.revoked_at)}` : ""}
           </span>
         </td>
-        <td className="hide-narrow">{accessOf(token.scopes)}</td>
+        {personal && <td className="hide-narrow">{accessOf(token.scopes ?? [])}</td>}
         <td className="hide-narrow">
           <time dateTime={token.created_at} title={formatTime(token.created_at)}>
             {formatDate(token.created_at)}
@@ -133,15 +156,17 @@ function TokenRows({
             <span className="muted">never</span>
           )}
         </td>
-        <td>
-          {token.expires_at ? (
-            <time dateTime={token.expires_at} title={formatTime(token.expires_at)}>
-              {state === "expired" ? formatDate(token.expires_at) : formatUntil(token.expires_at, now)}
-            </time>
-          ) : (
-            "never"
-          )}
-        </td>
+        {personal && (
+          <td>
+            {token.expires_at ? (
+              <time dateTime={token.expires_at} title={formatTime(token.expires_at)}>
+                {state === "expired" ? formatDate(token.expires_at) : formatUntil(token.expires_at, now)}
+              </time>
+            ) : (
+              "never"
+            )}
+          </td>
+        )}
         <td>
           {state === "active" && (
             <button
@@ -157,7 +182,7 @@ function TokenRows({
       </tr>
       {error && (
         <tr className="row-message">
-          <td colSpan={7}>
+          <td colSpan={personal ? 7 : 5}>
             <p className="error" role="alert">
               Could not revoke {token.name}: {error}
             </p>

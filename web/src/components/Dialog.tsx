@@ -1,15 +1,17 @@
 // A modal <dialog>: the browser traps focus inside and Escape closes it; focus goes back to
-// what had it before. Used for confirmations and the small forms of the users and tokens pages.
+// what had it before. Used for confirmations and the small forms of every page.
 import { useEffect, useId, useRef, type ReactNode } from "react";
 
 interface ModalProps {
   open: boolean;
-  title: string;
+  title: ReactNode;
   onClose: () => void;
+  /** Id of the text that says what the dialog is about, read with its title. */
+  describedBy?: string;
   children: ReactNode;
 }
 
-export function Modal({ open, title, onClose, children }: ModalProps) {
+export function Modal({ open, title, onClose, describedBy, children }: ModalProps) {
   const ref = useRef<HTMLDialogElement>(null);
   const titleId = useId();
 
@@ -36,6 +38,7 @@ export function Modal({ open, title, onClose, children }: ModalProps) {
     <dialog
       ref={ref}
       aria-labelledby={titleId}
+      aria-describedby={describedBy}
       className="modal"
       onCancel={(event) => {
         // Escape: let React state decide, so the dialog and the state never disagree.
@@ -53,9 +56,11 @@ export function Modal({ open, title, onClose, children }: ModalProps) {
 
 interface ConfirmProps {
   open: boolean;
-  title: string;
+  title: ReactNode;
   children: ReactNode;
   confirmLabel: string;
+  /** The confirm button's text while the action runs. */
+  busyLabel?: string;
   danger?: boolean;
   busy?: boolean;
   error?: string | null;
@@ -63,21 +68,25 @@ interface ConfirmProps {
   onCancel: () => void;
 }
 
-/** "Are you sure?" with the safe answer focused first. */
+/** "Are you sure?" with the safe answer focused first: Enter does not do it. */
 export function ConfirmDialog({
   open,
   title,
   children,
   confirmLabel,
+  busyLabel = "Working…",
   danger = false,
   busy = false,
   error,
   onConfirm,
   onCancel,
 }: ConfirmProps) {
+  const bodyId = useId();
   return (
-    <Modal open={open} title={title} onClose={onCancel}>
-      <div className="modal-body">{children}</div>
+    <Modal open={open} title={title} onClose={onCancel} describedBy={bodyId}>
+      <div id={bodyId} className="modal-body">
+        {children}
+      </div>
       {error && (
         <p className="error" role="alert">
           {error}
@@ -93,7 +102,7 @@ export function ConfirmDialog({
           onClick={onConfirm}
           disabled={busy}
         >
-          {busy ? "Working…" : confirmLabel}
+          {busy ? busyLabel : confirmLabel}
         </button>
       </div>
     </Modal>
