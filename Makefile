@@ -9,7 +9,7 @@ PY_SOURCES := src tests bench
 WEB_SOURCES := $(shell find web/src web/public -type f 2>/dev/null) web/index.html \
 	web/vite.config.ts web/tsconfig.json
 
-.PHONY: run test test-web lint bench bench-scale bench-logs format sync web web-api clean
+.PHONY: run test test-web lint bench bench-scale bench-logs bench-ui format sync web web-api clean
 
 $(UV):
 	python3 -m venv $(TOOLS)
@@ -71,6 +71,10 @@ bench-scale: sync
 ## Live logs: lines/s one server ingests from 20 builds, a line's latency to viewers (~2 min)
 bench-logs: sync
 	$(UV) run --frozen python bench/logs.py
+
+## The web UI's live log: a printed line's time to be on screen in Chromium (~30 s)
+bench-ui: sync web
+	$(UV) run --frozen python bench/ui_log_latency.py
 
 clean:
 	rm -rf .venv $(TOOLS) .mypy_cache .ruff_cache .pytest_cache web/node_modules web/dist
