@@ -59,13 +59,16 @@ def chromium_path() -> str:
     return path
 
 
-@pytest.fixture(scope="session")
+# Module, not session: Playwright's sync API keeps an event loop running in this thread for as
+# long as it is open, and the async tests that come after the browser tests need that thread's
+# loop free.
+@pytest.fixture(scope="module")
 def playwright() -> Iterator[Playwright]:
     with sync_playwright() as driver:
         yield driver
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright: Playwright, chromium_path: str) -> Iterator[Browser]:
     launched = playwright.chromium.launch(
         executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS, timeout=30_000
