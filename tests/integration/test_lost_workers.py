@@ -53,7 +53,9 @@ async def test_a_worker_back_from_silence_is_told_to_stop_the_build_another_now_
     assert (await set_status(client, silent, build["id"], "running")).status_code == 200
 
     # Nobody heartbeats for `silent`: the reaper requeues its build for a second attempt.
-    deadline = time.monotonic() + 10
+    # The reaper looks every 0.1 s and the worker is lost after 0.6 s; the rest of the bound
+    # is for a machine that stalls (a CI run once took over 10 s here).
+    deadline = time.monotonic() + 30
     while (await get_build(client, admin, build["id"]))["attempt"] != 2:
         assert time.monotonic() < deadline, "the silent worker's build was never requeued"
         await asyncio.sleep(0.05)
@@ -110,7 +112,9 @@ async def test_reports_of_an_earlier_attempt_are_refused_even_from_the_same_work
     assert spec["attempt"] == 1
     assert (await set_status(client, worker, build["id"], "running", attempt=1)).status_code == 200
 
-    deadline = time.monotonic() + 10
+    # The reaper looks every 0.1 s and the worker is lost after 0.6 s; the rest of the bound
+    # is for a machine that stalls (a CI run once took over 10 s here).
+    deadline = time.monotonic() + 30
     while (await get_build(client, admin, build["id"]))["attempt"] != 2:
         assert time.monotonic() < deadline, "the silent worker's build was never requeued"
         await asyncio.sleep(0.05)
