@@ -1,4 +1,3 @@
-import time
 import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated
@@ -10,7 +9,6 @@ from fastapi.sse import EventSourceResponse, ServerSentEvent
 from solvyd.protocol import BuildStatus, BuildStatusUpdate, CancelState, LogBatch, StepStatusUpdate
 from solvyd.server.api.compression import text_stream_response
 from solvyd.server.api.deps import (
-    STREAM_AUTH_RECHECK_SECONDS,
     AsDeveloper,
     AsViewer,
     ClientIp,
@@ -146,12 +144,9 @@ async def stream_build_logs(
     and `end` with the final status once the last line was sent. The stream stops, without
     `end`, once the viewer's token stops working (logout, revocation, a disabled user): a
     reconnect then gets 401."""
-    checked_at = time.monotonic()
     async for event in log_stream.follow_build_log(ctx, build_id, start, step=step):
-        if time.monotonic() - checked_at >= STREAM_AUTH_RECHECK_SECONDS:
-            if not await still_signed_in():
-                return
-            checked_at = time.monotonic()
+        if not await still_signed_in():
+            return
         if event.raw is not None:
             yield ServerSentEvent(event=event.kind, raw_data=event.raw, id=event.id)
         else:

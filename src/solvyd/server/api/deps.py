@@ -7,6 +7,7 @@ rule, which the OpenAPI document shows as `x-solvyd-access` on every operation, 
 walks every route with every kind of caller.
 """
 
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, TypeVar
@@ -54,25 +55,34 @@ def _token(credentials: HTTPAuthorizationCredentials | None) -> str:
 F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
 
 
+# How often an answer that goes on for long asks the database whether its token still works.
+STREAM_AUTH_RECHECK_SECONDS = 5.0
+
+
 async def get_signed_in_check(ctx: Ctx, credentials: Bearer) -> Callable[[], Awaitable[bool]]:
-    """For an answer that goes on for long (the log stream): asks again whether the request's
-    token still works (not logged out or revoked, its user not disabled). Says nothing about
-    who may call: the route declares one access rule of its own, which checked the token."""
+    """For an answer that goes on for long (the log and events streams): whether the request's
+    token still works (not logged out or revoked, its user not disabled). Call it as often as
+    convenient: it asks the database at most once per STREAM_AUTH_RECHECK_SECONDS and answers
+    from the last look in between. Says nothing about who may call: the route declares one
+    access rule of its own, which checked the token."""
     token = credentials.credentials if credentials else ""
+    checked_at = time.monotonic()
 
     async def still_signed_in() -> bool:
+        nonlocal checked_at
+        if time.monotonic() - checked_at < STREAM_AUTH_RECHECK_SECONDS:
+            return True
         try:
             await users.authenticate(ctx, token)
         except Unauthorized:
             return False
+        checked_at = time.monotonic()
         return True
 
     return still_signed_in
 
 
 StillSignedIn = Annotated[Callable[[], Awaitable[bool]], Depends(get_signed_in_check)]
-# How often an answer that goes on for long asks `StillSignedIn` again.
-STREAM_AUTH_RECHECK_SECONDS = 5.0
 
 
 def _with_access(access: Access, dependency: F) -> F:

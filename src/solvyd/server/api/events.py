@@ -33,13 +33,11 @@ async def stream_events(
     builds. Changes within 200 ms come as one event per topic. `ping` (`{}`) after 15 s
     without one. The stream stops once the viewer's token stops working (a reconnect then gets
     401) and when the server shuts down."""
-    checked_at = quiet_since = time.monotonic()
+    quiet_since = time.monotonic()
     async for changed in feed.follow(tick_seconds=STREAM_AUTH_RECHECK_SECONDS):
+        if not await still_signed_in():
+            return
         now = time.monotonic()
-        if now - checked_at >= STREAM_AUTH_RECHECK_SECONDS:
-            if not await still_signed_in():
-                return
-            checked_at = now
         for what in changed:
             yield ServerSentEvent(event="changed", data={"what": what})
         if changed:
