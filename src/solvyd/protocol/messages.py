@@ -20,17 +20,73 @@ The verbs, in the order an agent uses them (all HTTP, agent -> server, under /ap
   build, masked in its log, and given only to the steps that named them.
 """
 
+import re
+import unicodedata
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic_core import PydanticCustomError
 
 PROTOCOL_VERSION = 1
 
 # The step under which an agent reports cloning the repository; it comes before all others.
 CHECKOUT_STEP = "checkout"
+
+# Step names appear in URLs (PUT /builds/{id}/steps/{name}), in log headers and in the UI.
+# The pipeline language names a step with this; a matrix copy of it is named
+# `name (A=1, B=x)` (`pipeline.config.matrix.combination_name`), with values of any text
+# but control and format characters (those hide text or turn it right to left), and the
+# language refuses a matrix whose copies' names break this rule. An agent reports steps by
+# these names, so the server takes no other.
+STEP_NAME_PATTERN = r"[A-Za-z0-9_][A-Za-z0-9_. -]{0,99}"
+MAX_STEP_NAME_LENGTH = 500
+_STEP_NAME = re.compile(STEP_NAME_PATTERN)
+_MATRIX_COPY = re.compile(rf"({STEP_NAME_PATTERN}) \(([A-Za-z_][A-Za-z0-9_]*=.*)\)", re.DOTALL)
+# Control (Cc), format (Cf: bidi overrides, zero-width), surrogate (Cs), private-use (Co) and
+# unassigned (Cn) characters, and the line and paragraph separators.
+_UNPRINTABLE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+
+
+def is_base_step_name(name: str) -> bool:
+    """A step's name as written in a pipeline file."""
+    return _STEP_NAME.fullmatch(name) is not None
+
+
+def is_step_name(name: str) -> bool:
+    """A step's name in a build: as written in the pipeline, or a matrix copy of it."""
+    if is_base_step_name(name):
+        return True
+    copy = _MATRIX_COPY.fullmatch(name)
+    return (
+        copy is not None
+        and len(name) <= MAX_STEP_NAME_LENGTH
+        and not any(unicodedata.category(c) in _UNPRINTABLE_CATEGORIES for c in copy.group(2))
+    )
+
+
+def check_step_name(name: str) -> str:
+    """`name` if it is a step name (`is_step_name`), else a validation error (a 422)."""
+    if not is_step_name(name):
+        raise PydanticCustomError(
+            "step_name",
+            "a step name has 1 to 100 letters, digits, spaces, '_', '.' or '-', does not "
+            "start with a space, '.' or '-', and may end with a matrix combination "
+            "' (A=1, B=x)' of printable characters; at most {limit} characters in all",
+            {"limit": MAX_STEP_NAME_LENGTH},
+        )
+    return name
+
+
+# The outline, for the OpenAPI document; `check_step_name` checks the matrix values too.
+STEP_NAME_OUTLINE = rf"^{STEP_NAME_PATTERN}( \([A-Za-z_][A-Za-z0-9_]*=.*\))?$"
+StepName = Annotated[
+    str,
+    Field(min_length=1, max_length=MAX_STEP_NAME_LENGTH, pattern=STEP_NAME_OUTLINE),
+    AfterValidator(check_step_name),
+]
 
 
 class BuildStatus(StrEnum):
@@ -172,7 +228,7 @@ Attempt = Annotated[int | None, Field(default=None, ge=1, le=INT32_MAX)]
 
 class LogBatch(_Message):
     seq: Annotated[int, Field(ge=0, le=INT32_MAX)]
-    step: str | None = None
+    step: StepName | None = None
     lines: list[LogLine]
     attempt: Attempt = None
 

@@ -21,8 +21,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-# Step names appear in URLs (PUT /builds/{id}/steps/{name}) and in log headers.
-_STEP_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_. -]{0,99}")
+from solvyd.protocol.messages import is_base_step_name
+
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _DURATION = re.compile(
     r"(?:(?P<h>\d+(?:\.\d+)?)h)?(?:(?P<m>\d+(?:\.\d+)?)m)?(?:(?P<s>\d+(?:\.\d+)?)s)?"
@@ -94,7 +94,7 @@ def _check_env_name(name: str) -> str:
 
 
 def _check_step_name(name: str) -> str:
-    if not _STEP_NAME.fullmatch(name):
+    if not is_base_step_name(name):
         raise PydanticCustomError(
             "step_name",
             "a step name has 1 to 100 letters, digits, spaces, '_', '.' or '-', and does not "

@@ -24,6 +24,7 @@ from solvyd.pipeline.config.models import (
     MatrixConfig,
     PipelineConfig,
 )
+from solvyd.protocol.messages import MAX_STEP_NAME_LENGTH, is_step_name
 
 DEFAULT_FILENAME = ".solvyd.yml"
 _MERGE_KEY = "<<"
@@ -155,9 +156,17 @@ def _check_matrices(config: PipelineConfig) -> list[Problem]:
         return [(loc, _field(loc) or "matrix", message)]
     seen: set[str] = set()
     for copy in expanded:
+        loc = ("steps", copy.index, "matrix")
         if copy.name in seen:
-            loc = ("steps", copy.index, "matrix")
             return [(loc, _field(loc), f'two combinations make the same step "{copy.name}"')]
+        # Agents report a step by this name, and the server takes no name but these.
+        if not is_step_name(copy.name):
+            message = (
+                f"a combination makes the step name {copy.name[:200]!a}, which has a "
+                "control or format character or is longer than "
+                f"{MAX_STEP_NAME_LENGTH} characters"
+            )
+            return [(loc, _field(loc), message)]
         seen.add(copy.name)
     return []
 

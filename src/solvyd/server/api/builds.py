@@ -2,11 +2,13 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Request, status
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, status
 from fastapi.responses import PlainTextResponse, Response
 from fastapi.sse import EventSourceResponse, ServerSentEvent
+from pydantic import AfterValidator
 
 from solvyd.protocol import BuildStatus, BuildStatusUpdate, CancelState, LogBatch, StepStatusUpdate
+from solvyd.protocol.messages import MAX_STEP_NAME_LENGTH, STEP_NAME_OUTLINE, check_step_name
 from solvyd.server.api.compression import text_stream_response
 from solvyd.server.api.deps import (
     AsDeveloper,
@@ -163,7 +165,15 @@ async def update_build_status(
 
 @router.put("/{build_id}/steps/{step_name:path}", operation_id="update_step_status")
 async def update_step_status(
-    ctx: Ctx, worker: CurrentWorker, build_id: uuid.UUID, step_name: str, body: StepStatusUpdate
+    ctx: Ctx,
+    worker: CurrentWorker,
+    build_id: uuid.UUID,
+    step_name: Annotated[
+        str,
+        Path(min_length=1, max_length=MAX_STEP_NAME_LENGTH, pattern=STEP_NAME_OUTLINE),
+        AfterValidator(check_step_name),
+    ],
+    body: StepStatusUpdate,
 ) -> StepRead:
     step = await update.update_step_status(ctx, worker.id, build_id, step_name, body)
     return StepRead.model_validate(step)

@@ -9,6 +9,7 @@ from solvyd.server.events import BUILDS, QUEUE, build_topic, cancel_topic
 from solvyd.server.services import audit
 from solvyd.server.services.audit import Actor
 from solvyd.server.services.builds import lifecycle
+from solvyd.server.services.builds.access import build_held_by
 from solvyd.server.services.context import ServerContext
 from solvyd.server.services.errors import Conflict, NotFound
 
@@ -44,13 +45,13 @@ async def wait_for_cancel(
     ctx: ServerContext, worker_id: uuid.UUID, build_id: uuid.UUID, wait: float
 ) -> bool:
     """Long poll for the agent: True as soon as the build must stop (see `_must_stop`),
-    False when `wait` seconds pass first."""
+    False when `wait` seconds pass first. A build not assigned to the worker is not its
+    business (403; an agent stops a build whose watch is refused), though one taken from it
+    during the wait answers True."""
     signal = ctx.events.listen(cancel_topic(build_id))
     async with ctx.db.transaction() as session:
-        build = await queries.get_build(session, build_id)
-    if build is None:
-        raise NotFound(f"build {build_id} not found")
-    if _must_stop(build, worker_id):
+        held = await build_held_by(session, build_id, worker_id, lock=False)
+    if _must_stop(held, worker_id):
         return True
     if await signal.wait(min(wait, ctx.settings.max_claim_wait_seconds)):
         async with ctx.db.transaction() as session:
