@@ -1,26 +1,40 @@
-"""Step names from workers follow the pipeline language's rule, and a worker's cancel watch
-is for its own builds only.
+"""Text that cannot be stored or encoded (a lone UTF-16 surrogate, a NUL) is refused at the
+edge with 422 and nothing saved, except in log lines, which keep it as U+FFFD; a build the
+server cannot hand out ends in `error` instead of jamming the queue; step names from workers
+follow the pipeline language's rule; a worker's cancel watch is for its own builds only.
 
 In-process app over ASGI on SQLite and PostgreSQL."""
 
 import json
+import uuid
 from typing import Any
 from urllib.parse import quote
 
 import httpx
+import pytest
+import sqlalchemy as sa
 
+from solvyd.server.db.models import Build
 from tests.integration.api_helpers import (
+    AGENT_TOKEN,
     API,
     Headers,
     admin_headers,
     assert_error,
+    bearer,
+    claim,
+    claim_build,
     create_job,
     get_build,
     register_worker,
     running_build,
     set_status,
+    trigger,
+    unique,
 )
 
+SURROGATE = "x\ud800y"
+NUL = "x\x00y"
 RTL_OVERRIDE = "build\u202etxt.exe"
 
 
@@ -36,6 +50,205 @@ async def _send(
         content=json.dumps(body).encode(),
     )
 
+
+def _assert_unstorable(response: httpx.Response, field: str) -> None:
+    assert_error(response, 422, "invalid")
+    details = response.json()["error"]["details"]
+    assert [d["field"] for d in details] == [field], details
+
+
+async def _job_names(http: httpx.AsyncClient, admin: Headers) -> set[str]:
+    response = await http.get(f"{API}/jobs", headers=admin)
+    assert response.status_code == 200, response.text
+    return {job["name"] for job in response.json()["items"]}
+
+
+@pytest.mark.parametrize("bad", [SURROGATE, NUL], ids=["surrogate", "nul"])
+async def test_a_job_with_text_that_cannot_be_stored_is_422_and_not_saved(
+    client: httpx.AsyncClient, bad: str
+) -> None:
+    """The issue's case: `POST /jobs` answered 500 and saved the job, and `GET /jobs` then
+    answered 500 for everyone."""
+    admin = await admin_headers(client)
+    name = unique("job")
+    cases: list[tuple[dict[str, Any], str]] = [
+        ({"env": {"A": bad}}, "env.A"),
+        ({"env": {bad: "a"}}, "env.x\ufffdy"),
+        ({"description": bad}, "description"),
+        ({"labels": ["ok", bad]}, "labels.1"),
+        (
+            {"pipeline": {"steps": [{"name": "b", "commands": ["echo", bad]}]}},
+            "pipeline.steps.0.commands.1",
+        ),
+        ({"pipeline": f"steps:\n  - name: b\n    commands: [echo {bad}]\n"}, "pipeline"),
+        ({"build_config": {"commands": [bad]}}, "build_config.commands.0"),
+    ]
+    for fields, field in cases:
+        response = await _send(client, "POST", f"{API}/jobs", admin, {"name": name, **fields})
+        _assert_unstorable(response, field)
+        assert bad not in response.text
+    refused_name = await _send(client, "POST", f"{API}/jobs", admin, {"name": f"a{bad}"})
+    _assert_unstorable(refused_name, "name")
+    assert name not in await _job_names(client, admin)
+
+
+async def test_the_same_text_in_the_raw_utf8_of_a_surrogate_is_refused(
+    client: httpx.AsyncClient,
+) -> None:
+    """Python's JSON decoder reads the UTF-8 bytes of a surrogate (ED A0 80) without any
+    escape into the same lone surrogate."""
+    admin = await admin_headers(client)
+    name = unique("job")
+    body = b'{"name": "' + name.encode() + b'", "description": "x\xed\xa0\x80y"}'
+    response = await client.post(
+        f"{API}/jobs", headers={**admin, "Content-Type": "application/json"}, content=body
+    )
+    _assert_unstorable(response, "description")
+    assert name not in await _job_names(client, admin)
+
+
+async def test_changes_triggers_and_names_with_such_text_are_422_and_change_nothing(
+    client: httpx.AsyncClient,
+) -> None:
+    admin = await admin_headers(client)
+    job = await create_job(client, admin, env={"KEEP": "me"})
+    job_url = f"{API}/jobs/{job['id']}"
+
+    patched = await _send(client, "PATCH", job_url, admin, {"env": {"KEEP": SURROGATE}})
+    _assert_unstorable(patched, "env.KEEP")
+    assert (await client.get(job_url, headers=admin)).json()["env"] == {"KEEP": "me"}
+
+    # The issue's case: this answered 201, then jammed the queue.
+    triggered = await _send(client, "POST", f"{job_url}/trigger", admin, {"env": {"A": SURROGATE}})
+    _assert_unstorable(triggered, "env.A")
+    nul_branch = await _send(client, "POST", f"{job_url}/trigger", admin, {"branch": NUL})
+    _assert_unstorable(nul_branch, "branch")
+    builds = await client.get(f"{API}/builds", headers=admin, params={"job_id": job["id"]})
+    assert builds.json()["items"] == []
+
+    secret = await _send(client, "PUT", f"{API}/secrets/TOKEN", admin, {"value": SURROGATE})
+    _assert_unstorable(secret, "value")
+    secrets = await client.get(f"{API}/secrets", headers=admin)
+    assert secrets.status_code == 200, secrets.text
+    assert [s["name"] for s in secrets.json()["items"]] == []
+
+    username = f"user{NUL}"
+    user = await _send(
+        client, "POST", f"{API}/users", admin, {"username": username, "password": "long-enough"}
+    )
+    _assert_unstorable(user, "username")
+    users = await client.get(f"{API}/users", headers=admin)
+    assert [u["username"] for u in users.json()["items"]] == ["admin"]
+
+    token = await _send(client, "POST", f"{API}/tokens", admin, {"name": SURROGATE})
+    _assert_unstorable(token, "name")
+    assert (await client.get(f"{API}/tokens", headers=admin)).json()["items"] == []
+
+    worker = await _send(
+        client,
+        "POST",
+        f"{API}/workers/register",
+        bearer(AGENT_TOKEN),
+        {"name": "w", "hostname": SURROGATE, "capabilities": {"labels": [NUL]}},
+    )
+    assert_error(worker, 422, "invalid")
+    assert (await client.get(f"{API}/workers", headers=admin)).json()["items"] == []
+
+    in_query = await client.get(f"{API}/jobs", headers=admin, params={"name": NUL})
+    _assert_unstorable(in_query, "name")
+
+
+async def test_a_worker_report_with_such_text_is_422(client: httpx.AsyncClient) -> None:
+    admin = await admin_headers(client)
+    worker, build = await running_build(client, admin, await create_job(client, admin))
+    url = f"{API}/builds/{build['id']}/status"
+    body = {"status": "failure", "exit_code": 1, "error_message": SURROGATE}
+    _assert_unstorable(await _send(client, "PUT", url, worker.headers, body), "error_message")
+    assert (await get_build(client, admin, build["id"]))["status"] == "running"
+
+
+async def test_escaped_pairs_and_other_text_pass(client: httpx.AsyncClient) -> None:
+    """No false alarm: an emoji sent as an escaped surrogate pair (what `json.dumps` writes by
+    default), right-to-left script, U+FFFD itself."""
+    admin = await admin_headers(client)
+    description = "\U0001f680 \u05e9\u05dc\u05d5\u05dd \ufffd"
+    response = await _send(
+        client,
+        "POST",
+        f"{API}/jobs",
+        admin,
+        {
+            "name": unique("job"),
+            "description": description,
+            "pipeline": "steps: [{name: b, commands: [x]}]",
+        },
+    )
+    assert response.status_code == 201, response.text
+    assert response.json()["description"] == description
+
+
+async def test_log_lines_keep_invalid_text_as_replacement_characters(
+    client: httpx.AsyncClient,
+) -> None:
+    """A step's output is what it is: its lines are stored, each lone surrogate and NUL as
+    U+FFFD, never refused and never a 500 (which lost the batch)."""
+    admin = await admin_headers(client)
+    worker, build = await running_build(client, admin, await create_job(client, admin))
+    body = {"seq": 0, "step": "build", "lines": [{"text": SURROGATE}, {"text": NUL}]}
+    response = await _send(client, "POST", f"{API}/builds/{build['id']}/logs", worker.headers, body)
+    assert response.status_code == 200, response.text
+    assert response.json()["stored"] is True
+    page = await client.get(f"{API}/builds/{build['id']}/logs", headers=admin)
+    assert [line["text"] for line in page.json()["lines"]] == ["x\ufffdy", "x\ufffdy"]
+    text = await client.get(
+        f"{API}/builds/{build['id']}/logs", headers=admin, params={"format": "text"}
+    )
+    assert text.text == "x\ufffdy\nx\ufffdy\n"
+
+
+async def test_a_build_that_cannot_be_handed_out_ends_in_error_and_the_next_is_claimed(
+    client: httpx.AsyncClient,
+) -> None:
+    """The issue's jam: a build whose spec holds a lone surrogate (stored before the API
+    refused it) answered 500 on every claim, went back to the queue every ~30 s and held up
+    the builds behind it. Now the claim ends it with `error` and a reason, and hands out the
+    next build in the same answer."""
+    admin = await admin_headers(client)
+    job = await create_job(client, admin)
+    broken = await trigger(client, admin, job["id"])
+    invalid = await trigger(client, admin, job["id"])
+    good = await trigger(client, admin, job["id"])
+    ctx = client.app.state.ctx  # type: ignore[attr-defined]
+    async with ctx.db.transaction() as session:
+        spec = (await session.get(Build, uuid.UUID(broken["id"]))).spec
+        # Written as a row of an older server could be: past the API, straight to the table.
+        await session.execute(
+            sa.update(Build)
+            .where(Build.id == uuid.UUID(broken["id"]))
+            .values(spec={**spec, "env": {**spec["env"], "A": SURROGATE}})
+        )
+        await session.execute(
+            sa.update(Build)
+            .where(Build.id == uuid.UUID(invalid["id"]))
+            .values(spec={**spec, "steps": "not a list"})
+        )
+    worker = await register_worker(client)
+
+    handed = await claim_build(client, worker)
+
+    assert handed["build_id"] == good["id"]
+    for bad, reason in ((broken, "cannot be encoded"), (invalid, "steps")):
+        ended = await get_build(client, admin, bad["id"])
+        assert ended["status"] == "error"
+        assert ended["error_message"].startswith("the server cannot hand out this build")
+        assert reason in ended["error_message"]
+        assert ended["worker_id"] is None
+    # Nothing is left to hand out: the broken builds are not queued again.
+    again = await claim(client, worker)
+    assert again.status_code == 204, again.text
+
+
+# --- step names and the cancel watch ---
 
 BAD_STEP_NAMES = ["../../evil", "a" * 5000, RTL_OVERRIDE, "build (A=\u202e)", "build\n", ""]
 

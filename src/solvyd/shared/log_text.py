@@ -1,6 +1,9 @@
-"""Log line hygiene both sides apply: the length limit of one line and ANSI escape stripping."""
+"""Log line hygiene both sides apply: the length limit of one line, text that can be stored,
+and ANSI escape stripping."""
 
 import re
+
+from solvyd.shared.text import replace_unstorable
 
 # A longer line is cut here (on a character boundary) and ends with a marker saying so.
 MAX_LINE_BYTES = 64 * 1024
@@ -22,6 +25,12 @@ def cut_long_line(text: str, max_bytes: int = MAX_LINE_BYTES) -> str:
     marker = f" [solvyd: line cut, it had {len(encoded)} bytes]"
     kept = encoded[: max_bytes - len(marker)].decode("utf-8", errors="ignore")
     return kept + marker
+
+
+def storable(text: str) -> str:
+    """`text` with lone surrogates and NUL as U+FFFD: a log keeps what a step printed as far
+    as it can be stored and encoded, where any other field refuses such text (422)."""
+    return replace_unstorable(text)
 
 
 def strip_ansi(text: str) -> str:

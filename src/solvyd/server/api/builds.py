@@ -19,6 +19,7 @@ from solvyd.server.api.deps import (
     StillSignedIn,
 )
 from solvyd.server.api.long_poll import unless_disconnected
+from solvyd.server.api.middleware import TEXT_REPLACED
 from solvyd.server.schemas.builds import (
     BuildList,
     BuildRead,
@@ -179,7 +180,11 @@ async def update_step_status(
     return StepRead.model_validate(step)
 
 
-@router.post("/{build_id}/logs", operation_id="append_build_logs")
+@router.post(
+    "/{build_id}/logs",
+    operation_id="append_build_logs",
+    openapi_extra={TEXT_REPLACED: "replaced"},
+)
 async def append_build_logs(
     ctx: Ctx, worker: CurrentWorker, build_id: uuid.UUID, body: LogBatch
 ) -> LogAccepted:

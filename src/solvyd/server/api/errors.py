@@ -11,6 +11,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from solvyd.server.db.dialects import is_refused_value
 from solvyd.server.services.errors import InvalidInput, ServiceError, TooManyRequests
+from solvyd.shared.text import replace_unstorable
 
 log = structlog.get_logger(__name__)
 
@@ -24,7 +25,33 @@ def error_body(code: str, message: str, details: list[Any] | None = None) -> dic
 
 def _field_path(loc: tuple[Any, ...]) -> str:
     parts = [str(p) for p in loc if p not in ("body", "query", "path")] or [str(p) for p in loc]
-    return ".".join(parts)
+    # A key of the request may be part of the path: never one the answer cannot encode.
+    return replace_unstorable(".".join(parts))
+
+
+class UnstorableText(StarletteHTTPException):
+    """A text in the request that cannot be stored or encoded (`middleware.StorableText`).
+    An HTTP error, so FastAPI passes it on when it is raised while the body is read."""
+
+    def __init__(self, field: str) -> None:
+        self.field = replace_unstorable(field)
+        super().__init__(
+            422, "the text has a lone UTF-16 surrogate or a NUL character, which cannot be stored"
+        )
+
+    @property
+    def message(self) -> str:
+        return f"{self.field}: {self.detail}"
+
+
+def unstorable_text_answer(exc: UnstorableText) -> JSONResponse:
+    details = [{"field": exc.field, "message": exc.detail}]
+    return JSONResponse(error_body("invalid", exc.message, details), status_code=422)
+
+
+async def _unstorable_text(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, UnstorableText)  # noqa: S101 - registered for this type
+    return unstorable_text_answer(exc)
 
 
 async def _service_error(_: Request, exc: Exception) -> JSONResponse:
@@ -115,6 +142,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ServiceError, _service_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(UnstorableText, _unstorable_text)
     app.add_exception_handler(DBAPIError, _database_error)
     app.add_exception_handler(OSError, _database_error)
     app.add_exception_handler(OverflowError, _number_out_of_range)

@@ -6,19 +6,29 @@ polls that watch for the client going away. These only look at the messages that
 response start (headers) and the request body (a byte count).
 
 Order, outermost first: security headers (so every answer has them, a 413, a 500 and a CORS
-preflight included), CORS (so a browser can read those errors too), the body limit, and the
-generic 500 for an exception no handler took.
+preflight included), CORS (so a browser can read those errors too), the body limit, the check
+for text that cannot be stored, and the generic 500 for an exception no handler took.
 """
+
+import json
+import re
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
-from starlette.datastructures import Headers, MutableHeaders
+from starlette.datastructures import Headers, MutableHeaders, QueryParams
 from starlette.exceptions import HTTPException
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from solvyd.server.api.errors import error_body, internal_error
+from solvyd.server.api.errors import (
+    UnstorableText,
+    error_body,
+    internal_error,
+    unstorable_text_answer,
+)
 from solvyd.server.settings import ServerSettings
+from solvyd.shared.text import is_storable
 
 # An API answers JSON and never needs to be framed; the React UI will be served from the same
 # origin, so 'self' is all it loads from.
@@ -38,6 +48,10 @@ SECURITY_HEADERS = {
 # A route that streams its body under a limit of its own names that limit's setting here, in
 # `openapi_extra` (it shows in the OpenAPI document too); the general limit skips it.
 OWN_BODY_LIMIT = "x-solvyd-body-limit"
+# A route whose body's text is stored with lone surrogates and NUL replaced (U+FFFD) instead of
+# refused says so here, in `openapi_extra`; `StorableText` leaves its body alone (its query
+# and path are still checked). The log batch upload: a log keeps what a step printed.
+TEXT_REPLACED = "x-solvyd-unstorable-text"
 
 
 class SecurityHeaders:
@@ -166,6 +180,117 @@ class BodySizeLimit:
         await response(scope, receive, send)
 
 
+# What a JSON body needs to hold to decode into a lone surrogate or NUL: a `\uD800`-`\uDFFF`
+# or `\u0000` escape, the UTF-8 bytes of a surrogate (Python's JSON decoder lets them pass),
+# or a NUL byte (a body in UTF-16 or UTF-32, which it also reads). A body with none of these
+# is fine without being decoded twice; one with a valid pair (an emoji escaped as two
+# surrogates) is decoded and found fine.
+_MAYBE_UNSTORABLE = re.compile(rb"\\u[dD][89a-fA-F]|\\u0000|\xed[\xa0-\xbf]|\x00")
+
+
+class StorableText:
+    """422, in the error shape and naming the field, for a request whose text cannot be stored
+    or encoded: a lone UTF-16 surrogate or a NUL in any string (or key) of a JSON body, at any
+    depth, or a NUL in the query or the path. (Percent-decoding replaces invalid UTF-8 with
+    U+FFFD, so no surrogate reaches a query or path.) Checked before the route's code runs, so
+    such a value is never half-saved, and for every route at once, including ones added later.
+
+    The body is checked when the app starts reading it, once the router has matched the route
+    (as `BodySizeLimit` does): routes that stream their body under their own limit
+    (`OWN_BODY_LIMIT`) and routes that replace such text (`TEXT_REPLACED`) are left alone."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        field = _unstorable_in_url(scope)
+        if field is not None:
+            await unstorable_text_answer(UnstorableText(field))(scope, receive, send)
+            return
+        if not _json_body(scope):
+            await self.app(scope, receive, send)
+            return
+        checked = False
+
+        async def receive_checked() -> Message:
+            nonlocal checked
+            if checked or _body_left_alone(scope):
+                checked = True
+                return await receive()
+            checked = True
+            message = await _whole_body(receive)
+            body = message.get("body", b"")
+            if message["type"] == "http.request" and _MAYBE_UNSTORABLE.search(body):
+                bad = _unstorable_in_json(body)
+                if bad is not None:
+                    # Whatever reads the body stops here; the app's handler answers 422.
+                    raise UnstorableText(bad)
+            return message
+
+        await self.app(scope, receive_checked, send)
+
+
+def _unstorable_in_url(scope: Scope) -> str | None:
+    if "\x00" in scope["path"]:
+        return "path"
+    query: bytes = scope.get("query_string", b"")
+    if b"%00" in query or b"\x00" in query:
+        for name, value in QueryParams(query).multi_items():
+            if not is_storable(name) or not is_storable(value):
+                return name
+    return None
+
+
+def _json_body(scope: Scope) -> bool:
+    """Whether FastAPI would read the body as JSON: no content type, or a JSON one."""
+    content_type = Headers(scope=scope).get("content-type", "").split(";")[0].strip().lower()
+    return not content_type or content_type == "application/json" or content_type.endswith("+json")
+
+
+def _body_left_alone(scope: Scope) -> bool:
+    extra = getattr(scope.get("route"), "openapi_extra", None) or {}
+    return OWN_BODY_LIMIT in extra or TEXT_REPLACED in extra
+
+
+async def _whole_body(receive: Receive) -> Message:
+    """The body's messages as one (the app reads it whole anyway)."""
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return message  # the client went away
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+
+
+def _unstorable_in_json(body: bytes) -> str | None:
+    """The path (`env.A`, `lines.0.text`) of the first string or key holding a lone surrogate
+    or NUL; None if there is none or the body is no JSON (the route then says why)."""
+    try:
+        document = json.loads(body)  # as Starlette decodes it
+    except (ValueError, RecursionError):
+        return None
+    # Iterative: the decoder accepts nesting deeper than a recursive walk could follow.
+    pending: list[tuple[tuple[str, ...], Any]] = [((), document)]
+    while pending:
+        path, value = pending.pop()
+        if isinstance(value, str):
+            if not is_storable(value):
+                return ".".join(path) or "body"
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                if not is_storable(key):
+                    return ".".join((*path, key)) or "body"
+                pending.append(((*path, key), item))
+        elif isinstance(value, list):
+            pending.extend(((*path, str(index)), item) for index, item in enumerate(value))
+    return None
+
+
 def _content_length(scope: Scope) -> int | None:
     value = Headers(scope=scope).get("content-length")
     return int(value) if value is not None and value.isdigit() else None
@@ -180,6 +305,8 @@ def _has_own_limit(scope: Scope) -> bool:
 def install_middleware(app: FastAPI, settings: ServerSettings, api_prefix: str) -> None:
     # add_middleware puts each one outside those added before it.
     app.add_middleware(UnexpectedErrors)
+    # Inside the body limit, so what it reads stays within that limit.
+    app.add_middleware(StorableText)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     if settings.cors_origins:
         app.add_middleware(

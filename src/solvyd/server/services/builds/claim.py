@@ -10,15 +10,20 @@ import time
 import uuid
 from dataclasses import dataclass, field
 
+import structlog
+from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from solvyd.protocol import JobSpec
+from solvyd.protocol import BuildStatus, JobSpec
 from solvyd.server.db import dialects, queries
 from solvyd.server.db.models import Build, Job, Worker
-from solvyd.server.events import BUILDS, QUEUE
+from solvyd.server.events import BUILDS, QUEUE, build_topic
+from solvyd.server.services.builds import lifecycle
 from solvyd.server.services.context import ServerContext
 from solvyd.server.services.errors import NotFound
 from solvyd.shared.clock import utcnow
+
+log = structlog.get_logger(__name__)
 
 MAX_ASSIGNED_LISTED = 10
 
@@ -31,6 +36,10 @@ CONTENDED_RETRY_SECONDS = 0.01
 @dataclass
 class _Assignment:
     builds: list[Build] = field(default_factory=list)
+    # The spec handed out for each of `builds`, in order.
+    specs: list[JobSpec] = field(default_factory=list)
+    # Builds ended with `error` because they could not be handed out.
+    failed: list[uuid.UUID] = field(default_factory=list)
     # A build was passed over only because its job was locked by another transaction.
     contended: bool = False
 
@@ -60,13 +69,52 @@ async def _assign_builds(ctx: ServerContext, worker_id: uuid.UUID, limit: int) -
             if not await _job_has_a_free_slot(ctx, session, build, assignment):
                 passed_over.append(build.id)
                 continue
+            spec = await _spec_or_fail(session, build)
+            if spec is None:
+                assignment.failed.append(build.id)
+                continue
             build.worker_id = worker.id
             build.claimed_at = now
             await session.flush()
             assignment.builds.append(build)
-    if assignment.builds:
-        ctx.events.notify(BUILDS)  # they show their worker now
+            assignment.specs.append(spec)
+    for build_id in assignment.failed:
+        ctx.events.notify(build_topic(build_id))
+    if assignment.builds or assignment.failed:
+        ctx.events.notify(BUILDS)  # they show their worker (or their end) now
     return assignment
+
+
+async def _spec_or_fail(session: AsyncSession, build: Build) -> JobSpec | None:
+    """The spec to hand out, checked to encode as the answer will; None if it cannot be (a row
+    stored before the API refused such values, or by an older version), and the build is then
+    ended with `error` saying why. Handing it back to the queue would fail the same way on
+    every claim, and hold up the builds behind it."""
+    try:
+        spec = handed_out_spec(build)
+        spec.model_dump_json()
+    except (ValidationError, ValueError, TypeError) as exc:
+        reason = _unusable_spec_reason(exc)
+        log.warning("build cannot be handed out", build_id=str(build.id), reason=reason)
+        await lifecycle.finish(
+            session,
+            build,
+            BuildStatus.ERROR,
+            error_message=f"the server cannot hand out this build: {reason}",
+        )
+        await session.flush()
+        return None
+    return spec
+
+
+def _unusable_spec_reason(exc: Exception) -> str:
+    # Never the values themselves: a spec holds the values to mask in the log.
+    if isinstance(exc, ValidationError):
+        fields = ", ".join(".".join(str(p) for p in e["loc"]) or "spec" for e in exc.errors())
+        return f"its stored job spec is not valid ({fields})"
+    if "surrogate" in str(exc):
+        return "its stored job spec holds text that cannot be encoded (a lone UTF-16 surrogate)"
+    return f"its stored job spec cannot be encoded ({type(exc).__name__})"
 
 
 async def _job_has_a_free_slot(
@@ -89,8 +137,8 @@ async def claim_next_build(ctx: ServerContext, worker_id: uuid.UUID, wait: float
     while True:
         signal = ctx.events.listen(QUEUE)
         assignment = await _assign_builds(ctx, worker_id, limit=1)
-        if assignment.builds:
-            return handed_out_spec(assignment.builds[0])
+        if assignment.specs:
+            return assignment.specs[0]
         remaining = deadline - time.monotonic()
         if remaining <= 0 or ctx.events.closed:
             return None

@@ -20,7 +20,7 @@ from solvyd.server.services.context import ServerContext
 from solvyd.server.services.errors import NotFound
 from solvyd.shared import log_text
 from solvyd.shared.clock import utcnow
-from solvyd.shared.log_text import cut_long_line
+from solvyd.shared.log_text import cut_long_line, storable
 
 MAX_BATCHES_PER_PAGE = 1000
 MAX_SEQ = INT32_MAX  # a log batch's seq (and a build's attempt) is an INTEGER column
@@ -43,7 +43,7 @@ async def append_log_batch(
         if build.log_truncated or build.log_archive_key:
             return False
         masker = await build_masker(ctx, session, build)
-        texts = [cut_long_line(masker(line.text)) for line in batch.lines]
+        texts = [cut_long_line(masker(storable(line.text))) for line in batch.lines]
         size = sum(len(text.encode()) + 1 for text in texts)
         cap = ctx.settings.max_log_bytes
         truncated = build.log_bytes + size > cap
