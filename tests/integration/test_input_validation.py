@@ -1,12 +1,16 @@
 """Text that cannot be stored or encoded (a lone UTF-16 surrogate, a NUL) is refused at the
 edge with 422 and nothing saved, except in log lines, which keep it as U+FFFD; a build the
 server cannot hand out ends in `error` instead of jamming the queue; step names from workers
-follow the pipeline language's rule; a worker's cancel watch is for its own builds only.
+follow the pipeline language's rule; a worker's cancel watch is for its own builds only; and
+the client's address comes from X-Forwarded-For only through a trusted proxy.
 
-In-process app over ASGI on SQLite and PostgreSQL."""
+In-process app over ASGI on SQLite and PostgreSQL, and one real server process for the
+forwarded-address case (uvicorn itself believed the header from loopback)."""
 
 import json
 import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -14,7 +18,9 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
+from solvyd.server.app import create_app
 from solvyd.server.db.models import Build
+from solvyd.server.settings import ServerSettings
 from tests.integration.api_helpers import (
     AGENT_TOKEN,
     API,
@@ -32,6 +38,7 @@ from tests.integration.api_helpers import (
     trigger,
     unique,
 )
+from tests.support.processes import ADMIN_PASSWORD, ServerProcess, start_server
 
 SURROGATE = "x\ud800y"
 NUL = "x\x00y"
@@ -333,3 +340,136 @@ async def test_a_matrix_that_makes_a_bad_step_name_is_refused(client: httpx.Asyn
         f"{API}/jobs", headers=admin, json={"name": "matrix", "pipeline": fine}
     )
     assert response.status_code == 201, response.text
+
+
+# --- the client's address behind proxies ---
+
+FAILED_LOGINS = 25
+
+
+async def _failed_logins(http: httpx.AsyncClient, forged: bool) -> list[int]:
+    """25 failed logins, each for another username, each claiming another address."""
+    statuses = []
+    for n in range(FAILED_LOGINS):
+        headers = {"X-Forwarded-For": f"198.51.100.{n + 1}"} if forged else {}
+        response = await http.post(
+            f"{API}/auth/login",
+            headers=headers,
+            json={"username": f"nobody-{n}", "password": "not-the-password"},
+        )
+        statuses.append(response.status_code)
+    return statuses
+
+
+async def _login_failure_ips(http: httpx.AsyncClient, admin: Headers) -> set[str]:
+    response = await http.get(
+        f"{API}/audit", headers=admin, params={"action": "login", "limit": 500}
+    )
+    assert response.status_code == 200, response.text
+    return {e["ip"] for e in response.json()["items"] if e["outcome"] == "failure"}
+
+
+class _AppOnLoopback:
+    """The app as a client on loopback reaches it (the issue's setup: `make run`)."""
+
+    PEER = "127.0.0.1"
+
+    @pytest.fixture
+    async def client(self, settings: ServerSettings) -> AsyncIterator[httpx.AsyncClient]:
+        app = create_app(settings.model_copy(update=self.changes()))
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app, client=(self.PEER, 50123))
+            async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+                http.app = app  # type: ignore[attr-defined]
+                yield http
+
+    def changes(self) -> dict[str, Any]:
+        return {}
+
+
+class TestNoTrustedProxy(_AppOnLoopback):
+    async def test_a_forged_header_from_loopback_is_ignored(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        """The issue: 25 failed logins from loopback, each with another forged address, got
+        no 429, and the audit log recorded the forged addresses."""
+        admin = await admin_headers(client)
+        statuses = await _failed_logins(client, forged=True)
+        assert statuses[:20] == [401] * 20
+        assert statuses[20:] == [429] * 5
+        assert await _login_failure_ips(client, admin) == {self.PEER}
+
+
+class TestTrustedProxy(_AppOnLoopback):
+    def changes(self) -> dict[str, Any]:
+        proxies = ServerSettings(trusted_proxies="127.0.0.1, 10.0.0.0/8").trusted_proxies
+        return {"trusted_proxies": proxies}
+
+    async def test_a_trusted_proxy_names_each_client(self, client: httpx.AsyncClient) -> None:
+        """Through a trusted proxy each forwarded address is a client of its own."""
+        admin = await admin_headers(client)
+        statuses = await _failed_logins(client, forged=True)
+        assert statuses == [401] * FAILED_LOGINS
+        ips = await _login_failure_ips(client, admin)
+        assert ips == {f"198.51.100.{n + 1}" for n in range(FAILED_LOGINS)}
+
+    async def test_the_right_most_untrusted_address_is_the_client(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        """What the client wrote comes first and proves nothing; the proxies' entries come
+        last. An entry that is no address stops the walk at the proxy that handed it on."""
+        admin = await admin_headers(client)
+        cases = {
+            "6.6.6.6, 203.0.113.9, 10.1.2.3": "203.0.113.9",
+            "203.0.113.10": "203.0.113.10",
+            "10.0.0.7": "10.0.0.7",
+            "not-an-address, 10.0.0.8": "10.0.0.8",
+        }
+        for header in cases:
+            await client.post(
+                f"{API}/auth/login",
+                headers={"X-Forwarded-For": header},
+                json={"username": unique("nobody"), "password": "not-the-password"},
+            )
+        assert await _login_failure_ips(client, admin) == set(cases.values())
+
+
+def test_trusted_proxies_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert ServerSettings().trusted_proxies == []
+    monkeypatch.setenv("SOLVYD_TRUSTED_PROXIES", "10.0.0.1, 192.168.0.0/16,::1")
+    assert [str(n) for n in ServerSettings().trusted_proxies] == [
+        "10.0.0.1/32",
+        "192.168.0.0/16",
+        "::1/128",
+    ]
+    monkeypatch.setenv("SOLVYD_TRUSTED_PROXIES", "proxy.example")
+    with pytest.raises(ValueError, match="trusted_proxies"):
+        ServerSettings()
+
+
+def test_a_real_server_believes_no_forwarded_header_from_loopback(
+    database_url: str, tmp_path: Path, log_dir: Path
+) -> None:
+    """The issue's case, through uvicorn: it trusts X-Forwarded-For from 127.0.0.1 by default
+    and rewrote the client's address before the app saw it; `solvyd server` turns that off."""
+    server: ServerProcess = start_server(database_url, tmp_path / "data", log_dir)
+    try:
+        with httpx.Client(base_url=server.url) as http:
+            login = http.post(
+                f"{API}/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD}
+            )
+            admin = bearer(login.json()["access_token"])
+            statuses = []
+            for n in range(FAILED_LOGINS):
+                response = http.post(
+                    f"{API}/auth/login",
+                    headers={"X-Forwarded-For": f"198.51.100.{n + 1}"},
+                    json={"username": f"nobody-{n}", "password": "not-the-password"},
+                )
+                statuses.append(response.status_code)
+            assert statuses == [401] * 20 + [429] * 5
+            events = http.get(f"{API}/audit", headers=admin, params={"action": "login"})
+            ips = {e["ip"] for e in events.json()["items"] if e["outcome"] == "failure"}
+            assert ips == {"127.0.0.1"}
+    finally:
+        server.process.stop()

@@ -47,6 +47,9 @@ class _SolvydServer(uvicorn.Server):
                 access_log=False,
                 lifespan="on",
                 timeout_graceful_shutdown=5,
+                # uvicorn believes X-Forwarded-For from 127.0.0.1 by default; the server
+                # decides whom to believe itself (SOLVYD_TRUSTED_PROXIES).
+                proxy_headers=False,
             )
         )
         self.app = app

@@ -5,7 +5,7 @@ import re
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, IPvAnyNetwork, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 _ORIGIN = re.compile(r"^https?://[^/?#\s]+$")
@@ -68,6 +68,10 @@ class ServerSettings(BaseSettings):
     max_request_bytes: int = Field(default=10 * 1024**2, ge=1)
     # The built web UI (`npm run build` in web/); unset: web/dist of this source tree.
     web_dir: Path | None = None
+    # Reverse proxies (addresses or networks, comma-separated) whose X-Forwarded-For names the
+    # client, for the login throttle and the audit log. Empty: the address of the connection,
+    # whatever a header says. (uvicorn's own --forwarded-allow-ips is switched off.)
+    trusted_proxies: Annotated[list[IPvAnyNetwork], NoDecode] = Field(default_factory=list)
 
     @field_validator("cors_origins", mode="before")
     @classmethod
@@ -77,6 +81,13 @@ class ServerSettings(BaseSettings):
             if text.startswith("["):
                 return json.loads(text)
             return [part.strip() for part in text.split(",") if part.strip()]
+        return value
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
     @field_validator("cors_origins")

@@ -17,6 +17,7 @@ from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from solvyd.server.api.client_address import client_address
 from solvyd.server.auth.roles import Access
 from solvyd.server.db.models import User, Worker
 from solvyd.server.services import users, workers
@@ -34,14 +35,21 @@ async def get_context(request: Request) -> ServerContext:
     return ctx
 
 
-async def get_client_ip(request: Request) -> str | None:
-    """The caller's address for the audit log, as uvicorn saw it: behind a reverse proxy the
-    proxy's own, unless uvicorn trusts it to forward the client's (--forwarded-allow-ips).
-    Says nothing about who may call: a route still declares one access rule of its own."""
-    return request.client.host if request.client else None
-
-
 Ctx = Annotated[ServerContext, Depends(get_context)]
+
+
+async def get_client_ip(ctx: Ctx, request: Request) -> str | None:
+    """The caller's address for the login throttle and the audit log: the connection's, or,
+    from a trusted proxy (`SOLVYD_TRUSTED_PROXIES`), the client it names in X-Forwarded-For
+    (`client_address`). Says nothing about who may call: a route still declares one access
+    rule of its own."""
+    return client_address(
+        request.client.host if request.client else None,
+        request.headers.getlist("x-forwarded-for"),
+        ctx.settings.trusted_proxies,
+    )
+
+
 Bearer = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ClientIp = Annotated[str | None, Depends(get_client_ip)]
 
