@@ -3,11 +3,16 @@
 as an agent (a worker's token on worker routes, the registration token on registration).
 
 For each operation it sends schemathesis' coverage cases (valid values at their edges: the
-longest strings, the largest numbers, NUL characters) and then `SOLVYD_FUZZ_MAX_EXAMPLES`
-(default 25) random cases, valid and invalid. Valid ids in the path are swapped for those of a
+longest strings, the largest numbers, NUL characters), then `SOLVYD_FUZZ_MAX_EXAMPLES`
+(default 25) random cases, valid and invalid, and `SOLVYD_FUZZ_HOSTILE_EXAMPLES` (default 10)
+valid cases with one string (or key) of the body, query or path swapped for text that cannot be
+stored or misleads a reader (not as a viewer, whose writes are refused before their bodies matter):
+a lone UTF-16 surrogate, a NUL, a right-to-left override (schemathesis writes strings its
+codec, UTF-8, can encode, so never a surrogate). Valid ids in the path are swapped for those of a
 real job, build and worker, made fresh for each operation, so the fuzzer reaches past "404 not
 found". No answer may be a 5xx, and every answer must match the document (the schema of its
-status code, its content type). The module takes about 100 s.
+status code, its content type). The module takes about 150 s on an idle 2-core machine
+(an estimate: about 100 s before the hostile-text cases; much longer under load).
 
 Reproduce a failure with the seed it prints: SOLVYD_FUZZ_SEED=<n>.
 """
@@ -40,6 +45,8 @@ from tests.support.databases import PostgresDatabases, SqliteDatabases
 from tests.support.processes import ADMIN_PASSWORD, AGENT_TOKEN, ServerProcess, start_server
 
 MAX_EXAMPLES = int(os.environ.get("SOLVYD_FUZZ_MAX_EXAMPLES", "25"))
+# Cases per operation with one string swapped for hostile text (see HOSTILE_TEXT).
+HOSTILE_EXAMPLES = int(os.environ.get("SOLVYD_FUZZ_HOSTILE_EXAMPLES", "10"))
 SEED = int(os.environ.get("SOLVYD_FUZZ_SEED", "20261129"))
 # Which role fuzzes which database. A viewer's answers hardly depend on the database (most are
 # 403 before it is asked), so that run is on PostgreSQL only: the stricter of the two, and the
@@ -203,6 +210,71 @@ def _use_seeds(case: schemathesis.Case, seeds: "Seeds | None", worker_route: boo
             case.path_parameters[name] = real
 
 
+# Text a JSON body can carry and no database column can store (a lone surrogate, NUL), or
+# that shows other than it is (a right-to-left override). The agent's own JSON encoder, like
+# `json.dumps`, sends a surrogate as a `\ud800` escape.
+HOSTILE_TEXT = ["x\ud800y", "\udfff", "a\x00b", "\x00", "run\u202etxt.exe", "\ud83d"]
+# A URL is percent-encoded UTF-8, which holds no surrogate: only these go into query and path.
+HOSTILE_URL_TEXT = [
+    text for text in HOSTILE_TEXT if not any(0xD800 <= ord(c) < 0xE000 for c in text)
+]
+
+
+@dataclass
+class _Slot:
+    """Where one string of a case is: a value or a key of `container`."""
+
+    container: dict[str, Any] | list[Any]
+    key: Any
+    is_key: bool
+    in_url: bool
+
+
+def _string_slots(value: Any, in_url: bool, slots: list[_Slot]) -> None:
+    if isinstance(value, dict):
+        for key, item in list(value.items()):
+            if isinstance(key, str):
+                slots.append(_Slot(value, key, is_key=True, in_url=in_url))
+            if isinstance(item, str):
+                slots.append(_Slot(value, key, is_key=False, in_url=in_url))
+            else:
+                _string_slots(item, in_url, slots)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            if isinstance(item, str):
+                slots.append(_Slot(value, index, is_key=False, in_url=in_url))
+            else:
+                _string_slots(item, in_url, slots)
+
+
+def _with_hostile_text(case: schemathesis.Case, position: int, choice: int) -> bool:
+    """Swap one string of the case (the `position`-th, wrapping) for hostile text; False if
+    the case has no string to swap."""
+    slots: list[_Slot] = []
+    _string_slots(case.body, False, slots)
+    _string_slots(case.query, True, slots)
+    # Keys of a query or path are the schema's own names, not the caller's text.
+    slots = [slot for slot in slots if not (slot.in_url and slot.is_key)]
+    path_slots: list[_Slot] = []
+    _string_slots(case.path_parameters, True, path_slots)
+    slots += [slot for slot in path_slots if not slot.is_key]
+    if not slots:
+        return False
+    slot = slots[position % len(slots)]
+    texts = HOSTILE_URL_TEXT if slot.in_url else HOSTILE_TEXT
+    text = texts[choice % len(texts)]
+    container = slot.container
+    if slot.is_key:
+        assert isinstance(container, dict)
+        container[f"{slot.key}{text}"] = container.pop(slot.key)
+    else:
+        container[slot.key] = f"{container[slot.key]}{text}"
+    return True
+
+
+# Read after each operation's cases, as an admin.
+LISTS = ["/jobs", "/builds", "/workers", "/users", "/secrets", "/tokens", "/audit"]
+
 # Streams that answer for as long as the viewer stays: no answer to check, only a timeout.
 # Their own tests read them (tests/integration/test_events_stream.py).
 ENDLESS = {"stream_events"}
@@ -295,6 +367,45 @@ class Fuzzer:
             random_cases()
         except (Exception, BaseExceptionGroup) as exc:
             self.failures.append(f"--- {operation.label} (random)\n{exc}")
+
+        # Valid cases but for one string: the edge must refuse it (422), or, in a log line,
+        # store it replaced; never a 500, and never a value saved that breaks a later read.
+        # A viewer's writes are refused before their bodies matter (as for the coverage cases).
+        if self.role == "viewer":
+            return
+
+        @seed(SEED)
+        @settings(
+            max_examples=HOSTILE_EXAMPLES,
+            deadline=None,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
+        @given(
+            case=operation.as_strategy(GenerationMode.POSITIVE),
+            position=st.integers(min_value=0, max_value=1000),
+            choice=st.integers(min_value=0, max_value=len(HOSTILE_TEXT) - 1),
+        )
+        def hostile_cases(case: schemathesis.Case, position: int, choice: int) -> None:
+            if _with_hostile_text(case, position, choice):
+                call(case)
+
+        try:
+            hostile_cases()
+        except (Exception, BaseExceptionGroup) as exc:
+            self.failures.append(f"--- {operation.label} (hostile text)\n{exc}")
+        self._lists_still_answer(operation)
+
+    def _lists_still_answer(self, operation: schemathesis.APIOperation) -> None:
+        """What the cases saved must not break a later read (a job saved with a lone surrogate
+        once made `GET /jobs` answer 500 for everyone)."""
+        admin = self.users["admin"].renewed().headers()
+        for path in LISTS:
+            response = self.http.get(path, headers=admin)
+            if response.status_code != 200:
+                self.failures.append(
+                    f"--- GET {path} after {operation.label}: {response.status_code}"
+                )
 
     def _headers(self, access: str, seeds: Seeds | None) -> dict[str, str]:
         if self.role != "agent":
