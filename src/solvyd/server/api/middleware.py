@@ -268,8 +268,8 @@ async def _whole_body(receive: Receive) -> Message:
 
 
 def _unstorable_in_json(body: bytes) -> str | None:
-    """The path (`env.A`, `lines.0.text`) of the first string or key holding a lone surrogate
-    or NUL; None if there is none or the body is no JSON (the route then says why)."""
+    """The path (`env.A`, `labels.1`) of a string or key holding a lone surrogate or NUL; None
+    if there is none or the body is no JSON (the route then says why)."""
     try:
         document = json.loads(body)  # as Starlette decodes it
     except (ValueError, RecursionError):
