@@ -18,6 +18,7 @@ from solvyd.server.db.models import Build, Job, Worker
 from solvyd.server.events import BUILDS, QUEUE
 from solvyd.server.services.context import ServerContext
 from solvyd.server.services.errors import NotFound
+from solvyd.server.services.workers import claimable_labels
 from solvyd.shared.clock import utcnow
 
 MAX_ASSIGNED_LISTED = 10
@@ -51,7 +52,7 @@ async def _assign_builds(ctx: ServerContext, worker_id: uuid.UUID, limit: int) -
         passed_over: list[uuid.UUID] = []
         while len(assignment.builds) < min(free, limit):
             build_id = await dialects.lock_next_claimable_build(
-                session, list(worker.labels), ctx.db.dialect, now, skip=passed_over
+                session, claimable_labels(worker), ctx.db.dialect, now, skip=passed_over
             )
             if build_id is None:
                 break
