@@ -2,8 +2,10 @@
 
 The values are never part of the build's spec (the UI, CLI and API show the spec's parts):
 the agent asks here once the plan is known and before any step runs. The answer is the job's
-secret of each name, else the global one; a build of a pull request from a fork gets none
-unless its job sets `secrets_for_forks`. Every request is audited (`secret.read`, names only).
+secret of each name, else the global one; a protected secret only for a build of one of its
+branches (else it answers as not set, so its existence is not told); a build of a pull request
+from a fork gets none unless its job sets `secrets_for_forks`, and never a protected one.
+Every request is audited (`secret.read`, names only).
 """
 
 import uuid
@@ -57,7 +59,9 @@ async def read_build_secrets(
                 session, actor, "secret.read", target, outcome="denied", names=names, reason="fork"
             )
             return SecretsReply(missing=names, reason=FORK_REASON)
-        values = await secrets.secret_values(session, secrets.secret_box(ctx), job.id, names)
+        values = await secrets.secret_values(
+            session, secrets.secret_box(ctx), job.id, names, for_build=build
+        )
         missing = [name for name in names if name not in values]
         audit.record(session, actor, "secret.read", target, names=sorted(values), missing=missing)
     return SecretsReply(values=values, missing=missing)
