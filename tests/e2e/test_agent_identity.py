@@ -1,0 +1,131 @@
+"""The agent's credentials end to end (real server and agent processes, SQLite and
+PostgreSQL): the registration token comes from the environment or a file and never sits on the
+command line, the worker token is kept 0600 out of the steps' sight, a step sees neither nor
+the agent's environment, a restarted agent gets its name back, and a stranger with the
+registration token alone does not."""
+
+import os
+import stat
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.helpers import UserApi
+from tests.support.processes import AGENT_TOKEN, ServerProcess, start_agent
+
+pytestmark = pytest.mark.e2e
+
+# A step that prints what it can see of its environment and of its agent process.
+PROBE = """steps:
+  - name: probe
+    commands:
+      - env
+      - "tr '\\\\0' ' ' < /proc/$PPID/cmdline || true"
+"""
+
+
+def _worker_token_file(work_dir: Path, name: str) -> Path:
+    return work_dir / ".agent" / f"{name}.worker-token"
+
+
+def _wait_for_exit(popen: "subprocess.Popen[bytes]", timeout: float = 30.0) -> int:
+    try:
+        return popen.wait(timeout)
+    except subprocess.TimeoutExpired:
+        raise AssertionError("the agent did not exit") from None
+
+
+@pytest.mark.parametrize("token_via", ["env", "file"])
+def test_the_agent_runs_with_no_token_on_its_command_line_and_steps_see_none(
+    api: UserApi, server: ServerProcess, log_dir: Path, tmp_path: Path, token_via: str
+) -> None:
+    name = f"quiet-{token_via}"
+    work_dir = tmp_path / "work" / name
+    agent = start_agent(server.url, log_dir, work_dir, name=name, token_via=token_via)  # type: ignore[arg-type]
+    try:
+        api.wait_for_worker(name)
+        cmdline = Path(f"/proc/{agent.pid}/cmdline").read_bytes()
+        assert AGENT_TOKEN.encode() not in cmdline
+        assert b"--token" not in cmdline.replace(b"--token-file", b"")
+
+        token_file = _worker_token_file(work_dir, name)
+        # Saved as soon as the server's answer arrives, a moment after the server lists it.
+        deadline = time.monotonic() + 10
+        while not token_file.exists():
+            assert time.monotonic() < deadline, agent.output()
+            time.sleep(0.05)
+        assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
+        assert stat.S_IMODE(token_file.parent.stat().st_mode) == 0o700
+        worker_token = token_file.read_text()
+        assert worker_token.startswith("svw_")
+
+        job = api.create_job(f"probe-{uuid.uuid4().hex[:6]}", PROBE)
+        build = api.wait_for_finish(api.trigger(job["id"])["id"])
+        assert build["status"] == "success", build
+        log = api.log_text(build["id"])
+        assert "SOLVYD_STEP_NAME=probe" in log  # the step did print its environment
+        for held_by_the_agent in (AGENT_TOKEN, worker_token, "SOLVYD_AGENT_TOKEN", "SOLVYD_DATA"):
+            assert held_by_the_agent not in log
+        assert AGENT_TOKEN not in agent.output() and worker_token not in agent.output()
+        assert "deprecated" not in agent.output()
+    finally:
+        agent.stop()
+
+
+def test_the_deprecated_token_argument_still_works_and_warns_once(
+    api: UserApi, server: ServerProcess, log_dir: Path, tmp_path: Path
+) -> None:
+    name = "old-style"
+    agent = start_agent(
+        server.url, log_dir, tmp_path / "work" / name, name=name, token_via="argument"
+    )
+    try:
+        api.wait_for_worker(name)
+        job = api.create_job(
+            f"old-{uuid.uuid4().hex[:6]}", "steps:\n  - name: s\n    commands: [echo ok]\n"
+        )
+        assert api.wait_for_finish(api.trigger(job["id"])["id"])["status"] == "success"
+    finally:
+        agent.stop()
+    output = agent.output()
+    assert output.count("--token is deprecated") == 1, output
+    assert "SOLVYD_AGENT_TOKEN" in output and "--token-file" in output
+    assert AGENT_TOKEN not in output
+
+
+def test_a_restarted_agent_keeps_its_name_and_a_stranger_gets_409(
+    api: UserApi, server: ServerProcess, log_dir: Path, tmp_path: Path
+) -> None:
+    name = "keeper"
+    work_dir = tmp_path / "work" / name
+    first = start_agent(server.url, log_dir, work_dir, name=name)
+    try:
+        worker_id = api.wait_for_worker(name)["id"]
+    finally:
+        assert first.stop() == 0
+    again = start_agent(server.url, log_dir, work_dir, name=name)
+    try:
+        deadline = time.monotonic() + 30
+        while "registered" not in again.output():
+            assert again.popen.poll() is None, again.output()
+            assert time.monotonic() < deadline, again.output()
+            time.sleep(0.1)
+        assert api.wait_for_worker(name)["id"] == worker_id
+
+        # Same name, the registration token, but not that worker's token (another machine,
+        # or a step that read the registration token): refused, and the agent says why.
+        stranger = start_agent(server.url, log_dir, tmp_path / "elsewhere", name=name)
+        assert _wait_for_exit(stranger.popen) != 0
+        assert "already registered" in stranger.output()
+        assert not os.path.exists(tmp_path / "elsewhere" / ".agent" / f"{name}.worker-token")
+        # The running agent was not disturbed.
+        job = api.create_job(
+            f"keep-{uuid.uuid4().hex[:6]}", "steps:\n  - name: s\n    commands: [echo ok]\n"
+        )
+        assert api.wait_for_finish(api.trigger(job["id"])["id"])["status"] == "success"
+        assert api.wait_for_worker(name)["id"] == worker_id
+    finally:
+        again.stop()
