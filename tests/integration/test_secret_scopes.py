@@ -23,6 +23,7 @@ from tests.integration.api_helpers import (
     register_worker,
     set_status,
     trigger,
+    user_headers,
 )
 
 VALUE = "protected-deploy-key-Q7vX2m"
@@ -171,3 +172,34 @@ async def test_bad_branch_patterns_are_422_and_nothing_is_saved(
         assert VALUE not in assert_error(response, 422)
     listed = (await client.get(f"{API}/jobs/{job['id']}/secrets", headers=admin)).json()
     assert listed["items"] == []
+
+
+async def test_a_build_a_developer_shaped_gets_no_protected_secret(
+    client: httpx.AsyncClient,
+) -> None:
+    """A developer who triggers a protected branch (at a commit of their own), or changes the
+    job's pipeline, would run their own code with the secret: such builds get none, until an
+    admin vouches for the job again by changing it (an empty PATCH will do)."""
+    admin = await admin_headers(client)
+    developer = await user_headers(client, admin, "developer")
+    job = await create_job(client, admin, pipeline=PIPELINE, branch="main")
+    await _put(client, admin, job["id"], VALUE, protected_branches=["main"])
+    await _put(client, admin, None, OTHER)  # unprotected: developers' builds still get these
+    assert (await _fetch(client, admin, job))["values"] == {"DEPLOY_KEY": VALUE}
+
+    by_developer = await _fetch(client, developer, job, commit_sha="f" * 40)
+    assert by_developer == {"values": {}, "missing": ["DEPLOY_KEY"], "reason": None}
+
+    edited = await client.patch(
+        f"{API}/jobs/{job['id']}", headers=developer, json={"pipeline": PIPELINE}
+    )
+    assert edited.status_code == 200, edited.text
+    assert (await _fetch(client, admin, job))["values"] == {}
+    vouched = await client.patch(f"{API}/jobs/{job['id']}", headers=admin, json={})
+    assert vouched.status_code == 200, vouched.text
+    assert (await _fetch(client, admin, job))["values"] == {"DEPLOY_KEY": VALUE}
+
+    # A job a developer created is theirs to shape: its protected secrets wait for an admin.
+    theirs = await create_job(client, developer, pipeline=PIPELINE, branch="main")
+    await _put(client, admin, theirs["id"], VALUE, protected_branches=["main"])
+    assert (await _fetch(client, admin, theirs))["values"] == {}

@@ -168,6 +168,10 @@ class Job(Base):
     )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # The user who last created or changed the job (None: the server). Protected secrets go
+    # only to builds of a job an admin changed last: whoever changes a job decides what its
+    # builds run. No foreign key, so that a deleted user's changes never look like an admin's.
+    changed_by: Mapped[uuid.UUID | None] = mapped_column(sa.Uuid)
 
 
 class Worker(Base):

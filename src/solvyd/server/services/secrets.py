@@ -11,6 +11,7 @@ returns, logs or audits a value: answers and audit events carry names only.
 
 import uuid
 from collections.abc import Collection
+from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
 import sqlalchemy as sa
@@ -120,11 +121,20 @@ async def delete_secret(
 
 
 def protected_build(build: Build, patterns: Collection[str]) -> bool:
-    """Whether `build` may have a secret protected to the branch `patterns`: its branch
-    matches one, and its code is not a pull request's or a fork's, whatever branch it names."""
+    """Whether `build` is on a branch of `patterns`, and its code is not a pull request's or
+    a fork's, whatever branch it names."""
     if build.from_fork or build.trigger == "pull_request" or not build.branch:
         return False
     return any(fnmatchcase(build.branch, pattern) for pattern in patterns)
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """The build a fetch is for, and whether admins alone shaped it (see
+    `services/builds/secrets.py`): only then may it have a protected secret."""
+
+    build: Build
+    admins_only: bool
 
 
 async def secret_values(
@@ -132,14 +142,15 @@ async def secret_values(
     box: SecretBox,
     job_id: uuid.UUID,
     names: Collection[str] | None,
-    for_build: Build | None = None,
+    for_build: Recipient | None = None,
 ) -> dict[str, str]:
     """The values a build of `job_id` may read, by name: of `names`, or of every secret when
     None. The job's own secret of a name wins over the global one. A value that does not
     decrypt (the server key changed, or the row was tampered with) is left out, and so is the
     global one of that name: the job meant its own. With `for_build`, a protected secret is
-    left out unless that build is on one of its branches (`protected_build`), and again the
-    global one of a job's withheld name with it. Without, every value is given (masking)."""
+    left out unless admins alone shaped that build and it is on one of its branches
+    (`protected_build`), and again the global one of a job's withheld name with it. Without,
+    every value is given (to mask them)."""
     query = sa.select(Secret).where(sa.or_(Secret.job_id == job_id, Secret.job_id.is_(None)))
     if names is not None:
         if not names:
@@ -151,7 +162,9 @@ async def secret_values(
         if (
             for_build is not None
             and row.protected_branches
-            and not protected_build(for_build, row.protected_branches)
+            and not (
+                for_build.admins_only and protected_build(for_build.build, row.protected_branches)
+            )
         ):
             values.pop(row.name, None)
             continue

@@ -1,5 +1,5 @@
 """identity scopes: labels a registration token grants (and the grant a worker holds),
-protected branches of a secret
+protected branches of a secret, who last changed a job
 
 Revision ID: 0006
 Revises: 0005
@@ -23,6 +23,10 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("labels", sa.JSON(), nullable=True))
     with op.batch_alter_table("workers", schema=None) as batch_op:
         batch_op.add_column(sa.Column("granted_labels", sa.JSON(), nullable=True))
+    # No foreign key: a deleted user's id must stay, and count as no admin's, rather than
+    # become NULL. NULL (jobs that exist, the server's own) is no admin's either.
+    with op.batch_alter_table("jobs", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("changed_by", sa.Uuid(), nullable=True))
     # An empty list: the secrets that exist stay unprotected, as they were.
     with op.batch_alter_table("secrets", schema=None) as batch_op:
         batch_op.add_column(
@@ -33,6 +37,8 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table("secrets", schema=None) as batch_op:
         batch_op.drop_column("protected_branches")
+    with op.batch_alter_table("jobs", schema=None) as batch_op:
+        batch_op.drop_column("changed_by")
     with op.batch_alter_table("workers", schema=None) as batch_op:
         batch_op.drop_column("granted_labels")
     with op.batch_alter_table("agent_registration_tokens", schema=None) as batch_op:
