@@ -7,6 +7,7 @@ registration token alone does not."""
 import os
 import stat
 import subprocess
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -129,3 +130,68 @@ def test_a_restarted_agent_keeps_its_name_and_a_stranger_gets_409(
         assert api.wait_for_worker(name)["id"] == worker_id
     finally:
         again.stop()
+
+
+def _cli(server: ServerProcess, api: UserApi, *args: str, stdin: str = "") -> tuple[str, str]:
+    token = str(api.http.headers["Authorization"]).removeprefix("Bearer ")
+    result = subprocess.run(
+        [sys.executable, "-m", "solvyd.cli", *args],
+        env={**os.environ, "SOLVYD_URL": server.url, "SOLVYD_TOKEN": token, "COLUMNS": "200"},
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout, result.stderr
+
+
+def test_the_cli_makes_label_scoped_tokens_protected_secrets_and_frees_names(
+    api: UserApi, server: ServerProcess, log_dir: Path, tmp_path: Path
+) -> None:
+    out, err = _cli(server, api, "agent-tokens", "create", "rack", "--labels", "linux,local")
+    token = out.strip()
+    assert token.startswith("sva_") and "linux,local" in err and token not in err
+    listed, _ = _cli(server, api, "agent-tokens", "list")
+    assert "linux,local" in listed and token not in listed
+
+    # An agent given that token in a file registers within its labels...
+    token_file = tmp_path / "rack.token"
+    token_file.write_text(token)
+    token_file.chmod(0o600)
+    args = ["--token-file", str(token_file)]
+    agent = start_agent(
+        server.url, log_dir, tmp_path / "w1", name="racked", labels="linux", extra_args=args
+    )
+    try:
+        worker = api.wait_for_worker("racked")
+        assert worker["labels"] == ["linux", "local"]
+    finally:
+        agent.stop()
+    # ...and not beyond them: it ends with the server's reason.
+    wide = start_agent(
+        server.url, log_dir, tmp_path / "w2", name="wide", labels="gpu", extra_args=args
+    )
+    assert _wait_for_exit(wide.popen) != 0
+    assert "does not grant the labels gpu" in wide.output()
+
+    # An admin frees a name that is gone for good.
+    _, err = _cli(server, api, "workers", "rm", "racked")
+    assert "removed worker racked" in err
+    names = [w["name"] for w in api.http.get("/workers").json()["items"]]
+    assert "racked" not in names
+
+    job = api.create_job(
+        f"cli-{uuid.uuid4().hex[:6]}", "steps:\n  - name: s\n    commands: [echo]\n"
+    )
+    _, err = _cli(
+        server,
+        api,
+        *("secrets", "set", "DEPLOY_KEY", "--job", job["name"], "--value-stdin"),
+        *("--protected-branch", "main", "--protected-branch", "release/*"),
+        stdin="cli-protected-value",
+    )
+    assert "only for branches main, release/*" in err
+    listed, _ = _cli(server, api, "secrets", "list", "--job", job["name"])
+    assert "main,release/*" in listed and "cli-protected-value" not in listed
