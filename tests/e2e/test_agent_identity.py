@@ -15,7 +15,15 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.helpers import UserApi
-from tests.support.processes import AGENT_TOKEN, ServerProcess, start_agent
+from tests.support.processes import (
+    ADMIN_PASSWORD,
+    AGENT_TOKEN,
+    ServerProcess,
+    free_port,
+    spawn,
+    start_agent,
+    wait_until_healthy,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -195,3 +203,41 @@ def test_the_cli_makes_label_scoped_tokens_protected_secrets_and_frees_names(
     assert "only for branches main, release/*" in err
     listed, _ = _cli(server, api, "secrets", "list", "--job", job["name"])
     assert "main,release/*" in listed and "cli-protected-value" not in listed
+
+
+def test_solvyd_up_keeps_its_agents_name_across_restarts_even_without_a_saved_token(
+    tmp_path: Path, log_dir: Path
+) -> None:
+    """`up`'s own agent is the server's: restarted on the same data, even one from before
+    worker tokens were saved (no `.agent` directory), it gets its name back and builds."""
+    workdir = tmp_path / "embedded"
+    workdir.mkdir()
+    env = {"SOLVYD_ADMIN_PASSWORD": ADMIN_PASSWORD, "SOLVYD_DATABASE_URL": ""}
+    saved = workdir / ".solvyd" / "work" / ".agent" / "local.worker-token"
+    worker_ids = []
+    for run in range(2):
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        process = spawn("up", ["up", "--port", str(port)], env, log_dir, cwd=workdir)
+        try:
+            # Bounds for a loaded machine: `up` migrates, hashes and starts an agent first.
+            wait_until_healthy(process, url, timeout=90)
+            http = ServerProcess(process, url)
+            api = UserApi(http)
+            worker_ids.append(api.wait_for_worker("local")["id"])
+            deadline = time.monotonic() + 10
+            while not saved.exists():
+                assert time.monotonic() < deadline, process.output()
+                time.sleep(0.05)
+            assert stat.S_IMODE(saved.stat().st_mode) == 0o600
+            [job] = [j for j in api.http.get("/jobs").json()["items"] if j["name"] == "hello"]
+            build = api.wait_for_finish(api.trigger(job["id"])["id"], timeout=60)
+            assert build["status"] == "success", process.output()
+            api.http.close()
+        except BaseException:
+            process.stop()
+            raise
+        assert process.stop(timeout=60) == 0, process.output()
+        if run == 0:
+            saved.unlink()  # as a data directory from before tokens were saved
+    assert worker_ids[0] == worker_ids[1]
