@@ -130,8 +130,6 @@ def spawn_agent(
             "agent",
             "--server",
             url,
-            "--token",
-            AGENT_TOKEN,
             "--name",
             name,
             "--concurrency",
@@ -139,7 +137,8 @@ def spawn_agent(
             "--work-dir",
             str(work_dir),
         ],
-        {"SOLVYD_LOG_FORMAT": "json"},
+        # The token in the environment, never on a command line every process can read.
+        {"SOLVYD_LOG_FORMAT": "json", "SOLVYD_AGENT_TOKEN": AGENT_TOKEN},
         log,
     )
 

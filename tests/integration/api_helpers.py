@@ -113,11 +113,17 @@ async def register_worker(
     *,
     labels: list[str] | None = None,
     concurrency: int = 1,
+    worker_token: str | None = None,
+    registration_token: str = AGENT_TOKEN,
 ) -> Worker:
+    """Register `name`; a name already registered needs that worker's `worker_token`."""
     name = name or unique("worker")
+    headers = bearer(registration_token)
+    if worker_token is not None:
+        headers["X-Solvyd-Worker-Token"] = worker_token
     response = await http.post(
         f"{API}/workers/register",
-        headers=bearer(AGENT_TOKEN),
+        headers=headers,
         json={
             "name": name,
             "hostname": f"{name}.example",

@@ -114,7 +114,9 @@ async def test_register_then_reregister_upserts_by_name(
     client: httpx.AsyncClient, admin: Headers
 ) -> None:
     first = await register_worker(client, "builder-1", labels=["linux"])
-    again = await register_worker(client, "builder-1", labels=["linux", "gpu"], concurrency=3)
+    again = await register_worker(
+        client, "builder-1", labels=["linux", "gpu"], concurrency=3, worker_token=first.token
+    )
     assert again.id == first.id
     assert uuid.UUID(again.id)
     assert again.token != first.token
@@ -148,7 +150,7 @@ async def test_reregistering_hands_back_what_the_old_process_held(
     for build in (doomed, retried):
         await set_status(client, old, build["id"], "running")
 
-    new = await register_worker(client, "restarting", concurrency=3)
+    new = await register_worker(client, "restarting", concurrency=3, worker_token=old.token)
     assert new.id == old.id
 
     lost = await get_build(client, admin, doomed["id"])

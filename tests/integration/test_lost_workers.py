@@ -118,7 +118,9 @@ async def test_reports_of_an_earlier_attempt_are_refused_even_from_the_same_work
     while (await get_build(client, admin, build["id"]))["attempt"] != 2:
         assert time.monotonic() < deadline, "the silent worker's build was never requeued"
         await asyncio.sleep(0.05)
-    again = await register_worker(client, worker.name)  # it comes back and claims it again
+    again = await register_worker(
+        client, worker.name, worker_token=worker.token
+    )  # it comes back and claims it again
     response = await claim(client, again, wait=5)
     assert response.json()["attempt"] == 2
 

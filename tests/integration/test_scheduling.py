@@ -204,7 +204,7 @@ async def test_a_drained_worker_claims_nothing_until_resumed_even_across_restart
     assert response.status_code == 200, response.text
     assert response.json()["status"] == "draining"
     assert (await claim(client, worker)).status_code == 204
-    again = await register_worker(client, worker.name)  # the agent restarts
+    again = await register_worker(client, worker.name, worker_token=worker.token)  # restarted
     assert (await claim(client, again)).status_code == 204
 
     response = await client.post(f"{API}/workers/{worker.id}/resume", headers=admin)

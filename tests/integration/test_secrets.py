@@ -170,7 +170,14 @@ async def test_set_list_replace_and_delete_job_and_global_secrets(
     created = await _put(client, admin, "DEPLOY_KEY", JOB_VALUE, job["id"])
     assert created.status_code == 201, created.text
     body = created.json()
-    assert set(body) == {"name", "scope", "job_id", "created_at", "updated_at"}
+    assert set(body) == {
+        "name",
+        "scope",
+        "job_id",
+        "protected_branches",
+        "created_at",
+        "updated_at",
+    }
     assert (body["name"], body["scope"], body["job_id"]) == ("DEPLOY_KEY", "job", job["id"])
 
     replaced = await _put(client, admin, "DEPLOY_KEY", OTHER_VALUE, job["id"])

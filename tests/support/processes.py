@@ -8,6 +8,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import httpx
 
@@ -127,13 +128,14 @@ def start_agent(
     concurrency: int = 1,
     executor: str = "local",
     extra_args: list[str] | None = None,
+    token_via: Literal["env", "file", "argument"] = "env",  # noqa: S107 - a way, not a token
 ) -> Process:
+    """An agent given the registration token as an operator should: in its environment
+    (`env`) or a 0600 file (`file`); `argument` is the deprecated `--token`."""
     args = [
         "agent",
         "--server",
         server_url,
-        "--token",
-        AGENT_TOKEN,
         "--name",
         name,
         "--concurrency",
@@ -143,6 +145,17 @@ def start_agent(
         "--work-dir",
         str(work_dir),
     ]
+    env: dict[str, str] = {}
+    if token_via == "env":
+        env["SOLVYD_AGENT_TOKEN"] = AGENT_TOKEN
+    elif token_via == "file":
+        work_dir.parent.mkdir(parents=True, exist_ok=True)
+        token_file = work_dir.parent / f"{name}.registration-token"
+        token_file.touch(mode=0o600)
+        token_file.write_text(AGENT_TOKEN + "\n")
+        args += ["--token-file", str(token_file)]
+    else:
+        args += ["--token", AGENT_TOKEN]
     if labels:
         args += ["--labels", labels]
-    return spawn(f"agent-{name}", args + (extra_args or []), {}, log_dir)
+    return spawn(f"agent-{name}", args + (extra_args or []), env, log_dir)

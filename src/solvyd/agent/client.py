@@ -33,6 +33,7 @@ log = structlog.get_logger(__name__)
 T = TypeVar("T")
 
 API_PREFIX = "/api/v1"
+WORKER_TOKEN_HEADER = "X-Solvyd-Worker-Token"  # noqa: S105 - a header's name
 
 
 class ServerUnavailable(Exception):
@@ -79,6 +80,7 @@ class ServerClient:
         token: str | None = None,
         params: dict[str, Any] | None = None,
         timeout: float | None = None,
+        headers: dict[str, str] | None = None,
     ) -> httpx.Response:
         bearer = token or self._worker_token
         try:
@@ -89,6 +91,7 @@ class ServerClient:
                 headers={
                     "Authorization": f"Bearer {bearer}",
                     "Content-Type": "application/json",
+                    **(headers or {}),
                 },
                 params=params,
                 timeout=timeout if timeout is not None else self._timeout,
@@ -106,9 +109,18 @@ class ServerClient:
             raise RuntimeError("register first")
         return f"/workers/{self.worker_id}{suffix}"
 
-    async def register(self, registration: WorkerRegistration) -> WorkerRegistered:
+    async def register(
+        self, registration: WorkerRegistration, worker_token: str | None = None
+    ) -> WorkerRegistered:
+        """Register; `worker_token`, the token of an earlier run under the same name, lets the
+        server hand that name over to us (without it a taken name is refused, 409)."""
+        extra = {WORKER_TOKEN_HEADER: worker_token} if worker_token else None
         response = await self._request(
-            "POST", "/workers/register", registration, token=self._registration_token
+            "POST",
+            "/workers/register",
+            registration,
+            token=self._registration_token,
+            headers=extra,
         )
         registered = WorkerRegistered.model_validate_json(response.content)
         self.worker_id = registered.id

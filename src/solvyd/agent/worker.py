@@ -18,6 +18,7 @@ import structlog
 from solvyd import __version__
 from solvyd.agent.build_run import BuildHandle, run_build
 from solvyd.agent.client import Rejected, ServerClient, ServerUnavailable, with_retries
+from solvyd.agent.identity import WorkerTokenStore
 from solvyd.agent.spool import agent_spool_dir, remove_stale_spools
 from solvyd.pipeline.executors.base import Executor
 from solvyd.protocol import (
@@ -45,6 +46,9 @@ class AgentConfig:
     # Where builds' reports spill to disk while the server is unreachable (in a directory of
     # this agent's name); None keeps them in memory only, dropping log lines past its bound.
     spool_root: Path | None = None
+    # Where the worker token is kept between runs (0600), so a restart can register under
+    # the same name again; None keeps it in memory, and a restart needs the name freed.
+    state_dir: Path | None = None
 
 
 def _local_ip() -> str:
@@ -120,7 +124,17 @@ class Agent:
             ),
             version=f"{__version__} ({platform.python_implementation()})",
         )
-        registered = await with_retries(lambda: self.client.register(registration), "register")
+        store = (
+            WorkerTokenStore(self.config.state_dir, self.config.name)
+            if self.config.state_dir is not None
+            else None
+        )
+        previous = store.load() if store is not None else None
+        registered = await with_retries(
+            lambda: self.client.register(registration, previous), "register"
+        )
+        if store is not None:
+            store.save(registered.token)
         self._heartbeat_interval = registered.heartbeat_interval_seconds
         log.info(
             "registered",

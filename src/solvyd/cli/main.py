@@ -6,6 +6,7 @@ import typer
 
 from solvyd import __version__
 from solvyd.cli import (
+    agent_tokens,
     builds,
     jobs,
     lint,
@@ -40,6 +41,7 @@ app.add_typer(workers.app, name="workers")
 app.add_typer(secrets.app, name="secrets")
 app.add_typer(users.app, name="users")
 app.add_typer(tokens.app, name="tokens")
+app.add_typer(agent_tokens.app, name="agent-tokens")
 
 
 @app.command("version")

@@ -122,16 +122,53 @@ def _make_agent(
         labels=[label for label in labels.split(",") if label],
         concurrency=concurrency,
         spool_root=work_root / ".spool",
+        state_dir=work_root / ".agent",
     )
     if name:
         config.name = name
     return Agent(config, create_executor(executor, work_root))
 
 
+TOKEN_ENV = "SOLVYD_AGENT_TOKEN"  # noqa: S105 - a variable's name
+TOKEN_ARGUMENT_DEPRECATED = (
+    "warning: --token is deprecated: a command line is readable by every user and process "
+    f"of the machine (ps, /proc/<pid>/cmdline). Set {TOKEN_ENV} or use --token-file instead."
+)
+
+
+def registration_token(argument: str | None, token_file: Path | None) -> str:
+    """The agent's registration token: from --token-file, the deprecated --token (with a
+    warning), or SOLVYD_AGENT_TOKEN. Never echoed."""
+    if token_file is not None and argument:
+        raise CliError("give the registration token once: --token-file or --token, not both")
+    if token_file is not None:
+        try:
+            value = token_file.read_text().strip()
+        except OSError as exc:
+            raise CliError(f"cannot read the token file {token_file}: {exc.strerror}") from exc
+        if not value:
+            raise CliError(f"the token file {token_file} is empty")
+        return value
+    if argument:
+        err_console.print(TOKEN_ARGUMENT_DEPRECATED, style="yellow", highlight=False)
+        return argument
+    if value := os.environ.get(TOKEN_ENV, "").strip():
+        return value
+    raise CliError(
+        f"no registration token: set {TOKEN_ENV}, or name a file holding it with --token-file"
+    )
+
+
 def agent(
     server_url: str = typer.Option(..., "--server", envvar="SOLVYD_SERVER_URL"),
-    token: str = typer.Option(
-        ..., "--token", envvar="SOLVYD_AGENT_TOKEN", help="The server's agent registration token."
+    token_file: Path | None = typer.Option(
+        None,
+        "--token-file",
+        envvar="SOLVYD_AGENT_TOKEN_FILE",
+        help=f"A file holding the agent registration token (else {TOKEN_ENV} is read).",
+    ),
+    token: str | None = typer.Option(
+        None, "--token", hidden=True, help="Deprecated: visible to every process; see --token-file."
     ),
     name: str | None = typer.Option(None, "--name", help="Defaults to the host name."),
     labels: str = typer.Option("", "--labels", help="Comma-separated labels."),
@@ -144,7 +181,8 @@ def agent(
 ) -> None:
     """Run a worker agent that claims and runs builds."""
     configure_logging(os.environ.get("SOLVYD_LOG_FORMAT", "console"), "info")
-    worker = _make_agent(server_url, token, name, labels, concurrency, executor, work_dir)
+    secret = registration_token(token, token_file)
+    worker = _make_agent(server_url, secret, name, labels, concurrency, executor, work_dir)
     # An agent advertises its executor: it must not register one that cannot run steps.
     problem = asyncio.run(worker.executor.check_available())
     if problem is not None:
@@ -155,7 +193,12 @@ def agent(
         worker.install_signal_handlers()
         await worker.run()
 
-    asyncio.run(main())
+    from solvyd.agent.client import Rejected
+
+    try:
+        asyncio.run(main())
+    except Rejected as exc:
+        raise CliError(f"the server refused this agent: {exc.message}") from exc
 
 
 async def _ensure_demo_job(ctx: "ServerContext") -> None:
@@ -166,6 +209,19 @@ async def _ensure_demo_job(ctx: "ServerContext") -> None:
     if not await jobs.list_jobs(ctx, DEMO_JOB_NAME):
         demo = JobCreate(name=DEMO_JOB_NAME, pipeline=HELLO_PIPELINE)
         await jobs.create_job(ctx, demo, SYSTEM)
+
+
+async def _keep_embedded_agent_name(ctx: "ServerContext", worker: "Agent") -> None:
+    """The embedded agent is the server's own, so it needs no proof of its name: its worker
+    is given a fresh token to register with, whatever was saved (a data directory from before
+    tokens were saved has none), rather than being refused (409)."""
+    from solvyd.agent.identity import WorkerTokenStore
+    from solvyd.server.services import workers
+
+    assert worker.config.state_dir is not None  # noqa: S101 - _make_agent always sets it
+    store = WorkerTokenStore(worker.config.state_dir, worker.config.name)
+    if token := await workers.reissue_token(ctx, worker.config.name):
+        store.save(token)
 
 
 def up(
@@ -191,6 +247,7 @@ def up(
         worker = _make_agent(
             url, ctx.keys.agent_token, "local", "", concurrency, "local", settings.data_dir / "work"
         )
+        await _keep_embedded_agent_name(ctx, worker)
         agent_task = asyncio.create_task(worker.run())
         err_console.print(
             f"\n[bold green]Solvyd is running[/] at {url}\n"

@@ -41,14 +41,32 @@ def set_secret(
     value_stdin: bool = typer.Option(
         False, "--value-stdin", help="Read the value from standard input instead of a prompt."
     ),
+    protected_branches: list[str] = typer.Option(
+        [],
+        "--protected-branch",
+        "-p",
+        help="Give the value only to builds of this branch (a glob such as release/*), never "
+        "to pull requests or forks; repeatable. Without it a replaced secret keeps its "
+        "branches.",
+    ),
+    unprotected: bool = typer.Option(
+        False, "--unprotected", help="Lift the branch protection: every build of the scope."
+    ),
 ) -> None:
     """Create or replace a secret. The value is read without echo, or from stdin."""
+    if unprotected and protected_branches:
+        raise CliError("--unprotected and --protected-branch exclude each other")
     client = ApiClient()
     base, scope = _base(client, job)
     value = _read_value(value_stdin)
-    response = client.request("PUT", f"{base}/{name}", json={"value": value})
+    body: dict[str, object] = {"value": value}
+    if protected_branches or unprotected:
+        body["protected_branches"] = protected_branches
+    response = client.request("PUT", f"{base}/{name}", json=body)
     verb = "created" if response.status_code == 201 else "updated"
-    err_console.print(f"{verb} secret {name} {scope}")
+    branches = response.json()["protected_branches"]
+    only = f", only for branches {', '.join(branches)}" if branches else ""
+    err_console.print(f"{verb} secret {name} {scope}{only}")
 
 
 @app.command("list")
@@ -56,10 +74,14 @@ def list_secrets(job: str | None = typer.Option(None, "--job", "-j", help=JOB_HE
     """List secrets by name (values are never shown)."""
     client = ApiClient()
     base, _ = _base(client, job)
-    table = table_with_ids("name", "scope", "created", "updated")
+    table = table_with_ids("name", "scope", "protected branches", "created", "updated")
     for secret in client.get(base)["items"]:
         table.add_row(
-            secret["name"], secret["scope"], when(secret["created_at"]), when(secret["updated_at"])
+            secret["name"],
+            secret["scope"],
+            ",".join(secret["protected_branches"]),
+            when(secret["created_at"]),
+            when(secret["updated_at"]),
         )
     console.print(table)
 

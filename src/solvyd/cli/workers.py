@@ -46,3 +46,12 @@ def resume(worker: str = typer.Argument(help="The worker's name or id.")) -> Non
     client = ApiClient()
     result = client.post(f"/workers/{_worker_id(client, worker)}/resume")
     err_console.print(f"worker {result['name']} is {result['status']}")
+
+
+@app.command("rm")
+def remove(worker: str = typer.Argument(help="The worker's name or id.")) -> None:
+    """Forget a worker that is gone for good: its token stops working and its name is free
+    to register again. Refused while it holds builds."""
+    client = ApiClient()
+    client.request("DELETE", f"/workers/{_worker_id(client, worker)}")
+    err_console.print(f"removed worker {worker}")

@@ -2,8 +2,11 @@
 
 The verbs, in the order an agent uses them (all HTTP, agent -> server, under /api/v1):
 
-- ``POST /workers/register`` (shared agent token) ``WorkerRegistration`` -> ``WorkerRegistered``:
-  upsert by name; the answer carries the worker's own token, used for everything after.
+- ``POST /workers/register`` (registration token) ``WorkerRegistration`` -> ``WorkerRegistered``:
+  the answer carries the worker's own token, used for everything after. A name already
+  registered is taken over (upsert) only with that worker's current token in the
+  ``X-Solvyd-Worker-Token`` header (a restarted agent), else 409; labels the registration
+  token does not grant are refused (403).
 - ``POST /workers/{id}/heartbeat`` ``Heartbeat`` -> ``HeartbeatReply``: keeps the worker online;
   tells it whether work is waiting and which of its builds were cancelled.
 - ``POST /workers/{id}/claim`` ``ClaimRequest`` -> ``JobSpec`` (200) or nothing (204): a long poll

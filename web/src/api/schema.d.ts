@@ -17,6 +17,7 @@ export interface paths {
         /**
          * Create Agent Token
          * @description A registration token, shown in `token` this once: the server keeps only its hash.
+         *     With `labels`, workers registered with it may have and claim only those labels.
          */
         post: operations["create_agent_token"];
         delete?: never;
@@ -448,7 +449,9 @@ export interface paths {
         get?: never;
         /**
          * Set Job Secret
-         * @description Create (201) or replace (200) the job's secret `name`. The value is write-only.
+         * @description Create (201) or replace (200) the job's secret `name`. The value is write-only. With
+         *     `protected_branches`, only builds of those branches (not of pull requests or forks) get
+         *     it.
          */
         put: operations["set_job_secret"];
         post?: never;
@@ -712,7 +715,12 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Register Worker */
+        /**
+         * Register Worker
+         * @description Register a worker under `name`. A name already registered needs that worker's current
+         *     token in `X-Solvyd-Worker-Token` (an agent registering again after a restart); otherwise
+         *     409, and an admin frees the name by removing the worker (`DELETE /workers/{id}`).
+         */
         post: operations["register_worker"];
         delete?: never;
         options?: never;
@@ -872,12 +880,15 @@ export interface components {
     schemas: {
         /** AgentTokenCreate */
         AgentTokenCreate: {
+            /** Labels */
+            labels?: string[] | null;
             /** Name */
             name: string;
         };
         /**
          * AgentTokenCreated
-         * @description Shown once: give `token` to `solvyd agent --token`; the server cannot show it again.
+         * @description Shown once: give `token` to `solvyd agent` in `SOLVYD_AGENT_TOKEN` or a file named by
+         *     `--token-file`; the server cannot show it again.
          */
         AgentTokenCreated: {
             /**
@@ -892,6 +903,8 @@ export interface components {
              * Format: uuid
              */
             id: string;
+            /** Labels */
+            labels: string[] | null;
             /** Last Used At */
             last_used_at: string | null;
             /** Name */
@@ -922,6 +935,8 @@ export interface components {
              * Format: uuid
              */
             id: string;
+            /** Labels */
+            labels: string[] | null;
             /** Last Used At */
             last_used_at: string | null;
             /** Name */
@@ -1559,6 +1574,8 @@ export interface components {
             job_id: string | null;
             /** Name */
             name: string;
+            /** Protected Branches */
+            protected_branches: string[];
             /**
              * Scope
              * @enum {string}
@@ -1575,6 +1592,8 @@ export interface components {
          * @description The value is write-only: no answer ever holds it.
          */
         SecretWrite: {
+            /** Protected Branches */
+            protected_branches?: string[] | null;
             /** Value */
             value: string;
         };
@@ -3423,7 +3442,10 @@ export interface operations {
     register_worker: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description A registering agent's current worker token, to register again under its own name. Says nothing about who may call. */
+                "x-solvyd-worker-token"?: string | null;
+            };
             path?: never;
             cookie?: never;
         };
@@ -3441,6 +3463,20 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["WorkerRegistered"];
                 };
+            };
+            /** @description a label the registration token does not grant */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description the name is taken and the worker's own token was not presented */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Validation Error */
             422: {

@@ -1,5 +1,5 @@
-"""Agent registration tokens (admins): what `solvyd agent --token` presents to register,
-besides the server's SOLVYD_AGENT_TOKEN."""
+"""Agent registration tokens (admins): what `solvyd agent` presents to register (from
+SOLVYD_AGENT_TOKEN or `--token-file`), besides the server's own SOLVYD_AGENT_TOKEN."""
 
 import uuid
 
@@ -23,6 +23,7 @@ def _read(token: AgentRegistrationToken) -> AgentTokenRead:
     return AgentTokenRead(
         id=token.id,
         name=token.name,
+        labels=token.labels,
         created_by=token.created_by,
         created_at=token.created_at,
         last_used_at=token.last_used_at,
@@ -35,8 +36,9 @@ def _read(token: AgentRegistrationToken) -> AgentTokenRead:
 async def create_agent_token(
     ctx: Ctx, admin: AsAdmin, ip: ClientIp, body: AgentTokenCreate
 ) -> AgentTokenCreated:
-    """A registration token, shown in `token` this once: the server keeps only its hash."""
-    token, value = await agent_tokens.create_token(ctx, body.name, Actor.of(admin, ip))
+    """A registration token, shown in `token` this once: the server keeps only its hash.
+    With `labels`, workers registered with it may have and claim only those labels."""
+    token, value = await agent_tokens.create_token(ctx, body.name, body.labels, Actor.of(admin, ip))
     return AgentTokenCreated(**_read(token).model_dump(), token=value)
 
 

@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, TypeVar
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -21,6 +21,7 @@ from solvyd.server.api.client_address import client_address
 from solvyd.server.auth.roles import Access
 from solvyd.server.db.models import User, Worker
 from solvyd.server.services import users, workers
+from solvyd.server.services.agent_tokens import Grant
 from solvyd.server.services.context import ServerContext
 from solvyd.server.services.errors import Forbidden, Unauthorized
 from solvyd.server.services.users import Principal
@@ -138,11 +139,24 @@ async def get_path_worker(worker_id: uuid.UUID, worker: "CurrentWorker") -> Work
     return worker
 
 
-async def require_agent_token(ctx: Ctx, credentials: Bearer) -> None:
+async def require_agent_token(ctx: Ctx, credentials: Bearer) -> Grant:
     token = _token(credentials)
     if token.startswith(workers.WORKER_TOKEN_PREFIX):
         raise Forbidden("a worker token cannot register a worker")
-    await workers.check_registration_token(ctx, token)
+    return await workers.check_registration_token(ctx, token)
+
+
+async def get_presented_worker_token(
+    x_solvyd_worker_token: Annotated[
+        str | None,
+        Header(
+            max_length=200,
+            description="A registering agent's current worker token, to register again under "
+            "its own name. Says nothing about who may call.",
+        ),
+    ] = None,
+) -> str | None:
+    return x_solvyd_worker_token
 
 
 _as_viewer = _principal_with(Access.VIEWER)
@@ -154,7 +168,9 @@ AsAdmin = Annotated[User, Depends(_user_of(_principal_with(Access.ADMIN)))]
 Caller = Annotated[Principal, Depends(_as_viewer)]
 CurrentWorker = Annotated[Worker, Depends(_with_access(Access.WORKER, get_current_worker))]
 PathWorker = Annotated[Worker, Depends(get_path_worker)]
-AgentToken = Depends(_with_access(Access.AGENT_REGISTRATION, require_agent_token))
+# The labels the request's registration token grants.
+AgentToken = Annotated[Grant, Depends(_with_access(Access.AGENT_REGISTRATION, require_agent_token))]
+PresentedWorkerToken = Annotated[str | None, Depends(get_presented_worker_token)]
 Public = Depends(_with_access(Access.PUBLIC, _public))
 
 

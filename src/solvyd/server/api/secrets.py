@@ -33,6 +33,7 @@ def _read(secret: Secret) -> SecretRead:
         name=secret.name,
         scope="job" if secret.job_id else "global",
         job_id=secret.job_id,
+        protected_branches=list(secret.protected_branches),
         created_at=secret.created_at,
         updated_at=secret.updated_at,
     )
@@ -47,7 +48,9 @@ async def _set(
     name: str,
     body: SecretWrite,
 ) -> SecretRead:
-    secret, created = await secrets.set_secret(ctx, job_id, name, body.value, Actor.of(user, ip))
+    secret, created = await secrets.set_secret(
+        ctx, job_id, name, body.value, Actor.of(user, ip), body.protected_branches
+    )
     response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
     return _read(secret)
 
@@ -66,7 +69,9 @@ async def set_job_secret(
     name: Name,
     body: SecretWrite,
 ) -> SecretRead:
-    """Create (201) or replace (200) the job's secret `name`. The value is write-only."""
+    """Create (201) or replace (200) the job's secret `name`. The value is write-only. With
+    `protected_branches`, only builds of those branches (not of pull requests or forks) get
+    it."""
     return await _set(ctx, ip, response, user, job_id, name, body)
 
 

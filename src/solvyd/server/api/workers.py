@@ -10,7 +10,15 @@ from solvyd.protocol import (
     WorkerRegistered,
     WorkerRegistration,
 )
-from solvyd.server.api.deps import AgentToken, AsAdmin, AsViewer, ClientIp, Ctx, PathWorker
+from solvyd.server.api.deps import (
+    AgentToken,
+    AsAdmin,
+    AsViewer,
+    ClientIp,
+    Ctx,
+    PathWorker,
+    PresentedWorkerToken,
+)
 from solvyd.server.api.long_poll import unless_disconnected
 from solvyd.server.schemas.workers import AssignedBuild, AssignedBuildList, WorkerList, WorkerRead
 from solvyd.server.services import jobs, workers
@@ -20,9 +28,21 @@ from solvyd.server.services.builds import claim
 router = APIRouter(prefix="/workers", tags=["workers"])
 
 
-@router.post("/register", dependencies=[AgentToken], operation_id="register_worker")
-async def register_worker(ctx: Ctx, body: WorkerRegistration) -> WorkerRegistered:
-    return await workers.register_worker(ctx, body)
+@router.post(
+    "/register",
+    operation_id="register_worker",
+    responses={
+        403: {"description": "a label the registration token does not grant"},
+        409: {"description": "the name is taken and the worker's own token was not presented"},
+    },
+)
+async def register_worker(
+    ctx: Ctx, grant: AgentToken, worker_token: PresentedWorkerToken, body: WorkerRegistration
+) -> WorkerRegistered:
+    """Register a worker under `name`. A name already registered needs that worker's current
+    token in `X-Solvyd-Worker-Token` (an agent registering again after a restart); otherwise
+    409, and an admin frees the name by removing the worker (`DELETE /workers/{id}`)."""
+    return await workers.register_worker(ctx, body, grant, worker_token)
 
 
 @router.post("/{worker_id}/heartbeat", operation_id="worker_heartbeat")

@@ -84,6 +84,8 @@ class AgentRegistrationToken(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+    # The labels a worker registered with this token may have and claim; None: any.
+    labels: Mapped[list[str] | None] = mapped_column(sa.JSON)
 
 
 class Secret(Base):
@@ -107,6 +109,9 @@ class Secret(Base):
     job_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("jobs.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(sa.String(200))
     ciphertext: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    # Branch globs; when any, only builds of those branches (never of a pull request or a
+    # fork) get the value, like GitLab's protected variables. Empty: every build of the job.
+    protected_branches: Mapped[list[str]] = mapped_column(default=list, server_default="[]")
     created_by: Mapped[uuid.UUID | None] = mapped_column(
         sa.ForeignKey("users.id", ondelete="SET NULL")
     )
@@ -163,6 +168,10 @@ class Job(Base):
     )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # The user who last created or changed the job (None: the server). Protected secrets go
+    # only to builds of a job an admin changed last: whoever changes a job decides what its
+    # builds run. No foreign key, so that a deleted user's changes never look like an admin's.
+    changed_by: Mapped[uuid.UUID | None] = mapped_column(sa.Uuid)
 
 
 class Worker(Base):
@@ -177,6 +186,9 @@ class Worker(Base):
     concurrency: Mapped[int] = mapped_column(default=1)
     version: Mapped[str] = mapped_column(sa.String(64), default="")
     token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    # The labels its registration token granted (None: any); claims never go beyond them,
+    # whatever `labels` says.
+    granted_labels: Mapped[list[str] | None] = mapped_column(sa.JSON)
     # online | offline | draining
     status: Mapped[str] = mapped_column(sa.String(20), default="online")
     health_status: Mapped[str] = mapped_column(sa.String(50), default="healthy")

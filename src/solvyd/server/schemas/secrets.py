@@ -4,13 +4,31 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
 
 from solvyd.protocol.messages import ENV_NAME_PATTERN
 
 MAX_VALUE_BYTES = 64 * 1024
 SecretName = Annotated[str, Field(min_length=1, max_length=200, pattern=ENV_NAME_PATTERN)]
+MAX_PROTECTED_BRANCHES = 50
+
+
+def _branch_glob(value: str) -> str:
+    # Git refuses control characters and spaces in branch names: a glob with one would never
+    # match, and one that cannot be encoded could not be stored.
+    if any(ch.isspace() or not ch.isprintable() for ch in value):
+        raise PydanticCustomError(
+            "branch_glob", "a branch pattern holds no spaces or control characters"
+        )
+    try:
+        value.encode()
+    except UnicodeEncodeError as exc:
+        raise PydanticCustomError("branch_glob", "a branch pattern must be valid text") from exc
+    return value
+
+
+BranchGlob = Annotated[str, Field(min_length=1, max_length=255), AfterValidator(_branch_glob)]
 
 
 class SecretWrite(BaseModel):
@@ -19,6 +37,12 @@ class SecretWrite(BaseModel):
     model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
 
     value: str
+    # Branch globs (`main`, `release/*`): only builds of a matching branch, never of a pull
+    # request or a fork, get the value. Omitted: unchanged (none for a new secret); [] makes
+    # it unprotected again.
+    protected_branches: list[BranchGlob] | None = Field(
+        default=None, max_length=MAX_PROTECTED_BRANCHES
+    )
 
     @field_validator("value")
     @classmethod
@@ -41,6 +65,8 @@ class SecretRead(BaseModel):
     name: str
     scope: Literal["job", "global"]
     job_id: uuid.UUID | None
+    # Empty: unprotected, every build of the scope gets it.
+    protected_branches: list[str]
     created_at: datetime
     updated_at: datetime
 

@@ -50,15 +50,24 @@ class TokenList(BaseModel):
     items: list[TokenRead]
 
 
+# Labels as the pipeline language writes them (pipeline/config/models.py).
+Label = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[\w.:/=\-]+$")]
+
+
 class AgentTokenCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: TokenName
+    # The labels a worker registered with the token may have, and so claim builds for;
+    # omitted or null: any label. A worker registering with another label is refused.
+    labels: list[Label] | None = Field(default=None, max_length=100)
 
 
 class AgentTokenRead(BaseModel):
     id: uuid.UUID
     name: str
+    # None: any label.
+    labels: list[str] | None
     created_by: uuid.UUID | None
     created_at: datetime
     last_used_at: datetime | None
@@ -67,7 +76,8 @@ class AgentTokenRead(BaseModel):
 
 
 class AgentTokenCreated(AgentTokenRead):
-    """Shown once: give `token` to `solvyd agent --token`; the server cannot show it again."""
+    """Shown once: give `token` to `solvyd agent` in `SOLVYD_AGENT_TOKEN` or a file named by
+    `--token-file`; the server cannot show it again."""
 
     token: str
 

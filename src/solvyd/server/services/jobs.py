@@ -47,7 +47,12 @@ def _validate(job: Job) -> None:
 
 async def create_job(ctx: ServerContext, body: JobCreate, actor: Actor) -> Job:
     fields = body.model_dump(exclude={"pipeline"})
-    job = Job(**fields, pipeline=pipeline_text(body.pipeline), created_by=actor.user_id)
+    job = Job(
+        **fields,
+        pipeline=pipeline_text(body.pipeline),
+        created_by=actor.user_id,
+        changed_by=actor.user_id,
+    )
     _validate(job)
     try:
         async with ctx.db.transaction() as session:
@@ -88,6 +93,8 @@ async def update_job(ctx: ServerContext, job_id: uuid.UUID, body: JobUpdate, act
         if "pipeline" in changes and job.pipeline is not None:
             job.build_config = None
         _validate(job)
+        # Even a change of nothing: an admin's empty update vouches for the job as it is.
+        job.changed_by = actor.user_id
         # Which fields, never their values: env and pipelines may hold what nobody should read
         # in an audit log.
         audit.record(

@@ -1,5 +1,9 @@
 """Secrets: admins set, list and delete them; builds read them (`services/builds/secrets.py`).
 
+A secret is global (any job's builds may ask for it) or a job's own, and either may be
+protected: given only to builds of branches matching one of its globs, never to a build of a
+pull request or a fork (GitLab's protected variables).
+
 A value is sealed (`auth/secret_box.py`) before it reaches the database and opened only to hand
 it to the worker running a build that asks for it, or to mask it in a build's log. Nothing here
 returns, logs or audits a value: answers and audit events carry names only.
@@ -7,6 +11,8 @@ returns, logs or audits a value: answers and audit events carry names only.
 
 import uuid
 from collections.abc import Collection
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
 
 import sqlalchemy as sa
 import structlog
@@ -14,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from solvyd.server.auth.secret_box import SecretBox, SecretBoxError, binding
-from solvyd.server.db.models import Job, Secret
+from solvyd.server.db.models import Build, Job, Secret
 from solvyd.server.services import audit
 from solvyd.server.services.context import ServerContext
 from solvyd.server.services.errors import Conflict, NotFound
@@ -47,8 +53,12 @@ async def set_secret(
     name: str,
     value: str,
     actor: audit.Actor,
+    protected_branches: Collection[str] | None = None,
 ) -> tuple[Secret, bool]:
-    """Create or replace the secret `name` of the job (None: global). True if created."""
+    """Create or replace the secret `name` of the job (None: global). True if created.
+    `protected_branches` None keeps what the secret had (a new one: unprotected), so that
+    replacing a value never silently lifts its protection."""
+    branches = None if protected_branches is None else sorted(set(protected_branches))
     sealed = secret_box(ctx).seal(value, binding(job_id, name))
     try:
         async with ctx.db.transaction() as session:
@@ -59,13 +69,26 @@ async def set_secret(
             created = secret is None
             if secret is None:
                 secret = Secret(
-                    job_id=job_id, name=name, ciphertext=sealed, created_by=actor.user_id
+                    job_id=job_id,
+                    name=name,
+                    ciphertext=sealed,
+                    created_by=actor.user_id,
+                    protected_branches=branches or [],
                 )
                 session.add(secret)
             else:
                 secret.ciphertext = sealed
                 secret.updated_at = utcnow()
-            audit.record(session, actor, "secret.set", audit_target(job_id, name), created=created)
+                if branches is not None:
+                    secret.protected_branches = branches
+            audit.record(
+                session,
+                actor,
+                "secret.set",
+                audit_target(job_id, name),
+                created=created,
+                protected_branches=list(secret.protected_branches),
+            )
     except IntegrityError as exc:
         # Two requests created the same name at once; the other one won.
         raise Conflict(f"secret {name} was just created by another request; try again") from exc
@@ -97,16 +120,37 @@ async def delete_secret(
         audit.record(session, actor, "secret.delete", audit_target(job_id, name))
 
 
+def protected_build(build: Build, patterns: Collection[str]) -> bool:
+    """Whether `build` is on a branch of `patterns`, and its code is not a pull request's or
+    a fork's, whatever branch it names."""
+    if build.from_fork or build.trigger == "pull_request" or not build.branch:
+        return False
+    return any(fnmatchcase(build.branch, pattern) for pattern in patterns)
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """The build a fetch is for, and whether admins alone shaped it (see
+    `services/builds/secrets.py`): only then may it have a protected secret."""
+
+    build: Build
+    admins_only: bool
+
+
 async def secret_values(
     session: AsyncSession,
     box: SecretBox,
     job_id: uuid.UUID,
     names: Collection[str] | None,
+    for_build: Recipient | None = None,
 ) -> dict[str, str]:
     """The values a build of `job_id` may read, by name: of `names`, or of every secret when
     None. The job's own secret of a name wins over the global one. A value that does not
     decrypt (the server key changed, or the row was tampered with) is left out, and so is the
-    global one of that name: the job meant its own."""
+    global one of that name: the job meant its own. With `for_build`, a protected secret is
+    left out unless admins alone shaped that build and it is on one of its branches
+    (`protected_build`), and again the global one of a job's withheld name with it. Without,
+    every value is given (to mask them)."""
     query = sa.select(Secret).where(sa.or_(Secret.job_id == job_id, Secret.job_id.is_(None)))
     if names is not None:
         if not names:
@@ -115,6 +159,15 @@ async def secret_values(
     rows = sorted(await session.scalars(query), key=lambda row: row.job_id is not None)
     values: dict[str, str] = {}
     for row in rows:  # global ones first; a job's own replaces them
+        if (
+            for_build is not None
+            and row.protected_branches
+            and not (
+                for_build.admins_only and protected_build(for_build.build, row.protected_branches)
+            )
+        ):
+            values.pop(row.name, None)
+            continue
         try:
             values[row.name] = box.open(row.ciphertext, binding(row.job_id, row.name))
         except SecretBoxError as exc:

@@ -1,6 +1,8 @@
 """Workers: registration (upsert by name), heartbeats, listing, drain and removal."""
 
+import hmac
 import uuid
+from collections.abc import Sequence
 from datetime import timedelta
 
 import sqlalchemy as sa
@@ -10,11 +12,12 @@ from solvyd.server.db import dialects, queries
 from solvyd.server.db.models import Build, Job, Worker
 from solvyd.server.events import BUILDS, QUEUE, WORKERS
 from solvyd.server.services import agent_tokens, audit
+from solvyd.server.services.agent_tokens import Grant
 from solvyd.server.services.audit import Actor
 from solvyd.server.services.builds.lifecycle import retry_or_fail, unassign
 from solvyd.server.services.builds.retry import retry_policy
 from solvyd.server.services.context import ServerContext
-from solvyd.server.services.errors import Conflict, NotFound, Unauthorized
+from solvyd.server.services.errors import Conflict, Forbidden, NotFound, Unauthorized
 from solvyd.shared.clock import utcnow
 from solvyd.shared.ids import new_token, token_digest
 
@@ -23,20 +26,52 @@ STALE_CLAIM_SECONDS = 30.0
 WORKER_TOKEN_PREFIX = "svw_"  # noqa: S105 - a prefix, not a secret
 
 
-async def register_worker(ctx: ServerContext, body: WorkerRegistration) -> WorkerRegistered:
-    """Upsert the worker by name and give it a fresh token.
+def claimable_labels(worker: Worker) -> list[str]:
+    """The labels the worker may claim builds for: its own, within its token's grant (a row
+    changed by hand, or by an older server, cannot widen what the token allowed)."""
+    if worker.granted_labels is None:
+        return list(worker.labels)
+    granted = set(worker.granted_labels)
+    return [label for label in worker.labels if label in granted]
+
+
+def _same_token(worker: Worker, presented: str | None) -> bool:
+    return presented is not None and hmac.compare_digest(token_digest(presented), worker.token_hash)
+
+
+async def register_worker(
+    ctx: ServerContext, body: WorkerRegistration, grant: Grant, worker_token: str | None = None
+) -> WorkerRegistered:
+    """Register a worker and give it a fresh token. A name already registered is taken over
+    only with that worker's current token (`worker_token`: the agent restarted); anyone else
+    gets Conflict, and an admin who wants the name back removes the worker first. Labels the
+    registration token does not grant are Forbidden.
 
     An agent registers once per process start, so whatever the previous incarnation of the
     same name still held is lost: requeued if it has retries left, else ended `error`.
     """
+    labels = sorted(set(body.capabilities.labels))
+    if refused := grant.refused(labels):
+        raise Forbidden(
+            f"this registration token does not grant the labels {', '.join(refused)}; "
+            f"it grants {_listed(grant.labels)}"
+        )
     token = new_token(WORKER_TOKEN_PREFIX)
     now = utcnow()
     requeued = False
     async with ctx.db.transaction() as session:
-        worker = await session.scalar(sa.select(Worker).where(Worker.name == body.name))
+        worker = await session.scalar(
+            sa.select(Worker).where(Worker.name == body.name).with_for_update()
+        )
         if worker is None:
             worker = Worker(id=uuid.uuid4(), name=body.name, registered_at=now)
             session.add(worker)
+        elif not _same_token(worker, worker_token):
+            raise Conflict(
+                f"a worker named {body.name!r} is already registered; registering under its "
+                "name needs that worker's own token (the agent keeps it in its state "
+                "directory), or an admin removes the worker first (`solvyd workers rm`)"
+            )
         else:
             for build in await queries.worker_builds(session, worker.id, queries.ACTIVE_STATUSES):
                 job = await session.get(Job, build.job_id)
@@ -44,7 +79,8 @@ async def register_worker(ctx: ServerContext, body: WorkerRegistration) -> Worke
                 requeued = True
         worker.hostname = body.hostname
         worker.ip = body.ip
-        worker.labels = sorted(set(body.capabilities.labels))
+        worker.labels = labels
+        worker.granted_labels = None if grant.labels is None else sorted(grant.labels)
         worker.executors = list(body.capabilities.executors)
         worker.concurrency = body.capabilities.concurrency
         worker.version = body.version
@@ -68,11 +104,34 @@ async def register_worker(ctx: ServerContext, body: WorkerRegistration) -> Worke
     )
 
 
-async def check_registration_token(ctx: ServerContext, token: str) -> None:
-    """Unauthorized unless `token` may register agents: the server's SOLVYD_AGENT_TOKEN or a
-    registration token an admin made and did not revoke."""
-    if not await agent_tokens.accepts(ctx, token):
+async def reissue_token(ctx: ServerContext, name: str) -> str | None:
+    """A new token for the worker `name` (None: there is none), for the server's own
+    embedded agent (`solvyd up`), which needs no proof of its name and may have no saved
+    token (a data directory from before tokens were saved)."""
+    token = new_token(WORKER_TOKEN_PREFIX)
+    async with ctx.db.transaction() as session:
+        worker = await session.scalar(
+            sa.select(Worker).where(Worker.name == name).with_for_update()
+        )
+        if worker is None:
+            return None
+        worker.token_hash = token_digest(token)
+    return token
+
+
+def _listed(labels: Sequence[str] | frozenset[str] | None) -> str:
+    if labels is None:
+        return "any label"
+    return ", ".join(sorted(labels)) if labels else "no label"
+
+
+async def check_registration_token(ctx: ServerContext, token: str) -> Grant:
+    """What `token` grants, if it may register agents: the server's SOLVYD_AGENT_TOKEN or a
+    registration token an admin made and did not revoke; else Unauthorized."""
+    grant = await agent_tokens.accepts(ctx, token)
+    if grant is None:
         raise Unauthorized("invalid agent registration token")
+    return grant
 
 
 async def worker_from_token(ctx: ServerContext, token: str) -> Worker:
@@ -133,7 +192,7 @@ async def heartbeat(ctx: ServerContext, worker_id: uuid.UUID, body: Heartbeat) -
         has_work = bool(waiting) or (
             worker.status == "online"
             and await dialects.count_claimable_builds(
-                session, list(worker.labels), ctx.db.dialect, utcnow()
+                session, claimable_labels(worker), ctx.db.dialect, utcnow()
             )
             > 0
         )

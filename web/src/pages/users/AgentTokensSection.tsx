@@ -1,4 +1,5 @@
-// Agent registration tokens (admins): what `solvyd agent --token` presents to register.
+// Agent registration tokens (admins): what `solvyd agent` presents to register, read from a file
+// (`--token-file`) or SOLVYD_AGENT_TOKEN, never from its command line.
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { useId, useState, type FormEvent } from "react";
 import { api, errorText, unwrap, type Schemas } from "../../api/client";
@@ -9,9 +10,9 @@ import { CopyField, OneTimeSecret } from "../tokens/OneTimeSecret";
 type AgentToken = Schemas["AgentTokenRead"];
 const KEY = ["agent-tokens"] as const;
 
-/** The command that starts an agent against this server. */
-export function agentCommand(origin: string, token: string): string {
-  return `solvyd agent --server ${origin} --token ${token}`;
+/** The command that starts an agent against this server, with the token saved in `agent-token`. */
+export function agentCommand(origin: string): string {
+  return `solvyd agent --server ${origin} --token-file agent-token`;
 }
 
 export function AgentTokensSection() {
@@ -114,11 +115,15 @@ export function AgentTokensSection() {
           onDismiss={() => setSecret(null)}
         >
           <p className="small">Start an agent on a build machine with:</p>
-          <CopyField label="Command" value={agentCommand(origin, secret.value)} />
+          <p className="small">
+            Save it in a file <code>agent-token</code> that only the agent&rsquo;s user can read
+            (<code>chmod 600</code>), then start an agent on a build machine with:
+          </p>
+          <CopyField label="Command" value={agentCommand(origin)} />
           <p className="small muted">
             Or set <code>SOLVYD_AGENT_TOKEN</code> in the agent&rsquo;s environment (e.g. its
-            service file) instead of <code>--token</code>, so the token stays out of shell history
-            and process lists.
+            service file). Never pass the token on the command line: every process on the machine
+            can read it there.
           </p>
         </OneTimeSecret>
       )}

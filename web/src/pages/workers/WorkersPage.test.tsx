@@ -6,7 +6,7 @@ describe("StartAgentHelp", () => {
   it("tells an admin how to start an agent and where the agent tokens are", () => {
     render(<StartAgentHelp isAdmin />);
     expect(screen.getByRole("heading", { name: "No workers yet" })).toBeInTheDocument();
-    expect(screen.getByText(/solvyd agent --server http:\/\/localhost(:\d+)? --token/)).toBeInTheDocument();
+    expect(screen.getByText(/solvyd agent --server http:\/\/localhost(:\d+)? --token-file/)).toBeInTheDocument();
     expect(screen.getByText(/\/api\/v1\/agent-tokens/)).toBeInTheDocument();
   });
   it("sends a viewer to an admin for a token", () => {

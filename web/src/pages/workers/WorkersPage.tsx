@@ -115,7 +115,7 @@ function AgentCommand({ isAdmin }: { isAdmin: boolean }) {
       <p>On any machine that can reach this server, run an agent:</p>
       <pre className="wk-command">
         <code>
-          solvyd agent --server {origin} --token {"<agent token>"} [--name NAME] [--labels a,b] [--concurrency N]
+          solvyd agent --server {origin} --token-file {"<file holding the agent token>"} [--name NAME] [--labels a,b] [--concurrency N]
         </code>
       </pre>
       <p className="muted small">

@@ -21,6 +21,7 @@ from solvyd.server.events import BUILDS, QUEUE, build_topic
 from solvyd.server.services.builds import lifecycle
 from solvyd.server.services.context import ServerContext
 from solvyd.server.services.errors import NotFound
+from solvyd.server.services.workers import claimable_labels
 from solvyd.shared.clock import utcnow
 
 log = structlog.get_logger(__name__)
@@ -60,7 +61,7 @@ async def _assign_builds(ctx: ServerContext, worker_id: uuid.UUID, limit: int) -
         passed_over: list[uuid.UUID] = []
         while len(assignment.builds) < min(free, limit):
             build_id = await dialects.lock_next_claimable_build(
-                session, list(worker.labels), ctx.db.dialect, now, skip=passed_over
+                session, claimable_labels(worker), ctx.db.dialect, now, skip=passed_over
             )
             if build_id is None:
                 break

@@ -2,15 +2,26 @@
 
 The values are never part of the build's spec (the UI, CLI and API show the spec's parts):
 the agent asks here once the plan is known and before any step runs. The answer is the job's
-secret of each name, else the global one; a build of a pull request from a fork gets none
-unless its job sets `secrets_for_forks`. Every request is audited (`secret.read`, names only).
+secret of each name, else the global one; a protected secret only for a build of one of its
+branches (else it answers as not set, so its existence is not told); a build of a pull request
+from a fork gets none unless its job sets `secrets_for_forks`, and never a protected one.
+Every request is audited (`secret.read`, names only).
+
+Whoever changes a job or triggers a build decides what the build runs, so a protected secret
+goes only to builds that admins alone shaped: the job was last created or changed by an admin
+and the build was triggered (or retried) by an admin or by the server itself (a schedule).
+Otherwise any developer could name the secret in the pipeline, or trigger a protected branch
+at a commit of their own, and print it.
 """
 
 import uuid
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from solvyd.protocol import BuildStatus, SecretsReply, SecretsRequest
-from solvyd.server.db.models import Job, Worker
+from solvyd.server.auth.roles import Role
+from solvyd.server.db.models import Build, Job, User, Worker
 from solvyd.server.services import audit, secrets
 from solvyd.server.services.builds.access import build_held_by
 from solvyd.server.services.context import ServerContext
@@ -20,6 +31,18 @@ FORK_REASON = (
     "secrets are not given to builds of pull requests from forks "
     "(the job's secrets_for_forks is off)"
 )
+
+
+async def _is_admin(session: AsyncSession, user_id: uuid.UUID | None) -> bool:
+    user = await session.get(User, user_id) if user_id is not None else None
+    return user is not None and not user.disabled and user.role == Role.ADMIN
+
+
+async def shaped_by_admins_only(session: AsyncSession, job: Job, build: Build) -> bool:
+    """The job was last changed by an admin, and the build triggered by one or the server."""
+    if not await _is_admin(session, job.changed_by):
+        return False
+    return build.triggered_by is None or await _is_admin(session, build.triggered_by)
 
 
 def asked_for(spec: dict[str, Any]) -> set[str] | None:
@@ -57,7 +80,10 @@ async def read_build_secrets(
                 session, actor, "secret.read", target, outcome="denied", names=names, reason="fork"
             )
             return SecretsReply(missing=names, reason=FORK_REASON)
-        values = await secrets.secret_values(session, secrets.secret_box(ctx), job.id, names)
+        recipient = secrets.Recipient(build, await shaped_by_admins_only(session, job, build))
+        values = await secrets.secret_values(
+            session, secrets.secret_box(ctx), job.id, names, for_build=recipient
+        )
         missing = [name for name in names if name not in values]
         audit.record(session, actor, "secret.read", target, names=sorted(values), missing=missing)
     return SecretsReply(values=values, missing=missing)
