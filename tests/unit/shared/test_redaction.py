@@ -1,4 +1,8 @@
 import base64
+import os
+import random
+import shutil
+import subprocess
 from collections.abc import Callable
 from urllib.parse import quote, quote_plus
 
@@ -119,3 +123,75 @@ def test_calling_the_masker_masks() -> None:
 
 def test_surrounding_whitespace_of_a_value_does_not_hide_it() -> None:
     assert Masker([f"{SECRET}\n"]).mask(f"read {SECRET} from file") == f"read {MASK} from file"
+
+
+# --- wrapped base64 (`base64` wraps at 76 characters, `openssl base64` at 64) ---
+
+WRAPPERS = {
+    "base64": (["base64"], 76),
+    "openssl base64": (["openssl", "base64"], 64),
+    "base64 -w 0": (["base64", "-w", "0"], 0),
+}
+
+
+def _secret(length: int, seed: int) -> str:
+    alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_/+=.:@"
+    rng = random.Random(seed)
+    return "".join(rng.choice(alphabet) for _ in range(length))
+
+
+def _secret_positions(prefix: bytes, secret: bytes) -> range:
+    """Where, in the base64 of ``prefix + secret + more``, the characters decided by the
+    secret's bytes alone are."""
+    first_bit, end_bit = 8 * len(prefix), 8 * (len(prefix) + len(secret))
+    return range(-(-first_bit // 6), end_bit // 6)
+
+
+def _shown(line: str, masked: str) -> set[int]:
+    """The positions of ``line`` that are still there in ``masked``."""
+    pieces = masked.split(MASK)
+    shown: set[int] = set()
+    position = 0
+    for number, piece in enumerate(pieces):
+        if number == len(pieces) - 1:
+            start = len(line) - len(piece)
+        else:
+            start = line.find(piece, position) if number else 0
+        shown |= set(range(start, start + len(piece)))
+        position = start + len(piece)
+    return shown
+
+
+@pytest.mark.parametrize("length", [10, 48, 49, 57, 100, 200])
+@pytest.mark.parametrize("prefix", ["", "u", "us", "user:"])
+@pytest.mark.parametrize("wrapper", list(WRAPPERS))
+def test_every_line_of_a_wrapped_base64_secret_is_masked(
+    length: int, prefix: str, wrapper: str
+) -> None:
+    command, width = WRAPPERS[wrapper]
+    if shutil.which(command[0]) is None and os.environ.get("CI") != "true":
+        pytest.skip(f"{command[0]} is not installed")
+    for seed in range(5):
+        secret = _secret(length, seed)
+        data = f"{prefix}{secret}!".encode()
+        output = subprocess.run(command, input=data, capture_output=True, check=True).stdout
+        lines = output.decode().splitlines()
+        assert "".join(lines) == base64.b64encode(data).decode()
+        masker = Masker([secret])
+        secret_positions = set(_secret_positions(prefix.encode(), secret.encode()))
+        for number, line in enumerate(lines):
+            offset = number * width
+            shown = {i for i in _shown(line, masker(line)) if i + offset in secret_positions}
+            # At most the 3 characters (2 bytes) next to where a wrap cut the secret's run.
+            assert len(shown) <= 3, (line, masker(line), sorted(shown))
+        joined = "".join(masker(line) for line in lines)
+        for decoded in _decodings(joined):
+            assert secret[2:-2].encode() not in decoded
+
+
+def test_a_wrapped_base64_line_with_no_secret_is_left_alone() -> None:
+    masker = Masker([_secret(100, seed) for seed in range(20)])
+    rng = random.Random(7)
+    for _ in range(2000):
+        line = base64.b64encode(rng.randbytes(57)).decode()
+        assert masker(line) == line
