@@ -6,6 +6,10 @@ A ``Masker`` replaces each secret by ``MASK`` wherever it appears as:
 - each line of a multi-line value (a PEM key printed line by line), when the line has at
   least ``MIN_LINE_LENGTH`` characters;
 - its URL encodings (``quote(v, safe="")`` and ``quote_plus(v)``);
+- its quoted and escaped forms: shell (``declare -p``, ``set``, ``printf %q``, ``$'...'``,
+  ``shlex.quote``),
+  JSON (``json.dumps``, with and without ``ensure_ascii``) and Python (``repr`` and ``ascii``
+  of the text and of its UTF-8 bytes, either quote style), as printed between the quotes;
 - its standard and URL-safe base64, alone or embedded in a longer base64 text
   (``printf 'user:SECRET' | base64``), on one line or wrapped over several (``base64`` wraps
   at 76 characters, ``openssl base64`` at 64): see "Base64" below.
@@ -35,6 +39,7 @@ regex search and two dictionary lookups.
 """
 
 import base64
+import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -56,6 +61,11 @@ _SEED = 8
 # base64): 3 characters (18 bits) is all that may show there.
 _EDGE = 4
 _BASE64_LINE = re.compile(r"[A-Za-z0-9+/_=-]+")
+# Characters `printf %q` (bash's backslash quoting) escapes anywhere in a word.
+_SHELL_SPECIAL = frozenset(" \t'\"\\|&;()<>!{}*[]?^$`,")
+# What bash's $'...' writes for these, and \ooo for the other control characters.
+_ANSI_C = {"\\": "\\\\", "'": "\\'", "\t": "\\t", "\n": "\\n", "\r": "\\r", "\x1b": "\\E"}
+_ANSI_C.update({"\a": "\\a", "\b": "\\b", "\f": "\\f", "\v": "\\v"})
 
 
 class Masker:
@@ -271,11 +281,47 @@ def _forms(value: str) -> set[str]:
         forms.add(candidate)
         forms.add(quote(candidate, safe=""))
         forms.add(quote_plus(candidate))
+        forms |= _quoted_forms(candidate)
         forms |= _base64_forms(candidate.encode())
     for line in value.splitlines():
         if len(line.strip()) >= MIN_LINE_LENGTH:
             forms.add(line.strip())
     return forms
+
+
+def _quoted_forms(value: str) -> set[str]:
+    """What stands between the quotes when a shell, JSON or Python prints the value quoted."""
+    forms = {
+        # bash: `declare -p`, "..." in general
+        re.sub(r'([\\"$`])', r"\\\1", value),
+        # bash's `set`: '...' with '\'' for a quote; Python's `shlex.quote` writes '"'"'
+        value.replace("'", "'\\''"),
+        value.replace("'", "'\"'\"'"),
+        # `printf %q`, and bash's $'...' for values with control characters
+        "".join(f"\\{char}" if char in _SHELL_SPECIAL else char for char in value),
+        _ansi_c(value, c_locale=False),
+        _ansi_c(value, c_locale=True),
+        json.dumps(value)[1:-1],
+        json.dumps(value, ensure_ascii=False)[1:-1],
+    }
+    # Python's repr picks "..." when the value has a ' and no "; with a " added it writes
+    # '...' and \' for each quote. Also the bytes (`os.environb`, `subprocess` output).
+    data = value.encode()
+    forms |= {repr(value)[1:-1], repr(value + '"')[1:-2], ascii(value)[1:-1]}
+    forms |= {repr(data)[2:-1], repr(data + b'"')[2:-2]}
+    return {form for form in forms if len(form.strip()) >= MIN_LENGTH}
+
+
+def _ansi_c(value: str, *, c_locale: bool) -> str:
+    """The inside of bash's $'...' (for a value with control characters): \\t, \\n, \\ooo for
+    the other control characters and, in the C locale, for every byte past ASCII too."""
+    if c_locale:
+        value = value.encode().decode("latin-1")
+    return "".join(
+        _ANSI_C.get(char)
+        or (f"\\{ord(char):03o}" if ord(char) < 0x20 or (c_locale and ord(char) > 0x7E) else char)
+        for char in value
+    )
 
 
 def _base64_forms(data: bytes) -> set[str]:

@@ -1,6 +1,9 @@
 import base64
+import json
 import os
 import random
+import re
+import shlex
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -195,3 +198,59 @@ def test_a_wrapped_base64_line_with_no_secret_is_left_alone() -> None:
     for _ in range(2000):
         line = base64.b64encode(rng.randbytes(57)).decode()
         assert masker(line) == line
+
+
+# --- quoted and escaped forms ---
+
+QUOTED_SECRETS = [
+    'it\'s a "quoted" \\ value',
+    "a\"b\\c'd e$f`g\u00e9h",
+    "tab\there$HOME and `cmd`",
+    "plain-Value_123 with spaces",
+]
+SHELL_PRINTS = "declare -p S; set | grep -a '^S='; printf '%q\\n' \"$S\"; echo \"${S@Q}\""
+PYTHON_PRINTS = (
+    "import json, os; s = os.environ['S']; "
+    "print(repr(s), json.dumps(s), json.dumps(s, ensure_ascii=False), ascii(s)); "
+    "print(repr(s.encode()), {'S': s}, [s]); print(os.environ)"
+)
+
+
+def _printed(command: list[str], secret: str, locale: str) -> list[str]:
+    env = {"PATH": os.environ["PATH"], "S": secret, "LC_ALL": locale}
+    result = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
+    return result.stdout.splitlines()
+
+
+def _pieces(secret: str) -> list[str]:
+    """The secret and the parts of it that would give most of it away."""
+    return [secret, *(word for word in re.split(r"[\s\"'\\`$]", secret) if len(word) >= 5)]
+
+
+@pytest.mark.parametrize("secret", QUOTED_SECRETS)
+@pytest.mark.parametrize("locale", ["C.UTF-8", "C"])
+@pytest.mark.parametrize("program", ["bash", "python3"])
+def test_what_shells_and_python_print_quoted_is_masked(
+    secret: str, locale: str, program: str
+) -> None:
+    command = (
+        ["bash", "-c", SHELL_PRINTS] if program == "bash" else ["python3", "-c", PYTHON_PRINTS]
+    )
+    masker = Masker([secret])
+    lines = _printed(command, secret, locale)
+    assert lines
+    for line in lines:
+        masked = masker(line)
+        if program == "bash" or "S" in line:
+            assert MASK in masked, line
+        for piece in _pieces(secret):
+            assert piece not in masked, masked
+
+
+@pytest.mark.parametrize("secret", QUOTED_SECRETS)
+def test_json_and_repr_forms_are_masked(secret: str) -> None:
+    masker = Masker([secret])
+    for form in (json.dumps(secret), repr(secret), shlex.quote(secret), repr(secret.encode())):
+        masked = masker(f"form: {form}!")
+        for piece in _pieces(secret):
+            assert piece not in masked, masked
