@@ -17,6 +17,9 @@ A ``Masker`` replaces each secret by ``MASK`` wherever it appears as:
 Values shorter than ``MIN_LENGTH`` characters once stripped (including empty and blank ones)
 are ignored: masking ``a`` or ``42`` would mangle every line of the log and protect nothing.
 
+Escape sequences (ANSI colours) are taken out before matching, so ``\\x1b[0m`` in the middle
+of a value does not hide it; the escapes inside a masked span go with it, the others stay.
+
 Base64. Embedded at some byte offset in a longer text, a secret's bytes alone decide a run of
 base64 characters (its *fragment*, for each of the 3 offsets mod 3 and both alphabets); the
 characters at either end that share bits with the neighbouring bytes are left out. A wrapping
@@ -44,6 +47,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import quote, quote_plus
+
+from solvyd.shared.log_text import ANSI_ESCAPE
 
 __all__ = ["MASK", "MIN_LENGTH", "MIN_LINE_LENGTH", "Masker"]
 
@@ -97,6 +102,8 @@ class Masker:
         matcher = self._matcher
         if matcher is None:
             return text
+        if "\x1b" in text:
+            return matcher.mask_around_escapes(text)
         spans = matcher.spans(text)
         return _replace(text, spans) if spans else text
 
@@ -173,6 +180,24 @@ class _Matcher:
         tail = max((len(s) for s in starts or () if text.endswith(s, 0, stop)), default=0)
         if tail:
             spans.append((stop - tail, stop))
+
+    def mask_around_escapes(self, text: str) -> str:
+        """Match on the text without its escape sequences; mask the original spans (escapes
+        inside them included) and keep every escape outside them."""
+        plain: list[str] = []
+        # origin[i]: where the i-th character of the plain text is in `text`.
+        origin: list[int] = []
+        position = 0
+        for escape in ANSI_ESCAPE.finditer(text):
+            plain.append(text[position : escape.start()])
+            origin.extend(range(position, escape.start()))
+            position = escape.end()
+        plain.append(text[position:])
+        origin.extend(range(position, len(text)))
+        spans = self.spans("".join(plain))
+        if not spans:
+            return text
+        return _replace(text, [(origin[start], origin[end - 1] + 1) for start, end in spans])
 
 
 def _widen(text: str, seed: int, fragment: str, at: int) -> tuple[int, int]:

@@ -11,6 +11,7 @@ from urllib.parse import quote, quote_plus
 
 import pytest
 
+from solvyd.shared.log_text import strip_ansi
 from solvyd.shared.redaction import MASK, Masker
 
 SECRET = "s3cr3t-Value_42"
@@ -254,3 +255,33 @@ def test_json_and_repr_forms_are_masked(secret: str) -> None:
         masked = masker(f"form: {form}!")
         for piece in _pieces(secret):
             assert piece not in masked, masked
+
+
+# --- ANSI escape sequences ---
+
+
+def test_a_secret_split_by_colour_codes_is_masked() -> None:
+    masker = Masker([SECRET])
+    line = f"\x1b[31mred\x1b[0m {SECRET[:10]}\x1b[0m{SECRET[10:]} \x1b[1mbold\x1b[0m"
+    # The escapes inside the secret go with it; the others stay.
+    assert masker(line) == f"\x1b[31mred\x1b[0m {MASK} \x1b[1mbold\x1b[0m"
+    assert masker(f"x \x1b[32m{SECRET}\x1b[0m y") == f"x \x1b[32m{MASK}\x1b[0m y"
+
+
+def test_escapes_of_every_kind_are_seen_through() -> None:
+    masker = Masker([SECRET])
+    for escape in ("\x1b[1;31m", "\x1b[2K", "\x1b]0;title\x07", "\x1b]8;;http://x\x1b\\", "\x1bM"):
+        line = f"{SECRET[:5]}{escape}{SECRET[5:]}"
+        assert masker(line) == MASK, repr(line)
+        assert strip_ansi(masker(f"<{line}>")) == f"<{MASK}>"
+
+
+def test_the_base64_of_a_secret_split_by_escapes_is_masked() -> None:
+    encoded = base64.b64encode(SECRET.encode()).decode()
+    line = f"{encoded[:6]}\x1b[0m{encoded[6:]}"
+    assert Masker([SECRET])(line) == MASK
+
+
+def test_a_line_with_escapes_and_no_secret_is_unchanged() -> None:
+    line = "\x1b[32mPASSED\x1b[0m tests/unit/test_x.py"
+    assert Masker([SECRET])(line) == line
