@@ -145,7 +145,9 @@ class _Matcher:
         firsts = {fragment[:_SEED] for fragment in fragments}
         pattern = _trie_pattern(forms | firsts)
         if seeds:
-            pattern = f"(?<![A-Za-z0-9+/_-])(?:{_trie_pattern(seeds)})|{pattern}"
+            # Forms first: where both match, the alternation takes the first, and a whole form
+            # (with its last, partly shared character) is longer than what a seed widens to.
+            pattern = f"{pattern}|(?<![A-Za-z0-9+/_-])(?:{_trie_pattern(seeds)})"
         return cls(re.compile(pattern), seeds, ends, starts)
 
     def spans(self, text: str) -> list[tuple[int, int]]:
