@@ -97,6 +97,10 @@ class BuildReporter:
         for value in values:
             self._masker.add(value)
 
+    def masked(self, text: str) -> str:
+        """``text`` with what this build's log masks masked (for names the agent shows)."""
+        return self._masker(text)
+
     def log_line(self, step: str | None, text: str) -> None:
         if text.startswith(ADD_MASK):
             # A step marks a value it computed as secret (GitHub Actions' convention).
