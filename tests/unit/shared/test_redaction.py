@@ -285,3 +285,9 @@ def test_the_base64_of_a_secret_split_by_escapes_is_masked() -> None:
 def test_a_line_with_escapes_and_no_secret_is_unchanged() -> None:
     line = "\x1b[32mPASSED\x1b[0m tests/unit/test_x.py"
     assert Masker([SECRET])(line) == line
+
+
+def test_several_values_are_added_at_once() -> None:
+    masker = Masker()
+    masker.add("first-added-value", "second-added-value")
+    assert masker("first-added-value second-added-value") == f"{MASK} {MASK}"
