@@ -187,19 +187,16 @@ class _Matcher:
     def mask_around_escapes(self, text: str) -> str:
         """Match on the text without its escape sequences; mask the original spans (escapes
         inside them included) and keep every escape outside them."""
-        plain: list[str] = []
-        # origin[i]: where the i-th character of the plain text is in `text`.
+        spans = self.spans(ANSI_ESCAPE.sub("", text))
+        if not spans:
+            return text
+        # Only now (a secret was found): where each character of the plain text is in `text`.
         origin: list[int] = []
         position = 0
         for escape in ANSI_ESCAPE.finditer(text):
-            plain.append(text[position : escape.start()])
             origin.extend(range(position, escape.start()))
             position = escape.end()
-        plain.append(text[position:])
         origin.extend(range(position, len(text)))
-        spans = self.spans("".join(plain))
-        if not spans:
-            return text
         return _replace(text, [(origin[start], origin[end - 1] + 1) for start, end in spans])
 
 
