@@ -532,6 +532,29 @@ async def test_a_repository_pipeline_has_every_secret_of_its_job_masked(
     assert await _log_text(client, admin, build["id"]) == "a ***\nb ***\n"
 
 
+async def test_the_server_masks_an_artifact_name_holding_a_secret(
+    client: httpx.AsyncClient, admin: Headers
+) -> None:
+    # A worker that did not mask the name (an older agent): the server masks it before it is
+    # stored or logged, so the listing and the download's Content-Disposition never hold it.
+    job = await create_job(client, admin, pipeline=PIPELINE)
+    await _put(client, admin, "API_TOKEN", API_TOKEN_VALUE)
+    worker, build = await _held_build(client, admin, job)
+    url = f"{API}/builds/{build['id']}/artifacts"
+    # (The server's own log is checked end to end, on a real server process's output.)
+    response = await client.put(
+        f"{url}/dist/{API_TOKEN_VALUE}.txt", headers=worker.headers, content=b"x"
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["name"] == "dist/***.txt"
+    listed = (await client.get(url, headers=admin)).json()["items"]
+    assert [item["name"] for item in listed] == ["dist/***.txt"]
+    download = await client.get(f"{url}/dist/***.txt", headers=admin)
+    assert download.status_code == 200 and download.content == b"x"
+    assert API_TOKEN_VALUE not in download.headers["content-disposition"]
+    assert 'filename="***.txt"' in download.headers["content-disposition"]
+
+
 # --- the key ---
 
 

@@ -5,6 +5,11 @@ outside the workspace is ever uploaded: absolute patterns and patterns with `..`
 and a match that resolves outside (through a symlink) is skipped; each refusal is explained in
 the build's log. A matched directory contributes every file under it. Files are streamed from
 disk, never read whole.
+
+A file's name is the step's choice, so it may hold a secret: each is masked like a log line
+before it is uploaded, logged or said in the build's log, and the server, the API and the
+download's `Content-Disposition` only ever see the masked name. Two files whose masked names
+are the same keep the first; the other is skipped with a line in the log.
 """
 
 import asyncio
@@ -142,12 +147,14 @@ class ArtifactUploader:
         workspace: Path,
         log_line: Callable[[str | None, str], None],
         cancel: asyncio.Event | None = None,
+        mask: Callable[[str], str] = str,
     ) -> None:
         self.client = client
         self.spec = spec
         self.workspace = workspace
         self._log_line = log_line
         self._cancel = cancel or asyncio.Event()
+        self._mask = mask
 
     def _say(self, text: str) -> None:
         self._log_line(LOG_STEP, f"[artifacts] {text}")
@@ -160,6 +167,7 @@ class ArtifactUploader:
             self._say(f"not collected: the build ended {status}")
             return
         found = await asyncio.to_thread(collect_artifacts, self.workspace, patterns, self._say)
+        found = self._masked(found)
         if found:
             self._say(f"uploading {len(found)} file(s)")
         for artifact in found:
@@ -168,6 +176,17 @@ class ArtifactUploader:
                 return
             if not await self._upload(artifact):
                 return
+
+    def _masked(self, found: list[FoundArtifact]) -> list[FoundArtifact]:
+        """The files under their masked names, the first of each name only."""
+        kept: dict[str, FoundArtifact] = {}
+        for artifact in found:
+            name = self._mask(artifact.name)
+            if name in kept:
+                self._say(f"artifact {name!r} skipped: another file has that name once masked")
+                continue
+            kept[name] = FoundArtifact(name, artifact.path, artifact.size)
+        return list(kept.values())
 
     async def _upload(self, artifact: FoundArtifact) -> bool:
         """Upload one file; False if the server is gone and the rest should not be tried."""

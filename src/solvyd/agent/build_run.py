@@ -243,7 +243,9 @@ async def run_build(
     reporter.start()
     watcher = asyncio.create_task(_watch_for_cancel(client, handle), name="cancel-watcher")
     workspace = Path(executor.workspace(spec))
-    artifacts = ArtifactUploader(client, spec, workspace, reporter.log_line, handle.cancel)
+    artifacts = ArtifactUploader(
+        client, spec, workspace, reporter.log_line, handle.cancel, mask=reporter.masked
+    )
     notices = secrets.StepNotices()
     try:
         result = await run_job(

@@ -94,8 +94,11 @@ class BuildReporter:
 
     def mask(self, values: Iterable[str]) -> None:
         """From now on, replace these values (and their encoded forms) by *** in the log."""
-        for value in values:
-            self._masker.add(value)
+        self._masker.add(*values)
+
+    def masked(self, text: str) -> str:
+        """``text`` with what this build's log masks masked (for names the agent shows)."""
+        return self._masker(text)
 
     def log_line(self, step: str | None, text: str) -> None:
         if text.startswith(ADD_MASK):

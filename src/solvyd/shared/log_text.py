@@ -10,7 +10,7 @@ MAX_LINE_BYTES = 64 * 1024
 
 # CSI sequences (colours, cursor moves: ESC [ ... final byte), OSC sequences (titles,
 # hyperlinks: ESC ] ... BEL or ESC \), and the two-byte escapes.
-_ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])")
+ANSI_ESCAPE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])")
 
 
 def cut_long_line(text: str, max_bytes: int = MAX_LINE_BYTES) -> str:
@@ -34,4 +34,4 @@ def storable(text: str) -> str:
 
 
 def strip_ansi(text: str) -> str:
-    return _ANSI.sub("", text) if "\x1b" in text else text
+    return ANSI_ESCAPE.sub("", text) if "\x1b" in text else text

@@ -4,6 +4,11 @@ downloads. Bytes live in the artifact store (server/artifacts/), rows in `artifa
 An upload is streamed into the store under a fresh server-made key while its sha256 and size
 are computed; only then is the row written (or repointed, for a re-upload of the same name)
 and the replaced object deleted, so readers never see a half-written artifact.
+
+A name is the build's choice and may hold a secret: the agent masks it before the upload, and
+the server masks it again (with the build's log masker, `builds.masking`) before it is stored
+or logged, so the listing, the download's `Content-Disposition` and the server's own log only
+ever hold the masked name.
 """
 
 import contextlib
@@ -11,7 +16,7 @@ import hashlib
 import mimetypes
 import re
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -24,6 +29,7 @@ from solvyd.server.db import queries
 from solvyd.server.db.models import Artifact
 from solvyd.server.schemas.artifacts import ArtifactList, ArtifactRead
 from solvyd.server.services.builds.access import build_held_by
+from solvyd.server.services.builds.masking import build_masker
 from solvyd.server.services.context import ServerContext
 from solvyd.server.services.errors import Conflict, InvalidInput, NotFound, ServiceError
 from solvyd.shared.clock import utcnow
@@ -79,11 +85,15 @@ def content_type_for(name: str) -> str:
 # --- upload ---
 
 
-async def _check_writable(ctx: ServerContext, worker_id: uuid.UUID, build_id: uuid.UUID) -> None:
+async def _check_writable(
+    ctx: ServerContext, worker_id: uuid.UUID, build_id: uuid.UUID
+) -> Callable[[str], str]:
+    """Raises unless the worker may upload to the build; answers the build's log masker."""
     async with ctx.db.transaction() as session:
         build = await build_held_by(session, build_id, worker_id, lock=False)
         if build.status not in (BuildStatus.QUEUED, BuildStatus.RUNNING):
             raise Conflict(f"build {build_id} is {build.status}; its artifacts are final")
+        return await build_masker(ctx, session, build)
 
 
 async def _measured(
@@ -114,7 +124,7 @@ async def upload_artifact(
             f"the artifact ({content_length} bytes) is larger than the server's limit of"
             f" {limit} bytes"
         )
-    await _check_writable(ctx, worker_id, build_id)
+    name = (await _check_writable(ctx, worker_id, build_id))(name)
 
     key = f"builds/{build_id}/{uuid.uuid4().hex}"
     digest = hashlib.sha256()

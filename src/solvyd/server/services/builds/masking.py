@@ -37,7 +37,9 @@ async def build_masker(ctx: ServerContext, session: AsyncSession, build: Build) 
         # agent may have been given any of the job's or the global secrets, so all their values
         # are masked.
         values = await secrets.secret_values(session, secrets.secret_box(ctx), build.job_id, names)
-        masker = Masker([*mask, *values.values()])
+        # Through the LRU too: the TTL makes this run every 10 s of a build's log, and building
+        # a masker (thousands of base64 pieces for long secrets) costs far more than a lookup.
+        masker = _spec_masker(tuple(sorted({*mask, *values.values()})))
         _with_secrets.put(key, masker)
     return masker
 
