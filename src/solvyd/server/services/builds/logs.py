@@ -1,17 +1,20 @@
 """Build logs: idempotent ingest of seq-numbered batches, and paged (optionally waiting) reads."""
 
 import asyncio
+import json
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from solvyd.protocol import BuildStatus, LogBatch
 from solvyd.protocol.messages import INT32_MAX
 from solvyd.server.db import dialects, queries
-from solvyd.server.db.models import BuildLog
+from solvyd.server.db.models import Build, BuildLog
 from solvyd.server.events import build_topic
 from solvyd.server.schemas.builds import LogLineRead, LogPage
 from solvyd.server.services.builds import log_archive
@@ -123,38 +126,49 @@ async def read_log_page(
 async def log_text_chunks(
     ctx: ServerContext, build_id: uuid.UUID, *, step: str | None = None, strip_ansi: bool = False
 ) -> AsyncIterator[str]:
-    """The whole log as text, a batch at a time: a 100 MiB log is never held whole, and the
-    event loop gets a turn between batches (a download must not stall `/healthz`)."""
+    """The whole log as text, a page of whole batches at a time: a 100 MiB log is never held
+    whole. The rows come as JSON text and are decoded and joined in a worker thread, so the
+    event loop (and `/healthz`) never waits on a page of work."""
     after = -1
     while True:
-        page = await read_batches(ctx, build_id, after, step=step, load_archive=False)
-        if page.archive_key is not None:
-            async for batch in log_archive.stream_archived_batches(ctx, page.archive_key):
+        async with ctx.db.transaction() as session:
+            window = await _batch_window(
+                session,
+                build_id,
+                after,
+                0,
+                step,
+                MAX_BATCHES_PER_PAGE,
+                MAX_LINES_PER_PAGE,
+                raw=True,
+            )
+            archive_key = await session.scalar(
+                sa.select(Build.log_archive_key).where(Build.id == build_id)
+            )
+        if archive_key is not None:
+            # Archived since (or before) the last page: read on from the archive.
+            async for batch in log_archive.stream_archived_batches(ctx, archive_key):
                 if batch.seq > after and (step is None or batch.step == step):
-                    for chunk in _batch_text(batch, strip_ansi):
-                        yield chunk
+                    yield _text_of([batch.lines], strip_ansi)
             return
-        for batch in page.batches:
-            for chunk in _batch_text(batch, strip_ansi):
-                yield chunk
-            await asyncio.sleep(0)
-        if not page.more:
+        if window.rows:
+            yield await asyncio.to_thread(
+                _text_of_json, [row[2] for row in window.rows], strip_ansi
+            )
+            after = window.rows[-1][0]
+        if not window.more:
             return
-        after = page.next_after
 
 
-# A batch's text is yielded in pieces of this many lines, so one huge batch (a worker may
-# send a whole request body of short lines) is not joined into one string.
-_TEXT_LINES_PER_CHUNK = 2000
+def _text_of_json(batches: list[str], strip_ansi: bool) -> str:
+    return _text_of([json.loads(lines) for lines in batches], strip_ansi)
 
 
-def _batch_text(batch: log_archive.StoredBatch, strip_ansi: bool) -> Iterator[str]:
-    lines = batch.lines
-    for start in range(0, len(lines), _TEXT_LINES_PER_CHUNK):
-        texts = [line["text"] for line in lines[start : start + _TEXT_LINES_PER_CHUNK]]
-        if strip_ansi:
-            texts = [log_text.strip_ansi(text) for text in texts]
-        yield "\n".join(texts) + "\n"
+def _text_of(batches: list[list[dict[str, Any]]], strip_ansi: bool) -> str:
+    texts = [line["text"] for lines in batches for line in lines]
+    if strip_ansi:
+        texts = [log_text.strip_ansi(text) for text in texts]
+    return "\n".join(texts) + "\n" if texts else ""
 
 
 @dataclass(frozen=True)
@@ -171,8 +185,6 @@ class BatchPage:
     finished: bool
     # The first batch's lines start at this index of the stored batch (resuming within it).
     first_line: int = 0
-    # Set when the log is archived and the caller asked not to load the archive.
-    archive_key: str | None = None
 
 
 async def read_batches(
@@ -184,40 +196,16 @@ async def read_batches(
     line: int = 0,
     step: str | None = None,
     max_lines: int = MAX_LINES_PER_PAGE,
-    load_archive: bool = True,
 ) -> BatchPage:
     """Whole batches with seq > `after` (with `line` > 0, batch `after` itself from that
     line on, first), of `step` only if given: at most `limit` batches, and no more lines
     than `max_lines` unless the first batch alone has more. Counting lines before reading
     them is what keeps a page of big batches from reading a whole log at once."""
     page_size = min(limit, MAX_BATCHES_PER_PAGE)
-    where = [
-        BuildLog.build_id == build_id,
-        BuildLog.seq >= after if line > 0 else BuildLog.seq > after,
-    ]
-    if step is not None:
-        where.append(BuildLog.step == step)
-    rows: list[log_archive.StoredBatch] = []
     async with ctx.db.transaction() as session:
-        counts = (
-            await session.execute(
-                sa.select(BuildLog.seq, BuildLog.line_count)
-                .where(*where)
-                .order_by(BuildLog.seq)
-                .limit(page_size)
-            )
-        ).all()
-        taken = _fitting(
-            [(seq, count - line if seq == after else count) for seq, count in counts], max_lines
-        )
-        if taken:
-            result = await session.execute(
-                sa.select(BuildLog.seq, BuildLog.step, BuildLog.lines)
-                .where(*where, BuildLog.seq <= counts[taken - 1].seq)
-                .order_by(BuildLog.seq)
-            )
-            rows = [log_archive.StoredBatch(row.seq, row.step, row.lines) for row in result]
-        more = taken < len(counts) or len(counts) == page_size
+        window = await _batch_window(session, build_id, after, line, step, page_size, max_lines)
+        rows = [log_archive.StoredBatch(seq, step_, lines) for seq, step_, lines in window.rows]
+        more = window.more
         # The build after its rows: an archive committed in between then shows as the key
         # being set, never as a log that went empty.
         build = await queries.get_build(session, build_id)
@@ -225,8 +213,6 @@ async def read_batches(
             raise NotFound(f"build {build_id} not found")
     status = BuildStatus(build.status)
     if build.log_archive_key is not None:
-        if not load_archive:
-            return BatchPage([], status, after, True, False, archive_key=build.log_archive_key)
         # After the transaction: the download must not hold a database connection.
         archived = await log_archive.read_archived_batches(ctx, build.log_archive_key)
         candidates = log_archive.batches_after(
@@ -250,6 +236,58 @@ async def read_batches(
         finished=status.finished and not more,
         first_line=first_line,
     )
+
+
+@dataclass(frozen=True)
+class _Window:
+    # (seq, step, lines): lines as stored, or as JSON text with `raw`.
+    rows: list[tuple[int, str | None, Any]]
+    # More batches may follow (the window stopped at a limit, not at the end).
+    more: bool
+
+
+async def _batch_window(
+    session: AsyncSession,
+    build_id: uuid.UUID,
+    after: int,
+    line: int,
+    step: str | None,
+    page_size: int,
+    max_lines: int,
+    *,
+    raw: bool = False,
+) -> _Window:
+    """The rows of a page (see `read_batches`): their line counts are read first, and only the
+    batches that fit are read whole."""
+    where = [
+        BuildLog.build_id == build_id,
+        BuildLog.seq >= after if line > 0 else BuildLog.seq > after,
+    ]
+    if step is not None:
+        where.append(BuildLog.step == step)
+    counts = (
+        await session.execute(
+            sa.select(BuildLog.seq, BuildLog.line_count)
+            .where(*where)
+            .order_by(BuildLog.seq)
+            .limit(page_size)
+        )
+    ).all()
+    taken = _fitting(
+        [(seq, count - line if seq == after else count) for seq, count in counts], max_lines
+    )
+    if not taken:
+        return _Window([], False)
+    # The JSON column's text as the database has it: decoding it is left to the caller (the
+    # driver would decode it on the event loop).
+    lines = sa.cast(BuildLog.lines, sa.Text) if raw else BuildLog.lines
+    result = await session.execute(
+        sa.select(BuildLog.seq, BuildLog.step, lines)
+        .where(*where, BuildLog.seq <= counts[taken - 1].seq)
+        .order_by(BuildLog.seq)
+    )
+    rows = [(row[0], row[1], row[2]) for row in result]
+    return _Window(rows, taken < len(counts) or len(counts) == page_size)
 
 
 def _fitting(counts: list[tuple[int, int]], max_lines: int) -> int:
