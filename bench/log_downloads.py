@@ -181,7 +181,9 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         database_url = f"sqlite:///{workdir / 'solvyd.db'}"
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    server = start_server(port, server_env(database_url, workdir), workdir / "server.log")
+    # A long start-up allowance: on a loaded 2-core machine migrations alone took 30 s.
+    env = server_env(database_url, workdir)
+    server = start_server(port, env, workdir / "server.log", timeout=120)
     try:
         async with httpx.AsyncClient(base_url=url, timeout=600) as http:
             login = await http.post(

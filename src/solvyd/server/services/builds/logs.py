@@ -5,6 +5,7 @@ import json
 import time
 import uuid
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -152,12 +153,17 @@ async def log_text_chunks(
                     yield _text_of([batch.lines], strip_ansi)
             return
         if window.rows:
-            yield await asyncio.to_thread(
-                _text_of_json, [row[2] for row in window.rows], strip_ansi
-            )
+            texts = [row[2] for row in window.rows]
+            loop = asyncio.get_running_loop()
+            yield await loop.run_in_executor(_TEXT_THREAD, _text_of_json, texts, strip_ansi)
             after = window.rows[-1][0]
         if not window.more:
             return
+
+
+# One thread for every download's decoding: the work holds the GIL, and the event loop waits
+# for it behind each thread that has it; with one, /healthz waits behind at most one.
+_TEXT_THREAD = ThreadPoolExecutor(max_workers=1, thread_name_prefix="solvyd-log-text")
 
 
 def _text_of_json(batches: list[str], strip_ansi: bool) -> str:
