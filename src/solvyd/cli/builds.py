@@ -96,16 +96,18 @@ def logs(
     if follow:
         finished = follow_build(client, build_id, step=step, fmt=fmt)
         raise typer.Exit(exit_code_for(finished))
-    after = -1
+    cursor = (-1, 0)
     while True:
-        params: dict[str, Any] = {"after": after}
+        params: dict[str, Any] = {"after": cursor[0], "line": cursor[1]}
         if step:
             params["step"] = step
         page = client.get(f"/builds/{build_id}/logs", params=params)
         print_lines(page["lines"], fmt)
-        if page["next_after"] == after:
+        # A page may end within a batch (`next_line`): the cursor is the pair.
+        following = (page["next_after"], page.get("next_line", 0))
+        if following == cursor:
             return
-        after = page["next_after"]
+        cursor = following
 
 
 @app.command("cancel")

@@ -10,7 +10,13 @@ from uuid import UUID
 
 from solvyd.pipeline.config.matrix import ExpandedStep, expand_steps
 from solvyd.pipeline.config.models import PipelineConfig, WhenConfig
+from solvyd.pipeline.config.parser import MAX_PLANNED_CHARACTERS
 from solvyd.protocol.messages import JobSpec, StepSpec
+
+
+class PlanTooLarge(ValueError):
+    """The planned job spec is over ``MAX_PLANNED_CHARACTERS`` of JSON: the job's and the
+    trigger's variables on top of what the parser already bounded."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -68,7 +74,7 @@ def plan_job(config: PipelineConfig, context: BuildContext) -> JobSpec:
         dependencies = _without_dropped(expanded, {step.name for step in kept})
     steps = [_step_spec(config, step, dependencies[step.name]) for step in kept]
     timeout = context.timeout_seconds if context.timeout_seconds is not None else config.timeout
-    return JobSpec(
+    spec = JobSpec(
         build_id=context.build_id,
         build_number=context.build_number,
         job_id=context.job_id,
@@ -84,6 +90,24 @@ def plan_job(config: PipelineConfig, context: BuildContext) -> JobSpec:
         event=context.event,
         mask=_masked_values(config, env, steps),
     )
+    _check_size(spec)
+    return spec
+
+
+def _check_size(spec: JobSpec) -> None:
+    """Written out a step at a time, stopping at the limit: the steps share their strings in
+    memory, so only their JSON would be large, and it is never made whole here."""
+    size = len(spec.model_dump_json(exclude={"steps"}))
+    for step in spec.steps:
+        if size > MAX_PLANNED_CHARACTERS:
+            break
+        size += len(step.model_dump_json()) + 1
+    if size > MAX_PLANNED_CHARACTERS:
+        raise PlanTooLarge(
+            f"the planned build is larger than {MAX_PLANNED_CHARACTERS:,} characters of JSON "
+            "(its steps, variables and secrets' names); make the pipeline or its variables "
+            "smaller"
+        )
 
 
 def _masked_values(config: PipelineConfig, env: dict[str, str], steps: list[StepSpec]) -> list[str]:

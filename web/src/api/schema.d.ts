@@ -242,8 +242,9 @@ export interface paths {
         };
         /**
          * Get Build Logs
-         * @description A page of the log (`after`, `limit` in batches), or with `format=text` the whole log
-         *     as plain text, gzip-compressed when the client accepts it.
+         * @description A page of the log (`after`, `limit` in batches; at most 10,000 lines and 1 MiB of text,
+         *     resumed with `next_after` and `next_line`), or with `format=text` the whole log as plain
+         *     text, streamed, gzip-compressed when the client accepts it.
          */
         get: operations["get_build_logs"];
         put?: never;
@@ -1486,6 +1487,12 @@ export interface components {
             lines: components["schemas"]["LogLineRead"][];
             /** Next After */
             next_after: number;
+            /**
+             * Next Line
+             * @description 0 when the page ended with a whole batch; otherwise the page was cut within batch `next_after` after this many of its lines: pass it as `line`
+             * @default 0
+             */
+            next_line: number;
             status: components["schemas"]["BuildStatus"];
         };
         /** LoginRequest */
@@ -2427,6 +2434,8 @@ export interface operations {
             query?: {
                 /** @description return batches with seq above this */
                 after?: number;
+                /** @description resume within batch `after` from this line */
+                line?: number;
                 limit?: number;
                 step?: string | null;
                 /** @description seconds to hold for new lines */

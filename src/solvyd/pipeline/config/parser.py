@@ -29,6 +29,17 @@ from solvyd.protocol.messages import MAX_STEP_NAME_LENGTH, is_step_name
 DEFAULT_FILENAME = ".solvyd.yml"
 _MERGE_KEY = "<<"
 
+# A pipeline with every YAML alias replaced by what it refers to may hold at most this many
+# values (each scalar, list and mapping, keys included) and this many characters of scalar
+# text. A few kilobytes of anchors and aliases can otherwise stand for gigabytes, which
+# validation, planning and storage would each write out in full. Far above any real pipeline:
+# 256 steps of 200 commands are about 60,000 values.
+MAX_EXPANDED_VALUES = 200_000
+MAX_EXPANDED_CHARACTERS = 4 * 1024**2
+# The planned job spec (stored with each build and sent to its agent) may be at most this many
+# characters of JSON; matrix copies of big steps can exceed it even when the file does not.
+MAX_PLANNED_CHARACTERS = 8 * 1024**2
+
 Loc = tuple[int | str, ...]
 
 
@@ -46,6 +57,8 @@ def parse_pipeline(
         root, data = _load_yaml(source, filename)
     else:
         data = source
+        if _object_too_large(source):
+            raise PipelineError(filename, [_item(None, (), "", _TOO_LARGE)])
     if not isinstance(data, Mapping):
         kind = "nothing" if data is None else f"a {_kind(data)}"
         raise PipelineError(
@@ -66,7 +79,7 @@ def parse_pipeline(
             filename, [_item(root, (), "", "the pipeline nests too deeply")]
         ) from None
     config = parsed.to_pipeline() if isinstance(parsed, BuildConfigForm) else parsed
-    problems = _check_graph(config) or _check_matrices(config)
+    problems = _check_graph(config) or _check_matrices(config) or _check_planned_size(config)
     if problems:
         items = [_item(root, loc, field, message, at_key=True) for loc, field, message in problems]
         raise PipelineError(filename, items)
@@ -171,6 +184,98 @@ def _check_matrices(config: PipelineConfig) -> list[Problem]:
     return []
 
 
+def _check_planned_size(config: PipelineConfig) -> list[Problem]:
+    """An upper estimate of the planned spec's size: each step's JSON once per matrix copy.
+    Each distinct step is written out once, so this costs about the size of the file."""
+    total = len(config.model_dump_json(exclude={"steps"}))
+    sizes: dict[int, int] = {}
+    for copy in expand_steps(config):
+        if copy.index not in sizes:
+            sizes[copy.index] = len(config.steps[copy.index].model_dump_json())
+        total += sizes[copy.index] + len(copy.name)
+        total += sum(len(key) + len(value) + 8 for key, value in copy.matrix_env.items())
+        if total > MAX_PLANNED_CHARACTERS:
+            loc: Loc = ("matrix",) if config.matrix is not None else ("steps",)
+            message = (
+                f"the planned build is larger than {MAX_PLANNED_CHARACTERS:,} characters of "
+                "JSON (every step written out once per matrix combination)"
+            )
+            return [(loc, _field(loc), message)]
+    return []
+
+
+_TOO_LARGE = (
+    f"the pipeline is too large once its YAML aliases are expanded: at most "
+    f"{MAX_EXPANDED_VALUES:,} values and {MAX_EXPANDED_CHARACTERS:,} characters of text "
+    "are allowed"
+)
+
+
+def _node_too_large(root: yaml.Node) -> str | None:
+    """Why the document is too large with its aliases expanded, or None if it is not.
+
+    Sizes are summed over the node graph without expanding it: each node is visited once and
+    its expanded size remembered, so a document of a few aliases deep costs no more to measure
+    than to read. Iterative, so deep nesting cannot overflow the stack here."""
+    sizes: dict[int, tuple[int, int]] = {}  # id(node) -> (values, characters)
+    on_path: set[int] = set()
+    pending: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while pending:
+        node, children_done = pending.pop()
+        key = id(node)
+        if children_done:
+            on_path.discard(key)
+            values, characters = 1, 0
+            for child in _children(node):
+                child_values, child_characters = sizes[id(child)]
+                values += child_values
+                characters += child_characters
+            sizes[key] = (values, characters)
+        elif key in on_path:
+            return "the pipeline refers to itself through a YAML alias"
+        elif key not in sizes:
+            if isinstance(node, yaml.ScalarNode):
+                sizes[key] = (1, len(node.value))
+                continue
+            on_path.add(key)
+            pending.append((node, True))
+            pending.extend((child, False) for child in _children(node))
+    values, characters = sizes[id(root)]
+    if values > MAX_EXPANDED_VALUES or characters > MAX_EXPANDED_CHARACTERS:
+        return _TOO_LARGE
+    return None
+
+
+def _children(node: yaml.Node) -> Iterator[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            yield key
+            yield value
+    elif isinstance(node, yaml.SequenceNode):
+        yield from node.value
+
+
+def _object_too_large(data: object) -> bool:
+    """The same limits for a pipeline given as data. Shared objects are counted at each
+    reference (that is the expansion), and the walk stops at the limit, so it is bounded."""
+    values = characters = 0
+    pending: list[object] = [data]
+    while pending:
+        item = pending.pop()
+        values += 1
+        if isinstance(item, Mapping):
+            for key, value in item.items():
+                pending.append(key)
+                pending.append(value)
+        elif isinstance(item, list | tuple):
+            pending.extend(item)
+        elif isinstance(item, str):
+            characters += len(item)
+        if values > MAX_EXPANDED_VALUES or characters > MAX_EXPANDED_CHARACTERS:
+            return True
+    return False
+
+
 def _load_yaml(text: str, filename: str) -> tuple[yaml.Node | None, Any]:
     loader: yaml.SafeLoader | None = None
     try:
@@ -178,6 +283,11 @@ def _load_yaml(text: str, filename: str) -> tuple[yaml.Node | None, Any]:
         root = loader.get_single_node()
         if root is None:
             return None, None
+        # Before anything walks the tree as data: constructing it shares aliased objects, but
+        # validating and planning would write each reference out in full.
+        too_large = _node_too_large(root)
+        if too_large is not None:
+            raise PipelineError(filename, [_item(root, (), "", too_large)])
         duplicates = list(_duplicate_keys(root, (), set()))
         if duplicates:
             raise PipelineError(filename, duplicates)

@@ -93,20 +93,32 @@ async def get_build_logs(
     after: Annotated[
         int, Query(ge=-1, le=MAX_SEQ, description="return batches with seq above this")
     ] = -1,
+    line: Annotated[
+        int,
+        Query(ge=0, le=MAX_SEQ, description="resume within batch `after` from this line"),
+    ] = 0,
     limit: Annotated[int, Query(ge=1, le=logs.MAX_BATCHES_PER_PAGE)] = logs.MAX_BATCHES_PER_PAGE,
     step: str | None = None,
     wait: Annotated[float, Query(ge=0, le=60, description="seconds to hold for new lines")] = 0,
     format: Annotated[str, Query(pattern="^(json|text)$")] = "json",
     strip_ansi: Annotated[bool, Query(description="remove ANSI colour and cursor codes")] = False,
 ) -> LogPage | Response:
-    """A page of the log (`after`, `limit` in batches), or with `format=text` the whole log
-    as plain text, gzip-compressed when the client accepts it."""
+    """A page of the log (`after`, `limit` in batches; at most 10,000 lines and 1 MiB of text,
+    resumed with `next_after` and `next_line`), or with `format=text` the whole log as plain
+    text, streamed, gzip-compressed when the client accepts it."""
     if format == "text":
         await read.get_build(ctx, build_id)  # 404 now, not in the middle of a stream
         chunks = logs.log_text_chunks(ctx, build_id, step=step, strip_ansi=strip_ansi)
         return text_stream_response(request, chunks)
     read_page = logs.read_log_page(
-        ctx, build_id, after=after, limit=limit, step=step, wait=wait, strip_ansi=strip_ansi
+        ctx,
+        build_id,
+        after=after,
+        line=line,
+        limit=limit,
+        step=step,
+        wait=wait,
+        strip_ansi=strip_ansi,
     )
     page = await unless_disconnected(request, read_page)
     # None: the reader went away, nobody reads this answer.

@@ -1,5 +1,6 @@
 """Plain-text downloads streamed to the client, gzip-compressed when it says it accepts that."""
 
+import asyncio
 import zlib
 from collections.abc import AsyncIterator
 
@@ -30,7 +31,9 @@ async def _encoded(chunks: AsyncIterator[str], compress: bool) -> AsyncIterator[
         if size >= _CHUNK_BYTES:
             block = b"".join(pending)
             pending, size = [], 0
-            yield compressor.compress(block) if compressor else block
+            # In a thread (zlib lets go of the GIL): several downloads compressing at once
+            # would otherwise hold the event loop for milliseconds per block each.
+            yield await asyncio.to_thread(compressor.compress, block) if compressor else block
     block = b"".join(pending)
     if compressor:
         yield compressor.compress(block) + compressor.flush()

@@ -76,8 +76,13 @@ class LogPage(BaseModel):
     build_id: uuid.UUID
     status: BuildStatus
     lines: list[LogLineRead]
-    # Pass as `after` to read on from here.
+    # Pass as `after` (and `next_line` as `line`) to read on from here.
     next_after: int
+    next_line: int = Field(
+        default=0,
+        description="0 when the page ended with a whole batch; otherwise the page was cut "
+        "within batch `next_after` after this many of its lines: pass it as `line`",
+    )
     finished: bool
 
 

@@ -12,6 +12,7 @@ import bisect
 import gzip
 import json
 import uuid
+import zlib
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime, timedelta
@@ -174,10 +175,63 @@ async def read_archived_batches(ctx: ServerContext, key: str) -> list[StoredBatc
     return batches
 
 
-def batches_after(batches: list[StoredBatch], after: int, limit: int) -> list[StoredBatch]:
-    """The first `limit` batches with seq > `after`, as the query on `build_logs` pages."""
-    start = bisect.bisect_right(batches, after, key=lambda batch: batch.seq)
-    return batches[start : start + limit]
+def batches_after(
+    batches: list[StoredBatch],
+    after: int,
+    limit: int,
+    *,
+    include_after: bool = False,
+    step: str | None = None,
+) -> list[StoredBatch]:
+    """The first `limit` batches with seq > `after` (>= with `include_after`), of `step`
+    only if given, as the query on `build_logs` pages."""
+    bisect_at = bisect.bisect_left if include_after else bisect.bisect_right
+    start = bisect_at(batches, after, key=lambda batch: batch.seq)
+    if step is None:
+        return batches[start : start + limit]
+    found: list[StoredBatch] = []
+    for batch in batches[start:]:
+        if batch.step == step:
+            found.append(batch)
+            if len(found) == limit:
+                break
+    return found
+
+
+# Decompressed text is handled in pieces of at most this size: a gzip bomb or one huge batch
+# in an archive cannot make a download hold more than this and one batch at a time.
+_STREAM_PIECE_BYTES = 1024**2
+
+
+async def stream_archived_batches(ctx: ServerContext, key: str) -> AsyncIterator[StoredBatch]:
+    """The batches of an archived log in seq order, decompressed and parsed as the object is
+    read: a text download holds one batch at a time, never the whole log (nor the cache)."""
+    decompressor = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    pending = b""
+    try:
+        async for chunk in ctx.artifacts.open(key):
+            data = decompressor.decompress(chunk, _STREAM_PIECE_BYTES)
+            while True:
+                pending += data
+                *complete, pending = pending.split(b"\n")
+                for line in complete:
+                    if line:
+                        yield _batch_of(line)
+                await asyncio.sleep(0)
+                if not decompressor.unconsumed_tail:
+                    break
+                data = decompressor.decompress(decompressor.unconsumed_tail, _STREAM_PIECE_BYTES)
+    except ArtifactNotFound:
+        raise NotFound(f"the archived log {key!r} is missing from the artifact store") from None
+    pending += decompressor.flush()
+    for line in pending.split(b"\n"):
+        if line:
+            yield _batch_of(line)
+
+
+def _batch_of(line: bytes) -> StoredBatch:
+    item = json.loads(line)
+    return StoredBatch(item["seq"], item["step"], item["lines"])
 
 
 def _compress(batches: list[StoredBatch]) -> bytes:

@@ -25,7 +25,8 @@ from solvyd.server.services.builds.log_archive import StoredBatch
 from solvyd.server.services.context import ServerContext
 from solvyd.server.services.errors import InvalidInput
 
-# Batches read per pass; a stream catching up on a long log reads again at once.
+# Batches read per pass (fewer when they hold more than a page of lines); a stream catching
+# up on a long log reads again at once.
 BATCHES_PER_PASS = 200
 # A stream with nothing new still re-reads this often (a missed wake-up costs at most this).
 IDLE_RECHECK_SECONDS = 15.0
@@ -104,8 +105,8 @@ async def follow_build_log(
             seen = _Seen()
             position = StreamPosition(attempt=build.attempt)
         position = StreamPosition(attempt=build.attempt, seq=position.seq)
-        page = await logs.read_batches(ctx, build_id, position.seq, BATCHES_PER_PASS)
-        batches = [b for b in page.batches if step is None or b.step == step]
+        page = await logs.read_batches(ctx, build_id, position.seq, BATCHES_PER_PASS, step=step)
+        batches = page.batches
         for event in _events_of_pass(build, batches, seen, step):
             yield event
         position = StreamPosition(attempt=build.attempt, seq=page.next_after)
@@ -120,7 +121,7 @@ async def follow_build_log(
                 },
             )
             return
-        if len(page.batches) >= BATCHES_PER_PASS:
+        if page.more:
             continue  # more is stored already
         await signal.wait(IDLE_RECHECK_SECONDS)
 
