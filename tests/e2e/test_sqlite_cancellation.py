@@ -1,10 +1,10 @@
 """A request cancelled mid-flight never leaves the embedded database (SQLite) locked.
 
 A real `solvyd server` on a SQLite file and real agents run builds while the test abandons
-hundreds of requests mid-flight: long-poll claims, cancel-waits, log long polls and log
-streams (which the server cancels when their client goes), and triggers. Afterwards writes
-must go through within a second, every build must end `success`, and the server must never
-have logged "database is locked" (issue 14, item 0).
+hundreds of requests mid-flight: long-poll claims, log long polls and log streams, which the
+server cancels when their client goes (the agents give up on their own cancel-waits as each
+build ends). Afterwards writes must go through within a second, every build must end
+`success`, and the server must never have logged "database is locked" (issue 14, item 0).
 """
 
 import asyncio
