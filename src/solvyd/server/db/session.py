@@ -1,5 +1,7 @@
 """Engine and session factory for the two supported databases."""
 
+import contextlib
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -26,6 +28,29 @@ def async_database_url(url: str) -> str:
     else:
         raise ValueError(f"unsupported database URL scheme {parsed.drivername!r}")
     return parsed.render_as_string(hide_password=False)
+
+
+class _RollbackBeforeClose(sqlite3.Connection):
+    """A SQLite connection that ends its transaction before it closes.
+
+    A request cancelled in the middle of a query (a long poll whose client went away) makes
+    SQLAlchemy discard its connection without a rollback: it counts the cancellation as a
+    possibly broken connection, and closing one is supposed to end its transaction. SQLite
+    does not end it while a statement of the connection is unfinished (the cancelled query's
+    cursor, kept alive by the cancelled request's traceback until the garbage collector gets
+    to it): `sqlite3_close_v2` then leaves a "zombie" connection that keeps its transaction,
+    and with it the write lock that every transaction here takes (BEGIN IMMEDIATE), for as
+    long as that cursor lives, often minutes. So roll back first: it ends the transaction and
+    every statement in it, whatever still refers to them. aiosqlite runs a connection's calls
+    in order on its own thread, so this runs after whatever the cancelled request had queued,
+    and on every path that closes a connection (a pool's invalidation, its terminate, a
+    garbage-collected connection). Issue 14, item 0."""
+
+    def close(self) -> None:
+        # Already closed (aiosqlite may close twice), or broken: the close below frees it.
+        with contextlib.suppress(sqlite3.Error):
+            self.rollback()
+        super().close()
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:
@@ -69,7 +94,7 @@ class Database:
 def create_database(url: str, *, pool_size: int = 20) -> Database:
     async_url = async_database_url(url)
     if async_url.startswith("sqlite"):
-        engine = create_async_engine(async_url)
+        engine = create_async_engine(async_url, connect_args={"factory": _RollbackBeforeClose})
         _configure_sqlite(engine)
     else:
         # No pre-ping: it costs a round trip per checkout; a connection broken by a database
