@@ -93,6 +93,9 @@ def server(
     settings = ServerSettings()
     err_console.print(f"Solvyd server on http://{host}:{port} (data in {settings.data_dir})")
     from solvyd.server.app import create_app
+    from solvyd.server.data_dir import private_umask
+
+    private_umask()
 
     _SolvydServer(create_app(settings), host, port).run()
 
@@ -173,7 +176,9 @@ def up(
     """Run the server and one local agent in one process (SQLite under ./.solvyd by default)."""
     settings = ServerSettings()
     from solvyd.server.app import create_app
+    from solvyd.server.data_dir import private_umask
 
+    private_umask()
     http_server = _SolvydServer(create_app(settings), host, port, own_signals=False)
     url = f"http://{host}:{port}"
 
