@@ -386,7 +386,9 @@ def _group_alive(group: int) -> bool:
 def _signal_members(group: int, sig: int, *, spare: int) -> None:
     members = [pid for pid in _members(group) if pid != spare]
     if not members:
-        raise ProcessLookupError(group)
+        # Only `spare` is left (or nothing): it may have it too.
+        os.killpg(group, sig)
+        return
     for pid in members:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, sig)
