@@ -1,6 +1,7 @@
 """Talking to a real server as a user would: over HTTP, with bounded waits."""
 
 import json
+import os
 import re
 import time
 from typing import Any
@@ -83,9 +84,32 @@ def one_step(*commands: str, name: str = "s") -> str:
 
 
 def wait_for_step_pid(api: UserApi, build_id: str, timeout: float = 15.0) -> int:
-    """The step's shell prints its pid (`echo pid=$$`); wait until that line is stored."""
+    """The step's shell prints its pid (`echo pid=$$`); wait until that line is stored. The
+    answer is the pid on this machine: in the local executor's sandbox `$$` is a pid of the
+    step's own PID namespace, so the shell is found by its build id and namespaced pid."""
     deadline = time.monotonic() + timeout
     while not (match := re.search(r"pid=(\d+)", api.log_text(build_id))):
         assert time.monotonic() < deadline, "the step never printed its pid"
         time.sleep(0.05)
-    return int(match.group(1))
+    inner = int(match.group(1))
+    return host_pid(build_id, inner) or inner
+
+
+def host_pid(build_id: str, inner_pid: int) -> int | None:
+    """The pid on this machine of the step process of `build_id` whose innermost pid is
+    `inner_pid` (the same number outside a PID namespace)."""
+    wanted = f"SOLVYD_BUILD_ID={build_id}".encode()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as handle:
+                if wanted not in handle.read().split(b"\0"):
+                    continue
+            with open(f"/proc/{entry}/status") as handle:
+                nspid = next(line for line in handle if line.startswith("NSpid:"))
+        except (OSError, StopIteration):
+            continue
+        if int(nspid.split()[-1]) == inner_pid:
+            return int(entry)
+    return None

@@ -30,6 +30,10 @@ if TYPE_CHECKING:
 # client commands (`solvyd jobs list`) start fast.
 
 EXECUTORS = ("local", "docker", "fake")
+ISOLATION_HELP = (
+    "How the local executor isolates steps: auto (a bubblewrap sandbox when this machine "
+    "allows it, else a warning), bwrap (required), none."
+)
 GC_YOUNG_THRESHOLD = 50_000
 
 
@@ -96,6 +100,9 @@ def server(
     settings = ServerSettings()
     err_console.print(f"Solvyd server on http://{host}:{port} (data in {settings.data_dir})")
     from solvyd.server.app import create_app
+    from solvyd.server.data_dir import private_umask
+
+    private_umask()
 
     _SolvydServer(create_app(settings), host, port).run()
 
@@ -108,6 +115,8 @@ def _make_agent(
     concurrency: int,
     executor: str,
     work_dir: Path | None,
+    isolation: str = "auto",
+    hidden_paths: tuple[Path, ...] = (),
 ) -> "Agent":
     from solvyd.agent.worker import Agent, AgentConfig
     from solvyd.pipeline.executors.registry import create_executor
@@ -126,7 +135,10 @@ def _make_agent(
     )
     if name:
         config.name = name
-    return Agent(config, create_executor(executor, work_root))
+    return Agent(
+        config,
+        create_executor(executor, work_root, isolation=isolation, hidden_paths=hidden_paths),
+    )
 
 
 TOKEN_ENV = "SOLVYD_AGENT_TOKEN"  # noqa: S105 - a variable's name
@@ -178,11 +190,16 @@ def agent(
     stop_grace: float = typer.Option(
         30.0, "--stop-grace", help="Seconds running builds get to finish on SIGTERM."
     ),
+    isolation: str = typer.Option(
+        "auto", "--isolation", envvar="SOLVYD_ISOLATION", help=ISOLATION_HELP
+    ),
 ) -> None:
     """Run a worker agent that claims and runs builds."""
     configure_logging(os.environ.get("SOLVYD_LOG_FORMAT", "console"), "info")
     secret = registration_token(token, token_file)
-    worker = _make_agent(server_url, secret, name, labels, concurrency, executor, work_dir)
+    worker = _make_agent(
+        server_url, secret, name, labels, concurrency, executor, work_dir, isolation
+    )
     # An agent advertises its executor: it must not register one that cannot run steps.
     problem = asyncio.run(worker.executor.check_available())
     if problem is not None:
@@ -228,10 +245,22 @@ def up(
     host: str = typer.Option("127.0.0.1", "--host"),
     port: int = typer.Option(8080, "--port"),
     concurrency: int = typer.Option(2, "--concurrency", min=1, max=64),
+    isolation: str = typer.Option(
+        "auto", "--isolation", envvar="SOLVYD_ISOLATION", help=ISOLATION_HELP
+    ),
 ) -> None:
     """Run the server and one local agent in one process (SQLite under ./.solvyd by default)."""
     settings = ServerSettings()
     from solvyd.server.app import create_app
+    from solvyd.server.data_dir import private_umask, sqlite_file
+
+    private_umask()
+    # The agent shares the server's machine and user: its steps must not see what the server
+    # keeps (issue 14, item 1).
+    hidden = [settings.data_dir.resolve(), settings.resolved_artifact_dir().resolve()]
+    database = sqlite_file(settings.resolved_database_url())
+    if database is not None:
+        hidden.append(database)
 
     http_server = _SolvydServer(create_app(settings), host, port, own_signals=False)
     url = f"http://{host}:{port}"
@@ -245,8 +274,21 @@ def up(
         ctx: ServerContext = http_server.app.state.ctx
         await _ensure_demo_job(ctx)
         worker = _make_agent(
-            url, ctx.keys.agent_token, "local", "", concurrency, "local", settings.data_dir / "work"
+            url,
+            ctx.keys.agent_token,
+            "local",
+            "",
+            concurrency,
+            "local",
+            settings.data_dir / "work",
+            isolation,
+            tuple(hidden),
         )
+        problem = await worker.executor.check_available()
+        if problem is not None:
+            http_server.should_exit = True
+            await serving
+            raise CliError(f"the local executor cannot run here: {problem}")
         await _keep_embedded_agent_name(ctx, worker)
         agent_task = asyncio.create_task(worker.run())
         err_console.print(

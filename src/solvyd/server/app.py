@@ -31,6 +31,7 @@ from solvyd.server.api.openapi import document_access
 from solvyd.server.artifacts import create_store
 from solvyd.server.auth.keys import load_keys
 from solvyd.server.background import run_log_archiver, run_reaper
+from solvyd.server.data_dir import secure_data_dir
 from solvyd.server.db.migrate import upgrade_to_head
 from solvyd.server.db.session import create_database
 from solvyd.server.events import EventHub
@@ -46,7 +47,7 @@ log = structlog.get_logger(__name__)
 
 
 async def start_context(settings: ServerSettings) -> ServerContext:
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    secure_data_dir(settings)
     database_url = settings.resolved_database_url()
     db = create_database(database_url)
     await upgrade_to_head(db)

@@ -17,7 +17,9 @@ from solvyd.protocol import JobSpec, StepSpec
 
 @pytest.fixture
 async def executor(tmp_path: Path) -> AsyncIterator[LocalExecutor]:
-    yield LocalExecutor(tmp_path / "work")
+    # Bare processes: these tests watch the step's pids, which a sandbox's PID namespace
+    # renumbers. tests/unit/pipeline/test_sandbox.py covers the sandbox.
+    yield LocalExecutor(tmp_path / "work", isolation="none")
 
 
 def make_job(
@@ -168,8 +170,9 @@ async def test_destroy_kills_background_children_too(executor: LocalExecutor) ->
         await executor.teardown_job(job)
 
 
-async def test_a_step_that_ignores_sigterm_is_killed(tmp_path: Path) -> None:
-    executor = LocalExecutor(tmp_path / "work", kill_grace_seconds=0.3)
+@pytest.mark.parametrize("isolation", ["none", "bwrap"])
+async def test_a_step_that_ignores_sigterm_is_killed(tmp_path: Path, isolation: str) -> None:
+    executor = LocalExecutor(tmp_path / "work", isolation=isolation, kill_grace_seconds=0.3)
     job = make_job("trap '' TERM; echo ready; while :; do sleep 0.05; done")
     step = job.steps[0]
     await executor.setup_job(job)

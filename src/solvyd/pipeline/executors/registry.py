@@ -8,11 +8,15 @@ from solvyd.pipeline.executors.docker import DockerExecutor
 from solvyd.pipeline.executors.fake import FakeExecutor
 from solvyd.pipeline.executors.local import LocalExecutor
 
-# A new backend joins by adding one line here (and its name to the contract tests).
-_FACTORIES: dict[str, Callable[[Path], Executor]] = {
-    "local": LocalExecutor,
-    "docker": DockerExecutor,
-    "fake": lambda _work_root: FakeExecutor(),
+# A new backend joins by adding one line here (and its name to the contract tests). Only the
+# local executor uses the isolation options: containers and pods are their own sandbox.
+_Factory = Callable[[Path, str, tuple[Path, ...]], Executor]
+_FACTORIES: dict[str, _Factory] = {
+    "local": lambda root, isolation, hidden: LocalExecutor(
+        root, isolation=isolation, hidden_paths=hidden
+    ),
+    "docker": lambda root, _isolation, _hidden: DockerExecutor(root),
+    "fake": lambda _root, _isolation, _hidden: FakeExecutor(),
 }
 _TEST_ONLY = frozenset({"fake"})
 
@@ -21,13 +25,20 @@ def executor_names() -> list[str]:
     return list(_FACTORIES)
 
 
-def create_executor(name: str, work_root: Path) -> Executor:
-    """A new executor whose builds get their workspaces under ``work_root``."""
+def create_executor(
+    name: str,
+    work_root: Path,
+    *,
+    isolation: str = "auto",
+    hidden_paths: tuple[Path, ...] = (),
+) -> Executor:
+    """A new executor whose builds get their workspaces under ``work_root``; ``isolation`` and
+    ``hidden_paths`` as in ``LocalExecutor``."""
     factory = _FACTORIES.get(name)
     if factory is None:
         known = ", ".join(sorted(_FACTORIES))
         raise ExecutorError(f"unknown executor '{name}' (known: {known})")
-    return factory(work_root)
+    return factory(work_root, isolation, hidden_paths)
 
 
 async def available_executors(work_root: Path, *, include_fake: bool = False) -> list[str]:

@@ -29,12 +29,16 @@ class HostWorkspaces:
         self.root = Path(os.path.abspath(work_root))
 
     def path(self, job: JobSpec) -> Path:
-        return self.root / str(job.build_id)
+        # One directory per attempt: a retry must never run in (nor delete) the workspace of an
+        # earlier attempt whose steps may still be running, e.g. on an agent that lost its
+        # server but not its processes (issue 14, item 10).
+        return self.root / f"{job.build_id}-{job.attempt}"
 
     async def create(self, job: JobSpec) -> None:
         path = self.path(job)
         try:
-            # A retried build may find the workspace of its earlier attempt: start afresh.
+            # Only an earlier life of this agent can have left this attempt's directory, and
+            # its steps died with it.
             await asyncio.to_thread(force_remove, path)
             await asyncio.to_thread(path.mkdir, parents=True)
         except OSError as exc:
