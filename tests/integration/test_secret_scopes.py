@@ -203,3 +203,40 @@ async def test_a_build_a_developer_shaped_gets_no_protected_secret(
     theirs = await create_job(client, developer, pipeline=PIPELINE, branch="main")
     await _put(client, admin, theirs["id"], VALUE, protected_branches=["main"])
     assert (await _fetch(client, admin, theirs))["values"] == {}
+
+
+async def test_an_admins_retry_of_a_developers_build_gets_no_protected_secret(
+    client: httpx.AsyncClient,
+) -> None:
+    """A retry replays its build's commit and variables: when a developer chose them, an
+    admin's click on retry must not hand the developer's code the protected secret."""
+    admin = await admin_headers(client)
+    developer = await user_headers(client, admin, "developer")
+    job = await create_job(client, admin, pipeline=PIPELINE, branch="main")
+    await _put(client, admin, job["id"], VALUE, protected_branches=["main"])
+    worker: Worker = await register_worker(client)
+
+    async def run_to_failure(build_id: str) -> Any:
+        assert (await claim_build(client, worker))["build_id"] == build_id
+        assert (await set_status(client, worker, build_id, "running")).status_code == 200
+        fetched = await client.post(
+            f"{API}/builds/{build_id}/secrets",
+            headers=worker.headers,
+            json={"names": ["DEPLOY_KEY"]},
+        )
+        assert fetched.status_code == 200, fetched.text
+        assert (await set_status(client, worker, build_id, "failure")).status_code == 200
+        return fetched.json()
+
+    theirs = await trigger(client, developer, job["id"], commit_sha="f" * 40)
+    assert (await run_to_failure(theirs["id"]))["values"] == {}
+    retried = await client.post(f"{API}/builds/{theirs['id']}/retry", headers=admin)
+    assert retried.status_code == 201, retried.text
+    assert (await run_to_failure(retried.json()["id"]))["values"] == {}
+
+    # The same chain started by an admin keeps its secret through the retry.
+    ours = await trigger(client, admin, job["id"])
+    assert (await run_to_failure(ours["id"]))["values"] == {"DEPLOY_KEY": VALUE}
+    again = await client.post(f"{API}/builds/{ours['id']}/retry", headers=admin)
+    assert again.status_code == 201, again.text
+    assert (await run_to_failure(again.json()["id"]))["values"] == {"DEPLOY_KEY": VALUE}

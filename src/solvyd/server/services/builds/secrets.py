@@ -39,10 +39,20 @@ async def _is_admin(session: AsyncSession, user_id: uuid.UUID | None) -> bool:
 
 
 async def shaped_by_admins_only(session: AsyncSession, job: Job, build: Build) -> bool:
-    """The job was last changed by an admin, and the build triggered by one or the server."""
+    """The job was last changed by an admin, and the build triggered by one or the server.
+
+    A retry replays its build's commit and variables, so every build back along the retry
+    chain must pass too: an admin's retry of a developer's build runs the developer's choice."""
     if not await _is_admin(session, job.changed_by):
         return False
-    return build.triggered_by is None or await _is_admin(session, build.triggered_by)
+    current: Build | None = build
+    while current is not None:
+        if current.triggered_by is not None and not await _is_admin(
+            session, current.triggered_by
+        ):
+            return False
+        current = await session.get(Build, current.retry_of) if current.retry_of else None
+    return True
 
 
 def asked_for(spec: dict[str, Any]) -> set[str] | None:
