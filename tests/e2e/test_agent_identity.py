@@ -71,7 +71,11 @@ def test_the_agent_runs_with_no_token_on_its_command_line_and_steps_see_none(
         worker_token = token_file.read_text()
         assert worker_token.startswith("svw_")
 
-        job = api.create_job(f"probe-{uuid.uuid4().hex[:6]}", PROBE)
+        # The registration token's file is the agent user's own: a step running as that user
+        # (an agent that is not root) must still not read it.
+        registration_file = work_dir.parent / f"{name}.registration-token"
+        probe = PROBE + f'      - "cat {registration_file} || echo unreadable"\n'
+        job = api.create_job(f"probe-{uuid.uuid4().hex[:6]}", probe)
         build = api.wait_for_finish(api.trigger(job["id"])["id"])
         assert build["status"] == "success", build
         log = api.log_text(build["id"])

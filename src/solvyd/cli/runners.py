@@ -171,6 +171,14 @@ def registration_token(argument: str | None, token_file: Path | None) -> str:
     )
 
 
+def _agent_private_files() -> list[Path]:
+    """Files of this machine's user that a sandboxed step must not read even when it runs as
+    that user: the CLI's saved login (often an admin's token)."""
+    from solvyd.cli.client_config import config_path
+
+    return [config_path().resolve()]
+
+
 def agent(
     server_url: str = typer.Option(..., "--server", envvar="SOLVYD_SERVER_URL"),
     token_file: Path | None = typer.Option(
@@ -197,8 +205,19 @@ def agent(
     """Run a worker agent that claims and runs builds."""
     configure_logging(os.environ.get("SOLVYD_LOG_FORMAT", "console"), "info")
     secret = registration_token(token, token_file)
+    hidden = _agent_private_files()
+    if token_file is not None:
+        hidden.append(token_file.resolve())
     worker = _make_agent(
-        server_url, secret, name, labels, concurrency, executor, work_dir, isolation
+        server_url,
+        secret,
+        name,
+        labels,
+        concurrency,
+        executor,
+        work_dir,
+        isolation,
+        tuple(hidden),
     )
     # An agent advertises its executor: it must not register one that cannot run steps.
     problem = asyncio.run(worker.executor.check_available())
@@ -252,15 +271,16 @@ def up(
     """Run the server and one local agent in one process (SQLite under ./.solvyd by default)."""
     settings = ServerSettings()
     from solvyd.server.app import create_app
-    from solvyd.server.data_dir import private_umask, sqlite_file
+    from solvyd.server.data_dir import private_umask, sqlite_file, sqlite_files
 
     private_umask()
     # The agent shares the server's machine and user: its steps must not see what the server
     # keeps (issue 14, item 1).
     hidden = [settings.data_dir.resolve(), settings.resolved_artifact_dir().resolve()]
+    hidden += _agent_private_files()
     database = sqlite_file(settings.resolved_database_url())
     if database is not None:
-        hidden.append(database)
+        hidden += sqlite_files(database.resolve())
 
     http_server = _SolvydServer(create_app(settings), host, port, own_signals=False)
     url = f"http://{host}:{port}"

@@ -38,8 +38,8 @@ def secure_data_dir(settings: ServerSettings) -> None:
         database.parent.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
         # SQLite would create it 0644: made first, it keeps 0600, and so do -wal and -shm.
         os.close(os.open(database, os.O_WRONLY | os.O_CREAT, FILE_MODE))
-        for suffix in _SQLITE_SUFFIXES:
-            _chmod_if_there(Path(f"{database}{suffix}"), FILE_MODE)
+        for path in sqlite_files(database):
+            _chmod_if_there(path, FILE_MODE)
     for directory in (data_dir / "artifacts", data_dir / "logs", data_dir / "work"):
         _chmod_if_there(directory, DIR_MODE)
 
@@ -49,6 +49,11 @@ def sqlite_file(database_url: str) -> Path | None:
     if not url.drivername.startswith("sqlite") or url.database in (None, "", ":memory:"):
         return None
     return Path(url.database)
+
+
+def sqlite_files(database: Path) -> list[Path]:
+    """The database file and the journal files SQLite keeps beside it."""
+    return [Path(f"{database}{suffix}") for suffix in _SQLITE_SUFFIXES]
 
 
 def _chmod_if_there(path: Path, mode: int) -> None:
