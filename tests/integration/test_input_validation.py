@@ -19,7 +19,7 @@ import pytest
 import sqlalchemy as sa
 
 from solvyd.server.app import create_app
-from solvyd.server.db.models import Build
+from solvyd.server.db.models import Build, Job
 from solvyd.server.settings import ServerSettings
 from tests.integration.api_helpers import (
     AGENT_TOKEN,
@@ -253,6 +253,26 @@ async def test_a_build_that_cannot_be_handed_out_ends_in_error_and_the_next_is_c
     # Nothing is left to hand out: the broken builds are not queued again.
     again = await claim(client, worker)
     assert again.status_code == 204, again.text
+
+
+async def test_a_job_stored_with_unencodable_text_is_refused_at_trigger_not_500(
+    client: httpx.AsyncClient,
+) -> None:
+    """A job row an older server saved with a lone surrogate in its env (a JSON column keeps
+    it as an escape) cannot be planned: its trigger is 422 saying so, and no build is made."""
+    admin = await admin_headers(client)
+    job = await create_job(client, admin)
+    ctx = client.app.state.ctx  # type: ignore[attr-defined]
+    async with ctx.db.transaction() as session:
+        # Past the API, straight to the table, as a row of an older server could be.
+        await session.execute(
+            sa.update(Job).where(Job.id == uuid.UUID(job["id"])).values(env={"A": SURROGATE})
+        )
+    refused = await client.post(f"{API}/jobs/{job['id']}/trigger", headers=admin, json={})
+    assert refused.status_code == 422, refused.text
+    assert "cannot be encoded" in refused.json()["error"]["message"]
+    builds = await client.get(f"{API}/builds", headers=admin, params={"job_id": job["id"]})
+    assert builds.status_code == 200 and builds.json()["items"] == []
 
 
 # --- step names and the cancel watch ---

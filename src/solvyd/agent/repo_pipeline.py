@@ -7,7 +7,7 @@ Used by the agent after the checkout when the job's pipeline lives in the reposi
 from pathlib import Path, PurePosixPath
 
 from solvyd.pipeline.config import PipelineError, parse_pipeline
-from solvyd.pipeline.plan import BuildContext, PlanTooLarge, plan_job
+from solvyd.pipeline.plan import BuildContext, PlanRefused, plan_job
 from solvyd.protocol import JobSpec
 
 MAX_PIPELINE_BYTES = 1024 * 1024
@@ -80,7 +80,7 @@ def plan_from_repository(spec: JobSpec, workspace: Path, commit_sha: str | None)
         raise RepoPipelineError(str(exc)) from exc
     try:
         planned = plan_job(config, context_from_spec(spec, commit_sha))
-    except PlanTooLarge as exc:
+    except PlanRefused as exc:
         raise RepoPipelineError(f"{spec.pipeline_path}: {exc}") from exc
     return planned.model_copy(
         update={

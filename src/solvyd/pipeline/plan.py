@@ -8,13 +8,19 @@ import fnmatch
 from dataclasses import dataclass, field
 from uuid import UUID
 
+from pydantic_core import PydanticSerializationError
+
 from solvyd.pipeline.config.matrix import ExpandedStep, expand_steps
 from solvyd.pipeline.config.models import PipelineConfig, WhenConfig
 from solvyd.pipeline.config.parser import MAX_PLANNED_CHARACTERS
 from solvyd.protocol.messages import JobSpec, StepSpec
 
 
-class PlanTooLarge(ValueError):
+class PlanRefused(ValueError):
+    """The planned job spec cannot be stored or sent to an agent."""
+
+
+class PlanTooLarge(PlanRefused):
     """The planned job spec is over ``MAX_PLANNED_CHARACTERS`` of JSON: the job's and the
     trigger's variables on top of what the parser already bounded."""
 
@@ -97,11 +103,18 @@ def plan_job(config: PipelineConfig, context: BuildContext) -> JobSpec:
 def _check_size(spec: JobSpec) -> None:
     """Written out a step at a time, stopping at the limit: the steps share their strings in
     memory, so only their JSON would be large, and it is never made whole here."""
-    size = len(spec.model_dump_json(exclude={"steps"}))
-    for step in spec.steps:
-        if size > MAX_PLANNED_CHARACTERS:
-            break
-        size += len(step.model_dump_json()) + 1
+    try:
+        size = len(spec.model_dump_json(exclude={"steps"}))
+        for step in spec.steps:
+            if size > MAX_PLANNED_CHARACTERS:
+                break
+            size += len(step.model_dump_json()) + 1
+    except PydanticSerializationError as exc:
+        # Only values stored before text was checked at the API's edge can hold one.
+        raise PlanRefused(
+            "the planned build holds text that cannot be encoded (a lone surrogate in the "
+            "job's pipeline or variables); edit the job"
+        ) from exc
     if size > MAX_PLANNED_CHARACTERS:
         raise PlanTooLarge(
             f"the planned build is larger than {MAX_PLANNED_CHARACTERS:,} characters of JSON "

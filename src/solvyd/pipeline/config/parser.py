@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 from pydantic import BaseModel, ValidationError
-from pydantic_core import ErrorDetails
+from pydantic_core import ErrorDetails, PydanticSerializationError
 
 from solvyd.pipeline.config.errors import PipelineError, PipelineErrorItem
 from solvyd.pipeline.config.matrix import MAX_MATRIX_PRODUCT, expand_steps
@@ -187,6 +187,16 @@ def _check_matrices(config: PipelineConfig) -> list[Problem]:
 def _check_planned_size(config: PipelineConfig) -> list[Problem]:
     """An upper estimate of the planned spec's size: each step's JSON once per matrix copy.
     Each distinct step is written out once, so this costs about the size of the file."""
+    try:
+        return _estimate_planned_size(config)
+    except PydanticSerializationError:
+        # A pipeline given as data (not YAML, which refuses them) may hold a lone surrogate,
+        # which no JSON encoder writes: the plan could never be stored or sent.
+        loc: Loc = ("steps",)
+        return [(loc, _field(loc), "the pipeline holds text that cannot be encoded")]
+
+
+def _estimate_planned_size(config: PipelineConfig) -> list[Problem]:
     total = len(config.model_dump_json(exclude={"steps"}))
     sizes: dict[int, int] = {}
     for copy in expand_steps(config):

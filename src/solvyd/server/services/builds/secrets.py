@@ -47,9 +47,7 @@ async def shaped_by_admins_only(session: AsyncSession, job: Job, build: Build) -
         return False
     current: Build | None = build
     while current is not None:
-        if current.triggered_by is not None and not await _is_admin(
-            session, current.triggered_by
-        ):
+        if current.triggered_by is not None and not await _is_admin(session, current.triggered_by):
             return False
         current = await session.get(Build, current.retry_of) if current.retry_of else None
     return True

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from solvyd.pipeline.config import PipelineError
-from solvyd.pipeline.plan import BuildContext, PlanTooLarge, plan_job, system_env
+from solvyd.pipeline.plan import BuildContext, PlanRefused, plan_job, system_env
 from solvyd.protocol import CHECKOUT_STEP, BuildStatus, JobSpec
 from solvyd.server.db.models import Build, BuildStep, Job
 from solvyd.server.events import BUILDS, QUEUE, EventHub, build_topic, cancel_topic
@@ -140,7 +140,7 @@ async def queue_build(
     else:
         try:
             spec = plan_job(config, context)
-        except PlanTooLarge as exc:
+        except PlanRefused as exc:
             raise InvalidInput(str(exc)) from exc
     build.spec = spec.model_dump(mode="json")
     # The pipeline may require labels of its own on top of the job's.
