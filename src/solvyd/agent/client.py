@@ -150,7 +150,7 @@ class ServerClient:
     ) -> None:
         # Matrix step names hold spaces, parentheses and values of any kind.
         name = quote(step_name, safe="")
-        await self._request("PUT", f"/builds/{build_id}/steps/{name}", update)
+        await self._request("PUT", f"/builds/{build_id}/steps/{quote(name, safe='')}", update)
 
     async def send_logs(self, build_id: uuid.UUID, batch: LogBatch) -> None:
         await self._request("POST", f"/builds/{build_id}/logs", batch)

@@ -319,7 +319,17 @@ class LocalExecutor(Executor):
         if state.group_gone:
             # Once empty, the group id may be reused by an unrelated process: never signal it.
             return
-        group = state.process.pid
+        try:
+            await self._signal_group(state.process.pid)
+            state.group_gone = True
+        finally:
+            # Only now: closed earlier, it would SIGKILL the step before its grace was over.
+            # Closed even when the group could not be stopped, so no descriptor leaks.
+            if state.lifeline is not None:
+                os.close(state.lifeline)
+                state.lifeline = None
+
+    async def _signal_group(self, group: int) -> None:
         for sig, patience in ((signal.SIGTERM, self._kill_grace), (signal.SIGKILL, _REAP_SECONDS)):
             try:
                 if sig == signal.SIGTERM and self._sandbox is not None:
@@ -330,18 +340,12 @@ class LocalExecutor(Executor):
                 else:
                     os.killpg(group, sig)
             except ProcessLookupError:
-                break
+                return
             except PermissionError as exc:
                 raise ExecutorError(f"cannot stop the processes of a step: {exc}") from exc
             if await _group_ends(group, patience):
-                break
-        else:
-            raise ExecutorError(f"processes of process group {group} survived SIGKILL")
-        state.group_gone = True
-        # Only now: closed earlier, it would SIGKILL the step before its grace was over.
-        if state.lifeline is not None:
-            os.close(state.lifeline)
-            state.lifeline = None
+                return
+        raise ExecutorError(f"processes of process group {group} survived SIGKILL")
 
 
 def _fresh_private_dir(path: Path, owner: tuple[int, int] | None) -> None:
