@@ -251,7 +251,7 @@ def _json_body(scope: Scope) -> bool:
 
 
 def _body_left_alone(scope: Scope) -> bool:
-    extra = getattr(scope.get("route"), "openapi_extra", None) or {}
+    extra = _route_extra(scope)
     return OWN_BODY_LIMIT in extra or TEXT_REPLACED in extra
 
 
@@ -297,9 +297,12 @@ def _content_length(scope: Scope) -> int | None:
 
 
 def _has_own_limit(scope: Scope) -> bool:
+    return OWN_BODY_LIMIT in _route_extra(scope)
+
+
+def _route_extra(scope: Scope) -> dict[str, object]:
     # The router puts the matched route in the scope (a Starlette convention).
-    extra = getattr(scope.get("route"), "openapi_extra", None) or {}
-    return OWN_BODY_LIMIT in extra
+    return getattr(scope.get("route"), "openapi_extra", None) or {}
 
 
 def install_middleware(app: FastAPI, settings: ServerSettings, api_prefix: str) -> None:

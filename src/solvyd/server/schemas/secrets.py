@@ -21,10 +21,7 @@ def _branch_glob(value: str) -> str:
         raise PydanticCustomError(
             "branch_glob", "a branch pattern holds no spaces or control characters"
         )
-    try:
-        value.encode()
-    except UnicodeEncodeError as exc:
-        raise PydanticCustomError("branch_glob", "a branch pattern must be valid text") from exc
+    # (A lone surrogate is not printable either, so it is refused above.)
     return value
 
 
