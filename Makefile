@@ -41,9 +41,13 @@ web-api: sync web/node_modules/.installed
 run: sync web
 	$(UV) run --frozen solvyd up
 
+# Test files run in two processes: most of the suite waits on real servers and agents, so two
+# keep a 2-core machine busy. A file's tests stay together (module fixtures, one browser).
+PYTEST_WORKERS ?= 2
+
 ## Run the whole test suite (SQLite and the PostgreSQL at 127.0.0.1:5432)
 test: sync web test-web
-	$(UV) run --frozen pytest $(PYTEST_ARGS)
+	$(UV) run --frozen pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 ## The web UI's component tests (Vitest)
 test-web: web/node_modules/.installed
