@@ -5,7 +5,10 @@ A build whose steps ask for no secret (and whose steps the server planned) costs
 than before: no query, a masker shared through an LRU cache. A build that may read secrets has
 their values loaded and decrypted once per (build, attempt) and kept for `SECRETS_TTL_SECONDS`,
 so a batch costs a dictionary lookup; the TTL bounds how long a secret changed meanwhile goes
-unmasked here (the agent masks what it was given in any case; this is the safety net).
+unmasked here (the agent masks what it was given in any case; this is the safety net). The
+compiled masker itself is kept in `_spec_masker`'s LRU, keyed by the values, for as long as it
+stays among the 256 most recent: decrypted values live on in this process's memory that long,
+beside the key that decrypts them all anyway.
 """
 
 import functools
