@@ -19,10 +19,8 @@ from tests.support.processes import (
     ADMIN_PASSWORD,
     AGENT_TOKEN,
     ServerProcess,
-    free_port,
-    spawn,
     start_agent,
-    wait_until_healthy,
+    start_embedded,
 )
 
 pytestmark = pytest.mark.e2e
@@ -220,12 +218,9 @@ def test_solvyd_up_keeps_its_agents_name_across_restarts_even_without_a_saved_to
     saved = workdir / ".solvyd" / "work" / ".agent" / "local.worker-token"
     worker_ids = []
     for run in range(2):
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
-        process = spawn("up", ["up", "--port", str(port)], env, log_dir, cwd=workdir)
+        # Bounds for a loaded machine: `up` migrates, hashes and starts an agent first.
+        process, url = start_embedded(workdir, env, log_dir, timeout=90)
         try:
-            # Bounds for a loaded machine: `up` migrates, hashes and starts an agent first.
-            wait_until_healthy(process, url, timeout=90)
             http = ServerProcess(process, url)
             api = UserApi(http)
             worker_ids.append(api.wait_for_worker("local")["id"])

@@ -15,9 +15,7 @@ from solvyd.cli.demo import HELLO_PIPELINE
 from tests.support.processes import (
     ADMIN_PASSWORD,
     Process,
-    free_port,
-    spawn,
-    wait_until_healthy,
+    start_embedded,
 )
 
 pytestmark = pytest.mark.e2e
@@ -31,17 +29,10 @@ def test_demo_pipeline_is_the_example_file() -> None:
 @pytest.fixture
 def embedded(tmp_path: Path, log_dir: Path) -> Iterator[tuple[Process, str, Path]]:
     """`solvyd up` with its defaults (SQLite under ./.solvyd of its working directory)."""
-    port = free_port()
     workdir = tmp_path / "newcomer"
     workdir.mkdir()
     env = {"SOLVYD_ADMIN_PASSWORD": ADMIN_PASSWORD, "SOLVYD_DATABASE_URL": ""}
-    process = spawn("up", ["up", "--port", str(port)], env, log_dir, cwd=workdir)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_healthy(process, url)
-    except RuntimeError:
-        process.stop()
-        raise
+    process, url = start_embedded(workdir, env, log_dir)
     yield process, url, workdir
     assert process.stop() == 0, process.output()
 

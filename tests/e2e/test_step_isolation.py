@@ -20,11 +20,10 @@ from tests.support.processes import (
     ADMIN_PASSWORD,
     Process,
     ServerProcess,
-    free_port,
     spawn,
     start_agent,
+    start_embedded,
     start_server,
-    wait_until_healthy,
 )
 
 pytestmark = pytest.mark.e2e
@@ -62,7 +61,6 @@ echo "scanned $(ls -d /proc/[0-9]* | wc -l) processes"
 def embedded(log_dir: Path) -> Iterator[tuple[Process, str, Path]]:
     """`solvyd up` as a newcomer runs it (SQLite under ./.solvyd), with both secrets set in its
     environment."""
-    port = free_port()
     # Outside /tmp, which the sandbox replaces anyway: the data directory must be hidden by
     # the sandbox's own masking.
     workdir = Path(tempfile.mkdtemp(prefix="solvyd-newcomer-", dir="/var/tmp"))
@@ -72,12 +70,9 @@ def embedded(log_dir: Path) -> Iterator[tuple[Process, str, Path]]:
         "SOLVYD_DATABASE_URL": "",
         "SOLVYD_DATA_DIR": str(workdir / ".solvyd"),
     }
-    process = spawn("up", ["up", "--port", str(port)], env, log_dir, cwd=workdir)
-    url = f"http://127.0.0.1:{port}"
     try:
-        wait_until_healthy(process, url)
+        process, url = start_embedded(workdir, env, log_dir)
     except RuntimeError:
-        process.stop()
         shutil.rmtree(workdir)
         raise
     try:

@@ -103,6 +103,21 @@ def start_server(
     return ServerProcess(process, url, env)
 
 
+def start_embedded(
+    workdir: Path, env: dict[str, str], log_dir: Path, timeout: float = 30.0
+) -> tuple[Process, str]:
+    """`solvyd up` run in `workdir` on a free port, healthy; stopped again if it is not."""
+    port = free_port()
+    process = spawn("up", ["up", "--port", str(port)], env, log_dir, cwd=workdir)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_healthy(process, url, timeout=timeout)
+    except RuntimeError:
+        process.stop()
+        raise
+    return process, url
+
+
 def wait_until_healthy(process: Process, url: str, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
