@@ -41,9 +41,10 @@ web-api: sync web/node_modules/.installed
 run: sync web
 	$(UV) run --frozen solvyd up
 
-# Test files run in two processes: most of the suite waits on real servers and agents, so two
-# keep a 2-core machine busy. A file's tests stay together (module fixtures, one browser).
-PYTEST_WORKERS ?= 2
+# Test processes (pytest-xdist; 0 = the one pytest process). One by default: with two, the
+# 50-agent claim test starves the other process, whose servers then miss their 30 s start.
+# A file's tests stay together either way (module fixtures, one browser).
+PYTEST_WORKERS ?= 0
 
 ## Run the whole test suite (SQLite and the PostgreSQL at 127.0.0.1:5432)
 test: sync web test-web
