@@ -115,8 +115,11 @@ async def register_worker(
     concurrency: int = 1,
     worker_token: str | None = None,
     registration_token: str = AGENT_TOKEN,
+    executors: list[str] | None = None,
+    **capabilities: Any,
 ) -> Worker:
-    """Register `name`; a name already registered needs that worker's `worker_token`."""
+    """Register `name`; a name already registered needs that worker's `worker_token`.
+    `capabilities`: more fields of the registration's capabilities, as the agent sends them."""
     name = name or unique("worker")
     headers = bearer(registration_token)
     if worker_token is not None:
@@ -130,8 +133,9 @@ async def register_worker(
             "ip": "127.0.0.1",
             "capabilities": {
                 "labels": labels or [],
-                "executors": ["local"],
+                "executors": executors or ["local"],
                 "concurrency": concurrency,
+                **capabilities,
             },
         },
     )

@@ -30,7 +30,7 @@ from enum import StrEnum
 from typing import Annotated
 from uuid import UUID
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool
 from pydantic_core import PydanticCustomError
 
 PROTOCOL_VERSION = 1
@@ -133,6 +133,9 @@ class Capabilities(_Message):
     labels: list[str] = Field(default_factory=list)
     executors: list[str] = Field(default_factory=list)
     concurrency: Annotated[int, Field(ge=1, le=256)] = 1
+    # Whether the agent's executor runs a step that names no image (local: yes; docker: only
+    # with a default image). Absent (an older agent): the server infers it from `executors`.
+    runs_steps_without_image: StrictBool | None = None
 
 
 class WorkerRegistration(_Message):
@@ -216,6 +219,11 @@ class JobSpec(_Message):
     attempt: int = 1
     # Secret values: the agent replaces them (and their encoded forms) by *** in the log.
     mask: list[str] = Field(default_factory=list)
+
+    def steps_without_image(self) -> list[str]:
+        """The steps that name no image: only an executor that runs such steps (local, or
+        docker with a default image) can run them."""
+        return [step.name for step in self.steps if not step.image]
 
 
 class LogLine(_Message):

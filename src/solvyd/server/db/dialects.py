@@ -43,12 +43,17 @@ def _labels_subset_of(worker_labels: list[str], dialect: str) -> sa.TextClause:
     ).bindparams(worker_labels=json.dumps(worker_labels))
 
 
-def _waiting_for_a_worker(now: datetime) -> sa.ColumnElement[bool]:
-    return sa.and_(
+def _waiting_for_a_worker(now: datetime, runs_steps_without_image: bool) -> sa.ColumnElement[bool]:
+    """Queued, free, past its backoff, and runnable by the worker's executor. A worker that
+    runs every kind of step adds no condition, so the common claim costs nothing more."""
+    waiting = sa.and_(
         Build.status == "queued",
         Build.worker_id.is_(None),
         sa.or_(Build.not_before.is_(None), Build.not_before <= now),
     )
+    if runs_steps_without_image:
+        return waiting
+    return sa.and_(waiting, Build.needs_step_without_image.is_(False))
 
 
 def job_load() -> sa.Subquery:
@@ -67,13 +72,15 @@ async def lock_next_claimable_build(
     dialect: str,
     now: datetime,
     *,
+    runs_steps_without_image: bool = True,
     skip: Collection[uuid.UUID] = (),
 ) -> uuid.UUID | None:
     """The build the worker should run next, locked for this transaction.
 
     Order: the job's priority (highest first), then the job with the fewest builds holding a
     worker (so one job's thousand queued builds cannot starve another job's one), then the
-    oldest. Jobs at their `max_concurrent_builds` are passed over; the caller re-checks that
+    oldest. Builds with a step that names no image go only to a worker that runs such steps.
+    Jobs at their `max_concurrent_builds` are passed over; the caller re-checks that
     limit under the job's lock, because two claimers may race for one job's last slot.
 
     PostgreSQL: FOR UPDATE OF builds SKIP LOCKED, so racing claimers each take a different row.
@@ -85,7 +92,7 @@ async def lock_next_claimable_build(
         sa.select(Build.id)
         .join(Job, Job.id == Build.job_id)
         .outerjoin(load, load.c.job_id == Build.job_id)
-        .where(_waiting_for_a_worker(now))
+        .where(_waiting_for_a_worker(now, runs_steps_without_image))
         .where(_labels_subset_of(worker_labels, dialect))
         .where(sa.or_(Job.max_concurrent_builds.is_(None), active < Job.max_concurrent_builds))
         .order_by(Job.priority.desc(), active, Build.queued_at, Build.number)
@@ -111,12 +118,17 @@ async def lock_job_unless_busy(session: AsyncSession, job_id: uuid.UUID, dialect
 
 
 async def count_claimable_builds(
-    session: AsyncSession, worker_labels: list[str], dialect: str, now: datetime
+    session: AsyncSession,
+    worker_labels: list[str],
+    dialect: str,
+    now: datetime,
+    *,
+    runs_steps_without_image: bool = True,
 ) -> int:
     query = (
         sa.select(sa.func.count())
         .select_from(Build)
-        .where(_waiting_for_a_worker(now))
+        .where(_waiting_for_a_worker(now, runs_steps_without_image))
         .where(_labels_subset_of(worker_labels, dialect))
     )
     return int(await session.scalar(query) or 0)

@@ -183,6 +183,8 @@ class Worker(Base):
     ip: Mapped[str] = mapped_column(sa.String(64), default="")
     labels: Mapped[list[str]] = mapped_column(default=list)
     executors: Mapped[list[str]] = mapped_column(default=list)
+    # Its executor can run a step that names no image (local; docker with a default image).
+    runs_steps_without_image: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
     concurrency: Mapped[int] = mapped_column(default=1)
     version: Mapped[str] = mapped_column(sa.String(64), default="")
     token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
@@ -221,6 +223,10 @@ class Build(Base):
     )
     env: Mapped[dict[str, Any]] = mapped_column(default=dict)
     labels: Mapped[list[str]] = mapped_column(default=list)
+    # Some step of the plan names no image, so only a worker that runs such steps may claim
+    # it. Set at trigger time from the plan; a plan read from the repository is known only
+    # after the checkout (False until then).
+    needs_step_without_image: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     # The planned job spec (protocol.JobSpec as JSON), fixed at trigger time.
     spec: Mapped[dict[str, Any]] = mapped_column(default=dict)
     worker_id: Mapped[uuid.UUID | None] = mapped_column(

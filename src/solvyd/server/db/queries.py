@@ -64,9 +64,13 @@ async def count_worker_active_builds(session: AsyncSession, worker_id: uuid.UUID
     return int(await session.scalar(query) or 0)
 
 
-async def online_worker_labels(session: AsyncSession) -> list[list[str]]:
-    """The label sets of the workers that take builds now (online, not draining)."""
-    return list(await session.scalars(sa.select(Worker.labels).where(Worker.status == "online")))
+async def online_worker_capabilities(session: AsyncSession) -> list[tuple[list[str], bool]]:
+    """Of each worker that takes builds now (online, not draining): its labels, and whether it
+    runs steps that name no image."""
+    rows = await session.execute(
+        sa.select(Worker.labels, Worker.runs_steps_without_image).where(Worker.status == "online")
+    )
+    return [(list(labels), bool(runs)) for labels, runs in rows]
 
 
 async def worker_builds(

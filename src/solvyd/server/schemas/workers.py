@@ -14,6 +14,7 @@ class WorkerRead(BaseModel):
     ip: str
     labels: list[str]
     executors: list[str]
+    runs_steps_without_image: bool
     concurrency: int
     status: str
     health_status: str

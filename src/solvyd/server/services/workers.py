@@ -7,7 +7,13 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from solvyd.protocol import Heartbeat, HeartbeatReply, WorkerRegistered, WorkerRegistration
+from solvyd.protocol import (
+    Capabilities,
+    Heartbeat,
+    HeartbeatReply,
+    WorkerRegistered,
+    WorkerRegistration,
+)
 from solvyd.server.db import dialects, queries
 from solvyd.server.db.models import Build, Job, Worker
 from solvyd.server.events import BUILDS, QUEUE, WORKERS
@@ -24,6 +30,8 @@ from solvyd.shared.ids import new_token, token_digest
 # A claim answered this long ago whose build the agent does not list was never received.
 STALE_CLAIM_SECONDS = 30.0
 WORKER_TOKEN_PREFIX = "svw_"  # noqa: S105 - a prefix, not a secret
+# Executors that run every step in a container of the step's image.
+CONTAINER_EXECUTORS = frozenset({"docker", "kubernetes"})
 
 
 def claimable_labels(worker: Worker) -> list[str]:
@@ -33,6 +41,15 @@ def claimable_labels(worker: Worker) -> list[str]:
         return list(worker.labels)
     granted = set(worker.granted_labels)
     return [label for label in worker.labels if label in granted]
+
+
+def runs_steps_without_image(capabilities: Capabilities) -> bool:
+    """What the agent says; an agent too old to say is judged by its executors, as it behaved:
+    a container executor alone needs every step to name its image."""
+    if capabilities.runs_steps_without_image is not None:
+        return capabilities.runs_steps_without_image
+    executors = set(capabilities.executors)
+    return not executors or not executors <= CONTAINER_EXECUTORS
 
 
 def _same_token(worker: Worker, presented: str | None) -> bool:
@@ -82,6 +99,7 @@ async def register_worker(
         worker.labels = labels
         worker.granted_labels = None if grant.labels is None else sorted(grant.labels)
         worker.executors = list(body.capabilities.executors)
+        worker.runs_steps_without_image = runs_steps_without_image(body.capabilities)
         worker.concurrency = body.capabilities.concurrency
         worker.version = body.version
         worker.token_hash = token_digest(token)
@@ -192,7 +210,11 @@ async def heartbeat(ctx: ServerContext, worker_id: uuid.UUID, body: Heartbeat) -
         has_work = bool(waiting) or (
             worker.status == "online"
             and await dialects.count_claimable_builds(
-                session, claimable_labels(worker), ctx.db.dialect, utcnow()
+                session,
+                claimable_labels(worker),
+                ctx.db.dialect,
+                utcnow(),
+                runs_steps_without_image=worker.runs_steps_without_image,
             )
             > 0
         )

@@ -61,7 +61,12 @@ async def _assign_builds(ctx: ServerContext, worker_id: uuid.UUID, limit: int) -
         passed_over: list[uuid.UUID] = []
         while len(assignment.builds) < min(free, limit):
             build_id = await dialects.lock_next_claimable_build(
-                session, claimable_labels(worker), ctx.db.dialect, now, skip=passed_over
+                session,
+                claimable_labels(worker),
+                ctx.db.dialect,
+                now,
+                runs_steps_without_image=worker.runs_steps_without_image,
+                skip=passed_over,
             )
             if build_id is None:
                 break

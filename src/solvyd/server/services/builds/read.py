@@ -16,6 +16,11 @@ from solvyd.server.services.context import ServerContext
 from solvyd.server.services.errors import InvalidInput, NotFound
 from solvyd.shared.clock import utcnow
 
+NO_WORKER_RUNS_STEPS_WITHOUT_IMAGE = (
+    "no online worker can run steps without an image (a local agent, or a docker agent "
+    "started with --default-image)"
+)
+
 
 def _encode_cursor(build: Build) -> str:
     raw = f"{build.queued_at.isoformat()}|{build.id}"
@@ -59,7 +64,10 @@ async def _waiting_reasons(session: AsyncSession, builds: list[Build]) -> dict[u
     waiting = [b for b in builds if b.status == BuildStatus.QUEUED and b.worker_id is None]
     if not waiting:
         return {}
-    online = [set(labels) for labels in await queries.online_worker_labels(session)]
+    online = [
+        (set(labels), runs_steps_without_image)
+        for labels, runs_steps_without_image in await queries.online_worker_capabilities(session)
+    ]
     jobs = {
         job.id: job
         for job in await session.scalars(
@@ -70,12 +78,15 @@ async def _waiting_reasons(session: AsyncSession, builds: list[Build]) -> dict[u
     reasons: dict[uuid.UUID, str] = {}
     for build in waiting:
         job = jobs.get(build.job_id)
-        if not any(set(build.labels) <= labels for labels in online):
+        able = [runs for labels, runs in online if set(build.labels) <= labels]
+        if not able:
             reasons[build.id] = (
                 f"no online worker has the labels {', '.join(build.labels)}"
                 if build.labels
                 else "no worker is online"
             )
+        elif build.needs_step_without_image and not any(able):
+            reasons[build.id] = NO_WORKER_RUNS_STEPS_WITHOUT_IMAGE
         elif build.not_before is not None and build.not_before > now:
             reasons[build.id] = (
                 f"attempt {build.attempt} waits until {build.not_before.isoformat()} (backoff)"

@@ -146,6 +146,7 @@ async def queue_build(
     # The pipeline may require labels of its own on top of the job's.
     build.labels = list(spec.labels)
     build.timeout_seconds = spec.timeout_seconds
+    build.needs_step_without_image = bool(spec.steps_without_image())
     if job.cancel_previous:
         superseded = await cancel_superseded_builds(session, job, build)
     session.add(build)
