@@ -19,7 +19,9 @@ from tests.integration.api_helpers import (
     claim_build,
     create_job,
     get_build,
+    post_logs,
     register_worker,
+    set_status,
     trigger,
     unique,
 )
@@ -146,3 +148,89 @@ async def test_a_registration_with_a_hostile_capability_is_refused_and_saves_not
     assert "runs_steps_without_image" in message
     workers = (await client.get(f"{API}/workers", headers=admin)).json()["items"]
     assert name not in [w["name"] for w in workers]
+
+
+# --- a plan read from the repository, handed back after the checkout ---
+
+
+async def _started_repository_build(
+    client: httpx.AsyncClient, admin: Headers, worker: Worker
+) -> dict[str, Any]:
+    """A build of a job whose pipeline lives in its repository (unknown at trigger time, so
+    any worker may claim it), claimed and started by `worker`, its checkout logged."""
+    job = await create_job(client, admin, pipeline=None, scm_url="https://example.com/app.git")
+    build = await trigger(client, admin, job["id"])
+    assert (await claim_build(client, worker))["build_id"] == build["id"]
+    assert (await set_status(client, worker, build["id"], "running")).status_code == 200
+    step = await client.put(
+        f"{API}/builds/{build['id']}/steps/checkout",
+        headers=worker.headers,
+        json={"status": "running"},
+    )
+    assert step.status_code == 200, step.text
+    logged = await post_logs(client, worker, build["id"], 0, ["cloned"], step="checkout")
+    assert logged.status_code in (200, 201, 202), logged.text
+    return build
+
+
+async def _hand_back(
+    client: httpx.AsyncClient, worker: Worker, build_id: str, **fields: Any
+) -> httpx.Response:
+    fields.setdefault("needs_step_without_image", True)
+    fields.setdefault("error_message", ".solvyd.yml: the steps lint name no image")
+    return await set_status(client, worker, build_id, "queued", attempt=1, **fields)
+
+
+async def test_a_handed_back_build_waits_for_a_worker_that_runs_steps_without_an_image(
+    client: httpx.AsyncClient, admin: Headers
+) -> None:
+    docker = await _docker_worker(client)
+    build = await _started_repository_build(client, admin, docker)
+
+    response = await _hand_back(client, docker, build["id"])
+    assert response.status_code == 200, response.text
+    waiting = await get_build(client, admin, build["id"])
+    assert waiting["status"] == "queued" and waiting["worker_id"] is None
+    assert waiting["attempt"] == 1  # not a retry: no attempt used up
+    assert docker.name in waiting["error_message"] and "lint" in waiting["error_message"]
+    assert waiting["waiting_reason"].startswith(NO_RUNNER)
+    assert {s["name"]: s["status"] for s in waiting["steps"]} == {"checkout": "pending"}
+    assert (
+        await client.get(f"{API}/builds/{build['id']}/logs?format=text", headers=admin)
+    ).text == ""
+
+    # The worker that gave it back holds it no more, and never claims it again.
+    late = await post_logs(client, docker, build["id"], 1, ["late"], step="checkout")
+    assert_error(late, 403)
+    assert (await claim(client, docker)).status_code == 204
+    assert not await _has_work(client, docker)
+
+    local = await register_worker(client)
+    spec = await claim_build(client, local)
+    assert spec["build_id"] == build["id"] and spec["attempt"] == 1
+    assert (await set_status(client, local, build["id"], "running", attempt=1)).status_code == 200
+    running = await get_build(client, admin, build["id"])
+    assert running["status"] == "running" and running["error_message"] is None
+
+
+async def test_a_worker_that_runs_steps_without_an_image_cannot_hand_a_build_back_for_it(
+    client: httpx.AsyncClient, admin: Headers
+) -> None:
+    local = await register_worker(client)
+    build = await _started_repository_build(client, admin, local)
+    message = assert_error(await _hand_back(client, local, build["id"]), 409)
+    assert "runs steps without an image" in message
+    unchanged = await get_build(client, admin, build["id"])
+    assert unchanged["status"] == "running" and unchanged["worker_id"] == local.id
+
+
+@pytest.mark.parametrize("value", ["yes", 1, None])
+async def test_a_hand_back_with_a_hostile_flag_is_refused_and_changes_nothing(
+    client: httpx.AsyncClient, admin: Headers, value: Any
+) -> None:
+    docker = await _docker_worker(client)
+    build = await _started_repository_build(client, admin, docker)
+    response = await _hand_back(client, docker, build["id"], needs_step_without_image=value)
+    assert "needs_step_without_image" in assert_error(response, 422)
+    unchanged = await get_build(client, admin, build["id"])
+    assert unchanged["status"] == "running" and unchanged["worker_id"] == docker.id

@@ -17,7 +17,7 @@ from solvyd.agent.checkout import DEFAULT_TIMEOUT_SECONDS, checkout
 from solvyd.agent.client import Rejected, ServerClient, ServerUnavailable, with_retries
 from solvyd.agent.repo_pipeline import plan_from_repository
 from solvyd.agent.reporter import BuildReporter
-from solvyd.pipeline.executors.base import Executor
+from solvyd.pipeline.executors.base import Executor, ExecutorError
 from solvyd.pipeline.runtime import JobResult, StepResult, run_job
 from solvyd.protocol import (
     CHECKOUT_STEP,
@@ -49,6 +49,9 @@ class BuildHandle:
     cancel: asyncio.Event = field(default_factory=asyncio.Event)
     # Set when the agent, not a user, stops the build (shutdown): it then ends `error`.
     stopped_by_agent: bool = False
+    # Why the agent gives the build back instead of running it (its plan, read from the
+    # repository, has steps its executor cannot run); None: it runs the build.
+    handed_back: str | None = None
 
     @property
     def build_id(self) -> uuid.UUID:
@@ -92,12 +95,13 @@ class _ReportingObserver:
 def _checkout_hook(
     reporter: BuildReporter,
     executor: Executor,
-    spec: JobSpec,
+    handle: BuildHandle,
     artifacts: ArtifactUploader,
 ) -> Callable[[], Awaitable[JobSpec | None]] | None:
     """The runtime's ``before_steps`` for a job with a repository: the step "checkout" clones
     it into the workspace, reports the commit it resolved to, and, when the pipeline lives in
     the repository, plans the build from that file."""
+    spec = handle.spec
     if not spec.scm_url:
         return None
 
@@ -136,6 +140,7 @@ def _checkout_hook(
                 reporter.mask(planned.mask)
                 names = ", ".join(step.name for step in planned.steps)
                 reporter.log_line(CHECKOUT_STEP, f"steps: {names}")
+                _hand_back_unless_runnable(executor, handle, planned)
         except asyncio.CancelledError:
             finished(StepStatus.CANCELLED, "interrupted")
             raise
@@ -153,18 +158,35 @@ def _checkout_hook(
     return before_steps
 
 
+def _hand_back_unless_runnable(executor: Executor, handle: BuildHandle, planned: JobSpec) -> None:
+    """A plan read from the repository is known only now: the server could not tell whether
+    this agent can run it. If it cannot, no step runs and the build goes back to the queue,
+    for an agent that can (the final report says so; see `_final_update`)."""
+    if executor.runs_steps_without_image:
+        return
+    imageless = planned.steps_without_image()
+    if not imageless:
+        return
+    handle.handed_back = (
+        f"{planned.pipeline_path}: the steps {', '.join(imageless)} name no image, and this "
+        f"agent's {executor.name} executor has no default image (--default-image)"
+    )
+    raise ExecutorError(f"{handle.handed_back}; handing the build back to the queue")
+
+
 def _prepare_hook(
     client: ServerClient,
     reporter: BuildReporter,
     executor: Executor,
-    spec: JobSpec,
+    handle: BuildHandle,
     artifacts: ArtifactUploader,
     notices: secrets.StepNotices,
 ) -> Callable[[], Awaitable[JobSpec | None]] | None:
     """The runtime's ``before_steps``: the checkout (and planning from the repository) if the
     job has one, then the secrets the plan's steps ask for. They are fetched once, masked in
     the log before any step runs, and put into the env of the steps that named them only."""
-    checkout_hook = _checkout_hook(reporter, executor, spec, artifacts)
+    spec = handle.spec
+    checkout_hook = _checkout_hook(reporter, executor, handle, artifacts)
     if checkout_hook is None and not secrets.requested(spec):
         return None
 
@@ -199,6 +221,12 @@ async def _watch_for_cancel(client: ServerClient, handle: BuildHandle) -> None:
 
 
 def _final_update(handle: BuildHandle, result: JobResult) -> BuildStatusUpdate:
+    if handle.handed_back is not None and result.status is BuildStatus.ERROR:
+        return BuildStatusUpdate(
+            status=BuildStatus.QUEUED,
+            needs_step_without_image=True,
+            error_message=handle.handed_back,
+        )
     status, message = result.status, result.error_message
     if status is BuildStatus.CANCELLED and handle.stopped_by_agent:
         status, message = BuildStatus.ERROR, "the agent stopped before the build finished"
@@ -253,7 +281,7 @@ async def run_build(
             executor,
             _ReportingObserver(reporter, notices),
             handle.cancel,
-            before_steps=_prepare_hook(client, reporter, executor, spec, artifacts, notices),
+            before_steps=_prepare_hook(client, reporter, executor, handle, artifacts, notices),
             after_steps=artifacts.after_steps,
         )
     finally:

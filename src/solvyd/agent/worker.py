@@ -120,7 +120,10 @@ class Agent:
             hostname=socket.gethostname(),
             ip=_local_ip(),
             capabilities=Capabilities(
-                labels=labels, executors=[self.executor.name], concurrency=self.config.concurrency
+                labels=labels,
+                executors=[self.executor.name],
+                concurrency=self.config.concurrency,
+                runs_steps_without_image=self.executor.runs_steps_without_image,
             ),
             version=f"{__version__} ({platform.python_implementation()})",
         )
@@ -142,6 +145,7 @@ class Agent:
             name=registered.name,
             labels=labels,
             executor=self.executor.name,
+            runs_steps_without_image=self.executor.runs_steps_without_image,
             concurrency=self.config.concurrency,
         )
 

@@ -117,12 +117,18 @@ def _make_agent(
     work_dir: Path | None,
     isolation: str = "auto",
     hidden_paths: tuple[Path, ...] = (),
+    default_image: str | None = None,
 ) -> "Agent":
     from solvyd.agent.worker import Agent, AgentConfig
     from solvyd.pipeline.executors.registry import create_executor
 
     if executor not in EXECUTORS:
         raise CliError(f"unknown executor {executor!r}; choose one of {', '.join(EXECUTORS)}")
+    if default_image is not None and executor != "docker":
+        raise CliError(
+            f"--default-image is for the docker executor; the {executor} executor runs every "
+            "step on this machine and ignores images"
+        )
     work_root = work_dir or user_data_path("solvyd") / "work"
     work_root.mkdir(parents=True, exist_ok=True)
     config = AgentConfig(
@@ -137,7 +143,13 @@ def _make_agent(
         config.name = name
     return Agent(
         config,
-        create_executor(executor, work_root, isolation=isolation, hidden_paths=hidden_paths),
+        create_executor(
+            executor,
+            work_root,
+            isolation=isolation,
+            hidden_paths=hidden_paths,
+            default_image=default_image,
+        ),
     )
 
 
@@ -201,6 +213,13 @@ def agent(
     isolation: str = typer.Option(
         "auto", "--isolation", envvar="SOLVYD_ISOLATION", help=ISOLATION_HELP
     ),
+    default_image: str | None = typer.Option(
+        None,
+        "--default-image",
+        envvar="SOLVYD_DEFAULT_IMAGE",
+        help="Docker executor: the image of steps that name none. Without it this agent "
+        "claims only builds whose every step names an image.",
+    ),
 ) -> None:
     """Run a worker agent that claims and runs builds."""
     configure_logging(os.environ.get("SOLVYD_LOG_FORMAT", "console"), "info")
@@ -218,6 +237,7 @@ def agent(
         work_dir,
         isolation,
         tuple(hidden),
+        default_image=(default_image or "").strip() or None,
     )
     # An agent advertises its executor: it must not register one that cannot run steps.
     problem = asyncio.run(worker.executor.check_available())

@@ -254,6 +254,10 @@ class BuildStatusUpdate(_Message):
     error_message: str | None = None
     duration_seconds: float | None = None
     attempt: Attempt = None
+    # With status `queued`: the worker hands back a build whose plan (read from the repository
+    # after the checkout) has a step that names no image, which its executor cannot run. The
+    # build then waits for a worker that runs such steps; `error_message` says which steps.
+    needs_step_without_image: StrictBool = False
 
 
 class StepStatusUpdate(_Message):

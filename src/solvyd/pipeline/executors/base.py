@@ -51,6 +51,13 @@ class Executor(abc.ABC):
 
     name: str
 
+    @property
+    def runs_steps_without_image(self) -> bool:
+        """Whether a step that names no ``image`` can run here. The agent advertises it, so
+        that the server hands such builds only to agents that can run them. Backends that run
+        steps on the host ignore ``image`` and run every step."""
+        return True
+
     @abc.abstractmethod
     async def check_available(self) -> str | None:
         """None when the backend can run steps here, else why not (``"no sh on PATH"``).

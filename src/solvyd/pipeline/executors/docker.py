@@ -1,6 +1,7 @@
 """The ``docker`` executor: each step is a container, through the Docker Engine API.
 
-Every step runs in a new container of its own ``image`` (required), with the build's workspace,
+Every step runs in a new container of its own ``image`` (or of the agent's default image, for a
+step that names none; without one such a step cannot run here), with the build's workspace,
 a directory on this machine, bind-mounted at ``/workspace``: files one step writes are there
 for the next. ``workspace(job)`` is that directory on the host (where the agent checks out the
 sources); inside the containers the steps see it as ``/workspace`` (``SOLVYD_WORKSPACE``).
@@ -65,15 +66,25 @@ class DockerExecutor(Executor):
         *,
         kill_grace_seconds: float = 1.0,
         pull_seconds: float = 10.0,
+        default_image: str | None = None,
     ) -> None:
         """``kill_grace_seconds``: how long a destroyed step has between SIGTERM and SIGKILL.
-        ``pull_seconds``: how long pulling an image missing on this machine may take."""
+        ``pull_seconds``: how long pulling an image missing on this machine may take.
+        ``default_image``: the image of the steps that name none (``--default-image``)."""
         self._workspaces = HostWorkspaces(work_root)
+        self._default_image = default_image or None
         self._kill_grace = kill_grace_seconds
         self._pull_seconds = pull_seconds
         self._steps: dict[tuple[UUID, str], _Step] = {}
         self._client: docker.APIClient | None = None
         self._client_lock = threading.Lock()
+
+    @property
+    def runs_steps_without_image(self) -> bool:
+        return self._default_image is not None
+
+    def _image_of(self, step: StepSpec) -> str | None:
+        return step.image or self._default_image
 
     async def check_available(self) -> str | None:
         address = _engine_address()
@@ -106,8 +117,12 @@ class DockerExecutor(Executor):
         key = (job.build_id, step.name)
         if key in self._steps:
             raise ExecutorError(f"step '{step.name}' was already started")
-        if not step.image:
-            raise ExecutorError(f"step {step.name} has no image; the docker executor needs one")
+        image = self._image_of(step)
+        if image is None:
+            raise ExecutorError(
+                f"step {step.name} has no image; the docker executor needs one "
+                "(start the agent with --default-image IMAGE to run such steps)"
+            )
         loop = asyncio.get_running_loop()
         state = _Step(lines=asyncio.Queue(), ended=loop.create_future())
         self._steps[key] = state
@@ -118,8 +133,7 @@ class DockerExecutor(Executor):
             state.container_id = await asyncio.shield(state.launch)
         except _ENGINE_ERRORS as exc:
             raise ExecutorError(
-                f"cannot start step '{step.name}' in a container of {step.image}: "
-                f"{_first_line(exc)}"
+                f"cannot start step '{step.name}' in a container of {image}: {_first_line(exc)}"
             ) from exc
         state.following = True
         threading.Thread(
@@ -252,7 +266,9 @@ class DockerExecutor(Executor):
 
     def _launch(self, job: JobSpec, step: StepSpec, state: _Step) -> str:
         client = self._sync_engine()
-        image = step.image or ""
+        image = self._image_of(step) or ""
+        if not step.image:
+            state.notes.append(f"Using the agent's default image {image} (the step names none)")
         self._ensure_image(client, image, state)
         env = job.env | step.env
         env |= {"SOLVYD_STEP_NAME": step.name, "SOLVYD_WORKSPACE": CONTAINER_WORKSPACE}

@@ -10,13 +10,14 @@ from solvyd.pipeline.executors.local import LocalExecutor
 
 # A new backend joins by adding one line here (and its name to the contract tests). Only the
 # local executor uses the isolation options: containers and pods are their own sandbox.
-_Factory = Callable[[Path, str, tuple[Path, ...]], Executor]
+# Only the docker executor uses the default image: local runs every step on the host.
+_Factory = Callable[[Path, str, tuple[Path, ...], str | None], Executor]
 _FACTORIES: dict[str, _Factory] = {
-    "local": lambda root, isolation, hidden: LocalExecutor(
+    "local": lambda root, isolation, hidden, _image: LocalExecutor(
         root, isolation=isolation, hidden_paths=hidden
     ),
-    "docker": lambda root, _isolation, _hidden: DockerExecutor(root),
-    "fake": lambda _root, _isolation, _hidden: FakeExecutor(),
+    "docker": lambda root, _isolation, _hidden, image: DockerExecutor(root, default_image=image),
+    "fake": lambda _root, _isolation, _hidden, _image: FakeExecutor(),
 }
 _TEST_ONLY = frozenset({"fake"})
 
@@ -31,14 +32,15 @@ def create_executor(
     *,
     isolation: str = "auto",
     hidden_paths: tuple[Path, ...] = (),
+    default_image: str | None = None,
 ) -> Executor:
     """A new executor whose builds get their workspaces under ``work_root``; ``isolation`` and
-    ``hidden_paths`` as in ``LocalExecutor``."""
+    ``hidden_paths`` as in ``LocalExecutor``, ``default_image`` as in ``DockerExecutor``."""
     factory = _FACTORIES.get(name)
     if factory is None:
         known = ", ".join(sorted(_FACTORIES))
         raise ExecutorError(f"unknown executor '{name}' (known: {known})")
-    return factory(work_root, isolation, hidden_paths)
+    return factory(work_root, isolation, hidden_paths, default_image)
 
 
 async def available_executors(work_root: Path, *, include_fake: bool = False) -> list[str]:

@@ -16,6 +16,7 @@ def mark_running(build: Build, started_at: datetime | None = None) -> None:
     check_build_transition(BuildStatus(build.status), BuildStatus.RUNNING)
     build.status = BuildStatus.RUNNING
     build.started_at = started_at or utcnow()
+    build.error_message = None  # why it was handed back, which no longer holds
 
 
 async def finish(
@@ -69,17 +70,36 @@ class RetryPolicy:
 
 async def requeue(session: AsyncSession, build: Build, delay_seconds: float) -> None:
     """Run the build again from the start, not before `delay_seconds` from now."""
-    check_build_transition(BuildStatus(build.status), BuildStatus.QUEUED)
+    await _back_to_the_queue(session, build)
     now = utcnow()
-    build.status = BuildStatus.QUEUED
     build.attempt += 1
-    build.started_at = None
     build.queued_at = now
     build.not_before = now + timedelta(seconds=delay_seconds) if delay_seconds > 0 else None
     build.error_message = None
+
+
+async def hand_back_needing_steps_without_image(
+    session: AsyncSession, build: Build, reason: str
+) -> None:
+    """A worker that cannot run steps without an image read a plan with such steps from the
+    repository (known only after its checkout) and gives the build back: it waits, in its
+    place in the queue, for a worker that runs such steps, and no other worker claims it.
+
+    Not a retry: no attempt is used up, the attempt number stays (the worker no longer holds
+    the build, which is what refuses its late reports), and `reason` says why it waits."""
+    await _back_to_the_queue(session, build)
+    build.needs_step_without_image = True
+    build.error_message = reason
+
+
+async def _back_to_the_queue(session: AsyncSession, build: Build) -> None:
+    """A started build waits for a worker again and will run from the start."""
+    check_build_transition(BuildStatus(build.status), BuildStatus.QUEUED)
+    build.status = BuildStatus.QUEUED
+    build.started_at = None
     unassign(build)
     await queries.reset_steps(session, build.id)
-    # The new attempt's log starts afresh: its seq numbers start at 0 again.
+    # The next run's log starts afresh: its seq numbers start at 0 again.
     await queries.delete_logs(session, build.id)
     build.log_bytes = 0
     build.log_truncated = False

@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from solvyd.protocol import BuildStatus, BuildStatusUpdate, StepStatus, StepStatusUpdate
-from solvyd.server.db.models import Build, BuildStep, Job
+from solvyd.server.db.models import Build, BuildStep, Job, Worker
 from solvyd.server.events import BUILDS, QUEUE, build_topic
 from solvyd.server.services.builds import lifecycle
 from solvyd.server.services.builds.access import build_held_by
@@ -15,6 +15,9 @@ from solvyd.server.services.context import ServerContext
 from solvyd.server.services.errors import Conflict
 from solvyd.server.state import IllegalTransition, check_step_transition
 from solvyd.shared.clock import utcnow
+
+# How much of the worker's own words a handed-back build keeps as its reason.
+_REASON_CHARS = 1000
 
 
 async def update_build_status(
@@ -30,10 +33,7 @@ async def update_build_status(
             if body.status is BuildStatus.RUNNING:
                 lifecycle.mark_running(build, body.started_at)
             elif body.status is BuildStatus.QUEUED:
-                # The worker gives back a build it will not run (e.g. it is shutting down).
-                if build.status != BuildStatus.QUEUED:
-                    raise IllegalTransition("build", build.status, body.status)
-                lifecycle.unassign(build)
+                await _hand_back(session, worker_id, build, body)
             elif not await _retried(ctx, session, build, body):
                 await lifecycle.finish(
                     session,
@@ -51,6 +51,34 @@ async def update_build_status(
     if build.status == BuildStatus.QUEUED or body.status.finished:
         ctx.events.notify(QUEUE)  # a slot, or a build, became free
     return build
+
+
+async def _hand_back(
+    session: AsyncSession, worker_id: uuid.UUID, build: Build, body: BuildStatusUpdate
+) -> None:
+    """The worker gives back a build it will not run: one it has not started (it is shutting
+    down), or one whose plan needs a worker that runs steps without an image."""
+    if body.needs_step_without_image:
+        worker = await session.get(Worker, worker_id)
+        if worker is None or worker.runs_steps_without_image:
+            # Its next claim could hand the build straight back to it: a loop.
+            raise Conflict(
+                "this worker runs steps without an image, so it cannot hand a build back "
+                "for needing one that does"
+            )
+        if build.status == BuildStatus.RUNNING:
+            why = (body.error_message or "its plan has steps that name no image")[:_REASON_CHARS]
+            await lifecycle.hand_back_needing_steps_without_image(
+                session,
+                build,
+                f"handed back by worker {worker.name}, which cannot run steps without an "
+                f"image ({why}); waiting for a worker that can",
+            )
+            return
+        build.needs_step_without_image = True
+    if build.status != BuildStatus.QUEUED:
+        raise IllegalTransition("build", build.status, body.status)
+    lifecycle.unassign(build)
 
 
 async def _retried(
