@@ -1130,6 +1130,11 @@ export interface components {
             error_message?: string | null;
             /** Exit Code */
             exit_code?: number | null;
+            /**
+             * Needs Step Without Image
+             * @default false
+             */
+            needs_step_without_image: boolean;
             /** Started At */
             started_at?: string | null;
             status: components["schemas"]["BuildStatus"];
@@ -1159,6 +1164,8 @@ export interface components {
             executors?: string[];
             /** Labels */
             labels?: string[];
+            /** Runs Steps Without Image */
+            runs_steps_without_image?: boolean | null;
         };
         /** ClaimRequest */
         ClaimRequest: {
@@ -1909,6 +1916,8 @@ export interface components {
              * Format: date-time
              */
             registered_at: string;
+            /** Runs Steps Without Image */
+            runs_steps_without_image: boolean;
             /** Status */
             status: string;
         };

@@ -16,6 +16,7 @@ function worker(fields: Partial<Worker> = {}): Worker {
     ip: "10.0.0.5",
     labels: ["linux", "docker"],
     executors: ["local", "docker"],
+    runs_steps_without_image: true,
     concurrency: 4,
     status: "online",
     health_status: "healthy",
