@@ -202,10 +202,27 @@ async def test_a_step_without_image_is_refused(executor: DockerExecutor) -> None
     job = make_job(spec)
     await executor.setup_job(job)
     try:
-        with pytest.raises(ExecutorError, match="step bare has no image"):
+        with pytest.raises(ExecutorError, match=r"step bare has no image.*--default-image"):
             await executor.start_step(job, spec)
     finally:
         await executor.teardown_job(job)
+
+
+async def test_a_default_image_runs_only_the_steps_that_name_none(tmp_path: Path) -> None:
+    require_docker()
+    assert not DockerExecutor(tmp_path / "plain").runs_steps_without_image
+    executor = DockerExecutor(tmp_path / "work", default_image=TEST_IMAGE)
+    assert executor.runs_steps_without_image
+    bare = StepSpec(name="bare", commands=["echo in $SOLVYD_WORKSPACE"])
+    named = step("named", "echo named")
+    [(bare_lines, bare_code), (named_lines, named_code)] = await run_steps(
+        executor, make_job(bare, named)
+    )
+    assert (bare_code, named_code) == (0, 0)
+    assert bare_lines[0] == f"Using the agent's default image {TEST_IMAGE} (the step names none)"
+    assert bare_lines[-1] == "in /workspace"
+    assert not [line for line in named_lines if "default image" in line]
+    assert named_lines[-1] == "named"
 
 
 async def test_cpu_and_memory_limits_are_applied(executor: DockerExecutor) -> None:
