@@ -72,7 +72,7 @@ async def lock_next_claimable_build(
     dialect: str,
     now: datetime,
     *,
-    runs_steps_without_image: bool = True,
+    runs_steps_without_image: bool,
     skip: Collection[uuid.UUID] = (),
 ) -> uuid.UUID | None:
     """The build the worker should run next, locked for this transaction.
@@ -123,7 +123,7 @@ async def count_claimable_builds(
     dialect: str,
     now: datetime,
     *,
-    runs_steps_without_image: bool = True,
+    runs_steps_without_image: bool,
 ) -> int:
     query = (
         sa.select(sa.func.count())
