@@ -223,6 +223,9 @@ class Build(Base):
     labels: Mapped[list[str]] = mapped_column(default=list)
     # The planned job spec (protocol.JobSpec as JSON), fixed at trigger time.
     spec: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # The graph of the plan the agent runs in the current attempt (protocol.StepGraph's
+    # steps as JSON: [{"name", "depends_on"}]); None until it reports one (and in older rows).
+    step_graph: Mapped[list[dict[str, Any]] | None] = mapped_column(sa.JSON)
     worker_id: Mapped[uuid.UUID | None] = mapped_column(
         sa.ForeignKey("workers.id", ondelete="SET NULL")
     )

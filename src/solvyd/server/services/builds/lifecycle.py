@@ -77,6 +77,8 @@ async def requeue(session: AsyncSession, build: Build, delay_seconds: float) -> 
     build.queued_at = now
     build.not_before = now + timedelta(seconds=delay_seconds) if delay_seconds > 0 else None
     build.error_message = None
+    # The next attempt reports the graph of its own plan.
+    build.step_graph = None
     unassign(build)
     await queries.reset_steps(session, build.id)
     # The new attempt's log starts afresh: its seq numbers start at 0 again.
