@@ -8,12 +8,14 @@ from typing import Any
 import httpx
 import pytest
 
+from solvyd.server.settings import ServerSettings
 from tests.integration.api_helpers import (
     API,
     Headers,
     Worker,
     admin_headers,
     assert_error,
+    claim,
     claim_build,
     create_job,
     get_build,
@@ -33,6 +35,14 @@ steps:
     commands: [make dist]
     depends_on: [lint, unit]
 """
+
+
+@pytest.fixture
+def settings(settings: ServerSettings) -> ServerSettings:
+    """Automatic retries and the reaper fast enough to see a second attempt."""
+    return settings.model_copy(
+        update={"retry_backoff_seconds": 0.1, "reaper_interval_seconds": 0.1}
+    )
 
 
 @pytest.fixture
@@ -174,3 +184,29 @@ async def test_only_the_worker_holding_the_build_reports_its_graph(
     assert_error(await client.put(url, headers=worker.headers, json=stale), 409)
     assert_error(await client.put(url, headers=admin, json={"steps": REPORTED}), 403)
     assert _graph(await get_build(client, admin, build["id"])) == {"checkout": []}
+
+
+async def test_each_attempt_reports_its_own_graph(
+    client: httpx.AsyncClient, admin: Headers
+) -> None:
+    job = await create_job(client, admin, scm_url=REPOSITORY, pipeline=None, max_retries=1)
+    worker = await register_worker(client)
+    build = await trigger(client, admin, job["id"])
+    await claim_build(client, worker)
+    await set_status(client, worker, build["id"], "running")
+    url = f"{API}/builds/{build['id']}/graph"
+    first = {"steps": REPORTED, "attempt": 1}
+    assert (await client.put(url, headers=worker.headers, json=first)).status_code == 204
+
+    lost = await set_status(client, worker, build["id"], "error", error_message="executor lost")
+    assert (lost.json()["status"], lost.json()["attempt"]) == ("queued", 2)
+    assert (await claim(client, worker, wait=5)).status_code == 200
+    await set_status(client, worker, build["id"], "running", attempt=2)
+    # The second attempt planned a commit whose file runs the steps one after the other.
+    in_order = [{"name": "checkout"}, {"name": "lint", "depends_on": ["checkout"]}]
+    second = {"steps": in_order, "attempt": 2}
+    assert (await client.put(url, headers=worker.headers, json=second)).status_code == 204
+    # The first attempt's late report is refused.
+    assert_error(await client.put(url, headers=worker.headers, json=first), 409)
+    graph = _graph(await get_build(client, admin, build["id"]))
+    assert (graph["checkout"], graph["lint"]) == ([], ["checkout"])
