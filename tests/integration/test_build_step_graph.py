@@ -210,3 +210,16 @@ async def test_each_attempt_reports_its_own_graph(
     assert_error(await client.put(url, headers=worker.headers, json=first), 409)
     graph = _graph(await get_build(client, admin, build["id"]))
     assert (graph["checkout"], graph["lint"]) == ([], ["checkout"])
+
+
+async def test_a_matrix_cell_with_a_long_name_is_kept(
+    client: httpx.AsyncClient, admin: Headers
+) -> None:
+    worker, build = await _running_repository_build(client, admin)
+    cell = f"test (PY={'3' * 300})"
+    steps = [{"name": "checkout"}, {"name": cell, "depends_on": ["checkout"]}]
+    response = await client.put(
+        f"{API}/builds/{build['id']}/graph", headers=worker.headers, json={"steps": steps}
+    )
+    assert response.status_code == 204, response.text
+    assert _graph(await get_build(client, admin, build["id"]))[cell] == ["checkout"]

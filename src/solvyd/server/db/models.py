@@ -7,6 +7,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from solvyd.protocol.messages import MAX_STEP_NAME_LENGTH
 from solvyd.server.db.types import BigIntId, UTCDateTime
 from solvyd.shared.clock import utcnow
 
@@ -260,7 +261,7 @@ class BuildStep(Base):
     id: Mapped[uuid.UUID] = _uuid_pk()
     build_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("builds.id", ondelete="CASCADE"))
     position: Mapped[int]
-    name: Mapped[str] = mapped_column(sa.String(200))
+    name: Mapped[str] = mapped_column(sa.String(MAX_STEP_NAME_LENGTH))
     status: Mapped[str] = mapped_column(sa.String(20), default="pending")
     exit_code: Mapped[int | None]
     error_message: Mapped[str | None] = mapped_column(sa.Text)
@@ -278,7 +279,7 @@ class BuildLog(Base):
     id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
     build_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("builds.id", ondelete="CASCADE"))
     seq: Mapped[int]
-    step: Mapped[str | None] = mapped_column(sa.String(200))
+    step: Mapped[str | None] = mapped_column(sa.String(MAX_STEP_NAME_LENGTH))
     # [{"text": ..., "ts": iso8601 | null}, ...]
     lines: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON)
     line_count: Mapped[int]
