@@ -43,6 +43,21 @@ steps:
 """
 
 
+# What issue 15 ran: lint and a two-cell matrix test side by side, then a wheel after both.
+GRAPH_PIPELINE = """\
+steps:
+  - name: lint
+    commands: [echo lint]
+  - name: test
+    matrix:
+      PY: ["a", "b"]
+    commands: [echo test $PY]
+  - name: wheel
+    depends_on: [lint, test]
+    commands: [echo wheel]
+"""
+
+
 @pytest.fixture
 def docker_ready() -> None:
     require_docker()
@@ -114,3 +129,28 @@ def test_the_same_file_runs_with_solvyd_exec(docker_ready: None, tmp_path: Path)
     assert "compiled version 3" in result.stdout
     assert re.search(r"[0-9a-f]{64}  dist/app.bin", result.stdout)
     assert "pipeline success" in result.stderr
+
+
+def test_the_build_is_drawn_as_the_graph_the_agent_ran(
+    server: ServerProcess, api: UserApi, log_dir: Path, tmp_path: Path
+) -> None:
+    # The server cannot know these steps: the agent plans them from the repository's file.
+    repo = make_repo(tmp_path / "repos", GRAPH_PIPELINE)
+    name = f"graph-{uuid.uuid4().hex[:6]}"
+    agent = start_agent(server.url, log_dir, tmp_path / "work", name=name)
+    try:
+        api.wait_for_worker(name)
+        job = api.create_job(f"graph-{uuid.uuid4().hex[:6]}", None, scm_url=repo.file_url)  # type: ignore[arg-type]
+        build = api.trigger(job["id"])
+        finished = api.wait_for_finish(build["id"], timeout=60)
+    finally:
+        agent.stop()
+
+    assert finished["status"] == "success", (finished, api.log_text(build["id"]))
+    assert {step["name"]: step["depends_on"] for step in finished["steps"]} == {
+        "checkout": [],
+        "lint": ["checkout"],
+        "test (PY=a)": ["checkout"],
+        "test (PY=b)": ["checkout"],
+        "wheel": ["lint", "test (PY=a)", "test (PY=b)"],
+    }

@@ -10,6 +10,7 @@ from datetime import datetime
 from pathlib import Path
 
 import structlog
+from pydantic import ValidationError
 
 from solvyd.agent import secrets
 from solvyd.agent.artifacts import ArtifactUploader
@@ -18,12 +19,14 @@ from solvyd.agent.client import Rejected, ServerClient, ServerUnavailable, with_
 from solvyd.agent.repo_pipeline import plan_from_repository
 from solvyd.agent.reporter import BuildReporter
 from solvyd.pipeline.executors.base import Executor, ExecutorError
-from solvyd.pipeline.runtime import JobResult, StepResult, run_job
+from solvyd.pipeline.runtime import JobResult, StepResult, run_job, step_dependencies
 from solvyd.protocol import (
     CHECKOUT_STEP,
     BuildStatus,
     BuildStatusUpdate,
+    GraphStep,
     JobSpec,
+    StepGraph,
     StepSpec,
     StepStatus,
     StepStatusUpdate,
@@ -174,6 +177,32 @@ def _hand_back_unless_runnable(executor: Executor, handle: BuildHandle, planned:
     raise ExecutorError(f"{handle.handed_back}; handing the build back to the queue")
 
 
+def plan_graph(plan: JobSpec, *, checkout: bool) -> StepGraph:
+    """The graph the runtime follows for `plan` (`step_dependencies`), with the checkout, when
+    the build has one, before every step that waits for nothing else."""
+    waits_for = step_dependencies(plan.steps)
+    position = {step.name: index for index, step in enumerate(plan.steps)}
+    steps = [GraphStep(name=CHECKOUT_STEP)] if checkout else []
+    for step in plan.steps:
+        depends_on = sorted(waits_for[step.name], key=position.__getitem__)
+        if not depends_on and checkout:
+            depends_on = [CHECKOUT_STEP]
+        steps.append(GraphStep(name=step.name, depends_on=depends_on))
+    return StepGraph(steps=steps)
+
+
+def _report_graph(reporter: BuildReporter, plan: JobSpec, *, checkout: bool) -> None:
+    if not plan.steps:
+        return
+    try:
+        graph = plan_graph(plan, checkout=checkout)
+    except ValidationError as exc:
+        # A plan too large or odd to draw still runs; the server then draws its own guess.
+        log.warning("not reporting the step graph", build_id=str(plan.build_id), error=str(exc))
+        return
+    reporter.step_graph(graph)
+
+
 def _prepare_hook(
     client: ServerClient,
     reporter: BuildReporter,
@@ -181,18 +210,18 @@ def _prepare_hook(
     handle: BuildHandle,
     artifacts: ArtifactUploader,
     notices: secrets.StepNotices,
-) -> Callable[[], Awaitable[JobSpec | None]] | None:
+) -> Callable[[], Awaitable[JobSpec | None]]:
     """The runtime's ``before_steps``: the checkout (and planning from the repository) if the
-    job has one, then the secrets the plan's steps ask for. They are fetched once, masked in
-    the log before any step runs, and put into the env of the steps that named them only."""
+    job has one; then the graph of the plan that will run, reported before any step starts;
+    then the secrets the plan's steps ask for. They are fetched once, masked in the log before
+    any step runs, and put into the env of the steps that named them only."""
     spec = handle.spec
     checkout_hook = _checkout_hook(reporter, executor, handle, artifacts)
-    if checkout_hook is None and not secrets.requested(spec):
-        return None
 
     async def before_steps() -> JobSpec | None:
         planned = await checkout_hook() if checkout_hook is not None else None
         plan = planned or spec
+        _report_graph(reporter, plan, checkout=checkout_hook is not None)
         if not secrets.requested(plan):
             return planned
         reply = await secrets.fetch(client, plan)

@@ -23,6 +23,7 @@ from solvyd.protocol import (
     LogBatch,
     SecretsReply,
     SecretsRequest,
+    StepGraph,
     StepStatusUpdate,
     WorkerRegistered,
     WorkerRegistration,
@@ -151,6 +152,9 @@ class ServerClient:
         # Matrix step names hold spaces, parentheses and values of any kind.
         name = quote(step_name, safe="")
         await self._request("PUT", f"/builds/{build_id}/steps/{quote(name, safe='')}", update)
+
+    async def report_graph(self, build_id: uuid.UUID, graph: StepGraph) -> None:
+        await self._request("PUT", f"/builds/{build_id}/graph", graph)
 
     async def send_logs(self, build_id: uuid.UUID, batch: LogBatch) -> None:
         await self._request("POST", f"/builds/{build_id}/logs", batch)

@@ -26,7 +26,7 @@ import structlog
 from solvyd.agent.client import Rejected, ServerClient, ServerUnavailable
 from solvyd.agent.log_shipper import LogBatcher
 from solvyd.agent.spool import Report, ReportSpool
-from solvyd.protocol import BuildStatusUpdate, LogBatch, StepStatusUpdate
+from solvyd.protocol import BuildStatusUpdate, LogBatch, StepGraph, StepStatusUpdate
 from solvyd.shared.backoff import backoff_delays
 from solvyd.shared.log_text import cut_long_line
 from solvyd.shared.redaction import Masker
@@ -118,6 +118,11 @@ class BuildReporter:
     def step_status(self, step: str, update: StepStatusUpdate) -> None:
         self._seal()
         self._push((step, update))
+
+    def step_graph(self, graph: StepGraph) -> None:
+        """The graph of the plan that runs, before the first step's status."""
+        self._seal()
+        self._push(graph)
 
     def build_status(self, update: BuildStatusUpdate) -> None:
         """A build status report in order with the rest (e.g. `running` again, with the commit
@@ -255,6 +260,8 @@ class BuildReporter:
             await self._client.send_logs(self._build_id, report)
         elif isinstance(report, BuildStatusUpdate):
             await self._client.update_build(self._build_id, report)
+        elif isinstance(report, StepGraph):
+            await self._client.report_graph(self._build_id, report)
         else:
             step, update = report
             await self._client.update_step(self._build_id, step, update)

@@ -19,13 +19,13 @@ from typing import Annotated, BinaryIO, Literal
 import structlog
 from pydantic import BaseModel, Field, RootModel, ValidationError
 
-from solvyd.protocol import BuildStatusUpdate, LogBatch, StepStatusUpdate
+from solvyd.protocol import BuildStatusUpdate, LogBatch, StepGraph, StepStatusUpdate
 
 log = structlog.get_logger(__name__)
 
-# One report in a build's outbox: a log batch, a step's status (with the step's name) or the
-# build's status.
-Report = LogBatch | tuple[str, StepStatusUpdate] | BuildStatusUpdate
+# One report in a build's outbox: a log batch, a step's status (with the step's name), the
+# build's status or the graph of its plan.
+Report = LogBatch | tuple[str, StepStatusUpdate] | BuildStatusUpdate | StepGraph
 
 
 class _LogRecord(BaseModel):
@@ -44,18 +44,26 @@ class _BuildRecord(BaseModel):
     update: BuildStatusUpdate
 
 
-class _Record(
-    RootModel[Annotated[_LogRecord | _StepRecord | _BuildRecord, Field(discriminator="type")]]
-):
+class _GraphRecord(BaseModel):
+    type: Literal["graph"] = "graph"
+    graph: StepGraph
+
+
+_AnyRecord = _LogRecord | _StepRecord | _BuildRecord | _GraphRecord
+
+
+class _Record(RootModel[Annotated[_AnyRecord, Field(discriminator="type")]]):
     pass
 
 
 def _encode(report: Report) -> bytes:
-    record: _LogRecord | _StepRecord | _BuildRecord
+    record: _AnyRecord
     if isinstance(report, LogBatch):
         record = _LogRecord(batch=report)
     elif isinstance(report, BuildStatusUpdate):
         record = _BuildRecord(update=report)
+    elif isinstance(report, StepGraph):
+        record = _GraphRecord(graph=report)
     else:
         record = _StepRecord(step=report[0], update=report[1])
     return _Record(record).model_dump_json().encode() + b"\n"
@@ -67,6 +75,8 @@ def _decode(line: bytes) -> Report:
         return record.batch
     if isinstance(record, _StepRecord):
         return (record.step, record.update)
+    if isinstance(record, _GraphRecord):
+        return record.graph
     return record.update
 
 

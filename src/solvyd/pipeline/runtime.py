@@ -176,7 +176,7 @@ class _JobRun:
     async def _run_graph(self) -> tuple[BuildStatus, int | None, str | None]:
         """Start each step once all it depends on has finished, up to ``max_parallel_steps``
         at a time; decide from the build's outcome so far whether it runs or is skipped."""
-        waits_for = _dependencies(self.job.steps)
+        waits_for = step_dependencies(self.job.steps)
         limit = max(1, self.job.max_parallel_steps)
         pending = list(self.job.steps)
         finished: set[str] = set()
@@ -410,10 +410,10 @@ class _Outcome:
             self.error_message = message
 
 
-def _dependencies(steps: list[StepSpec]) -> dict[str, set[str]]:
-    """What each step waits for. A plan where no step has ``depends_on`` (from an older
-    server, or made by hand) runs in the order listed; names of steps not in the plan are
-    ignored."""
+def step_dependencies(steps: list[StepSpec]) -> dict[str, set[str]]:
+    """What each step waits for, as ``run_job`` schedules them. A plan where no step has
+    ``depends_on`` (from an older server, or made by hand) runs in the order listed; names of
+    steps not in the plan are ignored."""
     names = {step.name for step in steps}
     if not any(step.depends_on for step in steps):
         return {

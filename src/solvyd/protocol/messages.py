@@ -14,6 +14,9 @@ The verbs, in the order an agent uses them (all HTTP, agent -> server, under /ap
 - ``PUT /builds/{id}/status`` ``BuildStatusUpdate``: ``running`` when the agent starts, a final
   status when it ends. Repeating the current status is a no-op; an illegal change answers 409.
 - ``PUT /builds/{id}/steps/{name}`` ``StepStatusUpdate``: the same, per step.
+- ``PUT /builds/{id}/graph`` ``StepGraph``: the steps of the plan the agent runs and what each
+  waits for, sent once the plan is known (after the checkout read the repository's pipeline
+  file) and before the first step starts; once per attempt, a repeat replaces it.
 - ``POST /builds/{id}/logs`` ``LogBatch``: seq-numbered; a batch sent twice is stored once.
 - ``GET /builds/{id}/cancel-wait?wait=S`` -> ``CancelState``: a long poll that answers as soon
   as the build is cancelled, or after ``wait`` seconds with ``cancelled: false``.
@@ -30,7 +33,7 @@ from enum import StrEnum
 from typing import Annotated
 from uuid import UUID
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, model_validator
 from pydantic_core import PydanticCustomError
 
 PROTOCOL_VERSION = 1
@@ -267,6 +270,75 @@ class StepStatusUpdate(_Message):
     exit_code: Int32 | None = None
     error_message: str | None = None
     attempt: Attempt = None
+
+
+# Bounds of a `StepGraph`: a plan larger than this is not one a person drew.
+MAX_GRAPH_STEPS = 1000
+MAX_GRAPH_EDGES = 20000
+
+
+class GraphStep(_Message):
+    name: StepName
+    depends_on: Annotated[list[StepName], Field(max_length=MAX_GRAPH_STEPS)] = Field(
+        default_factory=list
+    )
+
+
+class StepGraph(_Message):
+    """The steps of the plan an agent runs, in plan order, each with the steps it waits for
+    (as the runtime schedules them: see `pipeline.runtime.step_dependencies`). The server
+    checks that names are unique, that `depends_on` names steps of the same graph, and that
+    there is no cycle."""
+
+    steps: Annotated[list[GraphStep], Field(min_length=1, max_length=MAX_GRAPH_STEPS)]
+    attempt: Attempt = None
+
+    @model_validator(mode="after")
+    def _a_graph(self) -> "StepGraph":
+        names = [step.name for step in self.steps]
+        if len(set(names)) != len(names):
+            duplicate = next(name for name in names if names.count(name) > 1)
+            raise PydanticCustomError(
+                "step_graph", "step '{name}' is listed twice", {"name": duplicate}
+            )
+        if sum(len(step.depends_on) for step in self.steps) > MAX_GRAPH_EDGES:
+            raise PydanticCustomError(
+                "step_graph", "at most {limit} dependencies in all", {"limit": MAX_GRAPH_EDGES}
+            )
+        known = set(names)
+        for step in self.steps:
+            for dependency in step.depends_on:
+                if dependency not in known:
+                    raise PydanticCustomError(
+                        "step_graph",
+                        "step '{name}' depends on '{dependency}', which is not in the graph",
+                        {"name": step.name, "dependency": dependency},
+                    )
+        cycle = _in_a_cycle({step.name: set(step.depends_on) for step in self.steps})
+        if cycle:
+            raise PydanticCustomError(
+                "step_graph",
+                "steps wait for each other in a cycle: {names}",
+                {"names": ", ".join(cycle)},
+            )
+        return self
+
+
+def _in_a_cycle(waits_for: dict[str, set[str]]) -> list[str]:
+    """The steps that can never start (each waits, directly or not, for itself or for such a
+    step); empty when the graph has no cycle. Kahn's algorithm: linear in steps and edges."""
+    remaining = {name: len(dependencies) for name, dependencies in waits_for.items()}
+    waited_by: dict[str, list[str]] = {}
+    for name, dependencies in waits_for.items():
+        for dependency in dependencies:
+            waited_by.setdefault(dependency, []).append(name)
+    ready = [name for name, count in remaining.items() if count == 0]
+    while ready:
+        for follower in waited_by.get(ready.pop(), []):
+            remaining[follower] -= 1
+            if remaining[follower] == 0:
+                ready.append(follower)
+    return [name for name, count in remaining.items() if count > 0]
 
 
 class CancelState(_Message):

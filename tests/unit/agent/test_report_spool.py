@@ -6,8 +6,10 @@ from solvyd.agent.spool import Report, ReportSpool, agent_spool_dir, remove_stal
 from solvyd.protocol import (
     BuildStatus,
     BuildStatusUpdate,
+    GraphStep,
     LogBatch,
     LogLine,
+    StepGraph,
     StepStatus,
     StepStatusUpdate,
 )
@@ -20,6 +22,8 @@ def _reports(count: int) -> list[Report]:
         line = LogLine(text=f"line {seq}", ts=utcnow())
         reports.append(LogBatch(seq=seq, step="s", lines=[line]))
         reports.append(("s", StepStatusUpdate(status=StepStatus.RUNNING, started_at=utcnow())))
+    graph = [GraphStep(name="checkout"), GraphStep(name="s", depends_on=["checkout"])]
+    reports.append(StepGraph(steps=graph, attempt=2))
     reports.append(BuildStatusUpdate(status=BuildStatus.FAILURE, exit_code=2, error_message="x"))
     return reports
 

@@ -233,6 +233,29 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/builds/{build_id}/graph": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Report Step Graph
+         * @description The worker holding the build reports the graph of the plan it runs (once per attempt,
+         *     before the first step starts); `GET /builds/{id}` then draws the steps by it. Names must
+         *     be step names, unique, `depends_on` only names steps of the same graph, and there is no
+         *     cycle; else 422 and nothing is kept.
+         */
+        put: operations["report_step_graph"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/builds/{build_id}/logs": {
         parameters: {
             query?: never;
@@ -1189,6 +1212,13 @@ export interface components {
             /** Success */
             success: number;
         };
+        /** GraphStep */
+        GraphStep: {
+            /** Depends On */
+            depends_on?: string[];
+            /** Name */
+            name: string;
+        };
         /** HTTPValidationError */
         HTTPValidationError: {
             /** Detail */
@@ -1658,6 +1688,19 @@ export interface components {
             workers_offline: number;
             /** Workers Online */
             workers_online: number;
+        };
+        /**
+         * StepGraph
+         * @description The steps of the plan an agent runs, in plan order, each with the steps it waits for
+         *     (as the runtime schedules them: see `pipeline.runtime.step_dependencies`). The server
+         *     checks that names are unique, that `depends_on` names steps of the same graph, and that
+         *     there is no cycle.
+         */
+        StepGraph: {
+            /** Attempt */
+            attempt?: number | null;
+            /** Steps */
+            steps: components["schemas"]["GraphStep"][];
         };
         /** StepRead */
         StepRead: {
@@ -2426,6 +2469,39 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["CancelState"];
                 };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    report_step_graph: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                build_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["StepGraph"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Validation Error */
             422: {

@@ -7,7 +7,14 @@ from fastapi.responses import PlainTextResponse, Response
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from pydantic import AfterValidator
 
-from solvyd.protocol import BuildStatus, BuildStatusUpdate, CancelState, LogBatch, StepStatusUpdate
+from solvyd.protocol import (
+    BuildStatus,
+    BuildStatusUpdate,
+    CancelState,
+    LogBatch,
+    StepGraph,
+    StepStatusUpdate,
+)
 from solvyd.protocol.messages import MAX_STEP_NAME_LENGTH, STEP_NAME_OUTLINE, check_step_name
 from solvyd.server.api.compression import text_stream_response
 from solvyd.server.api.deps import (
@@ -190,6 +197,19 @@ async def update_step_status(
 ) -> StepRead:
     step = await update.update_step_status(ctx, worker.id, build_id, step_name, body)
     return StepRead.model_validate(step)
+
+
+@router.put(
+    "/{build_id}/graph", status_code=status.HTTP_204_NO_CONTENT, operation_id="report_step_graph"
+)
+async def report_step_graph(
+    ctx: Ctx, worker: CurrentWorker, build_id: uuid.UUID, body: StepGraph
+) -> None:
+    """The worker holding the build reports the graph of the plan it runs (once per attempt,
+    before the first step starts); `GET /builds/{id}` then draws the steps by it. Names must
+    be step names, unique, `depends_on` only names steps of the same graph, and there is no
+    cycle; else 422 and nothing is kept."""
+    await update.record_step_graph(ctx, worker.id, build_id, body)
 
 
 @router.post(

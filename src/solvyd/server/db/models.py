@@ -7,6 +7,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from solvyd.protocol.messages import MAX_STEP_NAME_LENGTH
 from solvyd.server.db.types import BigIntId, UTCDateTime
 from solvyd.shared.clock import utcnow
 
@@ -229,6 +230,9 @@ class Build(Base):
     needs_step_without_image: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     # The planned job spec (protocol.JobSpec as JSON), fixed at trigger time.
     spec: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # The graph of the plan the agent runs in the current attempt (protocol.StepGraph's
+    # steps as JSON: [{"name", "depends_on"}]); None until it reports one (and in older rows).
+    step_graph: Mapped[list[dict[str, Any]] | None] = mapped_column(sa.JSON)
     worker_id: Mapped[uuid.UUID | None] = mapped_column(
         sa.ForeignKey("workers.id", ondelete="SET NULL")
     )
@@ -263,7 +267,7 @@ class BuildStep(Base):
     id: Mapped[uuid.UUID] = _uuid_pk()
     build_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("builds.id", ondelete="CASCADE"))
     position: Mapped[int]
-    name: Mapped[str] = mapped_column(sa.String(200))
+    name: Mapped[str] = mapped_column(sa.String(MAX_STEP_NAME_LENGTH))
     status: Mapped[str] = mapped_column(sa.String(20), default="pending")
     exit_code: Mapped[int | None]
     error_message: Mapped[str | None] = mapped_column(sa.Text)
@@ -281,7 +285,7 @@ class BuildLog(Base):
     id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
     build_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("builds.id", ondelete="CASCADE"))
     seq: Mapped[int]
-    step: Mapped[str | None] = mapped_column(sa.String(200))
+    step: Mapped[str | None] = mapped_column(sa.String(MAX_STEP_NAME_LENGTH))
     # [{"text": ..., "ts": iso8601 | null}, ...]
     lines: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON)
     line_count: Mapped[int]

@@ -4,7 +4,15 @@ import { useCallback, useEffect, useId, useMemo, useRef, useState } from "react"
 import { useLocation, useNavigate } from "react-router";
 import { errorText } from "../../api/client";
 import { downloadWithAuth } from "./buildInfo";
-import { LogView, type LogViewHandle } from "./LogView";
+import { LogView, type LogGroupsView, type LogStepColumn, type LogViewHandle } from "./LogView";
+import {
+  groupsHolding,
+  lineAt,
+  remapSearch,
+  rowOf,
+  stepColours,
+  visibleRows,
+} from "./logGroups";
 import { firstMatchFrom, searchLines, stepMatch, EMPTY_SEARCH } from "./logSearch";
 import { useBuildLog, type LogStreamState } from "./useBuildLog";
 
@@ -18,6 +26,11 @@ interface BuildLogPanelProps {
   downloadName: string;
   onBuildChanged: () => void;
 }
+
+const NO_GROUPS: ReadonlySet<number> = new Set();
+// The step column is as wide as the longest step name, up to this (longer names are cut,
+// and shown whole on hover).
+const MAX_STEP_WIDTH = 24;
 
 const STATE_TEXT: Record<LogStreamState, string> = {
   connecting: "Connecting…",
@@ -82,6 +95,89 @@ export function BuildLogPanel({
     // `version`: a step whose first line just arrived gets its tab.
   }, [steps, buffer, version]);
 
+  // Each line's step, in a column, when the lines of all steps show together.
+  const stepColumn = useMemo<LogStepColumn | undefined>(
+    () =>
+      selectedStep
+        ? undefined
+        : {
+            stepOf: buffer.steps,
+            colours: stepColours(stepTabs),
+            width: Math.min(MAX_STEP_WIDTH, Math.max(4, ...stepTabs.map((name) => name.length))),
+          },
+    [selectedStep, buffer, stepTabs],
+  );
+
+  // --- groups: collapsed until opened; those holding a search match or the linked line open
+  const [expanded, setExpanded] = useState(() => ({ generation: -1, ids: NO_GROUPS }));
+  const openIds = expanded.generation === buffer.generation ? expanded.ids : NO_GROUPS;
+  const toggleGroup = useCallback(
+    (id: number) =>
+      setExpanded((current) => {
+        const ids = new Set(current.generation === buffer.generation ? current.ids : []);
+        if (ids.has(id)) ids.delete(id);
+        else ids.add(id);
+        return { generation: buffer.generation, ids };
+      }),
+    [buffer],
+  );
+
+  // --- search --------------------------------------------------------------------------
+  const [query, setQuery] = useState("");
+  const [caseSensitive, setCaseSensitive] = useState(false);
+  const searchedQuery = useThrottled(query, 200);
+  const searchedVersion = useThrottled(version, 750);
+  // The search runs over every line of the view, folded or not (not the `::endgroup::`s).
+  const searchedRows = useMemo(
+    () => visibleRows(buffer, rows, () => true),
+    // searchedVersion: the buffer grew (or was reset) since.
+    [buffer, rows, searchedVersion],
+  );
+  const found = useMemo(
+    () =>
+      searchedQuery
+        ? searchLines(
+            searchedRows ? searchedRows.length : buffer.length,
+            (row) => buffer.plain(lineAt(searchedRows, row)),
+            searchedQuery,
+            { caseSensitive },
+          )
+        : EMPTY_SEARCH,
+    [searchedQuery, caseSensitive, searchedRows, buffer],
+  );
+  const forcedOpen = useMemo(() => {
+    const lines = found.matches.map((match) => lineAt(searchedRows, match.row));
+    if (target !== null) lines.push(target - 1);
+    return lines.length > 0 ? groupsHolding(buffer, lines) : NO_GROUPS;
+    // version: the linked line may have just arrived.
+  }, [found, searchedRows, target, buffer, version]);
+  const isOpen = useCallback(
+    (id: number) => openIds.has(id) || forcedOpen.has(id),
+    [openIds, forcedOpen],
+  );
+  // The rows on screen: the view's lines without those of closed groups.
+  const shownRows = useMemo(
+    () => visibleRows(buffer, rows, isOpen),
+    // version: lines arrived.
+    [buffer, rows, isOpen, version],
+  );
+  const search = useMemo(
+    () => remapSearch(found, searchedRows, shownRows),
+    [found, searchedRows, shownRows],
+  );
+  const groups = useMemo<LogGroupsView | undefined>(
+    () =>
+      buffer.hasMarkers
+        ? {
+            headerOf: (index) => buffer.headerOf(index),
+            depthOf: (index) => buffer.depthOf(index),
+            isOpen,
+            onToggle: toggleGroup,
+          }
+        : undefined,
+    // version: the first marker may have just arrived.
+    [buffer, isOpen, toggleGroup, version],
+  );
   // --- jump to #L<n> once that line has arrived ---------------------------------------
   const jumped = useRef<number | null>(null);
   useEffect(() => {
@@ -91,13 +187,13 @@ export function BuildLogPanel({
       onSelectStep(null, true); // the line is not in this step's log: show the whole log
       return;
     }
-    const row = rows ? rows.indexOf(index) : index;
+    const row = rowOf(shownRows, index);
     if (row < 0) return;
     jumped.current = target;
     setFollow(false);
     // After the view has rendered the rows (a step switch re-renders first).
     window.requestAnimationFrame(() => view.current?.scrollToRow(row));
-  }, [target, version, rows, buffer, selectedStep, onSelectStep]);
+  }, [target, version, shownRows, buffer, selectedStep, onSelectStep]);
 
   const onLineLink = useCallback(
     (line: number) => {
@@ -108,24 +204,6 @@ export function BuildLogPanel({
     [navigate, location.search],
   );
 
-  // --- search --------------------------------------------------------------------------
-  const [query, setQuery] = useState("");
-  const [caseSensitive, setCaseSensitive] = useState(false);
-  const searchedQuery = useThrottled(query, 200);
-  const searchedVersion = useThrottled(version, 750);
-  const search = useMemo(
-    () =>
-      searchedQuery
-        ? searchLines(
-            rows ? rows.length : buffer.length,
-            rows ? (row) => buffer.plain(rows[row]!) : (row) => buffer.plain(row),
-            searchedQuery,
-            { caseSensitive },
-          )
-        : EMPTY_SEARCH,
-    // searchedVersion: the buffer grew (or was reset) since.
-    [searchedQuery, caseSensitive, rows, buffer, searchedVersion],
-  );
   const [active, setActive] = useState(-1);
   const count = search.matches.length;
   const activeIndex = active < count ? active : -1;
@@ -303,8 +381,10 @@ export function BuildLogPanel({
       <LogView
         handleRef={view}
         lines={buffer.texts}
-        rows={rows}
+        rows={shownRows}
         version={version}
+        groups={groups}
+        stepColumn={stepColumn}
         label={selectedStep ? `Log of step ${selectedStep}` : "Build log"}
         highlightLine={target}
         search={search}

@@ -1,4 +1,6 @@
 import { fireEvent, render, screen } from "@testing-library/react";
+import { LogBuffer } from "./logBuffer";
+import { stepColours, visibleRows } from "./logGroups";
 import { LogView } from "./LogView";
 import { searchLines } from "./logSearch";
 
@@ -70,5 +72,53 @@ describe("LogView", () => {
       <LogView lines={[]} version={0} label="Build log" follow initialRect={RECT} empty="No output yet." />,
     );
     expect(screen.getByRole("log")).toHaveTextContent("No output yet.");
+  });
+
+  it("tags each line with its step and shows a group as a title that toggles", () => {
+    const buffer = new LogBuffer();
+    buffer.append(null, [{ text: "agent: cloning" }]);
+    buffer.append("lint", [{ text: "::group::\x1b[1mInstall\x1b[0m" }, { text: "pip install ruff" }]);
+    buffer.append("test (PY=3.11)", [{ text: "collected 3 items" }]);
+    buffer.append("lint", [{ text: "done" }, { text: "::endgroup::" }, { text: "ok" }]);
+    const onToggle = vi.fn();
+    const groups = {
+      headerOf: (i: number) => buffer.headerOf(i),
+      depthOf: (i: number) => buffer.depthOf(i),
+      isOpen: () => false,
+      onToggle,
+    };
+    const colours = stepColours(["lint", "test (PY=3.11)"]);
+    render(
+      <LogView
+        lines={buffer.texts}
+        rows={visibleRows(buffer, undefined, () => false)}
+        version={1}
+        label="Build log"
+        follow={false}
+        initialRect={RECT}
+        groups={groups}
+        stepColumn={{ stepOf: buffer.steps, colours, width: 14 }}
+      />,
+    );
+    const rows = [...screen.getByRole("log").querySelectorAll(".log-row")];
+    const cells = rows.map((row) => [
+      row.getAttribute("data-line"),
+      row.querySelector(".log-step")?.textContent,
+      row.querySelector(".log-text")?.textContent,
+    ]);
+    expect(cells).toEqual([
+      ["1", "", "agent: cloning"],
+      ["2", "lint", "▸Install 2 lines"],
+      ["4", "test (PY=3.11)", "collected 3 items"],
+      ["7", "lint", "ok"],
+    ]);
+    expect(rows[1]!.querySelector(".log-step")).toHaveClass("log-step-c0");
+    expect(rows[2]!.querySelector(".log-step")).toHaveClass("log-step-c1");
+    expect(rows[2]!.querySelector(".log-step")).toHaveAttribute("title", "test (PY=3.11)");
+    const toggle = screen.getByRole("button", { name: /Install/ });
+    expect(toggle).toHaveAttribute("aria-expanded", "false");
+    expect(toggle.querySelector(".ansi-bold")).toHaveTextContent("Install");
+    fireEvent.click(toggle);
+    expect(onToggle).toHaveBeenCalledWith(0);
   });
 });

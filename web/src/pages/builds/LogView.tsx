@@ -12,6 +12,7 @@ import {
   type Ref,
 } from "react";
 import { AnsiLine } from "./ansi";
+import type { LogGroup } from "./logBuffer";
 import { markIndexInRow, type SearchResult } from "./logSearch";
 
 export const ROW_HEIGHT = 20;
@@ -19,6 +20,26 @@ export const ROW_HEIGHT = 20;
 export interface LogViewHandle {
   scrollToRow(row: number): void;
 }
+
+/** The collapsible groups of the log (see LogBuffer): a header line shows its group's title
+ * with a toggle; lines inside groups are indented. */
+export interface LogGroupsView {
+  headerOf(index: number): LogGroup | undefined;
+  depthOf(index: number): number;
+  isOpen(group: number): boolean;
+  onToggle(group: number): void;
+}
+
+/** Each line's step, shown in a column before the text ("All steps" view). */
+export interface LogStepColumn {
+  stepOf: readonly (string | null)[];
+  // Each step's colour (0..7); the column's width in characters.
+  colours: ReadonlyMap<string, number>;
+  width: number;
+}
+
+// Deeper groups are not indented further: the text must stay in view.
+const MAX_INDENT = 8;
 
 export interface LogViewProps {
   // Every line of the log; the array may grow in place (then `version` changes).
@@ -40,6 +61,8 @@ export interface LogViewProps {
   initialRect?: { width: number; height: number };
   handleRef?: Ref<LogViewHandle>;
   empty?: ReactNode;
+  groups?: LogGroupsView;
+  stepColumn?: LogStepColumn;
 }
 
 export function LogView({
@@ -56,6 +79,8 @@ export function LogView({
   initialRect,
   handleRef,
   empty,
+  groups,
+  stepColumn,
 }: LogViewProps) {
   const scrollRef = useRef<HTMLDivElement>(null);
   const count = rows ? rows.length : lines.length;
@@ -129,7 +154,12 @@ export function LogView({
       aria-live="off"
       tabIndex={0}
       onScroll={onScroll}
-      style={{ "--ln-width": `${digits + 1}ch` } as CSSProperties}
+      style={
+        {
+          "--ln-width": `${digits + 1}ch`,
+          "--step-width": stepColumn ? `${stepColumn.width}ch` : undefined,
+        } as CSSProperties
+      }
       data-version={version}
     >
       {count === 0 ? (
@@ -141,10 +171,22 @@ export function LogView({
             const lineNumber = index + 1;
             const marks = search?.byRow.get(item.index);
             const highlighted = lineNumber === highlightLine;
+            const header = groups?.headerOf(index);
+            const depth = Math.min(groups?.depthOf(index) ?? 0, MAX_INDENT);
+            const step = stepColumn?.stepOf[index] ?? null;
+            const text = (
+              <AnsiLine
+                text={header ? header.title : (lines[index] ?? "")}
+                marks={marks}
+                activeMark={active && active.row === item.index ? activeMark : undefined}
+              />
+            );
+            let className = highlighted ? "log-row highlighted" : "log-row";
+            if (header) className += " log-group-row";
             return (
               <div
                 key={item.key}
-                className={highlighted ? "log-row highlighted" : "log-row"}
+                className={className}
                 data-line={lineNumber}
                 style={{ transform: `translateY(${item.start}px)` }}
               >
@@ -158,12 +200,41 @@ export function LogView({
                 >
                   {lineNumber}
                 </a>
-                <span className="log-text">
-                  <AnsiLine
-                    text={lines[index] ?? ""}
-                    marks={marks}
-                    activeMark={active && active.row === item.index ? activeMark : undefined}
-                  />
+                {stepColumn && (
+                  <span
+                    className={
+                      step === null
+                        ? "log-step"
+                        : `log-step log-step-c${stepColumn.colours.get(step) ?? 0}`
+                    }
+                    title={step ?? undefined}
+                  >
+                    {step}
+                  </span>
+                )}
+                <span
+                  className="log-text"
+                  style={depth > 0 ? { paddingLeft: `${0.75 + depth * 2}ch` } : undefined}
+                >
+                  {header && groups ? (
+                    <button
+                      type="button"
+                      className="log-group"
+                      aria-expanded={groups.isOpen(header.id)}
+                      onClick={() => groups.onToggle(header.id)}
+                    >
+                      <span className="log-group-caret" aria-hidden="true">
+                        {groups.isOpen(header.id) ? "▾" : "▸"}
+                      </span>
+                      {text}
+                      <span className="log-group-size">
+                        {" "}
+                        {header.size === 1 ? "1 line" : `${header.size.toLocaleString()} lines`}
+                      </span>
+                    </button>
+                  ) : (
+                    text
+                  )}
                 </span>
               </div>
             );

@@ -97,6 +97,8 @@ async def _back_to_the_queue(session: AsyncSession, build: Build) -> None:
     check_build_transition(BuildStatus(build.status), BuildStatus.QUEUED)
     build.status = BuildStatus.QUEUED
     build.started_at = None
+    # The next run reports the graph of its own plan.
+    build.step_graph = None
     unassign(build)
     await queries.reset_steps(session, build.id)
     # The next run's log starts afresh: its seq numbers start at 0 again.

@@ -55,7 +55,7 @@ async def _to_read_models(session: AsyncSession, builds: list[Build]) -> list[Bu
 
 
 def _with_dependencies(build: Build, steps: list[StepRead]) -> list[StepRead]:
-    graph = step_dependencies(build.spec, [step.name for step in steps])
+    graph = step_dependencies(build.spec, [step.name for step in steps], build.step_graph)
     return [step.model_copy(update={"depends_on": graph[step.name]}) for step in steps]
 
 

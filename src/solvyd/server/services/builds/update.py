@@ -1,11 +1,18 @@
-"""Status reports from the worker that holds a build: the build's and each step's."""
+"""Reports from the worker that holds a build: the build's status, each step's, and the graph
+of the plan it runs."""
 
 import uuid
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from solvyd.protocol import BuildStatus, BuildStatusUpdate, StepStatus, StepStatusUpdate
+from solvyd.protocol import (
+    BuildStatus,
+    BuildStatusUpdate,
+    StepGraph,
+    StepStatus,
+    StepStatusUpdate,
+)
 from solvyd.server.db.models import Build, BuildStep, Job, Worker
 from solvyd.server.events import BUILDS, QUEUE, build_topic
 from solvyd.server.services.builds import lifecycle
@@ -136,3 +143,37 @@ async def update_step_status(
     ctx.events.notify(build_topic(build_id))
     ctx.events.notify(BUILDS)
     return step
+
+
+async def record_step_graph(
+    ctx: ServerContext, worker_id: uuid.UUID, build_id: uuid.UUID, body: StepGraph
+) -> None:
+    """Keep the graph of the plan the worker runs (the message checked its shape), replacing
+    one the same attempt sent before; steps of it not recorded yet are added as pending, in
+    the plan's order, so the whole plan shows before it runs."""
+    async with ctx.db.transaction() as session:
+        build = await build_held_by(session, build_id, worker_id, attempt=body.attempt)
+        if BuildStatus(build.status).finished:
+            raise Conflict(f"build {build_id} is {build.status}; its graph is final")
+        build.step_graph = [
+            {"name": step.name, "depends_on": list(step.depends_on)} for step in body.steps
+        ]
+        rows = await session.execute(
+            sa.select(BuildStep.name, BuildStep.position).where(BuildStep.build_id == build.id)
+        )
+        recorded = {name: position for name, position in rows}
+        position = max(recorded.values(), default=0)
+        for step in body.steps:
+            if step.name not in recorded:
+                position += 1
+                session.add(
+                    BuildStep(
+                        build_id=build.id,
+                        name=step.name,
+                        position=position,
+                        status=StepStatus.PENDING,
+                    )
+                )
+        await session.flush()
+    ctx.events.notify(build_topic(build_id))
+    ctx.events.notify(BUILDS)
