@@ -7,6 +7,7 @@ from typing import Any
 
 from solvyd.cli.api_client import ApiClient
 from solvyd.cli.errors import CliError
+from solvyd.protocol import CHECKOUT_STEP
 
 BUILD_HELP = "JOB#NUMBER, JOB (its newest build) or the build's id."
 
@@ -53,8 +54,9 @@ def select_steps(build: dict[str, Any], name: str) -> list[str]:
     cells = matrix_cells(name, names)
     if cells:
         return cells
-    if build["status"] in ("queued", "running"):
-        # Steps of a pipeline read from the repository are known only once it is checked out.
+    if build["status"] in ("queued", "running") and set(names) <= {CHECKOUT_STEP}:
+        # A pipeline read from the repository is planned after the checkout: its steps are
+        # not known yet, so the name is taken as it is.
         return [name]
     listed = ", ".join(names) if names else "none"
     raise CliError(f"build {build_label(build)} has no step {name!r} (its steps: {listed})")

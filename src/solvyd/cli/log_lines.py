@@ -32,6 +32,11 @@ def _paint(code: str, text: str) -> str:
     return f"\x1b[{code}m{text}\x1b[0m"
 
 
+def _label(step: str | None) -> str:
+    # One line, whatever the server calls the step.
+    return " ".join(printable(step or "").split())
+
+
 @dataclass
 class StepColumn:
     """The `[step]` column. Steps not known at the start (a pipeline read from the repository
@@ -42,11 +47,11 @@ class StepColumn:
     colour: bool = False
 
     def __post_init__(self) -> None:
-        self.steps = [printable(name) for name in self.steps]
+        self.steps = [_label(name) for name in self.steps]
         self._width = max((len(name) for name in self.steps), default=0)
 
     def prefix(self, step: str | None) -> str:
-        name = printable(step or "")
+        name = _label(step)
         if not name:
             # A line of the build itself, not of a step: the column stays, blank.
             return " " * (self._width + 3) if len(self.steps) > 1 else ""

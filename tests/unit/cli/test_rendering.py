@@ -79,6 +79,7 @@ def test_log_lines_get_a_step_column_of_one_width() -> None:
     assert fmt.render({"text": "ok"}, "test (PY=3.12)") == "[test (PY=3.12)] ok"
     # A step name is server text too: no escape sequence reaches the terminal through it.
     assert fmt.render({"text": "ok"}, "a\x1b[2Jb") == "[ab]             ok"
+    assert fmt.render({"text": "ok"}, "two\nlines") == "[two lines]      ok"
 
 
 def test_the_column_shows_once_a_second_step_is_seen() -> None:

@@ -48,3 +48,11 @@ def test_an_unknown_step_is_refused_with_the_steps_listed() -> None:
         select_steps(_build("failure"), "tset")
     assert "build lib#3 has no step 'tset'" in refused.value.message
     assert "lint, test (PY=3.10), test (PY=3.12), tests-slow" in refused.value.message
+
+
+def test_a_step_of_a_pipeline_not_read_yet_is_taken_as_named() -> None:
+    checking_out = {"job_name": "lib", "number": 4, "status": "running"}
+    checking_out["steps"] = [{"name": "checkout"}]
+    assert select_steps(checking_out, "test") == ["test"]
+    with pytest.raises(CliError):
+        select_steps(_build("running"), "tset")
