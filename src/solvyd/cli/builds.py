@@ -17,7 +17,7 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-BUILD = typer.Argument(..., metavar="BUILD", help=BUILD_HELP)
+BUILD = typer.Argument(..., metavar="BUILD", help=BUILD_HELP, show_default=False)
 
 
 @app.command("list")
@@ -37,17 +37,17 @@ def list_builds(
 
 
 @app.command("show")
-def show(build_ref: str = BUILD) -> None:
+def show(build: str = BUILD) -> None:
     """Show a build, its steps and its artifacts."""
     client = ApiClient()
-    build = resolve_build(client, build_ref)
-    artifacts = client.get(f"/builds/{build['id']}/artifacts")["items"]
-    console.print(build_details(build, artifacts))
+    found = resolve_build(client, build)
+    artifacts = client.get(f"/builds/{found['id']}/artifacts")["items"]
+    console.print(build_details(found, artifacts))
 
 
 @app.command("logs")
 def logs(
-    build_ref: str = BUILD,
+    build: str = BUILD,
     follow: bool = typer.Option(
         False, "--follow", "-f", help="Print the log live; exit with the build's exit code."
     ),
@@ -61,14 +61,14 @@ def logs(
 ) -> None:
     """Print a build's log, each line after its [step] when it shows several steps."""
     client = ApiClient()
-    build = resolve_build(client, build_ref)
-    steps = select_steps(build, step) if step else None
-    shown = steps or [s["name"] for s in build["steps"]]
+    found = resolve_build(client, build)
+    steps = select_steps(found, step) if step else None
+    shown = steps or [s["name"] for s in found["steps"]]
     fmt = LineFormat.for_view(
         shown if len(shown) > 1 or not step else None, timestamps=timestamps, raw=raw
     )
     if follow:
-        finished = follow_build(client, build["id"], steps=steps, fmt=fmt)
+        finished = follow_build(client, found["id"], steps=steps, fmt=fmt)
         raise typer.Exit(exit_code_for(finished))
     # One step is filtered by the server; several (a matrix's cells) here.
     wanted = set(steps) if steps and len(steps) > 1 else None
@@ -77,7 +77,7 @@ def logs(
         params: dict[str, Any] = {"after": cursor[0], "line": cursor[1]}
         if steps and len(steps) == 1:
             params["step"] = steps[0]
-        page = client.get(f"/builds/{build['id']}/logs", params=params)
+        page = client.get(f"/builds/{found['id']}/logs", params=params)
         fmt.write(line for line in page["lines"] if wanted is None or line.get("step") in wanted)
         # A page may end within a batch (`next_line`): the cursor is the pair.
         following = (page["next_after"], page.get("next_line", 0))
@@ -87,46 +87,46 @@ def logs(
 
 
 @app.command("cancel")
-def cancel(build_ref: str = BUILD) -> None:
+def cancel(build: str = BUILD) -> None:
     """Cancel a queued or running build."""
     client = ApiClient()
-    build = resolve_build(client, build_ref)
-    result = client.post(f"/builds/{build['id']}/cancel")
-    err_console.print(f"build {build_label(build)} {result['status']} ({result['id']})")
+    found = resolve_build(client, build)
+    result = client.post(f"/builds/{found['id']}/cancel")
+    err_console.print(f"build {build_label(found)} {result['status']} ({result['id']})")
 
 
 @app.command("retry")
 def retry(
-    build_ref: str = BUILD,
+    build: str = BUILD,
     follow: bool = typer.Option(
         False, "--follow", "-f", help="Print the log live; exit with the build's exit code."
     ),
 ) -> None:
     """Run a finished build again, as a new build of the same commit."""
     client = ApiClient()
-    old = resolve_build(client, build_ref)
-    build = client.post(f"/builds/{old['id']}/retry")
-    err_console.print(f"build #{build['number']} queued, retrying {old['id']} ({build['id']})")
+    old = resolve_build(client, build)
+    new = client.post(f"/builds/{old['id']}/retry")
+    err_console.print(f"build #{new['number']} queued, retrying {old['id']} ({new['id']})")
     if follow:
-        raise typer.Exit(exit_code_for(follow_build(client, build["id"])))
-    console.out(build["id"])
+        raise typer.Exit(exit_code_for(follow_build(client, new["id"])))
+    console.out(new["id"])
 
 
 @app.command("artifacts")
-def artifacts(build_ref: str = BUILD) -> None:
+def artifacts(build: str = BUILD) -> None:
     """List a build's artifacts."""
     client = ApiClient()
-    build = resolve_build(client, build_ref)
-    items = client.get(f"/builds/{build['id']}/artifacts")["items"]
+    found = resolve_build(client, build)
+    items = client.get(f"/builds/{found['id']}/artifacts")["items"]
     if not items:
-        err_console.print(f"build {build_label(build)} has no artifacts")
+        err_console.print(f"build {build_label(found)} has no artifacts")
         return
     console.print(artifacts_table(items))
 
 
 @app.command("download")
 def download(
-    build_ref: str = BUILD,
+    build: str = BUILD,
     pattern: str | None = typer.Argument(
         None, help="Only artifacts whose path matches this glob ('*' crosses '/'); default all."
     ),
@@ -134,13 +134,13 @@ def download(
 ) -> None:
     """Download a build's artifacts, keeping their paths under the output directory."""
     client = ApiClient()
-    build = resolve_build(client, build_ref)
-    items = client.get(f"/builds/{build['id']}/artifacts")["items"]
+    found = resolve_build(client, build)
+    items = client.get(f"/builds/{found['id']}/artifacts")["items"]
     chosen = artifact_download.matching(items, pattern)
     if not chosen:
         which = f" matching {pattern!r}" if pattern else ""
-        raise CliError(f"build {build_label(build)} has no artifacts{which}")
+        raise CliError(f"build {build_label(found)} has no artifacts{which}")
     out_dir.mkdir(parents=True, exist_ok=True)
     for artifact in chosen:
-        saved = artifact_download.download(client, build["id"], artifact, out_dir)
+        saved = artifact_download.download(client, found["id"], artifact, out_dir)
         console.out(str(saved))
