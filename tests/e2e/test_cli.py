@@ -71,8 +71,9 @@ def test_newcomer_walkthrough(embedded: tuple[Process, str, Path], tmp_path: Pat
     run = _cli(["jobs", "trigger", "hello", "--follow"], config)
     assert run.returncode == 0, run.stderr
     assert "Hello from Solvyd build 1 of hello" in run.stdout
-    assert [line for line in run.stdout.splitlines() if line.startswith("tick")] == [
-        f"tick {i}" for i in range(1, 6)
+    # Two steps: each line after its step, in a column (no colour: stdout is a pipe).
+    assert [line for line in run.stdout.splitlines() if "] tick" in line] == [
+        f"[count] tick {i}" for i in range(1, 6)
     ]
     assert "build #1 success" in run.stderr
 
@@ -181,7 +182,7 @@ def test_logs_follow_by_step_raw_and_with_timestamps(
     assert "\x1b[31mred text\x1b[0m" in coloured.stdout
     stamped = _cli(["builds", "logs", build_id, "--timestamps"], config)
     stamped_lines = [line.partition(" ") for line in stamped.stdout.splitlines()]
-    stamp = next(stamp for stamp, _, text in stamped_lines if text == "other-line")
+    stamp = next(stamp for stamp, _, text in stamped_lines if text == "[other]  other-line")
     assert stamp.startswith("20") and "T" in stamp
 
 

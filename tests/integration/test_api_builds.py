@@ -753,6 +753,9 @@ async def test_list_builds_filters(client: httpx.AsyncClient, admin: Headers) ->
     assert await ids(status="queued", job_id=one["id"]) == {a1["id"]}
     assert await ids(branch="main") == {a1["id"], b1["id"]}
     assert await ids(job_id=str(uuid.uuid4())) == set()
+    # A job's build by its number, as the UI names it (`job#2`).
+    assert await ids(job_id=one["id"], number=2) == {a2["id"]}
+    assert await ids(job_id=two["id"], number=2) == set()
 
     items = (await client.get(f"{API}/builds", headers=admin)).json()["items"]
     assert {b["job_name"] for b in items} == {one["name"], two["name"]}
@@ -765,7 +768,14 @@ async def test_list_builds_filters(client: httpx.AsyncClient, admin: Headers) ->
 async def test_list_builds_refuses_bad_parameters(
     client: httpx.AsyncClient, admin: Headers
 ) -> None:
-    for params in ({"status": "exploded"}, {"limit": 0}, {"limit": 201}, {"cursor": "junk"}):
+    for params in (
+        {"status": "exploded"},
+        {"limit": 0},
+        {"limit": 201},
+        {"cursor": "junk"},
+        {"number": 0},
+        {"number": 2**31},
+    ):
         response = await client.get(f"{API}/builds", headers=admin, params=params)
         assert_error(response, 422, "invalid")
 

@@ -1,6 +1,7 @@
 """A small synchronous client of the user API, turning every failure into a CliError."""
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -28,6 +29,17 @@ def _details(response: httpx.Response) -> list[dict[str, Any]]:
         return list(response.json()["error"].get("details", []))
     except (ValueError, KeyError, TypeError, AttributeError):
         return []
+
+
+def _json(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        request = response.request
+        raise CliError(
+            f"the answer to {request.method} {request.url.path} is not JSON; "
+            "is the server URL a Solvyd server?"
+        ) from None
 
 
 class ApiClient:
@@ -75,15 +87,28 @@ class ApiClient:
         if response.status_code >= 400:
             raise CliError(_message(response), _details(response))
 
+    @contextmanager
+    def stream(self, path: str) -> Iterator[httpx.Response]:
+        """A GET whose body is read as it arrives (`iter_bytes`); an error answer raises
+        CliError, and so does a connection lost while reading."""
+        try:
+            with self._http.stream("GET", path, timeout=httpx.Timeout(60.0, connect=10.0)) as got:
+                if got.status_code >= 400:
+                    got.read()
+                    self._raise_for(got)
+                yield got
+        except httpx.TransportError as exc:
+            raise CliError(f"lost the connection to {self.config.server_url}: {exc}") from None
+
     def get(self, path: str, **kwargs: Any) -> Any:
-        return self.request("GET", path, **kwargs).json()
+        return _json(self.request("GET", path, **kwargs))
 
     def post(self, path: str, body: Any = None, **kwargs: Any) -> Any:
         response = self.request("POST", path, json=body, **kwargs)
-        return response.json() if response.content else None
+        return _json(response) if response.content else None
 
     def patch(self, path: str, body: Any) -> Any:
-        return self.request("PATCH", path, json=body).json()
+        return _json(self.request("PATCH", path, json=body))
 
     def resolve_job(self, name_or_id: str) -> dict[str, Any]:
         items = self.get("/jobs", params={"name": name_or_id})["items"]

@@ -14,4 +14,7 @@ def table_with_ids(*headers: str) -> Table:
 def when(value: str | None) -> str:
     if not value:
         return ""
-    return datetime.fromisoformat(value).strftime("%Y-%m-%d %H:%M:%S")
+    try:
+        return datetime.fromisoformat(value).strftime("%Y-%m-%d %H:%M:%S")
+    except (TypeError, ValueError):
+        return str(value)  # not a time after all: shown as the server sent it

@@ -2,16 +2,14 @@
 code. A dropped connection is resumed where it stopped, so no line is missed or repeated."""
 
 import json
-import sys
 import time
-from dataclasses import dataclass
 from typing import Any
 
 from solvyd.cli.api_client import ApiClient, StreamInterrupted
 from solvyd.cli.errors import CliError
+from solvyd.cli.log_lines import LineFormat
 from solvyd.cli.output import err_console
 from solvyd.shared.backoff import backoff_delays
-from solvyd.shared.log_text import strip_ansi
 
 # The server sends a keep-alive comment every 15 s; silence for this long means a dead link.
 READ_TIMEOUT_SECONDS = 45.0
@@ -28,41 +26,21 @@ def exit_code_for(build: dict[str, Any]) -> int:
     return EXIT_CODES.get(build["status"], 1)
 
 
-@dataclass(frozen=True)
-class LineFormat:
-    """How log lines are printed: with their step, their time, or as plain text (`raw`: no
-    step prefix and no ANSI colour codes)."""
-
-    with_steps: bool = False
-    timestamps: bool = False
-    raw: bool = False
-
-    def render(self, line: dict[str, Any], step: str | None) -> str:
-        text = str(line["text"])
-        if self.raw:
-            return strip_ansi(text)
-        if self.with_steps and step:
-            text = f"[{step}] {text}"
-        if self.timestamps and line.get("ts"):
-            text = f"{line['ts']} {text}"
-        return text
-
-
-def print_lines(lines: list[dict[str, Any]], fmt: LineFormat) -> None:
-    sys.stdout.write("".join(fmt.render(line, line.get("step")) + "\n" for line in lines))
-    sys.stdout.flush()
-
-
 def follow_build(
     client: ApiClient,
     build_id: str,
     *,
-    step: str | None = None,
+    steps: list[str] | None = None,
     fmt: LineFormat | None = None,
 ) -> dict[str, Any]:
-    """Print the log from the start as it arrives; return the finished build."""
-    fmt = fmt or LineFormat()
-    params = {"step": step} if step else {}
+    """Print the log from the start as it arrives; return the finished build. `steps`: only
+    these steps' lines (default all); `fmt` defaults to a step column for several steps."""
+    if fmt is None:
+        shown = steps or [step["name"] for step in client.get(f"/builds/{build_id}")["steps"]]
+        fmt = LineFormat.for_view(shown if steps is None or len(steps) > 1 else None)
+    # One step is filtered by the server; several (a matrix's cells) here.
+    params = {"step": steps[0]} if steps and len(steps) == 1 else {}
+    wanted = set(steps) if steps and len(steps) > 1 else None
     last_id: str | None = None
     interrupted_since: float | None = None
     delays = backoff_delays(base=0.5, cap=5.0)
@@ -76,7 +54,7 @@ def follow_build(
                 read_timeout=READ_TIMEOUT_SECONDS,
             ):
                 interrupted_since = None
-                ended = _show(event.event, json.loads(event.data), fmt)
+                ended = _show(event.event, json.loads(event.data), fmt, wanted)
                 if event.event == "lines":
                     last_id = event.id
                 if ended:
@@ -98,16 +76,18 @@ def follow_build(
     return build
 
 
-def _show(kind: str, data: dict[str, Any], fmt: LineFormat) -> bool:
+def _show(kind: str, data: dict[str, Any], fmt: LineFormat, wanted: set[str] | None) -> bool:
     """Print one event; True for the end of the stream."""
     if kind == "lines":
-        sys.stdout.write(
-            "".join(fmt.render(line, data.get("step")) + "\n" for line in data["lines"])
-        )
-        sys.stdout.flush()
+        if wanted is None or data.get("step") in wanted:
+            fmt.write(data["lines"], data.get("step"))
     elif kind == "reset":
         err_console.print(f"the build started again (attempt {data['attempt']}); its log restarts")
-    elif kind == "step" and fmt.with_steps and data["status"] not in ("pending", "running"):
+    elif kind == "step" and _several_steps(fmt) and data["status"] not in ("pending", "running"):
         code = "" if data.get("exit_code") is None else f" (exit {data['exit_code']})"
         err_console.print(f"step {data['name']}: {data['status']}{code}")
     return kind == "end"
+
+
+def _several_steps(fmt: LineFormat) -> bool:
+    return fmt.column is not None and len(fmt.column.steps) > 1

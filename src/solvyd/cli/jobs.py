@@ -2,6 +2,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich.text import Text
 
 from solvyd.cli.api_client import ApiClient
 from solvyd.cli.display import table_with_ids
@@ -109,9 +110,9 @@ def show(name: str) -> None:
         "max_concurrent_builds",
         "cancel_previous",
     ):
-        console.print(f"[bold]{key}:[/] {job[key]}")
+        console.print(Text(f"{key}:", style="bold"), str(job[key]))
     if job.get("pipeline"):
-        console.print("[bold]pipeline:[/]")
+        console.print("pipeline:", style="bold")
         console.out(job["pipeline"].rstrip(), highlight=False)
 
 

@@ -11,8 +11,10 @@ from datetime import datetime
 from pathlib import Path
 
 import typer
+from rich.text import Text
 
 from solvyd.cli.errors import CliError
+from solvyd.cli.log_lines import LineFormat
 from solvyd.cli.output import console, err_console
 from solvyd.pipeline.config import PipelineError, parse_pipeline
 from solvyd.pipeline.executors.base import Executor, ExecutorError
@@ -24,7 +26,8 @@ from solvyd.protocol import BuildStatus, JobSpec, StepSpec, StepStatus
 # Not copied into the workspace: version control internals and Solvyd's own state.
 COPY_IGNORE = shutil.ignore_patterns(".git", ".solvyd", ".tools", ".venv", "__pycache__")
 EXIT_CODES = {BuildStatus.SUCCESS: 0, BuildStatus.CANCELLED: 130, BuildStatus.ERROR: 1}
-STEP_MARKS = {StepStatus.SUCCESS: "[green]✓[/]", StepStatus.SKIPPED: "[dim]-[/]"}
+STEP_MARKS = {StepStatus.SUCCESS: Text("✓", style="green"), StepStatus.SKIPPED: Text("-", "dim")}
+FAILED_MARK = Text("✗", style="red")
 
 
 def _git(args: list[str], cwd: Path) -> str | None:
@@ -43,23 +46,28 @@ def _git(args: list[str], cwd: Path) -> str | None:
 
 
 class _PrintingObserver:
-    """Prints each step's output under a header, and a summary line when it ends."""
+    """Prints each step's output, after a `[step]` column when the pipeline has several
+    steps (they may run at once), and a line when a step starts and when it ends."""
+
+    def __init__(self, spec: JobSpec) -> None:
+        names = [step.name for step in spec.steps]
+        self.lines = LineFormat.for_view(names if len(names) > 1 else None)
 
     async def step_started(self, step: StepSpec, started_at: datetime) -> None:
-        console.print(f"[bold cyan]── {step.name}[/]")
+        console.print(f"── {step.name}", style="bold cyan")
 
     async def step_output(self, step: StepSpec, text: str) -> None:
-        console.out(text, highlight=False)
+        self.lines.write([{"text": text}], step.name)
 
     async def step_finished(self, step: StepSpec, result: StepResult) -> None:
-        mark = STEP_MARKS.get(result.status, "[red]✗[/]")
+        mark = STEP_MARKS.get(result.status, FAILED_MARK)
         took = ""
         if result.started_at and result.completed_at:
             took = f" in {(result.completed_at - result.started_at).total_seconds():.1f}s"
         detail = f" (exit {result.exit_code})" if result.status is StepStatus.FAILURE else ""
         if result.error_message and result.status is not StepStatus.FAILURE:
             detail = f": {result.error_message}"
-        console.print(f"{mark} {step.name} {result.status}{detail}{took}")
+        console.print(mark, f"{step.name} {result.status}{detail}{took}")
 
 
 def plan_local_run(path: Path, source: Path, only_step: str | None) -> JobSpec:
@@ -101,7 +109,7 @@ async def _run(spec: JobSpec, executor: Executor, source: Path) -> JobResult:
             shutil.copytree, source, workspace, ignore=COPY_IGNORE, dirs_exist_ok=True
         )
 
-    return await run_job(spec, executor, _PrintingObserver(), cancel, before_steps=copy_sources)
+    return await run_job(spec, executor, _PrintingObserver(spec), cancel, before_steps=copy_sources)
 
 
 def exec_pipeline(

@@ -3,6 +3,7 @@
 import sys
 
 import typer
+from rich.text import Text
 
 from solvyd import __version__
 from solvyd.cli import (
@@ -54,7 +55,7 @@ def main() -> None:
     try:
         app(prog_name="solvyd")
     except CliError as exc:
-        err_console.print(f"[bold red]error:[/] {exc.message}", highlight=False)
+        err_console.print(Text("error:", style="bold red"), exc.message)
         sys.exit(1)
     except KeyboardInterrupt:
         sys.exit(130)

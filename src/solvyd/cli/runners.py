@@ -331,8 +331,9 @@ def up(
             raise CliError(f"the local executor cannot run here: {problem}")
         await _keep_embedded_agent_name(ctx, worker)
         agent_task = asyncio.create_task(worker.run())
+        err_console.print("\nSolvyd is running", style="bold green", end="")
         err_console.print(
-            f"\n[bold green]Solvyd is running[/] at {url}\n"
+            f" at {url}\n"
             f"  web UI: open {url} and sign in as {settings.admin_username!r}\n"
             "          (the password is SOLVYD_ADMIN_PASSWORD, or the one printed above when\n"
             "          the user was first created)\n"

@@ -51,12 +51,16 @@ async def list_builds(
     status: BuildStatus | None = None,
     branch: str | None = None,
     worker_id: uuid.UUID | None = None,
+    number: Annotated[
+        int | None, Query(ge=1, le=2**31 - 1, description="the build with this number (per job)")
+    ] = None,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> BuildList:
     return await read.list_builds(
         ctx,
         job_id=job_id,
+        number=number,
         status=status,
         branch=branch,
         worker_id=worker_id,

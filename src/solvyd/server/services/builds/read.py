@@ -115,6 +115,7 @@ async def list_builds(
     status: str | None = None,
     branch: str | None = None,
     worker_id: uuid.UUID | None = None,
+    number: int | None = None,
     cursor: str | None = None,
     limit: int = 50,
 ) -> BuildList:
@@ -127,6 +128,8 @@ async def list_builds(
         query = query.where(Build.branch == branch)
     if worker_id is not None:
         query = query.where(Build.worker_id == worker_id)
+    if number is not None:
+        query = query.where(Build.number == number)
     if cursor is not None:
         queued_at, last_id = _decode_cursor(cursor)
         query = query.where(

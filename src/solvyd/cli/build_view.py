@@ -1,0 +1,101 @@
+"""How builds look in the terminal: their status in colour, the details `builds show`
+prints, the tables of `builds list` and `builds artifacts`. Everything from the server goes
+in as plain text (`LiteralConsole`), styles only as `Text` styles."""
+
+from typing import Any
+
+from rich.console import Group, RenderableType
+from rich.text import Text
+
+from solvyd.cli.display import table_with_ids, when
+from solvyd.cli.output import printable
+
+# Any other status (pending, skipped, one a newer server adds) is shown without a style.
+STATUS_STYLE = {
+    "success": "green",
+    "failure": "red",
+    "error": "red",
+    "cancelled": "yellow",
+    "running": "cyan",
+    "queued": "dim",
+    "pending": "dim",
+    "skipped": "dim",
+}
+DETAIL_KEYS = (
+    "id",
+    "branch",
+    "commit_sha",
+    "worker_id",
+    "exit_code",
+    "error_message",
+    "waiting_reason",
+    "attempt",
+    "retry_of",
+    "queued_at",
+    "started_at",
+    "completed_at",
+    "duration_seconds",
+)
+
+
+def status_text(status: object) -> Text:
+    text = printable(status)
+    return Text(text, style=STATUS_STYLE.get(text, ""))
+
+
+def human_size(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")
+
+
+def build_details(build: dict[str, Any], artifacts: list[dict[str, Any]]) -> RenderableType:
+    """`builds show`: the build, its steps and its artifacts."""
+    title = f"{build.get('job_name') or build.get('job_id')} #{build.get('number')}"
+    lines = [Text.assemble((printable(title), "bold"), " ", status_text(build.get("status")))]
+    for key in DETAIL_KEYS:
+        if build.get(key) is not None:
+            lines.append(Text(f"  {key}: {printable(build[key])}"))
+    for step in build.get("steps") or []:
+        code = "" if step.get("exit_code") is None else f" (exit {step['exit_code']})"
+        lines.append(
+            Text.assemble(
+                f"  step {printable(step.get('name'))}: ", status_text(step.get("status")), code
+            )
+        )
+    if artifacts:
+        lines.append(Text("  artifacts:"))
+        for artifact in artifacts:
+            size = human_size(int(artifact.get("size_bytes") or 0))
+            lines.append(Text(f"    {printable(artifact.get('name'))} ({size})"))
+    return Group(*lines)
+
+
+def builds_table(builds: list[dict[str, Any]]) -> RenderableType:
+    table = table_with_ids("job", "#", "status", "queued", "duration", "id")
+    for build in builds:
+        duration = build.get("duration_seconds")
+        table.add_row(
+            str(build.get("job_name") or build.get("job_id")),
+            str(build.get("number")),
+            status_text(build.get("status")),
+            when(build.get("queued_at")),
+            f"{duration:.1f}s" if duration is not None else "",
+            str(build.get("id")),
+        )
+    return table
+
+
+def artifacts_table(artifacts: list[dict[str, Any]]) -> RenderableType:
+    table = table_with_ids("path", "size", "created", "sha256")
+    for artifact in artifacts:
+        table.add_row(
+            str(artifact.get("name")),
+            human_size(int(artifact.get("size_bytes") or 0)),
+            when(artifact.get("created_at")),
+            str(artifact.get("sha256") or ""),
+        )
+    return table
