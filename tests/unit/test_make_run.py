@@ -10,7 +10,7 @@ REPO = Path(__file__).resolve().parents[2]
 def _dry_run(*args: str) -> str:
     make = shutil.which("make")
     assert make is not None, "make is needed to run Solvyd from a checkout"
-    result = subprocess.run(  # noqa: S603 - our own arguments
+    result = subprocess.run(
         [make, "--dry-run", "run", *args],
         cwd=REPO,
         capture_output=True,
