@@ -15,6 +15,7 @@ import uvicorn
 from platformdirs import user_data_path
 
 from solvyd.cli.demo import DEMO_JOB_NAME, HELLO_PIPELINE
+from solvyd.cli.env_passthrough import env_passthrough_names, env_passthrough_option
 from solvyd.cli.errors import CliError
 from solvyd.cli.output import err_console
 from solvyd.server.logging import configure_logging
@@ -117,6 +118,7 @@ def _make_agent(
     work_dir: Path | None,
     isolation: str = "auto",
     hidden_paths: tuple[Path, ...] = (),
+    env_passthrough: tuple[str, ...] = (),
 ) -> "Agent":
     from solvyd.agent.worker import Agent, AgentConfig
     from solvyd.pipeline.executors.registry import create_executor
@@ -137,7 +139,13 @@ def _make_agent(
         config.name = name
     return Agent(
         config,
-        create_executor(executor, work_root, isolation=isolation, hidden_paths=hidden_paths),
+        create_executor(
+            executor,
+            work_root,
+            isolation=isolation,
+            hidden_paths=hidden_paths,
+            env_passthrough=env_passthrough,
+        ),
     )
 
 
@@ -201,9 +209,11 @@ def agent(
     isolation: str = typer.Option(
         "auto", "--isolation", envvar="SOLVYD_ISOLATION", help=ISOLATION_HELP
     ),
+    env_passthrough: str = env_passthrough_option(),
 ) -> None:
     """Run a worker agent that claims and runs builds."""
     configure_logging(os.environ.get("SOLVYD_LOG_FORMAT", "console"), "info")
+    passthrough = env_passthrough_names(env_passthrough)
     secret = registration_token(token, token_file)
     hidden = _agent_private_files()
     if token_file is not None:
@@ -218,6 +228,7 @@ def agent(
         work_dir,
         isolation,
         tuple(hidden),
+        passthrough,
     )
     # An agent advertises its executor: it must not register one that cannot run steps.
     problem = asyncio.run(worker.executor.check_available())
@@ -261,14 +272,16 @@ async def _keep_embedded_agent_name(ctx: "ServerContext", worker: "Agent") -> No
 
 
 def up(
-    host: str = typer.Option("127.0.0.1", "--host"),
-    port: int = typer.Option(8080, "--port"),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
+    port: int = typer.Option(8080, "--port", help="Port to listen on (make run PORT=...)."),
     concurrency: int = typer.Option(2, "--concurrency", min=1, max=64),
     isolation: str = typer.Option(
         "auto", "--isolation", envvar="SOLVYD_ISOLATION", help=ISOLATION_HELP
     ),
+    env_passthrough: str = env_passthrough_option(),
 ) -> None:
     """Run the server and one local agent in one process (SQLite under ./.solvyd by default)."""
+    passthrough = env_passthrough_names(env_passthrough)
     settings = ServerSettings()
     from solvyd.server.app import create_app
     from solvyd.server.data_dir import private_umask, sqlite_file, sqlite_files
@@ -303,6 +316,7 @@ def up(
             settings.data_dir / "work",
             isolation,
             tuple(hidden),
+            passthrough,
         )
         problem = await worker.executor.check_available()
         if problem is not None:

@@ -10,13 +10,15 @@ from solvyd.pipeline.executors.local import LocalExecutor
 
 # A new backend joins by adding one line here (and its name to the contract tests). Only the
 # local executor uses the isolation options: containers and pods are their own sandbox.
-_Factory = Callable[[Path, str, tuple[Path, ...]], Executor]
+_Factory = Callable[[Path, str, tuple[Path, ...], tuple[str, ...]], Executor]
 _FACTORIES: dict[str, _Factory] = {
-    "local": lambda root, isolation, hidden: LocalExecutor(
-        root, isolation=isolation, hidden_paths=hidden
+    "local": lambda root, isolation, hidden, passthrough: LocalExecutor(
+        root, isolation=isolation, hidden_paths=hidden, env_passthrough=passthrough
     ),
-    "docker": lambda root, _isolation, _hidden: DockerExecutor(root),
-    "fake": lambda _root, _isolation, _hidden: FakeExecutor(),
+    "docker": lambda root, _isolation, _hidden, passthrough: DockerExecutor(
+        root, env_passthrough=passthrough
+    ),
+    "fake": lambda _root, _isolation, _hidden, _passthrough: FakeExecutor(),
 }
 _TEST_ONLY = frozenset({"fake"})
 
@@ -31,14 +33,15 @@ def create_executor(
     *,
     isolation: str = "auto",
     hidden_paths: tuple[Path, ...] = (),
+    env_passthrough: tuple[str, ...] = (),
 ) -> Executor:
-    """A new executor whose builds get their workspaces under ``work_root``; ``isolation`` and
-    ``hidden_paths`` as in ``LocalExecutor``."""
+    """A new executor whose builds get their workspaces under ``work_root``; ``isolation``,
+    ``hidden_paths`` and ``env_passthrough`` as in ``LocalExecutor``."""
     factory = _FACTORIES.get(name)
     if factory is None:
         known = ", ".join(sorted(_FACTORIES))
         raise ExecutorError(f"unknown executor '{name}' (known: {known})")
-    return factory(work_root, isolation, hidden_paths)
+    return factory(work_root, isolation, hidden_paths, env_passthrough)
 
 
 async def available_executors(work_root: Path, *, include_fake: bool = False) -> list[str]:
