@@ -135,7 +135,9 @@ def show(name: str) -> None:
 @app.command("edit")
 def edit(
     name: str,
-    description: str | None = typer.Option(None, "--description"),
+    description: str | None = typer.Option(
+        None, "--description", help="A line saying what the job is for."
+    ),
     scm_url: str | None = typer.Option(
         None, "--scm-url", help=SCM_URL_HELP + " An empty value removes it."
     ),
@@ -230,6 +232,7 @@ def delete(
         try:
             confirmed = typer.confirm(question, default=False, err=True)
         except (click.Abort, typer.Abort):  # no answer (stdin closed)
+            err_console.print()  # ends the question's line
             confirmed = False
         if not confirmed:
             raise CliError(f"job {job['name']} was not deleted (add --yes to skip the question)")
