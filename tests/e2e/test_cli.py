@@ -302,7 +302,14 @@ def test_jobs_edit_and_delete_from_the_cli(
     ]
     too_many = _cli(["jobs", "edit", "app", "--max-retries", "99"], config)
     assert too_many.returncode == 1 and "Traceback" not in too_many.stderr
-    assert len(too_many.stderr.strip().splitlines()) == 1, too_many.stderr
+    assert too_many.stderr.strip().splitlines() == [
+        "error: max_retries: Input should be less than or equal to 10"
+    ]
+    bad = tmp_path / "bad.yml"
+    bad.write_text("steps:\n  - name: s\n    comands: [true]\n")
+    refused = _cli(["jobs", "edit", "app", "--pipeline", str(bad)], config)
+    assert refused.returncode == 1
+    assert f"{bad}:3:5: steps[0].comands" in refused.stderr, refused.stderr
 
     to_repo = _cli(
         ["jobs", "edit", "app", "--pipeline-from-repo", "--scm-url", "/srv/git/app.git"], config
