@@ -37,9 +37,12 @@ web: web/dist/index.html
 web-api: sync web/node_modules/.installed
 	UV=$(UV) scripts/gen-web-api.sh
 
+# The port `make run` listens on (`make run PORT=9090` when 8080 is taken).
+PORT ?= 8080
+
 ## Start Solvyd on the embedded default: server + one local agent, SQLite under ./.solvyd/
 run: sync web
-	$(UV) run --frozen solvyd up
+	$(UV) run --frozen solvyd up --port $(PORT)
 
 # Test processes (pytest-xdist; 0 = the one pytest process). One by default: with two, the
 # 50-agent claim test starves the other process, whose servers then miss their 30 s start.

@@ -261,3 +261,70 @@ def test_users_and_tokens_from_the_cli(embedded: tuple[Process, str, Path], tmp_
     assert denied.returncode == 1 and "admin" in denied.stderr
     everyone = _cli(["tokens", "list", "--all"], admin_config)
     assert everyone.returncode == 0 and "nightly" in everyone.stdout
+
+
+def test_jobs_edit_and_delete_from_the_cli(
+    embedded: tuple[Process, str, Path], tmp_path: Path
+) -> None:
+    _, url, _ = embedded
+    config = tmp_path / "cli" / "config.json"
+    login = _cli(["login", url, "-u", "admin", "--password-stdin"], config, input=ADMIN_PASSWORD)
+    assert login.returncode == 0, login.stderr
+    first = tmp_path / "first.yml"
+    first.write_text("steps:\n  - name: s\n    commands: [echo first]\n")
+    created = _cli(["jobs", "create", "app", "--pipeline", str(first), "-e", "KEEP=1"], config)
+    assert created.returncode == 0, created.stderr
+
+    edit = ["jobs", "edit", "app", "--description", "the app", "--labels", "linux,big"]
+    edit += ["-e", "ADDED=2", "--timeout", "60", "--max-concurrent", "1", "--cancel-previous"]
+    edited = _cli(edit, config)
+    assert edited.returncode == 0, edited.stderr
+    token = json.loads(config.read_text())["token"]
+    job = httpx.get(
+        f"{url}/api/v1/jobs", params={"name": "app"}, headers={"Authorization": f"Bearer {token}"}
+    ).json()["items"][0]
+    assert job["env"] == {"KEEP": "1", "ADDED": "2"}
+    assert job["description"] == "the app"
+    shown = _cli(["jobs", "show", "app"], config).stdout
+    for line in (
+        "labels: ['linux', 'big']",
+        "timeout_seconds: 60",
+        "max_concurrent_builds: 1",
+        "cancel_previous: True",
+        "echo first",
+    ):
+        assert line in shown, shown
+
+    # No repository to read a pipeline from: the server's 422, in one line.
+    orphan = _cli(["jobs", "edit", "app", "--pipeline-from-repo"], config)
+    assert orphan.returncode == 1
+    assert orphan.stderr.strip().splitlines() == [
+        "error: a job needs a pipeline, a build_config or an scm_url"
+    ]
+    too_many = _cli(["jobs", "edit", "app", "--max-retries", "99"], config)
+    assert too_many.returncode == 1 and "Traceback" not in too_many.stderr
+    assert too_many.stderr.strip().splitlines() == [
+        "error: max_retries: Input should be less than or equal to 10"
+    ]
+    bad = tmp_path / "bad.yml"
+    bad.write_text("steps:\n  - name: s\n    comands: [true]\n")
+    refused = _cli(["jobs", "edit", "app", "--pipeline", str(bad)], config)
+    assert refused.returncode == 1
+    assert f"{bad}:3:5: steps[0].comands" in refused.stderr, refused.stderr
+
+    to_repo = _cli(
+        ["jobs", "edit", "app", "--pipeline-from-repo", "--scm-url", "/srv/git/app.git"], config
+    )
+    assert to_repo.returncode == 0, to_repo.stderr
+    shown = _cli(["jobs", "show", "app"], config).stdout
+    assert "pipeline: from the repository (.solvyd.yml)" in shown, shown
+    assert "scm_url: /srv/git/app.git" in shown and "echo first" not in shown
+
+    unanswered = _cli(["jobs", "delete", "app"], config, input="")
+    assert unanswered.returncode == 1
+    assert "job app was not deleted" in unanswered.stderr
+    deleted = _cli(["jobs", "delete", "app", "--yes"], config)
+    assert deleted.returncode == 0, deleted.stderr
+    gone = _cli(["jobs", "edit", "app", "--priority", "1"], config)
+    assert gone.returncode == 1
+    assert "no job named 'app'" in gone.stderr

@@ -1,6 +1,7 @@
 """`solvyd exec` runs a pipeline here, with no server, through the agent's runtime."""
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -10,11 +11,13 @@ import pytest
 pytestmark = pytest.mark.e2e
 
 
-def _exec(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+def _exec(
+    args: list[str], cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "solvyd.cli", "exec", *args],
         cwd=cwd,
-        env={**os.environ, "COLUMNS": "200"},
+        env={**os.environ, "COLUMNS": "200", **(env or {})},
         capture_output=True,
         text=True,
         timeout=60,
@@ -64,6 +67,74 @@ def test_exec_reports_a_bad_file_with_its_line(project: Path) -> None:
     result = _exec(["bad.yml"], project)
     assert result.returncode == 1
     assert "bad.yml:3:5: steps[0].comands" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_exec_copies_the_artifacts_out_and_keeps_the_workspace(
+    project: Path, tmp_path: Path
+) -> None:
+    (project / "art.yml").write_text(
+        "artifacts: ['dist/*.whl']\n"
+        "steps:\n"
+        "  - name: build\n"
+        "    commands: ['mkdir -p dist reports', 'echo wheel > dist/pkg-1.0.whl',"
+        " 'echo \"<testsuite/>\" > reports/junit.xml', 'echo scratch > scratch.txt']\n"
+        "    artifacts: reports/\n"
+    )
+    out = tmp_path / "out"
+    result = _exec(["art.yml", "--artifacts-dir", str(out), "--keep-workspace"], project)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (out / "dist" / "pkg-1.0.whl").read_text() == "wheel\n"
+    assert (out / "reports" / "junit.xml").read_text() == "<testsuite/>\n"
+    assert not (out / "scratch.txt").exists()
+    assert f"artifacts: 2 file(s) copied to {out}" in result.stderr
+    kept = Path(result.stderr.split("workspace kept in ", 1)[1].split()[0])
+    try:
+        assert (kept / "scratch.txt").read_text() == "scratch\n"
+        assert (kept / "VERSION").read_text() == "1.2.3\n"
+    finally:
+        shutil.rmtree(kept)
+
+
+def test_exec_steps_get_no_venv_of_solvyd_and_only_the_host_variables_named(
+    project: Path,
+) -> None:
+    """As under `make run`: Solvyd's own virtual environment is active in the caller."""
+    venv_bin = str(Path(sys.prefix) / "bin")
+    (project / "env.yml").write_text(
+        "steps:\n"
+        "  - name: show\n"
+        "    env: {SSL_CERT_FILE: /job/own.pem}\n"
+        "    commands:\n"
+        "      - 'echo path=$PATH'\n"
+        "      - 'echo python3=$(command -v python3 || echo none)'\n"
+        "      - 'echo venv=${VIRTUAL_ENV-unset} pythonpath=${PYTHONPATH-unset}'\n"
+        "      - 'echo proxy=${HTTPS_PROXY-unset} ca=$SSL_CERT_FILE other=${NOT_NAMED-unset}'\n"
+    )
+    host = {
+        "PATH": f"{venv_bin}{os.pathsep}{os.environ['PATH']}",
+        "VIRTUAL_ENV": sys.prefix,
+        "PYTHONPATH": "/somewhere",
+        "HTTPS_PROXY": "http://proxy.invalid:3128",
+        "SSL_CERT_FILE": "/host/ca.pem",
+        "NOT_NAMED": "host-only",
+    }
+    result = _exec(["env.yml", "--env-passthrough", "HTTPS_PROXY, SSL_CERT_FILE"], project, host)
+    assert result.returncode == 0, result.stdout + result.stderr
+    path = next(line for line in result.stdout.splitlines() if line.startswith("path="))
+    assert venv_bin not in path.removeprefix("path=").split(os.pathsep)
+    python3 = next(line for line in result.stdout.splitlines() if line.startswith("python3="))
+    assert not python3.removeprefix("python3=").startswith(sys.prefix)
+    assert "venv=unset pythonpath=unset" in result.stdout
+    # Named: passed; the job's own value wins over the host's; not named: not passed.
+    assert "proxy=http://proxy.invalid:3128 ca=/job/own.pem other=unset" in result.stdout
+    assert "proxy.invalid" not in result.stderr  # names are said, values never
+
+
+def test_exec_refuses_a_bad_passthrough_name_in_one_line(project: Path) -> None:
+    result = _exec(["--env-passthrough", "HTTPS_PROXY,SOLVYD_AGENT_TOKEN"], project)
+    assert result.returncode == 1
+    assert "error: --env-passthrough: cannot pass 'SOLVYD_AGENT_TOKEN'" in result.stderr
     assert "Traceback" not in result.stderr
 
 

@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 import stat
+import sys
 import tempfile
 import time
 import uuid
@@ -37,6 +38,8 @@ FAST_HEARTBEATS = {
     "SOLVYD_RETRY_BACKOFF_SECONDS": "0",
 }
 WARNING = "build steps are NOT isolated"
+VENV_BIN = str(Path(sys.prefix) / "bin")
+PROXY = "http://proxy.invalid:3128"
 
 # What a developer's pipeline tried (issue 14): the server's files, and every process's
 # environment and command line. The patterns are bracketed so that they do not match the
@@ -69,6 +72,13 @@ def embedded(log_dir: Path) -> Iterator[tuple[Process, str, Path]]:
         "SOLVYD_AGENT_TOKEN": UP_AGENT_TOKEN,
         "SOLVYD_DATABASE_URL": "",
         "SOLVYD_DATA_DIR": str(workdir / ".solvyd"),
+        # As under `make run`: Solvyd's own virtual environment first on PATH and active.
+        "PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}",
+        "VIRTUAL_ENV": sys.prefix,
+        # A machine's proxy, passed to steps by name; the other variable is not named.
+        "SOLVYD_ENV_PASSTHROUGH": "HTTPS_PROXY",
+        "HTTPS_PROXY": PROXY,
+        "NOT_NAMED": "host-only",
     }
     try:
         process, url = start_embedded(workdir, env, log_dir)
@@ -110,6 +120,31 @@ def test_a_step_of_solvyd_up_cannot_read_the_servers_files_or_environments(
     scanned = int(re.search(r"scanned (\d+) processes", log).group(1))  # type: ignore[union-attr]
     assert scanned < 10, log
     assert WARNING not in up.output()
+
+
+def test_a_step_of_solvyd_up_gets_no_venv_of_solvyd_and_only_the_host_variables_named(
+    embedded: tuple[Process, str, Path],
+) -> None:
+    up, url, _ = embedded
+    api = _api(url)
+    script = (
+        'echo "path=$PATH"; echo "python3=$(command -v python3 || echo none)"; '
+        'echo "venv=${VIRTUAL_ENV-unset} proxy=${HTTPS_PROXY-unset} other=${NOT_NAMED-unset}"'
+    )
+    try:
+        job = api.create_job("host-env", one_step(script))
+        build = api.wait_for_finish(api.trigger(job["id"])["id"], timeout=30)
+        log = api.log_text(build["id"])
+    finally:
+        api.http.close()
+    assert build["status"] == "success", log
+    path = re.search(r"^path=(.*)$", log, re.MULTILINE).group(1)  # type: ignore[union-attr]
+    assert VENV_BIN not in path.split(os.pathsep), log
+    python3 = re.search(r"^python3=(.*)$", log, re.MULTILINE).group(1)  # type: ignore[union-attr]
+    assert not python3.startswith(sys.prefix), log
+    assert f"venv=unset proxy={PROXY} other=unset" in log
+    assert "steps also get these variables of this machine: HTTPS_PROXY" in up.output()
+    assert PROXY not in up.output()
 
 
 def test_the_data_directory_and_everything_in_it_are_private(

@@ -61,6 +61,17 @@ async def test_default_branch_shallow(repo: GitRepo, tmp_path: Path) -> None:
     assert lines[-1] == f"checked out commit {sha}"
 
 
+async def test_a_local_path_is_cloned_shallow_without_a_git_warning(
+    repo: GitRepo, tmp_path: Path
+) -> None:
+    lines: list[str] = []
+    sha = await checkout(_spec(str(repo.path), branch="main"), tmp_path / "ws", lines.append)
+    assert sha == repo.commits["third"]
+    assert git(tmp_path / "ws", "rev-list", "--count", "HEAD") == "1"
+    assert not [line for line in lines if "warning" in line.lower()]
+    assert any(str(repo.path) in line for line in lines)
+
+
 async def test_branch(repo: GitRepo, tmp_path: Path) -> None:
     sha = await checkout(_spec(repo.file_url, branch="feature"), tmp_path, lambda _: None)
     assert sha == repo.commits["feature"]

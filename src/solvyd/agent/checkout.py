@@ -6,6 +6,9 @@
 - a branch: ``git clone --depth 1 --branch B --single-branch URL .``;
 - neither: the default branch, ``git clone --depth 1 URL .``.
 
+A local path is cloned as its ``file://`` URL: git ignores ``--depth`` for a plain path (and
+warns so in every build's log), and copies the whole history instead.
+
 Git runs with nothing of the machine's or user's configuration (``GIT_CONFIG_NOSYSTEM``, a
 throwaway ``HOME``), never prompts (``GIT_TERMINAL_PROMPT=0``, ssh in batch mode) and within a
 time limit: a hung clone is killed with its whole process group and raises ``CheckoutError``.
@@ -98,8 +101,8 @@ async def checkout(
             timeout_seconds,
         )
         await asyncio.to_thread(_prepare_workspace, workspace)
-        url = spec.scm_url
-        shown = masker(url)
+        url = _git_url(spec.scm_url)
+        shown = masker(spec.scm_url)
         emit(f"$ checking out {shown}" + _target(spec))
         if spec.commit_sha:
             await _checkout_commit(git, url, spec.commit_sha, shown)
@@ -111,6 +114,14 @@ async def checkout(
         sha = (await git.run(["rev-parse", "HEAD"], "reading the checked-out commit")).strip()
         emit(f"checked out commit {sha}")
         return sha
+
+
+def _git_url(url: str) -> str:
+    """The URL git is given: an absolute local path becomes its ``file://`` URL, so that
+    shallow clones and fetches work as they do for remote repositories."""
+    if os.path.isabs(url):
+        return Path(url).as_uri()
+    return url
 
 
 def _prepare_workspace(workspace: Path) -> None:

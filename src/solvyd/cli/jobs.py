@@ -1,6 +1,7 @@
 from pathlib import Path
 from typing import Any
 
+import click
 import typer
 from rich.text import Text
 
@@ -32,12 +33,25 @@ def _point_at_file(error: CliError, pipeline: Path | None) -> CliError:
     return CliError("\n".join(lines))
 
 
+SCM_URL_HELP = (
+    "The repository builds check out: https://..., ssh (git@host:org/repo.git), or a path or "
+    "file:// URL on the agent's machine. Without --pipeline, builds run its .solvyd.yml."
+)
+
+
+def _read_pipeline(pipeline: Path) -> str:
+    try:
+        return pipeline.read_text()
+    except OSError as exc:
+        raise CliError(f"cannot read {pipeline}: {exc.strerror}") from None
+
+
 @app.command("create")
 def create(
     name: str,
     pipeline: Path | None = typer.Option(None, "--pipeline", "-p", help="A pipeline YAML file."),
-    scm_url: str | None = typer.Option(None, "--scm-url"),
-    branch: str | None = typer.Option(None, "--branch"),
+    scm_url: str | None = typer.Option(None, "--scm-url", help=SCM_URL_HELP),
+    branch: str | None = typer.Option(None, "--branch", help="The branch builds check out."),
     labels: str = typer.Option("", "--labels", help="Comma-separated labels a worker must have."),
     env: list[str] = typer.Option([], "--env", "-e", help="KEY=VALUE, repeatable."),
     max_retries: int = typer.Option(0, "--max-retries"),
@@ -61,10 +75,7 @@ def create(
         "cancel_previous": cancel_previous,
     }
     if pipeline is not None:
-        try:
-            body["pipeline"] = pipeline.read_text()
-        except OSError as exc:
-            raise CliError(f"cannot read {pipeline}: {exc.strerror}") from None
+        body["pipeline"] = _read_pipeline(pipeline)
     for key, value in (("scm_url", scm_url), ("branch", branch), ("timeout_seconds", timeout)):
         if value is not None:
             body[key] = value
@@ -114,6 +125,121 @@ def show(name: str) -> None:
     if job.get("pipeline"):
         console.print("pipeline:", style="bold")
         console.out(job["pipeline"].rstrip(), highlight=False)
+    elif job.get("build_config"):
+        console.print(
+            Text("pipeline:", style="bold"), "the job's build_config (the seed's one-step form)"
+        )
+    else:
+        path = job.get("pipeline_path") or ".solvyd.yml"
+        console.print(Text("pipeline:", style="bold"), f"from the repository ({path})")
+
+
+@app.command("edit")
+def edit(
+    name: str,
+    description: str | None = typer.Option(
+        None, "--description", help="A line saying what the job is for."
+    ),
+    scm_url: str | None = typer.Option(
+        None, "--scm-url", help=SCM_URL_HELP + " An empty value removes it."
+    ),
+    branch: str | None = typer.Option(
+        None, "--branch", help="The branch builds check out; an empty value: the default one."
+    ),
+    pipeline: Path | None = typer.Option(
+        None, "--pipeline", "-p", help="Use this pipeline YAML file from now on."
+    ),
+    from_repository: bool = typer.Option(
+        False,
+        "--pipeline-from-repo",
+        help="Drop the job's own pipeline: builds run the repository's file again.",
+    ),
+    pipeline_path: str | None = typer.Option(
+        None, "--pipeline-path", help="The repository's pipeline file (default .solvyd.yml)."
+    ),
+    labels: str | None = typer.Option(
+        None, "--labels", help="Comma-separated labels, replacing the job's (empty: none)."
+    ),
+    env: list[str] = typer.Option([], "--env", "-e", help="KEY=VALUE to set, repeatable."),
+    unset_env: list[str] = typer.Option([], "--unset-env", help="KEY to remove, repeatable."),
+    max_retries: int | None = typer.Option(None, "--max-retries"),
+    timeout: int | None = typer.Option(
+        None, "--timeout", min=0, help="Build timeout in seconds; 0 for none."
+    ),
+    priority: int | None = typer.Option(None, "--priority"),
+    max_concurrent: int | None = typer.Option(
+        None, "--max-concurrent", min=0, help="At most this many builds at once; 0 for no limit."
+    ),
+    cancel_previous: bool | None = typer.Option(None, "--cancel-previous/--no-cancel-previous"),
+    secrets_for_forks: bool | None = typer.Option(
+        None, "--secrets-for-forks/--no-secrets-for-forks"
+    ),
+) -> None:
+    """Change a job: only the options given change, everything else stays."""
+    if pipeline is not None and from_repository:
+        raise CliError("give --pipeline FILE or --pipeline-from-repo, not both")
+    body: dict[str, Any] = {}
+    for key, text in (("description", description), ("scm_url", scm_url), ("branch", branch)):
+        if text is not None:
+            body[key] = text or (None if key != "description" else "")
+    if pipeline is not None:
+        body["pipeline"] = _read_pipeline(pipeline)
+    if from_repository:
+        body |= {"pipeline": None, "build_config": None}
+    if pipeline_path is not None:
+        body["pipeline_path"] = pipeline_path
+    if labels is not None:
+        body["labels"] = [label for label in labels.split(",") if label.strip()]
+    for key, number in (("max_retries", max_retries), ("priority", priority)):
+        if number is not None:
+            body[key] = number
+    if timeout is not None:
+        body["timeout_seconds"] = timeout or None
+    if max_concurrent is not None:
+        body["max_concurrent_builds"] = max_concurrent or None
+    if cancel_previous is not None:
+        body["cancel_previous"] = cancel_previous
+    if secrets_for_forks is not None:
+        body["secrets_for_forks"] = secrets_for_forks
+    client = ApiClient()
+    job = client.resolve_job(name)
+    if env or unset_env:
+        variables = dict(job["env"]) | _key_values(env, "--env")
+        for key in unset_env:
+            if variables.pop(key, None) is None:
+                raise CliError(f"job {job['name']} has no variable {key!r} to unset")
+        body["env"] = variables
+    if not body:
+        raise CliError("nothing to change: give at least one option (see --help)")
+    try:
+        client.patch(f"/jobs/{job['id']}", body)
+    except CliError as exc:
+        raise _point_at_file(exc, pipeline) from None
+    err_console.print(f"updated job {job['name']}: {', '.join(sorted(body))}", highlight=False)
+
+
+@app.command("delete")
+def delete(
+    name: str,
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+) -> None:
+    """Delete a job with all its builds, their logs and artifacts, and its secrets."""
+    client = ApiClient()
+    job = client.resolve_job(name)
+    if not yes:
+        question = (
+            f"Delete job {job['name']} with all its builds, their logs and artifacts, and its "
+            "secrets? This cannot be undone."
+        )
+        try:
+            confirmed = typer.confirm(question, default=False, err=True)
+        except (click.Abort, typer.Abort):  # no answer (stdin closed)
+            err_console.print()  # ends the question's line
+            confirmed = False
+        if not confirmed:
+            raise CliError(f"job {job['name']} was not deleted (add --yes to skip the question)")
+    client.request("DELETE", f"/jobs/{job['id']}")
+    err_console.print(f"deleted job {job['name']} ({job['id']})", highlight=False)
 
 
 @app.command("trigger")

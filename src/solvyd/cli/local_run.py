@@ -13,7 +13,9 @@ from pathlib import Path
 import typer
 from rich.text import Text
 
+from solvyd.cli.env_passthrough import env_passthrough_names, env_passthrough_option
 from solvyd.cli.errors import CliError
+from solvyd.cli.exec_keep import KeepOutputs
 from solvyd.cli.log_lines import LineFormat
 from solvyd.cli.output import console, err_console
 from solvyd.pipeline.config import PipelineError, parse_pipeline
@@ -97,7 +99,7 @@ def plan_local_run(path: Path, source: Path, only_step: str | None) -> JobSpec:
     return spec.model_copy(update={"steps": [chosen[0].model_copy(update={"depends_on": []})]})
 
 
-async def _run(spec: JobSpec, executor: Executor, source: Path) -> JobResult:
+async def _run(spec: JobSpec, executor: Executor, source: Path, keep: KeepOutputs) -> JobResult:
     cancel = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -109,7 +111,14 @@ async def _run(spec: JobSpec, executor: Executor, source: Path) -> JobResult:
             shutil.copytree, source, workspace, ignore=COPY_IGNORE, dirs_exist_ok=True
         )
 
-    return await run_job(spec, executor, _PrintingObserver(spec), cancel, before_steps=copy_sources)
+    return await run_job(
+        spec,
+        executor,
+        _PrintingObserver(spec),
+        cancel,
+        before_steps=copy_sources,
+        after_steps=keep.after_steps,
+    )
 
 
 def exec_pipeline(
@@ -119,18 +128,29 @@ def exec_pipeline(
     source: Path = typer.Option(
         Path("."), "--source", help="Directory copied into the workspace (default: here)."
     ),
+    artifacts_dir: Path | None = typer.Option(
+        None,
+        "--artifacts-dir",
+        help="Copy the files the pipeline declares as artifacts here when it ends.",
+    ),
+    keep_workspace: bool = typer.Option(
+        False, "--keep-workspace", help="Keep the workspace when the run ends, and say where."
+    ),
+    env_passthrough: str = env_passthrough_option(),
 ) -> None:
     """Run a pipeline here, without a server, exactly as an agent would."""
+    passthrough = env_passthrough_names(env_passthrough)
     spec = plan_local_run(file, source, step)
     with tempfile.TemporaryDirectory(prefix="solvyd-exec-") as work_root:
         try:
-            executor = create_executor(executor_name, Path(work_root))
+            executor = create_executor(executor_name, Path(work_root), env_passthrough=passthrough)
         except ExecutorError as exc:
             raise CliError(str(exc)) from None
         problem = asyncio.run(executor.check_available())
         if problem is not None:
             raise CliError(f"the {executor_name} executor is not available: {problem}")
-        result = asyncio.run(_run(spec, executor, source))
+        keep = KeepOutputs(spec, executor, artifacts_dir, keep_workspace)
+        result = asyncio.run(_run(spec, executor, source, keep))
     summary = f"pipeline {result.status}"
     if result.error_message and result.status is not BuildStatus.CANCELLED:
         summary += f": {result.error_message}"

@@ -15,6 +15,7 @@ import uvicorn
 from platformdirs import user_data_path
 
 from solvyd.cli.demo import DEMO_JOB_NAME, HELLO_PIPELINE
+from solvyd.cli.env_passthrough import env_passthrough_names, env_passthrough_option
 from solvyd.cli.errors import CliError
 from solvyd.cli.output import err_console
 from solvyd.server.logging import configure_logging
@@ -118,6 +119,7 @@ def _make_agent(
     isolation: str = "auto",
     hidden_paths: tuple[Path, ...] = (),
     default_image: str | None = None,
+    env_passthrough: tuple[str, ...] = (),
 ) -> "Agent":
     from solvyd.agent.worker import Agent, AgentConfig
     from solvyd.pipeline.executors.registry import create_executor
@@ -149,6 +151,7 @@ def _make_agent(
             isolation=isolation,
             hidden_paths=hidden_paths,
             default_image=default_image,
+            env_passthrough=env_passthrough,
         ),
     )
 
@@ -220,9 +223,11 @@ def agent(
         help="Docker executor: the image of steps that name none. Without it this agent "
         "claims only builds whose every step names an image.",
     ),
+    env_passthrough: str = env_passthrough_option(),
 ) -> None:
     """Run a worker agent that claims and runs builds."""
     configure_logging(os.environ.get("SOLVYD_LOG_FORMAT", "console"), "info")
+    passthrough = env_passthrough_names(env_passthrough)
     secret = registration_token(token, token_file)
     hidden = _agent_private_files()
     if token_file is not None:
@@ -237,6 +242,7 @@ def agent(
         work_dir,
         isolation,
         tuple(hidden),
+        env_passthrough=passthrough,
         default_image=(default_image or "").strip() or None,
     )
     # An agent advertises its executor: it must not register one that cannot run steps.
@@ -281,14 +287,16 @@ async def _keep_embedded_agent_name(ctx: "ServerContext", worker: "Agent") -> No
 
 
 def up(
-    host: str = typer.Option("127.0.0.1", "--host"),
-    port: int = typer.Option(8080, "--port"),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
+    port: int = typer.Option(8080, "--port", help="Port to listen on (make run PORT=...)."),
     concurrency: int = typer.Option(2, "--concurrency", min=1, max=64),
     isolation: str = typer.Option(
         "auto", "--isolation", envvar="SOLVYD_ISOLATION", help=ISOLATION_HELP
     ),
+    env_passthrough: str = env_passthrough_option(),
 ) -> None:
     """Run the server and one local agent in one process (SQLite under ./.solvyd by default)."""
+    passthrough = env_passthrough_names(env_passthrough)
     settings = ServerSettings()
     from solvyd.server.app import create_app
     from solvyd.server.data_dir import private_umask, sqlite_file, sqlite_files
@@ -323,6 +331,7 @@ def up(
             settings.data_dir / "work",
             isolation,
             tuple(hidden),
+            env_passthrough=passthrough,
         )
         problem = await worker.executor.check_available()
         if problem is not None:

@@ -109,6 +109,21 @@ async def test_env_vars_reach_the_container(executor: DockerExecutor) -> None:
     assert "name=env-check ws=/workspace pwd=/workspace" in lines
 
 
+async def test_passthrough_variables_reach_the_container_below_the_jobs_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    require_docker()
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.invalid:3128")
+    monkeypatch.setenv("NO_PROXY", "host-value")
+    monkeypatch.setenv("NOT_NAMED", "host-only")
+    executor = DockerExecutor(tmp_path / "work", env_passthrough=("HTTPS_PROXY", "NO_PROXY"))
+    spec = step("env", 'echo "proxy=$HTTPS_PROXY no=$NO_PROXY other=${NOT_NAMED-unset}"')
+    job = make_job(spec, env={"NO_PROXY": "from job"})
+    [(lines, code)] = await run_steps(executor, job)
+    assert code == 0
+    assert "proxy=http://proxy.invalid:3128 no=from job other=unset" in lines
+
+
 async def test_a_file_written_in_one_step_is_read_in_the_next(executor: DockerExecutor) -> None:
     job = make_job(
         step("write", "echo handed-over > note.txt", "mkdir -p out && echo deep > out/x"),

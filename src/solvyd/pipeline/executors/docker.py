@@ -28,6 +28,7 @@ import requests
 from docker.errors import DockerException, ImageNotFound, NotFound
 
 from solvyd.pipeline.executors.base import Executor, ExecutorError
+from solvyd.pipeline.executors.host_env import passthrough_env
 from solvyd.pipeline.executors.lines import LineSplitter
 from solvyd.pipeline.executors.workspace import HostWorkspaces, shell_script
 from solvyd.protocol.messages import JobSpec, StepSpec
@@ -67,14 +68,18 @@ class DockerExecutor(Executor):
         kill_grace_seconds: float = 1.0,
         pull_seconds: float = 10.0,
         default_image: str | None = None,
+        env_passthrough: tuple[str, ...] = (),
     ) -> None:
         """``kill_grace_seconds``: how long a destroyed step has between SIGTERM and SIGKILL.
         ``pull_seconds``: how long pulling an image missing on this machine may take.
-        ``default_image``: the image of the steps that name none (``--default-image``)."""
+        ``default_image``: the image of the steps that name none (``--default-image``).
+        ``env_passthrough``: names of the agent's variables its steps get, below the job's
+        own (see ``host_env``); paths in them are the host's, not mounted."""
         self._workspaces = HostWorkspaces(work_root)
         self._default_image = default_image or None
         self._kill_grace = kill_grace_seconds
         self._pull_seconds = pull_seconds
+        self._env_passthrough = env_passthrough
         self._steps: dict[tuple[UUID, str], _Step] = {}
         self._client: docker.APIClient | None = None
         self._client_lock = threading.Lock()
@@ -270,7 +275,7 @@ class DockerExecutor(Executor):
         if not step.image:
             state.notes.append(f"Using the agent's default image {image} (the step names none)")
         self._ensure_image(client, image, state)
-        env = job.env | step.env
+        env = passthrough_env(self._env_passthrough) | job.env | step.env
         env |= {"SOLVYD_STEP_NAME": step.name, "SOLVYD_WORKSPACE": CONTAINER_WORKSPACE}
         host_config = client.create_host_config(
             binds={self.workspace(job): {"bind": CONTAINER_WORKSPACE, "mode": "rw"}},

@@ -25,14 +25,12 @@ from uuid import UUID
 import structlog
 
 from solvyd.pipeline.executors.base import Executor, ExecutorError
+from solvyd.pipeline.executors.host_env import inherited_env, passthrough_env
 from solvyd.pipeline.executors.lines import LineSplitter
 from solvyd.pipeline.executors.sandbox import ISOLATION_MODES, Sandbox, build_sandbox, probe
 from solvyd.pipeline.executors.workspace import HostWorkspaces, force_remove, shell_script
 from solvyd.protocol.messages import JobSpec, StepSpec
 
-# The only variables a step inherits from the agent: enough for a working shell, and none of
-# the agent's own settings or tokens.
-INHERITED_ENV = ("PATH", "HOME", "LANG", "TMPDIR")
 _READ_CHUNK = 64 * 1024
 _POLL_SECONDS = 0.02
 _REAP_SECONDS = 5.0
@@ -75,13 +73,16 @@ class LocalExecutor(Executor):
         hidden_paths: tuple[Path, ...] = (),
         kill_grace_seconds: float = 1.0,
         output_idle_seconds: float = 0.5,
+        env_passthrough: tuple[str, ...] = (),
     ) -> None:
         """``isolation``: one of ``ISOLATION_MODES`` (see the module docstring).
         ``hidden_paths``: what steps must not see besides the work root (the server's data
         directory when the agent shares its machine).
         ``kill_grace_seconds``: how long a destroyed step has between SIGTERM and SIGKILL.
         ``output_idle_seconds``: once a step is killed, its output ends after this much
-        silence even if a process that escaped its group still holds the pipe open."""
+        silence even if a process that escaped its group still holds the pipe open.
+        ``env_passthrough``: names of more of the agent's variables its steps get (checked
+        names, see ``host_env``)."""
         if isolation not in ISOLATION_MODES:
             raise ExecutorError(
                 f"unknown isolation '{isolation}' (known: {', '.join(ISOLATION_MODES)})"
@@ -98,6 +99,7 @@ class LocalExecutor(Executor):
         self._kill_grace = kill_grace_seconds
         self._output_idle = output_idle_seconds
         self._steps: dict[tuple[UUID, str], _Step] = {}
+        self._env_passthrough = env_passthrough
         # Resolved once: a job may set its own PATH, and must still get a shell.
         self._sh = shutil.which("sh")
 
@@ -167,8 +169,8 @@ class LocalExecutor(Executor):
         workspace = self.workspace(job)
         if self._sh is None:
             raise ExecutorError("no 'sh' found on PATH")
-        env = {name: os.environ[name] for name in INHERITED_ENV if name in os.environ}
-        env.setdefault("PATH", os.defpath)
+        # What a step's environment is made of, weakest first: see host_env.
+        env = inherited_env() | passthrough_env(self._env_passthrough)
         script = shell_script(step.commands)
         argv = [self._sh, "-c", _DIE_WITH_AGENT + script]
         sandbox = self._sandbox
