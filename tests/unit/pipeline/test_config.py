@@ -142,7 +142,7 @@ def test_duplicate_step_names_point_at_the_second() -> None:
 
 
 def test_duplicate_yaml_keys_are_errors() -> None:
-    error = errors_of("steps: []\nimage: a\nimage: b\n")
+    error = errors_of("steps: [{name: a, commands: b}]\nimage: a\nimage: b\n")
     assert str(error) == ".solvyd.yml:3:1: image: duplicate key 'image'"
 
 
