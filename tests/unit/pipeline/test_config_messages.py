@@ -40,7 +40,7 @@ def report(text: str, filename: str = ".solvyd.yml") -> str:
 def test_a_line_indented_more_than_its_block() -> None:
     text = "steps:\n  - name: a\n    commands: [x]\n  - name: b\n     commands: [y]\n"
     assert report(text, "indent.yml") == (
-        "indent.yml:5:6: invalid YAML: this line is indented more than the block it belongs "
+        "indent.yml:5:6: steps[1]: invalid YAML: this line is indented more than the block it belongs "
         "to (YAML reads it as the rest of the line above); align it with its siblings\n"
         "         commands: [y]\n"
         "         ^"
@@ -50,7 +50,8 @@ def test_a_line_indented_more_than_its_block() -> None:
 def test_a_tab_that_indents() -> None:
     text = "steps:\n  - name: a\n    commands:\n\t- make\n"
     assert report(text) == (
-        ".solvyd.yml:4:1: invalid YAML: a tab character cannot indent YAML; indent with spaces\n"
+        ".solvyd.yml:4:1: steps[0].commands: invalid YAML: a tab character cannot indent YAML; "
+        "indent with spaces\n"
         "    \t- make\n"
         "    ^"
     )
@@ -67,7 +68,7 @@ def test_a_tab_between_a_key_and_its_value() -> None:
 def test_a_value_with_a_colon_and_a_space() -> None:
     text = "steps:\n  - name: a\n    commands: echo a: b\n"
     assert report(text) == (
-        ".solvyd.yml:3:21: invalid YAML: a mapping value is not allowed here; quote a value "
+        ".solvyd.yml:3:21: steps[0]: invalid YAML: a mapping value is not allowed here; quote a value "
         "that contains ': '\n"
         "        commands: echo a: b\n"
         "                        ^"
@@ -77,7 +78,7 @@ def test_a_value_with_a_colon_and_a_space() -> None:
 def test_an_unclosed_quote_points_where_it_opens() -> None:
     text = 'steps:\n  - name: "build\n    commands: [make]\n'
     assert report(text) == (
-        ".solvyd.yml:2:11: invalid YAML: unclosed quote: this quoted value has no closing "
+        ".solvyd.yml:2:11: steps[0].name: invalid YAML: unclosed quote: this quoted value has no closing "
         "quote\n"
         '      - name: "build\n'
         "              ^"
@@ -85,50 +86,63 @@ def test_an_unclosed_quote_points_where_it_opens() -> None:
 
 
 @pytest.mark.parametrize(
-    ("text", "where", "message"),
+    ("text", "field", "where", "message"),
     [
         (
             "steps:\n  - name: a\n    commands: [make, test\n  - name: b\n",
+            "steps[0].commands",
             (4, 9),
             "the list opened with '[' at line 3 column 15 is not closed with ']' "
             "(or a ',' is missing)",
         ),
         (
             "env: {A: 1\nsteps: []\n",
+            "env",
             (2, 6),
             "the mapping opened with '{' at line 1 column 6 is not closed with '}' "
             "(or a ',' is missing)",
         ),
         (
             "steps:\n  - name: a\n    commands: [x]\n   env: {}\n",
+            "steps",
             (4, 4),
             "this line is not aligned with the block that starts at line 2; indent it exactly "
             "like the lines it belongs with",
         ),
         (
             "image: alpine\n- name: b\n",
+            "",
             (2, 1),
             "a list item ('-') where a key of the mapping that starts at line 1 was expected; "
             "check the indentation",
         ),
-        ('env:\n  A: "x" y\n', (2, 10), "text after a quoted value; quote the whole value"),
-        ("env:\n  A: @x\n", (2, 6), "a value cannot start with '@' in YAML; quote the value"),
+        ('env:\n  A: "x" y\n', "env", (2, 10), "text after a quoted value; quote the whole value"),
+        (
+            "env:\n  A: @x\n",
+            "env.A",
+            (2, 6),
+            "a value cannot start with '@' in YAML; quote the value",
+        ),
         (
             "steps:\n  - name: a\n    artifacts:\n      - *.whl\n",
+            "steps[0].artifacts",
             (4, 10),
             "'*' starts an alias in YAML; quote a value that starts with '*'",
         ),
-        ("env:\n  A: !x y\n", (2, 6), "unknown tag '!x'; quote a value that starts with '!'"),
+        ("env:\n  A: !x y\n", "", (2, 6), "unknown tag '!x'; quote a value that starts with '!'"),
         (
             "steps: []\n---\nsteps: []\n",
+            "",
             (2, 1),
             "a pipeline file holds one YAML document; remove the '---' separator",
         ),
     ],
 )
-def test_syntax_errors_in_the_users_terms(text: str, where: tuple[int, int], message: str) -> None:
+def test_syntax_errors_in_the_users_terms(
+    text: str, field: str, where: tuple[int, int], message: str
+) -> None:
     [item] = errors_of(text).errors
-    assert (item.line, item.column, item.field) == (*where, "")
+    assert (item.line, item.column, item.field) == (*where, field)
     assert item.message == f"invalid YAML: {message}"
     assert "<block" not in item.message and "token" not in item.message
 
@@ -147,11 +161,18 @@ def test_duplicate_keys_are_found_with_the_other_problems() -> None:
     assert fields == ["steps[0].image", "steps[1].commands", "steps[1].comands"]
 
 
-def test_a_problem_with_no_field_never_shows_an_empty_one() -> None:
+def test_a_syntax_error_names_the_setting_it_broke_in() -> None:
     error = errors_of("steps:\n  - name: a\n     commands: [y]\n", "indent.yml")
-    assert str(error).startswith("indent.yml:3:6: invalid YAML: this line is indented")
-    assert ": :" not in str(error)
-    assert ": :" not in report("steps:\n  - name: a\n     commands: [y]\n")
+    assert str(error).startswith("indent.yml:3:6: steps[0]: invalid YAML: this line is indented")
+
+
+def test_a_problem_with_no_field_never_shows_an_empty_one() -> None:
+    error = errors_of("steps: []\n---\nsteps: []\n", "two.yml")
+    assert error.errors[0].field == ""
+    assert str(error) == (
+        "two.yml:2:1: invalid YAML: a pipeline file holds one YAML document; remove the '---' "
+        "separator"
+    )
 
 
 # -- another CI system's file ---------------------------------------------------------------

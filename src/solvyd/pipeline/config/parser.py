@@ -27,7 +27,7 @@ from solvyd.pipeline.config.models import (
     PipelineConfig,
 )
 from solvyd.pipeline.config.typed_scalars import text_warnings
-from solvyd.pipeline.config.yaml_errors import describe_yaml_error
+from solvyd.pipeline.config.yaml_errors import describe_yaml_error, field_at_error
 from solvyd.protocol.messages import MAX_STEP_NAME_LENGTH, is_step_name
 
 DEFAULT_FILENAME = ".solvyd.yml"
@@ -385,7 +385,7 @@ def _yaml_error(exc: yaml.YAMLError, text: str) -> PipelineErrorItem:
     if isinstance(exc, yaml.MarkedYAMLError):
         found = describe_yaml_error(exc, text)
         if found is not None:
-            return PipelineErrorItem(found.line, found.column, "", found.message)
+            return PipelineErrorItem(found.line, found.column, field_at_error(text), found.message)
     elif isinstance(exc, yaml.reader.ReaderError):
         before = text[: exc.position]
         line = before.count("\n") + 1

@@ -110,3 +110,62 @@ def _block_end_problem(exc: yaml.MarkedYAMLError, source: str, before: str) -> s
         f"this line is not aligned with the block{block}; indent it exactly like the lines "
         "it belongs with"
     )
+
+
+_NODE_START = (yaml.ScalarEvent, yaml.AliasEvent, yaml.MappingStartEvent, yaml.SequenceStartEvent)
+_COLLECTION_START = (yaml.MappingStartEvent, yaml.SequenceStartEvent)
+
+
+@dataclass
+class _Frame:
+    mapping: bool
+    key: str | None = None
+    # A mapping: "key" (expects a key), "value" (has its key) or "inside" (in its value).
+    state: str = "key"
+    index: int = -1  # a sequence: the item it is in
+    open: bool = False  # a sequence: that item is a collection not yet closed
+
+
+def field_at_error(text: str) -> str:
+    """The setting being read when the YAML broke, e.g. ``steps[1].name``; "" at the top.
+
+    The parser's events up to the error are replayed (a stream, so aliases cost nothing):
+    a syntax error then names its place like every other problem."""
+    stack: list[_Frame] = []
+    try:
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            if isinstance(event, _NODE_START):
+                _enter(stack, event)
+            elif isinstance(event, yaml.MappingEndEvent | yaml.SequenceEndEvent):
+                stack.pop()
+                if stack and stack[-1].mapping and stack[-1].state == "inside":
+                    stack[-1].state = "key"
+                elif stack and not stack[-1].mapping:
+                    stack[-1].open = False
+    except yaml.YAMLError:
+        pass
+    text_path = ""
+    for frame in stack:
+        if frame.mapping and frame.state != "key" and frame.key is not None:
+            text_path += f".{frame.key}" if text_path else frame.key
+        elif not frame.mapping and frame.open:
+            text_path += f"[{frame.index}]"
+        else:
+            break
+    return text_path
+
+
+def _enter(stack: list[_Frame], event: yaml.Event) -> None:
+    collection = isinstance(event, _COLLECTION_START)
+    if stack:
+        parent = stack[-1]
+        if parent.mapping and parent.state == "key":
+            parent.key = event.value if isinstance(event, yaml.ScalarEvent) else None
+            parent.state = "value"
+        elif parent.mapping:
+            parent.state = "inside" if collection else "key"
+        else:
+            parent.index += 1
+            parent.open = collection
+    if collection:
+        stack.append(_Frame(mapping=isinstance(event, yaml.MappingStartEvent)))
