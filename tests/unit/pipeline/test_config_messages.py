@@ -40,8 +40,8 @@ def report(text: str, filename: str = ".solvyd.yml") -> str:
 def test_a_line_indented_more_than_its_block() -> None:
     text = "steps:\n  - name: a\n    commands: [x]\n  - name: b\n     commands: [y]\n"
     assert report(text, "indent.yml") == (
-        "indent.yml:5:6: steps[1]: invalid YAML: this line is indented more than the block it belongs "
-        "to (YAML reads it as the rest of the line above); align it with its siblings\n"
+        "indent.yml:5:6: steps[1]: invalid YAML: this line is indented more than the block it "
+        "belongs to (YAML reads it as the rest of the line above); align it with its siblings\n"
         "         commands: [y]\n"
         "         ^"
     )
@@ -68,8 +68,8 @@ def test_a_tab_between_a_key_and_its_value() -> None:
 def test_a_value_with_a_colon_and_a_space() -> None:
     text = "steps:\n  - name: a\n    commands: echo a: b\n"
     assert report(text) == (
-        ".solvyd.yml:3:21: steps[0]: invalid YAML: a mapping value is not allowed here; quote a value "
-        "that contains ': '\n"
+        ".solvyd.yml:3:21: steps[0]: invalid YAML: a mapping value is not allowed here; quote a "
+        "value that contains ': '\n"
         "        commands: echo a: b\n"
         "                        ^"
     )
@@ -78,8 +78,8 @@ def test_a_value_with_a_colon_and_a_space() -> None:
 def test_an_unclosed_quote_points_where_it_opens() -> None:
     text = 'steps:\n  - name: "build\n    commands: [make]\n'
     assert report(text) == (
-        ".solvyd.yml:2:11: steps[0].name: invalid YAML: unclosed quote: this quoted value has no closing "
-        "quote\n"
+        ".solvyd.yml:2:11: steps[0].name: invalid YAML: unclosed quote: this quoted value has no "
+        "closing quote\n"
         '      - name: "build\n'
         "              ^"
     )
