@@ -394,3 +394,11 @@ def test_warnings_come_with_the_errors_too() -> None:
 def test_parse_pipeline_is_unchanged_by_warnings() -> None:
     config = parse_pipeline("env: {PY: 3.10}\nsteps: [{name: t, commands: [x]}]\n")
     assert config.env == {"PY": "3.1"}
+
+
+def test_a_number_too_long_to_write_out_is_an_error_not_a_crash() -> None:
+    # Python refuses to write an integer of more than 4,300 digits as text.
+    text = "env:\n  A: 0x" + "f" * 5000 + "\nsteps: [{name: a, commands: [x]}]\n"
+    error = errors_of(text)
+    assert [item.field for item in error.errors] == ["env"]
+    assert error.warnings == []

@@ -74,15 +74,15 @@ def _changed_text(
     written = node.value
     try:
         value = constructor.construct_object(node)
+        # A huge integer (`0x` and 5,000 digits) has no decimal text Python will write.
+        read = ("true" if value else "false") if isinstance(value, bool) else str(value)
     except (yaml.YAMLError, ValueError, OverflowError):
         return None
     if isinstance(value, bool):
-        read = "true" if value else "false"
         if read == written.lower():
             return None
         what = f"the boolean {read}"
     else:
-        read = str(value)
         if read == written:
             return None
         what = f"the number {read}"
