@@ -1549,6 +1549,8 @@ export interface components {
             steps: number;
             /** Valid */
             valid: boolean;
+            /** Warnings */
+            warnings: components["schemas"]["PipelineProblem"][];
         };
         /** PipelineValidationRequest */
         PipelineValidationRequest: {

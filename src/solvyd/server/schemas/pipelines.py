@@ -1,4 +1,4 @@
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
 
 class PipelineValidationRequest(BaseModel):
@@ -26,4 +26,4 @@ class PipelineValidation(BaseModel):
     errors: list[PipelineProblem]
     # Valid but probably not meant, e.g. an unquoted `3.10` that YAML reads as 3.1; given
     # whether or not the pipeline is valid, and never a reason to refuse it.
-    warnings: list[PipelineProblem] = Field(default_factory=list)
+    warnings: list[PipelineProblem]
