@@ -131,6 +131,20 @@ def test_an_unclosed_quote_points_where_it_opens() -> None:
         ),
         ("env:\n  A: !x y\n", "", (2, 6), "unknown tag '!x'; quote a value that starts with '!'"),
         (
+            "steps:\n  - name: a\n    when:\n[     branch: main\n    commands: [x]\n",
+            "",
+            (4, 1),
+            "YAML reads this line as a key, but no ':' follows it before the next line; add the "
+            "':' (or quote the text if it is a value)",
+        ),
+        (
+            '"steps"\nimage: alpine\n',
+            "",
+            (2, 1),
+            "YAML read the whole file as ending before this point; look above it for a stray "
+            "quote or bracket, or a first line indented differently from the rest",
+        ),
+        (
             "steps: []\n---\nsteps: []\n",
             "",
             (2, 1),

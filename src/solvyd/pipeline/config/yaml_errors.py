@@ -74,6 +74,17 @@ def describe_yaml_error(exc: yaml.MarkedYAMLError, text: str) -> SyntaxProblem |
     elif problem.startswith("could not determine a constructor for the tag"):
         tag = problem.rsplit(" ", 1)[-1]
         message = f"unknown tag {tag}; quote a value that starts with '!'"
+    elif context == "while scanning a simple key" and exc.context_mark is not None:
+        line, column = exc.context_mark.line + 1, exc.context_mark.column + 1
+        message = (
+            "YAML reads this line as a key, but no ':' follows it before the next line; add "
+            "the ':' (or quote the text if it is a value)"
+        )
+    elif problem.startswith("expected '<document start>'"):
+        message = (
+            "YAML read the whole file as ending before this point; look above it for a stray "
+            "quote or bracket, or a first line indented differently from the rest"
+        )
     elif context == "expected a single document in the stream":
         message = "a pipeline file holds one YAML document; remove the '---' separator"
     return SyntaxProblem(line, column, _PREFIX + message)
