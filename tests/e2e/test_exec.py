@@ -162,3 +162,40 @@ def test_lint_accepts_a_good_file_and_names_the_line_of_a_bad_one(project: Path)
         bad.stderr
     )
     assert "Traceback" not in bad.stderr
+
+
+def test_lint_shows_every_problem_and_warning_with_its_line(project: Path) -> None:
+    (project / "many.yml").write_text(
+        "env:\n  PY: 3.10\nsteps:\n  - name: lint\n    commands: ruff check\n"
+        "    depends_on: [tset]\n    colour: red\n  - name: test\n    commands: pytest\n"
+    )
+    bad = _lint(["many.yml"], project)
+    assert bad.returncode == 1
+    assert bad.stderr.splitlines() == [
+        'many.yml:6:5: steps[0].depends_on: unknown step "tset" (did you mean "test"?)',
+        "        depends_on: [tset]",
+        "        ^",
+        "many.yml:7:5: steps[0].colour: unknown field",
+        "        colour: red",
+        "        ^",
+        "many.yml:2:7: warning: env.PY: YAML reads 3.10 as the number 3.1; quote it to keep it "
+        'as written: "3.10"',
+        "      PY: 3.10",
+        "          ^",
+        "error: 2 problems and 1 warning in many.yml",
+    ]
+
+
+def test_lint_passes_with_warnings_unless_strict(project: Path) -> None:
+    (project / "warn.yml").write_text(
+        "steps:\n  - name: test\n    commands: [echo $PY]\n    matrix:\n      PY: [3.10, 3.12]\n"
+    )
+    lenient = _lint(["warn.yml"], project)
+    assert lenient.returncode == 0, lenient.stderr
+    assert "warn.yml:5:12: warning: steps[0].matrix.PY[0]: YAML reads 3.10" in lenient.stderr
+    assert lenient.stdout.strip() == (
+        "warn.yml: ok, 2 steps (1 in the file, matrix expanded), 1 warning"
+    )
+    strict = _lint(["--strict", "warn.yml"], project)
+    assert strict.returncode == 1
+    assert strict.stderr.splitlines()[-1] == "error: 1 warning in warn.yml (--strict)"

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from solvyd.agent.checkout import MASK, CheckoutError, GitCredentials, _git_env, _Masker, checkout
-from solvyd.agent.repo_pipeline import RepoPipelineError, plan_from_repository
+from solvyd.agent.repo_pipeline import RepoPipelineError, plan_from_repository, plan_with_warnings
 from solvyd.protocol import JobSpec
 from tests.support.git_repos import (
     GitDaemon,
@@ -225,6 +225,19 @@ def test_plan_from_the_repository_pipeline(repo: GitRepo, tmp_path: Path) -> Non
     assert planned.env["FROM_JOB"] == "1"
     assert planned.env["SOLVYD_COMMIT_SHA"] == repo.commits["third"]
     assert planned.labels == ["linux"] and planned.timeout_seconds == 90
+
+
+def test_the_files_warnings_are_lines_for_the_build_log(tmp_path: Path) -> None:
+    (tmp_path / ".solvyd.yml").write_text(
+        "steps:\n  - name: t\n    commands: [echo $PY]\n    matrix: {PY: [3.10, 3.12]}\n"
+    )
+    spec = _spec("file:///x", pipeline_path=".solvyd.yml")
+    planned, warnings = plan_with_warnings(spec, tmp_path, None)
+    assert [step.name for step in planned.steps] == ["t (PY=3.1)", "t (PY=3.12)"]
+    assert warnings == [
+        ".solvyd.yml:4:19: warning: steps[0].matrix.PY[0]: YAML reads 3.10 as the number 3.1; "
+        'quote it to keep it as written: "3.10"'
+    ]
 
 
 def test_missing_or_invalid_pipeline_file(tmp_path: Path) -> None:

@@ -6,7 +6,7 @@ Used by the agent after the checkout when the job's pipeline lives in the reposi
 
 from pathlib import Path, PurePosixPath
 
-from solvyd.pipeline.config import PipelineError, parse_pipeline
+from solvyd.pipeline.config import PipelineError, check_pipeline
 from solvyd.pipeline.plan import BuildContext, PlanRefused, plan_job
 from solvyd.protocol import JobSpec
 
@@ -71,21 +71,31 @@ def context_from_spec(spec: JobSpec, commit_sha: str | None) -> BuildContext:
 def plan_from_repository(spec: JobSpec, workspace: Path, commit_sha: str | None) -> JobSpec:
     """Read ``spec.pipeline_path`` from ``workspace``, parse and plan it for this build.
     The returned spec keeps ``pipeline_path`` (and the event that triggered the build)."""
+    return plan_with_warnings(spec, workspace, commit_sha)[0]
+
+
+def plan_with_warnings(
+    spec: JobSpec, workspace: Path, commit_sha: str | None
+) -> tuple[JobSpec, list[str]]:
+    """``plan_from_repository``, and the file's warnings as lines for the build's log."""
     if not spec.pipeline_path:
         raise RepoPipelineError("the build has no pipeline_path")
     text = read_pipeline_text(workspace, spec.pipeline_path)
     try:
-        config = parse_pipeline(text, filename=spec.pipeline_path)
+        checked = check_pipeline(text, filename=spec.pipeline_path)
     except PipelineError as exc:
         raise RepoPipelineError(str(exc)) from exc
+    config = checked.config
+    warnings = [item.describe(spec.pipeline_path, "warning") for item in checked.warnings]
     try:
         planned = plan_job(config, context_from_spec(spec, commit_sha))
     except PlanRefused as exc:
         raise RepoPipelineError(f"{spec.pipeline_path}: {exc}") from exc
-    return planned.model_copy(
+    planned = planned.model_copy(
         update={
             "pipeline_path": spec.pipeline_path,
             "event": spec.event,
             "max_parallel_steps": spec.max_parallel_steps,
         }
     )
+    return planned, warnings

@@ -10,6 +10,7 @@ from solvyd.cli.display import table_with_ids
 from solvyd.cli.errors import CliError
 from solvyd.cli.follow import exit_code_for, follow_build
 from solvyd.cli.output import console, err_console
+from solvyd.pipeline.config import PipelineErrorItem
 
 app = typer.Typer(help="Create, inspect and trigger jobs.", no_args_is_help=True)
 
@@ -29,8 +30,11 @@ def _point_at_file(error: CliError, pipeline: Path | None) -> CliError:
     located = [d for d in error.details if d.get("line")]
     if pipeline is None or not located:
         return error
-    lines = [f"{pipeline}:{d['line']}:{d['column']}: {d['field']}: {d['message']}" for d in located]
-    return CliError("\n".join(lines))
+    items = [
+        PipelineErrorItem(d["line"], d.get("column"), d.get("field") or "", str(d.get("message")))
+        for d in located
+    ]
+    return CliError("\n".join(item.describe(str(pipeline)) for item in items))
 
 
 SCM_URL_HELP = (

@@ -142,7 +142,7 @@ def test_duplicate_step_names_point_at_the_second() -> None:
 
 
 def test_duplicate_yaml_keys_are_errors() -> None:
-    error = errors_of("steps: []\nimage: a\nimage: b\n")
+    error = errors_of("steps: [{name: a, commands: b}]\nimage: a\nimage: b\n")
     assert str(error) == ".solvyd.yml:3:1: image: duplicate key 'image'"
 
 
@@ -179,9 +179,9 @@ def test_invalid_yaml_has_a_line_and_column() -> None:
     error = errors_of("steps:\n  - name: a\n    commands: [make\n")
     item = error.errors[0]
     assert item.line == 4 and item.column == 1
-    assert str(error).startswith(".solvyd.yml:4:1: invalid YAML: ")
+    assert str(error).startswith(".solvyd.yml:4:1: steps[0].commands: invalid YAML: ")
     error = errors_of("steps:\n\t- name: a\n")
-    assert str(error).startswith(".solvyd.yml:2:1: invalid YAML: ")
+    assert str(error).startswith(".solvyd.yml:2:1: steps: invalid YAML: ")
 
 
 def test_dict_input_errors_have_no_position() -> None:

@@ -1586,6 +1586,8 @@ export interface components {
             steps: number;
             /** Valid */
             valid: boolean;
+            /** Warnings */
+            warnings: components["schemas"]["PipelineProblem"][];
         };
         /** PipelineValidationRequest */
         PipelineValidationRequest: {

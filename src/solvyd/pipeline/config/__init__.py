@@ -9,9 +9,10 @@ from solvyd.pipeline.config.models import (
     StepConfig,
     WhenConfig,
 )
-from solvyd.pipeline.config.parser import parse_pipeline
+from solvyd.pipeline.config.parser import CheckedPipeline, check_pipeline, parse_pipeline
 
 __all__ = [
+    "CheckedPipeline",
     "ExpandedStep",
     "MatrixConfig",
     "PipelineConfig",
@@ -20,6 +21,7 @@ __all__ = [
     "ResourcesConfig",
     "StepConfig",
     "WhenConfig",
+    "check_pipeline",
     "expand_steps",
     "parse_pipeline",
 ]

@@ -10,6 +10,7 @@ import difflib
 import types
 import typing
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
@@ -17,6 +18,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails, PydanticSerializationError
 
 from solvyd.pipeline.config.errors import PipelineError, PipelineErrorItem
+from solvyd.pipeline.config.foreign import foreign_format, hint_message
 from solvyd.pipeline.config.matrix import MAX_MATRIX_PRODUCT, expand_steps
 from solvyd.pipeline.config.models import (
     MAX_EXPANDED_STEPS,
@@ -24,6 +26,8 @@ from solvyd.pipeline.config.models import (
     MatrixConfig,
     PipelineConfig,
 )
+from solvyd.pipeline.config.typed_scalars import text_warnings
+from solvyd.pipeline.config.yaml_errors import describe_yaml_error, field_at_error
 from solvyd.protocol.messages import MAX_STEP_NAME_LENGTH, is_step_name
 
 DEFAULT_FILENAME = ".solvyd.yml"
@@ -43,6 +47,14 @@ MAX_PLANNED_CHARACTERS = 8 * 1024**2
 Loc = tuple[int | str, ...]
 
 
+@dataclass(frozen=True)
+class CheckedPipeline:
+    """A valid pipeline, and what is worth a warning in its text (see ``typed_scalars``)."""
+
+    config: PipelineConfig
+    warnings: list[PipelineErrorItem] = field(default_factory=list)
+
+
 def parse_pipeline(
     source: str | Mapping[str, Any], filename: str = DEFAULT_FILENAME
 ) -> PipelineConfig:
@@ -52,9 +64,20 @@ def parse_pipeline(
       becomes one step named ``build``;
     - ``{image?, env?, timeout?, artifacts?, steps: [{name, commands, ...}, ...]}``.
     """
+    return check_pipeline(source, filename).config
+
+
+def check_pipeline(
+    source: str | Mapping[str, Any], filename: str = DEFAULT_FILENAME
+) -> CheckedPipeline:
+    """``parse_pipeline``, with the warnings. A ``PipelineError`` holds every problem found in
+    one pass (unknown fields, wrong types, duplicate keys and step names, bad ``depends_on``,
+    cycles), and the warnings too; only the checks that need a valid pipeline (matrices, the
+    planned size) wait for the others to pass."""
     root: yaml.Node | None = None
+    problems: list[PipelineErrorItem] = []
     if isinstance(source, str):
-        root, data = _load_yaml(source, filename)
+        root, data, problems = _load_yaml(source, filename)
     else:
         data = source
         if _object_too_large(source):
@@ -68,48 +91,94 @@ def parse_pipeline(
     model: type[PipelineConfig | BuildConfigForm] = PipelineConfig
     if "steps" not in data and "commands" in data:
         model = BuildConfigForm
+    warnings = text_warnings(root, model) if root is not None else []
+    parsed: PipelineConfig | BuildConfigForm | None = None
     try:
         parsed = model.model_validate(data)
     except ValidationError as exc:
-        items = [_convert(root, model, error) for error in exc.errors()]
-        items.sort(key=lambda item: (item.line or 0, item.column or 0))
-        raise PipelineError(filename, items) from None
+        # The graph checks below find repeated names too, also when a step is invalid.
+        errors = [e for e in exc.errors() if e["type"] != "duplicate_step_name"]
+        problems += [_convert(root, model, error) for error in errors]
     except RecursionError:
         raise PipelineError(
-            filename, [_item(root, (), "", "the pipeline nests too deeply")]
+            filename, [_item(root, (), "", "the pipeline nests too deeply")], warnings
         ) from None
-    config = parsed.to_pipeline() if isinstance(parsed, BuildConfigForm) else parsed
-    problems = _check_graph(config) or _check_matrices(config) or _check_planned_size(config)
-    if problems:
-        items = [_item(root, loc, field, message, at_key=True) for loc, field, message in problems]
-        raise PipelineError(filename, items)
-    return config
+    graph = _check_graph(_raw_steps(data)) if model is PipelineConfig else []
+    for loc, name, message in graph:
+        # A repeated name is pointed at itself; a bad dependency at its `depends_on:` key.
+        problems.append(_item(root, loc, name, message, at_key=loc[-1] != "name"))
+    if parsed is not None and not problems:
+        config = parsed.to_pipeline() if isinstance(parsed, BuildConfigForm) else parsed
+        later = _check_matrices(config) or _check_planned_size(config)
+        problems = [_item(root, loc, name, message, at_key=True) for loc, name, message in later]
+        if not problems:
+            return CheckedPipeline(config, warnings)
+    problems.sort(key=lambda item: (item.line or 0, item.column or 0))
+    raise PipelineError(filename, [*_foreign_hint(root, data), *problems], warnings)
 
 
 Problem = tuple[Loc, str, str]  # where to point, the field to name, the message
+RawStep = tuple[str | None, list[str]]  # a step's name and what it depends on, as written
 
 
-def _check_graph(config: PipelineConfig) -> list[Problem]:
-    """Every ``depends_on`` names another step of the pipeline, and there is no cycle."""
-    names = [step.name for step in config.steps]
+def _raw_steps(data: Mapping[str, Any]) -> list[RawStep]:
+    """Each step's name and ``depends_on`` as the file wrote them, so that a pipeline with
+    other errors still has its graph checked."""
+    steps = data.get("steps")
+    if not isinstance(steps, list):
+        return []
+    raw: list[RawStep] = []
+    for step in steps:
+        if not isinstance(step, Mapping):
+            raw.append((None, []))
+            continue
+        name = step.get("name")
+        depends = step.get("depends_on")
+        depends = [depends] if isinstance(depends, str) else depends
+        needs = [d for d in depends if isinstance(d, str)] if isinstance(depends, list) else []
+        raw.append((name if isinstance(name, str) else None, needs))
+    return raw
+
+
+def _check_graph(steps: list[RawStep]) -> list[Problem]:
+    """Step names are unique, every ``depends_on`` names another step, and there is no
+    cycle."""
+    names = [name for name, _ in steps if name is not None]
     problems: list[Problem] = []
-    for index, step in enumerate(config.steps):
-        loc: Loc = ("steps", index, "depends_on")
-        for dependency in step.depends_on or []:
-            if dependency == step.name:
-                problems.append((loc, _field(loc), f'step "{step.name}" depends on itself'))
+    first_index: dict[str, int] = {}
+    for index, (name, depends_on) in enumerate(steps):
+        if name is None:
+            continue
+        if name in first_index:
+            loc: Loc = ("steps", index, "name")
+            message = f"step name '{name}' is already used by steps[{first_index[name]}]"
+            problems.append((loc, _field(loc), message))
+        first_index.setdefault(name, index)
+        loc = ("steps", index, "depends_on")
+        for dependency in depends_on:
+            if dependency == name:
+                problems.append((loc, _field(loc), f'step "{name}" depends on itself'))
             elif dependency not in names:
                 close = difflib.get_close_matches(dependency, names, n=1)
                 hint = f' (did you mean "{close[0]}"?)' if close else ""
                 problems.append((loc, _field(loc), f'unknown step "{dependency}"{hint}'))
-    if problems:
-        return problems
-    cycle = _find_cycle({step.name: list(step.depends_on or []) for step in config.steps})
-    if cycle is None:
+    graph: dict[str, list[str]] = {}
+    for name, depends_on in steps:
+        if name is not None:  # a self-dependency is reported above, not as a cycle
+            graph.setdefault(name, []).extend(d for d in depends_on if d != name)
+    cycle = _find_cycle(graph)
+    if cycle is not None:
+        index = next(i for i, (name, _) in enumerate(steps) if name == cycle[0])
+        message = "dependency cycle: " + " -> ".join(cycle)
+        problems.append((("steps", index, "depends_on"), "steps", message))
+    return problems
+
+
+def _foreign_hint(root: yaml.Node | None, data: Mapping[Any, Any]) -> list[PipelineErrorItem]:
+    found = foreign_format(data)
+    if found is None:
         return []
-    index = names.index(cycle[0])
-    message = "dependency cycle: " + " -> ".join(cycle)
-    return [(("steps", index, "depends_on"), "steps", message)]
+    return [_item(root, (found[1],), "", hint_message(found), at_key=True)]
 
 
 def _find_cycle(graph: dict[str, list[str]]) -> list[str] | None:
@@ -286,22 +355,21 @@ def _object_too_large(data: object) -> bool:
     return False
 
 
-def _load_yaml(text: str, filename: str) -> tuple[yaml.Node | None, Any]:
+def _load_yaml(text: str, filename: str) -> tuple[yaml.Node | None, Any, list[PipelineErrorItem]]:
+    """The document's node tree, its data, and its duplicate keys (reported with the rest)."""
     loader: yaml.SafeLoader | None = None
     try:
         loader = yaml.SafeLoader(text)
         root = loader.get_single_node()
         if root is None:
-            return None, None
+            return None, None, []
         # Before anything walks the tree as data: constructing it shares aliased objects, but
         # validating and planning would write each reference out in full.
         too_large = _node_too_large(root)
         if too_large is not None:
             raise PipelineError(filename, [_item(root, (), "", too_large)])
         duplicates = list(_duplicate_keys(root, (), set()))
-        if duplicates:
-            raise PipelineError(filename, duplicates)
-        return root, loader.construct_document(root)
+        return root, loader.construct_document(root), duplicates
     except yaml.YAMLError as exc:
         raise PipelineError(filename, [_yaml_error(exc, text)]) from None
     except RecursionError:
@@ -314,20 +382,18 @@ def _load_yaml(text: str, filename: str) -> tuple[yaml.Node | None, Any]:
 
 
 def _yaml_error(exc: yaml.YAMLError, text: str) -> PipelineErrorItem:
-    line = column = None
-    message = str(exc)
     if isinstance(exc, yaml.MarkedYAMLError):
-        mark = exc.problem_mark or exc.context_mark
-        if mark is not None:
-            line, column = mark.line + 1, mark.column + 1
-        message = ", ".join(part for part in (exc.context, exc.problem) if part) or message
+        found = describe_yaml_error(exc, text)
+        if found is not None:
+            return PipelineErrorItem(found.line, found.column, field_at_error(text), found.message)
     elif isinstance(exc, yaml.reader.ReaderError):
         before = text[: exc.position]
         line = before.count("\n") + 1
         column = exc.position - (before.rfind("\n") + 1) + 1
         code = exc.character if isinstance(exc.character, int) else ord(exc.character)
-        message = f"character U+{code:04X} is not allowed"
-    return PipelineErrorItem(line, column, "", f"invalid YAML: {message}")
+        message = f"invalid YAML: character U+{code:04X} is not allowed"
+        return PipelineErrorItem(line, column, "", message)
+    return PipelineErrorItem(None, None, "", f"invalid YAML: {exc}")
 
 
 def _duplicate_keys(node: yaml.Node, loc: Loc, seen: set[int]) -> Iterator[PipelineErrorItem]:
@@ -365,11 +431,45 @@ def _convert(
         message = _unknown_field_message(model, loc)
     elif kind == "duplicate_step_name":
         loc = (*loc, int(ctx["index"]), "name")
+    elif kind == "invalid_key" and loc:
+        return _key_not_text(root, loc[:-1], error["input"])
     else:
         message = message[:1].lower() + message[1:]
     if loc and loc[-1] == "[key]":
         loc, at_key = loc[:-1], True
     return _item(root, loc, _field(loc), message, at_key=at_key)
+
+
+def _key_not_text(root: yaml.Node | None, parent: Loc, key: object) -> PipelineErrorItem:
+    """A key YAML read as something other than text: ``on:`` is the boolean true, ``1:`` a
+    number. No setting has such a name, so it is an unknown field, named as it was written."""
+    mapping = _locate(root, parent, at_key=False) if root is not None else None
+    node = None
+    if isinstance(mapping, yaml.MappingNode):
+        node = next(
+            (
+                k
+                for k, _ in mapping.value
+                if isinstance(k, yaml.ScalarNode)
+                and k.tag != "tag:yaml.org,2002:str"
+                and _reads_as(k, key)
+            ),
+            None,
+        )
+    written = node.value if node is not None else str(key)
+    field = _field((*parent, written))
+    if node is None:
+        return PipelineErrorItem(None, None, field, "unknown field")
+    return PipelineErrorItem(
+        node.start_mark.line + 1, node.start_mark.column + 1, field, "unknown field"
+    )
+
+
+def _reads_as(node: yaml.ScalarNode, value: object) -> bool:
+    try:
+        return bool(yaml.safe_load(node.value) == value)
+    except yaml.YAMLError:
+        return False
 
 
 def _without_axes(loc: Loc) -> Loc:

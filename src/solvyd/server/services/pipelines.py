@@ -3,7 +3,7 @@ editor."""
 
 import asyncio
 
-from solvyd.pipeline.config import PipelineError, expand_steps, parse_pipeline
+from solvyd.pipeline.config import PipelineError, PipelineErrorItem, check_pipeline, expand_steps
 from solvyd.server.schemas.pipelines import PipelineProblem, PipelineValidation
 
 
@@ -15,11 +15,21 @@ async def validate_pipeline(text: str) -> PipelineValidation:
 
 def _validate(text: str) -> PipelineValidation:
     try:
-        config = parse_pipeline(text)
+        checked = check_pipeline(text)
     except PipelineError as exc:
-        problems = [
-            PipelineProblem(line=e.line, column=e.column, field=e.field, message=e.message)
-            for e in exc.errors
-        ]
-        return PipelineValidation(valid=False, steps=0, errors=problems)
-    return PipelineValidation(valid=True, steps=len(expand_steps(config)), errors=[])
+        return PipelineValidation(
+            valid=False, steps=0, errors=_problems(exc.errors), warnings=_problems(exc.warnings)
+        )
+    return PipelineValidation(
+        valid=True,
+        steps=len(expand_steps(checked.config)),
+        errors=[],
+        warnings=_problems(checked.warnings),
+    )
+
+
+def _problems(items: list[PipelineErrorItem]) -> list[PipelineProblem]:
+    return [
+        PipelineProblem(line=e.line, column=e.column, field=e.field, message=e.message)
+        for e in items
+    ]
