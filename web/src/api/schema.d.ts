@@ -2239,6 +2239,8 @@ export interface operations {
                 status?: components["schemas"]["BuildStatus"] | null;
                 branch?: string | null;
                 worker_id?: string | null;
+                /** @description the build with this number (per job) */
+                number?: number | null;
                 cursor?: string | null;
                 limit?: number;
             };
