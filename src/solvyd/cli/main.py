@@ -1,5 +1,6 @@
 """The `solvyd` command."""
 
+import os
 import sys
 
 import typer
@@ -59,3 +60,15 @@ def main() -> None:
         sys.exit(1)
     except KeyboardInterrupt:
         sys.exit(130)
+    except (KeyError, TypeError, AttributeError, IndexError) as exc:
+        # An answer of a shape this CLI does not know (another server version, or not Solvyd)
+        # lands here as well as a bug of the CLI's own: one line either way, the traceback
+        # only when asked for.
+        if os.environ.get("SOLVYD_DEBUG"):
+            raise
+        err_console.print(
+            Text("error:", style="bold red"),
+            f"the server's answer is not what this CLI expects ({type(exc).__name__}: {exc}); "
+            "is the server the same Solvyd version? SOLVYD_DEBUG=1 shows the traceback",
+        )
+        sys.exit(1)
