@@ -14,9 +14,10 @@ The verbs, in the order an agent uses them (all HTTP, agent -> server, under /ap
 - ``PUT /builds/{id}/status`` ``BuildStatusUpdate``: ``running`` when the agent starts, a final
   status when it ends. Repeating the current status is a no-op; an illegal change answers 409.
 - ``PUT /builds/{id}/steps/{name}`` ``StepStatusUpdate``: the same, per step.
-- ``PUT /builds/{id}/graph`` ``StepGraph``: the steps of the plan the agent runs and what each
-  waits for, sent once the plan is known (after the checkout read the repository's pipeline
-  file) and before the first step starts; once per attempt, a repeat replaces it.
+- ``PUT /builds/{id}/graph`` ``StepGraph``: the steps of a plan the agent read from the
+  repository and what each waits for, sent after the checkout read the pipeline file and
+  before the first step starts; once per attempt, a repeat replaces it. (A plan the server
+  handed out it draws itself.)
 - ``POST /builds/{id}/logs`` ``LogBatch``: seq-numbered; a batch sent twice is stored once.
 - ``GET /builds/{id}/cancel-wait?wait=S`` -> ``CancelState``: a long poll that answers as soon
   as the build is cancelled, or after ``wait`` seconds with ``cancelled: false``.
