@@ -217,10 +217,11 @@ def test_plan_from_the_repository_pipeline(repo: GitRepo, tmp_path: Path) -> Non
         labels=["linux"],
         timeout_seconds=90,
         pipeline_path=".solvyd.yml",
-    )
+    ).model_copy(update={"attempt": 3})
     planned = plan_from_repository(spec, tmp_path / "ws", repo.commits["third"])
     assert [s.name for s in planned.steps] == ["show", "second"]
-    assert planned.build_id == spec.build_id
+    # A retried build's plan keeps its attempt: it names the workspace and every report.
+    assert planned.build_id == spec.build_id and planned.attempt == 3
     assert planned.pipeline_path == ".solvyd.yml"
     assert planned.env["FROM_JOB"] == "1"
     assert planned.env["SOLVYD_COMMIT_SHA"] == repo.commits["third"]

@@ -70,7 +70,8 @@ def context_from_spec(spec: JobSpec, commit_sha: str | None) -> BuildContext:
 
 def plan_from_repository(spec: JobSpec, workspace: Path, commit_sha: str | None) -> JobSpec:
     """Read ``spec.pipeline_path`` from ``workspace``, parse and plan it for this build.
-    The returned spec keeps ``pipeline_path`` (and the event that triggered the build)."""
+    The returned spec keeps ``pipeline_path``, the attempt and the event that triggered the
+    build."""
     return plan_with_warnings(spec, workspace, commit_sha)[0]
 
 
@@ -94,6 +95,9 @@ def plan_with_warnings(
     planned = planned.model_copy(
         update={
             "pipeline_path": spec.pipeline_path,
+            # The attempt names the workspace and goes with every report: a retried build's
+            # plan must keep it.
+            "attempt": spec.attempt,
             "event": spec.event,
             "max_parallel_steps": spec.max_parallel_steps,
         }
