@@ -3,10 +3,13 @@ ASGI): a step that names no image needs a worker that runs such steps (local, or
 a default image). Both claim paths and the heartbeat's `has_work` honour it, and a build no
 online worker can run says why."""
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
 import pytest
+from httpx_sse import aconnect_sse
 
 from tests.integration.api_helpers import (
     API,
@@ -25,6 +28,7 @@ from tests.integration.api_helpers import (
     trigger,
     unique,
 )
+from tests.support.asgi_streaming import StreamingASGITransport
 from tests.support.processes import AGENT_TOKEN
 
 IMAGELESS = "steps:\n  - name: lint\n    commands: [echo lint]\n"
@@ -191,7 +195,8 @@ async def test_a_handed_back_build_waits_for_a_worker_that_runs_steps_without_an
     assert response.status_code == 200, response.text
     waiting = await get_build(client, admin, build["id"])
     assert waiting["status"] == "queued" and waiting["worker_id"] is None
-    assert waiting["attempt"] == 1  # not a retry: no attempt used up
+    # A new attempt (its log starts over, and followers are told), but no retry used up.
+    assert waiting["attempt"] == 2
     assert docker.name in waiting["error_message"] and "lint" in waiting["error_message"]
     assert waiting["waiting_reason"].startswith(NO_RUNNER)
     assert {s["name"]: s["status"] for s in waiting["steps"]} == {"checkout": "pending"}
@@ -207,8 +212,8 @@ async def test_a_handed_back_build_waits_for_a_worker_that_runs_steps_without_an
 
     local = await register_worker(client)
     spec = await claim_build(client, local)
-    assert spec["build_id"] == build["id"] and spec["attempt"] == 1
-    assert (await set_status(client, local, build["id"], "running", attempt=1)).status_code == 200
+    assert spec["build_id"] == build["id"] and spec["attempt"] == 2
+    assert (await set_status(client, local, build["id"], "running", attempt=2)).status_code == 200
     running = await get_build(client, admin, build["id"])
     assert running["status"] == "running" and running["error_message"] is None
 
@@ -232,5 +237,77 @@ async def test_a_hand_back_with_a_hostile_flag_is_refused_and_changes_nothing(
     build = await _started_repository_build(client, admin, docker)
     response = await _hand_back(client, docker, build["id"], needs_step_without_image=value)
     assert "needs_step_without_image" in assert_error(response, 422)
+    unchanged = await get_build(client, admin, build["id"])
+    assert unchanged["status"] == "running" and unchanged["worker_id"] == docker.id
+
+
+async def test_a_hand_back_uses_up_no_retry_and_restarts_the_log_stream(
+    client: httpx.AsyncClient, admin: Headers
+) -> None:
+    """A follower of the log sees the handed-back run's lines, then a `reset`, then the next
+    run's lines from seq 0; and the job's one retry is still there after the hand-back."""
+    docker = await _docker_worker(client)
+    job = await create_job(
+        client, admin, pipeline=None, scm_url="https://example.com/app.git", max_retries=1
+    )
+    build = await trigger(client, admin, job["id"])
+    assert (await claim_build(client, docker))["build_id"] == build["id"]
+    assert (await set_status(client, docker, build["id"], "running")).status_code == 200
+    await post_logs(client, docker, build["id"], 0, ["docker-0"], step="checkout")
+    await post_logs(client, docker, build["id"], 1, ["docker-1"], step="checkout")
+
+    transport = StreamingASGITransport(client.app)  # type: ignore[attr-defined]
+    async with (
+        httpx.AsyncClient(transport=transport, base_url="http://test") as http,
+        aconnect_sse(http, "GET", f"{API}/builds/{build['id']}/logs/stream", headers=admin) as sse,
+    ):
+        events = sse.aiter_sse()
+
+        async def text_until(kind: str) -> str:
+            seen = ""
+            while True:
+                event = await asyncio.wait_for(anext(events), timeout=10)
+                if event.event in ("lines", "reset"):
+                    seen += f"{event.event}:{event.data}\n"
+                if event.event == kind:
+                    return seen
+
+        assert "docker-1" in await text_until("lines") + await _more_lines(text_until)
+        assert (await _hand_back(client, docker, build["id"])).status_code == 200
+        assert "docker" not in (await text_until("reset")).split("reset:")[-1]
+        local = await register_worker(client)
+        assert (await claim_build(client, local))["attempt"] == 2
+        running = await set_status(client, local, build["id"], "running", attempt=2)
+        assert running.status_code == 200, running.text
+        await post_logs(client, local, build["id"], 0, ["local-0"], step="checkout")
+        after_reset = await text_until("lines")
+        assert "local-0" in after_reset and "docker" not in after_reset
+
+    # An infrastructure error now is the first retry the job allows, not beyond its budget.
+    failed = await set_status(
+        client, local, build["id"], "error", attempt=2, error_message="executor fault"
+    )
+    assert failed.status_code == 200, failed.text
+    again = await get_build(client, admin, build["id"])
+    assert again["status"] == "queued" and again["attempt"] == 3
+
+
+async def _more_lines(text_until: Callable[[str], Awaitable[str]]) -> str:
+    """The two batches may come as one event or two."""
+    try:
+        return await asyncio.wait_for(text_until("lines"), timeout=0.5)
+    except TimeoutError:
+        return ""
+
+
+async def test_the_hand_back_flag_goes_only_with_queued(
+    client: httpx.AsyncClient, admin: Headers
+) -> None:
+    docker = await _docker_worker(client)
+    build = await _started_repository_build(client, admin, docker)
+    refused = await set_status(
+        client, docker, build["id"], "success", attempt=1, needs_step_without_image=True
+    )
+    assert "needs_step_without_image" in assert_error(refused, 422)
     unchanged = await get_build(client, admin, build["id"])
     assert unchanged["status"] == "running" and unchanged["worker_id"] == docker.id

@@ -263,6 +263,16 @@ class BuildStatusUpdate(_Message):
     # build then waits for a worker that runs such steps; `error_message` says which steps.
     needs_step_without_image: StrictBool = False
 
+    @model_validator(mode="after")
+    def _hand_back_flag_only_when_queued(self) -> "BuildStatusUpdate":
+        if self.needs_step_without_image and self.status is not BuildStatus.QUEUED:
+            raise PydanticCustomError(
+                "hand_back",
+                "needs_step_without_image goes with status queued (a hand-back), not {status}",
+                {"status": self.status.value},
+            )
+        return self
+
 
 class StepStatusUpdate(_Message):
     status: StepStatus

@@ -228,6 +228,9 @@ class Build(Base):
     # it. Set at trigger time from the plan; a plan read from the repository is known only
     # after the checkout (False until then).
     needs_step_without_image: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    # Attempts that ended in a hand-back to the queue (a worker that could not run the plan):
+    # each is an attempt of its own (its log restarts), but no retry of the job's budget.
+    hand_backs: Mapped[int] = mapped_column(default=0, server_default=sa.text("0"))
     # The planned job spec (protocol.JobSpec as JSON), fixed at trigger time.
     spec: Mapped[dict[str, Any]] = mapped_column(default=dict)
     # The graph of the plan the agent runs in the current attempt (protocol.StepGraph's

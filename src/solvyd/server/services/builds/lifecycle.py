@@ -60,12 +60,18 @@ class RetryPolicy:
     backoff_seconds: float
     max_backoff_seconds: float
 
-    def delay_before(self, attempt: int) -> float:
-        """How long attempt number `attempt` (2 for the first retry) waits in the queue."""
-        return min(self.max_backoff_seconds, self.backoff_seconds * 2.0 ** max(0, attempt - 2))
+    def delay_before_next(self, build: Build) -> float:
+        """How long the build's next retry waits in the queue (the first: `backoff_seconds`)."""
+        retry = _tries(build)
+        return min(self.max_backoff_seconds, self.backoff_seconds * 2.0 ** max(0, retry - 1))
 
     def retries(self, build: Build, error_message: str | None) -> bool:
-        return build.attempt <= self.max_retries and TIMED_OUT not in (error_message or "")
+        return _tries(build) <= self.max_retries and TIMED_OUT not in (error_message or "")
+
+
+def _tries(build: Build) -> int:
+    """The attempts that count against the retry budget: a hand-back is not the build's fault."""
+    return build.attempt - build.hand_backs
 
 
 async def requeue(session: AsyncSession, build: Build, delay_seconds: float) -> None:
@@ -85,9 +91,12 @@ async def hand_back_needing_steps_without_image(
     repository (known only after its checkout) and gives the build back: it waits, in its
     place in the queue, for a worker that runs such steps, and no other worker claims it.
 
-    Not a retry: no attempt is used up, the attempt number stays (the worker no longer holds
-    the build, which is what refuses its late reports), and `reason` says why it waits."""
+    A new attempt, since its log restarts (that is how a log's followers know to start over,
+    and how the first worker's late reports are refused), but not a retry: `hand_backs`
+    keeps it out of the job's retry budget. `reason` says why it waits."""
     await _back_to_the_queue(session, build)
+    build.attempt += 1
+    build.hand_backs += 1
     build.needs_step_without_image = True
     build.error_message = reason
 
@@ -116,7 +125,7 @@ async def retry_or_fail(
         unassign(build)  # claimed but never started: simply hand it back
         return BuildStatus.QUEUED
     if policy.retries(build, reason):
-        await requeue(session, build, policy.delay_before(build.attempt + 1))
+        await requeue(session, build, policy.delay_before_next(build))
         return BuildStatus.QUEUED
     await finish(session, build, BuildStatus.ERROR, error_message=reason)
     return BuildStatus.ERROR

@@ -98,7 +98,7 @@ async def _retried(
     policy = retry_policy(ctx, await session.get(Job, build.job_id))
     if not policy.retries(build, body.error_message):
         return False
-    await lifecycle.requeue(session, build, policy.delay_before(build.attempt + 1))
+    await lifecycle.requeue(session, build, policy.delay_before_next(build))
     return True
 
 

@@ -32,10 +32,14 @@ def upgrade() -> None:
                 "needs_step_without_image", sa.Boolean(), nullable=False, server_default=sa.false()
             )
         )
+        batch_op.add_column(
+            sa.Column("hand_backs", sa.Integer(), nullable=False, server_default=sa.text("0"))
+        )
 
 
 def downgrade() -> None:
     with op.batch_alter_table("builds", schema=None) as batch_op:
+        batch_op.drop_column("hand_backs")
         batch_op.drop_column("needs_step_without_image")
     with op.batch_alter_table("workers", schema=None) as batch_op:
         batch_op.drop_column("runs_steps_without_image")
