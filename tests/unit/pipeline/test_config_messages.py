@@ -416,3 +416,17 @@ def test_a_number_too_long_to_write_out_is_an_error_not_a_crash() -> None:
     error = errors_of(text)
     assert [item.field for item in error.errors] == ["env"]
     assert error.warnings == []
+
+
+def test_thousands_of_steps_are_one_problem_not_one_per_dependency() -> None:
+    """A hostile file: every step of thousands depends on unknown names. The graph is not
+    checked step by step (each unknown name would cost a "did you mean" pass over all names);
+    the file gets one problem about its size, beside the others."""
+    steps = "".join(
+        f"  - name: s{i}\n    commands: [x]\n    depends_on: [nope{i}, other{i}]\n"
+        for i in range(5000)
+    )
+    errors = errors_of("steps:\n" + steps + "  - name: s0\n    colour: red\n").errors
+    graph = [e for e in errors if "depends" in e.message or "steps;" in e.message]
+    assert [e.message for e in graph] == ["5001 steps; at most 256 are allowed"]
+    assert any("colour" in e.field for e in errors)

@@ -140,11 +140,22 @@ def _raw_steps(data: Mapping[str, Any]) -> list[RawStep]:
     return raw
 
 
+# "Did you mean" for the first unknown dependencies only: each costs a pass over the names.
+_MAX_NAME_HINTS = 20
+
+
 def _check_graph(steps: list[RawStep]) -> list[Problem]:
     """Step names are unique, every ``depends_on`` names another step, and there is no
     cycle."""
-    names = [name for name, _ in steps if name is not None]
+    if len(steps) > MAX_EXPANDED_STEPS:
+        # A hostile file's tens of thousands of steps: say so rather than check (and suggest
+        # names for) each one; a real pipeline is far below this.
+        message = f"{len(steps)} steps; at most {MAX_EXPANDED_STEPS} are allowed"
+        return [(("steps",), "steps", message)]
+    listed = [name for name, _ in steps if name is not None]
+    names = set(listed)
     problems: list[Problem] = []
+    hints_left = _MAX_NAME_HINTS
     first_index: dict[str, int] = {}
     for index, (name, depends_on) in enumerate(steps):
         if name is None:
@@ -159,7 +170,8 @@ def _check_graph(steps: list[RawStep]) -> list[Problem]:
             if dependency == name:
                 problems.append((loc, _field(loc), f'step "{name}" depends on itself'))
             elif dependency not in names:
-                close = difflib.get_close_matches(dependency, names, n=1)
+                close = difflib.get_close_matches(dependency, listed, n=1) if hints_left else []
+                hints_left = max(0, hints_left - 1)
                 hint = f' (did you mean "{close[0]}"?)' if close else ""
                 problems.append((loc, _field(loc), f'unknown step "{dependency}"{hint}'))
     graph: dict[str, list[str]] = {}
