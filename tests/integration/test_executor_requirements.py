@@ -311,3 +311,22 @@ async def test_the_hand_back_flag_goes_only_with_queued(
     assert "needs_step_without_image" in assert_error(refused, 422)
     unchanged = await get_build(client, admin, build["id"])
     assert unchanged["status"] == "running" and unchanged["worker_id"] == docker.id
+
+
+async def test_a_retry_of_a_handed_back_build_waits_for_a_worker_that_can_run_it(
+    client: httpx.AsyncClient, admin: Headers
+) -> None:
+    docker = await _docker_worker(client)
+    build = await _started_repository_build(client, admin, docker)
+    assert (await _hand_back(client, docker, build["id"])).status_code == 200
+    local = await register_worker(client)
+    assert (await claim_build(client, local))["build_id"] == build["id"]
+    for status in ("running", "success"):
+        done = await set_status(client, local, build["id"], status, attempt=2)
+        assert done.status_code == 200, done.text
+
+    retried = await client.post(f"{API}/builds/{build['id']}/retry", headers=admin)
+    assert retried.status_code == 201, retried.text
+    # The same commit's plan: the docker worker is not handed it only to give it back.
+    assert (await claim(client, docker)).status_code == 204
+    assert (await claim_build(client, local))["build_id"] == retried.json()["id"]

@@ -59,7 +59,7 @@ def logs(
         False, "--timestamps", "-t", help="Prefix each line with the time the agent read it."
     ),
 ) -> None:
-    """Print a build's log, each line after its [step] when it shows several steps."""
+    """Print a build's log, each line after its \\[step] when it shows several steps."""
     client = ApiClient()
     found = resolve_build(client, build)
     steps = select_steps(found, step) if step else None

@@ -65,6 +65,10 @@ async def retry_build(ctx: ServerContext, build_id: uuid.UUID, actor: Actor) -> 
             from_fork=old.from_fork,
         )
         build = queued.build
+        if old.needs_step_without_image and build.spec.get("pipeline_path"):
+            # The same commit's repository plan, which a worker already found needs a worker
+            # that runs steps without an image: no such worker need claim it and hand it back.
+            build.needs_step_without_image = True
         audit.record(
             session,
             actor,
