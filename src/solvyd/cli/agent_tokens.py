@@ -25,7 +25,7 @@ def create(
     """Create a token; it is printed once."""
     body: dict[str, object] = {"name": name}
     if labels is not None:
-        body["labels"] = [label for label in labels.split(",") if label]
+        body["labels"] = [label.strip() for label in labels.split(",") if label.strip()]
     created = ApiClient().post("/agent-tokens", body)
     console.print(created["token"], soft_wrap=True)
     granted = "any label" if created["labels"] is None else ",".join(created["labels"]) or "none"

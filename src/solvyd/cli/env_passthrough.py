@@ -26,6 +26,22 @@ def env_passthrough_option() -> Any:
     )
 
 
+# What the server of `solvyd up` reads from the same environment: its S3 store's credentials
+# (boto3's chain) and PostgreSQL's connection variables (asyncpg reads PGPASSWORD and kin).
+SERVER_CREDENTIAL_PREFIXES = ("AWS_", "PG")
+
+
+def refuse_server_credentials(names: tuple[str, ...]) -> None:
+    """`solvyd up`: its agent's steps must not get what its server signs in with."""
+    taken = [name for name in names if name.startswith(SERVER_CREDENTIAL_PREFIXES)]
+    if taken:
+        raise CliError(
+            f"--env-passthrough: solvyd up's server reads {', '.join(taken)} (its artifact "
+            "store or database login), so its steps may not get them; run a separate "
+            "`solvyd agent` with its own environment to pass such variables"
+        )
+
+
 def env_passthrough_names(text: str) -> tuple[str, ...]:
     """The checked names; says on stderr which ones pass, and which are not set here (names
     only: values may be credentials, e.g. a proxy URL with a password)."""

@@ -71,7 +71,7 @@ def create(
     """Create a job. Creating one that exists with the same definition changes nothing."""
     body: dict[str, Any] = {
         "name": name,
-        "labels": [label for label in labels.split(",") if label],
+        "labels": [label.strip() for label in labels.split(",") if label.strip()],
         "env": _key_values(env, "--env"),
         "max_retries": max_retries,
         "priority": priority,
@@ -193,7 +193,7 @@ def edit(
     if pipeline_path is not None:
         body["pipeline_path"] = pipeline_path
     if labels is not None:
-        body["labels"] = [label for label in labels.split(",") if label.strip()]
+        body["labels"] = [label.strip() for label in labels.split(",") if label.strip()]
     for key, number in (("max_retries", max_retries), ("priority", priority)):
         if number is not None:
             body[key] = number

@@ -15,7 +15,11 @@ import uvicorn
 from platformdirs import user_data_path
 
 from solvyd.cli.demo import DEMO_JOB_NAME, HELLO_PIPELINE
-from solvyd.cli.env_passthrough import env_passthrough_names, env_passthrough_option
+from solvyd.cli.env_passthrough import (
+    env_passthrough_names,
+    env_passthrough_option,
+    refuse_server_credentials,
+)
 from solvyd.cli.errors import CliError
 from solvyd.cli.output import err_console
 from solvyd.server.logging import configure_logging
@@ -136,7 +140,7 @@ def _make_agent(
     config = AgentConfig(
         server_url=server_url,
         token=token,
-        labels=[label for label in labels.split(",") if label],
+        labels=[label.strip() for label in labels.split(",") if label.strip()],
         concurrency=concurrency,
         spool_root=work_root / ".spool",
         state_dir=work_root / ".agent",
@@ -297,6 +301,7 @@ def up(
 ) -> None:
     """Run the server and one local agent in one process (SQLite under ./.solvyd by default)."""
     passthrough = env_passthrough_names(env_passthrough)
+    refuse_server_credentials(passthrough)
     settings = ServerSettings()
     from solvyd.server.app import create_app
     from solvyd.server.data_dir import private_umask, sqlite_file, sqlite_files
