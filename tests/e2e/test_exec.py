@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.docker_engine import TEST_IMAGE, require_docker
+
 pytestmark = pytest.mark.e2e
 
 
@@ -199,3 +201,14 @@ def test_lint_passes_with_warnings_unless_strict(project: Path) -> None:
     strict = _lint(["--strict", "warn.yml"], project)
     assert strict.returncode == 1
     assert strict.stderr.splitlines()[-1] == "error: 1 warning in warn.yml (--strict)"
+
+
+def test_exec_runs_a_step_without_an_image_in_the_default_image(project: Path) -> None:
+    require_docker()
+    result = _exec(["--executor", "docker", "--default-image", TEST_IMAGE], project)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "version 1.2.3" in result.stdout and "built" in result.stdout
+    assert f"Using the agent's default image {TEST_IMAGE}" in result.stdout + result.stderr
+    refused = _exec(["--default-image", TEST_IMAGE], project)
+    assert refused.returncode == 1
+    assert "error: --default-image is for the docker executor" in refused.stderr

@@ -136,6 +136,12 @@ def exec_pipeline(
     keep_workspace: bool = typer.Option(
         False, "--keep-workspace", help="Keep the workspace when the run ends, and say where."
     ),
+    default_image: str | None = typer.Option(
+        None,
+        "--default-image",
+        envvar="SOLVYD_DEFAULT_IMAGE",
+        help="Docker executor: the image of steps that name none.",
+    ),
     env_passthrough: str = env_passthrough_option(),
 ) -> None:
     """Run a pipeline here, without a server, exactly as an agent would."""
@@ -143,7 +149,12 @@ def exec_pipeline(
     spec = plan_local_run(file, source, step)
     with tempfile.TemporaryDirectory(prefix="solvyd-exec-") as work_root:
         try:
-            executor = create_executor(executor_name, Path(work_root), env_passthrough=passthrough)
+            executor = create_executor(
+                executor_name,
+                Path(work_root),
+                default_image=(default_image or "").strip() or None,
+                env_passthrough=passthrough,
+            )
         except ExecutorError as exc:
             raise CliError(str(exc)) from None
         problem = asyncio.run(executor.check_available())

@@ -126,15 +126,11 @@ def _make_agent(
     env_passthrough: tuple[str, ...] = (),
 ) -> "Agent":
     from solvyd.agent.worker import Agent, AgentConfig
+    from solvyd.pipeline.executors.base import ExecutorError
     from solvyd.pipeline.executors.registry import create_executor
 
     if executor not in EXECUTORS:
         raise CliError(f"unknown executor {executor!r}; choose one of {', '.join(EXECUTORS)}")
-    if default_image is not None and executor != "docker":
-        raise CliError(
-            f"--default-image is for the docker executor; the {executor} executor runs every "
-            "step on this machine and ignores images"
-        )
     work_root = work_dir or user_data_path("solvyd") / "work"
     work_root.mkdir(parents=True, exist_ok=True)
     config = AgentConfig(
@@ -147,17 +143,18 @@ def _make_agent(
     )
     if name:
         config.name = name
-    return Agent(
-        config,
-        create_executor(
+    try:
+        runner = create_executor(
             executor,
             work_root,
             isolation=isolation,
             hidden_paths=hidden_paths,
             default_image=default_image,
             env_passthrough=env_passthrough,
-        ),
-    )
+        )
+    except ExecutorError as exc:
+        raise CliError(str(exc)) from None
+    return Agent(config, runner)
 
 
 TOKEN_ENV = "SOLVYD_AGENT_TOKEN"  # noqa: S105 - a variable's name

@@ -58,6 +58,11 @@ def create_executor(
     if factory is None:
         known = ", ".join(sorted(_FACTORIES))
         raise ExecutorError(f"unknown executor '{name}' (known: {known})")
+    if default_image is not None and name != "docker":
+        raise ExecutorError(
+            f"--default-image is for the docker executor; the {name} executor runs every "
+            "step on this machine and ignores images"
+        )
     options = ExecutorOptions(isolation, hidden_paths, default_image, env_passthrough)
     return factory(work_root, options)
 
