@@ -3,6 +3,20 @@
 from dataclasses import asdict, dataclass
 from typing import Any
 
+# Where in the document: keys and list indexes from the root (pydantic's `loc`).
+Loc = tuple[int | str, ...]
+
+
+def field_name(loc: Loc) -> str:
+    """``steps[2].depends_on`` for ``("steps", 2, "depends_on")``."""
+    text = ""
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else str(part)
+    return text
+
 
 @dataclass(frozen=True)
 class PipelineErrorItem:

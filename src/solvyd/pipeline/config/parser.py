@@ -17,7 +17,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails, PydanticSerializationError
 
-from solvyd.pipeline.config.errors import PipelineError, PipelineErrorItem
+from solvyd.pipeline.config.errors import Loc, PipelineError, PipelineErrorItem, field_name
 from solvyd.pipeline.config.foreign import foreign_format, hint_message
 from solvyd.pipeline.config.matrix import MAX_MATRIX_PRODUCT, expand_steps
 from solvyd.pipeline.config.models import (
@@ -43,8 +43,6 @@ MAX_EXPANDED_CHARACTERS = 4 * 1024**2
 # The planned job spec (stored with each build and sent to its agent) may be at most this many
 # characters of JSON; matrix copies of big steps can exceed it even when the file does not.
 MAX_PLANNED_CHARACTERS = 8 * 1024**2
-
-Loc = tuple[int | str, ...]
 
 
 @dataclass(frozen=True)
@@ -163,17 +161,17 @@ def _check_graph(steps: list[RawStep]) -> list[Problem]:
         if name in first_index:
             loc: Loc = ("steps", index, "name")
             message = f"step name '{name}' is already used by steps[{first_index[name]}]"
-            problems.append((loc, _field(loc), message))
+            problems.append((loc, field_name(loc), message))
         first_index.setdefault(name, index)
         loc = ("steps", index, "depends_on")
         for dependency in depends_on:
             if dependency == name:
-                problems.append((loc, _field(loc), f'step "{name}" depends on itself'))
+                problems.append((loc, field_name(loc), f'step "{name}" depends on itself'))
             elif dependency not in names:
                 close = difflib.get_close_matches(dependency, listed, n=1) if hints_left else []
                 hints_left = max(0, hints_left - 1)
                 hint = f' (did you mean "{close[0]}"?)' if close else ""
-                problems.append((loc, _field(loc), f'unknown step "{dependency}"{hint}'))
+                problems.append((loc, field_name(loc), f'unknown step "{dependency}"{hint}'))
     graph: dict[str, list[str]] = {}
     for name, depends_on in steps:
         if name is not None:  # a self-dependency is reported above, not as a cycle
@@ -228,12 +226,12 @@ def _check_matrices(config: PipelineConfig) -> list[Problem]:
     for loc, matrix in matrices:
         if matrix.size_bound() > MAX_MATRIX_PRODUCT:
             message = f"the matrix has more than {MAX_MATRIX_PRODUCT} combinations"
-            problems.append((loc, _field(loc), message))
+            problems.append((loc, field_name(loc), message))
         elif not matrix.combinations():
             message = "the matrix has no combinations (give an axis or an include entry)"
             if matrix.axes:
                 message = "the matrix excludes every combination"
-            problems.append((loc, _field(loc), message))
+            problems.append((loc, field_name(loc), message))
     if problems:
         return problems
     expanded = expand_steps(config)
@@ -247,12 +245,12 @@ def _check_matrices(config: PipelineConfig) -> list[Problem]:
             f"the matrix expands the pipeline to {len(expanded)} steps; "
             f"at most {MAX_EXPANDED_STEPS} are allowed"
         )
-        return [(loc, _field(loc) or "matrix", message)]
+        return [(loc, field_name(loc) or "matrix", message)]
     seen: set[str] = set()
     for copy in expanded:
         loc = ("steps", copy.index, "matrix")
         if copy.name in seen:
-            return [(loc, _field(loc), f'two combinations make the same step "{copy.name}"')]
+            return [(loc, field_name(loc), f'two combinations make the same step "{copy.name}"')]
         # Agents report a step by this name, and the server takes no name but these.
         if not is_step_name(copy.name):
             message = (
@@ -260,7 +258,7 @@ def _check_matrices(config: PipelineConfig) -> list[Problem]:
                 "control or format character or is longer than "
                 f"{MAX_STEP_NAME_LENGTH} characters"
             )
-            return [(loc, _field(loc), message)]
+            return [(loc, field_name(loc), message)]
         seen.add(copy.name)
     return []
 
@@ -274,7 +272,7 @@ def _check_planned_size(config: PipelineConfig) -> list[Problem]:
         # A pipeline given as data (not YAML, which refuses them) may hold a lone surrogate,
         # which no JSON encoder writes: the plan could never be stored or sent.
         loc: Loc = ("steps",)
-        return [(loc, _field(loc), "the pipeline holds text that cannot be encoded")]
+        return [(loc, field_name(loc), "the pipeline holds text that cannot be encoded")]
 
 
 def _estimate_planned_size(config: PipelineConfig) -> list[Problem]:
@@ -291,7 +289,7 @@ def _estimate_planned_size(config: PipelineConfig) -> list[Problem]:
                 f"the planned build is larger than {MAX_PLANNED_CHARACTERS:,} characters of "
                 "JSON (every step written out once per matrix combination)"
             )
-            return [(loc, _field(loc), message)]
+            return [(loc, field_name(loc), message)]
     return []
 
 
@@ -420,7 +418,7 @@ def _duplicate_keys(node: yaml.Node, loc: Loc, seen: set[int]) -> Iterator[Pipel
             if not isinstance(key, yaml.ScalarNode):
                 continue
             if key.value in keys and key.value != _MERGE_KEY:
-                yield _item(key, (), _field((*loc, key.value)), f"duplicate key '{key.value}'")
+                yield _item(key, (), field_name((*loc, key.value)), f"duplicate key '{key.value}'")
             keys.add(key.value)
             yield from _duplicate_keys(value, (*loc, key.value), seen)
     elif isinstance(node, yaml.SequenceNode):
@@ -449,7 +447,7 @@ def _convert(
         message = message[:1].lower() + message[1:]
     if loc and loc[-1] == "[key]":
         loc, at_key = loc[:-1], True
-    return _item(root, loc, _field(loc), message, at_key=at_key)
+    return _item(root, loc, field_name(loc), message, at_key=at_key)
 
 
 def _key_not_text(root: yaml.Node | None, parent: Loc, key: object) -> PipelineErrorItem:
@@ -469,7 +467,7 @@ def _key_not_text(root: yaml.Node | None, parent: Loc, key: object) -> PipelineE
             None,
         )
     written = node.value if node is not None else str(key)
-    field = _field((*parent, written))
+    field = field_name((*parent, written))
     if node is None:
         return PipelineErrorItem(None, None, field, "unknown field")
     return PipelineErrorItem(
@@ -561,16 +559,6 @@ def _locate(node: yaml.Node, loc: Loc, *, at_key: bool) -> yaml.Node:
 
 def _scalar(node: yaml.Node) -> str | None:
     return node.value if isinstance(node, yaml.ScalarNode) else None
-
-
-def _field(loc: Loc) -> str:
-    text = ""
-    for part in loc:
-        if isinstance(part, int):
-            text += f"[{part}]"
-        else:
-            text += f".{part}" if text else str(part)
-    return text
 
 
 def _kind(value: object) -> str:

@@ -14,14 +14,12 @@ from typing import Any
 import yaml
 from pydantic import BaseModel
 
-from solvyd.pipeline.config.errors import PipelineErrorItem
+from solvyd.pipeline.config.errors import Loc, PipelineErrorItem, field_name
 from solvyd.pipeline.config.models import MatrixConfig
 
 _INT = "tag:yaml.org,2002:int"
 _FLOAT = "tag:yaml.org,2002:float"
 _BOOL = "tag:yaml.org,2002:bool"
-
-Loc = tuple[int | str, ...]
 
 
 def text_warnings(root: yaml.Node, model: type[BaseModel]) -> list[PipelineErrorItem]:
@@ -88,7 +86,7 @@ def _changed_text(
         what = f"the number {read}"
     message = f'YAML reads {written} as {what}; quote it to keep it as written: "{written}"'
     mark = node.start_mark
-    return PipelineErrorItem(mark.line + 1, mark.column + 1, _field(loc), message)
+    return PipelineErrorItem(mark.line + 1, mark.column + 1, field_name(loc), message)
 
 
 def _step_into(annotation: Any, part: int | str) -> Any:
@@ -122,13 +120,3 @@ def _unwrap(annotation: Any) -> Any:
             annotation = options[0]
         else:
             return annotation
-
-
-def _field(loc: Loc) -> str:
-    text = ""
-    for part in loc:
-        if isinstance(part, int):
-            text += f"[{part}]"
-        else:
-            text += f".{part}" if text else str(part)
-    return text
