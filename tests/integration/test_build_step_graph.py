@@ -209,7 +209,8 @@ async def test_each_attempt_reports_its_own_graph(
     # The first attempt's late report is refused.
     assert_error(await client.put(url, headers=worker.headers, json=first), 409)
     graph = _graph(await get_build(client, admin, build["id"]))
-    assert (graph["checkout"], graph["lint"]) == ([], ["checkout"])
+    # Only this attempt's plan: the first one's steps that never ran are gone.
+    assert graph == {"checkout": [], "lint": ["checkout"]}
 
 
 async def test_a_matrix_cell_with_a_long_name_is_kept(

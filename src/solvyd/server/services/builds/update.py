@@ -7,6 +7,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from solvyd.protocol import (
+    CHECKOUT_STEP,
     BuildStatus,
     BuildStatusUpdate,
     StepGraph,
@@ -162,6 +163,18 @@ async def record_step_graph(
             sa.select(BuildStep.name, BuildStep.position).where(BuildStep.build_id == build.id)
         )
         recorded = {name: position for name, position in rows}
+        # A repeated report replaces the plan: the last one's steps that never started go, so
+        # reports cannot pile up rows (and a retried attempt shows only its own plan).
+        planned = {step.name for step in body.steps}
+        stale = [name for name in recorded if name not in planned and name != CHECKOUT_STEP]
+        if stale:
+            await session.execute(
+                sa.delete(BuildStep).where(
+                    BuildStep.build_id == build.id,
+                    BuildStep.name.in_(stale),
+                    BuildStep.status == StepStatus.PENDING,
+                )
+            )
         position = max(recorded.values(), default=0)
         for step in body.steps:
             if step.name not in recorded:
