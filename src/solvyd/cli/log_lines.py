@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from solvyd.cli.output import printable
-from solvyd.shared.log_text import strip_ansi
+from solvyd.shared.log_text import colours_only, strip_ansi
 
 # Foreground colours that read on dark and light terminals; red is left for failures.
 PALETTE = ("36", "33", "32", "35", "34", "96", "93", "92", "95", "94")
@@ -94,6 +94,7 @@ class LineFormat:
         text = str(line["text"])
         if self.raw:
             return strip_ansi(text)
+        text = colours_only(text)
         if self.groups:
             marker = strip_ansi(text).strip()
             if marker.startswith(GROUP_END):

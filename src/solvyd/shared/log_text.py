@@ -35,3 +35,20 @@ def storable(text: str) -> str:
 
 def strip_ansi(text: str) -> str:
     return ANSI_ESCAPE.sub("", text) if "\x1b" in text else text
+
+
+# Every escape sequence (also ESC c, a full reset, and ESC ( B-like nF escapes), a lone ESC,
+# and the C0 controls a terminal acts on (not tab or CR).
+_TERMINAL_CONTROL = re.compile(
+    ANSI_ESCAPE.pattern + r"|\x1b[ -/]*[0-~]|[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
+)
+_SGR = re.compile(r"\x1b\[[0-9;:]*m")
+
+
+def colours_only(text: str) -> str:
+    """`text` with its colour codes (SGR) kept and every other escape or control removed: a
+    step's output printed to a user's terminal must not move its cursor, retitle it, write
+    to its clipboard (OSC 52) or ring it."""
+    if not _TERMINAL_CONTROL.search(text):
+        return text
+    return _TERMINAL_CONTROL.sub(lambda m: m[0] if _SGR.fullmatch(m[0]) else "", text)

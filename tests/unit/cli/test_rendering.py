@@ -110,3 +110,19 @@ def test_group_markers_become_headers_on_a_terminal() -> None:
 def test_raw_lines_have_no_column_and_no_colour() -> None:
     fmt = LineFormat.for_view(["a", "b"], raw=True)
     assert fmt.render({"text": "\x1b[31mred\x1b[0m"}, "a") == "red"
+
+
+def test_a_steps_output_keeps_its_colours_but_cannot_drive_the_terminal() -> None:
+    """A step is hostile code: its line reaches the user's terminal with colours, but without
+    the sequences that write to the clipboard (OSC 52), retitle the window, clear the screen,
+    move the cursor or ring the bell."""
+    hostile = (
+        "\x1b[31mred\x1b[0m"
+        "\x1b]52;c;cm0gLXJmIH4=\x07"  # OSC 52: set the clipboard
+        "\x1b]0;owned\x1b\\"  # OSC 0: the window title
+        "\x1b[2J\x1b[H\x1b[1A"  # clear, home, cursor up
+        "\x07\x1bc"  # bell, full reset
+        "\tend"
+    )
+    fmt = LineFormat(StepColumn(["a", "b"], colour=False))
+    assert fmt.render({"text": hostile}, "a") == "[a] \x1b[31mred\x1b[0m\tend"
