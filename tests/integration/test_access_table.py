@@ -65,6 +65,7 @@ POLICY = {
     "POST /api/v1/builds/{build_id}/logs": "worker",
     "PUT /api/v1/builds/{build_id}/status": "worker",
     "PUT /api/v1/builds/{build_id}/steps/{step_name}": "worker",
+    "PUT /api/v1/builds/{build_id}/graph": "worker",
     "GET /api/v1/builds/{build_id}/cancel-wait": "worker",
     "PUT /api/v1/builds/{build_id}/artifacts/{name}": "worker",
     "GET /api/v1/audit": "admin",
