@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from solvyd.agent.checkout import MASK, CheckoutError, GitCredentials, _git_env, _Masker, checkout
-from solvyd.agent.repo_pipeline import RepoPipelineError, plan_from_repository, plan_with_warnings
+from solvyd.agent.repo_pipeline import RepoPipelineError, plan_from_repository
 from solvyd.protocol import JobSpec
 from tests.support.git_repos import (
     GitDaemon,
@@ -218,7 +218,7 @@ def test_plan_from_the_repository_pipeline(repo: GitRepo, tmp_path: Path) -> Non
         timeout_seconds=90,
         pipeline_path=".solvyd.yml",
     ).model_copy(update={"attempt": 3})
-    planned = plan_from_repository(spec, tmp_path / "ws", repo.commits["third"])
+    planned, _ = plan_from_repository(spec, tmp_path / "ws", repo.commits["third"])
     assert [s.name for s in planned.steps] == ["show", "second"]
     # A retried build's plan keeps its attempt: it names the workspace and every report.
     assert planned.build_id == spec.build_id and planned.attempt == 3
@@ -233,7 +233,7 @@ def test_the_files_warnings_are_lines_for_the_build_log(tmp_path: Path) -> None:
         "steps:\n  - name: t\n    commands: [echo $PY]\n    matrix: {PY: [3.10, 3.12]}\n"
     )
     spec = _spec("file:///x", pipeline_path=".solvyd.yml")
-    planned, warnings = plan_with_warnings(spec, tmp_path, None)
+    planned, warnings = plan_from_repository(spec, tmp_path, None)
     assert [step.name for step in planned.steps] == ["t (PY=3.1)", "t (PY=3.12)"]
     assert warnings == [
         ".solvyd.yml:4:19: warning: steps[0].matrix.PY[0]: YAML reads 3.10 as the number 3.1; "

@@ -16,7 +16,7 @@ from solvyd.agent import secrets
 from solvyd.agent.artifacts import ArtifactUploader
 from solvyd.agent.checkout import DEFAULT_TIMEOUT_SECONDS, checkout
 from solvyd.agent.client import Rejected, ServerClient, ServerUnavailable, with_retries
-from solvyd.agent.repo_pipeline import plan_with_warnings
+from solvyd.agent.repo_pipeline import plan_from_repository
 from solvyd.agent.reporter import BuildReporter
 from solvyd.pipeline.executors.base import Executor, ExecutorError
 from solvyd.pipeline.runtime import JobResult, StepResult, run_job, step_dependencies
@@ -140,7 +140,7 @@ def _checkout_hook(
             if spec.pipeline_path:
                 reporter.log_line(CHECKOUT_STEP, f"planning the build from {spec.pipeline_path}")
                 planned, warnings = await asyncio.to_thread(
-                    plan_with_warnings, spec, workspace, sha
+                    plan_from_repository, spec, workspace, sha
                 )
                 for warning in warnings:
                     reporter.log_line(CHECKOUT_STEP, warning)

@@ -68,17 +68,12 @@ def context_from_spec(spec: JobSpec, commit_sha: str | None) -> BuildContext:
     )
 
 
-def plan_from_repository(spec: JobSpec, workspace: Path, commit_sha: str | None) -> JobSpec:
-    """Read ``spec.pipeline_path`` from ``workspace``, parse and plan it for this build.
-    The returned spec keeps ``pipeline_path``, the attempt and the event that triggered the
-    build."""
-    return plan_with_warnings(spec, workspace, commit_sha)[0]
-
-
-def plan_with_warnings(
+def plan_from_repository(
     spec: JobSpec, workspace: Path, commit_sha: str | None
 ) -> tuple[JobSpec, list[str]]:
-    """``plan_from_repository``, and the file's warnings as lines for the build's log."""
+    """Read ``spec.pipeline_path`` from ``workspace``, parse and plan it for this build: the
+    plan, which keeps ``pipeline_path``, the attempt and the event that triggered the build,
+    and the file's warnings as lines for the build's log."""
     if not spec.pipeline_path:
         raise RepoPipelineError("the build has no pipeline_path")
     text = read_pipeline_text(workspace, spec.pipeline_path)
