@@ -33,6 +33,7 @@ from tests.integration.api_helpers import (
     register_worker,
     set_status,
     trigger,
+    user_headers,
 )
 from tests.support.forge_status_server import FakeForge, forge_status_server
 
@@ -50,6 +51,8 @@ async def app_client(settings: ServerSettings, **changes: Any) -> AsyncIterator[
                 "public_url": PUBLIC_URL,
                 "commit_status_backoff_seconds": 0.2,
                 "commit_status_timeout_seconds": 5.0,
+                # Far off: a status must go out on the wake-up after its commit, not a poll.
+                "commit_status_poll_seconds": 60.0,
                 **changes,
             }
         )
@@ -212,6 +215,33 @@ async def test_a_refused_token_fails_at_once_and_the_build_shows_the_answer(
     assert "not-the-token-9" not in str(settled)
     assert listed.json()["items"][0]["status_reports"][0]["status"] == "failed"
     assert "not-the-token-9" not in listed.text
+
+
+async def test_a_developer_cannot_send_a_protected_secret_to_a_forge(
+    settings: ServerSettings, fake_forge: FakeForge
+) -> None:
+    """The job's author picks the forge's URL: a protected secret goes to a forge only for a
+    job an admin changed last, as it goes only to such builds."""
+    async with app_client(settings) as http:
+        admin = await admin_headers(http)
+        response = await http.put(
+            f"{API}/secrets/DEPLOY_TOKEN",
+            headers=admin,
+            json={"value": TOKEN, "protected_branches": ["main"]},
+        )
+        assert response.status_code in (200, 201), response.text
+        developer = await user_headers(http, admin, "developer")
+        forge = {**_forge("github", fake_forge), "token_secret": "DEPLOY_TOKEN"}
+        job = await create_job(
+            http, developer, scm_url="https://h.example/acme/widgets.git", forge=forge
+        )
+        build = await trigger(http, developer, job["id"], commit_sha=SHA, branch="main")
+        settled = await _settled(http, admin, build["id"])
+    [report] = settled["status_reports"]
+    assert report["status"] == "failed"
+    assert "protected" in report["last_error"]
+    assert report["response_status"] is None
+    assert fake_forge.received == []
 
 
 async def test_a_pending_report_is_sent_by_the_next_server(

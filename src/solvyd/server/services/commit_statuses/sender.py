@@ -25,7 +25,8 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from solvyd.server.db.models import Build, CommitStatusReport, Job
+from solvyd.server.auth.roles import Role
+from solvyd.server.db.models import Build, CommitStatusReport, Job, User
 from solvyd.server.events import COMMIT_STATUSES
 from solvyd.server.services.commit_statuses.forges import (
     Report,
@@ -35,7 +36,7 @@ from solvyd.server.services.commit_statuses.forges import (
 )
 from solvyd.server.services.commit_statuses.outbox import ADDED
 from solvyd.server.services.context import ServerContext
-from solvyd.server.services.secrets import secret_box, secret_values
+from solvyd.server.services.secrets import Recipient, secret_box, secret_values
 from solvyd.shared.backoff import backoff_delays
 from solvyd.shared.clock import utcnow
 
@@ -156,9 +157,16 @@ async def _prepare(ctx: ServerContext, session: AsyncSession, row: CommitStatusR
         item.problem = "the job's forge names no repository and its scm_url names none either"
         return item
     name = str(forge.get("token_secret") or "")
-    token = (await secret_values(session, secret_box(ctx), job.id, [name])).get(name)
+    # Whoever last changed the job chose where the token goes (api_url): a protected secret
+    # serves only a job an admin changed last, as it does builds (services/secrets.py).
+    admin_changed = await _is_admin(session, job.changed_by)
+    recipient = None if admin_changed else Recipient(build, admins_only=False)
+    values = await secret_values(session, secret_box(ctx), job.id, [name], recipient)
+    token = values.get(name)
     if not token:
-        item.problem = f"the secret {name!r} holding the forge's token is not set"
+        item.problem = f"the secret {name!r} holding the forge's token is not set" + (
+            "" if admin_changed else " (or is protected, and an admin did not change the job last)"
+        )
         return item
     public_url = ctx.settings.public_url
     row.target_url = f"{public_url.rstrip('/')}/builds/{build.id}" if public_url else None
@@ -177,6 +185,11 @@ async def _prepare(ctx: ServerContext, session: AsyncSession, row: CommitStatusR
         token,
     )
     return item
+
+
+async def _is_admin(session: AsyncSession, user_id: uuid.UUID | None) -> bool:
+    user = await session.get(User, user_id) if user_id is not None else None
+    return user is not None and not user.disabled and user.role == Role.ADMIN
 
 
 async def _send(ctx: ServerContext, http: httpx.AsyncClient, item: _Claimed) -> _Outcome:
