@@ -177,6 +177,33 @@ async def test_each_forge_gets_its_request(
     assert report["last_error"] is None
 
 
+async def test_newer_states_wait_for_the_one_in_flight_and_replace_unsent_ones(
+    settings: ServerSettings, fake_forge: FakeForge
+) -> None:
+    """While the forge takes its time over `pending`, the build runs and passes: `running` is
+    never sent (`success` replaced it unsent), and `success` goes out after `pending` has
+    been answered, so the forge's last word is `success`."""
+    fake_forge.hold_first = asyncio.Event()
+    async with app_client(settings) as http:
+        admin = await admin_headers(http)
+        job = await _job_with_forge(http, admin, _forge("github", fake_forge))
+        worker = await register_worker(http)
+        build = await trigger(http, admin, job["id"], commit_sha=SHA)
+        await fake_forge.wait_for(1)
+        assert (await claim_build(http, worker))["build_id"] == build["id"]
+        assert (await set_status(http, worker, build["id"], "running")).status_code == 200
+        response = await set_status(http, worker, build["id"], "success", exit_code=0)
+        assert response.status_code == 200, response.text
+        await asyncio.sleep(0.3)
+        assert len(fake_forge.received) == 1  # nothing overtakes the request in flight
+        fake_forge.hold_first.set()
+        await fake_forge.wait_for(2)
+        settled = await _settled(http, admin, build["id"])
+    assert fake_forge.states() == ["pending", "success"]
+    [report] = settled["status_reports"]
+    assert (report["state"], report["status"], report["attempts"]) == ("success", "sent", 1)
+
+
 async def test_a_server_error_is_retried_and_then_sent(
     settings: ServerSettings, fake_forge: FakeForge
 ) -> None:

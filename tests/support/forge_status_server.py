@@ -64,6 +64,8 @@ class FakeForge:
     received: list[Received] = field(default_factory=list)
     # Answers to give before the forge's normal one: (status code, JSON body), first first.
     scripted: list[tuple[int, Any]] = field(default_factory=list)
+    # When set, the first request is answered only once this is set (a slow forge).
+    hold_first: asyncio.Event | None = None
 
     def states(self, forge: str | None = None) -> list[str]:
         return [r.body["state"] for r in self.received if forge is None or r.forge == forge]
@@ -98,6 +100,8 @@ class FakeForge:
                 body=body,
             )
         )
+        if self.hold_first is not None and len(self.received) == 1:
+            await asyncio.wait_for(self.hold_first.wait(), 30)
         if not self._authorized(forge, headers):
             if forge == "github":
                 return JSONResponse(

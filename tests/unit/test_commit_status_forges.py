@@ -2,6 +2,7 @@
 and bodies as each forge documents them (see services/commit_statuses/forges.py for where)."""
 
 import pytest
+from pydantic import ValidationError
 
 from solvyd.protocol import BuildStatus
 from solvyd.server.services.commit_statuses.forges import (
@@ -14,6 +15,7 @@ from solvyd.server.services.commit_statuses.forges import (
     repository_from_scm_url,
     status_request,
 )
+from solvyd.server.settings import ServerSettings
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
 
@@ -127,3 +129,18 @@ def test_the_description_is_one_short_line() -> None:
 )
 def test_the_repository_is_read_from_the_scm_url(url: str | None, repository: str | None) -> None:
     assert repository_from_scm_url(url) == repository
+
+
+@pytest.mark.parametrize(
+    ("value", "stored"),
+    [("", ""), ("https://ci.example.com/", "https://ci.example.com"), ("http://h:8080/ci", None)],
+)
+def test_the_public_url_is_an_http_url(value: str, stored: str | None) -> None:
+    settings = ServerSettings(public_url=value)
+    assert settings.public_url == (value if stored is None else stored)
+
+
+@pytest.mark.parametrize("value", ["ftp://ci.example", "ci.example", "https://ci.example/?a=1"])
+def test_a_public_url_that_is_no_http_url_stops_the_server(value: str) -> None:
+    with pytest.raises(ValidationError, match="public"):
+        ServerSettings(public_url=value)

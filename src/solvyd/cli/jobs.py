@@ -135,7 +135,8 @@ def create(
     fields = _forge_fields(forge_type, forge_api_url, forge_repository, forge_token_secret)
     forge_body = _forge(forge, fields)
     if forge_body is not None:
-        body["forge"] = forge_body
+        # Unset fields as the server shows them, so that creating the same job again matches.
+        body["forge"] = {"api_url": None, "repository": None, **forge_body}
     if pipeline is not None:
         body["pipeline"] = _read_pipeline(pipeline)
     for key, value in (("scm_url", scm_url), ("branch", branch), ("timeout_seconds", timeout)):

@@ -15,7 +15,7 @@ import itertools
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from solvyd.server.auth.roles import Role
 from solvyd.server.db.models import Build, CommitStatusReport, Job, User
+from solvyd.server.db.types import UTCDateTime
 from solvyd.server.events import COMMIT_STATUSES
 from solvyd.server.services.commit_statuses.forges import (
     Report,
@@ -95,16 +96,21 @@ async def send_due_reports(ctx: ServerContext, http: httpx.AsyncClient) -> int:
 
 
 async def seconds_until_due(ctx: ServerContext) -> float | None:
-    """When the soonest pending row is due (0 if now); None if there is none."""
+    """When the soonest pending row is due (0 if now); None if there is none. A row another
+    sender holds is due when its lease ends (its holder sends the next state itself), so that
+    no server spins on it meanwhile."""
+    now = utcnow()
+    report = CommitStatusReport
+    due = sa.case((report.claimed_until > now, report.claimed_until), else_=report.next_attempt_at)
     async with ctx.db.transaction() as session:
-        soonest = await session.scalar(
-            sa.select(sa.func.min(CommitStatusReport.next_attempt_at)).where(
-                CommitStatusReport.status == "pending"
+        soonest: datetime | None = await session.scalar(
+            sa.select(sa.type_coerce(sa.func.min(due), UTCDateTime())).where(
+                report.status == "pending"
             )
         )
     if soonest is None:
         return None
-    return max(0.0, (soonest - utcnow()).total_seconds())
+    return max(0.0, (soonest - now).total_seconds())
 
 
 async def _claim(ctx: ServerContext) -> list[_Claimed]:
