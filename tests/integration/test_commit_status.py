@@ -305,6 +305,24 @@ async def test_a_pending_report_is_sent_by_the_next_server(
     assert fake_forge.states() == ["pending", "pending"]
 
 
+async def test_two_servers_send_each_report_once(
+    settings: ServerSettings, fake_forge: FakeForge
+) -> None:
+    """Two server processes on one PostgreSQL database, both polling hard: each report is
+    claimed by one of them (SKIP LOCKED and the lease), so the forge gets it once."""
+    if settings.resolved_database_url().startswith("sqlite"):
+        pytest.skip("SQLite serves one server process")
+    fast = {"commit_status_poll_seconds": 0.02}
+    async with app_client(settings, **fast) as first, app_client(settings, **fast) as second:
+        admin = await admin_headers(first)
+        job = await _job_with_forge(first, admin, _forge("gitlab", fake_forge))
+        builds = [await trigger(first, admin, job["id"], commit_sha=SHA) for _ in range(8)]
+        for build in builds:
+            await _settled(second, admin, build["id"])
+    assert len(fake_forge.received) == 8
+    assert fake_forge.states() == ["pending"] * 8
+
+
 async def test_a_build_without_a_sha_is_reported_once_the_agent_resolves_it(
     settings: ServerSettings, fake_forge: FakeForge
 ) -> None:
