@@ -1,3 +1,4 @@
+import json
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,46 @@ SCM_URL_HELP = (
 )
 
 
+FORGE_HELP = (
+    'Report build states on the commit: a JSON object {"type": "github"|"gitlab"|"gitea"|'
+    '"bitbucket", "api_url"?, "repository"?, "token_secret"} (or use the --forge-* options).'
+)
+
+
+def _forge(
+    text: str | None,
+    fields: dict[str, str | None],
+    current: dict[str, Any] | None = None,
+) -> dict[str, Any] | None:
+    """The forge to send: --forge's JSON, or the --forge-* options over `current` (the job's
+    forge, when editing); None if neither was given. The server checks the whole."""
+    given = {key: value for key, value in fields.items() if value is not None}
+    if text is not None and given:
+        raise CliError("give --forge JSON or the --forge-* options, not both")
+    if text is not None:
+        try:
+            forge = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise CliError(f"--forge is not JSON: {exc.msg}") from None
+        if not isinstance(forge, dict):
+            raise CliError("--forge must be a JSON object")
+        return forge
+    if not given:
+        return None
+    return {**(current or {}), **{key: value or None for key, value in given.items()}}
+
+
+def _forge_fields(
+    forge_type: str | None, api_url: str | None, repository: str | None, token: str | None
+) -> dict[str, str | None]:
+    return {
+        "type": forge_type,
+        "api_url": api_url,
+        "repository": repository,
+        "token_secret": token,
+    }
+
+
 def _read_pipeline(pipeline: Path) -> str:
     try:
         return pipeline.read_text()
@@ -67,6 +108,19 @@ def create(
     cancel_previous: bool = typer.Option(
         False, "--cancel-previous", help="A new build cancels older queued ones of its branch."
     ),
+    forge: str | None = typer.Option(None, "--forge", help=FORGE_HELP),
+    forge_type: str | None = typer.Option(
+        None, "--forge-type", help="github, gitlab, gitea or bitbucket."
+    ),
+    forge_api_url: str | None = typer.Option(
+        None, "--forge-api-url", help="The forge's API URL (needed for Gitea, self-hosted)."
+    ),
+    forge_repository: str | None = typer.Option(
+        None, "--forge-repository", help="owner/repo (default: from --scm-url)."
+    ),
+    forge_token_secret: str | None = typer.Option(
+        None, "--forge-token-secret", help="The secret holding the forge's API token."
+    ),
 ) -> None:
     """Create a job. Creating one that exists with the same definition changes nothing."""
     body: dict[str, Any] = {
@@ -78,6 +132,11 @@ def create(
         "max_concurrent_builds": max_concurrent,
         "cancel_previous": cancel_previous,
     }
+    fields = _forge_fields(forge_type, forge_api_url, forge_repository, forge_token_secret)
+    forge_body = _forge(forge, fields)
+    if forge_body is not None:
+        # Unset fields as the server shows them, so that creating the same job again matches.
+        body["forge"] = {"api_url": None, "repository": None, **forge_body}
     if pipeline is not None:
         body["pipeline"] = _read_pipeline(pipeline)
     for key, value in (("scm_url", scm_url), ("branch", branch), ("timeout_seconds", timeout)):
@@ -126,6 +185,14 @@ def show(name: str) -> None:
         "cancel_previous",
     ):
         console.print(Text(f"{key}:", style="bold"), str(job[key]))
+    if job.get("forge"):
+        forge = job["forge"]
+        where = forge.get("repository") or "(from scm_url)"
+        console.print(
+            Text("forge:", style="bold"),
+            f"{forge['type']} {where}, token in secret {forge['token_secret']}",
+            highlight=False,
+        )
     if job.get("pipeline"):
         console.print("pipeline:", style="bold")
         console.out(job["pipeline"].rstrip(), highlight=False)
@@ -178,6 +245,22 @@ def edit(
     secrets_for_forks: bool | None = typer.Option(
         None, "--secrets-for-forks/--no-secrets-for-forks"
     ),
+    forge: str | None = typer.Option(None, "--forge", help=FORGE_HELP),
+    forge_type: str | None = typer.Option(
+        None, "--forge-type", help="github, gitlab, gitea or bitbucket."
+    ),
+    forge_api_url: str | None = typer.Option(
+        None, "--forge-api-url", help="The forge's API URL (needed for Gitea, self-hosted)."
+    ),
+    forge_repository: str | None = typer.Option(
+        None, "--forge-repository", help="owner/repo (default: from --scm-url)."
+    ),
+    forge_token_secret: str | None = typer.Option(
+        None, "--forge-token-secret", help="The secret holding the forge's API token."
+    ),
+    no_forge: bool = typer.Option(
+        False, "--no-forge", help="Stop reporting build states on the commit."
+    ),
 ) -> None:
     """Change a job: only the options given change, everything else stays."""
     if pipeline is not None and from_repository:
@@ -207,6 +290,14 @@ def edit(
         body["secrets_for_forks"] = secrets_for_forks
     client = ApiClient()
     job = client.resolve_job(name)
+    fields = _forge_fields(forge_type, forge_api_url, forge_repository, forge_token_secret)
+    forge_body = _forge(forge, fields, job.get("forge"))
+    if no_forge and forge_body is not None:
+        raise CliError("give --no-forge or a forge, not both")
+    if no_forge:
+        body["forge"] = None
+    elif forge_body is not None:
+        body["forge"] = forge_body
     if env or unset_env:
         variables = dict(job["env"]) | _key_values(env, "--env")
         for key in unset_env:

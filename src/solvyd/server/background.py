@@ -3,12 +3,20 @@
 import asyncio
 import time
 
+import httpx
 import structlog
 from sqlalchemy.exc import SQLAlchemyError
 
+from solvyd.server.events import COMMIT_STATUSES
 from solvyd.server.services.builds.log_archive import archive_old_logs
 from solvyd.server.services.builds.reap import end_overdue_builds, reap_lost_workers
 from solvyd.server.services.builds.retry import release_due_retries
+from solvyd.server.services.commit_statuses.sender import (
+    due_wait,
+    install_wakeup,
+    seconds_until_due,
+    send_due_reports,
+)
 from solvyd.server.services.context import ServerContext
 from solvyd.shared.clock import utcnow
 
@@ -61,3 +69,32 @@ async def run_log_archiver(ctx: ServerContext) -> None:
             # would otherwise print a traceback every interval.
             log.warning("log archiving failed", error=f"{type(exc).__name__}: {exc}")
         await asyncio.sleep(ctx.settings.log_archive_interval_seconds)
+
+
+async def run_commit_status_sender(ctx: ServerContext) -> None:
+    """Send the commit statuses that are due, as soon as they are recorded (a wake-up after
+    the recording transaction commits) and when their retry falls due. Never raises: a round
+    that failed is tried again, since every report is a row."""
+    poll = ctx.settings.commit_status_poll_seconds
+    remove_wakeup = install_wakeup(ctx)
+    try:
+        async with httpx.AsyncClient(follow_redirects=False) as http:
+            while True:
+                signal = ctx.events.listen(COMMIT_STATUSES)
+                try:
+                    while await send_due_reports(ctx, http):
+                        pass
+                    wait = due_wait(await seconds_until_due(ctx), poll)
+                except Exception as exc:
+                    expected = isinstance(exc, OSError | SQLAlchemyError)
+                    log.error(
+                        "commit status round failed",
+                        error=f"{type(exc).__name__}: {exc}",
+                        exc_info=not expected,
+                    )
+                    wait = poll
+                if ctx.events.closed:
+                    return
+                await signal.wait(wait)
+    finally:
+        remove_wakeup()

@@ -129,6 +129,8 @@ QUEUE = "queue"
 # went offline, runs another number of builds).
 BUILDS = "builds"
 WORKERS = "workers"
+# A commit status report was recorded (services/commit_statuses): wakes this process's sender.
+COMMIT_STATUSES = "commit-statuses"
 # Not a topic of its own: wakes every waiter. Sent when wake-ups may have been lost.
 ALL_TOPICS = "*"
 

@@ -4,6 +4,7 @@ import json
 import re
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from pydantic import Field, IPvAnyNetwork, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -72,6 +73,19 @@ class ServerSettings(BaseSettings):
     # client, for the login throttle and the audit log. Empty: the address of the connection,
     # whatever a header says. (uvicorn's own --forwarded-allow-ips is switched off.)
     trusted_proxies: Annotated[list[IPvAnyNetwork], NoDecode] = Field(default_factory=list)
+    # Where users reach this server (http(s)://host[:port][/path], no query): commit statuses
+    # link to <public_url>/builds/<id>. Empty: they carry no link.
+    public_url: str = ""
+    # Commit statuses: each request's timeout; retries (timeouts, 429, 5xx) back off from
+    # `commit_status_backoff_seconds`, doubling up to the max, for this long after the first
+    # attempt, then the report is failed.
+    commit_status_timeout_seconds: float = Field(default=10.0, gt=0)
+    commit_status_backoff_seconds: float = Field(default=2.0, gt=0)
+    commit_status_backoff_max_seconds: float = Field(default=60.0, gt=0)
+    commit_status_retry_seconds: float = Field(default=600.0, ge=0)
+    # The sender is woken by every report recorded in this process; it looks anyway this often
+    # (for reports recorded by another server process, and for retries that fell due).
+    commit_status_poll_seconds: float = Field(default=10.0, gt=0)
 
     @field_validator("cors_origins", mode="before")
     @classmethod
@@ -99,6 +113,19 @@ class ServerSettings(BaseSettings):
             if origin != "*" and not _ORIGIN.match(origin):
                 raise ValueError(f"{origin!r} is no origin: write scheme://host[:port]")
         return origins
+
+    @field_validator("public_url")
+    @classmethod
+    def _check_public_url(cls, value: str) -> str:
+        value = value.strip()
+        if not value:
+            return ""
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"{value!r} is no http(s) URL: write https://host[:port][/path]")
+        if parts.query or parts.fragment or parts.username or parts.password:
+            raise ValueError(f"{value!r}: the public URL takes no query, fragment or credentials")
+        return value.rstrip("/")
 
     @property
     def heartbeat_ttl_seconds(self) -> float:

@@ -1125,6 +1125,8 @@ export interface components {
             /** Started At */
             started_at: string | null;
             status: components["schemas"]["BuildStatus"];
+            /** Status Reports */
+            status_reports?: components["schemas"]["StatusReportRead"][];
             /** Steps */
             steps?: components["schemas"]["StepRead"][];
             /** Trigger */
@@ -1212,6 +1214,23 @@ export interface components {
             /** Success */
             success: number;
         };
+        /**
+         * ForgeSettings
+         * @description Where a job's builds report their state on the commit (commit statuses).
+         */
+        ForgeSettings: {
+            /** Api Url */
+            api_url?: string | null;
+            /** Repository */
+            repository?: string | null;
+            /** Token Secret */
+            token_secret: string;
+            /**
+             * Type
+             * @enum {string}
+             */
+            type: "github" | "gitlab" | "gitea" | "bitbucket";
+        };
         /** GraphStep */
         GraphStep: {
             /** Depends On */
@@ -1268,6 +1287,7 @@ export interface components {
             env?: {
                 [key: string]: string;
             };
+            forge?: components["schemas"]["ForgeSettings"] | null;
             /** Labels */
             labels?: string[];
             /** Max Concurrent Builds */
@@ -1326,6 +1346,7 @@ export interface components {
             env: {
                 [key: string]: string;
             };
+            forge?: components["schemas"]["ForgeSettings"] | null;
             /**
              * Id
              * Format: uuid
@@ -1454,6 +1475,7 @@ export interface components {
             env?: {
                 [key: string]: string;
             } | null;
+            forge?: components["schemas"]["ForgeSettings"] | null;
             /** Labels */
             labels?: string[] | null;
             /** Max Concurrent Builds */
@@ -1690,6 +1712,36 @@ export interface components {
             workers_offline: number;
             /** Workers Online */
             workers_online: number;
+        };
+        /**
+         * StatusReportRead
+         * @description The build's state as reported on its commit at the forge (commit statuses).
+         */
+        StatusReportRead: {
+            /** Attempts */
+            attempts: number;
+            /** Context */
+            context: string;
+            /** Forge */
+            forge: string;
+            /** Last Error */
+            last_error: string | null;
+            /** Response Body */
+            response_body: string | null;
+            /** Response Status */
+            response_status: number | null;
+            /** State */
+            state: string;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "pending" | "sent" | "failed";
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
         };
         /**
          * StepGraph

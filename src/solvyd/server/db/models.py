@@ -163,6 +163,9 @@ class Job(Base):
     cancel_previous: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     # Builds of pull requests from forks get the job's and global secrets only if this is set.
     secrets_for_forks: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    # Where builds report their state on the commit (schemas.jobs.ForgeSettings as JSON:
+    # type, api_url, repository, token_secret); None: nowhere.
+    forge: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
     next_build_number: Mapped[int] = mapped_column(default=1)
     created_by: Mapped[uuid.UUID | None] = mapped_column(
         sa.ForeignKey("users.id", ondelete="SET NULL")
@@ -219,6 +222,10 @@ class Build(Base):
     trigger: Mapped[str] = mapped_column(sa.String(20), default="manual")
     # Built from a pull request whose branch lives in another repository (a fork).
     from_fork: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    # Its job had a forge when it was queued: its state changes are reported on the commit.
+    # Kept on the row so that the dispatch path, which has the build loaded, never looks at
+    # the job to know (builds of jobs without a forge cost nothing more).
+    reports_status: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     triggered_by: Mapped[uuid.UUID | None] = mapped_column(
         sa.ForeignKey("users.id", ondelete="SET NULL")
     )
@@ -261,6 +268,46 @@ class Build(Base):
     log_truncated: Mapped[bool] = mapped_column(default=False)
     # Set once retention moved the log to the artifact store (its rows are then gone).
     log_archive_key: Mapped[str | None] = mapped_column(sa.Text)
+
+
+class CommitStatusReport(Base):
+    """The outbox of commit statuses: the latest state of a build to report on its commit at
+    the forge, one row per build and context. A newer state replaces the row's content (and
+    bumps `version`), so an unsent older one is never sent after it; the sender claims due
+    rows after commit and records the forge's answer."""
+
+    __tablename__ = "commit_status_reports"
+    __table_args__ = (
+        sa.UniqueConstraint("build_id", "context"),
+        sa.Index("ix_commit_status_reports_status_next_attempt_at", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    build_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("builds.id", ondelete="CASCADE"))
+    # github | gitlab | gitea | bitbucket
+    forge: Mapped[str] = mapped_column(sa.String(20))
+    # solvyd/<job name>: what the forge shows the status under.
+    context: Mapped[str] = mapped_column(sa.String(255))
+    commit_sha: Mapped[str] = mapped_column(sa.String(64))
+    # The build's state to report: queued | running | success | failure | cancelled | error.
+    state: Mapped[str] = mapped_column(sa.String(20))
+    description: Mapped[str] = mapped_column(sa.String(255), default="")
+    # The link sent (SOLVYD_PUBLIC_URL's build page), recorded when sent; None: none sent.
+    target_url: Mapped[str | None] = mapped_column(sa.Text)
+    # pending (to send) | sent | failed
+    status: Mapped[str] = mapped_column(sa.String(20), default="pending")
+    # Bumped with every new state, so a sender's answer for an older one is not taken for it.
+    version: Mapped[int] = mapped_column(default=1)
+    attempts: Mapped[int] = mapped_column(default=0)
+    first_attempt_at: Mapped[datetime | None]
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # A sender holds the row until then (its request is in flight); None: nobody does.
+    claimed_until: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(sa.Text)
+    response_status: Mapped[int | None]
+    response_body: Mapped[str | None] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
 class BuildStep(Base):

@@ -1,5 +1,6 @@
 import uuid
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -27,6 +28,26 @@ class StepRead(BaseModel):
     # The names of the steps this one waits for (the repository checkout included), so the
     # build can be drawn as a graph.
     depends_on: list[str] = Field(default_factory=list)
+
+
+class StatusReportRead(BaseModel):
+    """The build's state as reported on its commit at the forge (commit statuses)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    forge: str
+    context: str
+    # The build's state this report is about (queued, running, success ...).
+    state: str
+    # pending (to send, or retrying) | sent | failed
+    status: Literal["pending", "sent", "failed"]
+    attempts: int
+    # Why the last attempt did not succeed; null once sent.
+    last_error: str | None
+    # The forge's answer to the last attempt (its body cut to 2000 characters).
+    response_status: int | None
+    response_body: str | None
+    updated_at: datetime
 
 
 class BuildRead(BaseModel):
@@ -57,6 +78,8 @@ class BuildRead(BaseModel):
     # e.g. "no online worker has the labels docker, gpu".
     waiting_reason: str | None = None
     steps: list[StepRead] = Field(default_factory=list)
+    # One per forge context the build reports to (empty when its job has no forge).
+    status_reports: list[StatusReportRead] = Field(default_factory=list)
 
 
 class BuildList(BaseModel):

@@ -1,12 +1,71 @@
+import re
 import uuid
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 Priority = Annotated[int, Field(ge=-1000, le=1000)]
 ConcurrencyLimit = Annotated[int, Field(ge=1, le=10_000)]
 JobName = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9][\w.\-]*$")]
+
+
+ForgeType = Literal["github", "gitlab", "gitea", "bitbucket"]
+# owner/repo; GitLab also group/subgroup/.../repo.
+_REPOSITORY = re.compile(r"^[\w.\-]+(/[\w.\-]+)+$")
+
+
+class ForgeSettings(BaseModel):
+    """Where a job's builds report their state on the commit (commit statuses)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: ForgeType
+    # The forge's API base URL; default: the public GitHub, GitLab or Bitbucket. Required for
+    # Gitea (and for a self-hosted GitLab or GitHub Enterprise).
+    api_url: str | None = Field(default=None, max_length=500)
+    # owner/repo (GitLab: group/.../project); default: read from the job's scm_url.
+    repository: str | None = Field(default=None, max_length=500)
+    # The name of a secret (the job's, or a global one) holding the forge's API token.
+    token_secret: str = Field(max_length=200)
+
+    @field_validator("api_url")
+    @classmethod
+    def _check_api_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("api_url must be an http:// or https:// URL")
+        if parts.query or parts.fragment or parts.username or parts.password:
+            raise ValueError("api_url must have no query, fragment or credentials")
+        return value.strip().rstrip("/")
+
+    @field_validator("repository")
+    @classmethod
+    def _check_repository(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.strip().strip("/").removesuffix(".git")
+        if not _REPOSITORY.match(value):
+            raise ValueError("repository must look like owner/repo")
+        return value
+
+    @field_validator("token_secret")
+    @classmethod
+    def _check_token_secret(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("token_secret must name the secret holding the forge's token")
+        return value.strip()
+
+    @model_validator(mode="after")
+    def _check_forge(self) -> "ForgeSettings":
+        if self.type == "gitea" and self.api_url is None:
+            raise ValueError("a gitea forge needs its api_url (there is no public default)")
+        if self.type != "gitlab" and self.repository and self.repository.count("/") != 1:
+            raise ValueError(f"a {self.type} repository is owner/repo, nothing more")
+        return self
 
 
 class JobCreate(BaseModel):
@@ -33,6 +92,8 @@ class JobCreate(BaseModel):
     cancel_previous: bool = False
     # Builds of pull requests from forks get the job's and global secrets too (default: none).
     secrets_for_forks: bool = False
+    # Report each build's state on its commit at this forge; None: nowhere.
+    forge: ForgeSettings | None = None
 
 
 class JobUpdate(BaseModel):
@@ -52,6 +113,8 @@ class JobUpdate(BaseModel):
     max_concurrent_builds: ConcurrencyLimit | None = None
     cancel_previous: bool | None = None
     secrets_for_forks: bool | None = None
+    # null removes it.
+    forge: ForgeSettings | None = None
 
 
 class JobRead(BaseModel):
@@ -73,6 +136,7 @@ class JobRead(BaseModel):
     max_concurrent_builds: int | None
     cancel_previous: bool
     secrets_for_forks: bool
+    forge: ForgeSettings | None = None
     created_at: datetime
     updated_at: datetime
 

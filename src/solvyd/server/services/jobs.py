@@ -13,6 +13,7 @@ from solvyd.server.events import BUILDS
 from solvyd.server.schemas.jobs import JobCreate, JobUpdate
 from solvyd.server.services import audit
 from solvyd.server.services.audit import Actor
+from solvyd.server.services.commit_statuses.forges import repository_from_scm_url
 from solvyd.server.services.context import ServerContext
 from solvyd.server.services.errors import Conflict, InvalidInput, NotFound
 
@@ -43,6 +44,28 @@ def _validate(job: Job) -> None:
         load_job_pipeline(job)
     except PipelineError as exc:
         raise InvalidInput(str(exc), details=[e.as_dict() for e in exc.errors]) from exc
+    _validate_forge(job)
+
+
+def _validate_forge(job: Job) -> None:
+    """The forge's repository is given or read from the job's scm_url (the schema checked the
+    rest); unset fields are not stored."""
+    if not job.forge:
+        job.forge = None
+        return
+    forge = {key: value for key, value in job.forge.items() if value is not None}
+    repository = forge.get("repository") or repository_from_scm_url(job.scm_url)
+    if not repository:
+        raise InvalidInput(
+            "forge.repository is not set and cannot be read from the job's scm_url: "
+            "set it (owner/repo)"
+        )
+    if forge["type"] != "gitlab" and repository.count("/") != 1:
+        raise InvalidInput(
+            f"the {forge['type']} repository {repository!r} read from the scm_url is not "
+            "owner/repo: set forge.repository"
+        )
+    job.forge = forge
 
 
 async def create_job(ctx: ServerContext, body: JobCreate, actor: Actor) -> Job:

@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from solvyd.protocol import BuildStatus
 from solvyd.server.db import queries
 from solvyd.server.db.models import Build
+from solvyd.server.services.commit_statuses.outbox import record_build_state
 from solvyd.server.state import check_build_transition, step_status_for_unfinished
 from solvyd.shared.clock import utcnow
 
@@ -38,6 +39,7 @@ async def finish(
         duration_seconds = max(0.0, (build.completed_at - build.started_at).total_seconds())
     build.duration_seconds = duration_seconds
     await queries.finish_open_steps(session, build, step_status_for_unfinished(status))
+    await record_build_state(session, build)
 
 
 def unassign(build: Build) -> None:
@@ -114,6 +116,7 @@ async def _back_to_the_queue(session: AsyncSession, build: Build) -> None:
     await queries.delete_logs(session, build.id)
     build.log_bytes = 0
     build.log_truncated = False
+    await record_build_state(session, build)
 
 
 async def retry_or_fail(

@@ -9,8 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from solvyd.protocol import BuildStatus
 from solvyd.server.db import queries
-from solvyd.server.db.models import Build, Job
-from solvyd.server.schemas.builds import BuildList, BuildRead, StepRead
+from solvyd.server.db.models import Build, CommitStatusReport, Job
+from solvyd.server.schemas.builds import BuildList, BuildRead, StatusReportRead, StepRead
 from solvyd.server.services.builds.step_graph import step_dependencies
 from solvyd.server.services.context import ServerContext
 from solvyd.server.services.errors import InvalidInput, NotFound
@@ -39,6 +39,7 @@ async def _to_read_models(session: AsyncSession, builds: list[Build]) -> list[Bu
     steps = await queries.build_steps(session, [b.id for b in builds])
     names = await queries.job_names(session, [b.job_id for b in builds])
     reasons = await _waiting_reasons(session, builds)
+    reports = await _status_reports(session, builds)
     by_build: dict[uuid.UUID, list[StepRead]] = {}
     for step in steps:
         by_build.setdefault(step.build_id, []).append(StepRead.model_validate(step))
@@ -48,10 +49,29 @@ async def _to_read_models(session: AsyncSession, builds: list[Build]) -> list[Bu
                 "steps": _with_dependencies(build, by_build.get(build.id, [])),
                 "job_name": names.get(build.job_id),
                 "waiting_reason": reasons.get(build.id),
+                "status_reports": reports.get(build.id, []),
             }
         )
         for build in builds
     ]
+
+
+async def _status_reports(
+    session: AsyncSession, builds: list[Build]
+) -> dict[uuid.UUID, list[StatusReportRead]]:
+    """One query for the page's builds that report commit statuses; none if no build does."""
+    ids = [build.id for build in builds if build.reports_status]
+    if not ids:
+        return {}
+    rows = await session.scalars(
+        sa.select(CommitStatusReport)
+        .where(CommitStatusReport.build_id.in_(ids))
+        .order_by(CommitStatusReport.context)
+    )
+    by_build: dict[uuid.UUID, list[StatusReportRead]] = {}
+    for row in rows:
+        by_build.setdefault(row.build_id, []).append(StatusReportRead.model_validate(row))
+    return by_build
 
 
 def _with_dependencies(build: Build, steps: list[StepRead]) -> list[StepRead]:

@@ -19,6 +19,7 @@ from solvyd.server.schemas.builds import TriggerRequest
 from solvyd.server.services import audit
 from solvyd.server.services.audit import Actor
 from solvyd.server.services.builds import lifecycle
+from solvyd.server.services.commit_statuses.outbox import record_build_state
 from solvyd.server.services.context import ServerContext
 from solvyd.server.services.errors import InvalidInput, NotFound
 from solvyd.server.services.jobs import load_job_pipeline
@@ -105,6 +106,7 @@ async def queue_build(
         labels=sorted(set(job.labels)),
         retry_of=retry_of,
         from_fork=from_fork,
+        reports_status=bool(job.forge),
     )
     context = BuildContext(
         build_id=build.id,
@@ -163,6 +165,7 @@ async def queue_build(
         BuildStep(build_id=build.id, position=position, name=name)
         for position, name in enumerate(names)
     )
+    await record_build_state(session, build, job)
     return QueuedBuild(build, job, superseded)
 
 

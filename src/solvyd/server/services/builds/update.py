@@ -19,6 +19,7 @@ from solvyd.server.events import BUILDS, QUEUE, build_topic
 from solvyd.server.services.builds import lifecycle
 from solvyd.server.services.builds.access import build_held_by
 from solvyd.server.services.builds.retry import retry_policy
+from solvyd.server.services.commit_statuses.outbox import record_build_state
 from solvyd.server.services.context import ServerContext
 from solvyd.server.services.errors import Conflict
 from solvyd.server.state import IllegalTransition, check_step_transition
@@ -36,10 +37,15 @@ async def update_build_status(
         if body.commit_sha and not BuildStatus(build.status).finished:
             build.commit_sha = body.commit_sha  # what the checkout resolved
         if build.status == body.status and body.status is not BuildStatus.QUEUED:
+            if build.status == BuildStatus.RUNNING:
+                # A repeated `running` may bring the sha: report what waited for it.
+                await record_build_state(session, build)
             return build  # a retried report
         try:
             if body.status is BuildStatus.RUNNING:
                 lifecycle.mark_running(build, body.started_at)
+                # Also the first report of a build queued without a sha (now resolved).
+                await record_build_state(session, build)
             elif body.status is BuildStatus.QUEUED:
                 await _hand_back(session, worker_id, build, body)
             elif not await _retried(ctx, session, build, body):

@@ -1,0 +1,1 @@
+"""Commit statuses: each change of a build's state reported on its commit at the forge."""

@@ -1,0 +1,403 @@
+"""Commit statuses, end to end on both databases: builds driven through the real app's API
+(trigger, claim, status reports as a worker) are reported to a real HTTP server on loopback
+that implements each forge's status endpoint (tests/support/forge_status_server.py says where
+each shape comes from) and checks the path, the auth header and the body.
+
+Also: a 500 is retried and then sent; a 401 fails at once and the build shows the forge's
+answer (never the token); a pending report is a row, so a restarted server sends it; a job
+without a forge adds no rows; the forge setting is validated at the edge."""
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from solvyd.server.app import create_app
+from solvyd.server.db.models import Build, CommitStatusReport
+from solvyd.server.settings import ServerSettings
+from solvyd.shared.clock import utcnow
+from tests.integration.api_helpers import (
+    API,
+    Headers,
+    admin_headers,
+    assert_error,
+    claim_build,
+    create_job,
+    get_build,
+    register_worker,
+    set_status,
+    trigger,
+    user_headers,
+)
+from tests.support.forge_status_server import FakeForge, forge_status_server
+
+TOKEN = "forge-token-Zq81xWv3"
+SHA = "a" * 39 + "1"
+PUBLIC_URL = "https://ci.example.test"
+
+
+@asynccontextmanager
+async def app_client(settings: ServerSettings, **changes: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """The app in-process with its background loops (the sender among them)."""
+    app = create_app(
+        settings.model_copy(
+            update={
+                "public_url": PUBLIC_URL,
+                "commit_status_backoff_seconds": 0.2,
+                "commit_status_timeout_seconds": 5.0,
+                # Far off: a status must go out on the wake-up after its commit, not a poll.
+                "commit_status_poll_seconds": 60.0,
+                **changes,
+            }
+        )
+    )
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+            http.app = app  # type: ignore[attr-defined]
+            yield http
+
+
+@pytest.fixture
+async def fake_forge() -> AsyncIterator[FakeForge]:
+    async with forge_status_server(TOKEN) as forge:
+        yield forge
+
+
+def _forge(kind: str, fake: FakeForge, **extra: Any) -> dict[str, Any]:
+    return {"type": kind, "api_url": fake.url, "token_secret": "FORGE_TOKEN", **extra}
+
+
+async def _job_with_forge(
+    http: httpx.AsyncClient, admin: Headers, forge: dict[str, Any], token: str = TOKEN
+) -> dict[str, Any]:
+    job = await create_job(
+        http, admin, scm_url="https://git.example.test/acme/widgets.git", forge=forge
+    )
+    response = await http.put(
+        f"{API}/jobs/{job['id']}/secrets/FORGE_TOKEN", headers=admin, json={"value": token}
+    )
+    assert response.status_code in (200, 201), response.text
+    return job
+
+
+async def _run_to(
+    http: httpx.AsyncClient, admin: Headers, job: dict[str, Any], final: str, **trig: Any
+) -> dict[str, Any]:
+    """Trigger a build of `job`, claim it, report it running then `final`, as a worker."""
+    worker = await register_worker(http)
+    build = await trigger(http, admin, job["id"], **trig)
+    assert (await claim_build(http, worker))["build_id"] == build["id"]
+    assert (await set_status(http, worker, build["id"], "running")).status_code == 200
+    response = await set_status(http, worker, build["id"], final, exit_code=0)
+    assert response.status_code == 200, response.text
+    return build
+
+
+async def _reports(http: httpx.AsyncClient) -> list[CommitStatusReport]:
+    ctx = http.app.state.ctx  # type: ignore[attr-defined]
+    async with ctx.db.transaction() as session:
+        return list(await session.scalars(sa.select(CommitStatusReport)))
+
+
+async def _settled(http: httpx.AsyncClient, admin: Headers, build_id: str) -> dict[str, Any]:
+    """The build once its report is no longer pending (bounded)."""
+    deadline = utcnow() + timedelta(seconds=15)
+    while True:
+        build = await get_build(http, admin, build_id)
+        reports = build["status_reports"]
+        if reports and all(report["status"] != "pending" for report in reports):
+            return build
+        assert utcnow() < deadline, build
+        await asyncio.sleep(0.05)
+
+
+EXPECTED = {
+    # forge: (path of the request for acme/widgets, auth header, name field, final state)
+    "github": (f"/repos/acme/widgets/statuses/{SHA}", ("authorization", f"Bearer {TOKEN}")),
+    "gitlab": (
+        f"/api/v4/projects/acme%2Fwidgets/statuses/{SHA}",
+        ("private-token", TOKEN),
+    ),
+    "gitea": (f"/api/v1/repos/acme/widgets/statuses/{SHA}", ("authorization", f"token {TOKEN}")),
+    "bitbucket": (
+        f"/2.0/repositories/acme/widgets/commit/{SHA}/statuses/build",
+        ("authorization", f"Bearer {TOKEN}"),
+    ),
+}
+FINAL_STATE = {
+    "github": "success",
+    "gitlab": "success",
+    "gitea": "success",
+    "bitbucket": "SUCCESSFUL",
+}
+
+
+@pytest.mark.parametrize("kind", ["github", "gitlab", "gitea", "bitbucket"])
+async def test_each_forge_gets_its_request(
+    settings: ServerSettings, fake_forge: FakeForge, kind: str
+) -> None:
+    async with app_client(settings) as http:
+        admin = await admin_headers(http)
+        job = await _job_with_forge(http, admin, _forge(kind, fake_forge))
+        build = await _run_to(http, admin, job, "success", commit_sha=SHA)
+        settled = await _settled(http, admin, build["id"])
+    path, (header, value) = EXPECTED[kind]
+    assert fake_forge.received, "no request reached the forge"
+    for request in fake_forge.received:
+        assert request.forge == kind
+        assert request.raw_path == path
+        assert request.headers[header] == value
+    last = fake_forge.received[-1].body
+    context = f"solvyd/{job['name']}"
+    assert last["state"] == FINAL_STATE[kind]
+    assert last["description"] == f"Build #{build['number']} passed"
+    link = f"{PUBLIC_URL}/builds/{build['id']}"
+    if kind == "bitbucket":
+        assert last["key"] == context[:40] or len(last["key"]) == 40
+        assert last["name"] == context
+        assert last["url"] == link
+    else:
+        assert last[{"gitlab": "name"}.get(kind, "context")] == context
+        assert last["target_url"] == link
+    # Coalesced or not, never an earlier state after the last one.
+    assert fake_forge.states().count(FINAL_STATE[kind]) == 1
+    [report] = settled["status_reports"]
+    assert report["status"] == "sent"
+    assert report["state"] == "success"
+    assert report["context"] == context
+    assert report["forge"] == kind
+    assert report["response_status"] == 201
+    assert report["last_error"] is None
+
+
+async def test_newer_states_wait_for_the_one_in_flight_and_replace_unsent_ones(
+    settings: ServerSettings, fake_forge: FakeForge
+) -> None:
+    """While the forge takes its time over `pending`, the build runs and passes: `running` is
+    never sent (`success` replaced it unsent), and `success` goes out after `pending` has
+    been answered, so the forge's last word is `success`."""
+    fake_forge.hold_first = asyncio.Event()
+    async with app_client(settings) as http:
+        admin = await admin_headers(http)
+        job = await _job_with_forge(http, admin, _forge("github", fake_forge))
+        worker = await register_worker(http)
+        build = await trigger(http, admin, job["id"], commit_sha=SHA)
+        await fake_forge.wait_for(1)
+        assert (await claim_build(http, worker))["build_id"] == build["id"]
+        assert (await set_status(http, worker, build["id"], "running")).status_code == 200
+        response = await set_status(http, worker, build["id"], "success", exit_code=0)
+        assert response.status_code == 200, response.text
+        await asyncio.sleep(0.3)
+        assert len(fake_forge.received) == 1  # nothing overtakes the request in flight
+        fake_forge.hold_first.set()
+        await fake_forge.wait_for(2)
+        settled = await _settled(http, admin, build["id"])
+    assert fake_forge.states() == ["pending", "success"]
+    [report] = settled["status_reports"]
+    assert (report["state"], report["status"], report["attempts"]) == ("success", "sent", 1)
+
+
+async def test_a_server_error_is_retried_and_then_sent(
+    settings: ServerSettings, fake_forge: FakeForge
+) -> None:
+    fake_forge.scripted = [(500, {"message": "Server Error"})]
+    async with app_client(settings) as http:
+        admin = await admin_headers(http)
+        job = await _job_with_forge(http, admin, _forge("github", fake_forge))
+        build = await trigger(http, admin, job["id"], commit_sha=SHA)
+        settled = await _settled(http, admin, build["id"])
+    [report] = settled["status_reports"]
+    assert report["status"] == "sent"
+    assert report["state"] == "queued"
+    assert report["attempts"] == 2
+    assert report["response_status"] == 201
+    assert [r.body["state"] for r in fake_forge.received] == ["pending", "pending"]
+
+
+async def test_a_refused_token_fails_at_once_and_the_build_shows_the_answer(
+    settings: ServerSettings, fake_forge: FakeForge
+) -> None:
+    async with app_client(settings) as http:
+        admin = await admin_headers(http)
+        job = await _job_with_forge(
+            http, admin, _forge("github", fake_forge), token="not-the-token-9"
+        )
+        build = await trigger(http, admin, job["id"], commit_sha=SHA)
+        settled = await _settled(http, admin, build["id"])
+        listed = await http.get(f"{API}/builds", headers=admin, params={"job_id": job["id"]})
+    [report] = settled["status_reports"]
+    assert report["status"] == "failed"
+    assert report["attempts"] == 1
+    assert report["response_status"] == 401
+    assert "Bad credentials" in report["response_body"]
+    assert "401" in report["last_error"]
+    assert len(fake_forge.received) == 1
+    assert "not-the-token-9" not in str(settled)
+    assert listed.json()["items"][0]["status_reports"][0]["status"] == "failed"
+    assert "not-the-token-9" not in listed.text
+
+
+async def test_a_developer_cannot_send_a_protected_secret_to_a_forge(
+    settings: ServerSettings, fake_forge: FakeForge
+) -> None:
+    """The job's author picks the forge's URL: a protected secret goes to a forge only for a
+    job an admin changed last, as it goes only to such builds."""
+    async with app_client(settings) as http:
+        admin = await admin_headers(http)
+        response = await http.put(
+            f"{API}/secrets/DEPLOY_TOKEN",
+            headers=admin,
+            json={"value": TOKEN, "protected_branches": ["main"]},
+        )
+        assert response.status_code in (200, 201), response.text
+        developer = await user_headers(http, admin, "developer")
+        forge = {**_forge("github", fake_forge), "token_secret": "DEPLOY_TOKEN"}
+        job = await create_job(
+            http, developer, scm_url="https://h.example/acme/widgets.git", forge=forge
+        )
+        build = await trigger(http, developer, job["id"], commit_sha=SHA, branch="main")
+        settled = await _settled(http, admin, build["id"])
+    [report] = settled["status_reports"]
+    assert report["status"] == "failed"
+    assert "protected" in report["last_error"]
+    assert report["response_status"] is None
+    assert fake_forge.received == []
+
+
+async def test_a_pending_report_is_sent_by_the_next_server(
+    settings: ServerSettings, fake_forge: FakeForge
+) -> None:
+    """The forge is down while the first server runs (its retry is an hour away); the server
+    stops; once the retry falls due, the next server sends the row: reports are rows."""
+    fake_forge.scripted = [(503, {"message": "Service Unavailable"})]
+    async with app_client(settings, commit_status_backoff_seconds=3600.0) as http:
+        admin = await admin_headers(http)
+        job = await _job_with_forge(http, admin, _forge("gitlab", fake_forge))
+        build = await trigger(http, admin, job["id"], commit_sha=SHA)
+        await fake_forge.wait_for(1)
+        ctx = http.app.state.ctx  # type: ignore[attr-defined]
+        for _ in range(100):
+            [row] = await _reports(http)
+            if row.attempts == 1:
+                break
+            await asyncio.sleep(0.02)
+        assert row.status == "pending"
+        assert row.response_status == 503
+    # The hour passes.
+    db_url = ctx.settings.resolved_database_url()
+    async with app_client(settings.model_copy(update={"database_url": db_url})) as http:
+        ctx = http.app.state.ctx  # type: ignore[attr-defined]
+        async with ctx.db.transaction() as session:
+            await session.execute(sa.update(CommitStatusReport).values(next_attempt_at=utcnow()))
+        ctx.events.wake("commit-statuses")
+        admin = await admin_headers(http)
+        settled = await _settled(http, admin, build["id"])
+    [report] = settled["status_reports"]
+    assert report["status"] == "sent"
+    assert report["attempts"] == 2
+    assert fake_forge.states() == ["pending", "pending"]
+
+
+async def test_two_servers_send_each_report_once(
+    settings: ServerSettings, fake_forge: FakeForge
+) -> None:
+    """Two server processes on one PostgreSQL database, both polling hard: each report is
+    claimed by one of them (SKIP LOCKED and the lease), so the forge gets it once."""
+    if settings.resolved_database_url().startswith("sqlite"):
+        pytest.skip("SQLite serves one server process")
+    fast = {"commit_status_poll_seconds": 0.02}
+    async with app_client(settings, **fast) as first, app_client(settings, **fast) as second:
+        admin = await admin_headers(first)
+        job = await _job_with_forge(first, admin, _forge("gitlab", fake_forge))
+        builds = [await trigger(first, admin, job["id"], commit_sha=SHA) for _ in range(8)]
+        for build in builds:
+            await _settled(second, admin, build["id"])
+    assert len(fake_forge.received) == 8
+    assert fake_forge.states() == ["pending"] * 8
+
+
+async def test_a_build_without_a_sha_is_reported_once_the_agent_resolves_it(
+    settings: ServerSettings, fake_forge: FakeForge
+) -> None:
+    async with app_client(settings) as http:
+        admin = await admin_headers(http)
+        job = await _job_with_forge(http, admin, _forge("gitea", fake_forge))
+        worker = await register_worker(http)
+        build = await trigger(http, admin, job["id"])
+        assert (await claim_build(http, worker))["build_id"] == build["id"]
+        assert await _reports(http) == []
+        response = await set_status(http, worker, build["id"], "running", commit_sha=SHA)
+        assert response.status_code == 200, response.text
+        settled = await _settled(http, admin, build["id"])
+    assert settled["status_reports"][0]["state"] == "running"
+    assert fake_forge.received[0].raw_path == EXPECTED["gitea"][0]
+
+
+async def test_a_job_without_a_forge_adds_no_rows(settings: ServerSettings) -> None:
+    async with app_client(settings) as http:
+        admin = await admin_headers(http)
+        job = await create_job(http, admin)
+        build = await _run_to(http, admin, job, "failure", commit_sha=SHA)
+        assert await _reports(http) == []
+        assert (await get_build(http, admin, build["id"]))["status_reports"] == []
+        ctx = http.app.state.ctx  # type: ignore[attr-defined]
+        async with ctx.db.transaction() as session:
+            row = await session.get(Build, uuid.UUID(build["id"]))
+            assert row is not None and row.reports_status is False
+
+
+@pytest.mark.parametrize(
+    ("forge", "words"),
+    [
+        ({"type": "sourcehut", "token_secret": "T"}, "type"),
+        ({"type": "github", "api_url": "ftp://x.example", "token_secret": "T"}, "http"),
+        ({"type": "github", "token_secret": "  "}, "token_secret"),
+        ({"type": "gitea", "token_secret": "T"}, "api_url"),
+        ({"type": "github", "repository": "a/b/c", "token_secret": "T"}, "owner/repo"),
+        ({"type": "github", "token_secret": "T", "extra": 1}, "extra"),
+    ],
+)
+async def test_a_bad_forge_is_refused_with_a_clear_message(
+    client: httpx.AsyncClient, forge: dict[str, Any], words: str
+) -> None:
+    admin = await admin_headers(client)
+    response = await client.post(
+        f"{API}/jobs",
+        headers=admin,
+        json={"name": "forge-job", "scm_url": "https://h.example/a/b.git", "forge": forge},
+    )
+    assert words in assert_error(response, 422).lower() + response.text.lower()
+    assert (await client.get(f"{API}/jobs", headers=admin)).json()["items"] == []
+
+
+async def test_a_forge_needs_a_repository(client: httpx.AsyncClient) -> None:
+    admin = await admin_headers(client)
+    forge = {"type": "github", "token_secret": "T"}
+    response = await client.post(
+        f"{API}/jobs",
+        headers=admin,
+        json={"name": "no-repo", "pipeline": "steps: [{name: a, commands: [x]}]", "forge": forge},
+    )
+    assert "repository" in assert_error(response, 422)
+    job = await create_job(client, admin, scm_url="git@gitlab.example:grp/sub/proj.git")
+    response = await client.patch(
+        f"{API}/jobs/{job['id']}", headers=admin, json={"forge": {**forge, "type": "gitlab"}}
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["forge"] == {
+        "type": "gitlab",
+        "api_url": None,
+        "repository": None,
+        "token_secret": "T",
+    }
+    response = await client.patch(f"{API}/jobs/{job['id']}", headers=admin, json={"forge": forge})
+    assert "owner/repo" in assert_error(response, 422)
+    response = await client.patch(f"{API}/jobs/{job['id']}", headers=admin, json={"forge": None})
+    assert response.json()["forge"] is None

@@ -1,0 +1,158 @@
+"""A real HTTP server on loopback that implements the four forges' commit status endpoints,
+for the commit status sender's tests: it checks each request's path, auth header and body the
+way the forge does, answers like the forge, and records what it got.
+
+Where the shapes come from (the forges' API documentation):
+- GitHub, "Create a commit status" (docs.github.com/rest/commits/statuses#create-a-commit-status):
+  POST /repos/{owner}/{repo}/statuses/{sha}, "Authorization: Bearer <token>", JSON body with
+  `state` (error, failure, pending, success; required), `target_url`, `description`,
+  `context`; answers 201 with the status object. A bad token: 401 {"message": "Bad
+  credentials", "documentation_url": ...}.
+- GitLab, "Set the pipeline status of a commit" (docs.gitlab.com/api/commits/#set-the-pipeline-
+  status-of-a-commit): POST /api/v4/projects/{id or URL-encoded path}/statuses/{sha},
+  "PRIVATE-TOKEN: <token>", `state` (pending, running, success, failed, canceled; required),
+  `name`, `target_url`, `description`; answers 201. A bad token: 401 {"message": "401
+  Unauthorized"}.
+- Gitea, "Create a commit status" (the API's CreateStatusOption): POST
+  /api/v1/repos/{owner}/{repo}/statuses/{sha}, "Authorization: token <token>", `state`
+  (pending, success, error, failure, warning), `context`, `target_url`, `description`;
+  answers 201.
+- Bitbucket Cloud, "Create a build status for a commit" (developer.atlassian.com/cloud/
+  bitbucket/rest/api-group-commit-statuses/#api-repositories-workspace-repo-slug-commit-
+  commit-statuses-build-post): POST /2.0/repositories/{workspace}/{repo_slug}/commit/{commit}/
+  statuses/build, "Authorization: Bearer <token>", `key`, `state` (INPROGRESS, SUCCESSFUL,
+  FAILED, STOPPED), `name`, `url`, `description`; answers 201 with the status.
+"""
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+STATES = {
+    "github": {"error", "failure", "pending", "success"},
+    "gitlab": {"pending", "running", "success", "failed", "canceled"},
+    "gitea": {"pending", "success", "error", "failure", "warning"},
+    "bitbucket": {"INPROGRESS", "SUCCESSFUL", "FAILED", "STOPPED"},
+}
+# The field that names the status, per forge.
+NAME_FIELD = {"github": "context", "gitlab": "name", "gitea": "context", "bitbucket": "key"}
+
+
+@dataclass
+class Received:
+    forge: str
+    # As sent, before decoding (GitLab's project path is URL-encoded in it).
+    raw_path: str
+    params: dict[str, str]
+    headers: dict[str, str]
+    body: dict[str, Any]
+
+
+@dataclass
+class FakeForge:
+    token: str
+    url: str = ""
+    received: list[Received] = field(default_factory=list)
+    # Answers to give before the forge's normal one: (status code, JSON body), first first.
+    scripted: list[tuple[int, Any]] = field(default_factory=list)
+    # When set, the first request is answered only once this is set (a slow forge).
+    hold_first: asyncio.Event | None = None
+
+    def states(self, forge: str | None = None) -> list[str]:
+        return [r.body["state"] for r in self.received if forge is None or r.forge == forge]
+
+    async def wait_for(self, count: int, timeout: float = 10.0) -> list[Received]:
+        """Until at least `count` requests arrived (bounded)."""
+        deadline = time.monotonic() + timeout
+        while len(self.received) < count:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{len(self.received)} of {count} requests arrived")
+            await asyncio.sleep(0.02)
+        return self.received
+
+    def _authorized(self, forge: str, headers: dict[str, str]) -> bool:
+        if forge == "gitlab":
+            return headers.get("private-token") == self.token
+        scheme = "token" if forge == "gitea" else "Bearer"
+        return headers.get("authorization") == f"{scheme} {self.token}"
+
+    async def _handle(self, forge: str, request: Request) -> Response:
+        try:
+            body = await request.json()
+        except ValueError:
+            return JSONResponse({"message": "Problems parsing JSON"}, status_code=400)
+        headers = {key.lower(): value for key, value in request.headers.items()}
+        self.received.append(
+            Received(
+                forge=forge,
+                raw_path=request.scope["raw_path"].decode(),
+                params=dict(request.path_params),
+                headers=headers,
+                body=body,
+            )
+        )
+        if self.hold_first is not None and len(self.received) == 1:
+            await asyncio.wait_for(self.hold_first.wait(), 30)
+        if not self._authorized(forge, headers):
+            if forge == "github":
+                return JSONResponse(
+                    {
+                        "message": "Bad credentials",
+                        "documentation_url": "https://docs.github.com/rest",
+                    },
+                    status_code=401,
+                )
+            return JSONResponse({"message": "401 Unauthorized"}, status_code=401)
+        if self.scripted:
+            status, payload = self.scripted.pop(0)
+            return JSONResponse(payload, status_code=status)
+        if body.get("state") not in STATES[forge] or not body.get(NAME_FIELD[forge]):
+            return JSONResponse({"message": "Validation Failed"}, status_code=422)
+        return JSONResponse({"id": len(self.received), **body}, status_code=201)
+
+    def app(self) -> Starlette:
+        def route(path: str, forge: str) -> Route:
+            async def endpoint(request: Request) -> Response:
+                return await self._handle(forge, request)
+
+            return Route(path, endpoint, methods=["POST"])
+
+        return Starlette(
+            routes=[
+                route("/repos/{owner}/{repo}/statuses/{sha}", "github"),
+                route("/api/v4/projects/{project:path}/statuses/{sha}", "gitlab"),
+                route("/api/v1/repos/{owner}/{repo}/statuses/{sha}", "gitea"),
+                route(
+                    "/2.0/repositories/{workspace}/{repo}/commit/{sha}/statuses/build",
+                    "bitbucket",
+                ),
+            ]
+        )
+
+
+@contextlib.asynccontextmanager
+async def forge_status_server(token: str) -> AsyncIterator[FakeForge]:
+    """The fake forge, listening on a free loopback port for the life of the block."""
+    forge = FakeForge(token=token)
+    config = uvicorn.Config(forge.app(), host="127.0.0.1", port=0, log_level="warning")
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    try:
+        async with asyncio.timeout(10):
+            while not server.started:
+                await asyncio.sleep(0.01)
+        port = server.servers[0].sockets[0].getsockname()[1]
+        forge.url = f"http://127.0.0.1:{port}"
+        yield forge
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, 10)
