@@ -16,7 +16,7 @@ interface JobTriggersCardProps {
 }
 
 export function JobTriggersCard({ job, origin, now }: JobTriggersCardProps) {
-  const events = TRIGGER_EVENTS.filter((event) => job.trigger_events.includes(event.value));
+  const events = TRIGGER_EVENTS.filter((event) => (job.trigger_events ?? []).includes(event.value));
   const schedules = job.schedules ?? [];
   return (
     <div className="card triggers-card">
@@ -30,10 +30,10 @@ export function JobTriggersCard({ job, origin, now }: JobTriggersCardProps) {
           )}
         </Item>
         <Item term="Branches">
-          <Globs globs={job.branches} none="all" />
+          <Globs globs={job.branches ?? []} none="all" />
         </Item>
         <Item term="Paths">
-          <Globs globs={job.paths} none="any change" />
+          <Globs globs={job.paths ?? []} none="any change" />
         </Item>
         <Item term="Webhook secret">
           {job.has_webhook_secret ? (
