@@ -23,47 +23,55 @@ function Harness({ job, seen }: { job?: Job; seen: (values: JobFormValues) => vo
 }
 
 describe("TriggersSection", () => {
-  it("edits events, globs, forge and schedules into the form's values", async () => {
+  // Typing is slow on a busy machine: these tests type little and allow more than the default.
+  const SLOW = 20_000;
+
+  it("edits events and globs", async () => {
     const user = userEvent.setup();
     let values = emptyJobForm();
     renderWithApp(<Harness seen={(v) => (values = v)} />);
-
     await user.click(screen.getByRole("checkbox", { name: "Tag pushed" }));
     expect(values.triggerEvents).toEqual(["push", "pull_request"]);
-    await user.type(screen.getByLabelText(/^Branches/), "main{Enter}release/*");
-    expect(values.branches).toBe("main\nrelease/*");
+    await user.type(screen.getByLabelText(/^Branches/), "m{Enter}r/*");
+    expect(values.branches).toBe("m\nr/*");
     // The server's complaint sits under its field.
     expect(screen.getByLabelText(/^Paths/)).toHaveAccessibleDescription(/bad glob/);
+    await user.click(screen.getByRole("checkbox", { name: /approves them/ }));
+    await user.click(screen.getByRole("checkbox", { name: /Public badge/ }));
+    expect(jobUpdateBody(values)).toMatchObject({
+      trigger_events: ["push", "pull_request"],
+      branches: ["m", "r/*"],
+      fork_approval: true,
+      public_badge: true,
+    });
+  }, SLOW);
 
-    // Forge fields appear once a forge is chosen.
+  it("shows the forge's fields once a forge is chosen", async () => {
+    const user = userEvent.setup();
+    let values = emptyJobForm();
+    renderWithApp(<Harness seen={(v) => (values = v)} />);
     expect(screen.queryByLabelText(/Token secret/)).not.toBeInTheDocument();
     await user.selectOptions(screen.getByLabelText("Forge"), "gitea");
-    await user.type(screen.getByLabelText(/Token secret/), "GITEA_TOKEN");
+    await user.type(screen.getByLabelText(/Token secret/), "T");
     expect(screen.getByLabelText(/API URL/)).toHaveAccessibleDescription(/Required for Gitea/);
+    expect(jobUpdateBody(values).forge).toEqual({ type: "gitea", token_secret: "T" });
+  }, SLOW);
 
+  it("adds, marks and removes schedule rows", async () => {
+    const user = userEvent.setup();
+    let values = emptyJobForm();
+    renderWithApp(<Harness seen={(v) => (values = v)} />);
     await user.click(screen.getByRole("button", { name: "+ Add schedule" }));
-    await user.type(screen.getByLabelText("Cron 1"), "0 3 * * *");
-    await user.type(screen.getByLabelText("Time zone 1"), "Europe/Berlin");
+    await user.type(screen.getByLabelText("Cron 1"), "@daily");
+    await user.type(screen.getByLabelText("Time zone 1"), "UTC");
     await user.click(screen.getByRole("button", { name: "+ Add schedule" }));
-    await user.type(screen.getByLabelText("Branch 2"), "dev");
+    await user.type(screen.getByLabelText("Branch 2"), "d");
     // A row with a branch and no cron is marked.
     expect(screen.getByText(/needs a cron expression/)).toBeInTheDocument();
     await user.click(screen.getByRole("button", { name: "Remove schedule 2" }));
     expect(screen.queryByText(/needs a cron expression/)).not.toBeInTheDocument();
-
-    await user.click(screen.getByRole("checkbox", { name: /approves them/ }));
-    await user.click(screen.getByRole("checkbox", { name: /Public badge/ }));
-
-    const body = jobUpdateBody(values);
-    expect(body).toMatchObject({
-      trigger_events: ["push", "pull_request"],
-      branches: ["main", "release/*"],
-      forge: { type: "gitea", token_secret: "GITEA_TOKEN" },
-      schedules: [{ cron: "0 3 * * *", timezone: "Europe/Berlin" }],
-      fork_approval: true,
-      public_badge: true,
-    });
-  });
+    expect(jobUpdateBody(values).schedules).toEqual([{ cron: "@daily", timezone: "UTC" }]);
+  }, SLOW);
 
   it("takes a new webhook secret in a password field and never shows the one set", async () => {
     const user = userEvent.setup();
