@@ -157,6 +157,24 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    // issue 16, written by hand until `make web-api` regenerates this file from the server
+    "/api/v1/builds/{build_id}/approve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Approve Build */
+        post: operations["approve_build"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/builds/{build_id}/artifacts": {
         parameters: {
             query?: never;
@@ -400,6 +418,60 @@ export interface paths {
         get: operations["stream_events"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    // issue 16, written by hand until `make web-api` regenerates this file from the server
+    "/api/v1/hooks/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List Hook Deliveries */
+        get: operations["list_hook_deliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    // issue 16, written by hand until `make web-api` regenerates this file from the server
+    "/api/v1/hooks/deliveries/{delivery_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Hook Delivery */
+        get: operations["get_hook_delivery"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    // issue 16, written by hand until `make web-api` regenerates this file from the server
+    "/api/v1/hooks/deliveries/{delivery_id}/replay": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Replay Hook Delivery */
+        post: operations["replay_hook_delivery"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1135,6 +1207,22 @@ export interface components {
             waiting_reason?: string | null;
             /** Worker Id */
             worker_id: string | null;
+            // issue 16, written by hand until `make web-api` regenerates this file from the server
+            /** Approved By */
+            approved_by?: string | null;
+            /** Awaiting Approval */
+            awaiting_approval?: boolean;
+            /** Commit Author */
+            commit_author?: string | null;
+            /** Commit Message */
+            commit_message?: string | null;
+            /** Event */
+            event?: string | null;
+            pull_request?: components["schemas"]["PullRequestRead"] | null;
+            /** Status Reports */
+            status_reports?: components["schemas"]["StatusReportRead"][];
+            /** Tag */
+            tag?: string | null;
         };
         /**
          * BuildStatus
@@ -1238,6 +1326,21 @@ export interface components {
             /** Name */
             name: string;
         };
+        // issue 16, written by hand until `make web-api` regenerates this file from the server
+        /** ForgeConfig */
+        ForgeConfig: {
+            /** Api Url */
+            api_url?: string | null;
+            /** Repository */
+            repository?: string | null;
+            /** Token Secret */
+            token_secret: string;
+            /**
+             * Type
+             * @enum {string}
+             */
+            type: "github" | "gitlab" | "gitea" | "bitbucket";
+        };
         /** HTTPValidationError */
         HTTPValidationError: {
             /** Detail */
@@ -1264,6 +1367,90 @@ export interface components {
             cancelled_builds?: string[];
             /** Has Work */
             has_work: boolean;
+        };
+        // issue 16, written by hand until `make web-api` regenerates this file from the server
+        /** HookBuild */
+        HookBuild: {
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /**
+             * Job Id
+             * Format: uuid
+             */
+            job_id: string;
+            /** Number */
+            number: number;
+        };
+        // issue 16, written by hand until `make web-api` regenerates this file from the server
+        /** HookDeliveryList */
+        HookDeliveryList: {
+            /** Items */
+            items: components["schemas"]["HookDeliveryRead"][];
+            /** Next Cursor */
+            next_cursor: string | null;
+        };
+        // issue 16, written by hand until `make web-api` regenerates this file from the server
+        /** HookDeliveryRead */
+        HookDeliveryRead: {
+            /** Body */
+            body: string;
+            /** Build Ids */
+            build_ids: string[];
+            /** Delivery Id */
+            delivery_id: string | null;
+            /** Event */
+            event: string | null;
+            /** Forge */
+            forge: string;
+            /** Headers */
+            headers: {
+                [key: string]: string;
+            };
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Job Ids */
+            job_ids: string[];
+            /**
+             * Outcome
+             * @enum {string}
+             */
+            outcome: "accepted" | "ignored" | "rejected";
+            /** Reason */
+            reason: string | null;
+            /**
+             * Received At
+             * Format: date-time
+             */
+            received_at: string;
+            /** Status Code */
+            status_code: number;
+        };
+        // issue 16, written by hand until `make web-api` regenerates this file from the server
+        /** HookIgnored */
+        HookIgnored: {
+            /**
+             * Job Id
+             * Format: uuid
+             */
+            job_id: string;
+            /** Reason */
+            reason: string;
+        };
+        // issue 16, written by hand until `make web-api` regenerates this file from the server
+        /** HookResult */
+        HookResult: {
+            /** Builds */
+            builds: components["schemas"]["HookBuild"][];
+            /** Delivery Id */
+            delivery_id: string;
+            /** Ignored */
+            ignored: components["schemas"]["HookIgnored"][];
         };
         /** JobCreate */
         JobCreate: {
@@ -1316,9 +1503,30 @@ export interface components {
              * Secrets For Forks
              * @default false
              */
-            secrets_for_forks: boolean;
+            // issue 16, written by hand until `make web-api` regenerates this file from the server: the old name of fork_secrets, optional now
+            secrets_for_forks?: boolean;
             /** Timeout Seconds */
             timeout_seconds?: number | null;
+            // issue 16, written by hand until `make web-api` regenerates this file from the server
+            /** Branches */
+            branches?: string[];
+            /** Checkout Credentials */
+            checkout_credentials?: string | null;
+            forge?: components["schemas"]["ForgeConfig"] | null;
+            /** Fork Approval */
+            fork_approval?: boolean;
+            /** Fork Secrets */
+            fork_secrets?: boolean;
+            /** Paths */
+            paths?: string[];
+            /** Public Badge */
+            public_badge?: boolean;
+            /** Schedules */
+            schedules?: components["schemas"]["JobSchedule"][];
+            /** Trigger Events */
+            trigger_events?: ("push" | "tag" | "pull_request")[];
+            /** Webhook Secret */
+            webhook_secret?: string | null;
         };
         /** JobList */
         JobList: {
@@ -1377,6 +1585,58 @@ export interface components {
              * Format: date-time
              */
             updated_at: string;
+            // issue 16, written by hand until `make web-api` regenerates this file from the server
+            /** Branches */
+            branches: string[];
+            /** Checkout Credentials */
+            checkout_credentials: string | null;
+            forge: components["schemas"]["ForgeConfig"] | null;
+            /** Fork Approval */
+            fork_approval: boolean;
+            /** Fork Secrets */
+            fork_secrets: boolean;
+            /** Has Webhook Secret */
+            has_webhook_secret: boolean;
+            /** Next Run At */
+            next_run_at: string | null;
+            /** Paths */
+            paths: string[];
+            /** Public Badge */
+            public_badge: boolean;
+            /** Schedules */
+            schedules: components["schemas"]["JobScheduleRead"][];
+            /** Trigger Events */
+            trigger_events: string[];
+        };
+        // issue 16, written by hand until `make web-api` regenerates this file from the server
+        /** JobSchedule */
+        JobSchedule: {
+            /** Branch */
+            branch?: string | null;
+            /** Cron */
+            cron: string;
+            /** Env */
+            env?: {
+                [key: string]: string;
+            } | null;
+            /** Timezone */
+            timezone?: string | null;
+        };
+        // issue 16, written by hand until `make web-api` regenerates this file from the server
+        /** JobScheduleRead */
+        JobScheduleRead: {
+            /** Branch */
+            branch: string | null;
+            /** Cron */
+            cron: string;
+            /** Env */
+            env: {
+                [key: string]: string;
+            } | null;
+            /** Next Run At */
+            next_run_at: string | null;
+            /** Timezone */
+            timezone: string | null;
         };
         /**
          * JobSpec
@@ -1496,6 +1756,26 @@ export interface components {
             secrets_for_forks?: boolean | null;
             /** Timeout Seconds */
             timeout_seconds?: number | null;
+            // issue 16, written by hand until `make web-api` regenerates this file from the server
+            /** Branches */
+            branches?: string[] | null;
+            /** Checkout Credentials */
+            checkout_credentials?: string | null;
+            forge?: components["schemas"]["ForgeConfig"] | null;
+            /** Fork Approval */
+            fork_approval?: boolean | null;
+            /** Fork Secrets */
+            fork_secrets?: boolean | null;
+            /** Paths */
+            paths?: string[] | null;
+            /** Public Badge */
+            public_badge?: boolean | null;
+            /** Schedules */
+            schedules?: components["schemas"]["JobSchedule"][] | null;
+            /** Trigger Events */
+            trigger_events?: ("push" | "tag" | "pull_request")[] | null;
+            /** Webhook Secret */
+            webhook_secret?: string | null;
         };
         /** LogAccepted */
         LogAccepted: {
@@ -1616,6 +1896,20 @@ export interface components {
             /** Pipeline */
             pipeline: string;
         };
+        // issue 16, written by hand until `make web-api` regenerates this file from the server
+        /** PullRequestRead */
+        PullRequestRead: {
+            /** From Fork */
+            from_fork: boolean;
+            /** Number */
+            number: number;
+            /** Source Branch */
+            source_branch: string;
+            /** Target Branch */
+            target_branch: string;
+            /** Title */
+            title: string;
+        };
         /** RefreshRequest */
         RefreshRequest: {
             /** Refresh Token */
@@ -1712,6 +2006,34 @@ export interface components {
             workers_offline: number;
             /** Workers Online */
             workers_online: number;
+        };
+        // issue 16, written by hand until `make web-api` regenerates this file from the server
+        /** StatusReportRead */
+        StatusReportRead: {
+            /** Attempts */
+            attempts: number;
+            /** Context */
+            context: string;
+            /** Forge */
+            forge: string;
+            /** Last Error */
+            last_error: string | null;
+            /** Response Body */
+            response_body: string | null;
+            /** Response Status */
+            response_status: number | null;
+            /** State */
+            state: string;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "pending" | "sent" | "failed";
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
         };
         /**
          * StatusReportRead
@@ -2686,6 +3008,38 @@ export interface operations {
             };
         };
     };
+    // issue 16, written by hand until `make web-api` regenerates this file from the server
+    approve_build: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                build_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BuildRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     retry_build: {
         parameters: {
             query?: never;
@@ -2839,6 +3193,105 @@ export interface operations {
                 };
                 content: {
                     "text/event-stream": unknown;
+                };
+            };
+        };
+    };
+    // issue 16, written by hand until `make web-api` regenerates this file from the server
+    list_hook_deliveries: {
+        parameters: {
+            query?: {
+                /** @description Only the deliveries that matched this job. */
+                job_id?: string | null;
+                limit?: number;
+                cursor?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HookDeliveryList"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    // issue 16, written by hand until `make web-api` regenerates this file from the server
+    get_hook_delivery: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                delivery_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HookDeliveryRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    // issue 16, written by hand until `make web-api` regenerates this file from the server
+    replay_hook_delivery: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                delivery_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HookResult"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };

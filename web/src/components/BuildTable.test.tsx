@@ -99,3 +99,30 @@ describe("BuildTable", () => {
     expect(within(row).getByText("2m ago")).toBeInTheDocument();
   });
 });
+
+describe("BuildTable trigger column", () => {
+  it("says push, tag, PR #N and marks a fork", () => {
+    render(
+      <MemoryRouter>
+        <BuildTable
+          columns={["number", "trigger"]}
+          caption="Builds"
+          builds={[
+            build({ id: "a", trigger: "tag", event: "tag", tag: "v1.0" }),
+            build({
+              id: "b",
+              trigger: "pull_request",
+              event: "pull_request",
+              pull_request: { number: 5, title: "Fix", source_branch: "fix", target_branch: "main", from_fork: true },
+            }),
+            build({ id: "c", trigger: "cron", event: "cron" }),
+          ]}
+          now={NOW}
+        />
+      </MemoryRouter>,
+    );
+    const cells = screen.getAllByRole("row").slice(1).map((row) => row.querySelectorAll("td")[1]!);
+    expect(cells.map((cell) => cell.textContent)).toEqual(["tag v1.0", "PR #5 (fork)", "cron"]);
+    expect(cells[1]).toHaveAttribute("title", "#5 Fix (fix → main)");
+  });
+});

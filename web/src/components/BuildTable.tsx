@@ -2,7 +2,7 @@
 // recent builds, each with the columns it needs. Durations of running builds tick with `now`.
 import { Link } from "react-router";
 import type { Build } from "../api/client";
-import { runSeconds, workerName } from "../lib/builds";
+import { runSeconds, triggerLabel, workerName } from "../lib/builds";
 import { formatDuration, formatElapsed, formatRelative, formatTime, shortSha } from "../lib/format";
 import { StatusBadge } from "./StatusBadge";
 
@@ -137,8 +137,16 @@ function BuildCell({ column, build, now, workerNames, className }: BuildCellProp
       );
     case "worker":
       return <td className={className}>{workerName(build.worker_id, workerNames)}</td>;
-    case "trigger":
-      return <td className={className}>{build.trigger}</td>;
+    case "trigger": {
+      const pr = build.pull_request;
+      const title = pr ? `#${pr.number} ${pr.title} (${pr.source_branch} → ${pr.target_branch})` : undefined;
+      return (
+        <td className={withClass("build-table-trigger")} title={title}>
+          {triggerLabel(build)}
+          {pr?.from_fork && <span className="fork-mark"> (fork)</span>}
+        </td>
+      );
+    }
     case "queued":
       return (
         <td className={className} title={formatTime(build.queued_at)}>

@@ -17,3 +17,33 @@ export function workerName(workerId: string | null, workerNames: ReadonlyMap<str
   if (!workerId) return "–";
   return workerNames.get(workerId) ?? workerId.slice(0, 8);
 }
+
+type BuildOriginFields = Pick<Build, "trigger"> &
+  Partial<Pick<Build, "event" | "tag" | "pull_request">>;
+
+/**
+ * What started a build, in a word or two for a table cell: "push", "tag v1.2", "PR #7",
+ * "cron", "manual"; a retry says what it replays ("retry of PR #7").
+ */
+export function triggerLabel(build: BuildOriginFields): string {
+  const event = build.trigger === "retry" ? (build.event ?? null) : build.trigger;
+  let what: string | null;
+  switch (event) {
+    case "tag":
+      what = build.tag ? `tag ${build.tag}` : "tag";
+      break;
+    case "pull_request":
+      what = build.pull_request ? `PR #${build.pull_request.number}` : "pull request";
+      break;
+    default:
+      what = event;
+  }
+  if (build.trigger !== "retry") return what ?? build.trigger;
+  return what && what !== "retry" ? `retry of ${what}` : "retry";
+}
+
+/** The first line of a commit message, for one line of text. */
+export function commitTitle(message: string | null | undefined): string | null {
+  const first = (message ?? "").split("\n").find((line) => line.trim() !== "");
+  return first === undefined ? null : first.trim();
+}

@@ -34,6 +34,16 @@ export function formatRelative(iso: string | null | undefined, now = Date.now())
   return `${Math.floor(seconds / 86400)}d ago`;
 }
 
+/** "in 5m", "in 3h", "in 2d"; a time already past reads as "due". */
+export function formatUntil(iso: string, now: number): string {
+  const seconds = Math.round((Date.parse(iso) - now) / 1000);
+  if (seconds <= 0) return "due";
+  if (seconds < 60) return `in ${seconds}s`;
+  if (seconds < 3600) return `in ${Math.floor(seconds / 60)}m`;
+  if (seconds < 86400) return `in ${Math.floor(seconds / 3600)}h ${Math.floor((seconds % 3600) / 60)}m`;
+  return `in ${Math.floor(seconds / 86400)}d`;
+}
+
 export function formatTime(iso: string | null | undefined): string {
   return iso ? new Date(iso).toLocaleString() : "–";
 }

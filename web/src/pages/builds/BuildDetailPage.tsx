@@ -6,12 +6,14 @@ import { api, ApiError, errorText, unwrap, type Build } from "../../api/client";
 import { useAuth } from "../../auth/AuthProvider";
 import { ErrorMessage, Loading } from "../../components/Feedback";
 import { StatusBadge } from "../../components/StatusBadge";
-import { runSeconds, workerName } from "../../lib/builds";
+import { runSeconds, triggerLabel, workerName } from "../../lib/builds";
 import { formatBytes, formatDuration, formatRelative, formatTime } from "../../lib/format";
 import { useWorkerNames } from "../../lib/queries";
 import { useNow } from "../../lib/useNow";
 import { downloadWithAuth, encodePath, isFinished } from "./buildInfo";
 import { BuildLogPanel } from "./BuildLogPanel";
+import { ApprovalBanner, BuildOrigin } from "./BuildOrigin";
+import { StatusReports } from "./StatusReports";
 import { StepGraph, type GraphStepData } from "./StepGraph";
 import "./builds.css";
 
@@ -107,6 +109,8 @@ function BuildDetail({ build }: { build: Build }) {
         <h2>Artifacts</h2>
         <Artifacts buildId={build.id} finished={!live} />
       </div>
+
+      <StatusReports reports={build.status_reports ?? []} now={now} />
     </section>
   );
 }
@@ -194,7 +198,9 @@ export function BuildHeader({ build, workerName, now }: BuildHeaderProps) {
         <div className="spacer" />
         <BuildActions build={build} />
       </div>
-      {build.status === "queued" && build.waiting_reason && (
+      <BuildOrigin build={build} />
+      <ApprovalBanner build={build} />
+      {build.status === "queued" && build.waiting_reason && !build.awaiting_approval && (
         <p className="build-waiting" role="status">
           Waiting: {build.waiting_reason}
         </p>
@@ -217,7 +223,7 @@ export function BuildHeader({ build, workerName, now }: BuildHeaderProps) {
         </div>
         <div>
           <dt>Trigger</dt>
-          <dd>{build.trigger}</dd>
+          <dd>{triggerLabel(build)}</dd>
         </div>
         <div>
           <dt>Attempt</dt>

@@ -1,6 +1,6 @@
 import { useMutation, useQueryClient } from "@tanstack/react-query";
-import { useState, type ReactNode } from "react";
-import { Link, useNavigate, useParams } from "react-router";
+import { useState, type KeyboardEvent, type ReactNode } from "react";
+import { Link, useNavigate, useParams, useSearchParams } from "react-router";
 import { api, errorText, unwrap, type Job } from "../../api/client";
 import { useAuth } from "../../auth/AuthProvider";
 import { BuildTable } from "../../components/BuildTable";
@@ -10,7 +10,9 @@ import { formatDuration, formatRelative, formatTime } from "../../lib/format";
 import { useBuilds } from "../../lib/queries";
 import { useNow } from "../../lib/useNow";
 import { Labels, shortRepository } from "./JobsPage";
+import { DeliveriesPanel } from "./DeliveriesPanel";
 import { DEFAULT_PIPELINE_PATH } from "./jobForm";
+import { JobTriggersCard } from "./JobTriggersCard";
 import { TriggerDialog, type TriggerTarget } from "./TriggerDialog";
 import { WithJob } from "./WithJob";
 import "./jobs.css";
@@ -28,6 +30,12 @@ function JobDetail({ job }: { job: Job }) {
   const [confirmDelete, setConfirmDelete] = useState(false);
   const envKeys = Object.keys(job.env).sort();
   const inRepository = job.pipeline === null && job.build_config === null;
+  // The Deliveries tab is for admins only (so is its API); the tab is in the URL (?tab=).
+  const [params, setParams] = useSearchParams();
+  const tab: JobTab = can("admin") && params.get("tab") === "deliveries" ? "deliveries" : "overview";
+  const showTab = (next: JobTab) =>
+    setParams(next === "overview" ? {} : { tab: next }, { replace: true, preventScrollReset: true });
+  const now = useNow(60_000);
 
   return (
     <section aria-labelledby="job-title" className="jobs-ui job-detail">
@@ -57,101 +65,153 @@ function JobDetail({ job }: { job: Job }) {
       </div>
       {job.description && <p className="job-description">{job.description}</p>}
 
-      <div className="job-columns">
-        <div className="card">
-          <h2 className="card-title">Settings</h2>
-          <dl className="settings">
-            <Setting term="Repository">
-              {job.scm_url ? (
-                <span className="mono break" title={job.scm_url}>
-                  {shortRepository(job.scm_url)}
-                </span>
-              ) : (
-                <span className="muted">none: the pipeline is stored in the job</span>
-              )}
-            </Setting>
-            <Setting term="Branch">
-              {job.branch ? <span className="mono">{job.branch}</span> : <span className="muted">the repository's default</span>}
-            </Setting>
-            <Setting term="Pipeline">
+      {can("admin") && <JobTabs tab={tab} onChange={showTab} />}
+      {tab === "deliveries" ? (
+        <div role="tabpanel" id="job-tabpanel-deliveries" aria-labelledby="job-tab-deliveries">
+          <DeliveriesPanel jobId={job.id} now={now} />
+        </div>
+      ) : (
+        <div
+          role={can("admin") ? "tabpanel" : undefined}
+          id="job-tabpanel-overview"
+          aria-labelledby={can("admin") ? "job-tab-overview" : undefined}
+        >
+          <div className="job-columns">
+            <div className="card">
+              <h2 className="card-title">Settings</h2>
+              <dl className="settings">
+                <Setting term="Repository">
+                  {job.scm_url ? (
+                    <span className="mono break" title={job.scm_url}>
+                      {shortRepository(job.scm_url)}
+                    </span>
+                  ) : (
+                    <span className="muted">none: the pipeline is stored in the job</span>
+                  )}
+                </Setting>
+                <Setting term="Branch">
+                  {job.branch ? <span className="mono">{job.branch}</span> : <span className="muted">the repository's default</span>}
+                </Setting>
+                <Setting term="Pipeline">
+                  {job.pipeline !== null ? (
+                    "written in the job"
+                  ) : job.build_config !== null ? (
+                    "the job's build_config (one step)"
+                  ) : (
+                    <>
+                      <span className="mono">{job.pipeline_path ?? DEFAULT_PIPELINE_PATH}</span> in the repository
+                    </>
+                  )}
+                </Setting>
+                <Setting term="Labels">
+                  <Labels labels={job.labels} />
+                </Setting>
+                <Setting term="Max retries">{job.max_retries}</Setting>
+                <Setting term="Timeout">
+                  {job.timeout_seconds === null ? (
+                    <span className="muted">server default</span>
+                  ) : (
+                    `${formatDuration(job.timeout_seconds)} (${job.timeout_seconds} s)`
+                  )}
+                </Setting>
+                <Setting term="Priority">{job.priority}</Setting>
+                <Setting term="Max concurrent builds">
+                  {job.max_concurrent_builds ?? <span className="muted">no limit</span>}
+                </Setting>
+                <Setting term="Cancel previous">
+                  {job.cancel_previous ? "yes: a new build cancels older queued builds of its branch" : "no"}
+                </Setting>
+                <Setting term="Environment">
+                  {envKeys.length === 0 ? (
+                    <span className="muted">none</span>
+                  ) : (
+                    <ul className="labels" aria-label="Variable names">
+                      {envKeys.map((key) => (
+                        <li key={key} className="label-chip mono">
+                          {key}
+                        </li>
+                      ))}
+                    </ul>
+                  )}
+                </Setting>
+                <Setting term="Updated">
+                  <time dateTime={job.updated_at} title={formatTime(job.updated_at)}>
+                    {formatRelative(job.updated_at)}
+                  </time>
+                </Setting>
+              </dl>
+            </div>
+            <div className="card pipeline-card">
+              <h2 className="card-title">Pipeline</h2>
               {job.pipeline !== null ? (
-                "written in the job"
+                <pre className="pipeline-text" tabIndex={0} aria-label={`Pipeline of ${job.name}`}>
+                  {job.pipeline}
+                </pre>
               ) : job.build_config !== null ? (
-                "the job's build_config (one step)"
+                <pre className="pipeline-text" tabIndex={0} aria-label={`Build config of ${job.name}`}>
+                  {JSON.stringify(job.build_config, null, 2)}
+                </pre>
               ) : (
-                <>
-                  <span className="mono">{job.pipeline_path ?? DEFAULT_PIPELINE_PATH}</span> in the repository
-                </>
+                <p className="muted">
+                  {inRepository && (
+                    <>
+                      Each build reads <span className="mono">{job.pipeline_path ?? DEFAULT_PIPELINE_PATH}</span> from
+                      the repository at the commit it builds.
+                    </>
+                  )}
+                </p>
               )}
-            </Setting>
-            <Setting term="Labels">
-              <Labels labels={job.labels} />
-            </Setting>
-            <Setting term="Max retries">{job.max_retries}</Setting>
-            <Setting term="Timeout">
-              {job.timeout_seconds === null ? (
-                <span className="muted">server default</span>
-              ) : (
-                `${formatDuration(job.timeout_seconds)} (${job.timeout_seconds} s)`
-              )}
-            </Setting>
-            <Setting term="Priority">{job.priority}</Setting>
-            <Setting term="Max concurrent builds">
-              {job.max_concurrent_builds ?? <span className="muted">no limit</span>}
-            </Setting>
-            <Setting term="Cancel previous">
-              {job.cancel_previous ? "yes: a new build cancels older queued builds of its branch" : "no"}
-            </Setting>
-            <Setting term="Secrets for forks">{job.secrets_for_forks ? "yes" : "no"}</Setting>
-            <Setting term="Environment">
-              {envKeys.length === 0 ? (
-                <span className="muted">none</span>
-              ) : (
-                <ul className="labels" aria-label="Variable names">
-                  {envKeys.map((key) => (
-                    <li key={key} className="label-chip mono">
-                      {key}
-                    </li>
-                  ))}
-                </ul>
-              )}
-            </Setting>
-            <Setting term="Updated">
-              <time dateTime={job.updated_at} title={formatTime(job.updated_at)}>
-                {formatRelative(job.updated_at)}
-              </time>
-            </Setting>
-          </dl>
-        </div>
-        <div className="card pipeline-card">
-          <h2 className="card-title">Pipeline</h2>
-          {job.pipeline !== null ? (
-            <pre className="pipeline-text" tabIndex={0} aria-label={`Pipeline of ${job.name}`}>
-              {job.pipeline}
-            </pre>
-          ) : job.build_config !== null ? (
-            <pre className="pipeline-text" tabIndex={0} aria-label={`Build config of ${job.name}`}>
-              {JSON.stringify(job.build_config, null, 2)}
-            </pre>
-          ) : (
-            <p className="muted">
-              {inRepository && (
-                <>
-                  Each build reads <span className="mono">{job.pipeline_path ?? DEFAULT_PIPELINE_PATH}</span> from
-                  the repository at the commit it builds.
-                </>
-              )}
-            </p>
-          )}
-        </div>
-      </div>
+            </div>
+          </div>
 
-      <h2>Recent builds</h2>
-      <RecentBuilds jobId={job.id} />
+          <JobTriggersCard job={job} origin={window.location.origin} now={now} />
+
+          <h2>Recent builds</h2>
+          <RecentBuilds jobId={job.id} />
+        </div>
+      )}
 
       <TriggerDialog job={triggering} onClose={() => setTriggering(null)} />
       {confirmDelete && <DeleteJobDialog job={job} onClose={() => setConfirmDelete(false)} />}
     </section>
+  );
+}
+
+type JobTab = "overview" | "deliveries";
+
+const TABS: { id: JobTab; label: string }[] = [
+  { id: "overview", label: "Overview" },
+  { id: "deliveries", label: "Deliveries" },
+];
+
+/** Overview | Deliveries, with the arrow keys moving between them as a tab list does. */
+export function JobTabs({ tab, onChange }: { tab: JobTab; onChange: (tab: JobTab) => void }) {
+  const move = (event: KeyboardEvent<HTMLButtonElement>) => {
+    if (event.key !== "ArrowRight" && event.key !== "ArrowLeft") return;
+    const at = TABS.findIndex((t) => t.id === tab);
+    const next = TABS[(at + (event.key === "ArrowRight" ? 1 : TABS.length - 1)) % TABS.length]!;
+    onChange(next.id);
+    document.getElementById(`job-tab-${next.id}`)?.focus();
+  };
+  return (
+    <div role="tablist" aria-label="Job" className="job-tabs">
+      {TABS.map((t) => (
+        <button
+          key={t.id}
+          id={`job-tab-${t.id}`}
+          type="button"
+          role="tab"
+          className="job-tab"
+          aria-selected={tab === t.id}
+          aria-controls={`job-tabpanel-${t.id}`}
+          tabIndex={tab === t.id ? 0 : -1}
+          onClick={() => onChange(t.id)}
+          onKeyDown={move}
+        >
+          {t.label}
+        </button>
+      ))}
+    </div>
   );
 }
 

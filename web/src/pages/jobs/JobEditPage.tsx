@@ -1,11 +1,12 @@
 // /jobs/new and /jobs/:jobId/edit: one form. The pipeline is checked by the server as it is
 // typed; on save, each of the server's complaints is shown beside the field it names.
 import { useMutation, useQueryClient } from "@tanstack/react-query";
-import { useState, type FormEvent, type ReactNode } from "react";
+import { useState, type FormEvent } from "react";
 import { Link, useNavigate, useParams } from "react-router";
 import { api, errorText, unwrap, type Job } from "../../api/client";
 import { useAuth } from "../../auth/AuthProvider";
 import { EnvRowsEditor } from "./EnvRowsEditor";
+import { Field } from "./Field";
 import {
   checkJobForm,
   DEFAULT_PIPELINE_PATH,
@@ -21,6 +22,7 @@ import {
   type SaveErrors,
 } from "./jobForm";
 import { PipelineEditor } from "./PipelineEditor";
+import { TriggersSection } from "./TriggersSection";
 import { usePipelineValidation } from "./usePipelineValidation";
 import { WithJob } from "./WithJob";
 import "./jobs.css";
@@ -63,6 +65,11 @@ const INPUT_IDS: Record<string, string> = {
   pipeline_path: "job-pipeline-path",
   priority: "job-priority",
   max_concurrent_builds: "job-max-concurrent",
+  branches: "job-branches",
+  paths: "job-paths",
+  webhook_secret: "job-webhook-secret",
+  forge: "job-forge-type",
+  checkout_credentials: "job-checkout-credentials",
 };
 
 const NO_ERRORS: SaveErrors = { fields: {}, pipeline: [], form: null };
@@ -456,6 +463,8 @@ function JobForm({ job, initial }: { job?: Job; initial: JobFormValues }) {
           </details>
         </div>
 
+        <TriggersSection values={values} set={set} error={error} job={job} />
+
         {server.form && (
           <p className="error" role="alert">
             {server.form}
@@ -487,40 +496,6 @@ function focusFirst(fields: string[]) {
       : document.querySelector<HTMLElement>(".job-form [aria-invalid='true']");
     target?.focus();
   });
-}
-
-interface FieldProps {
-  id: string;
-  label: string;
-  hint?: string;
-  error?: string;
-  optional?: boolean;
-  after?: ReactNode;
-  children: (describedBy: string | undefined, invalid: true | undefined) => ReactNode;
-}
-
-/** A label, its input, a hint and the error that belongs to it, wired for screen readers. */
-function Field({ id, label, hint, error, optional, after, children }: FieldProps) {
-  const describedBy = [hint ? `${id}-hint` : null, error ? `${id}-error` : null].filter(Boolean).join(" ");
-  return (
-    <div className="field">
-      <label htmlFor={id}>
-        {label} {optional && <span className="muted optional">(optional)</span>}
-      </label>
-      {children(describedBy || undefined, error ? true : undefined)}
-      {after}
-      {hint && (
-        <p id={`${id}-hint`} className="muted small field-hint">
-          {hint}
-        </p>
-      )}
-      {error && (
-        <p id={`${id}-error`} className="error small field-error">
-          {error}
-        </p>
-      )}
-    </div>
-  );
 }
 
 function ValidationStatus({

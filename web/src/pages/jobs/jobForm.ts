@@ -5,6 +5,10 @@ import { ApiError, type Job, type Schemas } from "../../api/client";
 export type TriggerBody = Schemas["TriggerRequest"];
 export type JobCreateBody = Schemas["JobCreate"];
 export type JobUpdateBody = Schemas["JobUpdate"];
+export type ForgeConfig = Schemas["ForgeConfig"];
+export type ForgeType = ForgeConfig["type"];
+export type TriggerEvent = "push" | "tag" | "pull_request";
+export type ScheduleBody = Schemas["JobSchedule"];
 
 /** One row of an env editor; `id` keeps React's keys stable while rows come and go. */
 export interface EnvRow {
@@ -106,7 +110,135 @@ export interface JobFormValues {
   priority: string;
   maxConcurrentBuilds: string;
   cancelPrevious: boolean;
+  // Triggers and forges.
+  triggerEvents: TriggerEvent[];
+  /** Glob patterns, one a line. */
+  branches: string;
+  paths: string;
+  /** A new webhook secret; empty keeps the one set (the server never shows it). */
+  webhookSecret: string;
+  forkSecrets: boolean;
+  forkApproval: boolean;
+  /** "" means no forge: no commit statuses. */
+  forgeType: ForgeType | "";
+  forgeApiUrl: string;
+  forgeRepository: string;
+  forgeTokenSecret: string;
+  checkoutCredentials: string;
+  schedules: ScheduleRow[];
+  publicBadge: boolean;
 }
+
+export const TRIGGER_EVENTS: readonly { value: TriggerEvent; label: string }[] = [
+  { value: "push", label: "Push to a branch" },
+  { value: "tag", label: "Tag pushed" },
+  { value: "pull_request", label: "Pull request opened, updated or reopened" },
+];
+
+export const FORGES: readonly { value: ForgeType; label: string }[] = [
+  { value: "github", label: "GitHub" },
+  { value: "gitlab", label: "GitLab" },
+  { value: "gitea", label: "Gitea / Forgejo" },
+  { value: "bitbucket", label: "Bitbucket Cloud" },
+];
+
+export function forgeLabel(forge: string): string {
+  return FORGES.find((f) => f.value === forge)?.label ?? forge;
+}
+
+/** One schedule of the form; `env` is KEY=value lines. */
+export interface ScheduleRow {
+  id: number;
+  cron: string;
+  branch: string;
+  timezone: string;
+  env: string;
+}
+
+export function newScheduleRow(fields: Partial<Omit<ScheduleRow, "id">> = {}): ScheduleRow {
+  return { id: nextRowId++, cron: "", branch: "", timezone: "", env: "", ...fields };
+}
+
+/** Text with one entry a line (globs): trimmed, no empties, no repeats. */
+export function parseLines(text: string): string[] {
+  const lines: string[] = [];
+  for (const part of text.split("\n")) {
+    const line = part.trim();
+    if (line && !lines.includes(line)) lines.push(line);
+  }
+  return lines;
+}
+
+export function formatLines(lines: readonly string[] | null | undefined): string {
+  return (lines ?? []).join("\n");
+}
+
+/** "A=1" lines as an env object, or the first line that is not KEY=value. */
+export function parseEnvLines(text: string): { env: Record<string, string>; problem: string | null } {
+  const env: Record<string, string> = {};
+  for (const raw of text.split("\n")) {
+    if (!raw.trim()) continue;
+    const at = raw.indexOf("=");
+    const key = at < 0 ? raw.trim() : raw.slice(0, at).trim();
+    if (at < 0 || !ENV_NAME.test(key)) return { env, problem: `Not KEY=value: ${raw.trim()}` };
+    env[key] = raw.slice(at + 1);
+  }
+  return { env, problem: null };
+}
+
+export function formatEnvLines(env: Record<string, string> | null | undefined): string {
+  return Object.entries(env ?? {})
+    .map(([key, value]) => `${key}=${value}`)
+    .join("\n");
+}
+
+function scheduleIsEmpty(row: ScheduleRow): boolean {
+  return !row.cron.trim() && !row.branch.trim() && !row.timezone.trim() && !row.env.trim();
+}
+
+/** The schedules to send: blank rows are left out, empty fields too. */
+export function schedulesBody(rows: ScheduleRow[]): ScheduleBody[] {
+  return rows
+    .filter((row) => !scheduleIsEmpty(row))
+    .map((row) => {
+      const body: ScheduleBody = { cron: row.cron.trim() };
+      const branch = row.branch.trim();
+      const timezone = row.timezone.trim();
+      const { env } = parseEnvLines(row.env);
+      if (branch) body.branch = branch;
+      if (timezone) body.timezone = timezone;
+      if (Object.keys(env).length > 0) body.env = env;
+      return body;
+    });
+}
+
+/** What is wrong with each schedule row (by row id), before the server checks the cron text. */
+export function scheduleRowProblems(rows: ScheduleRow[]): Map<number, string> {
+  const problems = new Map<number, string>();
+  for (const row of rows) {
+    if (scheduleIsEmpty(row)) continue;
+    if (!row.cron.trim()) problems.set(row.id, "A schedule needs a cron expression, e.g. 0 3 * * *.");
+    else {
+      const { problem } = parseEnvLines(row.env);
+      if (problem) problems.set(row.id, problem);
+    }
+  }
+  return problems;
+}
+
+/** The forge for commit statuses, or null when none is chosen. */
+export function forgeBody(values: JobFormValues): ForgeConfig | null {
+  if (!values.forgeType) return null;
+  const forge: ForgeConfig = { type: values.forgeType, token_secret: values.forgeTokenSecret.trim() };
+  const apiUrl = values.forgeApiUrl.trim();
+  const repository = values.forgeRepository.trim();
+  if (apiUrl) forge.api_url = apiUrl;
+  if (repository) forge.repository = repository;
+  return forge;
+}
+
+export const WEBHOOK_SECRET_MIN = 8;
+export const WEBHOOK_SECRET_MAX = 256;
 
 export const DEFAULT_PIPELINE_PATH = ".solvyd.yml";
 
@@ -132,7 +264,24 @@ export function emptyJobForm(): JobFormValues {
     priority: "0",
     maxConcurrentBuilds: "",
     cancelPrevious: false,
+    triggerEvents: TRIGGER_EVENTS.map((event) => event.value),
+    branches: "",
+    paths: "",
+    webhookSecret: "",
+    forkSecrets: false,
+    forkApproval: false,
+    forgeType: "",
+    forgeApiUrl: "",
+    forgeRepository: "",
+    forgeTokenSecret: "",
+    checkoutCredentials: "",
+    schedules: [],
+    publicBadge: false,
   };
+}
+
+function isTriggerEvent(event: string): event is TriggerEvent {
+  return TRIGGER_EVENTS.some((known) => known.value === event);
 }
 
 export function jobToForm(job: Job): JobFormValues {
@@ -152,6 +301,26 @@ export function jobToForm(job: Job): JobFormValues {
     priority: String(job.priority),
     maxConcurrentBuilds: job.max_concurrent_builds === null ? "" : String(job.max_concurrent_builds),
     cancelPrevious: job.cancel_previous,
+    triggerEvents: (job.trigger_events ?? []).filter(isTriggerEvent),
+    branches: formatLines(job.branches),
+    paths: formatLines(job.paths),
+    webhookSecret: "",
+    forkSecrets: job.fork_secrets ?? job.secrets_for_forks,
+    forkApproval: job.fork_approval ?? false,
+    forgeType: job.forge?.type ?? "",
+    forgeApiUrl: job.forge?.api_url ?? "",
+    forgeRepository: job.forge?.repository ?? "",
+    forgeTokenSecret: job.forge?.token_secret ?? "",
+    checkoutCredentials: job.checkout_credentials ?? "",
+    schedules: (job.schedules ?? []).map((schedule) =>
+      newScheduleRow({
+        cron: schedule.cron,
+        branch: schedule.branch ?? "",
+        timezone: schedule.timezone ?? "",
+        env: formatEnvLines(schedule.env),
+      }),
+    ),
+    publicBadge: job.public_badge ?? false,
   };
 }
 
@@ -181,6 +350,16 @@ export function checkJobForm(values: JobFormValues, creating: boolean): Record<s
     problems.pipeline = "Write the pipeline, or read it from the repository.";
   }
   if (envRowProblems(values.env).size > 0) problems.env = "Fix the variables marked above.";
+  const secret = values.webhookSecret;
+  if (secret && (secret.length < WEBHOOK_SECRET_MIN || secret.length > WEBHOOK_SECRET_MAX)) {
+    problems.webhook_secret = `A webhook secret has ${WEBHOOK_SECRET_MIN} to ${WEBHOOK_SECRET_MAX} characters.`;
+  }
+  if (values.forgeType && !values.forgeTokenSecret.trim()) {
+    problems.forge = "Name the job secret that holds the forge's API token.";
+  } else if (values.forgeType === "gitea" && !values.forgeApiUrl.trim()) {
+    problems.forge = "Gitea and Forgejo need the API URL, e.g. https://gitea.example.com/api/v1.";
+  }
+  if (scheduleRowProblems(values.schedules).size > 0) problems.schedules = "Fix the schedules marked above.";
   return problems;
 }
 
@@ -205,6 +384,15 @@ function commonBody(values: JobFormValues) {
     priority: parseWholeNumber(values.priority) ?? 0,
     max_concurrent_builds: parseWholeNumber(values.maxConcurrentBuilds),
     cancel_previous: values.cancelPrevious,
+    trigger_events: values.triggerEvents,
+    branches: parseLines(values.branches),
+    paths: parseLines(values.paths),
+    fork_secrets: values.forkSecrets,
+    fork_approval: values.forkApproval,
+    forge: forgeBody(values),
+    checkout_credentials: text(values.checkoutCredentials),
+    schedules: schedulesBody(values.schedules),
+    public_badge: values.publicBadge,
   };
 }
 
@@ -219,8 +407,17 @@ export function jobCreateBody(values: JobFormValues): JobCreateBody {
     max_retries: common.max_retries,
     priority: common.priority,
     cancel_previous: common.cancel_previous,
-    secrets_for_forks: false,
+    trigger_events: common.trigger_events,
+    branches: common.branches,
+    paths: common.paths,
+    fork_secrets: common.fork_secrets,
+    fork_approval: common.fork_approval,
+    schedules: common.schedules,
+    public_badge: common.public_badge,
   };
+  if (common.forge !== null) body.forge = common.forge;
+  if (common.checkout_credentials !== null) body.checkout_credentials = common.checkout_credentials;
+  if (values.webhookSecret) body.webhook_secret = values.webhookSecret;
   if (common.scm_url !== null) body.scm_url = common.scm_url;
   if (common.branch !== null) body.branch = common.branch;
   if (common.pipeline !== null) body.pipeline = common.pipeline;
@@ -230,9 +427,15 @@ export function jobCreateBody(values: JobFormValues): JobCreateBody {
   return body;
 }
 
-/** PATCH /jobs/{id}: every field of the form, null clearing what was emptied. */
+/**
+ * PATCH /jobs/{id}: every field of the form, null clearing what was emptied. The webhook secret
+ * is sent only when a new one was typed: an empty field keeps the one set (removing it is its
+ * own action, which sends null).
+ */
 export function jobUpdateBody(values: JobFormValues): JobUpdateBody {
-  return commonBody(values);
+  const body: JobUpdateBody = commonBody(values);
+  if (values.webhookSecret) body.webhook_secret = values.webhookSecret;
+  return body;
 }
 
 export interface PipelineProblem {
@@ -265,6 +468,17 @@ const FORM_FIELDS = new Set([
   "priority",
   "max_concurrent_builds",
   "cancel_previous",
+  "trigger_events",
+  "branches",
+  "paths",
+  "webhook_secret",
+  "fork_secrets",
+  "secrets_for_forks",
+  "fork_approval",
+  "forge",
+  "checkout_credentials",
+  "schedules",
+  "public_badge",
 ]);
 
 /** Puts each of the server's complaints next to the field it names. */
@@ -291,7 +505,9 @@ export function saveErrors(error: unknown): SaveErrors {
       });
       continue;
     }
-    const field = (detail.field ?? "").split(/[.[]/)[0] ?? "";
+    const named = (detail.field ?? "").split(/[.[]/)[0] ?? "";
+    // The old name of fork_secrets is shown on the same checkbox.
+    const field = named === "secrets_for_forks" ? "fork_secrets" : named;
     if (FORM_FIELDS.has(field)) {
       result.fields[field] = result.fields[field] ? `${result.fields[field]} ${message}` : message;
     } else {
