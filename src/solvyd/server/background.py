@@ -10,6 +10,7 @@ from solvyd.server.services.builds.log_archive import archive_old_logs
 from solvyd.server.services.builds.reap import end_overdue_builds, reap_lost_workers
 from solvyd.server.services.builds.retry import release_due_retries
 from solvyd.server.services.context import ServerContext
+from solvyd.server.services.hooks.deliveries import prune_deliveries
 from solvyd.shared.clock import utcnow
 
 log = structlog.get_logger(__name__)
@@ -61,3 +62,16 @@ async def run_log_archiver(ctx: ServerContext) -> None:
             # would otherwise print a traceback every interval.
             log.warning("log archiving failed", error=f"{type(exc).__name__}: {exc}")
         await asyncio.sleep(ctx.settings.log_archive_interval_seconds)
+
+
+async def run_delivery_pruner(ctx: ServerContext) -> None:
+    """Every `webhook_prune_interval_seconds`: delete the webhook deliveries older than
+    `webhook_retention_days`. Every server runs it; deleting twice deletes nothing more."""
+    while True:
+        try:
+            pruned = await prune_deliveries(ctx, utcnow())
+            if pruned:
+                log.info("old webhook deliveries deleted", deliveries=pruned)
+        except Exception as exc:
+            log.warning("pruning webhook deliveries failed", error=f"{type(exc).__name__}: {exc}")
+        await asyncio.sleep(ctx.settings.webhook_prune_interval_seconds)

@@ -1,17 +1,53 @@
 import uuid
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
+
+from solvyd.server.schemas.secrets import BranchGlob
 
 Priority = Annotated[int, Field(ge=-1000, le=1000)]
 ConcurrencyLimit = Annotated[int, Field(ge=1, le=10_000)]
 JobName = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9][\w.\-]*$")]
 
+TriggerEvent = Literal["push", "tag", "pull_request"]
+DEFAULT_TRIGGER_EVENTS: tuple[TriggerEvent, ...] = ("push", "tag", "pull_request")
+MAX_GLOBS = 50
 
-class JobCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
+def _path_glob(value: str) -> str:
+    if any(not ch.isprintable() for ch in value):
+        raise PydanticCustomError("path_glob", "a path pattern holds no control characters")
+    return value
+
+
+PathGlob = Annotated[str, Field(min_length=1, max_length=500), AfterValidator(_path_glob)]
+# Write-only: no answer holds it (JobRead says only whether one is set).
+WebhookSecret = Annotated[str, Field(min_length=8, max_length=256)]
+
+
+class WebhookFields(BaseModel):
+    """A job's webhook settings (docs/forges.md), in JobCreate and JobUpdate."""
+
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
+
+    @field_validator("webhook_secret", check_fields=False)
+    @classmethod
+    def _printable(cls, value: str | None) -> str | None:
+        if value is not None and any(not ch.isprintable() or ch.isspace() for ch in value):
+            raise PydanticCustomError(
+                "webhook_secret", "a webhook secret holds no spaces or control characters"
+            )
+        return value
+
+    @field_validator("trigger_events", check_fields=False)
+    @classmethod
+    def _unique(cls, value: list[str] | None) -> list[str] | None:
+        return None if value is None else list(dict.fromkeys(value))
+
+
+class JobCreate(WebhookFields):
     name: JobName
     description: str = ""
     scm_url: str | None = None
@@ -33,11 +69,18 @@ class JobCreate(BaseModel):
     cancel_previous: bool = False
     # Builds of pull requests from forks get the job's and global secrets too (default: none).
     secrets_for_forks: bool = False
+    webhook_secret: WebhookSecret | None = None
+    trigger_events: list[TriggerEvent] = Field(
+        default_factory=lambda: list(DEFAULT_TRIGGER_EVENTS), max_length=3
+    )
+    # Globs (`*` matches `/` too, like `when.branch`); empty: every branch. A pull request is
+    # matched by its target branch.
+    branches: list[BranchGlob] = Field(default_factory=list, max_length=MAX_GLOBS)
+    # Globs of changed files (`*` within a directory, `**` across them); empty: any change.
+    paths: list[PathGlob] = Field(default_factory=list, max_length=MAX_GLOBS)
 
 
-class JobUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class JobUpdate(WebhookFields):
     description: str | None = None
     scm_url: str | None = None
     branch: str | None = None
@@ -52,6 +95,11 @@ class JobUpdate(BaseModel):
     max_concurrent_builds: ConcurrencyLimit | None = None
     cancel_previous: bool | None = None
     secrets_for_forks: bool | None = None
+    # null removes the secret.
+    webhook_secret: WebhookSecret | None = None
+    trigger_events: list[TriggerEvent] | None = Field(default=None, max_length=3)
+    branches: list[BranchGlob] | None = Field(default=None, max_length=MAX_GLOBS)
+    paths: list[PathGlob] | None = Field(default=None, max_length=MAX_GLOBS)
 
 
 class JobRead(BaseModel):
@@ -73,6 +121,10 @@ class JobRead(BaseModel):
     max_concurrent_builds: int | None
     cancel_previous: bool
     secrets_for_forks: bool
+    has_webhook_secret: bool
+    trigger_events: list[str]
+    branches: list[str]
+    paths: list[str]
     created_at: datetime
     updated_at: datetime
 
