@@ -1,8 +1,12 @@
 """A job's webhook settings (secret, trigger events, branches, paths) through the jobs API,
 the filters at work on real deliveries, the delivery log (no secrets in it) and replay."""
 
+from datetime import timedelta
+
 import httpx
 
+from solvyd.server.services.hooks.deliveries import prune_deliveries
+from solvyd.shared.clock import utcnow
 from tests.integration.api_helpers import API, admin_headers, assert_error, user_headers
 from tests.integration.test_hooks_receive import (
     GH_REPO,
@@ -167,11 +171,6 @@ async def test_the_delivery_log_hides_secrets_and_replays(client: httpx.AsyncCli
 
 
 async def test_old_deliveries_are_pruned(client: httpx.AsyncClient) -> None:
-    from datetime import timedelta
-
-    from solvyd.server.services.hooks.deliveries import prune_deliveries
-    from solvyd.shared.clock import utcnow
-
     job = await create_job(client, GH_REPO["clone_url"])
     await post(client, sign(github.push(repo=GH_REPO), SECRET))
     ctx = client.app.state.ctx  # type: ignore[attr-defined]

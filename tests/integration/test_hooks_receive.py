@@ -4,6 +4,7 @@ redelivered, from a fork, deleting a branch; pings, malformed bodies, the size l
 The requests are built by tests/support/forge_payloads, shaped like each forge's documented
 examples (each module there names its source)."""
 
+import asyncio
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -286,3 +287,12 @@ async def test_a_body_over_25_mib_is_413(client: httpx.AsyncClient) -> None:
     padded = request.body + b" " * (11 * 1024**2)
     response = await client.post(f"{API}/hooks/github", headers=request.headers, content=padded)
     assert_error(response, 401)
+
+
+async def test_the_same_delivery_twice_at_once_builds_once(client: httpx.AsyncClient) -> None:
+    job = await create_job(client, GH_REPO["clone_url"])
+    request = sign(github.push(repo=GH_REPO), SECRET)
+    answers = await asyncio.gather(*(post(client, request) for _ in range(4)))
+    assert {a.status_code for a in answers} == {202}, [a.text for a in answers]
+    assert len({str(a.json()) for a in answers}) == 1
+    assert len(await builds_of(client, job["id"])) == 1
