@@ -296,3 +296,19 @@ async def test_the_same_delivery_twice_at_once_builds_once(client: httpx.AsyncCl
     assert {a.status_code for a in answers} == {202}, [a.text for a in answers]
     assert len({str(a.json()) for a in answers}) == 1
     assert len(await builds_of(client, job["id"])) == 1
+
+
+async def test_an_event_that_builds_nothing_is_still_verified(client: httpx.AsyncClient) -> None:
+    """A webhook sending every event (GitHub's "Send me everything") gets 202 with the reason
+    for those it does not build, not a 401 that would show as a failed delivery."""
+    job = await create_job(client, GH_REPO["clone_url"])
+    request = github.ping(repo=GH_REPO)
+    request.headers["X-GitHub-Event"] = "issues"
+    request = request.with_payload(
+        {"action": "opened", "issue": {"number": 1}, "repository": GH_REPO}
+    )
+    response = await post(client, sign(request, SECRET))
+    assert response.status_code == 202, response.text
+    [ignored] = response.json()["ignored"]
+    assert ignored["job_id"] == job["id"] and "'issues' starts no build" in ignored["reason"]
+    assert_error(await post(client, sign(request, "wrong-secret-1")), 401)

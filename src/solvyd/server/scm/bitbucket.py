@@ -22,6 +22,7 @@ from solvyd.server.scm.event import (
     ignored,
     load_json,
     read_payload,
+    repository_urls_of,
     same,
     urls,
 )
@@ -134,7 +135,8 @@ def parse(headers: Mapping[str, str], body: bytes) -> list[ForgeEvent]:
                 ignored(f"pull request #{pull.pullrequest.id} {event}: nothing to build", where)
             ]
         return [_pull_request(pull)]
-    return [ignored(f"Bitbucket event {event!r} starts no build")]
+    where = repository_urls_of(Repository, document, "repository")
+    return [ignored(f"Bitbucket event {event!r} starts no build", where)]
 
 
 def _author(author: Author | None) -> str | None:

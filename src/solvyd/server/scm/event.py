@@ -111,6 +111,19 @@ def read_payload(model: type[M], document: Any, what: str) -> M:
         raise PayloadError(f"not a {what} payload: {problems}") from None
 
 
+def repository_urls_of(model: type[M], document: Any, field: str) -> tuple[str, ...]:
+    """The repository URLs of an event Solvyd does not build (`document[field]`), so that the
+    delivery is still verified and answered 202 with the reason, not 401; none if absent."""
+    if not isinstance(document, dict):
+        return ()
+    try:
+        repository = model.model_validate(document.get(field))
+    except ValidationError:
+        return ()
+    found = getattr(repository, "urls", None)
+    return tuple(found()) if callable(found) else ()
+
+
 def header(headers: Mapping[str, str], name: str) -> str | None:
     """A header's value (names are matched without case), None when absent or empty."""
     lowered = name.lower()

@@ -17,6 +17,7 @@ from solvyd.server.scm.event import (
     ignored,
     load_json,
     read_payload,
+    repository_urls_of,
     same,
 )
 
@@ -33,9 +34,10 @@ def parse(headers: Mapping[str, str], body: bytes) -> list[ForgeEvent]:
     if event == "pull_request":
         pull = read_payload(github.PullRequestEvent, document, "Gitea pull_request")
         return [github.pull_request_event(pull, build_actions=BUILD_ACTIONS)]
+    where = repository_urls_of(github.Repository, document, "repository")
     if event in ("create", "delete"):
-        return [ignored(f"Gitea event {event!r}: the push event of the same ref builds")]
-    return [ignored(f"Gitea event {event!r} starts no build")]
+        return [ignored(f"Gitea event {event!r}: the push event of the same ref builds", where)]
+    return [ignored(f"Gitea event {event!r} starts no build", where)]
 
 
 def verify(headers: Mapping[str, str], body: bytes, secret: str) -> bool:

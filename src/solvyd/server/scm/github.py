@@ -18,6 +18,7 @@ from solvyd.server.scm.event import (
     load_json,
     read_payload,
     ref_event,
+    repository_urls_of,
     same,
     urls,
 )
@@ -99,7 +100,8 @@ def parse(headers: Mapping[str, str], body: bytes) -> list[ForgeEvent]:
         return [push_event(read_payload(Push, document, "GitHub push"))]
     if event == "pull_request":
         return [pull_request_event(read_payload(PullRequestEvent, document, "GitHub pull_request"))]
-    return [ignored(f"GitHub event {event!r} starts no build")]
+    where = repository_urls_of(Repository, document, "repository")
+    return [ignored(f"GitHub event {event!r} starts no build", where)]
 
 
 def push_event(push: Push) -> ForgeEvent:

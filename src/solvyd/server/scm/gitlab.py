@@ -17,6 +17,7 @@ from solvyd.server.scm.event import (
     load_json,
     read_payload,
     ref_event,
+    repository_urls_of,
     same,
     urls,
 )
@@ -94,7 +95,8 @@ def parse(headers: Mapping[str, str], body: bytes) -> list[ForgeEvent]:
         return [
             _merge_request(read_payload(MergeRequestEvent, document, "GitLab Merge Request Hook"))
         ]
-    return [ignored(f"GitLab event {event!r} starts no build")]
+    where = repository_urls_of(Project, document, "project")
+    return [ignored(f"GitLab event {event!r} starts no build", where)]
 
 
 def _push(push: Push, *, tag: bool) -> ForgeEvent:
