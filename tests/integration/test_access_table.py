@@ -76,6 +76,12 @@ POLICY = {
     "PUT /api/v1/jobs/{job_id}/secrets/{name}": "admin",
     "DELETE /api/v1/jobs/{job_id}/secrets/{name}": "admin",
     "POST /api/v1/builds/{build_id}/secrets": "worker",
+    # A forge's webhook: no user token, the request's signature is checked against the
+    # secrets of the jobs of its repository (401 when none verifies it).
+    "POST /api/v1/hooks/{forge}": "public",
+    "GET /api/v1/hooks/deliveries": "admin",
+    "GET /api/v1/hooks/deliveries/{delivery_id}": "admin",
+    "POST /api/v1/hooks/deliveries/{delivery_id}/replay": "admin",
 }
 # Walked last, in this order: the first removes the worker, and with it the worker's token; the
 # second ends the caller's login session, and with it the caller's token.

@@ -19,7 +19,14 @@ from tests.integration.api_helpers import (
 )
 from tests.support.processes import AGENT_TOKEN
 
-UNAUTHENTICATED = {"/healthz", "/readyz", f"{API}/auth/login", f"{API}/auth/refresh"}
+# A forge's webhook carries no token: its signature is checked instead (test_hooks_receive.py).
+UNAUTHENTICATED = {
+    "/healthz",
+    "/readyz",
+    f"{API}/auth/login",
+    f"{API}/auth/refresh",
+    f"{API}/hooks/{{forge}}",
+}
 
 
 async def test_login_gives_a_bearer_token(client: httpx.AsyncClient) -> None:

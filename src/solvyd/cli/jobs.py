@@ -10,6 +10,7 @@ from solvyd.cli.api_client import ApiClient
 from solvyd.cli.display import table_with_ids
 from solvyd.cli.errors import CliError
 from solvyd.cli.follow import exit_code_for, follow_build
+from solvyd.cli.hidden_input import read_hidden
 from solvyd.cli.output import console, err_console
 from solvyd.pipeline.config import PipelineErrorItem
 
@@ -84,6 +85,48 @@ def _forge_fields(
     }
 
 
+WEBHOOK_PROMPT_HELP = (
+    "Ask for the secret that verifies the forges' webhooks (typed without echo); see "
+    "docs/forges.md."
+)
+TRIGGER_EVENTS_HELP = "Comma-separated events webhooks build: push, tag, pull_request."
+BRANCHES_HELP = "Comma-separated branch globs webhooks build (a pull request: its target)."
+PATHS_HELP = "Comma-separated globs of changed files a webhook push must touch (** spans dirs)."
+
+
+def _webhook_secret(prompt: bool, from_stdin: bool, path: Path | None) -> str | None:
+    """The webhook secret from a prompt, stdin or a file: never an argument of its own, which
+    the shell's history and `ps` would show."""
+    if sum((prompt, from_stdin, path is not None)) > 1:
+        raise CliError(
+            "give one of --webhook-secret, --webhook-secret-stdin, --webhook-secret-file"
+        )
+    if path is not None:
+        try:
+            return path.read_text().removesuffix("\n").removesuffix("\r")
+        except OSError as exc:
+            raise CliError(f"cannot read {path}: {exc.strerror}") from None
+    if prompt or from_stdin:
+        return read_hidden(
+            "webhook secret", from_stdin=from_stdin, stdin_flag="--webhook-secret-stdin"
+        )
+    return None
+
+
+def _csv(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def _webhook_fields(
+    trigger_events: str | None, branches: str | None, paths: str | None
+) -> dict[str, Any]:
+    fields: dict[str, Any] = {}
+    for key, text in (("trigger_events", trigger_events), ("branches", branches), ("paths", paths)):
+        if text is not None:
+            fields[key] = _csv(text)
+    return fields
+
+
 def _read_pipeline(pipeline: Path) -> str:
     try:
         return pipeline.read_text()
@@ -121,6 +164,16 @@ def create(
     forge_token_secret: str | None = typer.Option(
         None, "--forge-token-secret", help="The secret holding the forge's API token."
     ),
+    webhook_secret: bool = typer.Option(False, "--webhook-secret", help=WEBHOOK_PROMPT_HELP),
+    webhook_secret_stdin: bool = typer.Option(
+        False, "--webhook-secret-stdin", help="Read the webhook secret from standard input."
+    ),
+    webhook_secret_file: Path | None = typer.Option(
+        None, "--webhook-secret-file", help="Read the webhook secret from this file."
+    ),
+    trigger_events: str | None = typer.Option(None, "--trigger-events", help=TRIGGER_EVENTS_HELP),
+    branches: str | None = typer.Option(None, "--branches", help=BRANCHES_HELP),
+    paths: str | None = typer.Option(None, "--paths", help=PATHS_HELP),
 ) -> None:
     """Create a job. Creating one that exists with the same definition changes nothing."""
     body: dict[str, Any] = {
@@ -142,15 +195,22 @@ def create(
     for key, value in (("scm_url", scm_url), ("branch", branch), ("timeout_seconds", timeout)):
         if value is not None:
             body[key] = value
+    body |= _webhook_fields(trigger_events, branches, paths)
+    secret = _webhook_secret(webhook_secret, webhook_secret_stdin, webhook_secret_file)
     client = ApiClient()
     existing = client.get("/jobs", params={"name": name})["items"]
     if existing:
         job = existing[0]
-        same = all(job.get(key) == value for key, value in body.items())
+        # A secret is never shown: only whether the job has one can be compared.
+        same = all(job.get(key) == value for key, value in body.items()) and (
+            secret is None or job.get("has_webhook_secret") is True
+        )
         if same:
             err_console.print(f"job {name} already exists, unchanged ({job['id']})")
             return
         raise CliError(f"a job named {name!r} already exists with a different definition")
+    if secret is not None:
+        body["webhook_secret"] = secret
     try:
         job = client.post("/jobs", body)
     except CliError as exc:
@@ -183,8 +243,13 @@ def show(name: str) -> None:
         "priority",
         "max_concurrent_builds",
         "cancel_previous",
+        "has_webhook_secret",
+        "trigger_events",
+        "branches",
+        "paths",
     ):
-        console.print(Text(f"{key}:", style="bold"), str(job[key]))
+        if key in job:
+            console.print(Text(f"{key}:", style="bold"), str(job[key]))
     if job.get("forge"):
         forge = job["forge"]
         where = forge.get("repository") or "(from scm_url)"
@@ -261,6 +326,23 @@ def edit(
     no_forge: bool = typer.Option(
         False, "--no-forge", help="Stop reporting build states on the commit."
     ),
+    webhook_secret: bool = typer.Option(False, "--webhook-secret", help=WEBHOOK_PROMPT_HELP),
+    webhook_secret_stdin: bool = typer.Option(
+        False, "--webhook-secret-stdin", help="Read the webhook secret from standard input."
+    ),
+    webhook_secret_file: Path | None = typer.Option(
+        None, "--webhook-secret-file", help="Read the webhook secret from this file."
+    ),
+    no_webhook_secret: bool = typer.Option(
+        False, "--no-webhook-secret", help="Remove the webhook secret: no webhook builds the job."
+    ),
+    trigger_events: str | None = typer.Option(None, "--trigger-events", help=TRIGGER_EVENTS_HELP),
+    branches: str | None = typer.Option(
+        None, "--branches", help=BRANCHES_HELP + " An empty value: every branch."
+    ),
+    paths: str | None = typer.Option(
+        None, "--paths", help=PATHS_HELP + " An empty value: any change."
+    ),
 ) -> None:
     """Change a job: only the options given change, everything else stays."""
     if pipeline is not None and from_repository:
@@ -288,6 +370,12 @@ def edit(
         body["cancel_previous"] = cancel_previous
     if secrets_for_forks is not None:
         body["secrets_for_forks"] = secrets_for_forks
+    body |= _webhook_fields(trigger_events, branches, paths)
+    secret = _webhook_secret(webhook_secret, webhook_secret_stdin, webhook_secret_file)
+    if secret is not None and no_webhook_secret:
+        raise CliError("give a webhook secret or --no-webhook-secret, not both")
+    if secret is not None or no_webhook_secret:
+        body["webhook_secret"] = secret
     client = ApiClient()
     job = client.resolve_job(name)
     fields = _forge_fields(forge_type, forge_api_url, forge_repository, forge_token_secret)

@@ -17,6 +17,7 @@ from solvyd.server.api import (
     builds,
     events,
     health,
+    hooks,
     jobs,
     pipelines,
     secrets,
@@ -30,7 +31,12 @@ from solvyd.server.api.middleware import install_middleware
 from solvyd.server.api.openapi import document_access
 from solvyd.server.artifacts import create_store
 from solvyd.server.auth.keys import load_keys
-from solvyd.server.background import run_commit_status_sender, run_log_archiver, run_reaper
+from solvyd.server.background import (
+    run_commit_status_sender,
+    run_delivery_pruner,
+    run_log_archiver,
+    run_reaper,
+)
 from solvyd.server.data_dir import secure_data_dir
 from solvyd.server.db.migrate import upgrade_to_head
 from solvyd.server.db.session import create_database
@@ -86,6 +92,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
             asyncio.create_task(run_reaper(ctx), name="reaper"),
             asyncio.create_task(run_log_archiver(ctx), name="log-archiver"),
             asyncio.create_task(run_commit_status_sender(ctx), name="commit-status-sender"),
+            asyncio.create_task(run_delivery_pruner(ctx), name="webhook-delivery-pruner"),
         ]
         log.info("server started", database=ctx.db.dialect, version=__version__)
         try:
@@ -124,6 +131,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
         audit,
         stats,
         events,
+        hooks,
     )
     for module in modules:
         api.include_router(module.router)

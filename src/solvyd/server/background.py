@@ -18,6 +18,7 @@ from solvyd.server.services.commit_statuses.sender import (
     send_due_reports,
 )
 from solvyd.server.services.context import ServerContext
+from solvyd.server.services.hooks.deliveries import prune_deliveries
 from solvyd.shared.clock import utcnow
 
 log = structlog.get_logger(__name__)
@@ -98,3 +99,16 @@ async def run_commit_status_sender(ctx: ServerContext) -> None:
                 await signal.wait(wait)
     finally:
         remove_wakeup()
+
+
+async def run_delivery_pruner(ctx: ServerContext) -> None:
+    """Every `webhook_prune_interval_seconds`: delete the webhook deliveries older than
+    `webhook_retention_days`. Every server runs it; deleting twice deletes nothing more."""
+    while True:
+        try:
+            pruned = await prune_deliveries(ctx, utcnow())
+            if pruned:
+                log.info("old webhook deliveries deleted", deliveries=pruned)
+        except Exception as exc:
+            log.warning("pruning webhook deliveries failed", error=f"{type(exc).__name__}: {exc}")
+        await asyncio.sleep(ctx.settings.webhook_prune_interval_seconds)

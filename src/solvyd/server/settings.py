@@ -67,6 +67,11 @@ class ServerSettings(BaseSettings):
     # A request body larger than this is refused with 413; the artifact upload streams under
     # its own limit, max_artifact_bytes.
     max_request_bytes: int = Field(default=10 * 1024**2, ge=1)
+    # POST /hooks/{forge} takes bodies up to this (a forge's push of many commits is large:
+    # GitHub caps its payloads at 25 MiB); its deliveries are kept this many days.
+    max_webhook_bytes: int = Field(default=25 * 1024**2, ge=1)
+    webhook_retention_days: float = Field(default=30.0, gt=0)
+    webhook_prune_interval_seconds: float = Field(default=3600.0, gt=0)
     # The built web UI (`npm run build` in web/); unset: web/dist of this source tree.
     web_dir: Path | None = None
     # Reverse proxies (addresses or networks, comma-separated) whose X-Forwarded-For names the

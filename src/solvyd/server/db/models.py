@@ -25,6 +25,10 @@ class Base(DeclarativeBase):
     type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: sa.JSON, list[str]: sa.JSON}
 
 
+# The events a webhook starts builds for, unless the job says otherwise.
+DEFAULT_TRIGGER_EVENTS = ("push", "tag", "pull_request")
+
+
 def _uuid_pk() -> Mapped[uuid.UUID]:
     return mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
 
@@ -167,6 +171,16 @@ class Job(Base):
     # type, api_url, repository, token_secret); None: nowhere.
     forge: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
     next_build_number: Mapped[int] = mapped_column(default=1)
+    # Webhooks (services/hooks.py): the secret that verifies a forge's deliveries, sealed like
+    # a secret's value (None: no webhook ever starts a build of the job), the events that
+    # start builds, and globs of the branches and changed paths that do.
+    webhook_secret_ciphertext: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
+    trigger_events: Mapped[list[str]] = mapped_column(
+        default=lambda: list(DEFAULT_TRIGGER_EVENTS),
+        server_default='["push", "tag", "pull_request"]',
+    )
+    branches: Mapped[list[str]] = mapped_column(default=list, server_default="[]")
+    paths: Mapped[list[str]] = mapped_column(default=list, server_default="[]")
     created_by: Mapped[uuid.UUID | None] = mapped_column(
         sa.ForeignKey("users.id", ondelete="SET NULL")
     )
@@ -176,6 +190,10 @@ class Job(Base):
     # only to builds of a job an admin changed last: whoever changes a job decides what its
     # builds run. No foreign key, so that a deleted user's changes never look like an admin's.
     changed_by: Mapped[uuid.UUID | None] = mapped_column(sa.Uuid)
+
+    @property
+    def has_webhook_secret(self) -> bool:
+        return self.webhook_secret_ciphertext is not None
 
 
 class Worker(Base):
@@ -381,3 +399,52 @@ class Plugin(Base):
     enabled: Mapped[bool] = mapped_column(default=True)
     config: Mapped[dict[str, Any]] = mapped_column(default=dict)
     installed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WebhookDelivery(Base):
+    """One request a forge sent to POST /hooks/{forge}, what came of it, and what it said
+    (headers without the secret or signatures; the body). Kept `webhook_retention_days`.
+
+    `dedup_key` ("<forge>:<delivery id>") is set once a job's secret verified the delivery:
+    the same delivery sent again then finds this row and creates nothing. A request nobody
+    verified never holds a delivery id, so a forged one cannot block the real delivery."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (sa.Index("ix_webhook_deliveries_received_at", "received_at", "id"),)
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    forge: Mapped[str] = mapped_column(sa.String(20))
+    event: Mapped[str | None] = mapped_column(sa.String(200))
+    delivery_id: Mapped[str | None] = mapped_column(sa.String(200))
+    dedup_key: Mapped[str | None] = mapped_column(sa.String(230), unique=True)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # accepted | ignored | rejected
+    outcome: Mapped[str] = mapped_column(sa.String(20))
+    reason: Mapped[str | None] = mapped_column(sa.Text)
+    status_code: Mapped[int]
+    # The jobs whose secret verified the delivery, the builds it queued, and why the verified
+    # jobs that built nothing did not: [{"job_id", "reason"}].
+    job_ids: Mapped[list[str]] = mapped_column(default=list)
+    build_ids: Mapped[list[str]] = mapped_column(default=list)
+    ignored: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON, default=list)
+    headers: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    body: Mapped[str] = mapped_column(sa.Text, default="")
+    body_truncated: Mapped[bool] = mapped_column(default=False)
+    # A replay (POST /hooks/deliveries/{id}/replay) points at the delivery it repeats.
+    replay_of: Mapped[uuid.UUID | None] = mapped_column(
+        sa.ForeignKey("webhook_deliveries.id", ondelete="SET NULL")
+    )
+
+
+class WebhookDeliveryJob(Base):
+    """Which jobs a delivery concerned: what the delivery log's job filter reads."""
+
+    __tablename__ = "webhook_delivery_jobs"
+    __table_args__ = (sa.Index("ix_webhook_delivery_jobs_job", "job_id", "received_at"),)
+
+    delivery_id: Mapped[uuid.UUID] = mapped_column(
+        sa.ForeignKey("webhook_deliveries.id", ondelete="CASCADE"), primary_key=True
+    )
+    job_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True)
+    # The delivery's, copied so that a job's page of deliveries is one index range.
+    received_at: Mapped[datetime]

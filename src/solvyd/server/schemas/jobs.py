@@ -4,12 +4,18 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
+
+from solvyd.server.schemas.secrets import BranchGlob
 
 Priority = Annotated[int, Field(ge=-1000, le=1000)]
 ConcurrencyLimit = Annotated[int, Field(ge=1, le=10_000)]
 JobName = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9][\w.\-]*$")]
 
+TriggerEvent = Literal["push", "tag", "pull_request"]
+DEFAULT_TRIGGER_EVENTS: tuple[TriggerEvent, ...] = ("push", "tag", "pull_request")
+MAX_GLOBS = 50
 
 ForgeType = Literal["github", "gitlab", "gitea", "bitbucket"]
 # owner/repo; GitLab also group/subgroup/.../repo.
@@ -68,9 +74,38 @@ class ForgeSettings(BaseModel):
         return self
 
 
-class JobCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+def _path_glob(value: str) -> str:
+    if any(not ch.isprintable() for ch in value):
+        raise PydanticCustomError("path_glob", "a path pattern holds no control characters")
+    return value
 
+
+PathGlob = Annotated[str, Field(min_length=1, max_length=500), AfterValidator(_path_glob)]
+# Write-only: no answer holds it (JobRead says only whether one is set).
+WebhookSecret = Annotated[str, Field(min_length=8, max_length=256)]
+
+
+class WebhookFields(BaseModel):
+    """A job's webhook settings (docs/forges.md), in JobCreate and JobUpdate."""
+
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
+
+    @field_validator("webhook_secret", check_fields=False)
+    @classmethod
+    def _printable(cls, value: str | None) -> str | None:
+        if value is not None and any(not ch.isprintable() or ch.isspace() for ch in value):
+            raise PydanticCustomError(
+                "webhook_secret", "a webhook secret holds no spaces or control characters"
+            )
+        return value
+
+    @field_validator("trigger_events", check_fields=False)
+    @classmethod
+    def _unique(cls, value: list[str] | None) -> list[str] | None:
+        return None if value is None else list(dict.fromkeys(value))
+
+
+class JobCreate(WebhookFields):
     name: JobName
     description: str = ""
     scm_url: str | None = None
@@ -94,11 +129,18 @@ class JobCreate(BaseModel):
     secrets_for_forks: bool = False
     # Report each build's state on its commit at this forge; None: nowhere.
     forge: ForgeSettings | None = None
+    webhook_secret: WebhookSecret | None = None
+    trigger_events: list[TriggerEvent] = Field(
+        default_factory=lambda: list(DEFAULT_TRIGGER_EVENTS), max_length=3
+    )
+    # Globs (`*` matches `/` too, like `when.branch`); empty: every branch. A pull request is
+    # matched by its target branch.
+    branches: list[BranchGlob] = Field(default_factory=list, max_length=MAX_GLOBS)
+    # Globs of changed files (`*` within a directory, `**` across them); empty: any change.
+    paths: list[PathGlob] = Field(default_factory=list, max_length=MAX_GLOBS)
 
 
-class JobUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class JobUpdate(WebhookFields):
     description: str | None = None
     scm_url: str | None = None
     branch: str | None = None
@@ -115,6 +157,11 @@ class JobUpdate(BaseModel):
     secrets_for_forks: bool | None = None
     # null removes it.
     forge: ForgeSettings | None = None
+    # null removes the secret.
+    webhook_secret: WebhookSecret | None = None
+    trigger_events: list[TriggerEvent] | None = Field(default=None, max_length=3)
+    branches: list[BranchGlob] | None = Field(default=None, max_length=MAX_GLOBS)
+    paths: list[PathGlob] | None = Field(default=None, max_length=MAX_GLOBS)
 
 
 class JobRead(BaseModel):
@@ -137,6 +184,10 @@ class JobRead(BaseModel):
     cancel_previous: bool
     secrets_for_forks: bool
     forge: ForgeSettings | None = None
+    has_webhook_secret: bool
+    trigger_events: list[str]
+    branches: list[str]
+    paths: list[str]
     created_at: datetime
     updated_at: datetime
 

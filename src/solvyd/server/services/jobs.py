@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from solvyd.pipeline.config import PipelineConfig, PipelineError, parse_pipeline
+from solvyd.server.auth.secret_box import SecretBox, SecretBoxError
 from solvyd.server.db.models import Job
 from solvyd.server.events import BUILDS
 from solvyd.server.schemas.jobs import JobCreate, JobUpdate
@@ -68,14 +69,43 @@ def _validate_forge(job: Job) -> None:
     job.forge = forge
 
 
+def webhook_secret_binding(job_id: uuid.UUID) -> str:
+    """What a job's sealed webhook secret is bound to: no secret's binding (`<job>/<NAME>`)
+    can be this one, so neither ciphertext opens in the other's place."""
+    return f"{job_id}/#webhook"
+
+
+def _set_webhook_secret(ctx: ServerContext, job: Job, secret: str | None) -> None:
+    job.webhook_secret_ciphertext = (
+        None
+        if secret is None
+        else SecretBox(ctx.keys.encryption_key).seal(secret, webhook_secret_binding(job.id))
+    )
+
+
+def open_webhook_secret(ctx: ServerContext, job: Job) -> str | None:
+    """The job's webhook secret in clear, to verify a delivery; None when it has none (or it
+    was sealed under another server key: such a job can verify nothing)."""
+    if job.webhook_secret_ciphertext is None:
+        return None
+    try:
+        return SecretBox(ctx.keys.encryption_key).open(
+            job.webhook_secret_ciphertext, webhook_secret_binding(job.id)
+        )
+    except SecretBoxError:
+        return None
+
+
 async def create_job(ctx: ServerContext, body: JobCreate, actor: Actor) -> Job:
-    fields = body.model_dump(exclude={"pipeline"})
+    fields = body.model_dump(exclude={"pipeline", "webhook_secret"})
     job = Job(
         **fields,
+        id=uuid.uuid4(),
         pipeline=pipeline_text(body.pipeline),
         created_by=actor.user_id,
         changed_by=actor.user_id,
     )
+    _set_webhook_secret(ctx, job, body.webhook_secret)
     _validate(job)
     try:
         async with ctx.db.transaction() as session:
@@ -109,6 +139,9 @@ async def update_job(ctx: ServerContext, job_id: uuid.UUID, body: JobUpdate, act
         job = await session.get(Job, job_id)
         if job is None:
             raise NotFound(f"job {job_id} not found")
+        changed = sorted(changes)
+        if "webhook_secret" in changes:
+            _set_webhook_secret(ctx, job, changes.pop("webhook_secret"))
         for field, value in changes.items():
             if value is None and not Job.__table__.c[field].nullable:
                 raise InvalidInput(f"{field} cannot be null")
@@ -121,7 +154,12 @@ async def update_job(ctx: ServerContext, job_id: uuid.UUID, body: JobUpdate, act
         # Which fields, never their values: env and pipelines may hold what nobody should read
         # in an audit log.
         audit.record(
-            session, actor, "job.update", _target(job), name=job.name, fields=sorted(changes)
+            session,
+            actor,
+            "job.update",
+            _target(job),
+            name=job.name,
+            fields=changed,
         )
     return job
 

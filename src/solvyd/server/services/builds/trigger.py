@@ -19,6 +19,7 @@ from solvyd.server.schemas.builds import TriggerRequest
 from solvyd.server.services import audit
 from solvyd.server.services.audit import Actor
 from solvyd.server.services.builds import lifecycle
+from solvyd.server.services.builds.origin import BuildOrigin
 from solvyd.server.services.commit_statuses.outbox import record_build_state
 from solvyd.server.services.context import ServerContext
 from solvyd.server.services.errors import InvalidInput, NotFound
@@ -77,9 +78,15 @@ async def queue_build(
     trigger: str,
     retry_of: uuid.UUID | None = None,
     from_fork: bool = False,
+    origin: BuildOrigin | None = None,
 ) -> QueuedBuild:
     """Plan the job's pipeline into a new queued build, in the caller's transaction.
-    `from_fork`: the code comes from a fork's pull request (no secrets unless the job allows)."""
+    `from_fork`: the code comes from a fork's pull request (no secrets unless the job allows).
+    `origin`: the event that started it (a webhook's); None: `BuildOrigin(event=trigger)`."""
+    # (The smallest form of the contract's `origin`, until the events branch carries it into
+    # the plan: only a fork's pull request is read from it here.)
+    if origin is not None and origin.pull_request is not None:
+        from_fork = from_fork or origin.pull_request.from_fork
     superseded: list[uuid.UUID] = []
     # The row lock serialises build numbers per job on PostgreSQL.
     job = await session.scalar(sa.select(Job).where(Job.id == job_id).with_for_update())

@@ -1,7 +1,7 @@
 """commit statuses: a job's forge, the build's flag that it reports, and the outbox of reports
 
 Revision ID: 0011
-Revises: 0008
+Revises: 0010
 Create Date: 2026-12-04 03:10:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from solvyd.server.db.types import UTCDateTime
 
 revision: str = "0011"
-down_revision: str | None = "0008"
+down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,183 @@
+"""A job's webhook settings (secret, trigger events, branches, paths) through the jobs API,
+the filters at work on real deliveries, the delivery log (no secrets in it) and replay."""
+
+from datetime import timedelta
+
+import httpx
+
+from solvyd.server.services.hooks.deliveries import prune_deliveries
+from solvyd.shared.clock import utcnow
+from tests.integration.api_helpers import API, admin_headers, assert_error, user_headers
+from tests.integration.test_hooks_receive import (
+    GH_REPO,
+    GL_PROJECT,
+    SECRET,
+    builds_of,
+    create_job,
+    post,
+)
+from tests.support.forge_payloads import bitbucket, github, gitlab, sign
+
+
+async def test_the_webhook_secret_is_write_only_and_settings_validated(
+    client: httpx.AsyncClient,
+) -> None:
+    admin = await admin_headers(client)
+    job = await create_job(client, GH_REPO["clone_url"])
+    assert job["has_webhook_secret"] is True
+    assert SECRET not in str(job)
+    assert job["trigger_events"] == ["push", "tag", "pull_request"]
+    assert (job["branches"], job["paths"]) == ([], [])
+    url = f"{API}/jobs/{job['id']}"
+    for bad in (
+        {"webhook_secret": "short"},
+        {"webhook_secret": "has a space in it"},
+        {"trigger_events": ["push", "merge"]},
+        {"branches": [""]},
+        {"branches": ["*"] * 51},
+        {"paths": ["a\x01b"]},
+        {"trigger_events": None},
+    ):
+        response = await client.patch(url, headers=admin, json=bad)
+        assert response.status_code == 422, (bad, response.text)
+        assert "short" not in response.text and "has a space" not in response.text
+    changed = await client.patch(
+        url,
+        headers=admin,
+        json={"trigger_events": ["tag"], "branches": ["release/*"], "paths": ["src/**"]},
+    )
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["trigger_events"] == ["tag"]
+    removed = await client.patch(url, headers=admin, json={"webhook_secret": None})
+    assert removed.json()["has_webhook_secret"] is False
+    audit = await client.get(f"{API}/audit", headers=admin)
+    assert SECRET not in audit.text
+
+
+async def test_trigger_events_branches_and_paths_filter_deliveries(
+    client: httpx.AsyncClient,
+) -> None:
+    job = await create_job(
+        client,
+        GH_REPO["clone_url"],
+        trigger_events=["push", "pull_request"],
+        branches=["main", "release/*"],
+        paths=["src/**", "*.toml"],
+    )
+
+    async def reasons(request: github.HookRequest) -> list[str]:
+        response = await post(client, sign(request, SECRET))
+        assert response.status_code == 202, response.text
+        return [i["reason"] for i in response.json()["ignored"]]
+
+    tag = github.push(repo=GH_REPO, ref="refs/tags/v1")
+    assert "trigger_events leave out tag" in (await reasons(tag))[0]
+    feature = github.push(repo=GH_REPO, ref="refs/heads/feature", files={"added": ["src/a.py"]})
+    assert "matches none of the job's branches" in (await reasons(feature))[0]
+    docs = github.push(repo=GH_REPO, files={"modified": ["docs/a.md", "src.txt"]})
+    assert "no changed file matches" in (await reasons(docs))[0]
+    assert await builds_of(client, job["id"]) == []
+
+    code = github.push(repo=GH_REPO, ref="refs/heads/release/2", files={"removed": ["src/x/y.py"]})
+    assert await reasons(code) == []
+    toml = github.push(repo=GH_REPO, files={"modified": ["pyproject.toml"]})
+    assert await reasons(toml) == []
+    # A pull request is matched by its target branch; its files are not listed: it builds.
+    into_main = github.pull_request(repo=GH_REPO, base_ref="main", head_ref="topic")
+    assert await reasons(into_main) == []
+    into_topic = github.pull_request(repo=GH_REPO, base_ref="topic", number=2)
+    assert "'topic' matches none" in (await reasons(into_topic))[0]
+    # Bitbucket lists no files: the paths filter cannot apply, the push builds.
+    bb_job = await create_job(client, "https://bitbucket.org/team/project", paths=["src/**"])
+    response = await post(
+        client, sign(bitbucket.push(repo=bitbucket.repository("team", "project")), SECRET)
+    )
+    assert [b["job_id"] for b in response.json()["builds"]] == [bb_job["id"]]
+    # GitLab lists 20 commits at most: beyond, the files are unknown and the push builds.
+    gl_job = await create_job(client, GL_PROJECT["web_url"], paths=["src/**"])
+    many = gitlab.push(proj=GL_PROJECT, files={"modified": ["README.md"]}, total_commits=40)
+    response = await post(client, sign(many, SECRET))
+    assert [b["job_id"] for b in response.json()["builds"]] == [gl_job["id"]]
+    assert [b.trigger for b in await builds_of(client, job["id"])] == [
+        "push",
+        "push",
+        "pull_request",
+    ]
+
+
+async def test_a_gitlab_update_builds_only_with_new_commits(client: httpx.AsyncClient) -> None:
+    job = await create_job(client, GL_PROJECT["git_http_url"])
+    title_only = gitlab.merge_request(proj=GL_PROJECT, action="update")
+    response = await post(client, sign(title_only, SECRET))
+    assert "without new commits" in response.json()["ignored"][0]["reason"]
+    pushed = gitlab.merge_request(proj=GL_PROJECT, action="update", oldrev="a" * 40)
+    response = await post(client, sign(pushed, SECRET))
+    assert len(response.json()["builds"]) == 1
+    assert len(await builds_of(client, job["id"])) == 1
+
+
+async def test_the_delivery_log_hides_secrets_and_replays(client: httpx.AsyncClient) -> None:
+    admin = await admin_headers(client)
+    job = await create_job(client, GH_REPO["clone_url"])
+    other = await create_job(client, "https://github.com/octo-org/other")
+    request = sign(github.push(repo=GH_REPO), SECRET)
+    request.headers |= {"Authorization": "Basic c2VjcmV0", "Cookie": "session=secret"}
+    first = (await post(client, request)).json()
+    forged = sign(github.push(repo=GH_REPO), "not-the-secret")
+    assert_error(await post(client, forged), 401)
+
+    listed = await client.get(f"{API}/hooks/deliveries", headers=admin)
+    assert listed.status_code == 200, listed.text
+    items = listed.json()["items"]
+    assert [i["outcome"] for i in items] == ["rejected", "accepted"]
+    for forbidden in ("X-Hub-Signature-256", "sha256=", "c2VjcmV0", "session=secret", SECRET):
+        assert forbidden.lower() not in listed.text.lower()
+    accepted = items[1]
+    assert accepted["delivery_id"] == request.headers["X-GitHub-Delivery"]
+    assert accepted["event"] == "push"
+    assert accepted["headers"]["x-github-event"] == "push"
+    assert accepted["body"] == request.body.decode()
+    assert accepted["build_ids"] == [b["id"] for b in first["builds"]]
+
+    mine = await client.get(f"{API}/hooks/deliveries", headers=admin, params={"job_id": job["id"]})
+    assert [i["id"] for i in mine.json()["items"]] == [accepted["id"]]
+    none = await client.get(
+        f"{API}/hooks/deliveries", headers=admin, params={"job_id": other["id"]}
+    )
+    assert none.json()["items"] == []
+    page = await client.get(f"{API}/hooks/deliveries", headers=admin, params={"limit": 1})
+    assert page.json()["next_cursor"]
+    rest = await client.get(
+        f"{API}/hooks/deliveries",
+        headers=admin,
+        params={"limit": 1, "cursor": page.json()["next_cursor"]},
+    )
+    assert [i["id"] for i in rest.json()["items"]] == [accepted["id"]]
+    one = await client.get(f"{API}/hooks/deliveries/{accepted['id']}", headers=admin)
+    assert one.json() == accepted
+
+    replayed = await client.post(f"{API}/hooks/deliveries/{accepted['id']}/replay", headers=admin)
+    assert replayed.status_code == 202, replayed.text
+    assert [b["number"] for b in replayed.json()["builds"]] == [2]
+    assert len(await builds_of(client, job["id"])) == 2
+    newest = (await client.get(f"{API}/hooks/deliveries", headers=admin)).json()["items"][0]
+    assert newest["replay_of"] == accepted["id"]
+    # What nobody verified is not replayed.
+    rejected = items[0]
+    refused = await client.post(f"{API}/hooks/deliveries/{rejected['id']}/replay", headers=admin)
+    assert_error(refused, 409)
+    developer = await user_headers(client, admin, "developer")
+    assert (await client.get(f"{API}/hooks/deliveries", headers=developer)).status_code == 403
+
+
+async def test_old_deliveries_are_pruned(client: httpx.AsyncClient) -> None:
+    job = await create_job(client, GH_REPO["clone_url"])
+    await post(client, sign(github.push(repo=GH_REPO), SECRET))
+    ctx = client.app.state.ctx  # type: ignore[attr-defined]
+    assert await prune_deliveries(ctx, utcnow()) == 0
+    assert await prune_deliveries(ctx, utcnow() + timedelta(days=31)) == 1
+    admin = await admin_headers(client)
+    listed = await client.get(
+        f"{API}/hooks/deliveries", headers=admin, params={"job_id": job["id"]}
+    )
+    assert listed.json()["items"] == []
