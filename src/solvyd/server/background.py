@@ -10,6 +10,7 @@ from solvyd.server.services.builds.log_archive import archive_old_logs
 from solvyd.server.services.builds.reap import end_overdue_builds, reap_lost_workers
 from solvyd.server.services.builds.retry import release_due_retries
 from solvyd.server.services.context import ServerContext
+from solvyd.server.services.schedules import start_due_schedules
 from solvyd.shared.clock import utcnow
 
 log = structlog.get_logger(__name__)
@@ -61,3 +62,24 @@ async def run_log_archiver(ctx: ServerContext) -> None:
             # would otherwise print a traceback every interval.
             log.warning("log archiving failed", error=f"{type(exc).__name__}: {exc}")
         await asyncio.sleep(ctx.settings.log_archive_interval_seconds)
+
+
+async def run_scheduler(ctx: ServerContext) -> None:
+    """Start the builds of due schedules: every `schedule_interval_seconds`, or at the soonest
+    due time when that comes first. Every server runs it; the schedule_runs rows make each due
+    time start one build however many do (services/schedules.py)."""
+    interval = ctx.settings.schedule_interval_seconds
+    while True:
+        pause = interval
+        try:
+            result = await start_due_schedules(ctx, utcnow())
+            if result.next_due_at is not None:
+                # A hair past the due time, so the next round finds it due.
+                until_due = (result.next_due_at - utcnow()).total_seconds() + 0.01
+                pause = min(interval, max(until_due, 0.01))
+        except Exception as exc:
+            expected = isinstance(exc, OSError | SQLAlchemyError)
+            log.error(
+                "schedule round failed", error=f"{type(exc).__name__}: {exc}", exc_info=not expected
+            )
+        await asyncio.sleep(pause)

@@ -19,6 +19,7 @@ from solvyd.server.schemas.builds import TriggerRequest
 from solvyd.server.services import audit
 from solvyd.server.services.audit import Actor
 from solvyd.server.services.builds import lifecycle
+from solvyd.server.services.builds.origin import BuildOrigin
 from solvyd.server.services.context import ServerContext
 from solvyd.server.services.errors import InvalidInput, NotFound
 from solvyd.server.services.jobs import load_job_pipeline
@@ -76,9 +77,12 @@ async def queue_build(
     trigger: str,
     retry_of: uuid.UUID | None = None,
     from_fork: bool = False,
+    origin: BuildOrigin | None = None,
 ) -> QueuedBuild:
     """Plan the job's pipeline into a new queued build, in the caller's transaction.
-    `from_fork`: the code comes from a fork's pull request (no secrets unless the job allows)."""
+    `from_fork`: the code comes from a fork's pull request (no secrets unless the job allows).
+    `origin`: accepted for its callers until the events branch plans builds with it; the
+    event is `trigger` meanwhile."""
     superseded: list[uuid.UUID] = []
     # The row lock serialises build numbers per job on PostgreSQL.
     job = await session.scalar(sa.select(Job).where(Job.id == job_id).with_for_update())
