@@ -76,6 +76,7 @@ POLICY = {
     "PUT /api/v1/jobs/{job_id}/secrets/{name}": "admin",
     "DELETE /api/v1/jobs/{job_id}/secrets/{name}": "admin",
     "POST /api/v1/builds/{build_id}/secrets": "worker",
+    "GET /api/v1/badges/{job_name}.svg": "public",
 }
 # Walked last, in this order: the first removes the worker, and with it the worker's token; the
 # second ends the caller's login session, and with it the caller's token.

@@ -14,6 +14,7 @@ from solvyd.server.api import (
     artifacts,
     audit,
     auth,
+    badges,
     builds,
     events,
     health,
@@ -30,7 +31,7 @@ from solvyd.server.api.middleware import install_middleware
 from solvyd.server.api.openapi import document_access
 from solvyd.server.artifacts import create_store
 from solvyd.server.auth.keys import load_keys
-from solvyd.server.background import run_log_archiver, run_reaper
+from solvyd.server.background import run_log_archiver, run_reaper, run_scheduler
 from solvyd.server.data_dir import secure_data_dir
 from solvyd.server.db.migrate import upgrade_to_head
 from solvyd.server.db.session import create_database
@@ -85,6 +86,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
         background = [
             asyncio.create_task(run_reaper(ctx), name="reaper"),
             asyncio.create_task(run_log_archiver(ctx), name="log-archiver"),
+            asyncio.create_task(run_scheduler(ctx), name="scheduler"),
         ]
         log.info("server started", database=ctx.db.dialect, version=__version__)
         try:
@@ -123,6 +125,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
         audit,
         stats,
         events,
+        badges,
     )
     for module in modules:
         api.include_router(module.router)
