@@ -37,6 +37,39 @@ def _point_at_file(error: CliError, pipeline: Path | None) -> CliError:
     return CliError("\n".join(item.describe(str(pipeline)) for item in items))
 
 
+SCHEDULE_HELP = (
+    "CRON[;branch=B][;tz=ZONE][;env=K=V]: a build at each time the five-field cron "
+    "expression names (e.g. '0 3 * * *;tz=Europe/Berlin'). Repeatable."
+)
+_SCHEDULE_KEYS = {"branch": "branch", "tz": "timezone", "timezone": "timezone"}
+
+
+def parse_schedule(text: str) -> dict[str, Any]:
+    """`--schedule` text as the API's schedule object, its defaults filled in."""
+    cron, *options = (part.strip() for part in text.split(";"))
+    if not cron:
+        raise CliError(f"--schedule needs a cron expression first, got {text!r}")
+    schedule: dict[str, Any] = {"cron": cron, "branch": None, "env": {}, "timezone": "UTC"}
+    for option in options:
+        key, sep, value = option.partition("=")
+        if key == "env" and sep:
+            schedule["env"] |= _key_values([value], "--schedule env")
+        elif key in _SCHEDULE_KEYS and sep and value:
+            schedule[_SCHEDULE_KEYS[key]] = value
+        else:
+            raise CliError(f"--schedule option {option!r} is none of branch=B, tz=ZONE, env=K=V")
+    return schedule
+
+
+def _same_definition(job: dict[str, Any], body: dict[str, Any]) -> bool:
+    def stored(key: str) -> Any:
+        if key == "schedules":  # without the times the server adds
+            return [{k: v for k, v in s.items() if k != "next_run_at"} for s in job[key]]
+        return job.get(key)
+
+    return all(stored(key) == value for key, value in body.items())
+
+
 SCM_URL_HELP = (
     "The repository builds check out: https://..., ssh (git@host:org/repo.git), or a path or "
     "file:// URL on the agent's machine. Without --pipeline, builds run its .solvyd.yml."
@@ -67,6 +100,10 @@ def create(
     cancel_previous: bool = typer.Option(
         False, "--cancel-previous", help="A new build cancels older queued ones of its branch."
     ),
+    schedules: list[str] = typer.Option([], "--schedule", help=SCHEDULE_HELP),
+    public_badge: bool = typer.Option(
+        False, "--public-badge/--no-public-badge", help="Anyone may see the job's build badge."
+    ),
 ) -> None:
     """Create a job. Creating one that exists with the same definition changes nothing."""
     body: dict[str, Any] = {
@@ -77,6 +114,8 @@ def create(
         "priority": priority,
         "max_concurrent_builds": max_concurrent,
         "cancel_previous": cancel_previous,
+        "schedules": [parse_schedule(text) for text in schedules],
+        "public_badge": public_badge,
     }
     if pipeline is not None:
         body["pipeline"] = _read_pipeline(pipeline)
@@ -87,8 +126,7 @@ def create(
     existing = client.get("/jobs", params={"name": name})["items"]
     if existing:
         job = existing[0]
-        same = all(job.get(key) == value for key, value in body.items())
-        if same:
+        if _same_definition(job, body):
             err_console.print(f"job {name} already exists, unchanged ({job['id']})")
             return
         raise CliError(f"a job named {name!r} already exists with a different definition")
@@ -124,8 +162,14 @@ def show(name: str) -> None:
         "priority",
         "max_concurrent_builds",
         "cancel_previous",
+        "public_badge",
+        "next_run_at",
     ):
-        console.print(Text(f"{key}:", style="bold"), str(job[key]))
+        console.print(Text(f"{key}:", style="bold"), str(job.get(key)))
+    if job.get("schedules"):
+        console.print("schedules:", style="bold")
+        for schedule in job["schedules"]:
+            console.out(f"  {_describe_schedule(schedule)}", highlight=False)
     if job.get("pipeline"):
         console.print("pipeline:", style="bold")
         console.out(job["pipeline"].rstrip(), highlight=False)
@@ -136,6 +180,14 @@ def show(name: str) -> None:
     else:
         path = job.get("pipeline_path") or ".solvyd.yml"
         console.print(Text("pipeline:", style="bold"), f"from the repository ({path})")
+
+
+def _describe_schedule(schedule: dict[str, Any]) -> str:
+    parts = [schedule["cron"], f"tz={schedule.get('timezone') or 'UTC'}"]
+    if schedule.get("branch"):
+        parts.append(f"branch={schedule['branch']}")
+    parts += [f"env={key}={value}" for key, value in (schedule.get("env") or {}).items()]
+    return f"{';'.join(parts)}  next run: {schedule.get('next_run_at') or '-'}"
 
 
 @app.command("edit")
@@ -178,6 +230,13 @@ def edit(
     secrets_for_forks: bool | None = typer.Option(
         None, "--secrets-for-forks/--no-secrets-for-forks"
     ),
+    schedules: list[str] = typer.Option(
+        [], "--schedule", help=SCHEDULE_HELP + " Replaces the job's schedules."
+    ),
+    clear_schedules: bool = typer.Option(
+        False, "--clear-schedules", help="Remove all of the job's schedules."
+    ),
+    public_badge: bool | None = typer.Option(None, "--public-badge/--no-public-badge"),
 ) -> None:
     """Change a job: only the options given change, everything else stays."""
     if pipeline is not None and from_repository:
@@ -205,6 +264,12 @@ def edit(
         body["cancel_previous"] = cancel_previous
     if secrets_for_forks is not None:
         body["secrets_for_forks"] = secrets_for_forks
+    if schedules and clear_schedules:
+        raise CliError("give --schedule or --clear-schedules, not both")
+    if schedules or clear_schedules:
+        body["schedules"] = [parse_schedule(text) for text in schedules]
+    if public_badge is not None:
+        body["public_badge"] = public_badge
     client = ApiClient()
     job = client.resolve_job(name)
     if env or unset_env:
