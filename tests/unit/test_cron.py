@@ -43,3 +43,20 @@ def test_a_schedule_key_ignores_defaults_and_order_but_not_content() -> None:
     )
     assert plain != schedule_key({"cron": "0 3 * * *", "branch": "dev"})
     assert plain != schedule_key({"cron": "0 3 * * *", "timezone": "Europe/Berlin"})
+
+
+def test_the_hour_the_clocks_go_back_is_walked_in_order() -> None:
+    # Berlin, 31 October 2027: 02:30 local happens at 00:30 UTC and again at 01:30 UTC.
+    # croniter alone steps back to the day before from inside that hour.
+    def due(hour: int, minute: int) -> datetime:
+        return latest_due(
+            "30 2 * * *", "Europe/Berlin", datetime(2027, 10, 31, hour, minute, tzinfo=UTC)
+        )
+
+    assert due(0, 29) == datetime(2027, 10, 30, 0, 30, tzinfo=UTC)
+    assert due(0, 30) == due(1, 29) == datetime(2027, 10, 31, 0, 30, tzinfo=UTC)
+    assert due(1, 30) == due(5, 0) == datetime(2027, 10, 31, 1, 30, tzinfo=UTC)
+    # The clocks going forward: 02:30 does not exist; it runs when they jump, at 03:00.
+    assert latest_due(
+        "30 2 * * *", "Europe/Berlin", datetime(2027, 3, 28, 1, 0, tzinfo=UTC)
+    ) == datetime(2027, 3, 28, 1, 0, tzinfo=UTC)

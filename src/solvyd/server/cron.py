@@ -16,6 +16,8 @@ ALIASES = frozenset(
     {"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"}
 )
 DEFAULT_TIMEZONE = "UTC"
+# More due times than a day of minutes between croniter's step back and now would be a bug.
+_MAX_STEPS = 1500
 
 
 def check_cron(expression: str) -> str:
@@ -52,6 +54,15 @@ def latest_due(expression: str, timezone: str, now: datetime) -> datetime:
     # croniter's previous time is strictly before its start: start a microsecond (the
     # smallest step a datetime has) after `now`, so a due time equal to `now` counts.
     due = croniter(expression, local + timedelta(microseconds=1)).get_prev(datetime)
+    # Around a change of the clocks (the hour that happens twice) croniter's step back can
+    # land a day early; stepping forward is right, so walk forward to the last one up to now.
+    # Outside such an hour this takes one step.
+    # Compared in UTC: aware datetimes of one zone compare by wall time, blind to that hour.
+    for _ in range(_MAX_STEPS):
+        following = croniter(expression, due).get_next(datetime)
+        if following.astimezone(UTC) > now:
+            break
+        due = following
     return due.astimezone(UTC)
 
 
