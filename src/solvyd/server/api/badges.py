@@ -15,7 +15,7 @@ router = APIRouter(prefix="/badges", tags=["badges"], dependencies=[Public])
     "/{job_name}.svg",
     operation_id="get_badge",
     response_class=Response,
-    responses={200: {"content": {"image/svg+xml": {}}}, 404: {"description": "no public badge"}},
+    responses={200: {"content": {"image/svg+xml": {}}}},
 )
 async def get_badge(
     ctx: Ctx,
