@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from solvyd.server.db.models import Build, ScheduleRun
 from solvyd.server.services.context import ServerContext
-from solvyd.server.services.schedules import start_due_schedules
+from solvyd.server.services.schedules import prune_schedule_runs, start_due_schedules
 from tests.integration.api_helpers import (
     API,
     Headers,
@@ -254,3 +254,22 @@ async def test_a_pipeline_that_fails_to_plan_is_recorded_once(
     assert run.build_id is None
     assert run.error is not None and "checkout" in run.error
     assert await _builds_of(client, job["id"]) == []
+
+
+async def test_old_runs_are_pruned_but_each_schedules_newest_is_kept(
+    client: httpx.AsyncClient, admin: Headers
+) -> None:
+    job = await create_job(client, admin, schedules=[{"cron": MONTHLY}, {"cron": "0 4 1 1 *"}])
+    ctx = _ctx(client)
+    for month in (1, 2, 3):
+        await start_due_schedules(ctx, datetime(2027, month, 1, 5, 0, tzinfo=UTC))
+    assert len(await _builds_of(client, job["id"])) == 4  # three monthly, one yearly
+    # In mid-May: January and February's monthly runs are older than 30 days and not the
+    # newest; March's is the newest monthly one, January's the newest yearly one.
+    may = datetime(2027, 5, 14, tzinfo=UTC)
+    assert await prune_schedule_runs(ctx, may) == 2
+    async with ctx.db.transaction() as session:
+        kept = sorted(await session.scalars(sa.select(ScheduleRun.due_at)))
+    assert kept == [datetime(2027, 1, 1, 4, 0, tzinfo=UTC), datetime(2027, 3, 1, 3, 0, tzinfo=UTC)]
+    # Nothing handled is started again.
+    assert (await start_due_schedules(ctx, datetime(2027, 3, 20, tzinfo=UTC))).started == []

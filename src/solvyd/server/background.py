@@ -10,7 +10,7 @@ from solvyd.server.services.builds.log_archive import archive_old_logs
 from solvyd.server.services.builds.reap import end_overdue_builds, reap_lost_workers
 from solvyd.server.services.builds.retry import release_due_retries
 from solvyd.server.services.context import ServerContext
-from solvyd.server.services.schedules import start_due_schedules
+from solvyd.server.services.schedules import prune_schedule_runs, start_due_schedules
 from solvyd.shared.clock import utcnow
 
 log = structlog.get_logger(__name__)
@@ -64,14 +64,22 @@ async def run_log_archiver(ctx: ServerContext) -> None:
         await asyncio.sleep(ctx.settings.log_archive_interval_seconds)
 
 
+# How often each server deletes old handled due times (services/schedules.py).
+_PRUNE_EVERY_SECONDS = 3600.0
+
+
 async def run_scheduler(ctx: ServerContext) -> None:
     """Start the builds of due schedules: every `schedule_interval_seconds`, or at the soonest
     due time when that comes first. Every server runs it; the schedule_runs rows make each due
     time start one build however many do (services/schedules.py)."""
     interval = ctx.settings.schedule_interval_seconds
+    pruned_at = 0.0
     while True:
         pause = interval
         try:
+            if time.monotonic() - pruned_at >= _PRUNE_EVERY_SECONDS:
+                await prune_schedule_runs(ctx, utcnow())
+                pruned_at = time.monotonic()
             result = await start_due_schedules(ctx, utcnow())
             if result.next_due_at is not None:
                 # A hair past the due time, so the next round finds it due.

@@ -11,12 +11,13 @@ was down starts one build for all it missed, not one each."""
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 import structlog
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import aliased
 
 from solvyd.server.cron import DEFAULT_TIMEZONE, latest_due, next_due, schedule_key
 from solvyd.server.db.dialects import insert_ignoring_duplicates
@@ -28,6 +29,10 @@ from solvyd.server.services.context import ServerContext
 from solvyd.server.services.errors import ServiceError
 
 log = structlog.get_logger(__name__)
+
+# Handled due times are kept this long (to see what ran), and the newest of each schedule
+# always: it is where the next round picks up.
+RUN_RETENTION = timedelta(days=30)
 
 
 @dataclass
@@ -156,3 +161,21 @@ async def _start(ctx: ServerContext, run: _DueRun) -> uuid.UUID | None:
         due_at=run.due_at.isoformat(),
     )
     return queued.build.id
+
+
+async def prune_schedule_runs(ctx: ServerContext, now: datetime) -> int:
+    """Delete handled due times older than RUN_RETENTION, but never a schedule's newest.
+    Returns how many went."""
+    newer = aliased(ScheduleRun)
+    newest = (
+        sa.select(sa.func.max(newer.due_at))
+        .where(newer.job_id == ScheduleRun.job_id, newer.schedule_key == ScheduleRun.schedule_key)
+        .scalar_subquery()
+    )
+    async with ctx.db.transaction() as session:
+        result = await session.execute(
+            sa.delete(ScheduleRun).where(
+                ScheduleRun.due_at < now - RUN_RETENTION, ScheduleRun.due_at < newest
+            )
+        )
+    return int(getattr(result, "rowcount", 0) or 0)
