@@ -328,3 +328,45 @@ def test_jobs_edit_and_delete_from_the_cli(
     gone = _cli(["jobs", "edit", "app", "--priority", "1"], config)
     assert gone.returncode == 1
     assert "no job named 'app'" in gone.stderr
+
+
+def test_jobs_schedules_and_badge_from_the_cli(
+    embedded: tuple[Process, str, Path], tmp_path: Path
+) -> None:
+    _, url, _ = embedded
+    config = tmp_path / "cli" / "config.json"
+    login = _cli(["login", url, "-u", "admin", "--password-stdin"], config, input=ADMIN_PASSWORD)
+    assert login.returncode == 0, login.stderr
+    pipeline = tmp_path / "p.yml"
+    pipeline.write_text("steps:\n  - name: s\n    commands: [echo nightly]\n")
+    create = ["jobs", "create", "nightly", "--pipeline", str(pipeline), "--public-badge"]
+    create += ["--schedule", "0 3 1 1 *;tz=Europe/Berlin;branch=release;env=MODE=full"]
+    create += ["--schedule", "30 4 1 1 *"]
+    created = _cli(create, config)
+    assert created.returncode == 0, created.stderr
+    # The same definition again changes nothing.
+    again = _cli(create, config)
+    assert again.returncode == 0 and "unchanged" in again.stderr, again.stderr
+
+    shown = _cli(["jobs", "show", "nightly"], config).stdout
+    for line in (
+        "public_badge: True",
+        "next_run_at: 2027-01-01T02:00:00Z",
+        "0 3 1 1 *;tz=Europe/Berlin;branch=release;env=MODE=full  next run: 2027-01-01T02:00:00Z",
+        "30 4 1 1 *;tz=UTC  next run: 2027-01-01T04:30:00Z",
+    ):
+        assert line in shown, shown
+    badge = httpx.get(f"{url}/api/v1/badges/nightly.svg")
+    assert badge.status_code == 200 and "unknown" in badge.text
+
+    bad = _cli(["jobs", "edit", "nightly", "--schedule", "0 3 * * * *"], config)
+    assert bad.returncode == 1
+    assert "schedules.0.cron" in bad.stderr and "five fields" in bad.stderr, bad.stderr
+    unknown = _cli(["jobs", "edit", "nightly", "--schedule", "0 3 * * *;when=never"], config)
+    assert unknown.returncode == 1 and "when=never" in unknown.stderr, unknown.stderr
+
+    cleared = _cli(["jobs", "edit", "nightly", "--clear-schedules", "--no-public-badge"], config)
+    assert cleared.returncode == 0, cleared.stderr
+    shown = _cli(["jobs", "show", "nightly"], config).stdout
+    assert "next_run_at: None" in shown and "schedules:" not in shown, shown
+    assert httpx.get(f"{url}/api/v1/badges/nightly.svg").status_code == 404

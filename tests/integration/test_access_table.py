@@ -82,6 +82,7 @@ POLICY = {
     "GET /api/v1/hooks/deliveries": "admin",
     "GET /api/v1/hooks/deliveries/{delivery_id}": "admin",
     "POST /api/v1/hooks/deliveries/{delivery_id}/replay": "admin",
+    "GET /api/v1/badges/{job_name}.svg": "public",
 }
 # Walked last, in this order: the first removes the worker, and with it the worker's token; the
 # second ends the caller's login session, and with it the caller's token.

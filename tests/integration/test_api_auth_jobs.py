@@ -26,6 +26,7 @@ UNAUTHENTICATED = {
     f"{API}/auth/login",
     f"{API}/auth/refresh",
     f"{API}/hooks/{{forge}}",
+    f"{API}/badges/{{job_name}}.svg",  # a public job's badge, for README files
 }
 
 

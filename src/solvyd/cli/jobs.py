@@ -39,6 +39,39 @@ def _point_at_file(error: CliError, pipeline: Path | None) -> CliError:
     return CliError("\n".join(item.describe(str(pipeline)) for item in items))
 
 
+SCHEDULE_HELP = (
+    "CRON[;branch=B][;tz=ZONE][;env=K=V]: a build at each time the five-field cron "
+    "expression names (e.g. '0 3 * * *;tz=Europe/Berlin'). Repeatable."
+)
+_SCHEDULE_KEYS = {"branch": "branch", "tz": "timezone", "timezone": "timezone"}
+
+
+def parse_schedule(text: str) -> dict[str, Any]:
+    """`--schedule` text as the API's schedule object, its defaults filled in."""
+    cron, *options = (part.strip() for part in text.split(";"))
+    if not cron:
+        raise CliError(f"--schedule needs a cron expression first, got {text!r}")
+    schedule: dict[str, Any] = {"cron": cron, "branch": None, "env": {}, "timezone": "UTC"}
+    for option in options:
+        key, sep, value = option.partition("=")
+        if key == "env" and sep:
+            schedule["env"] |= _key_values([value], "--schedule env")
+        elif key in _SCHEDULE_KEYS and sep and value:
+            schedule[_SCHEDULE_KEYS[key]] = value
+        else:
+            raise CliError(f"--schedule option {option!r} is none of branch=B, tz=ZONE, env=K=V")
+    return schedule
+
+
+def _same_definition(job: dict[str, Any], body: dict[str, Any]) -> bool:
+    def stored(key: str) -> Any:
+        if key == "schedules":  # without the times the server adds
+            return [{k: v for k, v in s.items() if k != "next_run_at"} for s in job[key]]
+        return job.get(key)
+
+    return all(stored(key) == value for key, value in body.items())
+
+
 SCM_URL_HELP = (
     "The repository builds check out: https://..., ssh (git@host:org/repo.git), or a path or "
     "file:// URL on the agent's machine. Without --pipeline, builds run its .solvyd.yml."
@@ -174,6 +207,10 @@ def create(
     trigger_events: str | None = typer.Option(None, "--trigger-events", help=TRIGGER_EVENTS_HELP),
     branches: str | None = typer.Option(None, "--branches", help=BRANCHES_HELP),
     paths: str | None = typer.Option(None, "--paths", help=PATHS_HELP),
+    schedules: list[str] = typer.Option([], "--schedule", help=SCHEDULE_HELP),
+    public_badge: bool = typer.Option(
+        False, "--public-badge/--no-public-badge", help="Anyone may see the job's build badge."
+    ),
 ) -> None:
     """Create a job. Creating one that exists with the same definition changes nothing."""
     body: dict[str, Any] = {
@@ -184,6 +221,8 @@ def create(
         "priority": priority,
         "max_concurrent_builds": max_concurrent,
         "cancel_previous": cancel_previous,
+        "schedules": [parse_schedule(text) for text in schedules],
+        "public_badge": public_badge,
     }
     fields = _forge_fields(forge_type, forge_api_url, forge_repository, forge_token_secret)
     forge_body = _forge(forge, fields)
@@ -202,7 +241,7 @@ def create(
     if existing:
         job = existing[0]
         # A secret is never shown: only whether the job has one can be compared.
-        same = all(job.get(key) == value for key, value in body.items()) and (
+        same = _same_definition(job, body) and (
             secret is None or job.get("has_webhook_secret") is True
         )
         if same:
@@ -247,6 +286,8 @@ def show(name: str) -> None:
         "trigger_events",
         "branches",
         "paths",
+        "public_badge",
+        "next_run_at",
     ):
         if key in job:
             console.print(Text(f"{key}:", style="bold"), str(job[key]))
@@ -258,6 +299,10 @@ def show(name: str) -> None:
             f"{forge['type']} {where}, token in secret {forge['token_secret']}",
             highlight=False,
         )
+    if job.get("schedules"):
+        console.print("schedules:", style="bold")
+        for schedule in job["schedules"]:
+            console.out(f"  {_describe_schedule(schedule)}", highlight=False)
     if job.get("pipeline"):
         console.print("pipeline:", style="bold")
         console.out(job["pipeline"].rstrip(), highlight=False)
@@ -268,6 +313,14 @@ def show(name: str) -> None:
     else:
         path = job.get("pipeline_path") or ".solvyd.yml"
         console.print(Text("pipeline:", style="bold"), f"from the repository ({path})")
+
+
+def _describe_schedule(schedule: dict[str, Any]) -> str:
+    parts = [schedule["cron"], f"tz={schedule.get('timezone') or 'UTC'}"]
+    if schedule.get("branch"):
+        parts.append(f"branch={schedule['branch']}")
+    parts += [f"env={key}={value}" for key, value in (schedule.get("env") or {}).items()]
+    return f"{';'.join(parts)}  next run: {schedule.get('next_run_at') or '-'}"
 
 
 @app.command("edit")
@@ -343,6 +396,13 @@ def edit(
     paths: str | None = typer.Option(
         None, "--paths", help=PATHS_HELP + " An empty value: any change."
     ),
+    schedules: list[str] = typer.Option(
+        [], "--schedule", help=SCHEDULE_HELP + " Replaces the job's schedules."
+    ),
+    clear_schedules: bool = typer.Option(
+        False, "--clear-schedules", help="Remove all of the job's schedules."
+    ),
+    public_badge: bool | None = typer.Option(None, "--public-badge/--no-public-badge"),
 ) -> None:
     """Change a job: only the options given change, everything else stays."""
     if pipeline is not None and from_repository:
@@ -376,6 +436,12 @@ def edit(
         raise CliError("give a webhook secret or --no-webhook-secret, not both")
     if secret is not None or no_webhook_secret:
         body["webhook_secret"] = secret
+    if schedules and clear_schedules:
+        raise CliError("give --schedule or --clear-schedules, not both")
+    if schedules or clear_schedules:
+        body["schedules"] = [parse_schedule(text) for text in schedules]
+    if public_badge is not None:
+        body["public_badge"] = public_badge
     client = ApiClient()
     job = client.resolve_job(name)
     fields = _forge_fields(forge_type, forge_api_url, forge_repository, forge_token_secret)

@@ -14,6 +14,7 @@ from solvyd.server.api import (
     artifacts,
     audit,
     auth,
+    badges,
     builds,
     events,
     health,
@@ -36,6 +37,7 @@ from solvyd.server.background import (
     run_delivery_pruner,
     run_log_archiver,
     run_reaper,
+    run_scheduler,
 )
 from solvyd.server.data_dir import secure_data_dir
 from solvyd.server.db.migrate import upgrade_to_head
@@ -93,6 +95,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
             asyncio.create_task(run_log_archiver(ctx), name="log-archiver"),
             asyncio.create_task(run_commit_status_sender(ctx), name="commit-status-sender"),
             asyncio.create_task(run_delivery_pruner(ctx), name="webhook-delivery-pruner"),
+            asyncio.create_task(run_scheduler(ctx), name="scheduler"),
         ]
         log.info("server started", database=ctx.db.dialect, version=__version__)
         try:
@@ -132,6 +135,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
         stats,
         events,
         hooks,
+        badges,
     )
     for module in modules:
         api.include_router(module.router)

@@ -19,6 +19,7 @@ from solvyd.server.services.commit_statuses.sender import (
 )
 from solvyd.server.services.context import ServerContext
 from solvyd.server.services.hooks.deliveries import prune_deliveries
+from solvyd.server.services.schedules import prune_schedule_runs, start_due_schedules
 from solvyd.shared.clock import utcnow
 
 log = structlog.get_logger(__name__)
@@ -112,3 +113,32 @@ async def run_delivery_pruner(ctx: ServerContext) -> None:
         except Exception as exc:
             log.warning("pruning webhook deliveries failed", error=f"{type(exc).__name__}: {exc}")
         await asyncio.sleep(ctx.settings.webhook_prune_interval_seconds)
+
+
+# How often each server deletes old handled due times (services/schedules.py).
+_PRUNE_EVERY_SECONDS = 3600.0
+
+
+async def run_scheduler(ctx: ServerContext) -> None:
+    """Start the builds of due schedules: every `schedule_interval_seconds`, or at the soonest
+    due time when that comes first. Every server runs it; the schedule_runs rows make each due
+    time start one build however many do (services/schedules.py)."""
+    interval = ctx.settings.schedule_interval_seconds
+    pruned_at = 0.0
+    while True:
+        pause = interval
+        try:
+            if time.monotonic() - pruned_at >= _PRUNE_EVERY_SECONDS:
+                await prune_schedule_runs(ctx, utcnow())
+                pruned_at = time.monotonic()
+            result = await start_due_schedules(ctx, utcnow())
+            if result.next_due_at is not None:
+                # A hair past the due time, so the next round finds it due.
+                until_due = (result.next_due_at - utcnow()).total_seconds() + 0.01
+                pause = min(interval, max(until_due, 0.01))
+        except Exception as exc:
+            expected = isinstance(exc, OSError | SQLAlchemyError)
+            log.error(
+                "schedule round failed", error=f"{type(exc).__name__}: {exc}", exc_info=not expected
+            )
+        await asyncio.sleep(pause)

@@ -59,6 +59,9 @@ class ServerSettings(BaseSettings):
     # and leave the database; 0 keeps logs in the database forever.
     log_retention_days: float = Field(default=30.0, ge=0)
     log_archive_interval_seconds: float = Field(default=3600.0, gt=0)
+    # Each server process looks for due schedules at least this often (and sleeps until the
+    # soonest due time when that is sooner); a new or changed schedule is seen within it.
+    schedule_interval_seconds: float = Field(default=15.0, gt=0)
     log_format: str = Field(default="console", pattern="^(console|json)$")
     log_level: str = "info"
     # Browser origins (scheme://host[:port]) whose pages may call the API (CORS), as a

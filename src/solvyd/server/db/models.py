@@ -170,6 +170,16 @@ class Job(Base):
     # Where builds report their state on the commit (schemas.jobs.ForgeSettings as JSON:
     # type, api_url, repository, token_secret); None: nowhere.
     forge: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
+    # [{"cron", "branch", "env", "timezone"}] (schemas.jobs.Schedule); each due time starts
+    # one build, recorded in schedule_runs.
+    schedules: Mapped[list[dict[str, Any]]] = mapped_column(
+        sa.JSON, default=list, server_default="[]"
+    )
+    # When `schedules` last changed: a schedule never runs for a due time before it, so a new
+    # or changed schedule starts from then, never with a burst of past due times.
+    schedules_since: Mapped[datetime | None]
+    # The badge (GET /badges/{name}.svg) answers without login.
+    public_badge: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     next_build_number: Mapped[int] = mapped_column(default=1)
     # Webhooks (services/hooks.py): the secret that verifies a forge's deliveries, sealed like
     # a secret's value (None: no webhook ever starts a build of the job), the events that
@@ -194,6 +204,27 @@ class Job(Base):
     @property
     def has_webhook_secret(self) -> bool:
         return self.webhook_secret_ciphertext is not None
+
+
+class ScheduleRun(Base):
+    """One due time of one schedule of a job, handled. The unique row decides which server
+    process starts its build: whoever inserts it. The newest row per schedule is where the
+    next round picks up."""
+
+    __tablename__ = "schedule_runs"
+    __table_args__ = (sa.UniqueConstraint("job_id", "schedule_key", "due_at"),)
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    job_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("jobs.id", ondelete="CASCADE"))
+    # cron.schedule_key of the schedule: its content, so reordering keeps it.
+    schedule_key: Mapped[str] = mapped_column(sa.String(64))
+    due_at: Mapped[datetime]
+    build_id: Mapped[uuid.UUID | None] = mapped_column(
+        sa.ForeignKey("builds.id", ondelete="SET NULL")
+    )
+    # Why no build started (the pipeline failed to plan, say).
+    error: Mapped[str | None] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Worker(Base):

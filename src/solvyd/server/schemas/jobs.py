@@ -4,14 +4,85 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    computed_field,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
+from solvyd.server.cron import (
+    DEFAULT_TIMEZONE,
+    check_cron,
+    check_timezone,
+    next_due,
+    schedule_key,
+)
 from solvyd.server.schemas.secrets import BranchGlob
+from solvyd.shared.clock import utcnow
 
 Priority = Annotated[int, Field(ge=-1000, le=1000)]
 ConcurrencyLimit = Annotated[int, Field(ge=1, le=10_000)]
 JobName = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9][\w.\-]*$")]
+
+MAX_SCHEDULES = 20
+
+
+class Schedule(BaseModel):
+    """One time table of a job: each time `cron` comes due (in `timezone`) a build of
+    `branch` (default: the job's) starts with `env` on top of the job's."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    cron: Annotated[str, Field(min_length=1, max_length=100, examples=["0 3 * * *"])]
+    branch: Annotated[str | None, Field(min_length=1, max_length=255)] = None
+    env: dict[str, str] = Field(default_factory=dict)
+    timezone: Annotated[str, Field(min_length=1, max_length=64)] = DEFAULT_TIMEZONE
+
+    @field_validator("cron")
+    @classmethod
+    def _check_cron(cls, value: str) -> str:
+        return check_cron(value)
+
+    @field_validator("timezone")
+    @classmethod
+    def _check_timezone(cls, value: str) -> str:
+        return check_timezone(value)
+
+
+def _distinct(schedules: list[Schedule]) -> list[Schedule]:
+    seen: dict[str, int] = {}
+    for index, schedule in enumerate(schedules):
+        key = schedule_key(schedule.model_dump())
+        if key in seen:
+            raise ValueError(f"schedule {index} repeats schedule {seen[key]}")
+        seen[key] = index
+    return schedules
+
+
+Schedules = Annotated[list[Schedule], Field(max_length=MAX_SCHEDULES), AfterValidator(_distinct)]
+
+
+class ScheduleRead(BaseModel):
+    """A stored schedule and when it next comes due."""
+
+    cron: str
+    branch: str | None = None
+    env: dict[str, str] = Field(default_factory=dict)
+    timezone: str = DEFAULT_TIMEZONE
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def next_run_at(self) -> datetime | None:
+        try:
+            return next_due(self.cron, self.timezone, utcnow())
+        except (ValueError, KeyError):  # a time zone the server's tzdata no longer knows
+            return None
+
 
 TriggerEvent = Literal["push", "tag", "pull_request"]
 DEFAULT_TRIGGER_EVENTS: tuple[TriggerEvent, ...] = ("push", "tag", "pull_request")
@@ -138,6 +209,10 @@ class JobCreate(WebhookFields):
     branches: list[BranchGlob] = Field(default_factory=list, max_length=MAX_GLOBS)
     # Globs of changed files (`*` within a directory, `**` across them); empty: any change.
     paths: list[PathGlob] = Field(default_factory=list, max_length=MAX_GLOBS)
+    # Each comes due at its cron times and starts a build with trigger "cron".
+    schedules: Schedules = Field(default_factory=list)
+    # GET /badges/{name}.svg answers, without login, the state of the job's last build.
+    public_badge: bool = False
 
 
 class JobUpdate(WebhookFields):
@@ -162,6 +237,8 @@ class JobUpdate(WebhookFields):
     trigger_events: list[TriggerEvent] | None = Field(default=None, max_length=3)
     branches: list[BranchGlob] | None = Field(default=None, max_length=MAX_GLOBS)
     paths: list[PathGlob] | None = Field(default=None, max_length=MAX_GLOBS)
+    schedules: Schedules | None = None
+    public_badge: bool | None = None
 
 
 class JobRead(BaseModel):
@@ -188,8 +265,17 @@ class JobRead(BaseModel):
     trigger_events: list[str]
     branches: list[str]
     paths: list[str]
+    schedules: list[ScheduleRead]
+    public_badge: bool
     created_at: datetime
     updated_at: datetime
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def next_run_at(self) -> datetime | None:
+        """The soonest next due time of the job's schedules."""
+        times = [s.next_run_at for s in self.schedules if s.next_run_at is not None]
+        return min(times, default=None)
 
 
 class JobList(BaseModel):

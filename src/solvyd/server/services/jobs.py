@@ -17,6 +17,7 @@ from solvyd.server.services.audit import Actor
 from solvyd.server.services.commit_statuses.forges import repository_from_scm_url
 from solvyd.server.services.context import ServerContext
 from solvyd.server.services.errors import Conflict, InvalidInput, NotFound
+from solvyd.shared.clock import utcnow
 
 DEFAULT_PIPELINE_PATH = ".solvyd.yml"
 
@@ -106,6 +107,8 @@ async def create_job(ctx: ServerContext, body: JobCreate, actor: Actor) -> Job:
         changed_by=actor.user_id,
     )
     _set_webhook_secret(ctx, job, body.webhook_secret)
+    if job.schedules:
+        job.schedules_since = utcnow()
     _validate(job)
     try:
         async with ctx.db.transaction() as session:
@@ -145,6 +148,9 @@ async def update_job(ctx: ServerContext, job_id: uuid.UUID, body: JobUpdate, act
         for field, value in changes.items():
             if value is None and not Job.__table__.c[field].nullable:
                 raise InvalidInput(f"{field} cannot be null")
+            if field == "schedules" and value != job.schedules:
+                # A new or changed schedule counts from now: no burst of past due times.
+                job.schedules_since = utcnow()
             setattr(job, field, pipeline_text(value) if field == "pipeline" else value)
         if "pipeline" in changes and job.pipeline is not None:
             job.build_config = None
