@@ -2,11 +2,27 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, computed_field, model_validator
+from pydantic_core import PydanticCustomError
 
 Priority = Annotated[int, Field(ge=-1000, le=1000)]
 ConcurrencyLimit = Annotated[int, Field(ge=1, le=10_000)]
 JobName = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9][\w.\-]*$")]
+
+
+# `fork_secrets` is the setting's name; `secrets_for_forks`, its first name, is still taken.
+FORK_SECRETS = AliasChoices("fork_secrets", "secrets_for_forks")
+
+
+def _one_name_for_fork_secrets(data: Any) -> Any:
+    if isinstance(data, dict) and "fork_secrets" in data and "secrets_for_forks" in data:
+        if data["fork_secrets"] != data["secrets_for_forks"]:
+            raise PydanticCustomError(
+                "fork_secrets",
+                "fork_secrets and secrets_for_forks are one setting; give it once",
+            )
+        data = {key: value for key, value in data.items() if key != "secrets_for_forks"}
+    return data
 
 
 class JobCreate(BaseModel):
@@ -32,7 +48,11 @@ class JobCreate(BaseModel):
     # A new build cancels the job's older queued builds of the same branch.
     cancel_previous: bool = False
     # Builds of pull requests from forks get the job's and global secrets too (default: none).
-    secrets_for_forks: bool = False
+    secrets_for_forks: bool = Field(default=False, validation_alias=FORK_SECRETS)
+    # Builds of pull requests from forks wait for a developer's approval before they run.
+    fork_approval: bool = False
+
+    _one_name_for_fork_secrets = model_validator(mode="before")(_one_name_for_fork_secrets)
 
 
 class JobUpdate(BaseModel):
@@ -51,7 +71,10 @@ class JobUpdate(BaseModel):
     priority: Priority | None = None
     max_concurrent_builds: ConcurrencyLimit | None = None
     cancel_previous: bool | None = None
-    secrets_for_forks: bool | None = None
+    secrets_for_forks: bool | None = Field(default=None, validation_alias=FORK_SECRETS)
+    fork_approval: bool | None = None
+
+    _one_name_for_fork_secrets = model_validator(mode="before")(_one_name_for_fork_secrets)
 
 
 class JobRead(BaseModel):
@@ -72,9 +95,16 @@ class JobRead(BaseModel):
     priority: int
     max_concurrent_builds: int | None
     cancel_previous: bool
+    # The same setting under its two names: `fork_secrets`, and the older `secrets_for_forks`.
     secrets_for_forks: bool
+    fork_approval: bool
     created_at: datetime
     updated_at: datetime
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def fork_secrets(self) -> bool:
+        return self.secrets_for_forks
 
 
 class JobList(BaseModel):
