@@ -218,8 +218,9 @@ async def test_the_job_shows_secrets_for_forks_and_no_secret(
     assert job["secrets_for_forks"] is True
     await _put(client, admin, "DEPLOY_KEY", JOB_VALUE, job["id"])
     read = (await client.get(f"{API}/jobs/{job['id']}", headers=admin)).json()
-    assert read["secrets_for_forks"] is True
-    assert not any("secret" in key and key != "secrets_for_forks" for key in read)
+    assert read["secrets_for_forks"] is True and read["fork_secrets"] is True
+    settings = {"secrets_for_forks", "fork_secrets"}
+    assert not any("secret" in key and key not in settings for key in read)
     patched = await client.patch(
         f"{API}/jobs/{job['id']}", headers=admin, json={"secrets_for_forks": False}
     )
