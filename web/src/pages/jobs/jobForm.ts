@@ -219,7 +219,7 @@ export function jobCreateBody(values: JobFormValues): JobCreateBody {
     max_retries: common.max_retries,
     priority: common.priority,
     cancel_previous: common.cancel_previous,
-    secrets_for_forks: false,
+    fork_secrets: false,
   };
   if (common.scm_url !== null) body.scm_url = common.scm_url;
   if (common.branch !== null) body.branch = common.branch;
