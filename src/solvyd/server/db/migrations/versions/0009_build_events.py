@@ -20,19 +20,33 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("builds", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("event", sa.String(20), nullable=True))
-        batch_op.add_column(sa.Column("tag", sa.Text(), nullable=True))
-        batch_op.add_column(sa.Column("pull_request", sa.JSON(), nullable=True))
-        batch_op.add_column(sa.Column("commit_message", sa.Text(), nullable=True))
-        batch_op.add_column(sa.Column("commit_author", sa.Text(), nullable=True))
-        batch_op.add_column(
-            sa.Column("awaiting_approval", sa.Boolean(), nullable=False, server_default=sa.false())
-        )
-        batch_op.add_column(sa.Column("approved_by", sa.Uuid(), nullable=True))
-        batch_op.add_column(sa.Column("approved_at", UTCDateTime(timezone=True), nullable=True))
-        batch_op.create_foreign_key(
-            batch_op.f("fk_builds_approved_by_users"),
+    # Plain ADD COLUMNs, no batch: on SQLite a batch copies the table and drops the old one,
+    # and with foreign keys on, dropping `jobs` deletes every build (ON DELETE CASCADE).
+    for column in (
+        sa.Column("event", sa.String(20), nullable=False, server_default="manual"),
+        sa.Column("tag", sa.Text(), nullable=True),
+        sa.Column("pull_request", sa.JSON(), nullable=True),
+        sa.Column("commit_message", sa.Text(), nullable=True),
+        sa.Column("commit_author", sa.Text(), nullable=True),
+        sa.Column("awaiting_approval", sa.Boolean(), nullable=False, server_default=sa.false()),
+        sa.Column("approved_at", UTCDateTime(timezone=True), nullable=True),
+    ):
+        op.add_column("builds", column)
+    bind = op.get_bind()
+    if bind.dialect.name == "sqlite":
+        # In place, with its foreign key (alembic would copy the table for one). A
+        # downgrade on SQLite leaves the column (see there): it is there already then.
+        existing = {column["name"] for column in sa.inspect(bind).get_columns("builds")}
+        if "approved_by" not in existing:
+            op.execute(
+                "ALTER TABLE builds ADD COLUMN approved_by CHAR(32)"
+                " CONSTRAINT fk_builds_approved_by_users REFERENCES users (id) ON DELETE SET NULL"
+            )
+    else:
+        op.add_column("builds", sa.Column("approved_by", sa.Uuid(), nullable=True))
+        op.create_foreign_key(
+            "fk_builds_approved_by_users",
+            "builds",
             "users",
             ["approved_by"],
             ["id"],
@@ -41,24 +55,21 @@ def upgrade() -> None:
     # Builds that exist were planned for their trigger.
     builds = sa.table("builds", sa.column("event"), sa.column("trigger"))
     op.execute(builds.update().values(event=builds.c.trigger))
-    with op.batch_alter_table("builds", schema=None) as batch_op:
-        batch_op.alter_column("event", existing_type=sa.String(20), nullable=False)
-    with op.batch_alter_table("jobs", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column("fork_approval", sa.Boolean(), nullable=False, server_default=sa.false())
-        )
+    op.add_column(
+        "jobs",
+        sa.Column("fork_approval", sa.Boolean(), nullable=False, server_default=sa.false()),
+    )
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("jobs", schema=None) as batch_op:
-        batch_op.drop_column("fork_approval")
-    with op.batch_alter_table("builds", schema=None) as batch_op:
-        batch_op.drop_constraint(batch_op.f("fk_builds_approved_by_users"), type_="foreignkey")
-        batch_op.drop_column("approved_at")
-        batch_op.drop_column("approved_by")
-        batch_op.drop_column("awaiting_approval")
-        batch_op.drop_column("commit_author")
-        batch_op.drop_column("commit_message")
-        batch_op.drop_column("pull_request")
-        batch_op.drop_column("tag")
-        batch_op.drop_column("event")
+    op.drop_column("jobs", "fork_approval")
+    if op.get_bind().dialect.name == "postgresql":
+        op.drop_constraint("fk_builds_approved_by_users", "builds", type_="foreignkey")
+    # SQLite (3.35+) drops a column in place, but not one a foreign key names: SQLite's
+    # builds keep approved_by (an upgrade finds it there), rather than copy the table.
+    columns = ["approved_at", "awaiting_approval", "commit_author", "commit_message"]
+    columns += ["pull_request", "tag", "event"]
+    if op.get_bind().dialect.name == "postgresql":
+        columns.append("approved_by")
+    for column in columns:
+        op.drop_column("builds", column)
