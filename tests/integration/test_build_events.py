@@ -5,6 +5,7 @@ see, retries that replay the original's event, and the approval a fork's build w
 Builds are queued through the service, as the webhook receiver and the scheduler do, inside
 the real app; everything else (reading, claiming, approving, retrying) goes through the API."""
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -28,6 +29,7 @@ from tests.integration.api_helpers import (
     get_build,
     register_worker,
     set_status,
+    timed,
     trigger,
     user_headers,
 )
@@ -293,8 +295,15 @@ async def test_a_forks_build_waits_for_a_developers_approval(
     assert (await get_build(client, admin, build_id))["awaiting_approval"] is True
 
     developer = await user_headers(client, admin, "developer")
+    # A worker already waiting in its long poll is woken by the approval.
+    waiting = asyncio.create_task(claim(client, worker, wait=20))
+    await asyncio.sleep(0.2)
+    assert not waiting.done()
     response = await client.post(f"{API}/builds/{build_id}/approve", headers=developer)
     assert response.status_code == 200, response.text
+    claimed, took = await timed(waiting, 10)
+    assert claimed.status_code == 200 and claimed.json()["build_id"] == build_id
+    assert took < 5
     approved = response.json()
     assert approved["awaiting_approval"] is False
     assert approved["approved_by"].startswith("developer-")
@@ -303,8 +312,6 @@ async def test_a_forks_build_waits_for_a_developers_approval(
     again = await client.post(f"{API}/builds/{build_id}/approve", headers=developer)
     assert "does not await" in assert_error(again, 409)
 
-    spec = await claim_build(client, worker)
-    assert spec["build_id"] == build_id
     ctx = client.app.state.ctx  # type: ignore[attr-defined]
     async with ctx.db.transaction() as session:
         actions = list(
