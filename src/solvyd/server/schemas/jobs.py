@@ -14,18 +14,21 @@ JobName = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0
 FORK_SECRETS = AliasChoices("fork_secrets", "secrets_for_forks")
 
 
-def _one_name_for_fork_secrets(data: Any) -> Any:
-    if isinstance(data, dict) and "fork_secrets" in data and "secrets_for_forks" in data:
-        if data["fork_secrets"] != data["secrets_for_forks"]:
-            raise PydanticCustomError(
-                "fork_secrets",
-                "fork_secrets and secrets_for_forks are one setting; give it once",
-            )
-        data = {key: value for key, value in data.items() if key != "secrets_for_forks"}
-    return data
+class _ForkSecretsByEitherName(BaseModel):
+    @model_validator(mode="before")
+    @classmethod
+    def _one_name_for_fork_secrets(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "fork_secrets" in data and "secrets_for_forks" in data:
+            if data["fork_secrets"] != data["secrets_for_forks"]:
+                raise PydanticCustomError(
+                    "fork_secrets",
+                    "fork_secrets and secrets_for_forks are one setting; give it once",
+                )
+            data = {key: value for key, value in data.items() if key != "secrets_for_forks"}
+        return data
 
 
-class JobCreate(BaseModel):
+class JobCreate(_ForkSecretsByEitherName):
     model_config = ConfigDict(extra="forbid")
 
     name: JobName
@@ -52,10 +55,8 @@ class JobCreate(BaseModel):
     # Builds of pull requests from forks wait for a developer's approval before they run.
     fork_approval: bool = False
 
-    _one_name_for_fork_secrets = model_validator(mode="before")(_one_name_for_fork_secrets)
 
-
-class JobUpdate(BaseModel):
+class JobUpdate(_ForkSecretsByEitherName):
     model_config = ConfigDict(extra="forbid")
 
     description: str | None = None
@@ -73,8 +74,6 @@ class JobUpdate(BaseModel):
     cancel_previous: bool | None = None
     secrets_for_forks: bool | None = Field(default=None, validation_alias=FORK_SECRETS)
     fork_approval: bool | None = None
-
-    _one_name_for_fork_secrets = model_validator(mode="before")(_one_name_for_fork_secrets)
 
 
 class JobRead(BaseModel):
