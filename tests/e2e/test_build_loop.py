@@ -49,7 +49,8 @@ def test_build_succeeds_with_its_log(api: UserApi, agents: AgentFactory) -> None
         "      - echo hello from $SOLVYD_JOB_NAME build $SOLVYD_BUILD_NUMBER\n"
         "      - echo to stderr >&2\n"
         "  - name: second\n"
-        "    commands: ['echo step=$SOLVYD_STEP_NAME ci=$CI']\n",
+        "    commands: ['echo step=$SOLVYD_STEP_NAME ci=$CI',"
+        " 'echo event=$SOLVYD_EVENT tag=[$SOLVYD_TAG] pr=[$SOLVYD_PULL_REQUEST]']\n",
     )
     build = api.trigger(job["id"])
     finished = api.wait_for_finish(build["id"])
@@ -60,6 +61,8 @@ def test_build_succeeds_with_its_log(api: UserApi, agents: AgentFactory) -> None
     assert f"hello from {job['name']} build 1" in log
     assert "to stderr" in log
     assert "step=second ci=true" in log
+    # What started it reaches the step; what is not known is empty.
+    assert "event=manual tag=[] pr=[]" in log
 
 
 def test_failing_command_fails_the_build_with_its_exit_code(

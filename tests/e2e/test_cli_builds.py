@@ -99,6 +99,19 @@ def test_show_renders_every_step_of_a_failed_build_by_job_and_number(cli: Cli) -
     assert cli("builds", "show", build_id).stdout == shown.stdout
 
 
+def test_approve_says_why_a_build_needs_none(cli: Cli) -> None:
+    """Only a fork's build can await approval (API tests cover that path); the CLI names the
+    build it was given and passes on the server's refusal as one line."""
+    edited = cli("jobs", "edit", "broken", "--fork-approval", "--no-fork-secrets")
+    assert edited.returncode == 0, edited.stderr
+    assert "fork_approval, fork_secrets" in edited.stderr
+    shown = cli("builds", "show", "broken#1")
+    assert "event: manual" in shown.stdout and "trigger: manual" in shown.stdout
+    result = cli("builds", "approve", "broken#1")
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: ") and "already finished" in result.stderr
+
+
 def test_a_build_or_step_that_does_not_exist_is_one_clear_line(cli: Cli) -> None:
     for args, message in (
         (["builds", "show", "broken#9"], "error: job broken has no build #9"),

@@ -47,6 +47,7 @@ POLICY = {
     "GET /api/v1/builds/{build_id}": "viewer",
     "POST /api/v1/builds/{build_id}/cancel": "developer",
     "POST /api/v1/builds/{build_id}/retry": "developer",
+    "POST /api/v1/builds/{build_id}/approve": "developer",
     "GET /api/v1/builds/{build_id}/logs": "viewer",
     "GET /api/v1/builds/{build_id}/logs/stream": "viewer",
     "GET /api/v1/builds/{build_id}/artifacts": "viewer",

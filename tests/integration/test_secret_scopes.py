@@ -124,7 +124,9 @@ async def test_pull_requests_and_forks_never_get_a_protected_secret(
     assert patched.status_code == 200
     await _put(client, admin, job["id"], VALUE, protected_branches=["main"])
     ctx: ServerContext = client.app.state.ctx  # type: ignore[attr-defined]
-    for change in ({"from_fork": True}, {"trigger": "pull_request"}):
+    # A retry of a pull request's build keeps its event (trigger "retry").
+    pull_request_retry = {"trigger": "retry", "event": "pull_request"}
+    for change in ({"from_fork": True}, {"trigger": "pull_request"}, pull_request_retry):
         worker = await register_worker(client)
         build = await trigger(client, admin, job["id"])  # names main, as a PR may
         async with ctx.db.transaction() as session:

@@ -218,10 +218,10 @@ async def test_the_job_shows_secrets_for_forks_and_no_secret(
     assert job["secrets_for_forks"] is True
     await _put(client, admin, "DEPLOY_KEY", JOB_VALUE, job["id"])
     read = (await client.get(f"{API}/jobs/{job['id']}", headers=admin)).json()
-    assert read["secrets_for_forks"] is True
+    assert read["secrets_for_forks"] is True and read["fork_secrets"] is True
     # Booleans only: whether a webhook secret is set, never a value.
-    shown = ("secrets_for_forks", "has_webhook_secret")
-    assert not any("secret" in key and key not in shown for key in read)
+    settings = {"secrets_for_forks", "fork_secrets", "has_webhook_secret"}
+    assert not any("secret" in key and key not in settings for key in read)
     assert read["has_webhook_secret"] is False
     patched = await client.patch(
         f"{API}/jobs/{job['id']}", headers=admin, json={"secrets_for_forks": False}

@@ -66,6 +66,17 @@ class PostgresDatabases:
         finally:
             await connection.close()
 
+    async def create_empty(self) -> str:
+        """A database with no schema, for tests of the migrations themselves."""
+        connection = await self._admin()
+        try:
+            name = f"solvyd_t_{self.run_id}_{len(self.created)}"
+            await connection.execute(f'CREATE DATABASE "{name}"')
+            self.created.append(name)
+            return _pg_url(name)
+        finally:
+            await connection.close()
+
     async def drop_all(self) -> None:
         if not self.created and not self._ready:
             return

@@ -7,7 +7,7 @@ Used by the agent after the checkout when the job's pipeline lives in the reposi
 from pathlib import Path, PurePosixPath
 
 from solvyd.pipeline.config import PipelineError, check_pipeline
-from solvyd.pipeline.plan import BuildContext, PlanRefused, plan_job
+from solvyd.pipeline.plan import BuildContext, PlanRefused, origin_from_env, plan_job
 from solvyd.protocol import JobSpec
 
 MAX_PIPELINE_BYTES = 1024 * 1024
@@ -52,7 +52,8 @@ def read_pipeline_text(workspace: Path, pipeline_path: str) -> str:
 
 def context_from_spec(spec: JobSpec, commit_sha: str | None) -> BuildContext:
     """The build's context, rebuilt from what the server sent. ``spec.env`` already holds the
-    job's and the trigger's env merged (and any system variables, which plan_job sets again)."""
+    job's and the trigger's env merged, and the system variables, which plan_job sets again:
+    what started the build (tag, pull request, commit message ...) is read back from them."""
     return BuildContext(
         build_id=spec.build_id,
         build_number=spec.build_number,
@@ -65,6 +66,7 @@ def context_from_spec(spec: JobSpec, commit_sha: str | None) -> BuildContext:
         labels=list(spec.labels),
         timeout_seconds=spec.timeout_seconds,
         event=spec.event,
+        **origin_from_env(spec.env),
     )
 
 
@@ -94,6 +96,8 @@ def plan_from_repository(
             # plan must keep it.
             "attempt": spec.attempt,
             "event": spec.event,
+            "checkout_ref": spec.checkout_ref,
+            "checkout_url": spec.checkout_url,
             "max_parallel_steps": spec.max_parallel_steps,
         }
     )

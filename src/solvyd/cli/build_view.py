@@ -25,6 +25,11 @@ DETAIL_KEYS = (
     "id",
     "branch",
     "commit_sha",
+    "trigger",
+    "event",
+    "tag",
+    "commit_author",
+    "approved_by",
     "worker_id",
     "exit_code",
     "error_message",
@@ -59,6 +64,16 @@ def build_details(build: dict[str, Any], artifacts: list[dict[str, Any]]) -> Ren
     for key in DETAIL_KEYS:
         if build.get(key) is not None:
             lines.append(Text(f"  {key}: {printable(build[key])}"))
+    pull_request = build.get("pull_request")
+    if isinstance(pull_request, dict):
+        pr = {key: printable(value) for key, value in pull_request.items()}
+        fork = " from a fork" if pull_request.get("from_fork") else ""
+        lines.append(
+            Text(
+                f"  pull_request: #{pr.get('number')} {pr.get('title')} "
+                f"({pr.get('source_branch')} -> {pr.get('target_branch')}{fork})"
+            )
+        )
     for step in build.get("steps") or []:
         code = "" if step.get("exit_code") is None else f" (exit {step['exit_code']})"
         lines.append(

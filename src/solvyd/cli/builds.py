@@ -13,7 +13,7 @@ from solvyd.cli.log_lines import LineFormat
 from solvyd.cli.output import console, err_console
 
 app = typer.Typer(
-    help="List, inspect, follow, cancel and retry builds, and fetch their artifacts.",
+    help="List, inspect, follow, cancel, approve and retry builds, and fetch their artifacts.",
     no_args_is_help=True,
 )
 
@@ -93,6 +93,15 @@ def cancel(build: str = BUILD) -> None:
     found = resolve_build(client, build)
     result = client.post(f"/builds/{found['id']}/cancel")
     err_console.print(f"build {build_label(found)} {result['status']} ({result['id']})")
+
+
+@app.command("approve")
+def approve(build: str = BUILD) -> None:
+    """Let a build of a pull request from a fork, held for approval, run."""
+    client = ApiClient()
+    found = resolve_build(client, build)
+    client.post(f"/builds/{found['id']}/approve")
+    err_console.print(f"build {build_label(found)} approved ({found['id']})")
 
 
 @app.command("retry")

@@ -360,8 +360,16 @@ def edit(
         None, "--max-concurrent", min=0, help="At most this many builds at once; 0 for no limit."
     ),
     cancel_previous: bool | None = typer.Option(None, "--cancel-previous/--no-cancel-previous"),
-    secrets_for_forks: bool | None = typer.Option(
-        None, "--secrets-for-forks/--no-secrets-for-forks"
+    fork_secrets: bool | None = typer.Option(
+        None,
+        "--fork-secrets/--no-fork-secrets",
+        "--secrets-for-forks/--no-secrets-for-forks",
+        help="Builds of pull requests from forks get the secrets too.",
+    ),
+    fork_approval: bool | None = typer.Option(
+        None,
+        "--fork-approval/--no-fork-approval",
+        help="Builds of pull requests from forks wait for a developer's approval.",
     ),
     forge: str | None = typer.Option(None, "--forge", help=FORGE_HELP),
     forge_type: str | None = typer.Option(
@@ -428,8 +436,10 @@ def edit(
         body["max_concurrent_builds"] = max_concurrent or None
     if cancel_previous is not None:
         body["cancel_previous"] = cancel_previous
-    if secrets_for_forks is not None:
-        body["secrets_for_forks"] = secrets_for_forks
+    if fork_secrets is not None:
+        body["fork_secrets"] = fork_secrets
+    if fork_approval is not None:
+        body["fork_approval"] = fork_approval
     body |= _webhook_fields(trigger_events, branches, paths)
     secret = _webhook_secret(webhook_secret, webhook_secret_stdin, webhook_secret_file)
     if secret is not None and no_webhook_secret:

@@ -6,6 +6,7 @@ it is queued and every agent runs exactly what was planned.
 
 import fnmatch
 from dataclasses import dataclass, field
+from typing import Any
 from uuid import UUID
 
 from pydantic_core import PydanticSerializationError
@@ -42,12 +43,20 @@ class BuildContext:
     # The job's own setting; when set it wins over the pipeline's `timeout`, because it is the
     # operator's limit and the pipeline file is the committer's.
     timeout_seconds: float | None = None
-    # What triggered the build: push, pull_request, tag, manual or cron (for `when.event`).
+    # The event the build is planned for: push, pull_request, tag, manual or cron (for
+    # `when.event`); a manual retry keeps its original's.
     event: str = "manual"
+    # What the forge said about it, when it did.
+    tag: str | None = None
+    pull_request: int | None = None
+    target_branch: str | None = None
+    commit_message: str | None = None
+    commit_author: str | None = None
 
 
 def system_env(context: BuildContext) -> dict[str, str]:
-    """The variables every step sees; a pipeline or trigger cannot override them."""
+    """The variables every step sees; a pipeline or trigger cannot override them. What is not
+    known is an empty string, so a step can test it without tripping `set -u`."""
     return {
         "CI": "true",
         "SOLVYD": "true",
@@ -57,6 +66,28 @@ def system_env(context: BuildContext) -> dict[str, str]:
         "SOLVYD_JOB_NAME": context.job_name,
         "SOLVYD_BRANCH": context.branch or "",
         "SOLVYD_COMMIT_SHA": context.commit_sha or "",
+        "SOLVYD_EVENT": context.event,
+        "SOLVYD_TAG": context.tag or "",
+        "SOLVYD_PULL_REQUEST": str(context.pull_request)
+        if context.pull_request is not None
+        else "",
+        "SOLVYD_TARGET_BRANCH": context.target_branch or "",
+        "SOLVYD_COMMIT_MESSAGE": context.commit_message or "",
+        "SOLVYD_COMMIT_AUTHOR": context.commit_author or "",
+    }
+
+
+def origin_from_env(env: dict[str, str]) -> dict[str, Any]:
+    """The `BuildContext` fields of what started the build, read back from the system
+    variables a plan set (`system_env`): an agent that plans from the repository's file gets
+    the server's facts this way. Absent or empty means not known."""
+    number = env.get("SOLVYD_PULL_REQUEST", "")
+    return {
+        "tag": env.get("SOLVYD_TAG") or None,
+        "pull_request": int(number) if number.isdecimal() else None,
+        "target_branch": env.get("SOLVYD_TARGET_BRANCH") or None,
+        "commit_message": env.get("SOLVYD_COMMIT_MESSAGE") or None,
+        "commit_author": env.get("SOLVYD_COMMIT_AUTHOR") or None,
     }
 
 

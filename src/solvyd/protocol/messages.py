@@ -216,6 +216,11 @@ class JobSpec(_Message):
     pipeline_path: str | None = None
     # What triggered the build: push, pull_request, tag, manual or cron (for `when`).
     event: str = "manual"
+    # Where the commit can be fetched when a plain fetch of `commit_sha` from `scm_url` finds
+    # nothing (a pull request's head): the forge's ref for it in `scm_url` (e.g.
+    # refs/pull/7/head), and for a pull request from a fork the fork's clone URL.
+    checkout_ref: str | None = None
+    checkout_url: str | None = None
     # Steps of one build that may run at the same time on one agent.
     max_parallel_steps: int = 4
     # Which run of the build this is: 1, then one more per retry after an infrastructure error.

@@ -3,7 +3,7 @@
 import uuid
 
 from solvyd.pipeline.config import parse_pipeline
-from solvyd.pipeline.plan import BuildContext, plan_job
+from solvyd.pipeline.plan import BuildContext, origin_from_env, plan_job, system_env
 
 PIPELINE = """
 image: python:3.11
@@ -60,7 +60,58 @@ def test_system_variables() -> None:
         "SOLVYD_JOB_NAME": "solvyd",
         "SOLVYD_BRANCH": "main",
         "SOLVYD_COMMIT_SHA": "abc123",
+        "SOLVYD_EVENT": "manual",
+        "SOLVYD_TAG": "",
+        "SOLVYD_PULL_REQUEST": "",
+        "SOLVYD_TARGET_BRANCH": "",
+        "SOLVYD_COMMIT_MESSAGE": "",
+        "SOLVYD_COMMIT_AUTHOR": "",
     }
+
+
+def test_what_started_the_build_is_in_the_env_and_cannot_be_forged() -> None:
+    forged = {
+        "SOLVYD_EVENT": "push",
+        "SOLVYD_TAG": "v0-forged",
+        "SOLVYD_PULL_REQUEST": "1",
+        "SOLVYD_COMMIT_AUTHOR": "mallory",
+    }
+    job = plan_job(
+        parse_pipeline(PIPELINE),
+        context(
+            event="pull_request",
+            pull_request=42,
+            target_branch="main",
+            commit_message="Fix the parser\n\nIt lost line numbers.",
+            commit_author="Ada Lovelace",
+            job_env=forged,
+            trigger_env=forged,
+        ),
+    )
+    assert job.event == "pull_request"
+    assert job.env["SOLVYD_EVENT"] == "pull_request"
+    assert job.env["SOLVYD_TAG"] == ""
+    assert job.env["SOLVYD_PULL_REQUEST"] == "42"
+    assert job.env["SOLVYD_TARGET_BRANCH"] == "main"
+    assert job.env["SOLVYD_COMMIT_MESSAGE"] == "Fix the parser\n\nIt lost line numbers."
+    assert job.env["SOLVYD_COMMIT_AUTHOR"] == "Ada Lovelace"
+
+
+def test_the_system_variables_give_back_what_started_the_build() -> None:
+    """An agent planning from the repository's file reads the facts back from the env."""
+    started = context(event="tag", tag="v1.2.0", commit_message="Release", commit_author="Bo")
+    facts = origin_from_env(system_env(started))
+    assert facts == {
+        "tag": "v1.2.0",
+        "pull_request": None,
+        "target_branch": None,
+        "commit_message": "Release",
+        "commit_author": "Bo",
+    }
+    pull_request = context(event="pull_request", pull_request=7, target_branch="release/1")
+    assert origin_from_env(system_env(pull_request))["pull_request"] == 7
+    assert origin_from_env(system_env(pull_request))["target_branch"] == "release/1"
+    assert origin_from_env({})["pull_request"] is None
 
 
 def test_unknown_branch_and_commit_are_empty() -> None:

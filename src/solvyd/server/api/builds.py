@@ -36,7 +36,15 @@ from solvyd.server.schemas.builds import (
     StepRead,
 )
 from solvyd.server.services.audit import Actor
-from solvyd.server.services.builds import cancel, log_stream, logs, read, retry, update
+from solvyd.server.services.builds import (
+    approve,
+    cancel,
+    log_stream,
+    logs,
+    read,
+    retry,
+    update,
+)
 
 router = APIRouter(prefix="/builds", tags=["builds"])
 
@@ -88,6 +96,16 @@ async def retry_build(ctx: Ctx, user: AsDeveloper, ip: ClientIp, build_id: uuid.
     whose `retry_of` names this one."""
     build = await retry.retry_build(ctx, build_id, Actor.of(user, ip))
     return await read.get_build(ctx, build.id)
+
+
+@router.post("/{build_id}/approve", operation_id="approve_build")
+async def approve_build(
+    ctx: Ctx, user: AsDeveloper, ip: ClientIp, build_id: uuid.UUID
+) -> BuildRead:
+    """Let a build of a pull request from a fork, which its job (`fork_approval`) holds in the
+    queue, run. 409 if the build does not await an approval or has finished."""
+    await approve.approve_build(ctx, build_id, Actor.of(user, ip))
+    return await read.get_build(ctx, build_id)
 
 
 @router.get(

@@ -44,11 +44,13 @@ def _labels_subset_of(worker_labels: list[str], dialect: str) -> sa.TextClause:
 
 
 def _waiting_for_a_worker(now: datetime, runs_steps_without_image: bool) -> sa.ColumnElement[bool]:
-    """Queued, free, past its backoff, and runnable by the worker's executor. A worker that
-    runs every kind of step adds no condition, so the common claim costs nothing more."""
+    """Queued, free, not awaiting an approval, past its backoff, and runnable by the worker's
+    executor. A worker that runs every kind of step adds no condition, so the common claim
+    costs nothing more."""
     waiting = sa.and_(
         Build.status == "queued",
         Build.worker_id.is_(None),
+        Build.awaiting_approval.is_(False),
         sa.or_(Build.not_before.is_(None), Build.not_before <= now),
     )
     if runs_steps_without_image:

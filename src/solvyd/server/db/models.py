@@ -165,7 +165,8 @@ class Job(Base):
     max_concurrent_builds: Mapped[int | None]
     # A new build cancels the job's older queued builds of the same branch.
     cancel_previous: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
-    # Builds of pull requests from forks get the job's and global secrets only if this is set.
+    # Builds of pull requests from forks get the job's and global secrets only if this is set
+    # (the API's `fork_secrets`).
     secrets_for_forks: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     # Where builds report their state on the commit (schemas.jobs.ForgeSettings as JSON:
     # type, api_url, repository, token_secret); None: nowhere.
@@ -180,6 +181,8 @@ class Job(Base):
     schedules_since: Mapped[datetime | None]
     # The badge (GET /badges/{name}.svg) answers without login.
     public_badge: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    # Builds of pull requests from forks wait in the queue until a developer approves them.
+    fork_approval: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     next_build_number: Mapped[int] = mapped_column(default=1)
     # Webhooks (services/hooks.py): the secret that verifies a forge's deliveries, sealed like
     # a secret's value (None: no webhook ever starts a build of the job), the events that
@@ -269,6 +272,22 @@ class Build(Base):
     branch: Mapped[str | None] = mapped_column(sa.String(255))
     commit_sha: Mapped[str | None] = mapped_column(sa.String(64))
     trigger: Mapped[str] = mapped_column(sa.String(20), default="manual")
+    # The event the build was planned for (`when.event`, SOLVYD_EVENT): its trigger, except
+    # for a manual retry, which replays its original's event.
+    event: Mapped[str] = mapped_column(sa.String(20), default="manual")
+    tag: Mapped[str | None] = mapped_column(sa.Text)
+    # The pull request it builds: {number, title, source_branch, target_branch, from_fork,
+    # head_ref, head_clone_url} (services.builds.origin.PullRequestInfo); None otherwise.
+    pull_request: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
+    commit_message: Mapped[str | None] = mapped_column(sa.Text)
+    commit_author: Mapped[str | None] = mapped_column(sa.Text)
+    # A fork's build of a job with `fork_approval` waits for a developer's approval; no worker
+    # may claim it meanwhile.
+    awaiting_approval: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    approved_by: Mapped[uuid.UUID | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL")
+    )
+    approved_at: Mapped[datetime | None]
     # Built from a pull request whose branch lives in another repository (a fork).
     from_fork: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     # Its job had a forge when it was queued: its state changes are reported on the commit.

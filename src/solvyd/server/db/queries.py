@@ -6,7 +6,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from solvyd.server.db.models import Build, BuildLog, BuildStep, Job, Worker
+from solvyd.server.db.models import Build, BuildLog, BuildStep, Job, User, Worker
 
 ACTIVE_STATUSES = ("queued", "running")
 
@@ -37,6 +37,15 @@ async def job_names(session: AsyncSession, job_ids: Sequence[uuid.UUID]) -> dict
         return {}
     rows = await session.execute(sa.select(Job.id, Job.name).where(Job.id.in_(set(job_ids))))
     return {row.id: row.name for row in rows}
+
+
+async def usernames(session: AsyncSession, user_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]:
+    if not user_ids:
+        return {}
+    rows = await session.execute(
+        sa.select(User.id, User.username).where(User.id.in_(set(user_ids)))
+    )
+    return {row.id: row.username for row in rows}
 
 
 def holds_a_worker() -> sa.ColumnElement[bool]:

@@ -50,6 +50,15 @@ class StatusReportRead(BaseModel):
     updated_at: datetime
 
 
+class PullRequestRead(BaseModel):
+    number: int
+    title: str
+    source_branch: str
+    target_branch: str
+    # Its head branch lives in another repository than the job's.
+    from_fork: bool
+
+
 class BuildRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -67,7 +76,24 @@ class BuildRead(BaseModel):
     worker_id: uuid.UUID | None
     branch: str | None
     commit_sha: str | None
+    # What started it: push, tag, pull_request, cron, manual, retry ...
     trigger: str
+    # The event it was planned for (`when.event`, SOLVYD_EVENT): the trigger, but a retry
+    # keeps its original's.
+    event: str
+    tag: str | None = None
+    pull_request: PullRequestRead | None = None
+    commit_message: str | None = None
+    commit_author: str | None = None
+    # A build of a fork's pull request waits for a developer's approval (the job's
+    # `fork_approval`); who gave it, by username (null if none was needed, or the user is gone).
+    awaiting_approval: bool = False
+    approved_by: str | None = Field(
+        default=None,
+        # Filled in by name; the row's `approved_by` is the user's id.
+        validation_alias="approved_by_username",
+    )
+    approved_at: datetime | None = None
     attempt: int
     labels: list[str]
     # The build this one retries (a manual retry), if any.

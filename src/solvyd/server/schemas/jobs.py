@@ -6,6 +6,7 @@ from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
+    AliasChoices,
     BaseModel,
     ConfigDict,
     Field,
@@ -30,6 +31,23 @@ ConcurrencyLimit = Annotated[int, Field(ge=1, le=10_000)]
 JobName = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9][\w.\-]*$")]
 
 MAX_SCHEDULES = 20
+
+# `fork_secrets` is the setting's name; `secrets_for_forks`, its first name, is still taken.
+FORK_SECRETS = AliasChoices("fork_secrets", "secrets_for_forks")
+
+
+class _ForkSecretsByEitherName(BaseModel):
+    @model_validator(mode="before")
+    @classmethod
+    def _one_name_for_fork_secrets(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "fork_secrets" in data and "secrets_for_forks" in data:
+            if data["fork_secrets"] != data["secrets_for_forks"]:
+                raise PydanticCustomError(
+                    "fork_secrets",
+                    "fork_secrets and secrets_for_forks are one setting; give it once",
+                )
+            data = {key: value for key, value in data.items() if key != "secrets_for_forks"}
+        return data
 
 
 class Schedule(BaseModel):
@@ -176,7 +194,7 @@ class WebhookFields(BaseModel):
         return None if value is None else list(dict.fromkeys(value))
 
 
-class JobCreate(WebhookFields):
+class JobCreate(WebhookFields, _ForkSecretsByEitherName):
     name: JobName
     description: str = ""
     scm_url: str | None = None
@@ -197,7 +215,9 @@ class JobCreate(WebhookFields):
     # A new build cancels the job's older queued builds of the same branch.
     cancel_previous: bool = False
     # Builds of pull requests from forks get the job's and global secrets too (default: none).
-    secrets_for_forks: bool = False
+    secrets_for_forks: bool = Field(default=False, validation_alias=FORK_SECRETS)
+    # Builds of pull requests from forks wait for a developer's approval before they run.
+    fork_approval: bool = False
     # Report each build's state on its commit at this forge; None: nowhere.
     forge: ForgeSettings | None = None
     webhook_secret: WebhookSecret | None = None
@@ -215,7 +235,7 @@ class JobCreate(WebhookFields):
     public_badge: bool = False
 
 
-class JobUpdate(WebhookFields):
+class JobUpdate(WebhookFields, _ForkSecretsByEitherName):
     description: str | None = None
     scm_url: str | None = None
     branch: str | None = None
@@ -229,7 +249,8 @@ class JobUpdate(WebhookFields):
     priority: Priority | None = None
     max_concurrent_builds: ConcurrencyLimit | None = None
     cancel_previous: bool | None = None
-    secrets_for_forks: bool | None = None
+    secrets_for_forks: bool | None = Field(default=None, validation_alias=FORK_SECRETS)
+    fork_approval: bool | None = None
     # null removes it.
     forge: ForgeSettings | None = None
     # null removes the secret.
@@ -259,6 +280,7 @@ class JobRead(BaseModel):
     priority: int
     max_concurrent_builds: int | None
     cancel_previous: bool
+    # The same setting under its two names: `fork_secrets`, and the older `secrets_for_forks`.
     secrets_for_forks: bool
     forge: ForgeSettings | None = None
     has_webhook_secret: bool
@@ -267,6 +289,7 @@ class JobRead(BaseModel):
     paths: list[str]
     schedules: list[ScheduleRead]
     public_badge: bool
+    fork_approval: bool
     created_at: datetime
     updated_at: datetime
 
@@ -276,6 +299,11 @@ class JobRead(BaseModel):
         """The soonest next due time of the job's schedules."""
         times = [s.next_run_at for s in self.schedules if s.next_run_at is not None]
         return min(times, default=None)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def fork_secrets(self) -> bool:
+        return self.secrets_for_forks
 
 
 class JobList(BaseModel):

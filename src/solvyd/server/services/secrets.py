@@ -122,8 +122,8 @@ async def delete_secret(
 
 def protected_build(build: Build, patterns: Collection[str]) -> bool:
     """Whether `build` is on a branch of `patterns`, and its code is not a pull request's or
-    a fork's, whatever branch it names."""
-    if build.from_fork or build.trigger == "pull_request" or not build.branch:
+    a fork's, whatever branch it names (a retry of a pull request keeps its event)."""
+    if build.from_fork or "pull_request" in (build.trigger, build.event) or not build.branch:
         return False
     return any(fnmatchcase(build.branch, pattern) for pattern in patterns)
 

@@ -11,6 +11,7 @@ from solvyd.protocol import BuildStatus
 from solvyd.server.db import queries
 from solvyd.server.db.models import Build, CommitStatusReport, Job
 from solvyd.server.schemas.builds import BuildList, BuildRead, StatusReportRead, StepRead
+from solvyd.server.services.builds.approve import WAITING_FOR_APPROVAL
 from solvyd.server.services.builds.step_graph import step_dependencies
 from solvyd.server.services.context import ServerContext
 from solvyd.server.services.errors import InvalidInput, NotFound
@@ -40,6 +41,9 @@ async def _to_read_models(session: AsyncSession, builds: list[Build]) -> list[Bu
     names = await queries.job_names(session, [b.job_id for b in builds])
     reasons = await _waiting_reasons(session, builds)
     reports = await _status_reports(session, builds)
+    approvers = await queries.usernames(
+        session, [b.approved_by for b in builds if b.approved_by is not None]
+    )
     by_build: dict[uuid.UUID, list[StepRead]] = {}
     for step in steps:
         by_build.setdefault(step.build_id, []).append(StepRead.model_validate(step))
@@ -50,6 +54,7 @@ async def _to_read_models(session: AsyncSession, builds: list[Build]) -> list[Bu
                 "job_name": names.get(build.job_id),
                 "waiting_reason": reasons.get(build.id),
                 "status_reports": reports.get(build.id, []),
+                "approved_by": approvers.get(build.approved_by) if build.approved_by else None,
             }
         )
         for build in builds
@@ -99,7 +104,9 @@ async def _waiting_reasons(session: AsyncSession, builds: list[Build]) -> dict[u
     for build in waiting:
         job = jobs.get(build.job_id)
         able = [runs for labels, runs in online if set(build.labels) <= labels]
-        if not able:
+        if build.awaiting_approval:
+            reasons[build.id] = WAITING_FOR_APPROVAL
+        elif not able:
             reasons[build.id] = (
                 f"no online worker has the labels {', '.join(build.labels)}"
                 if build.labels

@@ -2,6 +2,7 @@
 finished builds (a new build linked to the old one)."""
 
 import uuid
+from dataclasses import fields
 
 import sqlalchemy as sa
 
@@ -12,7 +13,9 @@ from solvyd.server.events import BUILDS, QUEUE
 from solvyd.server.schemas.builds import TriggerRequest
 from solvyd.server.services import audit
 from solvyd.server.services.audit import Actor
+from solvyd.server.services.builds.approve import approve
 from solvyd.server.services.builds.lifecycle import RetryPolicy
+from solvyd.server.services.builds.origin import BuildOrigin, PullRequestInfo
 from solvyd.server.services.builds.trigger import queue_build
 from solvyd.server.services.context import ServerContext
 from solvyd.server.services.errors import Conflict, NotFound
@@ -43,10 +46,14 @@ async def release_due_retries(ctx: ServerContext) -> int:
 
 
 async def retry_build(ctx: ServerContext, build_id: uuid.UUID, actor: Actor) -> Build:
-    """A new build of the same job, branch, commit and trigger variables as a finished one.
+    """A new build of the same job, branch, commit and trigger variables as a finished one,
+    planned for the same event (a retry of a push runs the push's steps) with the same tag,
+    pull request and commit message and author; its trigger is `retry`.
 
     Its steps are planned from the job's pipeline as it is now (a repository pipeline is read
-    at the same commit, so it is the same one)."""
+    at the same commit, so it is the same one). A fork's build that its job has wait for an
+    approval is approved by the retrier: only a developer or an admin may retry, the same
+    people who may approve, and asking for a retry is choosing to run that code again."""
     async with ctx.db.transaction() as session:
         old = await queries.get_build(session, build_id)
         if old is None:
@@ -63,12 +70,16 @@ async def retry_build(ctx: ServerContext, build_id: uuid.UUID, actor: Actor) -> 
             retry_of=old.id,
             # The same fork's code again: it stays kept from the secrets.
             from_fork=old.from_fork,
+            origin=origin_of(old),
         )
         build = queued.build
         if old.needs_step_without_image and build.spec.get("pipeline_path"):
             # The same commit's repository plan, which a worker already found needs a worker
             # that runs steps without an image: no such worker need claim it and hand it back.
             build.needs_step_without_image = True
+        approved = build.awaiting_approval
+        if approved:
+            approve(build, actor)
         audit.record(
             session,
             actor,
@@ -78,6 +89,25 @@ async def retry_build(ctx: ServerContext, build_id: uuid.UUID, actor: Actor) -> 
             number=build.number,
             retry_of=str(old.id),
             retry_of_number=old.number,
+            # A fork's build of a job with fork_approval: the retry approves it.
+            approved=approved,
         )
     queued.wake(ctx.events)
     return build
+
+
+def origin_of(build: Build) -> BuildOrigin:
+    """What started `build`, as stored: a retry replays it."""
+    pull_request = None
+    if build.pull_request is not None:
+        known = {f.name for f in fields(PullRequestInfo)}
+        pull_request = PullRequestInfo(
+            **{key: value for key, value in build.pull_request.items() if key in known}
+        )
+    return BuildOrigin(
+        event=build.event,
+        tag=build.tag,
+        pull_request=pull_request,
+        commit_message=build.commit_message,
+        commit_author=build.commit_author,
+    )

@@ -5,7 +5,7 @@ the path: the agent plans the steps after its checkout, and the server records e
 its first status report arrives."""
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,6 +24,12 @@ from solvyd.server.services.commit_statuses.outbox import record_build_state
 from solvyd.server.services.context import ServerContext
 from solvyd.server.services.errors import InvalidInput, NotFound
 from solvyd.server.services.jobs import load_job_pipeline
+
+# A step's environment carries the commit's message and author (SOLVYD_COMMIT_MESSAGE, ...);
+# Linux refuses to start a process with one variable over 128 KiB, so longer text is cut
+# (a character is at most 4 bytes of UTF-8).
+MAX_COMMIT_MESSAGE_CHARACTERS = 16 * 1024
+MAX_COMMIT_AUTHOR_CHARACTERS = 1000
 
 
 @dataclass
@@ -81,12 +87,15 @@ async def queue_build(
     origin: BuildOrigin | None = None,
 ) -> QueuedBuild:
     """Plan the job's pipeline into a new queued build, in the caller's transaction.
-    `from_fork`: the code comes from a fork's pull request (no secrets unless the job allows).
-    `origin`: the event that started it (a webhook's); None: `BuildOrigin(event=trigger)`."""
-    # (The smallest form of the contract's `origin`, until the events branch carries it into
-    # the plan: only a fork's pull request is read from it here.)
-    if origin is not None and origin.pull_request is not None:
-        from_fork = from_fork or origin.pull_request.from_fork
+
+    `origin`: what started it (the event it is planned for, a tag, a pull request, the
+    commit's message and author); None is a build of the event `trigger` and nothing more.
+    `from_fork` (or `origin.pull_request.from_fork`): the code comes from a fork's pull request,
+    so no secrets unless the job allows, and it waits for an approval if the job asks for one.
+    For a pull request the caller passes its source branch as `body.branch`."""
+    origin = origin or BuildOrigin(event=trigger)
+    pull_request = origin.pull_request
+    from_fork = from_fork or (pull_request is not None and pull_request.from_fork)
     superseded: list[uuid.UUID] = []
     # The row lock serialises build numbers per job on PostgreSQL.
     job = await session.scalar(sa.select(Job).where(Job.id == job_id).with_for_update())
@@ -100,6 +109,8 @@ async def queue_build(
         raise InvalidInput(f"job {job.name!r} has no pipeline and no repository to read it from")
     number = job.next_build_number
     job.next_build_number = number + 1
+    commit_message = _bounded(origin.commit_message, MAX_COMMIT_MESSAGE_CHARACTERS)
+    commit_author = _bounded(origin.commit_author, MAX_COMMIT_AUTHOR_CHARACTERS)
     build = Build(
         id=uuid.uuid4(),
         job_id=job.id,
@@ -108,12 +119,18 @@ async def queue_build(
         branch=body.branch or job.branch,
         commit_sha=body.commit_sha,
         trigger=trigger,
+        event=origin.event,
+        tag=origin.tag,
+        pull_request=asdict(pull_request) if pull_request is not None else None,
+        commit_message=commit_message,
+        commit_author=commit_author,
         triggered_by=triggered_by,
         env=body.env,
         labels=sorted(set(job.labels)),
         retry_of=retry_of,
         from_fork=from_fork,
         reports_status=bool(job.forge),
+        awaiting_approval=from_fork and job.fork_approval,
     )
     context = BuildContext(
         build_id=build.id,
@@ -127,7 +144,12 @@ async def queue_build(
         trigger_env=dict(body.env),
         labels=build.labels,
         timeout_seconds=job.timeout_seconds,
-        event=trigger,
+        event=origin.event,
+        tag=origin.tag,
+        pull_request=pull_request.number if pull_request is not None else None,
+        target_branch=pull_request.target_branch if pull_request is not None else None,
+        commit_message=commit_message,
+        commit_author=commit_author,
     )
     if config is None:
         # The pipeline is read from the repository by the agent, after the checkout.
@@ -144,13 +166,22 @@ async def queue_build(
             timeout_seconds=job.timeout_seconds,
             labels=list(build.labels),
             pipeline_path=job.pipeline_path,
-            event=trigger,
+            event=origin.event,
         )
     else:
         try:
             spec = plan_job(config, context)
         except PlanRefused as exc:
             raise InvalidInput(str(exc)) from exc
+    if pull_request is not None:
+        # The fork's URL only for a fork: the base repository's own ref is fetched from
+        # scm_url (with the job's credentials), the fork never sees them.
+        spec = spec.model_copy(
+            update={
+                "checkout_ref": pull_request.head_ref,
+                "checkout_url": pull_request.head_clone_url if from_fork else None,
+            }
+        )
     build.spec = spec.model_dump(mode="json")
     # The pipeline may require labels of its own on top of the job's.
     build.labels = list(spec.labels)
@@ -174,6 +205,15 @@ async def queue_build(
     )
     await record_build_state(session, build, job)
     return QueuedBuild(build, job, superseded)
+
+
+def _bounded(text: str | None, limit: int) -> str | None:
+    """Text from a forge, cut to what a step's environment can carry; NUL, which neither
+    PostgreSQL nor a process environment can hold, removed."""
+    if text is None:
+        return None
+    text = text.replace("\x00", "")
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
 
 
 async def cancel_superseded_builds(

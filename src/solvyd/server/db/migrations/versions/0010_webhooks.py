@@ -2,7 +2,7 @@
 delivery log
 
 Revision ID: 0010
-Revises: 0008
+Revises: 0009
 Create Date: 2026-12-04 03:00:00
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 from solvyd.server.db.types import UTCDateTime
 
 revision: str = "0010"
-down_revision: str | None = "0008"
+down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
