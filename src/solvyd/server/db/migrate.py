@@ -1,5 +1,7 @@
 """Alembic is the only way the schema is made: the server runs `upgrade head` on start."""
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 
 from alembic import command
@@ -11,17 +13,60 @@ from solvyd.server.db.session import Database
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
+class ForeignKeyViolation(RuntimeError):
+    """The migrated SQLite database has rows whose foreign keys point nowhere."""
+
+
 def alembic_config() -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     return config
 
 
-async def upgrade_to_head(db: Database) -> None:
-    def _upgrade(connection: Connection) -> None:
-        config = alembic_config()
-        config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+def upgrade(connection: Connection, target: str = "head") -> None:
+    """Upgrade the schema on `connection`, which must not be in a transaction yet.
 
-    async with db.engine.begin() as connection:
-        await connection.run_sync(_upgrade)
+    On SQLite, alembic's batch mode changes a table by copying it and dropping the old one;
+    with foreign keys on, dropping `jobs` deletes every build (ON DELETE CASCADE), and
+    dropping `builds` every step and log line. So foreign keys are off while the migrations
+    run (SQLite ignores the switch inside a transaction, hence before it) and checked after."""
+    config = alembic_config()
+    config.attributes["connection"] = connection
+    with _foreign_keys_off(connection):
+        with connection.begin():
+            command.upgrade(config, target)
+            if connection.dialect.name == "sqlite":
+                broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                if broken:
+                    raise ForeignKeyViolation(
+                        f"the migrated database has {len(broken)} rows whose references point "
+                        f"nowhere (first: table {broken[0][0]}); nothing was changed"
+                    )
+
+
+@contextlib.contextmanager
+def _foreign_keys_off(connection: Connection) -> Iterator[None]:
+    if connection.dialect.name != "sqlite":
+        yield
+        return
+    # The DBAPI connection: a statement through SQLAlchemy would begin a transaction first.
+    raw = connection.connection.dbapi_connection
+    assert raw is not None  # noqa: S101 - a checked-out connection has one
+    _pragma(raw, "PRAGMA foreign_keys=OFF")
+    try:
+        yield
+    finally:
+        _pragma(raw, "PRAGMA foreign_keys=ON")
+
+
+def _pragma(raw: object, statement: str) -> None:
+    cursor = raw.cursor()  # type: ignore[attr-defined]
+    try:
+        cursor.execute(statement)
+    finally:
+        cursor.close()
+
+
+async def upgrade_to_head(db: Database) -> None:
+    async with db.engine.connect() as connection:
+        await connection.run_sync(upgrade)
