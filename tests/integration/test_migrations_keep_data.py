@@ -62,7 +62,7 @@ async def _counts_after_upgrade(url: str) -> dict[str, int]:
         await upgrade_to_head(db)
         async with db.engine.connect() as connection:
             counts = {
-                table: int(await connection.scalar(sa.text(f"SELECT count(*) FROM {table}")))  # noqa: S608
+                table: int(await connection.scalar(sa.text(f"SELECT count(*) FROM {table}")))
                 for table in ("jobs", "builds", "build_steps", "build_logs")
             }
             # Foreign keys are on again for the server's own connections.

@@ -32,16 +32,15 @@ def upgrade(connection: Connection, target: str = "head") -> None:
     run (SQLite ignores the switch inside a transaction, hence before it) and checked after."""
     config = alembic_config()
     config.attributes["connection"] = connection
-    with _foreign_keys_off(connection):
-        with connection.begin():
-            command.upgrade(config, target)
-            if connection.dialect.name == "sqlite":
-                broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
-                if broken:
-                    raise ForeignKeyViolation(
-                        f"the migrated database has {len(broken)} rows whose references point "
-                        f"nowhere (first: table {broken[0][0]}); nothing was changed"
-                    )
+    with _foreign_keys_off(connection), connection.begin():
+        command.upgrade(config, target)
+        if connection.dialect.name == "sqlite":
+            broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+            if broken:
+                raise ForeignKeyViolation(
+                    f"the migrated database has {len(broken)} rows whose references point "
+                    f"nowhere (first: table {broken[0][0]}); nothing was changed"
+                )
 
 
 @contextlib.contextmanager
