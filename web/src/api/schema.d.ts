@@ -123,6 +123,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/badges/{job_name}.svg": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Badge */
+        get: operations["get_badge"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/builds": {
         parameters: {
             query?: never;
@@ -157,7 +174,6 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    // issue 16, written by hand until `make web-api` regenerates this file from the server
     "/api/v1/builds/{build_id}/approve": {
         parameters: {
             query?: never;
@@ -167,7 +183,11 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Approve Build */
+        /**
+         * Approve Build
+         * @description Let a build of a pull request from a fork, which its job (`fork_approval`) holds in the
+         *     queue, run. 409 if the build does not await an approval or has finished.
+         */
         post: operations["approve_build"];
         delete?: never;
         options?: never;
@@ -424,7 +444,6 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    // issue 16, written by hand until `make web-api` regenerates this file from the server
     "/api/v1/hooks/deliveries": {
         parameters: {
             query?: never;
@@ -432,8 +451,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List Hook Deliveries */
-        get: operations["list_hook_deliveries"];
+        /**
+         * List Deliveries
+         * @description The webhook deliveries of the last `SOLVYD_WEBHOOK_RETENTION_DAYS`, newest first.
+         */
+        get: operations["list_webhook_deliveries"];
         put?: never;
         post?: never;
         delete?: never;
@@ -442,7 +464,6 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    // issue 16, written by hand until `make web-api` regenerates this file from the server
     "/api/v1/hooks/deliveries/{delivery_id}": {
         parameters: {
             query?: never;
@@ -450,8 +471,8 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Get Hook Delivery */
-        get: operations["get_hook_delivery"];
+        /** Get Delivery */
+        get: operations["get_webhook_delivery"];
         put?: never;
         post?: never;
         delete?: never;
@@ -460,7 +481,6 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    // issue 16, written by hand until `make web-api` regenerates this file from the server
     "/api/v1/hooks/deliveries/{delivery_id}/replay": {
         parameters: {
             query?: never;
@@ -470,8 +490,32 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Replay Hook Delivery */
-        post: operations["replay_hook_delivery"];
+        /**
+         * Replay Delivery
+         * @description Queue again what a verified delivery starts, under the jobs' filters as they are now.
+         */
+        post: operations["replay_webhook_delivery"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/hooks/{forge}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Receive Webhook
+         * @description A forge's webhook (`forge`: github, gitlab, gitea, bitbucket): 202 with the builds it
+         *     queued and the jobs that ignored it; a ping 200; 401 when no job's secret verifies it.
+         */
+        post: operations["receive_webhook"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1155,10 +1199,23 @@ export interface components {
         };
         /** BuildRead */
         BuildRead: {
+            /** Approved At */
+            approved_at?: string | null;
+            /** Approved By */
+            approved_by?: string | null;
             /** Attempt */
             attempt: number;
+            /**
+             * Awaiting Approval
+             * @default false
+             */
+            awaiting_approval: boolean;
             /** Branch */
             branch: string | null;
+            /** Commit Author */
+            commit_author?: string | null;
+            /** Commit Message */
+            commit_message?: string | null;
             /** Commit Sha */
             commit_sha: string | null;
             /** Completed At */
@@ -1167,6 +1224,8 @@ export interface components {
             duration_seconds: number | null;
             /** Error Message */
             error_message: string | null;
+            /** Event */
+            event: string;
             /** Exit Code */
             exit_code: number | null;
             /**
@@ -1187,6 +1246,7 @@ export interface components {
             not_before: string | null;
             /** Number */
             number: number;
+            pull_request?: components["schemas"]["PullRequestRead"] | null;
             /**
              * Queued At
              * Format: date-time
@@ -1201,28 +1261,14 @@ export interface components {
             status_reports?: components["schemas"]["StatusReportRead"][];
             /** Steps */
             steps?: components["schemas"]["StepRead"][];
+            /** Tag */
+            tag?: string | null;
             /** Trigger */
             trigger: string;
             /** Waiting Reason */
             waiting_reason?: string | null;
             /** Worker Id */
             worker_id: string | null;
-            // issue 16, written by hand until `make web-api` regenerates this file from the server
-            /** Approved By */
-            approved_by?: string | null;
-            /** Awaiting Approval */
-            awaiting_approval?: boolean;
-            /** Commit Author */
-            commit_author?: string | null;
-            /** Commit Message */
-            commit_message?: string | null;
-            /** Event */
-            event?: string | null;
-            pull_request?: components["schemas"]["PullRequestRead"] | null;
-            /** Status Reports */
-            status_reports?: components["schemas"]["StatusReportRead"][];
-            /** Tag */
-            tag?: string | null;
         };
         /**
          * BuildStatus
@@ -1302,6 +1348,57 @@ export interface components {
             /** Success */
             success: number;
         };
+        /** DeliveryList */
+        DeliveryList: {
+            /** Items */
+            items: components["schemas"]["DeliveryRead"][];
+            /** Next Cursor */
+            next_cursor?: string | null;
+        };
+        /** DeliveryRead */
+        DeliveryRead: {
+            /** Body */
+            body: string;
+            /** Body Truncated */
+            body_truncated: boolean;
+            /** Build Ids */
+            build_ids: string[];
+            /** Delivery Id */
+            delivery_id: string | null;
+            /** Event */
+            event: string | null;
+            /** Forge */
+            forge: string;
+            /** Headers */
+            headers: {
+                [key: string]: unknown;
+            };
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Ignored */
+            ignored: components["schemas"]["HookIgnored"][];
+            /** Job Ids */
+            job_ids: string[];
+            /**
+             * Outcome
+             * @enum {string}
+             */
+            outcome: "accepted" | "ignored" | "rejected";
+            /** Reason */
+            reason: string | null;
+            /**
+             * Received At
+             * Format: date-time
+             */
+            received_at: string;
+            /** Replay Of */
+            replay_of: string | null;
+            /** Status Code */
+            status_code: number;
+        };
         /**
          * ForgeSettings
          * @description Where a job's builds report their state on the commit (commit statuses).
@@ -1325,21 +1422,6 @@ export interface components {
             depends_on?: string[];
             /** Name */
             name: string;
-        };
-        // issue 16, written by hand until `make web-api` regenerates this file from the server
-        /** ForgeConfig */
-        ForgeConfig: {
-            /** Api Url */
-            api_url?: string | null;
-            /** Repository */
-            repository?: string | null;
-            /** Token Secret */
-            token_secret: string;
-            /**
-             * Type
-             * @enum {string}
-             */
-            type: "github" | "gitlab" | "gitea" | "bitbucket";
         };
         /** HTTPValidationError */
         HTTPValidationError: {
@@ -1368,7 +1450,19 @@ export interface components {
             /** Has Work */
             has_work: boolean;
         };
-        // issue 16, written by hand until `make web-api` regenerates this file from the server
+        /**
+         * HookAnswer
+         * @description The answer to a delivery (202; a ping 200): the builds it queued, and why each verified
+         *     job that queued none did not. A redelivery answers the first delivery's builds.
+         */
+        HookAnswer: {
+            /** Builds */
+            builds: components["schemas"]["HookBuild"][];
+            /** Delivery Id */
+            delivery_id: string | null;
+            /** Ignored */
+            ignored: components["schemas"]["HookIgnored"][];
+        };
         /** HookBuild */
         HookBuild: {
             /**
@@ -1384,54 +1478,6 @@ export interface components {
             /** Number */
             number: number;
         };
-        // issue 16, written by hand until `make web-api` regenerates this file from the server
-        /** HookDeliveryList */
-        HookDeliveryList: {
-            /** Items */
-            items: components["schemas"]["HookDeliveryRead"][];
-            /** Next Cursor */
-            next_cursor: string | null;
-        };
-        // issue 16, written by hand until `make web-api` regenerates this file from the server
-        /** HookDeliveryRead */
-        HookDeliveryRead: {
-            /** Body */
-            body: string;
-            /** Build Ids */
-            build_ids: string[];
-            /** Delivery Id */
-            delivery_id: string | null;
-            /** Event */
-            event: string | null;
-            /** Forge */
-            forge: string;
-            /** Headers */
-            headers: {
-                [key: string]: string;
-            };
-            /**
-             * Id
-             * Format: uuid
-             */
-            id: string;
-            /** Job Ids */
-            job_ids: string[];
-            /**
-             * Outcome
-             * @enum {string}
-             */
-            outcome: "accepted" | "ignored" | "rejected";
-            /** Reason */
-            reason: string | null;
-            /**
-             * Received At
-             * Format: date-time
-             */
-            received_at: string;
-            /** Status Code */
-            status_code: number;
-        };
-        // issue 16, written by hand until `make web-api` regenerates this file from the server
         /** HookIgnored */
         HookIgnored: {
             /**
@@ -1442,20 +1488,12 @@ export interface components {
             /** Reason */
             reason: string;
         };
-        // issue 16, written by hand until `make web-api` regenerates this file from the server
-        /** HookResult */
-        HookResult: {
-            /** Builds */
-            builds: components["schemas"]["HookBuild"][];
-            /** Delivery Id */
-            delivery_id: string;
-            /** Ignored */
-            ignored: components["schemas"]["HookIgnored"][];
-        };
         /** JobCreate */
         JobCreate: {
             /** Branch */
             branch?: string | null;
+            /** Branches */
+            branches?: string[];
             /** Build Config */
             build_config?: {
                 [key: string]: unknown;
@@ -1475,6 +1513,16 @@ export interface components {
                 [key: string]: string;
             };
             forge?: components["schemas"]["ForgeSettings"] | null;
+            /**
+             * Fork Approval
+             * @default false
+             */
+            fork_approval: boolean;
+            /**
+             * Fork Secrets
+             * @default false
+             */
+            fork_secrets: boolean;
             /** Labels */
             labels?: string[];
             /** Max Concurrent Builds */
@@ -1486,6 +1534,8 @@ export interface components {
             max_retries: number;
             /** Name */
             name: string;
+            /** Paths */
+            paths?: string[];
             /** Pipeline */
             pipeline?: string | {
                 [key: string]: unknown;
@@ -1497,32 +1547,17 @@ export interface components {
              * @default 0
              */
             priority: number;
-            /** Scm Url */
-            scm_url?: string | null;
             /**
-             * Secrets For Forks
+             * Public Badge
              * @default false
              */
-            // issue 16, written by hand until `make web-api` regenerates this file from the server: the old name of fork_secrets, optional now
-            secrets_for_forks?: boolean;
+            public_badge: boolean;
+            /** Schedules */
+            schedules?: components["schemas"]["Schedule"][];
+            /** Scm Url */
+            scm_url?: string | null;
             /** Timeout Seconds */
             timeout_seconds?: number | null;
-            // issue 16, written by hand until `make web-api` regenerates this file from the server
-            /** Branches */
-            branches?: string[];
-            /** Checkout Credentials */
-            checkout_credentials?: string | null;
-            forge?: components["schemas"]["ForgeConfig"] | null;
-            /** Fork Approval */
-            fork_approval?: boolean;
-            /** Fork Secrets */
-            fork_secrets?: boolean;
-            /** Paths */
-            paths?: string[];
-            /** Public Badge */
-            public_badge?: boolean;
-            /** Schedules */
-            schedules?: components["schemas"]["JobSchedule"][];
             /** Trigger Events */
             trigger_events?: ("push" | "tag" | "pull_request")[];
             /** Webhook Secret */
@@ -1537,6 +1572,8 @@ export interface components {
         JobRead: {
             /** Branch */
             branch: string | null;
+            /** Branches */
+            branches: string[];
             /** Build Config */
             build_config: {
                 [key: string]: unknown;
@@ -1555,6 +1592,12 @@ export interface components {
                 [key: string]: string;
             };
             forge?: components["schemas"]["ForgeSettings"] | null;
+            /** Fork Approval */
+            fork_approval: boolean;
+            /** Fork Secrets */
+            readonly fork_secrets: boolean;
+            /** Has Webhook Secret */
+            has_webhook_secret: boolean;
             /**
              * Id
              * Format: uuid
@@ -1568,75 +1611,36 @@ export interface components {
             max_retries: number;
             /** Name */
             name: string;
+            /**
+             * Next Run At
+             * @description The soonest next due time of the job's schedules.
+             */
+            readonly next_run_at: string | null;
+            /** Paths */
+            paths: string[];
             /** Pipeline */
             pipeline: string | null;
             /** Pipeline Path */
             pipeline_path: string | null;
             /** Priority */
             priority: number;
+            /** Public Badge */
+            public_badge: boolean;
+            /** Schedules */
+            schedules: components["schemas"]["ScheduleRead"][];
             /** Scm Url */
             scm_url: string | null;
             /** Secrets For Forks */
             secrets_for_forks: boolean;
             /** Timeout Seconds */
             timeout_seconds: number | null;
+            /** Trigger Events */
+            trigger_events: string[];
             /**
              * Updated At
              * Format: date-time
              */
             updated_at: string;
-            // issue 16, written by hand until `make web-api` regenerates this file from the server
-            /** Branches */
-            branches: string[];
-            /** Checkout Credentials */
-            checkout_credentials: string | null;
-            forge: components["schemas"]["ForgeConfig"] | null;
-            /** Fork Approval */
-            fork_approval: boolean;
-            /** Fork Secrets */
-            fork_secrets: boolean;
-            /** Has Webhook Secret */
-            has_webhook_secret: boolean;
-            /** Next Run At */
-            next_run_at: string | null;
-            /** Paths */
-            paths: string[];
-            /** Public Badge */
-            public_badge: boolean;
-            /** Schedules */
-            schedules: components["schemas"]["JobScheduleRead"][];
-            /** Trigger Events */
-            trigger_events: string[];
-        };
-        // issue 16, written by hand until `make web-api` regenerates this file from the server
-        /** JobSchedule */
-        JobSchedule: {
-            /** Branch */
-            branch?: string | null;
-            /** Cron */
-            cron: string;
-            /** Env */
-            env?: {
-                [key: string]: string;
-            } | null;
-            /** Timezone */
-            timezone?: string | null;
-        };
-        // issue 16, written by hand until `make web-api` regenerates this file from the server
-        /** JobScheduleRead */
-        JobScheduleRead: {
-            /** Branch */
-            branch: string | null;
-            /** Cron */
-            cron: string;
-            /** Env */
-            env: {
-                [key: string]: string;
-            } | null;
-            /** Next Run At */
-            next_run_at: string | null;
-            /** Timezone */
-            timezone: string | null;
         };
         /**
          * JobSpec
@@ -1659,6 +1663,10 @@ export interface components {
             build_id: string;
             /** Build Number */
             build_number: number;
+            /** Checkout Ref */
+            checkout_ref?: string | null;
+            /** Checkout Url */
+            checkout_url?: string | null;
             /** Commit Sha */
             commit_sha?: string | null;
             /** Env */
@@ -1723,6 +1731,8 @@ export interface components {
         JobUpdate: {
             /** Branch */
             branch?: string | null;
+            /** Branches */
+            branches?: string[] | null;
             /** Build Config */
             build_config?: {
                 [key: string]: unknown;
@@ -1736,12 +1746,18 @@ export interface components {
                 [key: string]: string;
             } | null;
             forge?: components["schemas"]["ForgeSettings"] | null;
+            /** Fork Approval */
+            fork_approval?: boolean | null;
+            /** Fork Secrets */
+            fork_secrets?: boolean | null;
             /** Labels */
             labels?: string[] | null;
             /** Max Concurrent Builds */
             max_concurrent_builds?: number | null;
             /** Max Retries */
             max_retries?: number | null;
+            /** Paths */
+            paths?: string[] | null;
             /** Pipeline */
             pipeline?: string | {
                 [key: string]: unknown;
@@ -1750,28 +1766,14 @@ export interface components {
             pipeline_path?: string | null;
             /** Priority */
             priority?: number | null;
-            /** Scm Url */
-            scm_url?: string | null;
-            /** Secrets For Forks */
-            secrets_for_forks?: boolean | null;
-            /** Timeout Seconds */
-            timeout_seconds?: number | null;
-            // issue 16, written by hand until `make web-api` regenerates this file from the server
-            /** Branches */
-            branches?: string[] | null;
-            /** Checkout Credentials */
-            checkout_credentials?: string | null;
-            forge?: components["schemas"]["ForgeConfig"] | null;
-            /** Fork Approval */
-            fork_approval?: boolean | null;
-            /** Fork Secrets */
-            fork_secrets?: boolean | null;
-            /** Paths */
-            paths?: string[] | null;
             /** Public Badge */
             public_badge?: boolean | null;
             /** Schedules */
-            schedules?: components["schemas"]["JobSchedule"][] | null;
+            schedules?: components["schemas"]["Schedule"][] | null;
+            /** Scm Url */
+            scm_url?: string | null;
+            /** Timeout Seconds */
+            timeout_seconds?: number | null;
             /** Trigger Events */
             trigger_events?: ("push" | "tag" | "pull_request")[] | null;
             /** Webhook Secret */
@@ -1896,7 +1898,6 @@ export interface components {
             /** Pipeline */
             pipeline: string;
         };
-        // issue 16, written by hand until `make web-api` regenerates this file from the server
         /** PullRequestRead */
         PullRequestRead: {
             /** From Fork */
@@ -1920,6 +1921,50 @@ export interface components {
          * @enum {string}
          */
         Role: "viewer" | "developer" | "admin";
+        /**
+         * Schedule
+         * @description One time table of a job: each time `cron` comes due (in `timezone`) a build of
+         *     `branch` (default: the job's) starts with `env` on top of the job's.
+         */
+        Schedule: {
+            /** Branch */
+            branch?: string | null;
+            /**
+             * Cron
+             * @example 0 3 * * *
+             */
+            cron: string;
+            /** Env */
+            env?: {
+                [key: string]: string;
+            };
+            /**
+             * Timezone
+             * @default UTC
+             */
+            timezone: string;
+        };
+        /**
+         * ScheduleRead
+         * @description A stored schedule and when it next comes due.
+         */
+        ScheduleRead: {
+            /** Branch */
+            branch?: string | null;
+            /** Cron */
+            cron: string;
+            /** Env */
+            env?: {
+                [key: string]: string;
+            };
+            /** Next Run At */
+            readonly next_run_at: string | null;
+            /**
+             * Timezone
+             * @default UTC
+             */
+            timezone: string;
+        };
         /** SecretList */
         SecretList: {
             /** Items */
@@ -2006,34 +2051,6 @@ export interface components {
             workers_offline: number;
             /** Workers Online */
             workers_online: number;
-        };
-        // issue 16, written by hand until `make web-api` regenerates this file from the server
-        /** StatusReportRead */
-        StatusReportRead: {
-            /** Attempts */
-            attempts: number;
-            /** Context */
-            context: string;
-            /** Forge */
-            forge: string;
-            /** Last Error */
-            last_error: string | null;
-            /** Response Body */
-            response_body: string | null;
-            /** Response Status */
-            response_status: number | null;
-            /** State */
-            state: string;
-            /**
-             * Status
-             * @enum {string}
-             */
-            status: "pending" | "sent" | "failed";
-            /**
-             * Updated At
-             * Format: date-time
-             */
-            updated_at: string;
         };
         /**
          * StatusReportRead
@@ -2606,6 +2623,39 @@ export interface operations {
             };
         };
     };
+    get_badge: {
+        parameters: {
+            query?: {
+                branch?: string | null;
+            };
+            header?: never;
+            path: {
+                job_name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "image/svg+xml": unknown;
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     list_builds: {
         parameters: {
             query?: {
@@ -2645,6 +2695,37 @@ export interface operations {
         };
     };
     get_build: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                build_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BuildRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    approve_build: {
         parameters: {
             query?: never;
             header?: never;
@@ -3008,38 +3089,6 @@ export interface operations {
             };
         };
     };
-    // issue 16, written by hand until `make web-api` regenerates this file from the server
-    approve_build: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                build_id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Successful Response */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["BuildRead"];
-                };
-            };
-            /** @description Validation Error */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
-                };
-            };
-        };
-    };
     retry_build: {
         parameters: {
             query?: never;
@@ -3197,14 +3246,12 @@ export interface operations {
             };
         };
     };
-    // issue 16, written by hand until `make web-api` regenerates this file from the server
-    list_hook_deliveries: {
+    list_webhook_deliveries: {
         parameters: {
             query?: {
-                /** @description Only the deliveries that matched this job. */
                 job_id?: string | null;
-                limit?: number;
                 cursor?: string | null;
+                limit?: number;
             };
             header?: never;
             path?: never;
@@ -3218,7 +3265,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HookDeliveryList"];
+                    "application/json": components["schemas"]["DeliveryList"];
                 };
             };
             /** @description Validation Error */
@@ -3232,8 +3279,7 @@ export interface operations {
             };
         };
     };
-    // issue 16, written by hand until `make web-api` regenerates this file from the server
-    get_hook_delivery: {
+    get_webhook_delivery: {
         parameters: {
             query?: never;
             header?: never;
@@ -3250,7 +3296,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HookDeliveryRead"];
+                    "application/json": components["schemas"]["DeliveryRead"];
                 };
             };
             /** @description Validation Error */
@@ -3264,8 +3310,7 @@ export interface operations {
             };
         };
     };
-    // issue 16, written by hand until `make web-api` regenerates this file from the server
-    replay_hook_delivery: {
+    replay_webhook_delivery: {
         parameters: {
             query?: never;
             header?: never;
@@ -3282,8 +3327,87 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HookResult"];
+                    "application/json": components["schemas"]["HookAnswer"];
                 };
+            };
+            /** @description the error shape: {"error": {"code", "message"}} */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    receive_webhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                forge: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": Record<string, never>;
+            };
+        };
+        responses: {
+            /** @description a ping: nothing is built */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HookAnswer"];
+                };
+            };
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description the error shape: {"error": {"code", "message"}} */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description the error shape: {"error": {"code", "message"}} */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description the error shape: {"error": {"code", "message"}} */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description the error shape: {"error": {"code", "message"}} */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Validation Error */
             422: {

@@ -12,6 +12,7 @@ function build(overrides: Partial<Build>): Build {
     job_name: "hello",
     number: 7,
     status: "success",
+    awaiting_approval: false,
     exit_code: 0,
     error_message: null,
     queued_at: "2030-01-01T11:58:00Z",

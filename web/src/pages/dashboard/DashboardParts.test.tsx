@@ -16,6 +16,7 @@ function build(fields: Partial<Build> = {}): Build {
     job_name: "hello",
     number: 7,
     status: "running",
+    awaiting_approval: false,
     attempt: 1,
     branch: "main",
     commit_sha: null,

@@ -8,7 +8,7 @@ import { DeliveriesPanel } from "./DeliveriesPanel";
 const JOB = "11111111-1111-1111-1111-111111111111";
 const NOW = Date.parse("2030-01-01T12:00:00Z");
 
-function delivery(overrides: Partial<Schemas["HookDeliveryRead"]>): Schemas["HookDeliveryRead"] {
+function delivery(overrides: Partial<Schemas["DeliveryRead"]>): Schemas["DeliveryRead"] {
   return {
     id: "d1",
     forge: "github",
@@ -18,6 +18,7 @@ function delivery(overrides: Partial<Schemas["HookDeliveryRead"]>): Schemas["Hoo
     outcome: "accepted",
     reason: null,
     status_code: 202,
+    body_truncated: false,
     job_ids: [JOB],
     build_ids: ["33333333-3333-3333-3333-333333333333"],
     headers: { "X-GitHub-Event": "push", "Content-Type": "application/json" },

@@ -45,8 +45,8 @@ describe("JobTriggersCard", () => {
           public_badge: true,
           next_run_at: "2030-01-01T15:00:00Z",
           schedules: [
-            { cron: "0 15 * * *", branch: null, timezone: null, env: null, next_run_at: "2030-01-01T15:00:00Z" },
-            { cron: "0 3 * * 1", branch: "dev", timezone: "Europe/Berlin", env: null, next_run_at: "2030-01-07T02:00:00Z" },
+            { cron: "0 15 * * *", branch: null, timezone: "UTC", env: {}, next_run_at: "2030-01-01T15:00:00Z" },
+            { cron: "0 3 * * 1", branch: "dev", timezone: "Europe/Berlin", env: {}, next_run_at: "2030-01-07T02:00:00Z" },
           ],
         })}
         origin={ORIGIN}

@@ -1,8 +1,8 @@
 // How a webhook delivery reads in the job's Deliveries tab. Pure: tested on its own.
 import type { Schemas } from "../../api/client";
 
-export type Delivery = Schemas["HookDeliveryRead"];
-export type HookResult = Schemas["HookResult"];
+export type Delivery = Schemas["DeliveryRead"];
+export type HookAnswer = Schemas["HookAnswer"];
 
 /**
  * The body as it was received, JSON pretty-printed. GitHub may send its JSON form-encoded
@@ -31,15 +31,15 @@ export function prettyBody(body: string): string {
 }
 
 /** Headers sorted by name, one "Name: value" a line. */
-export function formatHeaders(headers: Record<string, string>): string {
+export function formatHeaders(headers: Record<string, unknown>): string {
   return Object.entries(headers)
     .sort(([a], [b]) => a.localeCompare(b))
-    .map(([name, value]) => `${name}: ${value}`)
+    .map(([name, value]) => `${name}: ${String(value)}`)
     .join("\n");
 }
 
 /** What a replay did, in a sentence. */
-export function replaySummary(result: HookResult): string {
+export function replaySummary(result: HookAnswer): string {
   const builds = result.builds.length;
   const created =
     builds === 0

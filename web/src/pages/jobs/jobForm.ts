@@ -5,10 +5,10 @@ import { ApiError, type Job, type Schemas } from "../../api/client";
 export type TriggerBody = Schemas["TriggerRequest"];
 export type JobCreateBody = Schemas["JobCreate"];
 export type JobUpdateBody = Schemas["JobUpdate"];
-export type ForgeConfig = Schemas["ForgeConfig"];
-export type ForgeType = ForgeConfig["type"];
+export type ForgeSettings = Schemas["ForgeSettings"];
+export type ForgeType = ForgeSettings["type"];
 export type TriggerEvent = "push" | "tag" | "pull_request";
-export type ScheduleBody = Schemas["JobSchedule"];
+export type ScheduleBody = Schemas["Schedule"];
 
 /** One row of an env editor; `id` keeps React's keys stable while rows come and go. */
 export interface EnvRow {
@@ -201,7 +201,7 @@ export function schedulesBody(rows: ScheduleRow[]): ScheduleBody[] {
   return rows
     .filter((row) => !scheduleIsEmpty(row))
     .map((row) => {
-      const body: ScheduleBody = { cron: row.cron.trim() };
+      const body: ScheduleBody = { cron: row.cron.trim(), timezone: "UTC" };
       const branch = row.branch.trim();
       const timezone = row.timezone.trim();
       const { env } = parseEnvLines(row.env);
@@ -227,9 +227,9 @@ export function scheduleRowProblems(rows: ScheduleRow[]): Map<number, string> {
 }
 
 /** The forge for commit statuses, or null when none is chosen. */
-export function forgeBody(values: JobFormValues): ForgeConfig | null {
+export function forgeBody(values: JobFormValues): ForgeSettings | null {
   if (!values.forgeType) return null;
-  const forge: ForgeConfig = { type: values.forgeType, token_secret: values.forgeTokenSecret.trim() };
+  const forge: ForgeSettings = { type: values.forgeType, token_secret: values.forgeTokenSecret.trim() };
   const apiUrl = values.forgeApiUrl.trim();
   const repository = values.forgeRepository.trim();
   if (apiUrl) forge.api_url = apiUrl;
