@@ -43,6 +43,12 @@ SCM_URL_HELP = (
 )
 
 
+CHECKOUT_CREDENTIALS_HELP = (
+    "The name of a secret (set with `solvyd secrets set`) holding an HTTPS token "
+    "(TOKEN or USERNAME:TOKEN) or an SSH private key, used for the checkout only."
+)
+
+
 def _read_pipeline(pipeline: Path) -> str:
     try:
         return pipeline.read_text()
@@ -67,6 +73,9 @@ def create(
     cancel_previous: bool = typer.Option(
         False, "--cancel-previous", help="A new build cancels older queued ones of its branch."
     ),
+    checkout_credentials: str | None = typer.Option(
+        None, "--checkout-credentials", metavar="SECRET", help=CHECKOUT_CREDENTIALS_HELP
+    ),
 ) -> None:
     """Create a job. Creating one that exists with the same definition changes nothing."""
     body: dict[str, Any] = {
@@ -80,7 +89,12 @@ def create(
     }
     if pipeline is not None:
         body["pipeline"] = _read_pipeline(pipeline)
-    for key, value in (("scm_url", scm_url), ("branch", branch), ("timeout_seconds", timeout)):
+    for key, value in (
+        ("scm_url", scm_url),
+        ("branch", branch),
+        ("timeout_seconds", timeout),
+        ("checkout_credentials", checkout_credentials),
+    ):
         if value is not None:
             body[key] = value
     client = ApiClient()
@@ -124,8 +138,9 @@ def show(name: str) -> None:
         "priority",
         "max_concurrent_builds",
         "cancel_previous",
+        "checkout_credentials",
     ):
-        console.print(Text(f"{key}:", style="bold"), str(job[key]))
+        console.print(Text(f"{key}:", style="bold"), str(job.get(key)))
     if job.get("pipeline"):
         console.print("pipeline:", style="bold")
         console.out(job["pipeline"].rstrip(), highlight=False)
@@ -178,6 +193,12 @@ def edit(
     secrets_for_forks: bool | None = typer.Option(
         None, "--secrets-for-forks/--no-secrets-for-forks"
     ),
+    checkout_credentials: str | None = typer.Option(
+        None,
+        "--checkout-credentials",
+        metavar="SECRET",
+        help=CHECKOUT_CREDENTIALS_HELP + " An empty value removes it.",
+    ),
 ) -> None:
     """Change a job: only the options given change, everything else stays."""
     if pipeline is not None and from_repository:
@@ -205,6 +226,8 @@ def edit(
         body["cancel_previous"] = cancel_previous
     if secrets_for_forks is not None:
         body["secrets_for_forks"] = secrets_for_forks
+    if checkout_credentials is not None:
+        body["checkout_credentials"] = checkout_credentials or None
     client = ApiClient()
     job = client.resolve_job(name)
     if env or unset_env:

@@ -163,6 +163,9 @@ class Job(Base):
     cancel_previous: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     # Builds of pull requests from forks get the job's and global secrets only if this is set.
     secrets_for_forks: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    # The name of a secret (the job's, else a global one) holding an HTTPS token or an SSH
+    # private key for the checkout; None: the repository is cloned without credentials.
+    checkout_credentials: Mapped[str | None] = mapped_column(sa.String(200))
     next_build_number: Mapped[int] = mapped_column(default=1)
     created_by: Mapped[uuid.UUID | None] = mapped_column(
         sa.ForeignKey("users.id", ondelete="SET NULL")

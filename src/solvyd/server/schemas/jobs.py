@@ -4,6 +4,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from solvyd.server.schemas.secrets import SecretName
+
 Priority = Annotated[int, Field(ge=-1000, le=1000)]
 ConcurrencyLimit = Annotated[int, Field(ge=1, le=10_000)]
 JobName = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9][\w.\-]*$")]
@@ -33,6 +35,9 @@ class JobCreate(BaseModel):
     cancel_previous: bool = False
     # Builds of pull requests from forks get the job's and global secrets too (default: none).
     secrets_for_forks: bool = False
+    # The name of a secret (the job's or a global one) holding an HTTPS token (`token` or
+    # `username:token`) or an SSH private key for the checkout.
+    checkout_credentials: SecretName | None = None
 
 
 class JobUpdate(BaseModel):
@@ -52,6 +57,8 @@ class JobUpdate(BaseModel):
     max_concurrent_builds: ConcurrencyLimit | None = None
     cancel_previous: bool | None = None
     secrets_for_forks: bool | None = None
+    # null removes it: the repository is cloned without credentials again.
+    checkout_credentials: SecretName | None = None
 
 
 class JobRead(BaseModel):
@@ -73,6 +80,7 @@ class JobRead(BaseModel):
     max_concurrent_builds: int | None
     cancel_previous: bool
     secrets_for_forks: bool
+    checkout_credentials: str | None
     created_at: datetime
     updated_at: datetime
 
