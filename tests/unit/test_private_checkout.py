@@ -17,6 +17,7 @@ from solvyd.agent.checkout import (
     MASK,
     CheckoutError,
     GitCredentials,
+    _git_env,
     checkout,
     credentials_from_secret,
 )
@@ -222,6 +223,9 @@ async def test_the_ssh_key_file_lives_only_while_git_runs(
 
 def test_a_secret_names_a_key_or_a_token() -> None:
     assert credentials_from_secret(KEY) == GitCredentials(ssh_key=KEY.strip())
+    host = "git.example ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9ok"
+    with_hosts = credentials_from_secret(KEY + "\n" + host + "\n")
+    assert with_hosts == GitCredentials(ssh_key=KEY.strip(), known_hosts=host)
     assert credentials_from_secret("ghp_abc123\n") == GitCredentials(
         token="ghp_abc123", username="x-access-token"
     )
@@ -236,3 +240,14 @@ def test_a_secret_names_a_key_or_a_token() -> None:
     masked = GitCredentials(token=TOKEN, username=USER).secrets()
     assert TOKEN in masked and f"{USER}:{TOKEN}" in masked
     assert MASK == "***"
+
+
+def test_known_hosts_after_the_key_make_ssh_check_the_host_key(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    host = "git.example ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0d"
+    strict = _git_env(tmp_path / "a", credentials_from_secret(f"{KEY}{host}\n"))
+    assert "StrictHostKeyChecking=yes" in strict["GIT_SSH_COMMAND"]
+    assert (tmp_path / "a" / "known_hosts").read_text() == host + "\n"
+    first_use = _git_env(tmp_path / "b", credentials_from_secret(KEY))
+    assert "StrictHostKeyChecking=accept-new" in first_use["GIT_SSH_COMMAND"]

@@ -39,6 +39,7 @@ from solvyd.shared.redaction import MASK, Masker
 
 DEFAULT_TIMEOUT_SECONDS = 600.0
 _KILL_WAIT_SECONDS = 5.0
+DEFAULT_TOKEN_USERNAME = "x-access-token"  # noqa: S105 - a user name, not a secret
 _URL_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<userinfo>[^/@\s]+)@")
 
 
@@ -58,7 +59,7 @@ class GitCredentials:
     """
 
     token: str | None = None
-    username: str = "x-access-token"
+    username: str = DEFAULT_TOKEN_USERNAME
     ssh_key: str | None = None
     known_hosts: str | None = None
 
@@ -73,18 +74,17 @@ class GitCredentials:
         return found
 
 
-DEFAULT_TOKEN_USERNAME = "x-access-token"
-
-
 def credentials_from_secret(value: str) -> GitCredentials:
     """The credentials a secret's text names: an SSH private key (a PEM or OpenSSH block,
-    ``-----BEGIN ... PRIVATE KEY-----``), else an HTTPS token, given as ``username:token`` or
+    ``-----BEGIN ... PRIVATE KEY-----``, optionally followed by known_hosts lines for the
+    server's host keys), else an HTTPS token, given as ``username:token`` or
     as the bare token (username ``x-access-token``, which GitHub wants for app tokens and the
     other forges ignore or accept). A token holding a ``:`` must be given with its username.
     Raises ``CheckoutError`` (without the value) for an empty secret or username."""
     text = value.strip()
     if text.startswith("-----BEGIN") and "PRIVATE KEY" in text:
-        return GitCredentials(ssh_key=text)
+        key, known_hosts = _split_key(text)
+        return GitCredentials(ssh_key=key, known_hosts=known_hosts)
     if not text or any(ch in text for ch in "\r\n"):
         raise CheckoutError(
             "the checkout credentials are neither an SSH private key nor a token "
@@ -96,6 +96,17 @@ def credentials_from_secret(value: str) -> GitCredentials:
     if not username or not token:
         raise CheckoutError("the checkout credentials USERNAME:TOKEN lack a username or a token")
     return GitCredentials(token=token, username=username)
+
+
+def _split_key(text: str) -> tuple[str, str | None]:
+    """The key block, and the lines after its ``-----END ...-----`` line: the server's host
+    keys in known_hosts form (then checked strictly), or None (accepted as they come)."""
+    lines = text.splitlines()
+    for index, line in enumerate(lines):
+        if line.startswith("-----END") and "PRIVATE KEY" in line:
+            rest = "\n".join(item for item in lines[index + 1 :] if item.strip())
+            return "\n".join(lines[: index + 1]), rest or None
+    return text, None
 
 
 class _Masker:

@@ -1259,6 +1259,8 @@ export interface components {
              * @default false
              */
             cancel_previous: boolean;
+            /** Checkout Credentials */
+            checkout_credentials?: string | null;
             /**
              * Description
              * @default
@@ -1315,6 +1317,8 @@ export interface components {
             } | null;
             /** Cancel Previous */
             cancel_previous: boolean;
+            /** Checkout Credentials */
+            checkout_credentials: string | null;
             /**
              * Created At
              * Format: date-time
@@ -1378,6 +1382,12 @@ export interface components {
             build_id: string;
             /** Build Number */
             build_number: number;
+            /** Checkout Credentials */
+            checkout_credentials?: string | null;
+            /** Checkout Ref */
+            checkout_ref?: string | null;
+            /** Checkout Url */
+            checkout_url?: string | null;
             /** Commit Sha */
             commit_sha?: string | null;
             /** Env */
@@ -1448,6 +1458,8 @@ export interface components {
             } | null;
             /** Cancel Previous */
             cancel_previous?: boolean | null;
+            /** Checkout Credentials */
+            checkout_credentials?: string | null;
             /** Description */
             description?: string | null;
             /** Env */
