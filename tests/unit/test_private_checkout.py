@@ -1,11 +1,13 @@
-"""checkout() of a private repository and of a pull request's head commit, against a real git
-server (`git http-backend` behind Basic auth, tests/support/git_http.py) and real repositories:
+"""checkout() of a private repository and of a pull request's head commit, against real git
+servers (`git http-backend` behind Basic auth, tests/support/git_http.py; `sshd` with a key,
+tests/support/git_ssh.py) and real repositories:
 credentials reach only the job's repository, never the workspace's config, the log or a fork;
 a commit the server will not send by its sha is found through the pull request's ref or in
 the fork, and the log says which way."""
 
 import os
 import stat
+import subprocess
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -14,7 +16,6 @@ from pathlib import Path
 import pytest
 
 from solvyd.agent.checkout import (
-    MASK,
     CheckoutError,
     GitCredentials,
     _git_env,
@@ -22,8 +23,10 @@ from solvyd.agent.checkout import (
     credentials_from_secret,
 )
 from solvyd.protocol import JobSpec
+from solvyd.shared.redaction import MASK
 from tests.support.git_http import GitHttpServer, serve_git_http
 from tests.support.git_repos import GitRepo, git, make_repo
+from tests.support.git_ssh import SshGitServer, serve_git_ssh
 
 TOKEN = "glpat-Priv4teT0kenValue9"
 USER = "oauth2"
@@ -251,3 +254,66 @@ def test_known_hosts_after_the_key_make_ssh_check_the_host_key(tmp_path: Path) -
     assert (tmp_path / "a" / "known_hosts").read_text() == host + "\n"
     first_use = _git_env(tmp_path / "b", credentials_from_secret(KEY))
     assert "StrictHostKeyChecking=accept-new" in first_use["GIT_SSH_COMMAND"]
+
+
+# --- over SSH: a real sshd on loopback (tests/support/git_ssh.py) ---
+
+
+@pytest.fixture(scope="module")
+def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SshGitServer]:
+    with serve_git_ssh(tmp_path_factory.mktemp("sshd")) as server:
+        yield server
+
+
+async def test_an_ssh_key_checks_out_and_leaves_nothing_behind(
+    repos: dict[str, object],
+    sshd: SshGitServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    base = repos["base"]
+    assert isinstance(base, GitRepo)
+    scratch_root = tmp_path / "tmp"
+    scratch_root.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch_root))
+    url = sshd.url(base.path)
+    key_lines = [line for line in sshd.client_key.splitlines() if len(line) > 8]
+    # The key alone: the host key is accepted on first use.
+    lines: list[str] = []
+    credentials = credentials_from_secret(sshd.client_key)
+    sha = await checkout(
+        _spec(url, commit_sha=base.commits["second"]),
+        tmp_path / "a",
+        lines.append,
+        credentials=credentials,
+    )
+    assert sha == base.commits["second"]
+    # The key and the server's host key: checked strictly, and it matches.
+    pinned = credentials_from_secret(f"{sshd.client_key}{sshd.host_key_line}\n")
+    assert pinned.known_hosts == sshd.host_key_line
+    await checkout(_spec(url, branch="feature"), tmp_path / "b", lines.append, credentials=pinned)
+    for workspace in (tmp_path / "a", tmp_path / "b"):
+        config = (workspace / ".git" / "config").read_text()
+        assert "PRIVATE KEY" not in config and not any(line in config for line in key_lines)
+        assert git(workspace, "remote", "get-url", "origin") == url
+    for line in lines:
+        assert not any(key_line in line for key_line in key_lines[1:-1])
+    assert os.listdir(scratch_root) == []  # the key file went with the scratch directory
+
+
+async def test_ssh_refuses_a_wrong_host_key_and_a_missing_key(
+    repos: dict[str, object], sshd: SshGitServer, tmp_path: Path
+) -> None:
+    base = repos["base"]
+    assert isinstance(base, GitRepo)
+    url = sshd.url(base.path)
+    other = tmp_path / "other_host_key"
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(other)], check=True, timeout=30
+    )
+    kind, value = (other.with_suffix(".pub")).read_text().split()[:2]
+    wrong = credentials_from_secret(f"{sshd.client_key}[127.0.0.1]:{sshd.port} {kind} {value}\n")
+    with pytest.raises(CheckoutError, match="Host key verification failed"):
+        await checkout(_spec(url), tmp_path / "a", lambda _: None, credentials=wrong)
+    with pytest.raises(CheckoutError, match="Permission denied"):
+        await checkout(_spec(url), tmp_path / "b", lambda _: None)

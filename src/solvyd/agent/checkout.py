@@ -407,9 +407,24 @@ class _Git:
             self._emit(text)
 
 
+# What ssh says when it refuses, before git's generic "Could not read from remote repository"
+# (most telling first: a changed host key also prints a banner before "Host key verification
+# failed").
+_SSH_REFUSALS = (
+    "Host key verification failed",
+    "Permission denied (",
+    "Could not resolve hostname",
+    "Connection refused",
+)
+
+
 def _reason(lines: list[str]) -> str:
     # The first complaint is the specific one ("... does not appear to be a git repository");
     # the ones after it are generic ("Could not read from remote repository").
+    for refusal in _SSH_REFUSALS:
+        for line in lines:
+            if refusal in line:
+                return line.strip()
     for line in lines:
         if line.startswith(("fatal:", "error:")):
             return line
