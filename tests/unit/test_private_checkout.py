@@ -198,8 +198,26 @@ async def test_a_forks_commit_from_a_file_url(repos: dict[str, object], tmp_path
     assert isinstance(base, GitRepo) and isinstance(fork, GitRepo) and isinstance(fork_only, str)
     lines: list[str] = []
     spec = _spec(base.file_url, commit_sha=fork_only, checkout_url=fork.file_url)
-    assert await checkout(spec, tmp_path, lines.append) == fork_only
+    assert await checkout(spec, tmp_path / "a", lines.append) == fork_only
     assert any("fetching commit" in line and "by its sha failed" in line for line in lines)
+
+
+async def test_a_fork_on_the_agents_disk_is_refused_for_a_remote_repository(
+    repos: dict[str, object], private: GitHttpServer, tmp_path: Path
+) -> None:
+    fork, fork_only = repos["fork"], repos["fork_only"]
+    assert isinstance(fork, GitRepo) and isinstance(fork_only, str)
+    for local in (fork.file_url, str(fork.path)):
+        lines: list[str] = []
+        spec = _spec(private.url("base/project.git"), commit_sha=fork_only, checkout_url=local)
+        with pytest.raises(CheckoutError, match=f"commit {fork_only} was not found"):
+            await checkout(
+                spec,
+                tmp_path / uuid.uuid4().hex,
+                lines.append,
+                credentials=GitCredentials(token=TOKEN, username=USER),
+            )
+        assert any("names a path on this machine" in line for line in lines)
 
 
 async def test_the_ssh_key_file_lives_only_while_git_runs(

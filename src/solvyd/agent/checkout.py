@@ -175,6 +175,14 @@ def _git_url(url: str) -> str:
     return url
 
 
+def _local(url: str) -> bool:
+    """Whether git would read `url` from this machine's disk."""
+    if url.startswith("file:") or os.path.isabs(url):
+        return True
+    # git's scp-like syntax needs a colon before any slash; without one it is a local path.
+    return "://" not in url and ":" not in url.split("/", 1)[0]
+
+
 def _prepare_workspace(workspace: Path) -> None:
     try:
         workspace.mkdir(parents=True, exist_ok=True)
@@ -234,7 +242,16 @@ async def _find_commit(
             git.emit(f"found commit {sha} through the pull request's ref {ref} of {shown}")
             return
         git.emit(f"commit {sha} is not on {ref} of {shown}")
-    if fork is not None and spec.checkout_url:
+    if (
+        fork is not None
+        and spec.checkout_url
+        and _local(spec.checkout_url)
+        and not _local(spec.scm_url or "")
+    ):
+        # A fork on this machine's disk, for a repository that is not: a forged event must
+        # not make the agent read its own files.
+        git.emit("not fetching from the fork: its URL names a path on this machine")
+    elif fork is not None and spec.checkout_url:
         fork_url = _git_url(spec.checkout_url)
         fork_shown = git.mask(spec.checkout_url)
         try:
