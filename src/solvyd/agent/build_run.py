@@ -96,6 +96,7 @@ class _ReportingObserver:
 
 
 def _checkout_hook(
+    client: ServerClient,
     reporter: BuildReporter,
     executor: Executor,
     handle: BuildHandle,
@@ -129,10 +130,19 @@ def _checkout_hook(
         if spec.timeout_seconds and spec.timeout_seconds > 0:
             timeout = min(timeout, spec.timeout_seconds)
         try:
+            credentials = await secrets.checkout_credentials(client, spec)
+            if credentials is not None:
+                # Masked before git prints a line, and for the rest of the build: a step that
+                # finds the value (or its base64 form) some other way prints ***.
+                reporter.mask(credentials.secrets())
+                reporter.log_line(
+                    CHECKOUT_STEP, f"using the checkout credentials {spec.checkout_credentials}"
+                )
             sha = await checkout(
                 spec,
                 workspace,
                 lambda line: reporter.log_line(CHECKOUT_STEP, line),
+                credentials=credentials,
                 timeout_seconds=timeout,
             )
             reporter.build_status(BuildStatusUpdate(status=BuildStatus.RUNNING, commit_sha=sha))
@@ -220,7 +230,7 @@ def _prepare_hook(
     starts; then the secrets the plan's steps ask for. They are fetched once, masked in the
     log before any step runs, and put into the env of the steps that named them only."""
     spec = handle.spec
-    checkout_hook = _checkout_hook(reporter, executor, handle, artifacts)
+    checkout_hook = _checkout_hook(client, reporter, executor, handle, artifacts)
 
     async def before_steps() -> JobSpec | None:
         planned = await checkout_hook() if checkout_hook is not None else None

@@ -1,8 +1,11 @@
 """Check out a build's sources with the ``git`` program.
 
-- a commit sha: ``git init``, ``git fetch --depth 1 origin SHA``, ``git checkout FETCH_HEAD``;
-  when the server refuses to fetch an unadvertised sha (or the sha is abbreviated), a full
-  fetch of the branches and tags, then ``git checkout SHA``;
+- a commit sha: ``git init``, ``git fetch --depth 1 origin SHA``, ``git checkout FETCH_HEAD``.
+  When the server refuses to fetch an unadvertised sha (or the sha is abbreviated), in turn:
+  the pull request's ref in the job's repository (``JobSpec.checkout_ref``, such as
+  ``refs/pull/7/head``), the fork's repository (``JobSpec.checkout_url``, fetched *without*
+  the job's credentials), and a full fetch of the job's branches and tags; then
+  ``git checkout SHA``. The log says which way the commit came;
 - a branch: ``git clone --depth 1 --branch B --single-branch URL .``;
 - neither: the default branch, ``git clone --depth 1 URL .``.
 
@@ -14,8 +17,10 @@ throwaway ``HOME``), never prompts (``GIT_TERMINAL_PROMPT=0``, ssh in batch mode
 time limit: a hung clone is killed with its whole process group and raises ``CheckoutError``.
 
 Credentials (a token for HTTP(S), or an SSH private key) are handed to git through the
-environment (never on a command line another user could read with ``ps``) and are masked in
-every line given to ``emit``.
+environment (never on a command line another user could read with ``ps``, never in the
+workspace's ``.git/config``; an SSH key lives in a 0600 file of a scratch directory removed
+when the checkout ends) and are masked in every line given to ``emit``. A job names them as
+one secret (``credentials_from_secret`` reads it).
 """
 
 import asyncio
@@ -34,6 +39,7 @@ from solvyd.shared.redaction import MASK, Masker
 
 DEFAULT_TIMEOUT_SECONDS = 600.0
 _KILL_WAIT_SECONDS = 5.0
+DEFAULT_TOKEN_USERNAME = "x-access-token"  # noqa: S105 - a user name, not a secret
 _URL_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<userinfo>[^/@\s]+)@")
 
 
@@ -53,7 +59,7 @@ class GitCredentials:
     """
 
     token: str | None = None
-    username: str = "x-access-token"
+    username: str = DEFAULT_TOKEN_USERNAME
     ssh_key: str | None = None
     known_hosts: str | None = None
 
@@ -61,10 +67,46 @@ class GitCredentials:
         found: list[str] = []
         if self.token:
             basic = base64.b64encode(f"{self.username}:{self.token}".encode()).decode()
-            found += [self.token, basic]
+            found += [self.token, f"{self.username}:{self.token}", basic]
         if self.ssh_key:
+            found.append(self.ssh_key)
             found += [line.strip() for line in self.ssh_key.splitlines() if len(line.strip()) > 8]
         return found
+
+
+def credentials_from_secret(value: str) -> GitCredentials:
+    """The credentials a secret's text names: an SSH private key (a PEM or OpenSSH block,
+    ``-----BEGIN ... PRIVATE KEY-----``, optionally followed by known_hosts lines for the
+    server's host keys), else an HTTPS token, given as ``username:token`` or
+    as the bare token (username ``x-access-token``, which GitHub wants for app tokens and the
+    other forges ignore or accept). A token holding a ``:`` must be given with its username.
+    Raises ``CheckoutError`` (without the value) for an empty secret or username."""
+    text = value.strip()
+    if text.startswith("-----BEGIN") and "PRIVATE KEY" in text:
+        key, known_hosts = _split_key(text)
+        return GitCredentials(ssh_key=key, known_hosts=known_hosts)
+    if not text or any(ch in text for ch in "\r\n"):
+        raise CheckoutError(
+            "the checkout credentials are neither an SSH private key nor a token "
+            "(one line: TOKEN or USERNAME:TOKEN)"
+        )
+    username, sep, token = text.partition(":")
+    if not sep:
+        return GitCredentials(token=text, username=DEFAULT_TOKEN_USERNAME)
+    if not username or not token:
+        raise CheckoutError("the checkout credentials USERNAME:TOKEN lack a username or a token")
+    return GitCredentials(token=token, username=username)
+
+
+def _split_key(text: str) -> tuple[str, str | None]:
+    """The key block, and the lines after its ``-----END ...-----`` line: the server's host
+    keys in known_hosts form (then checked strictly), or None (accepted as they come)."""
+    lines = text.splitlines()
+    for index, line in enumerate(lines):
+        if line.startswith("-----END") and "PRIVATE KEY" in line:
+            rest = "\n".join(item for item in lines[index + 1 :] if item.strip())
+            return "\n".join(lines[: index + 1]), rest or None
+    return text, None
 
 
 class _Masker:
@@ -92,12 +134,13 @@ async def checkout(
         raise CheckoutError("the job has no scm_url to check out")
     masker = _Masker(credentials.secrets() if credentials else [])
     with tempfile.TemporaryDirectory(prefix="solvyd-git-") as scratch:
+        deadline = asyncio.get_running_loop().time() + timeout_seconds
         git = _Git(
             workspace,
             _git_env(Path(scratch), credentials),
             emit,
             masker,
-            asyncio.get_running_loop().time() + timeout_seconds,
+            deadline,
             timeout_seconds,
         )
         await asyncio.to_thread(_prepare_workspace, workspace)
@@ -105,7 +148,15 @@ async def checkout(
         shown = masker(spec.scm_url)
         emit(f"$ checking out {shown}" + _target(spec))
         if spec.commit_sha:
-            await _checkout_commit(git, url, spec.commit_sha, shown)
+            fork = None
+            if spec.checkout_url:
+                # The fork is someone else's server: it never gets the job's credentials.
+                plain = Path(scratch) / "plain"
+                plain.mkdir()
+                fork = _Git(
+                    workspace, _git_env(plain, None), emit, masker, deadline, timeout_seconds
+                )
+            await _checkout_commit(git, url, spec.commit_sha, shown, spec, fork)
         else:
             command = ["clone", "--depth", "1"]
             if spec.branch:
@@ -122,6 +173,14 @@ def _git_url(url: str) -> str:
     if os.path.isabs(url):
         return Path(url).as_uri()
     return url
+
+
+def _local(url: str) -> bool:
+    """Whether git would read `url` from this machine's disk."""
+    if url.startswith("file:") or os.path.isabs(url):
+        return True
+    # git's scp-like syntax needs a colon before any slash; without one it is a local path.
+    return "://" not in url and ":" not in url.split("/", 1)[0]
 
 
 def _prepare_workspace(workspace: Path) -> None:
@@ -142,7 +201,9 @@ def _target(spec: JobSpec) -> str:
     return " at its default branch"
 
 
-async def _checkout_commit(git: "_Git", url: str, sha: str, shown: str) -> None:
+async def _checkout_commit(
+    git: "_Git", url: str, sha: str, shown: str, spec: JobSpec, fork: "_Git | None"
+) -> None:
     await git.run(["init", "--quiet", "."], "initialising the workspace")
     await git.run(["remote", "add", "origin", url], "adding the remote")
     try:
@@ -150,29 +211,80 @@ async def _checkout_commit(git: "_Git", url: str, sha: str, shown: str) -> None:
             ["fetch", "--depth", "1", "--no-tags", "origin", sha],
             f"fetching commit {sha} from {shown}",
         )
+        git.emit(f"fetched commit {sha} from {shown}")
         ref = "FETCH_HEAD"
     except _GitFailed:
-        # Servers may refuse a sha they do not advertise, and an abbreviated sha cannot be
-        # fetched at all: fetch everything and look for it.
-        git.emit("fetching the commit by its sha failed; fetching the whole repository")
-        await git.run(
-            [
-                "fetch",
-                "origin",
-                "+refs/heads/*:refs/remotes/origin/*",
-                "+refs/tags/*:refs/tags/*",
-            ],
-            f"fetching {shown}",
-        )
-        try:
-            await git.run(["rev-parse", "--verify", "--quiet", f"{sha}^{{commit}}"], "")
-        except _GitFailed:
-            raise CheckoutError(f"commit {sha} was not found in {shown}") from None
+        # Servers may refuse a sha they do not advertise (a pull request's commit that is no
+        # longer its ref's tip, or one that lives in a fork), and an abbreviated sha cannot be
+        # fetched at all: look for it where else it may be.
+        git.emit(f"fetching commit {sha} by its sha failed")
+        await _find_commit(git, sha, shown, spec, fork)
         ref = sha
     await git.run(
         ["-c", "advice.detachedHead=false", "checkout", "--quiet", "--detach", ref],
         f"checking out commit {sha}",
     )
+
+
+async def _find_commit(
+    git: "_Git", sha: str, shown: str, spec: JobSpec, fork: "_Git | None"
+) -> None:
+    """Fetch `sha` by another way than its own name, saying in the log which one found it:
+    the pull request's ref, the fork's repository, then every branch and tag of the job's."""
+    if spec.checkout_ref:
+        ref = spec.checkout_ref
+        with contextlib.suppress(_GitFailed):
+            await git.run(
+                ["fetch", "--no-tags", "origin", f"+{ref}:refs/solvyd/checkout-ref"],
+                f"fetching {ref} from {shown}",
+            )
+        if await _has_commit(git, sha):
+            git.emit(f"found commit {sha} through the pull request's ref {ref} of {shown}")
+            return
+        git.emit(f"commit {sha} is not on {ref} of {shown}")
+    if (
+        fork is not None
+        and spec.checkout_url
+        and _local(spec.checkout_url)
+        and not _local(spec.scm_url or "")
+    ):
+        # A fork on this machine's disk, for a repository that is not: a forged event must
+        # not make the agent read its own files.
+        git.emit("not fetching from the fork: its URL names a path on this machine")
+    elif fork is not None and spec.checkout_url:
+        fork_url = _git_url(spec.checkout_url)
+        fork_shown = git.mask(spec.checkout_url)
+        try:
+            await fork.run(
+                ["fetch", "--depth", "1", "--no-tags", fork_url, sha],
+                f"fetching commit {sha} from the fork {fork_shown}",
+            )
+        except _GitFailed:
+            with contextlib.suppress(_GitFailed):
+                await fork.run(
+                    ["fetch", "--no-tags", fork_url, "+refs/heads/*:refs/solvyd/fork/*"],
+                    f"fetching the branches of the fork {fork_shown}",
+                )
+        if await _has_commit(git, sha):
+            git.emit(f"found commit {sha} in the fork {fork_shown} (fetched without credentials)")
+            return
+        git.emit(f"commit {sha} was not found in the fork {fork_shown}")
+    git.emit("fetching the whole repository")
+    await git.run(
+        ["fetch", "origin", "+refs/heads/*:refs/remotes/origin/*", "+refs/tags/*:refs/tags/*"],
+        f"fetching {shown}",
+    )
+    if not await _has_commit(git, sha):
+        raise CheckoutError(f"commit {sha} was not found in {shown}")
+    git.emit(f"found commit {sha} among the branches and tags of {shown}")
+
+
+async def _has_commit(git: "_Git", sha: str) -> bool:
+    try:
+        await git.run(["rev-parse", "--verify", "--quiet", f"{sha}^{{commit}}"], "")
+    except _GitFailed:
+        return False
+    return True
 
 
 def _git_env(scratch: Path, credentials: GitCredentials | None) -> dict[str, str]:
@@ -245,6 +357,9 @@ class _Git:
     def emit(self, text: str) -> None:
         self._emit(self._mask(text))
 
+    def mask(self, text: str) -> str:
+        return self._mask(text)
+
     async def run(self, args: list[str], what: str) -> str:
         """Run ``git ARGS``; its lines go to ``emit`` (unless ``what`` is empty: a quiet
         probe). Returns the output; raises ``_GitFailed`` naming ``what``."""
@@ -309,9 +424,24 @@ class _Git:
             self._emit(text)
 
 
+# What ssh says when it refuses, before git's generic "Could not read from remote repository"
+# (most telling first: a changed host key also prints a banner before "Host key verification
+# failed").
+_SSH_REFUSALS = (
+    "Host key verification failed",
+    "Permission denied (",
+    "Could not resolve hostname",
+    "Connection refused",
+)
+
+
 def _reason(lines: list[str]) -> str:
     # The first complaint is the specific one ("... does not appear to be a git repository");
     # the ones after it are generic ("Could not read from remote repository").
+    for refusal in _SSH_REFUSALS:
+        for line in lines:
+            if refusal in line:
+                return line.strip()
     for line in lines:
         if line.startswith(("fatal:", "error:")):
             return line

@@ -9,6 +9,7 @@ Actions: the variable is simply absent, and the step's log says so at its start.
 
 from dataclasses import dataclass, field
 
+from solvyd.agent.checkout import CheckoutError, GitCredentials, credentials_from_secret
 from solvyd.agent.client import Rejected, ServerClient, ServerUnavailable, with_retries
 from solvyd.protocol import JobSpec, SecretsReply, SecretsRequest
 
@@ -36,8 +37,11 @@ def requested(spec: JobSpec) -> list[str]:
     return sorted({name for step in spec.steps for name in step.secrets})
 
 
-async def fetch(client: ServerClient, spec: JobSpec) -> SecretsReply:
-    names = requested(spec)
+async def fetch(
+    client: ServerClient, spec: JobSpec, names: list[str] | None = None
+) -> SecretsReply:
+    """The values of `names` (default: every name the plan's steps ask for)."""
+    names = requested(spec) if names is None else names
     if not names:
         return SecretsReply()
     request = SecretsRequest(names=names, attempt=spec.attempt)
@@ -49,6 +53,28 @@ async def fetch(client: ServerClient, spec: JobSpec) -> SecretsReply:
         )
     except (Rejected, ServerUnavailable) as exc:
         raise SecretsUnavailable(f"fetching the build's secrets failed: {exc}") from exc
+
+
+async def checkout_credentials(client: ServerClient, spec: JobSpec) -> GitCredentials | None:
+    """The credentials the job's checkout uses (`spec.checkout_credentials` names the
+    secret), or None without one. Raises `CheckoutError` naming the secret (never its value)
+    when it is not set or not usable, and `SecretsUnavailable` when the server cannot be
+    asked."""
+    name = spec.checkout_credentials
+    if not name:
+        return None
+    reply = await fetch(client, spec, [name])
+    value = reply.values.get(name)
+    if value is None:
+        why = f" ({reply.reason})" if reply.reason else ""
+        raise CheckoutError(
+            f"the checkout credentials secret {name} is not set for this build{why}: "
+            f"set it with `solvyd secrets set {name} --job {spec.job_name}`"
+        )
+    try:
+        return credentials_from_secret(value)
+    except CheckoutError as exc:
+        raise CheckoutError(f"the checkout credentials secret {name}: {exc}") from None
 
 
 def with_secrets(spec: JobSpec, values: dict[str, str]) -> JobSpec:

@@ -160,6 +160,12 @@ def _webhook_fields(
     return fields
 
 
+CHECKOUT_CREDENTIALS_HELP = (
+    "The name of a secret (set with `solvyd secrets set`) holding an HTTPS token "
+    "(TOKEN or USERNAME:TOKEN) or an SSH private key, used for the checkout only."
+)
+
+
 def _read_pipeline(pipeline: Path) -> str:
     try:
         return pipeline.read_text()
@@ -211,6 +217,9 @@ def create(
     public_badge: bool = typer.Option(
         False, "--public-badge/--no-public-badge", help="Anyone may see the job's build badge."
     ),
+    checkout_credentials: str | None = typer.Option(
+        None, "--checkout-credentials", metavar="SECRET", help=CHECKOUT_CREDENTIALS_HELP
+    ),
 ) -> None:
     """Create a job. Creating one that exists with the same definition changes nothing."""
     body: dict[str, Any] = {
@@ -231,7 +240,12 @@ def create(
         body["forge"] = {"api_url": None, "repository": None, **forge_body}
     if pipeline is not None:
         body["pipeline"] = _read_pipeline(pipeline)
-    for key, value in (("scm_url", scm_url), ("branch", branch), ("timeout_seconds", timeout)):
+    for key, value in (
+        ("scm_url", scm_url),
+        ("branch", branch),
+        ("timeout_seconds", timeout),
+        ("checkout_credentials", checkout_credentials),
+    ):
         if value is not None:
             body[key] = value
     body |= _webhook_fields(trigger_events, branches, paths)
@@ -288,6 +302,7 @@ def show(name: str) -> None:
         "paths",
         "public_badge",
         "next_run_at",
+        "checkout_credentials",
     ):
         if key in job:
             console.print(Text(f"{key}:", style="bold"), str(job[key]))
@@ -411,6 +426,12 @@ def edit(
         False, "--clear-schedules", help="Remove all of the job's schedules."
     ),
     public_badge: bool | None = typer.Option(None, "--public-badge/--no-public-badge"),
+    checkout_credentials: str | None = typer.Option(
+        None,
+        "--checkout-credentials",
+        metavar="SECRET",
+        help=CHECKOUT_CREDENTIALS_HELP + " An empty value removes it.",
+    ),
 ) -> None:
     """Change a job: only the options given change, everything else stays."""
     if pipeline is not None and from_repository:
@@ -452,6 +473,8 @@ def edit(
         body["schedules"] = [parse_schedule(text) for text in schedules]
     if public_badge is not None:
         body["public_badge"] = public_badge
+    if checkout_credentials is not None:
+        body["checkout_credentials"] = checkout_credentials or None
     client = ApiClient()
     job = client.resolve_job(name)
     fields = _forge_fields(forge_type, forge_api_url, forge_repository, forge_token_secret)

@@ -228,6 +228,10 @@ class JobSpec(_Message):
     attempt: int = 1
     # Secret values: the agent replaces them (and their encoded forms) by *** in the log.
     mask: list[str] = Field(default_factory=list)
+    # The name of the job's secret holding an HTTPS token or an SSH private key for the
+    # checkout (None: clone without credentials). Withheld for a fork's pull request unless
+    # the job gives forks secrets. The agent fetches the value like a step's secret.
+    checkout_credentials: str | None = None
 
     def steps_without_image(self) -> list[str]:
         """The steps that name no image: only an executor that runs such steps (local, or

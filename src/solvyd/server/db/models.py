@@ -183,6 +183,9 @@ class Job(Base):
     public_badge: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     # Builds of pull requests from forks wait in the queue until a developer approves them.
     fork_approval: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    # The name of a secret (the job's, else a global one) holding an HTTPS token or an SSH
+    # private key for the checkout; None: the repository is cloned without credentials.
+    checkout_credentials: Mapped[str | None] = mapped_column(sa.String(200))
     next_build_number: Mapped[int] = mapped_column(default=1)
     # Webhooks (services/hooks.py): the secret that verifies a forge's deliveries, sealed like
     # a secret's value (None: no webhook ever starts a build of the job), the events that

@@ -23,7 +23,7 @@ from solvyd.server.cron import (
     next_due,
     schedule_key,
 )
-from solvyd.server.schemas.secrets import BranchGlob
+from solvyd.server.schemas.secrets import BranchGlob, SecretName
 from solvyd.shared.clock import utcnow
 
 Priority = Annotated[int, Field(ge=-1000, le=1000)]
@@ -233,6 +233,9 @@ class JobCreate(WebhookFields, _ForkSecretsByEitherName):
     schedules: Schedules = Field(default_factory=list)
     # GET /badges/{name}.svg answers, without login, the state of the job's last build.
     public_badge: bool = False
+    # The name of a secret (the job's or a global one) holding an HTTPS token (`token` or
+    # `username:token`) or an SSH private key for the checkout.
+    checkout_credentials: SecretName | None = None
 
 
 class JobUpdate(WebhookFields, _ForkSecretsByEitherName):
@@ -260,6 +263,8 @@ class JobUpdate(WebhookFields, _ForkSecretsByEitherName):
     paths: list[PathGlob] | None = Field(default=None, max_length=MAX_GLOBS)
     schedules: Schedules | None = None
     public_badge: bool | None = None
+    # null removes it: the repository is cloned without credentials again.
+    checkout_credentials: SecretName | None = None
 
 
 class JobRead(BaseModel):
@@ -290,6 +295,7 @@ class JobRead(BaseModel):
     schedules: list[ScheduleRead]
     public_badge: bool
     fork_approval: bool
+    checkout_credentials: str | None
     created_at: datetime
     updated_at: datetime
 

@@ -1,7 +1,8 @@
 """Secrets for a running build: the worker that holds it asks for the values its steps name.
 
 The values are never part of the build's spec (the UI, CLI and API show the spec's parts):
-the agent asks here once the plan is known and before any step runs. The answer is the job's
+the agent asks here once the plan is known and before any step runs, and for the secret its
+checkout uses (the job's `checkout_credentials`) before the checkout. The answer is the job's
 secret of each name, else the global one; a protected secret only for a build of one of its
 branches (else it answers as not set, so its existence is not told); a build of a pull request
 from a fork gets none unless its job sets `secrets_for_forks`, and never a protected one.
@@ -54,11 +55,16 @@ async def shaped_by_admins_only(session: AsyncSession, job: Job, build: Build) -
 
 
 def asked_for(spec: dict[str, Any]) -> set[str] | None:
-    """The secret names the build's planned steps ask for; None when the steps are planned on
-    the agent from the repository's pipeline file, which the server has not seen."""
+    """The secret names the build may read: those its planned steps ask for and the one its
+    checkout uses (`checkout_credentials`, left out of a fork's build by `queue_build` unless
+    the job gives forks secrets); None when the steps are planned on the agent from the
+    repository's pipeline file, which the server has not seen."""
     if spec.get("pipeline_path"):
         return None
-    return {name for step in spec.get("steps") or () for name in step.get("secrets") or ()}
+    names = {name for step in spec.get("steps") or () for name in step.get("secrets") or ()}
+    if spec.get("checkout_credentials"):
+        names.add(spec["checkout_credentials"])
+    return names
 
 
 async def read_build_secrets(

@@ -182,6 +182,10 @@ async def queue_build(
                 "checkout_url": pull_request.head_clone_url if from_fork else None,
             }
         )
+    if job.checkout_credentials and (not from_fork or job.secrets_for_forks):
+        # A fork's pull request gets no secret unless the job allows it: not even for the
+        # checkout (its code could otherwise be fetched with the job's credentials).
+        spec = spec.model_copy(update={"checkout_credentials": job.checkout_credentials})
     build.spec = spec.model_dump(mode="json")
     # The pipeline may require labels of its own on top of the job's.
     build.labels = list(spec.labels)
