@@ -1503,6 +1503,8 @@ export interface components {
              * @default false
              */
             cancel_previous: boolean;
+            /** Checkout Credentials */
+            checkout_credentials?: string | null;
             /**
              * Description
              * @default
@@ -1580,6 +1582,8 @@ export interface components {
             } | null;
             /** Cancel Previous */
             cancel_previous: boolean;
+            /** Checkout Credentials */
+            checkout_credentials: string | null;
             /**
              * Created At
              * Format: date-time
@@ -1663,6 +1667,8 @@ export interface components {
             build_id: string;
             /** Build Number */
             build_number: number;
+            /** Checkout Credentials */
+            checkout_credentials?: string | null;
             /** Checkout Ref */
             checkout_ref?: string | null;
             /** Checkout Url */
@@ -1739,6 +1745,8 @@ export interface components {
             } | null;
             /** Cancel Previous */
             cancel_previous?: boolean | null;
+            /** Checkout Credentials */
+            checkout_credentials?: string | null;
             /** Description */
             description?: string | null;
             /** Env */

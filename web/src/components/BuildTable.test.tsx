@@ -23,6 +23,7 @@ function build(overrides: Partial<Build>): Build {
     branch: "main",
     commit_sha: "0123456789abcdef",
     trigger: "manual",
+    event: "manual",
     attempt: 1,
     labels: [],
     retry_of: null,

@@ -24,6 +24,7 @@ function build(fields: Partial<Build> = {}): Build {
     not_before: null,
     retry_of: null,
     trigger: "manual",
+    event: "manual",
     queued_at: "2024-03-05T11:58:00Z",
     started_at: "2024-03-05T11:59:30Z",
     completed_at: null,

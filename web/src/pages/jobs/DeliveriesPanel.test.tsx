@@ -19,6 +19,8 @@ function delivery(overrides: Partial<Schemas["DeliveryRead"]>): Schemas["Deliver
     reason: null,
     status_code: 202,
     body_truncated: false,
+    ignored: [],
+    replay_of: null,
     job_ids: [JOB],
     build_ids: ["33333333-3333-3333-3333-333333333333"],
     headers: { "X-GitHub-Event": "push", "Content-Type": "application/json" },

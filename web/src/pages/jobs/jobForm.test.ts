@@ -145,7 +145,7 @@ describe("triggers in the job form", () => {
       newScheduleRow({ cron: "*/15 * * * *", branch: "dev", timezone: "Europe/Berlin", env: "NIGHTLY=1" }),
     ];
     expect(schedulesBody(rows)).toEqual([
-      { cron: "0 3 * * *" },
+      { cron: "0 3 * * *", timezone: "UTC" },
       { cron: "*/15 * * * *", branch: "dev", timezone: "Europe/Berlin", env: { NIGHTLY: "1" } },
     ]);
   });
