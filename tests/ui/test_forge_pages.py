@@ -7,6 +7,8 @@ The webhook is GitHub's `pull_request` event, shaped like GitHub's documented pa
 GitHub's, which this machine cannot reach: the approved build is expected to fail its checkout,
 which this test does not look at."""
 
+from typing import Any
+
 import httpx
 from playwright.sync_api import Page, expect
 
@@ -17,7 +19,7 @@ from tests.ui.conftest import Stack, log_in, screenshot
 SECRET = "ui-webhook-secret-7"
 
 
-def _post_fork_pull_request(stack: Stack) -> dict[str, object]:
+def _post_fork_pull_request(stack: Stack) -> dict[str, Any]:
     base = github.repository("octo-org", "app")
     fork = github.repository("someone", "app")
     request = sign(github.pull_request(repo=base, head_repo=fork, number=42), SECRET)
@@ -39,7 +41,7 @@ def test_a_forks_build_waits_for_approval_and_the_delivery_can_be_replayed(
         fork_approval=True,
     )
     answer = _post_fork_pull_request(stack)
-    [build] = answer["builds"]  # type: ignore[misc]
+    [build] = answer["builds"]
 
     log_in(page, stack.url)
     page.goto(f"{stack.url}/builds/{build['id']}")
