@@ -3,9 +3,11 @@ drains, retries (automatic and manual) and the server's own build timeout."""
 
 import asyncio
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
+import asyncpg  # type: ignore[import-untyped]
 import httpx
 import pytest
 
@@ -138,6 +140,32 @@ async def test_racing_claims_never_exceed_a_jobs_limit(
     answers = await asyncio.gather(*(claim(client, worker) for worker in workers))
 
     assert sorted(response.status_code for response in answers) == [200, 200, 204, 204, 204, 204]
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_a_claim_that_only_lost_the_jobs_lock_waits_for_it_even_without_wait(
+    client: httpx.AsyncClient, admin: Headers, database_url: str
+) -> None:
+    # Only PostgreSQL has row locks a claim can find taken (SQLite serialises transactions).
+    job = await create_job(client, admin, max_concurrent_builds=2)
+    queued = await trigger(client, admin, job["id"])
+    worker = await register_worker(client)
+    holder = await asyncio.wait_for(asyncpg.connect(database_url), 10)
+    try:
+        # Another transaction (a racing claim, a trigger) holds the job's row for a moment.
+        locked = holder.transaction()
+        await locked.start()
+        await holder.execute("SELECT id FROM jobs WHERE id = $1 FOR UPDATE", uuid.UUID(job["id"]))
+        pending = asyncio.create_task(claim(client, worker, wait=0))
+        await asyncio.sleep(0.3)
+        assert not pending.done(), "the claim gave up while the job was only locked"
+        await locked.rollback()
+        response = await asyncio.wait_for(pending, 5)
+    finally:
+        await holder.close(timeout=5)
+
+    assert response.status_code == 200, response.text
+    assert response.json()["build_id"] == queued["id"]
 
 
 async def test_cancel_previous_cancels_older_queued_builds_of_the_same_branch(

@@ -32,6 +32,10 @@ MAX_ASSIGNED_LISTED = 10
 # A claim that passed over a build because another transaction held its job's lock tries
 # again this soon: the holder commits in milliseconds, and nothing else would wake the claim.
 CONTENDED_RETRY_SECONDS = 0.01
+# ...even past its wait (a claim with `wait` 0 included): it lost a lock race for a build it
+# could run, and answering "nothing to run" would leave a free worker idle beside a free slot.
+# Bounded, so that a lock held for long does not hold the request.
+CONTENDED_GRACE_SECONDS = 1.0
 
 
 @dataclass
@@ -145,13 +149,15 @@ async def claim_next_build(ctx: ServerContext, worker_id: uuid.UUID, wait: float
         assignment = await _assign_builds(ctx, worker_id, limit=1)
         if assignment.specs:
             return assignment.specs[0]
-        remaining = deadline - time.monotonic()
-        if remaining <= 0 or ctx.events.closed:
+        if ctx.events.closed:
             return None
-        if assignment.contended:
-            await asyncio.sleep(min(CONTENDED_RETRY_SECONDS, remaining))
+        now = time.monotonic()
+        if assignment.contended and now < deadline + CONTENDED_GRACE_SECONDS:
+            await asyncio.sleep(CONTENDED_RETRY_SECONDS)
             continue
-        await signal.wait(remaining)
+        if now >= deadline:
+            return None
+        await signal.wait(deadline - now)
 
 
 def handed_out_spec(build: Build) -> JobSpec:
