@@ -4,19 +4,35 @@ the filters at work on real deliveries, the delivery log (no secrets in it) and 
 from datetime import timedelta
 
 import httpx
+import pytest
 
 from solvyd.server.services.hooks.deliveries import prune_deliveries
 from solvyd.shared.clock import utcnow
 from tests.integration.api_helpers import API, admin_headers, assert_error, user_headers
 from tests.integration.test_hooks_receive import (
+    FORGES,
     GH_REPO,
     GL_PROJECT,
     SECRET,
+    build_of,
     builds_of,
     create_job,
     post,
 )
 from tests.support.forge_payloads import bitbucket, github, gitlab, sign
+
+# The headers each forge puts its secret or signature in, from its webhook docs: GitHub's
+# "Delivery headers" (X-Hub-Signature, X-Hub-Signature-256), GitLab's X-Gitlab-Token, Gitea's
+# X-Gitea-Signature beside its X-Gogs-* and X-Hub-* twins, Forgejo's X-Forgejo-Signature,
+# Bitbucket's X-Hub-Signature.
+EVERY_FORGES_SECRET_HEADERS = (
+    "X-Hub-Signature",
+    "X-Hub-Signature-256",
+    "X-Gitlab-Token",
+    "X-Gitea-Signature",
+    "X-Gogs-Signature",
+    "X-Forgejo-Signature",
+)
 
 
 async def test_the_webhook_secret_is_write_only_and_settings_validated(
@@ -181,3 +197,39 @@ async def test_old_deliveries_are_pruned(client: httpx.AsyncClient) -> None:
         f"{API}/hooks/deliveries", headers=admin, params={"job_id": job["id"]}
     )
     assert listed.json()["items"] == []
+
+
+@pytest.mark.parametrize("forge", sorted(FORGES))
+async def test_no_forges_secret_is_logged_whichever_endpoint_received_it(
+    client: httpx.AsyncClient, forge: str
+) -> None:
+    """A sender set up for several forges (or a careless proxy) may send another forge's
+    secret header to this endpoint: it is a secret all the same, accepted or refused."""
+    admin = await admin_headers(client)
+    job = await create_job(client, FORGES[forge]["scm_url"])
+    leaked = {
+        name: f"leaked-{name.lower()}-0123456789abcdef" for name in EVERY_FORGES_SECRET_HEADERS
+    }
+    unsigned = build_of(forge, "push")()
+    signed = sign(unsigned, SECRET)
+    signature = {k: v for k, v in signed.headers.items() if k not in unsigned.headers}
+    assert signature
+    signed.headers |= {k: v for k, v in leaked.items() if k not in signature}
+    accepted = await post(client, signed)
+    assert accepted.status_code == 202, accepted.text
+    refused = build_of(forge, "push")()
+    refused.headers |= leaked
+    assert_error(await post(client, refused), 401)
+
+    listed = await client.get(f"{API}/hooks/deliveries", headers=admin)
+    assert listed.status_code == 200, listed.text
+    items = listed.json()["items"]
+    assert [(i["outcome"], i["job_ids"]) for i in items] == [
+        ("rejected", []),
+        ("accepted", [job["id"]]),
+    ]
+    assert all(i["headers"]["content-type"] == "application/json" for i in items)
+    for name in EVERY_FORGES_SECRET_HEADERS:
+        assert name.lower() not in listed.text.lower()
+    for secret in (*leaked.values(), *signature.values(), SECRET):
+        assert secret not in listed.text

@@ -8,25 +8,30 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from solvyd.server.db.models import WebhookDelivery, WebhookDeliveryJob
-from solvyd.server.scm import Forge
+from solvyd.server.scm import FORGES, Forge
 from solvyd.shared.clock import utcnow
 from solvyd.shared.text import replace_unstorable
 
-# Never stored, whatever the forge: they carry credentials.
-ALWAYS_SECRET = frozenset({"authorization", "proxy-authorization", "cookie"})
+# Never stored: they carry credentials. Every forge's secret and signature headers are
+# dropped whichever endpoint received the request: a GitLab token sent to /hooks/github is
+# still a GitLab webhook's secret, and a signature kept beside its body would let whoever
+# reads the log send that body again, validly signed, under a new delivery id.
+SECRET_HEADERS = frozenset(
+    {"authorization", "proxy-authorization", "cookie"}
+    | {name.lower() for forge in FORGES.values() for name in forge.secret_headers}
+)
 # A request nobody verified keeps this much of its body: enough to see what was sent, not
 # enough for anyone on the network to fill the database.
 UNVERIFIED_BODY_BYTES = 64 * 1024
 MAX_HEADER_BYTES = 16 * 1024
 
 
-def stored_headers(forge: Forge, headers: Iterable[tuple[str, str]]) -> dict[str, str]:
-    secret = ALWAYS_SECRET | {name.lower() for name in forge.secret_headers}
+def stored_headers(headers: Iterable[tuple[str, str]]) -> dict[str, str]:
     kept: dict[str, str] = {}
     size = 0
     for name, value in headers:
         lowered = name.lower()
-        if lowered in secret:
+        if lowered in SECRET_HEADERS:
             continue
         size += len(name) + len(value)
         if size > MAX_HEADER_BYTES:
@@ -62,7 +67,7 @@ class Delivery:
             forge=forge,
             event=None if event is None else replace_unstorable(event[:200]),
             delivery_id=_clean(forge.delivery_id(headers)),
-            headers=stored_headers(forge, headers.items()),
+            headers=stored_headers(headers.items()),
             body=body,
         )
 
