@@ -175,6 +175,26 @@ async def test_a_wrongly_signed_or_unsigned_delivery_is_401_and_creates_nothing(
     assert response.status_code == 202 and len(response.json()["builds"]) == 1
 
 
+async def test_a_delivery_id_verified_for_other_jobs_is_not_a_redelivery(
+    client: httpx.AsyncClient,
+) -> None:
+    """GitHub's delivery id names the event, "shared with all deliveries for all webhooks that
+    subscribe to this event" (the `guid` of a hook delivery in GitHub's REST API docs): a
+    repository's and its organization's webhooks, each with its own job's secret, send the same
+    id. Each job set builds once; neither delivery answers for the other."""
+    ours = await create_job(client, GH_REPO["clone_url"])
+    theirs = await create_job(client, GH_REPO["ssh_url"], "the-org-hook-secret")
+    request = github.push(repo=GH_REPO)
+    first = await post(client, sign(request, SECRET))
+    second = await post(client, sign(request, "the-org-hook-secret"))
+    assert first.status_code == second.status_code == 202, second.text
+    assert [b["job_id"] for b in first.json()["builds"]] == [ours["id"]]
+    assert [b["job_id"] for b in second.json()["builds"]] == [theirs["id"]]
+    again = await post(client, sign(request, "the-org-hook-secret"))
+    assert again.json() == second.json()
+    assert [len(await builds_of(client, job["id"])) for job in (ours, theirs)] == [1, 1]
+
+
 @forges
 async def test_a_tag_push_builds_the_tag(client: httpx.AsyncClient, forge: str) -> None:
     job = await create_job(client, FORGES[forge]["scm_url"])

@@ -1,5 +1,6 @@
 """The delivery log: a row per request, written without the secrets it carried."""
 
+import hashlib
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -71,10 +72,17 @@ class Delivery:
             body=body,
         )
 
-    def dedup_key(self) -> str | None:
+    def dedup_key(self, job_ids: Iterable[uuid.UUID]) -> str | None:
+        """What makes a request a redelivery: the same forge and delivery id, verified by the
+        same jobs' secrets. The jobs are part of it because a delivery id need not name one
+        request: GitHub's names the event, sent alike by every webhook of the repository and its
+        organization, each with its own secret (its own jobs); one job set's delivery must not
+        answer for another's. A digest, so that any delivery id fits the column."""
         if self.delivery_id is None or self.replay_of is not None:
             return None
-        return f"{self.forge.name}:{self.delivery_id}"
+        jobs = ",".join(sorted(str(job_id) for job_id in job_ids))
+        raw = f"{self.forge.name}\n{self.delivery_id}\n{jobs}"
+        return hashlib.sha256(raw.encode()).hexdigest()
 
     def row(
         self,
@@ -93,8 +101,8 @@ class Delivery:
             forge=self.forge.name,
             event=self.event,
             delivery_id=self.delivery_id,
-            # Only a delivery a job's secret verified holds its id (see WebhookDelivery).
-            dedup_key=self.dedup_key() if verified else None,
+            # Only a delivery a job's secret verified holds its key (see WebhookDelivery).
+            dedup_key=self.dedup_key(job_ids or []) if verified else None,
             received_at=self.received_at,
             outcome=outcome,
             reason=None if reason is None else replace_unstorable(reason),

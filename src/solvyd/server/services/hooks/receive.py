@@ -84,17 +84,18 @@ async def receive(
         )
         raise Unauthorized(NOT_VERIFIED)
 
+    job_ids = [job.id for job in verified]
     try:
         async with ctx.db.transaction() as session:
-            first = await _first_delivery(session, delivery)
+            first = await _first_delivery(session, delivery, job_ids)
             if first is not None:
                 return HookResult(await answer_of(session, first))
-            outcome = await queue_events(session, [job.id for job in verified], events)
-            result = record(session, delivery, [job.id for job in verified], outcome)
+            outcome = await queue_events(session, job_ids, events)
+            result = record(session, delivery, job_ids, outcome)
     except IntegrityError:
         # The same delivery, verified and recorded by a concurrent request: answer its builds.
         async with ctx.db.transaction() as session:
-            first = await _first_delivery(session, delivery)
+            first = await _first_delivery(session, delivery, job_ids)
             if first is None:
                 raise
             return HookResult(await answer_of(session, first))
@@ -199,8 +200,10 @@ def record(
     return HookResult(answer)
 
 
-async def _first_delivery(session: AsyncSession, delivery: Delivery) -> WebhookDelivery | None:
-    key = delivery.dedup_key()
+async def _first_delivery(
+    session: AsyncSession, delivery: Delivery, job_ids: Sequence[uuid.UUID]
+) -> WebhookDelivery | None:
+    key = delivery.dedup_key(job_ids)
     if key is None:
         return None
     return await session.scalar(sa.select(WebhookDelivery).where(WebhookDelivery.dedup_key == key))
