@@ -7,6 +7,7 @@ examples (each module there names its source)."""
 import asyncio
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -16,6 +17,7 @@ import sqlalchemy as sa
 from solvyd.server.db.models import Build, WebhookDelivery
 from tests.integration.api_helpers import API, PIPELINE, admin_headers, assert_error, unique
 from tests.support.forge_payloads import ZERO, HookRequest, bitbucket, gitea, github, gitlab, sign
+from tests.support.git_repos import git, make_repo
 
 SECRET = "a-webhook-secret-0123"
 SHA = "0d1a26e67d8f5eaf1f6ba5c57fc3c7d91ac0fd1c"
@@ -202,6 +204,36 @@ async def test_a_tag_push_builds_the_tag(client: httpx.AsyncClient, forge: str) 
     assert response.status_code == 202, response.text
     (build,) = await builds_of(client, job["id"])
     assert (build.trigger, build.commit_sha) == ("tag", SHA)
+
+
+@pytest.mark.parametrize("forge", ["github", "gitea"])
+async def test_an_annotated_tag_builds_the_commit_it_points_at(
+    client: httpx.AsyncClient, forge: str, tmp_path: Path
+) -> None:
+    """An annotated tag's ref names the tag object, not a commit: GitHub and Gitea send it
+    as `after`, and the commit in `head_commit`. The build must name the commit (that is what
+    the agent checks out and what the commit status is reported on). A real tag of a real
+    repository gives both."""
+    repo = make_repo(tmp_path / "repos")
+    git(repo.path, "tag", "-a", "v2.0", "-m", "release 2.0", repo.commits["second"])
+    tag_object = git(repo.path, "rev-parse", "refs/tags/v2.0")
+    assert git(repo.path, "cat-file", "-t", tag_object) == "tag"
+    job = await create_job(client, FORGES[forge]["scm_url"])
+    push = github.push if forge == "github" else gitea.push
+    where = GH_REPO if forge == "github" else GT_REPO
+    request = push(
+        repo=where,
+        ref="refs/tags/v2.0",
+        before=ZERO,
+        after=tag_object,
+        tagged_commit=repo.commits["second"],
+    )
+    response = await post(client, sign(request, SECRET))
+    assert response.status_code == 202, response.text
+    (build,) = await builds_of(client, job["id"])
+    assert (build.trigger, build.tag) == ("tag", "v2.0")
+    assert build.commit_sha == git(repo.path, "rev-parse", "v2.0^{commit}")
+    assert git(repo.path, "cat-file", "-t", build.commit_sha) == "commit"
 
 
 @forges

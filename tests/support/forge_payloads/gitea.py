@@ -50,11 +50,15 @@ def push(
     after: str = "bffeb74224043ba2feb48d137756c8a9331c449a",
     message: str = "Webhooks Yay!",
     files: dict[str, list[str]] | None = None,
+    tagged_commit: str | None = None,
     delivery: str | None = None,
 ) -> HookRequest:
+    """A push; `tagged_commit` makes it the push of a new annotated tag, as Gitea's
+    services/repository/push.go sends it: `after` the ref's new value (the tag object), no
+    commits, and `head_commit` the commit the tag points at."""
     files = files or {"modified": ["README.md"]}
     commit = {
-        "id": after,
+        "id": tagged_commit or after,
         "message": message,
         "url": f"{repo['html_url']}/commit/{after}",
         "author": {"name": "Gitea", "email": "someone@gitea.io", "username": "gitea"},
@@ -70,7 +74,7 @@ def push(
         "before": before,
         "after": after,
         "compare_url": f"{repo['html_url']}/compare/{before}...{after}",
-        "commits": [] if deleted else [commit],
+        "commits": [] if deleted or tagged_commit else [commit],
         "head_commit": None if deleted else commit,
         "repository": repo,
         "pusher": {"id": 1, "login": "gitea", "full_name": "Gitea", "username": "gitea"},

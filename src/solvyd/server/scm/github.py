@@ -114,6 +114,10 @@ def push_event(push: Push) -> ForgeEvent:
     if push.deleted or is_zero(push.after):
         return ignored(f"the push deletes {push.ref}", where)
     head = push.head_commit or next((c for c in push.commits if c.id == push.after), None)
+    # A pushed annotated tag's `after` is the tag object; `head_commit` is "the commit pointed
+    # to by the annotated tag" (GitHub's push event; Gitea sends the same). The build checks
+    # out a commit and reports its status on it: the commit it is.
+    sha = push.head_commit.id if kind == "tag" and push.head_commit else push.after
     changed: frozenset[str] | None = None
     if push.commits:
         changed = frozenset(
@@ -126,7 +130,7 @@ def push_event(push: Push) -> ForgeEvent:
         repository_urls=where,
         branch=name if kind == "push" else None,
         tag=name if kind == "tag" else None,
-        commit_sha=push.after,
+        commit_sha=sha,
         before=None if is_zero(push.before) else push.before,
         after=push.after,
         changed_files=changed,
