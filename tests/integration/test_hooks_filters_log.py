@@ -155,8 +155,9 @@ async def test_the_delivery_log_hides_secrets_and_replays(client: httpx.AsyncCli
     assert accepted["body"] == request.body.decode()
     assert accepted["build_ids"] == [b["id"] for b in first["builds"]]
 
+    # The forged request named the job's repository: listed under the job too (refused).
     mine = await client.get(f"{API}/hooks/deliveries", headers=admin, params={"job_id": job["id"]})
-    assert [i["id"] for i in mine.json()["items"]] == [accepted["id"]]
+    assert [i["id"] for i in mine.json()["items"]] == [items[0]["id"], accepted["id"]]
     none = await client.get(
         f"{API}/hooks/deliveries", headers=admin, params={"job_id": other["id"]}
     )
@@ -184,6 +185,39 @@ async def test_the_delivery_log_hides_secrets_and_replays(client: httpx.AsyncCli
     assert_error(refused, 409)
     developer = await user_headers(client, admin, "developer")
     assert (await client.get(f"{API}/hooks/deliveries", headers=developer)).status_code == 403
+
+
+async def test_a_refused_delivery_shows_on_the_pages_of_its_repositorys_jobs(
+    client: httpx.AsyncClient,
+) -> None:
+    """A job's owner must see that the forge's deliveries fail (a secret pasted wrong, or
+    none set): a 401 is listed under every job of the repository it names, builds nothing
+    and cannot be replayed."""
+    admin = await admin_headers(client)
+    wrong = await create_job(client, GH_REPO["clone_url"])
+    unset = await create_job(client, GH_REPO["ssh_url"], secret=None)
+    elsewhere = await create_job(client, "https://github.com/octo-org/another")
+    request = github.push(repo=GH_REPO)
+    assert_error(await post(client, sign(request, "pasted-the-wrong-secret")), 401)
+
+    async def listed(job: dict[str, str]) -> list[dict[str, object]]:
+        response = await client.get(
+            f"{API}/hooks/deliveries", headers=admin, params={"job_id": job["id"]}
+        )
+        assert response.status_code == 200, response.text
+        return list(response.json()["items"])
+
+    [seen] = await listed(wrong)
+    assert (seen["outcome"], seen["status_code"]) == ("rejected", 401)
+    assert seen["delivery_id"] == request.headers["X-GitHub-Delivery"]
+    # Linked for its owners to see, not verified by them.
+    assert seen["job_ids"] == [] and seen["build_ids"] == []
+    assert [i["id"] for i in await listed(unset)] == [seen["id"]]
+    assert await listed(elsewhere) == []
+    for job in (wrong, unset):
+        assert await builds_of(client, job["id"]) == []
+    replay = await client.post(f"{API}/hooks/deliveries/{seen['id']}/replay", headers=admin)
+    assert_error(replay, 409)
 
 
 async def test_old_deliveries_are_pruned(client: httpx.AsyncClient) -> None:

@@ -3,8 +3,9 @@
 The jobs a delivery concerns are those whose `scm_url` names the payload's repository
 (`scm.repository_key`). Each one's own webhook secret must verify the request: a job without
 one never builds from a webhook. When none verifies, the answer is 401 and nothing is created
-(the delivery is logged as rejected). All builds of a delivery are queued in one transaction,
-with the delivery's log row, and agents are woken after it commits.
+(the delivery is logged as rejected, listed under the repository's jobs). All builds of a
+delivery are queued in one transaction, with the delivery's log row, and agents are woken after
+it commits.
 """
 
 import uuid
@@ -75,7 +76,9 @@ async def receive(
     if not verified:
         details = "".join(f"; job {job_id}: {why}" for job_id, why in refused)
         reason = f"{NOT_VERIFIED} ({len(jobs)} job(s) of the repository{details})"
-        await _log_only(ctx, delivery, "rejected", 401, reason)
+        # Listed under the repository's jobs (not as verified by them): their owners see in
+        # the job's Deliveries tab that the forge's deliveries fail, and why.
+        await _log_only(ctx, delivery, "rejected", 401, reason, [job.id for job in jobs])
         log.warning(
             "webhook refused: no secret verifies it",
             forge=forge.name,
@@ -223,11 +226,16 @@ async def answer_of(session: AsyncSession, row: WebhookDelivery) -> HookAnswer:
 
 
 async def _log_only(
-    ctx: ServerContext, delivery: Delivery, outcome: str, status_code: int, reason: str
+    ctx: ServerContext,
+    delivery: Delivery,
+    outcome: str,
+    status_code: int,
+    reason: str,
+    listed_under: Sequence[uuid.UUID] = (),
 ) -> None:
     async with ctx.db.transaction() as session:
         add_row(
             session,
             delivery.row(outcome=outcome, status_code=status_code, reason=reason, verified=False),
-            [],
+            listed_under,
         )
