@@ -206,6 +206,35 @@ async def test_a_tag_push_builds_the_tag(client: httpx.AsyncClient, forge: str) 
     assert (build.trigger, build.commit_sha) == ("tag", SHA)
 
 
+async def test_gitlab_deliveries_are_told_apart_by_their_idempotency_key(
+    client: httpx.AsyncClient,
+) -> None:
+    """GitLab's "Delivery headers": `Idempotency-Key` is "consistent across webhook retries";
+    `X-Gitlab-Event-UUID` is shared by webhooks triggered by earlier webhooks (two events)
+    and is all that GitLab before 17.4 sends."""
+    job = await create_job(client, FORGES["gitlab"]["scm_url"])
+    first = gitlab.push(proj=GL_PROJECT, after=SHA)
+    # A retry: the same key, the same body; the event UUID need not be the same.
+    retry = HookRequest(
+        "gitlab", first.headers | {"X-Gitlab-Event-UUID": str(uuid.uuid4())}, first.payload
+    )
+    # Another event with the event UUID of the first (a push made by a webhook's receiver).
+    recursive = gitlab.push(proj=GL_PROJECT, after="b" * 40)
+    recursive.headers["X-Gitlab-Event-UUID"] = first.headers["X-Gitlab-Event-UUID"]
+    answers = [await post(client, sign(r, SECRET)) for r in (first, retry, recursive)]
+    assert [a.status_code for a in answers] == [202] * 3, answers[-1].text
+    assert answers[1].json() == answers[0].json()
+    assert answers[0].json()["delivery_id"] == first.headers["Idempotency-Key"]
+    assert [b.commit_sha for b in await builds_of(client, job["id"])] == [SHA, "b" * 40]
+    # Without Idempotency-Key, the event UUID tells a redelivery.
+    older = gitlab.push(proj=GL_PROJECT, after="c" * 40)
+    del older.headers["Idempotency-Key"]
+    once, twice = [await post(client, sign(older, SECRET)) for _ in range(2)]
+    assert twice.json() == once.json()
+    assert once.json()["delivery_id"] == older.headers["X-Gitlab-Event-UUID"]
+    assert len(await builds_of(client, job["id"])) == 3
+
+
 @pytest.mark.parametrize("forge", ["github", "gitea"])
 async def test_an_annotated_tag_builds_the_commit_it_points_at(
     client: httpx.AsyncClient, forge: str, tmp_path: Path
