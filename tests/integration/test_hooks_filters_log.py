@@ -1,6 +1,7 @@
 """A job's webhook settings (secret, trigger events, branches, paths) through the jobs API,
 the filters at work on real deliveries, the delivery log (no secrets in it) and replay."""
 
+import uuid
 from datetime import timedelta
 
 import httpx
@@ -13,13 +14,14 @@ from tests.integration.test_hooks_receive import (
     FORGES,
     GH_REPO,
     GL_PROJECT,
+    GT_REPO,
     SECRET,
     build_of,
     builds_of,
     create_job,
     post,
 )
-from tests.support.forge_payloads import bitbucket, github, gitlab, sign
+from tests.support.forge_payloads import bitbucket, gitea, github, gitlab, sign
 
 # The headers each forge puts its secret or signature in, from its webhook docs: GitHub's
 # "Delivery headers" (X-Hub-Signature, X-Hub-Signature-256), GitLab's X-Gitlab-Token, Gitea's
@@ -119,6 +121,45 @@ async def test_trigger_events_branches_and_paths_filter_deliveries(
         "push",
         "pull_request",
     ]
+
+
+async def test_a_push_whose_payload_cut_its_list_of_changes_is_not_filtered_by_paths(
+    client: httpx.AsyncClient,
+) -> None:
+    """When the payload may not list every changed file, the paths filter cannot know the push
+    touches none of its paths: it builds. Gitea lists a few commits (its feed's limit) and says
+    how many were pushed in `total_commits` (PushPayload, modules/structs/hook.go); GitHub's
+    push event lists "a maximum of 2048 commits" and "a maximum of 3000 changed files ... per
+    commit" (the push event's `commits` and `added`)."""
+    gitea_job = await create_job(client, GT_REPO["clone_url"], paths=["src/**"])
+    github_job = await create_job(client, GH_REPO["clone_url"], paths=["src/**"])
+
+    async def built(request: github.HookRequest) -> bool:
+        response = await post(client, sign(request, SECRET))
+        assert response.status_code == 202, response.text
+        return bool(response.json()["builds"])
+
+    readme = {"modified": ["README.md"]}
+    assert not await built(gitea.push(repo=GT_REPO, files=readme, total_commits=1))
+    assert await built(gitea.push(repo=GT_REPO, files=readme, total_commits=6))
+
+    listed = github.push(repo=GH_REPO, files=readme)
+    assert not await built(listed)
+    [commit] = listed.payload["commits"]
+
+    def another_push(commits: list[dict[str, object]]) -> github.HookRequest:
+        request = listed.with_payload(listed.payload | {"commits": commits})
+        request.headers["X-GitHub-Delivery"] = str(uuid.uuid4())
+        return request
+
+    many = [commit | {"id": f"{n:040x}"} for n in range(1, 2048)] + [commit]
+    assert await built(another_push(many))
+    assert not await built(another_push(many[1:]))
+    # 3000 files with the modified README.md.
+    crowded = commit | {"added": [f"docs/{n}.md" for n in range(2999)]}
+    assert await built(another_push([crowded]))
+    assert not await built(another_push([crowded | {"added": crowded["added"][1:]}]))
+    assert [len(await builds_of(client, j["id"])) for j in (gitea_job, github_job)] == [1, 2]
 
 
 async def test_a_gitlab_update_builds_only_with_new_commits(client: httpx.AsyncClient) -> None:
