@@ -24,13 +24,15 @@ from tests.integration.test_hooks_receive import (
 from tests.support.forge_payloads import bitbucket, gitea, github, gitlab, sign
 
 # The headers each forge puts its secret or signature in, from its webhook docs: GitHub's
-# "Delivery headers" (X-Hub-Signature, X-Hub-Signature-256), GitLab's X-Gitlab-Token, Gitea's
+# "Delivery headers" (X-Hub-Signature, X-Hub-Signature-256), GitLab's X-Gitlab-Token (and,
+# from 19.0 with a signing token, Standard Webhooks' webhook-signature), Gitea's
 # X-Gitea-Signature beside its X-Gogs-* and X-Hub-* twins, Forgejo's X-Forgejo-Signature,
 # Bitbucket's X-Hub-Signature.
 EVERY_FORGES_SECRET_HEADERS = (
     "X-Hub-Signature",
     "X-Hub-Signature-256",
     "X-Gitlab-Token",
+    "webhook-signature",
     "X-Gitea-Signature",
     "X-Gogs-Signature",
     "X-Forgejo-Signature",
