@@ -1,22 +1,42 @@
 """A job's webhook settings (secret, trigger events, branches, paths) through the jobs API,
 the filters at work on real deliveries, the delivery log (no secrets in it) and replay."""
 
+import uuid
 from datetime import timedelta
 
 import httpx
+import pytest
 
 from solvyd.server.services.hooks.deliveries import prune_deliveries
 from solvyd.shared.clock import utcnow
 from tests.integration.api_helpers import API, admin_headers, assert_error, user_headers
 from tests.integration.test_hooks_receive import (
+    FORGES,
     GH_REPO,
     GL_PROJECT,
+    GT_REPO,
     SECRET,
+    build_of,
     builds_of,
     create_job,
     post,
 )
-from tests.support.forge_payloads import bitbucket, github, gitlab, sign
+from tests.support.forge_payloads import bitbucket, gitea, github, gitlab, sign
+
+# The headers each forge puts its secret or signature in, from its webhook docs: GitHub's
+# "Delivery headers" (X-Hub-Signature, X-Hub-Signature-256), GitLab's X-Gitlab-Token (and,
+# from 19.0 with a signing token, Standard Webhooks' webhook-signature), Gitea's
+# X-Gitea-Signature beside its X-Gogs-* and X-Hub-* twins, Forgejo's X-Forgejo-Signature,
+# Bitbucket's X-Hub-Signature.
+EVERY_FORGES_SECRET_HEADERS = (
+    "X-Hub-Signature",
+    "X-Hub-Signature-256",
+    "X-Gitlab-Token",
+    "webhook-signature",
+    "X-Gitea-Signature",
+    "X-Gogs-Signature",
+    "X-Forgejo-Signature",
+)
 
 
 async def test_the_webhook_secret_is_write_only_and_settings_validated(
@@ -105,6 +125,45 @@ async def test_trigger_events_branches_and_paths_filter_deliveries(
     ]
 
 
+async def test_a_push_whose_payload_cut_its_list_of_changes_is_not_filtered_by_paths(
+    client: httpx.AsyncClient,
+) -> None:
+    """When the payload may not list every changed file, the paths filter cannot know the push
+    touches none of its paths: it builds. Gitea lists a few commits (its feed's limit) and says
+    how many were pushed in `total_commits` (PushPayload, modules/structs/hook.go); GitHub's
+    push event lists "a maximum of 2048 commits" and "a maximum of 3000 changed files ... per
+    commit" (the push event's `commits` and `added`)."""
+    gitea_job = await create_job(client, GT_REPO["clone_url"], paths=["src/**"])
+    github_job = await create_job(client, GH_REPO["clone_url"], paths=["src/**"])
+
+    async def built(request: github.HookRequest) -> bool:
+        response = await post(client, sign(request, SECRET))
+        assert response.status_code == 202, response.text
+        return bool(response.json()["builds"])
+
+    readme = {"modified": ["README.md"]}
+    assert not await built(gitea.push(repo=GT_REPO, files=readme, total_commits=1))
+    assert await built(gitea.push(repo=GT_REPO, files=readme, total_commits=6))
+
+    listed = github.push(repo=GH_REPO, files=readme)
+    assert not await built(listed)
+    [commit] = listed.payload["commits"]
+
+    def another_push(commits: list[dict[str, object]]) -> github.HookRequest:
+        request = listed.with_payload(listed.payload | {"commits": commits})
+        request.headers["X-GitHub-Delivery"] = str(uuid.uuid4())
+        return request
+
+    many = [commit | {"id": f"{n:040x}"} for n in range(1, 2048)] + [commit]
+    assert await built(another_push(many))
+    assert not await built(another_push(many[1:]))
+    # 3000 files with the modified README.md.
+    crowded = commit | {"added": [f"docs/{n}.md" for n in range(2999)]}
+    assert await built(another_push([crowded]))
+    assert not await built(another_push([crowded | {"added": crowded["added"][1:]}]))
+    assert [len(await builds_of(client, j["id"])) for j in (gitea_job, github_job)] == [1, 2]
+
+
 async def test_a_gitlab_update_builds_only_with_new_commits(client: httpx.AsyncClient) -> None:
     job = await create_job(client, GL_PROJECT["git_http_url"])
     title_only = gitlab.merge_request(proj=GL_PROJECT, action="update")
@@ -139,8 +198,9 @@ async def test_the_delivery_log_hides_secrets_and_replays(client: httpx.AsyncCli
     assert accepted["body"] == request.body.decode()
     assert accepted["build_ids"] == [b["id"] for b in first["builds"]]
 
+    # The forged request named the job's repository: listed under the job too (refused).
     mine = await client.get(f"{API}/hooks/deliveries", headers=admin, params={"job_id": job["id"]})
-    assert [i["id"] for i in mine.json()["items"]] == [accepted["id"]]
+    assert [i["id"] for i in mine.json()["items"]] == [items[0]["id"], accepted["id"]]
     none = await client.get(
         f"{API}/hooks/deliveries", headers=admin, params={"job_id": other["id"]}
     )
@@ -170,6 +230,39 @@ async def test_the_delivery_log_hides_secrets_and_replays(client: httpx.AsyncCli
     assert (await client.get(f"{API}/hooks/deliveries", headers=developer)).status_code == 403
 
 
+async def test_a_refused_delivery_shows_on_the_pages_of_its_repositorys_jobs(
+    client: httpx.AsyncClient,
+) -> None:
+    """A job's owner must see that the forge's deliveries fail (a secret pasted wrong, or
+    none set): a 401 is listed under every job of the repository it names, builds nothing
+    and cannot be replayed."""
+    admin = await admin_headers(client)
+    wrong = await create_job(client, GH_REPO["clone_url"])
+    unset = await create_job(client, GH_REPO["ssh_url"], secret=None)
+    elsewhere = await create_job(client, "https://github.com/octo-org/another")
+    request = github.push(repo=GH_REPO)
+    assert_error(await post(client, sign(request, "pasted-the-wrong-secret")), 401)
+
+    async def listed(job: dict[str, str]) -> list[dict[str, object]]:
+        response = await client.get(
+            f"{API}/hooks/deliveries", headers=admin, params={"job_id": job["id"]}
+        )
+        assert response.status_code == 200, response.text
+        return list(response.json()["items"])
+
+    [seen] = await listed(wrong)
+    assert (seen["outcome"], seen["status_code"]) == ("rejected", 401)
+    assert seen["delivery_id"] == request.headers["X-GitHub-Delivery"]
+    # Linked for its owners to see, not verified by them.
+    assert seen["job_ids"] == [] and seen["build_ids"] == []
+    assert [i["id"] for i in await listed(unset)] == [seen["id"]]
+    assert await listed(elsewhere) == []
+    for job in (wrong, unset):
+        assert await builds_of(client, job["id"]) == []
+    replay = await client.post(f"{API}/hooks/deliveries/{seen['id']}/replay", headers=admin)
+    assert_error(replay, 409)
+
+
 async def test_old_deliveries_are_pruned(client: httpx.AsyncClient) -> None:
     job = await create_job(client, GH_REPO["clone_url"])
     await post(client, sign(github.push(repo=GH_REPO), SECRET))
@@ -181,3 +274,39 @@ async def test_old_deliveries_are_pruned(client: httpx.AsyncClient) -> None:
         f"{API}/hooks/deliveries", headers=admin, params={"job_id": job["id"]}
     )
     assert listed.json()["items"] == []
+
+
+@pytest.mark.parametrize("forge", sorted(FORGES))
+async def test_no_forges_secret_is_logged_whichever_endpoint_received_it(
+    client: httpx.AsyncClient, forge: str
+) -> None:
+    """A sender set up for several forges (or a careless proxy) may send another forge's
+    secret header to this endpoint: it is a secret all the same, accepted or refused."""
+    admin = await admin_headers(client)
+    job = await create_job(client, FORGES[forge]["scm_url"])
+    leaked = {
+        name: f"leaked-{name.lower()}-0123456789abcdef" for name in EVERY_FORGES_SECRET_HEADERS
+    }
+    unsigned = build_of(forge, "push")()
+    signed = sign(unsigned, SECRET)
+    signature = {k: v for k, v in signed.headers.items() if k not in unsigned.headers}
+    assert signature
+    signed.headers |= {k: v for k, v in leaked.items() if k not in signature}
+    accepted = await post(client, signed)
+    assert accepted.status_code == 202, accepted.text
+    refused = build_of(forge, "push")()
+    refused.headers |= leaked
+    assert_error(await post(client, refused), 401)
+
+    listed = await client.get(f"{API}/hooks/deliveries", headers=admin)
+    assert listed.status_code == 200, listed.text
+    items = listed.json()["items"]
+    assert [(i["outcome"], i["job_ids"]) for i in items] == [
+        ("rejected", []),
+        ("accepted", [job["id"]]),
+    ]
+    assert all(i["headers"]["content-type"] == "application/json" for i in items)
+    for name in EVERY_FORGES_SECRET_HEADERS:
+        assert name.lower() not in listed.text.lower()
+    for secret in (*leaked.values(), *signature.values(), SECRET):
+        assert secret not in listed.text

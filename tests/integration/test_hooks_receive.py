@@ -7,6 +7,7 @@ examples (each module there names its source)."""
 import asyncio
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -16,6 +17,7 @@ import sqlalchemy as sa
 from solvyd.server.db.models import Build, WebhookDelivery
 from tests.integration.api_helpers import API, PIPELINE, admin_headers, assert_error, unique
 from tests.support.forge_payloads import ZERO, HookRequest, bitbucket, gitea, github, gitlab, sign
+from tests.support.git_repos import git, make_repo
 
 SECRET = "a-webhook-secret-0123"
 SHA = "0d1a26e67d8f5eaf1f6ba5c57fc3c7d91ac0fd1c"
@@ -175,6 +177,26 @@ async def test_a_wrongly_signed_or_unsigned_delivery_is_401_and_creates_nothing(
     assert response.status_code == 202 and len(response.json()["builds"]) == 1
 
 
+async def test_a_delivery_id_verified_for_other_jobs_is_not_a_redelivery(
+    client: httpx.AsyncClient,
+) -> None:
+    """GitHub's delivery id names the event, "shared with all deliveries for all webhooks that
+    subscribe to this event" (the `guid` of a hook delivery in GitHub's REST API docs): a
+    repository's and its organization's webhooks, each with its own job's secret, send the same
+    id. Each job set builds once; neither delivery answers for the other."""
+    ours = await create_job(client, GH_REPO["clone_url"])
+    theirs = await create_job(client, GH_REPO["ssh_url"], "the-org-hook-secret")
+    request = github.push(repo=GH_REPO)
+    first = await post(client, sign(request, SECRET))
+    second = await post(client, sign(request, "the-org-hook-secret"))
+    assert first.status_code == second.status_code == 202, second.text
+    assert [b["job_id"] for b in first.json()["builds"]] == [ours["id"]]
+    assert [b["job_id"] for b in second.json()["builds"]] == [theirs["id"]]
+    again = await post(client, sign(request, "the-org-hook-secret"))
+    assert again.json() == second.json()
+    assert [len(await builds_of(client, job["id"])) for job in (ours, theirs)] == [1, 1]
+
+
 @forges
 async def test_a_tag_push_builds_the_tag(client: httpx.AsyncClient, forge: str) -> None:
     job = await create_job(client, FORGES[forge]["scm_url"])
@@ -182,6 +204,65 @@ async def test_a_tag_push_builds_the_tag(client: httpx.AsyncClient, forge: str) 
     assert response.status_code == 202, response.text
     (build,) = await builds_of(client, job["id"])
     assert (build.trigger, build.commit_sha) == ("tag", SHA)
+
+
+async def test_gitlab_deliveries_are_told_apart_by_their_idempotency_key(
+    client: httpx.AsyncClient,
+) -> None:
+    """GitLab's "Delivery headers": `Idempotency-Key` is "consistent across webhook retries";
+    `X-Gitlab-Event-UUID` is shared by webhooks triggered by earlier webhooks (two events)
+    and is all that GitLab before 17.4 sends."""
+    job = await create_job(client, FORGES["gitlab"]["scm_url"])
+    first = gitlab.push(proj=GL_PROJECT, after=SHA)
+    # A retry: the same key, the same body; the event UUID need not be the same.
+    retry = HookRequest(
+        "gitlab", first.headers | {"X-Gitlab-Event-UUID": str(uuid.uuid4())}, first.payload
+    )
+    # Another event with the event UUID of the first (a push made by a webhook's receiver).
+    recursive = gitlab.push(proj=GL_PROJECT, after="b" * 40)
+    recursive.headers["X-Gitlab-Event-UUID"] = first.headers["X-Gitlab-Event-UUID"]
+    answers = [await post(client, sign(r, SECRET)) for r in (first, retry, recursive)]
+    assert [a.status_code for a in answers] == [202] * 3, answers[-1].text
+    assert answers[1].json() == answers[0].json()
+    assert answers[0].json()["delivery_id"] == first.headers["Idempotency-Key"]
+    assert [b.commit_sha for b in await builds_of(client, job["id"])] == [SHA, "b" * 40]
+    # Without Idempotency-Key, the event UUID tells a redelivery.
+    older = gitlab.push(proj=GL_PROJECT, after="c" * 40)
+    del older.headers["Idempotency-Key"]
+    once, twice = [await post(client, sign(older, SECRET)) for _ in range(2)]
+    assert twice.json() == once.json()
+    assert once.json()["delivery_id"] == older.headers["X-Gitlab-Event-UUID"]
+    assert len(await builds_of(client, job["id"])) == 3
+
+
+@pytest.mark.parametrize("forge", ["github", "gitea"])
+async def test_an_annotated_tag_builds_the_commit_it_points_at(
+    client: httpx.AsyncClient, forge: str, tmp_path: Path
+) -> None:
+    """An annotated tag's ref names the tag object, not a commit: GitHub and Gitea send it
+    as `after`, and the commit in `head_commit`. The build must name the commit (that is what
+    the agent checks out and what the commit status is reported on). A real tag of a real
+    repository gives both."""
+    repo = make_repo(tmp_path / "repos")
+    git(repo.path, "tag", "-a", "v2.0", "-m", "release 2.0", repo.commits["second"])
+    tag_object = git(repo.path, "rev-parse", "refs/tags/v2.0")
+    assert git(repo.path, "cat-file", "-t", tag_object) == "tag"
+    job = await create_job(client, FORGES[forge]["scm_url"])
+    push = github.push if forge == "github" else gitea.push
+    where = GH_REPO if forge == "github" else GT_REPO
+    request = push(
+        repo=where,
+        ref="refs/tags/v2.0",
+        before=ZERO,
+        after=tag_object,
+        tagged_commit=repo.commits["second"],
+    )
+    response = await post(client, sign(request, SECRET))
+    assert response.status_code == 202, response.text
+    (build,) = await builds_of(client, job["id"])
+    assert (build.trigger, build.tag) == ("tag", "v2.0")
+    assert build.commit_sha == git(repo.path, "rev-parse", "v2.0^{commit}")
+    assert git(repo.path, "cat-file", "-t", build.commit_sha) == "commit"
 
 
 @forges

@@ -50,11 +50,17 @@ def push(
     after: str = "bffeb74224043ba2feb48d137756c8a9331c449a",
     message: str = "Webhooks Yay!",
     files: dict[str, list[str]] | None = None,
+    tagged_commit: str | None = None,
+    total_commits: int | None = None,
     delivery: str | None = None,
 ) -> HookRequest:
+    """A push; `tagged_commit` makes it the push of a new annotated tag, as Gitea's
+    services/repository/push.go sends it: `after` the ref's new value (the tag object), no
+    commits, and `head_commit` the commit the tag points at. `total_commits` is how many
+    commits were pushed, of which Gitea lists at most its feed's limit."""
     files = files or {"modified": ["README.md"]}
     commit = {
-        "id": after,
+        "id": tagged_commit or after,
         "message": message,
         "url": f"{repo['html_url']}/commit/{after}",
         "author": {"name": "Gitea", "email": "someone@gitea.io", "username": "gitea"},
@@ -65,12 +71,14 @@ def push(
         "modified": files.get("modified", []),
     }
     deleted = after == ZERO
+    commits = [] if deleted or tagged_commit else [commit]
     payload = {
         "ref": ref,
         "before": before,
         "after": after,
         "compare_url": f"{repo['html_url']}/compare/{before}...{after}",
-        "commits": [] if deleted else [commit],
+        "commits": commits,
+        "total_commits": len(commits) if total_commits is None else total_commits,
         "head_commit": None if deleted else commit,
         "repository": repo,
         "pusher": {"id": 1, "login": "gitea", "full_name": "Gitea", "username": "gitea"},

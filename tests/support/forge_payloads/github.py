@@ -75,10 +75,14 @@ def push(
     message: str = "Update README.md",
     author: str = "baxterthehacker",
     files: dict[str, list[str]] | None = None,
+    tagged_commit: str | None = None,
     delivery: str | None = None,
 ) -> HookRequest:
+    """A push; `tagged_commit` makes it the push of a new annotated tag: `after` is then the
+    tag object, `head_commit` "an expanded representation of the commit pointed to by the
+    annotated tag" (the push event's `head_commit`), and no commit is new (`commits` empty)."""
     deleted = after == ZERO
-    commit = _commit(after, message, author, files or {"modified": ["README.md"]})
+    commit = _commit(tagged_commit or after, message, author, files or {"modified": ["README.md"]})
     payload = {
         "ref": ref,
         "before": before,
@@ -86,9 +90,9 @@ def push(
         "created": before == ZERO,
         "deleted": deleted,
         "forced": False,
-        "base_ref": None,
+        "base_ref": "refs/heads/main" if tagged_commit else None,
         "compare": f"{repo['html_url']}/compare/{before[:12]}...{after[:12]}",
-        "commits": [] if deleted else [commit],
+        "commits": [] if deleted or tagged_commit else [commit],
         "head_commit": None if deleted else commit,
         "repository": repo,
         "pusher": {"name": author, "email": "baxterthehacker@users.noreply.github.com"},

@@ -1,8 +1,11 @@
 """GitLab webhook requests, shaped like the examples of
 https://docs.gitlab.com/user/project/integrations/webhook_events/ ("Push events", "Tag
 events", "Merge request events") with the headers GitLab documents on
-https://docs.gitlab.com/user/project/integrations/webhooks/ (X-Gitlab-Event,
-X-Gitlab-Event-UUID, X-Gitlab-Webhook-UUID, X-Gitlab-Instance, X-Gitlab-Token)."""
+https://docs.gitlab.com/user/project/integrations/webhooks/ ("Delivery headers": User-Agent,
+X-Gitlab-Instance, X-Gitlab-Webhook-UUID, X-Gitlab-Event, X-Gitlab-Event-UUID,
+Idempotency-Key; and X-Gitlab-Token). `delivery` is the Idempotency-Key, "consistent across
+webhook retries"; X-Gitlab-Event-UUID is the event's, which webhooks triggered by earlier
+webhooks share."""
 
 from typing import Any
 
@@ -14,9 +17,10 @@ def _headers(event: str, delivery: str | None) -> dict[str, str]:
         "Content-Type": "application/json",
         "User-Agent": "GitLab/17.6.0",
         "X-Gitlab-Event": event,
-        "X-Gitlab-Event-UUID": delivery or new_delivery_id(),
+        "X-Gitlab-Event-UUID": new_delivery_id(),
         "X-Gitlab-Webhook-UUID": "16412037-4a7e-4c36-9d4d-d2f3e2b6f0a1",
         "X-Gitlab-Instance": "https://gitlab.example.com",
+        "Idempotency-Key": delivery or new_delivery_id(),
     }
 
 

@@ -458,9 +458,10 @@ class WebhookDelivery(Base):
     """One request a forge sent to POST /hooks/{forge}, what came of it, and what it said
     (headers without the secret or signatures; the body). Kept `webhook_retention_days`.
 
-    `dedup_key` ("<forge>:<delivery id>") is set once a job's secret verified the delivery:
-    the same delivery sent again then finds this row and creates nothing. A request nobody
-    verified never holds a delivery id, so a forged one cannot block the real delivery."""
+    `dedup_key` (a digest of the forge, the delivery id and the jobs whose secret verified the
+    delivery) is set once a job's secret verified it: the same delivery sent again to the same
+    jobs then finds this row and creates nothing. A request nobody verified never holds a key,
+    so a forged one cannot block the real delivery."""
 
     __tablename__ = "webhook_deliveries"
     __table_args__ = (sa.Index("ix_webhook_deliveries_received_at", "received_at", "id"),)

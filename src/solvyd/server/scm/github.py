@@ -26,6 +26,10 @@ from solvyd.server.services.builds.origin import PullRequestInfo
 
 # Actions of a pull_request event that mean new code to build.
 BUILD_ACTIONS = frozenset({"opened", "synchronize", "reopened"})
+# A push event lists "a maximum of 2048 commits" and "a maximum of 3000 changed files ... per
+# commit" (GitHub's push event: `commits`, `added`); a list that long may have been cut.
+MAX_LISTED_COMMITS = 2048
+MAX_LISTED_FILES = 3000
 
 
 class Repository(Payload):
@@ -62,6 +66,8 @@ class Push(Payload):
     repository: Repository
     head_commit: Commit | None = None
     commits: list[Commit] = []
+    # Gitea's: how many commits were pushed, of which `commits` lists at most its feed's limit.
+    total_commits: int | None = None
 
 
 class Account(Payload):
@@ -114,8 +120,12 @@ def push_event(push: Push) -> ForgeEvent:
     if push.deleted or is_zero(push.after):
         return ignored(f"the push deletes {push.ref}", where)
     head = push.head_commit or next((c for c in push.commits if c.id == push.after), None)
+    # A pushed annotated tag's `after` is the tag object; `head_commit` is "the commit pointed
+    # to by the annotated tag" (GitHub's push event; Gitea sends the same). The build checks
+    # out a commit and reports its status on it: the commit it is.
+    sha = push.head_commit.id if kind == "tag" and push.head_commit else push.after
     changed: frozenset[str] | None = None
-    if push.commits:
+    if push.commits and _lists_every_change(push):
         changed = frozenset(
             path
             for commit in push.commits
@@ -126,12 +136,24 @@ def push_event(push: Push) -> ForgeEvent:
         repository_urls=where,
         branch=name if kind == "push" else None,
         tag=name if kind == "tag" else None,
-        commit_sha=push.after,
+        commit_sha=sha,
         before=None if is_zero(push.before) else push.before,
         after=push.after,
         changed_files=changed,
         commit_message=head.message if head else None,
         commit_author=_author(head.author) if head else None,
+    )
+
+
+def _lists_every_change(push: Push) -> bool:
+    """Whether the payload lists every commit of the push and every file of each: only then
+    can a job's `paths` filter tell that the push touches none of its paths."""
+    if push.total_commits is not None and push.total_commits > len(push.commits):
+        return False
+    if len(push.commits) >= MAX_LISTED_COMMITS:
+        return False
+    return all(
+        len(c.added) + len(c.removed) + len(c.modified) < MAX_LISTED_FILES for c in push.commits
     )
 
 

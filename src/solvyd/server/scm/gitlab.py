@@ -1,5 +1,9 @@
 """GitLab: `X-Gitlab-Event` "Push Hook" | "Tag Push Hook" | "Merge Request Hook", sending the
-secret itself in `X-Gitlab-Token`, and `X-Gitlab-Event-UUID` per delivery.
+secret itself in `X-Gitlab-Token`. A delivery is named by `Idempotency-Key` ("consistent
+across webhook retries", GitLab 17.4 and later), else by `X-Gitlab-Event-UUID`, which is not
+promised to survive a retry and which webhooks triggered by earlier webhooks share: it names a
+delivery only where GitLab sends nothing better (docs.gitlab.com/user/project/integrations/
+webhooks/, "Delivery headers").
 
 Shapes: https://docs.gitlab.com/user/project/integrations/webhook_events/ (push events, tag
 events, merge request events)."""
@@ -174,8 +178,10 @@ def verify(headers: Mapping[str, str], body: bytes, secret: str) -> bool:
 FORGE = Forge(
     name="gitlab",
     event_header="X-Gitlab-Event",
-    delivery_headers=("X-Gitlab-Event-UUID",),
-    secret_headers=("X-Gitlab-Token",),
+    delivery_headers=("Idempotency-Key", "X-Gitlab-Event-UUID"),
+    # GitLab 19.0 signs a hook that has a signing token with Standard Webhooks' headers; the
+    # signature is not checked here (the job's secret is the X-Gitlab-Token), but never kept.
+    secret_headers=("X-Gitlab-Token", "webhook-signature"),
     parse=parse,
     verify=verify,
 )

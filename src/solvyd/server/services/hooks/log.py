@@ -1,5 +1,6 @@
 """The delivery log: a row per request, written without the secrets it carried."""
 
+import hashlib
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -8,25 +9,30 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from solvyd.server.db.models import WebhookDelivery, WebhookDeliveryJob
-from solvyd.server.scm import Forge
+from solvyd.server.scm import FORGES, Forge
 from solvyd.shared.clock import utcnow
 from solvyd.shared.text import replace_unstorable
 
-# Never stored, whatever the forge: they carry credentials.
-ALWAYS_SECRET = frozenset({"authorization", "proxy-authorization", "cookie"})
+# Never stored: they carry credentials. Every forge's secret and signature headers are
+# dropped whichever endpoint received the request: a GitLab token sent to /hooks/github is
+# still a GitLab webhook's secret, and a signature kept beside its body would let whoever
+# reads the log send that body again, validly signed, under a new delivery id.
+SECRET_HEADERS = frozenset(
+    {"authorization", "proxy-authorization", "cookie"}
+    | {name.lower() for forge in FORGES.values() for name in forge.secret_headers}
+)
 # A request nobody verified keeps this much of its body: enough to see what was sent, not
 # enough for anyone on the network to fill the database.
 UNVERIFIED_BODY_BYTES = 64 * 1024
 MAX_HEADER_BYTES = 16 * 1024
 
 
-def stored_headers(forge: Forge, headers: Iterable[tuple[str, str]]) -> dict[str, str]:
-    secret = ALWAYS_SECRET | {name.lower() for name in forge.secret_headers}
+def stored_headers(headers: Iterable[tuple[str, str]]) -> dict[str, str]:
     kept: dict[str, str] = {}
     size = 0
     for name, value in headers:
         lowered = name.lower()
-        if lowered in secret:
+        if lowered in SECRET_HEADERS:
             continue
         size += len(name) + len(value)
         if size > MAX_HEADER_BYTES:
@@ -62,14 +68,21 @@ class Delivery:
             forge=forge,
             event=None if event is None else replace_unstorable(event[:200]),
             delivery_id=_clean(forge.delivery_id(headers)),
-            headers=stored_headers(forge, headers.items()),
+            headers=stored_headers(headers.items()),
             body=body,
         )
 
-    def dedup_key(self) -> str | None:
+    def dedup_key(self, job_ids: Iterable[uuid.UUID]) -> str | None:
+        """What makes a request a redelivery: the same forge and delivery id, verified by the
+        same jobs' secrets. The jobs are part of it because a delivery id need not name one
+        request: GitHub's names the event, sent alike by every webhook of the repository and its
+        organization, each with its own secret (its own jobs); one job set's delivery must not
+        answer for another's. A digest, so that any delivery id fits the column."""
         if self.delivery_id is None or self.replay_of is not None:
             return None
-        return f"{self.forge.name}:{self.delivery_id}"
+        jobs = ",".join(sorted(str(job_id) for job_id in job_ids))
+        raw = f"{self.forge.name}\n{self.delivery_id}\n{jobs}"
+        return hashlib.sha256(raw.encode()).hexdigest()
 
     def row(
         self,
@@ -88,8 +101,8 @@ class Delivery:
             forge=self.forge.name,
             event=self.event,
             delivery_id=self.delivery_id,
-            # Only a delivery a job's secret verified holds its id (see WebhookDelivery).
-            dedup_key=self.dedup_key() if verified else None,
+            # Only a delivery a job's secret verified holds its key (see WebhookDelivery).
+            dedup_key=self.dedup_key(job_ids or []) if verified else None,
             received_at=self.received_at,
             outcome=outcome,
             reason=None if reason is None else replace_unstorable(reason),

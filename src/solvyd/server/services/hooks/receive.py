@@ -3,8 +3,9 @@
 The jobs a delivery concerns are those whose `scm_url` names the payload's repository
 (`scm.repository_key`). Each one's own webhook secret must verify the request: a job without
 one never builds from a webhook. When none verifies, the answer is 401 and nothing is created
-(the delivery is logged as rejected). All builds of a delivery are queued in one transaction,
-with the delivery's log row, and agents are woken after it commits.
+(the delivery is logged as rejected, listed under the repository's jobs). All builds of a
+delivery are queued in one transaction, with the delivery's log row, and agents are woken after
+it commits.
 """
 
 import uuid
@@ -75,7 +76,9 @@ async def receive(
     if not verified:
         details = "".join(f"; job {job_id}: {why}" for job_id, why in refused)
         reason = f"{NOT_VERIFIED} ({len(jobs)} job(s) of the repository{details})"
-        await _log_only(ctx, delivery, "rejected", 401, reason)
+        # Listed under the repository's jobs (not as verified by them): their owners see in
+        # the job's Deliveries tab that the forge's deliveries fail, and why.
+        await _log_only(ctx, delivery, "rejected", 401, reason, [job.id for job in jobs])
         log.warning(
             "webhook refused: no secret verifies it",
             forge=forge.name,
@@ -84,17 +87,18 @@ async def receive(
         )
         raise Unauthorized(NOT_VERIFIED)
 
+    job_ids = [job.id for job in verified]
     try:
         async with ctx.db.transaction() as session:
-            first = await _first_delivery(session, delivery)
+            first = await _first_delivery(session, delivery, job_ids)
             if first is not None:
                 return HookResult(await answer_of(session, first))
-            outcome = await queue_events(session, [job.id for job in verified], events)
-            result = record(session, delivery, [job.id for job in verified], outcome)
+            outcome = await queue_events(session, job_ids, events)
+            result = record(session, delivery, job_ids, outcome)
     except IntegrityError:
         # The same delivery, verified and recorded by a concurrent request: answer its builds.
         async with ctx.db.transaction() as session:
-            first = await _first_delivery(session, delivery)
+            first = await _first_delivery(session, delivery, job_ids)
             if first is None:
                 raise
             return HookResult(await answer_of(session, first))
@@ -199,8 +203,10 @@ def record(
     return HookResult(answer)
 
 
-async def _first_delivery(session: AsyncSession, delivery: Delivery) -> WebhookDelivery | None:
-    key = delivery.dedup_key()
+async def _first_delivery(
+    session: AsyncSession, delivery: Delivery, job_ids: Sequence[uuid.UUID]
+) -> WebhookDelivery | None:
+    key = delivery.dedup_key(job_ids)
     if key is None:
         return None
     return await session.scalar(sa.select(WebhookDelivery).where(WebhookDelivery.dedup_key == key))
@@ -220,11 +226,16 @@ async def answer_of(session: AsyncSession, row: WebhookDelivery) -> HookAnswer:
 
 
 async def _log_only(
-    ctx: ServerContext, delivery: Delivery, outcome: str, status_code: int, reason: str
+    ctx: ServerContext,
+    delivery: Delivery,
+    outcome: str,
+    status_code: int,
+    reason: str,
+    listed_under: Sequence[uuid.UUID] = (),
 ) -> None:
     async with ctx.db.transaction() as session:
         add_row(
             session,
             delivery.row(outcome=outcome, status_code=status_code, reason=reason, verified=False),
-            [],
+            listed_under,
         )
