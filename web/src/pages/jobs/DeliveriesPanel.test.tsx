@@ -108,12 +108,27 @@ describe("DeliveriesPanel", () => {
     fakeApi((request) =>
       request.method === "POST"
         ? { status: 404, body: { error: { code: "not_found", message: "the delivery is gone" } } }
-        : { body: { items: [delivery({ outcome: "rejected", reason: "bad signature", build_ids: [] })], next_cursor: null } },
+        : { body: { items: [delivery({ outcome: "ignored", reason: "branch not matched", build_ids: [] })], next_cursor: null } },
     );
     renderWithApp(<DeliveriesPanel jobId={JOB} now={NOW} />);
-    expect(await screen.findByText("bad signature")).toBeInTheDocument();
+    expect(await screen.findByText("branch not matched")).toBeInTheDocument();
     await user.click(screen.getByRole("button", { name: "Replay" }));
     expect(await screen.findByRole("alert")).toHaveTextContent("Replay failed: the delivery is gone");
+  });
+
+  it("offers no replay for a delivery no job's secret verified", async () => {
+    // A refused delivery is listed under its repository's jobs, but verified by none of them.
+    const api = fakeApi(() => ({
+      body: {
+        items: [delivery({ outcome: "rejected", reason: "bad signature", status_code: 401, job_ids: [], build_ids: [] })],
+        next_cursor: null,
+      },
+    }));
+    renderWithApp(<DeliveriesPanel jobId={JOB} now={NOW} />);
+    expect(await screen.findByText("bad signature")).toBeInTheDocument();
+    expect(screen.queryByRole("button", { name: "Replay" })).not.toBeInTheDocument();
+    expect(screen.getByText("not replayable")).toHaveAttribute("title", expect.stringMatching(/send it again from the forge/));
+    expect(api.sent.filter((r) => r.method === "POST")).toHaveLength(0);
   });
 
   it("pages older deliveries", async () => {

@@ -7,7 +7,14 @@ import { api, errorText, unwrap } from "../../api/client";
 import { ErrorMessage, Loading } from "../../components/Feedback";
 import { formatRelative, formatTime } from "../../lib/format";
 import { forgeLabel } from "./jobForm";
-import { formatHeaders, prettyBody, replaySummary, type Delivery } from "./deliveries";
+import {
+  formatHeaders,
+  notReplayableReason,
+  prettyBody,
+  replayable,
+  replaySummary,
+  type Delivery,
+} from "./deliveries";
 import { useDeliveries } from "./queries";
 
 export function DeliveriesPanel({ jobId, now = Date.now() }: { jobId: string; now?: number }) {
@@ -97,9 +104,15 @@ export function DeliveryItem({ delivery, now }: { delivery: Delivery; now: numbe
           {delivery.status_code}
         </span>
         <span className="spacer" />
-        <button type="button" className="secondary" onClick={() => replay.mutate()} disabled={replay.isPending}>
-          {replay.isPending ? "Replaying…" : "Replay"}
-        </button>
+        {replayable(delivery) ? (
+          <button type="button" className="secondary" onClick={() => replay.mutate()} disabled={replay.isPending}>
+            {replay.isPending ? "Replaying…" : "Replay"}
+          </button>
+        ) : (
+          <span className="muted small" title={notReplayableReason(delivery)}>
+            not replayable
+          </span>
+        )}
       </div>
       {delivery.reason && <p className="delivery-reason">{delivery.reason}</p>}
       {delivery.build_ids.length > 0 && (

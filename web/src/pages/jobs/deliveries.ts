@@ -49,3 +49,16 @@ export function replaySummary(result: HookAnswer): string {
   const why = builds === 0 && ignored.length > 0 ? `: ${ignored.join("; ")}` : "";
   return `Replayed: ${created}${why}.`;
 }
+
+// The server replays only what a job's secret verified (anyone could have sent the rest) and
+// what it kept whole; the button is offered for those alone.
+export function replayable(delivery: Delivery): boolean {
+  return delivery.job_ids.length > 0 && !delivery.body_truncated;
+}
+
+export function notReplayableReason(delivery: Delivery): string {
+  if (delivery.job_ids.length === 0) {
+    return "no job's webhook secret verified this delivery: send it again from the forge";
+  }
+  return "its body was not kept whole";
+}
