@@ -401,3 +401,60 @@ async def test_a_forge_needs_a_repository(client: httpx.AsyncClient) -> None:
     assert "owner/repo" in assert_error(response, 422)
     response = await client.patch(f"{API}/jobs/{job['id']}", headers=admin, json={"forge": None})
     assert response.json()["forge"] is None
+
+
+async def test_triggering_reads_and_locks_no_status_rows(settings: ServerSettings) -> None:
+    """A new build has no earlier report: the trigger's transaction only inserts its row (no
+    SELECT, so no FOR UPDATE either), while a later state change still finds and updates it.
+    The sender runs meanwhile on other connections: statements are grouped by transaction."""
+    async with app_client(settings) as http, forge_status_server(TOKEN) as forge:
+        admin = await admin_headers(http)
+        job = await _job_with_forge(http, admin, _forge("github", forge))
+        engine = http.app.state.ctx.db.engine.sync_engine  # type: ignore[attr-defined]
+        # (connection, statement), or (connection, None) where its transaction ended.
+        executed: list[tuple[Any, str | None]] = []
+
+        def statement(conn: Any, cursor: Any, text: str, *args: Any) -> None:
+            executed.append((conn, " ".join(text.split()).upper()))
+
+        def ended(conn: Any) -> None:
+            executed.append((conn, None))
+
+        sa.event.listen(engine, "before_cursor_execute", statement)
+        sa.event.listen(engine, "commit", ended)
+        sa.event.listen(engine, "rollback", ended)
+        try:
+            build = await trigger(http, admin, job["id"], commit_sha=SHA)
+            worker = await register_worker(http)
+            await claim_build(http, worker)
+            await set_status(http, worker, build["id"], "running")
+        finally:
+            for name, listener in (
+                ("before_cursor_execute", statement),
+                ("commit", ended),
+                ("rollback", ended),
+            ):
+                sa.event.remove(engine, name, listener)
+        settled = await _settled(http, admin, build["id"])
+    transactions: list[list[str]] = []
+    open_ones: dict[int, list[str]] = {}
+    for conn, text in executed:
+        if text is None:
+            transactions.append(open_ones.pop(id(conn), []))
+        else:
+            open_ones.setdefault(id(conn), []).append(text)
+    touching = [
+        [text for text in transaction if "COMMIT_STATUS_REPORTS" in text]
+        for transaction in transactions
+    ]
+    [on_trigger] = [
+        t for t in touching if any(s.startswith("INSERT INTO COMMIT_STATUS") for s in t)
+    ]
+    assert len(on_trigger) == 1, on_trigger
+    # The `running` report found the row by its build and updated it.
+    assert any(
+        any(s.startswith("SELECT") and "BUILD_ID = " in s for s in t)
+        and any(s.startswith("UPDATE COMMIT_STATUS_REPORTS SET STATE=") for s in t)
+        for t in touching
+    )
+    assert settled["status_reports"][0]["state"] == "running"
