@@ -27,7 +27,7 @@ Where the shapes come from (the forges' API documentation):
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -66,6 +66,9 @@ class FakeForge:
     scripted: list[tuple[int, Any]] = field(default_factory=list)
     # When set, the first request is answered only once this is set (a slow forge).
     hold_first: asyncio.Event | None = None
+    # The test's own answer to every request instead of the forge's (a broken or hostile
+    # forge): called with the forge's name and the request, once it has been recorded.
+    answer: Callable[[str, Request], Response] | None = None
 
     def states(self, forge: str | None = None) -> list[str]:
         return [r.body["state"] for r in self.received if forge is None or r.forge == forge]
@@ -100,8 +103,17 @@ class FakeForge:
                 body=body,
             )
         )
+        if self.answer is not None:
+            return self.answer(forge, request)
+        # Decided on arrival, as the forge does, even when the answer is then held back.
+        answer = self._forge_answer(forge, request, headers, body)
         if self.hold_first is not None and len(self.received) == 1:
             await asyncio.wait_for(self.hold_first.wait(), 30)
+        return answer
+
+    def _forge_answer(
+        self, forge: str, request: Request, headers: dict[str, str], body: Any
+    ) -> Response:
         if not self._authorized(forge, headers):
             if forge == "github":
                 return JSONResponse(
