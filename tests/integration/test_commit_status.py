@@ -9,7 +9,8 @@ without a forge adds no rows; the forge setting is validated at the edge.
 
 And the forge is hostile: a row whose request cannot be made, or whose answer is garbage,
 fails alone; a forge that echoes the token never gets it shown or logged; one that trickles its
-answer or sends an endless one cannot hold the sender."""
+answer or sends an endless one cannot hold the sender; GitLab's refusal of a state its status
+already has counts as sent."""
 
 import asyncio
 import logging
@@ -676,3 +677,26 @@ async def test_triggering_reads_and_locks_no_status_rows(settings: ServerSetting
         for t in touching
     )
     assert settled["status_reports"][0]["state"] == "running"
+
+
+async def test_gitlab_refusing_a_state_it_already_shows_counts_as_sent(
+    settings: ServerSettings, fake_forge: FakeForge
+) -> None:
+    """GitLab records `pending` but its answer is late: Solvyd gives up waiting and sends
+    `pending` again, which GitLab refuses with 400 "Cannot transition status via :enqueue
+    from :pending" (the fake answers as GitLab does, see forge_status_server.py). The commit
+    shows what was meant: the report is sent, with no error."""
+    fake_forge.hold_first = asyncio.Event()
+    try:
+        async with app_client(settings, commit_status_timeout_seconds=1.0) as http:
+            admin = await admin_headers(http)
+            job = await _job_with_forge(http, admin, _forge("gitlab", fake_forge))
+            build = await trigger(http, admin, job["id"], commit_sha=SHA)
+            settled = await _settled(http, admin, build["id"])
+    finally:
+        fake_forge.hold_first.set()
+    [report] = settled["status_reports"]
+    assert (report["status"], report["attempts"], report["last_error"]) == ("sent", 2, None)
+    assert report["response_status"] == 400
+    assert "Cannot transition status via :enqueue from :pending" in report["response_body"]
+    assert fake_forge.states() == ["pending", "pending"]

@@ -42,6 +42,7 @@ from solvyd.server.events import COMMIT_STATUSES
 from solvyd.server.services.commit_statuses.forges import (
     Report,
     StatusRequest,
+    already_in_state,
     repository_from_scm_url,
     status_request,
 )
@@ -282,6 +283,8 @@ async def _post(http: httpx.AsyncClient, item: _Claimed, timeout: float, mask: M
             # The body says nothing a report keeps: not read, so it cannot be big or slow.
             return _Outcome("sent", response_status=code)
         body = await _read_answer(response, item.token, mask)
+    if already_in_state(item.forge, str(request.body.get("state")), code, body):
+        return _Outcome("sent", response_status=code, response_body=body)
     verdict = "retry" if code == 429 or code >= 500 else "failed"
     return _Outcome(
         verdict,
