@@ -167,6 +167,7 @@ _GITLAB_SAME = (
         ("gitlab", "running", 400, '{"message": {"state": ["is invalid"]}}', False),
         ("gitlab", "running", 400, '["Cannot transition status via :run from :running"]', False),
         ("gitlab", "running", 400, "Cannot transition status via :run from :running", False),
+        ("gitlab", "running", 400, "[" * 8192, False),
         (
             "gitlab",
             "running",

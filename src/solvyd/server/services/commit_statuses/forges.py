@@ -220,7 +220,7 @@ def already_in_state(forge: str, state: str, status_code: int, body: str) -> boo
         return False
     try:
         answer = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # hostile text: 8 KiB of "[" is too deep
         return False
     message = answer.get("message") if isinstance(answer, dict) else None
     if not isinstance(message, str):
