@@ -464,16 +464,25 @@ async def _first_attempt(http: httpx.AsyncClient, build_id: str) -> CommitStatus
 async def test_a_row_that_cannot_be_sent_fails_alone(
     settings: ServerSettings, fake_forge: FakeForge
 ) -> None:
-    """One claim takes four rows: one sends fine; one's api_url passed the edge but httpx
+    """One claim takes five rows: one sends fine; one's api_url passed the edge but httpx
     refuses it (a port that is no number: InvalidURL); one's token cannot be a header value
     (non-ASCII); one's forge answers with NUL and bytes that are not UTF-8 (which PostgreSQL's
-    text refuses). Each gets its own outcome; later rows still go out."""
+    text refuses); one's answers in gzip, unasked, and not even valid gzip (which would not
+    decode). Each gets its own outcome; later rows still go out."""
 
     def garbage(forge: str, request: Request) -> Response:
         return Response(b'{"message": "no\x00pe \xff\xfe"}', 422, media_type="application/json")
 
+    def bad_gzip(forge: str, request: Request) -> Response:
+        headers = {"Content-Encoding": "gzip"}
+        return Response(b"\x1f\x8bnot gzip", 422, headers=headers, media_type="application/json")
+
     fake_forge.hold_first = asyncio.Event()
-    async with other_forge(garbage) as broken, app_client(settings) as http:
+    async with (
+        other_forge(garbage) as broken,
+        other_forge(bad_gzip) as gzipped,
+        app_client(settings) as http,
+    ):
         admin = await admin_headers(http)
         first = await _job_with_forge(http, admin, _forge("github", fake_forge))
         good = await _job_with_forge(http, admin, _forge("gitea", fake_forge))
@@ -484,15 +493,16 @@ async def test_a_row_that_cannot_be_sent_fails_alone(
         bad_url = await _job_with_forge(
             http, admin, {**_forge("github", fake_forge), "api_url": "http://127.0.0.1:x"}
         )
+        compressed = await _job_with_forge(http, admin, _forge("gitea", gzipped))
         held = await trigger(http, admin, first["id"], commit_sha=SHA)
         await fake_forge.wait_for(1)
-        # While the sender waits on the first forge, three rows fall due: one claim takes them.
+        # While the sender waits on the first forge, the others fall due: one claim takes them.
         builds = [
             await trigger(http, admin, job["id"], commit_sha=SHA)
-            for job in (good, bad_token, garbled, bad_url)
+            for job in (good, bad_token, garbled, bad_url, compressed)
         ]
         fake_forge.hold_first.set()
-        good_build, bad_build, garbled_build, bad_url_build = [
+        good_build, bad_build, garbled_build, bad_url_build, compressed_build = [
             await _settled(http, admin, build["id"]) for build in builds
         ]
         later = await trigger(http, admin, good["id"], commit_sha=SHA)
@@ -511,6 +521,9 @@ async def test_a_row_that_cannot_be_sent_fails_alone(
     [report] = garbled_build["status_reports"]
     assert (report["status"], report["response_status"]) == ("failed", 422)
     assert report["response_body"] == '{"message": "nope \ufffd\ufffd"}'
+    [report] = compressed_build["status_reports"]
+    assert (report["status"], report["response_status"]) == ("failed", 422)
+    assert report["response_body"] == "(a compressed answer, not shown)"
     assert later_build["status_reports"][0]["status"] == "sent"
 
 
