@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -349,11 +350,16 @@ def test_jobs_schedules_and_badge_from_the_cli(
     assert again.returncode == 0 and "unchanged" in again.stderr, again.stderr
 
     shown = _cli(["jobs", "show", "nightly"], config).stdout
+    # The next 1 January on the real clock (in its first hours, this year's is still ahead).
+    year = datetime.now(UTC).year
+    if datetime.now(UTC) >= datetime(year, 1, 1, 2, 0, tzinfo=UTC):
+        year += 1
     for line in (
         "public_badge: True",
-        "next_run_at: 2027-01-01T02:00:00Z",
-        "0 3 1 1 *;tz=Europe/Berlin;branch=release;env=MODE=full  next run: 2027-01-01T02:00:00Z",
-        "30 4 1 1 *;tz=UTC  next run: 2027-01-01T04:30:00Z",
+        f"next_run_at: {year}-01-01T02:00:00Z",
+        "0 3 1 1 *;tz=Europe/Berlin;branch=release;env=MODE=full  "
+        f"next run: {year}-01-01T02:00:00Z",
+        f"30 4 1 1 *;tz=UTC  next run: {year}-01-01T04:30:00Z",
     ):
         assert line in shown, shown
     badge = httpx.get(f"{url}/api/v1/badges/nightly.svg")

@@ -1,5 +1,6 @@
-"""Badges: the SVG of a public job's last finished build; the same 404 for a private job and
-a missing one; hostile text escaped."""
+"""Badges: the SVG of a public job's last finished build of its default branch (or the one
+asked), never a pull request's or a tag's; the same 404 for a private job and a missing one;
+hostile text escaped."""
 
 import xml.etree.ElementTree as ET
 from typing import Any
@@ -17,6 +18,7 @@ from tests.integration.api_helpers import (
     set_status,
     trigger,
 )
+from tests.support.forge_payloads import HookRequest, github, sign
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -30,11 +32,16 @@ async def _finish(
     client: httpx.AsyncClient, admin: Headers, job: dict[str, Any], status: str, **body: Any
 ) -> None:
     """Trigger a build of `job` and have a worker run it to `status`."""
-    worker = await register_worker(client)
     build = await trigger(client, admin, job["id"], **body)
-    assert (await claim_build(client, worker))["build_id"] == build["id"]
+    await _run(client, build["id"], status)
+
+
+async def _run(client: httpx.AsyncClient, build_id: str, status: str) -> None:
+    """Have a worker run the (only) queued build to `status`."""
+    worker = await register_worker(client)
+    assert (await claim_build(client, worker))["build_id"] == build_id
     for state in ("running", status):
-        response = await set_status(client, worker, build["id"], state)
+        response = await set_status(client, worker, build_id, state)
         assert response.status_code == 200, response.text
 
 
@@ -57,24 +64,80 @@ async def test_a_public_badge_shows_the_last_finished_build(
     client: httpx.AsyncClient, admin: Headers
 ) -> None:
     job = await create_job(client, admin, branch="main", public_badge=True)
-    assert await _badge(client, job["name"]) == ("unknown", "build: unknown")
+    assert await _badge(client, job["name"]) == ("unknown", "build on main: unknown")
 
     await _finish(client, admin, job, "success")
     assert (await _badge(client, job["name"]))[0] == "passing"
 
     await _finish(client, admin, job, "failure", branch="dev")
-    assert (await _badge(client, job["name"]))[0] == "failing"  # the last, of any branch
+    # Without ?branch=, the job's own branch: dev's failure is not main's.
+    assert await _badge(client, job["name"]) == ("passing", "build on main: passing")
     assert await _badge(client, job["name"], branch="main") == ("passing", "build on main: passing")
     assert (await _badge(client, job["name"], branch="dev"))[0] == "failing"
     assert (await _badge(client, job["name"], branch="none-yet"))[0] == "unknown"
 
     # A build not finished yet does not change the badge.
     queued = await trigger(client, admin, job["id"])
-    assert (await _badge(client, job["name"]))[0] == "failing"
+    assert (await _badge(client, job["name"]))[0] == "passing"
 
     cancelled = await client.post(f"{API}/builds/{queued['id']}/cancel", headers=admin)
     assert cancelled.status_code == 200, cancelled.text
     assert (await _badge(client, job["name"]))[0] == "cancelled"
+
+
+async def test_a_job_without_a_branch_shows_its_last_build_of_any_branch(
+    client: httpx.AsyncClient, admin: Headers
+) -> None:
+    job = await create_job(client, admin, public_badge=True)
+    await _finish(client, admin, job, "success", branch="main")
+    await _finish(client, admin, job, "failure", branch="dev")
+    assert await _badge(client, job["name"]) == ("failing", "build: failing")
+
+
+async def _hook_build(client: httpx.AsyncClient, request: HookRequest, secret: str) -> str:
+    signed = sign(request, secret)
+    response = await client.post(f"{API}/hooks/github", headers=signed.headers, content=signed.body)
+    assert response.status_code == 202, response.text
+    [build] = response.json()["builds"]
+    return str(build["id"])
+
+
+async def test_pull_request_and_tag_builds_never_show_on_the_badge(
+    client: httpx.AsyncClient, admin: Headers
+) -> None:
+    """A push to main passes; then a pull request from a fork's own `main` branch fails (its
+    build's branch is `main` too), and so do a tag's build and a retry of the pull request's:
+    the badge, of main or of any branch asked, still says main passed. Requests are GitHub's
+    webhooks as it documents them (tests/support/forge_payloads/github.py)."""
+    secret = "badge-hook-secret-42"
+    repo = github.repository("octo-org", "hello-world")
+    job = await create_job(
+        client,
+        admin,
+        scm_url="https://github.com/octo-org/hello-world.git",
+        branch="main",
+        webhook_secret=secret,
+        public_badge=True,
+    )
+    await _run(client, await _hook_build(client, github.push(repo=repo), secret), "success")
+    fork = github.repository("someone", "hello-world")
+    pull = github.pull_request(repo=repo, head_repo=fork, head_ref="main", base_ref="main")
+    pull_build = await _hook_build(client, pull, secret)
+    await _run(client, pull_build, "failure")
+    tag = github.push(repo=repo, ref="refs/tags/v1.0")
+    await _run(client, await _hook_build(client, tag, secret), "failure")
+    retried = await client.post(f"{API}/builds/{pull_build}/retry", headers=admin)
+    assert retried.status_code == 201, retried.text
+    await _run(client, retried.json()["id"], "failure")
+
+    # All four are builds of `main` (a tag's build is queued on the job's branch).
+    builds = (await client.get(f"{API}/builds", headers=admin)).json()["items"]
+    assert sorted((b["branch"], b["status"]) for b in builds) == [("main", "failure")] * 3 + [
+        ("main", "success")
+    ]
+    assert await _badge(client, job["name"]) == ("passing", "build on main: passing")
+    assert (await _badge(client, job["name"], branch="main"))[0] == "passing"
+    assert (await _badge(client, job["name"], branch="v1.0"))[0] == "unknown"
 
 
 async def test_a_private_job_and_a_missing_one_answer_the_same_404(

@@ -5,11 +5,17 @@ each shape comes from) and checks the path, the auth header and the body.
 
 Also: a 500 is retried and then sent; a 401 fails at once and the build shows the forge's
 answer (never the token); a pending report is a row, so a restarted server sends it; a job
-without a forge adds no rows; the forge setting is validated at the edge."""
+without a forge adds no rows; the forge setting is validated at the edge.
+
+And the forge is hostile: a row whose request cannot be made, or whose answer is garbage,
+fails alone; a forge that echoes the token never gets it shown or logged; one that trickles its
+answer or sends an endless one cannot hold the sender; GitLab's refusal of a state its status
+already has counts as sent."""
 
 import asyncio
+import logging
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
@@ -17,9 +23,13 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy as sa
+import structlog
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from solvyd.server.app import create_app
 from solvyd.server.db.models import Build, CommitStatusReport
+from solvyd.server.services.commit_statuses.sender import MAX_RESPONSE_BYTES
 from solvyd.server.settings import ServerSettings
 from solvyd.shared.clock import utcnow
 from tests.integration.api_helpers import (
@@ -401,3 +411,305 @@ async def test_a_forge_needs_a_repository(client: httpx.AsyncClient) -> None:
     assert "owner/repo" in assert_error(response, 422)
     response = await client.patch(f"{API}/jobs/{job['id']}", headers=admin, json={"forge": None})
     assert response.json()["forge"] is None
+
+
+@asynccontextmanager
+async def other_forge(answer: Any) -> AsyncIterator[FakeForge]:
+    """A second fake forge whose every answer is `answer(forge, request)`."""
+    async with forge_status_server(TOKEN) as forge:
+        forge.answer = answer
+        yield forge
+
+
+def _trickle(status_code: int) -> Any:
+    """An answer that never ends: a byte every 0.1 s (each read is quick; the whole is not)."""
+
+    def answer(forge: str, request: Request) -> Response:
+        async def body() -> AsyncIterator[bytes]:
+            while True:
+                yield b" "
+                await asyncio.sleep(0.1)
+
+        return StreamingResponse(body(), status_code=status_code, media_type="application/json")
+
+    return answer
+
+
+def _endless(status_code: int) -> Any:
+    """An answer that never ends, as fast as the connection takes it."""
+
+    def answer(forge: str, request: Request) -> Response:
+        async def body() -> AsyncIterator[bytes]:
+            chunk = b'{"message": "' + b"y" * 65536
+            while True:
+                yield chunk
+                await asyncio.sleep(0)
+
+        return StreamingResponse(body(), status_code=status_code, media_type="application/json")
+
+    return answer
+
+
+async def _first_attempt(http: httpx.AsyncClient, build_id: str) -> CommitStatusReport:
+    """The build's report once its first attempt is recorded (bounded)."""
+    deadline = utcnow() + timedelta(seconds=15)
+    while True:
+        rows = [row for row in await _reports(http) if str(row.build_id) == build_id]
+        if rows and rows[0].attempts >= 1:
+            return rows[0]
+        assert utcnow() < deadline, rows
+        await asyncio.sleep(0.05)
+
+
+async def test_a_row_that_cannot_be_sent_fails_alone(
+    settings: ServerSettings, fake_forge: FakeForge
+) -> None:
+    """One claim takes five rows: one sends fine; one's api_url passed the edge but httpx
+    refuses it (a port that is no number: InvalidURL); one's token cannot be a header value
+    (non-ASCII); one's forge answers with NUL and bytes that are not UTF-8 (which PostgreSQL's
+    text refuses); one's answers in gzip, unasked, and not even valid gzip (which would not
+    decode). Each gets its own outcome; later rows still go out."""
+
+    def garbage(forge: str, request: Request) -> Response:
+        return Response(b'{"message": "no\x00pe \xff\xfe"}', 422, media_type="application/json")
+
+    def bad_gzip(forge: str, request: Request) -> Response:
+        headers = {"Content-Encoding": "gzip"}
+        return Response(b"\x1f\x8bnot gzip", 422, headers=headers, media_type="application/json")
+
+    fake_forge.hold_first = asyncio.Event()
+    async with (
+        other_forge(garbage) as broken,
+        other_forge(bad_gzip) as gzipped,
+        app_client(settings) as http,
+    ):
+        admin = await admin_headers(http)
+        first = await _job_with_forge(http, admin, _forge("github", fake_forge))
+        good = await _job_with_forge(http, admin, _forge("gitea", fake_forge))
+        bad_token = await _job_with_forge(
+            http, admin, _forge("github", fake_forge), token="t\u00f6ken-Zq81xWv3"
+        )
+        garbled = await _job_with_forge(http, admin, _forge("gitlab", broken))
+        bad_url = await _job_with_forge(
+            http, admin, {**_forge("github", fake_forge), "api_url": "http://127.0.0.1:x"}
+        )
+        compressed = await _job_with_forge(http, admin, _forge("gitea", gzipped))
+        held = await trigger(http, admin, first["id"], commit_sha=SHA)
+        await fake_forge.wait_for(1)
+        # While the sender waits on the first forge, the others fall due: one claim takes them.
+        builds = [
+            await trigger(http, admin, job["id"], commit_sha=SHA)
+            for job in (good, bad_token, garbled, bad_url, compressed)
+        ]
+        fake_forge.hold_first.set()
+        good_build, bad_build, garbled_build, bad_url_build, compressed_build = [
+            await _settled(http, admin, build["id"]) for build in builds
+        ]
+        later = await trigger(http, admin, good["id"], commit_sha=SHA)
+        later_build = await _settled(http, admin, later["id"])
+        assert (await _settled(http, admin, held["id"]))["status_reports"][0]["status"] == "sent"
+    [report] = good_build["status_reports"]
+    assert (report["status"], report["attempts"]) == ("sent", 1)
+    [report] = bad_build["status_reports"]
+    assert (report["status"], report["attempts"]) == ("failed", 1)
+    assert "cannot carry" in report["last_error"]
+    assert report["response_status"] is None
+    assert "Zq81xWv3" not in str(bad_build)
+    [report] = bad_url_build["status_reports"]
+    assert (report["status"], report["attempts"]) == ("failed", 1)
+    assert "InvalidURL" in report["last_error"]
+    [report] = garbled_build["status_reports"]
+    assert (report["status"], report["response_status"]) == ("failed", 422)
+    assert report["response_body"] == '{"message": "nope \ufffd\ufffd"}'
+    [report] = compressed_build["status_reports"]
+    assert (report["status"], report["response_status"]) == ("failed", 422)
+    assert report["response_body"] == "(a compressed answer, not shown)"
+    assert later_build["status_reports"][0]["status"] == "sent"
+
+
+@pytest.fixture
+def captured_logs(caplog: pytest.LogCaptureFixture) -> Iterator[list[dict[str, Any]]]:
+    """What the server logged: structlog's events, and (in caplog) the standard library's,
+    httpx's and httpcore's own debug lines among them."""
+    caplog.set_level(logging.DEBUG)
+    with structlog.testing.capture_logs() as events:
+        yield events
+
+
+async def test_a_forge_that_echoes_the_token_never_gets_it_shown(
+    settings: ServerSettings,
+    caplog: pytest.LogCaptureFixture,
+    captured_logs: list[dict[str, Any]],
+) -> None:
+    """The forge answers 401 and echoes the Authorization header it got, again and again, so
+    that one copy straddles where the kept answer is cut; another job's token has a line break
+    inside, which no header can carry (httpx would refuse it naming the value). Neither token
+    shows in the stored report, the API's answers or the logs (the server's, httpx's and
+    httpcore's own, at debug level)."""
+    token = "s3cr3t-Tk9wQ2vL7pX"
+
+    def echo(forge: str, request: Request) -> Response:
+        said = request.headers["authorization"]
+        # Every offset around the cut gets a copy of the token.
+        text = "".join(f"{i:04d} {said} " for i in range(1000))
+        return JSONResponse({"message": "Bad credentials", "you_sent": text}, status_code=401)
+
+    newline_token = "line-Rq5tY8\nbreak-Hs2Kd4"
+    async with other_forge(echo) as echoing, app_client(settings) as http:
+        admin = await admin_headers(http)
+        echoed_job = await _job_with_forge(
+            http, admin, _forge("github", echoing), token=f" {token}\n"
+        )
+        broken_job = await _job_with_forge(
+            http, admin, _forge("gitea", echoing), token=newline_token
+        )
+        echoed = await _settled(
+            http, admin, (await trigger(http, admin, echoed_job["id"], commit_sha=SHA))["id"]
+        )
+        broken = await _settled(
+            http, admin, (await trigger(http, admin, broken_job["id"], commit_sha=SHA))["id"]
+        )
+        listed = await http.get(f"{API}/builds", headers=admin)
+    # The stripped token went out (a pasted line end is no part of it), and came back.
+    assert echoing.received[0].headers["authorization"] == f"Bearer {token}"
+    [report] = echoed["status_reports"]
+    assert (report["status"], report["response_status"]) == ("failed", 401)
+    assert "Bearer ***" in report["response_body"]
+    assert len(report["response_body"]) <= MAX_RESPONSE_BYTES
+    [report] = broken["status_reports"]
+    assert report["status"] == "failed"
+    assert "cannot carry" in report["last_error"]
+    assert len(echoing.received) == 1  # the second request never left
+    seen = [str(echoed), str(broken), listed.text, str(captured_logs), caplog.text]
+    for secret in (token, *newline_token.split("\n")):
+        pieces = {secret[i : i + 6] for i in range(len(secret) - 5)}
+        leaked = [piece for piece in pieces for text in seen if piece in text]
+        assert leaked == [], leaked
+
+
+async def test_a_forge_that_trickles_its_answer_cannot_hold_the_sender(
+    settings: ServerSettings,
+) -> None:
+    """A 502 whose body comes a byte at a time for ever: each read is quick, so only a bound
+    on the whole call ends it, and the report is retried. A 201 that does the same is sent:
+    its body is not read."""
+    async with (
+        other_forge(_trickle(502)) as failing,
+        other_forge(_trickle(201)) as passing,
+        app_client(settings, commit_status_timeout_seconds=1.0) as http,
+    ):
+        admin = await admin_headers(http)
+        slow = await _job_with_forge(http, admin, _forge("github", failing))
+        fine = await _job_with_forge(http, admin, _forge("github", passing))
+        slow_build = await trigger(http, admin, slow["id"], commit_sha=SHA)
+        row = await _first_attempt(http, slow_build["id"])
+        fine_build = await trigger(http, admin, fine["id"], commit_sha=SHA)
+        settled = await _settled(http, admin, fine_build["id"])
+    assert (row.status, row.last_error) == ("pending", "the forge did not answer in time")
+    assert row.next_attempt_at is not None
+    [report] = settled["status_reports"]
+    assert (report["status"], report["response_status"]) == ("sent", 201)
+    assert report["response_body"] is None
+
+
+async def test_an_endless_answer_is_read_only_as_far_as_it_is_kept(
+    settings: ServerSettings,
+) -> None:
+    async with (
+        other_forge(_endless(422)) as refusing,
+        other_forge(_endless(201)) as accepting,
+        app_client(settings) as http,
+    ):
+        admin = await admin_headers(http)
+        refused_job = await _job_with_forge(http, admin, _forge("gitea", refusing))
+        accepted_job = await _job_with_forge(http, admin, _forge("gitea", accepting))
+        refused = await trigger(http, admin, refused_job["id"], commit_sha=SHA)
+        accepted = await trigger(http, admin, accepted_job["id"], commit_sha=SHA)
+        refused_build = await _settled(http, admin, refused["id"])
+        accepted_build = await _settled(http, admin, accepted["id"])
+    [report] = refused_build["status_reports"]
+    assert (report["status"], report["response_status"]) == ("failed", 422)
+    assert report["response_body"].startswith('{"message": "yyy')
+    assert len(report["response_body"]) <= MAX_RESPONSE_BYTES
+    [report] = accepted_build["status_reports"]
+    assert (report["status"], report["response_status"]) == ("sent", 201)
+
+
+async def test_triggering_reads_and_locks_no_status_rows(settings: ServerSettings) -> None:
+    """A new build has no earlier report: the trigger's transaction only inserts its row (no
+    SELECT, so no FOR UPDATE either), while a later state change still finds and updates it.
+    The sender runs meanwhile on other connections: statements are grouped by transaction."""
+    async with app_client(settings) as http, forge_status_server(TOKEN) as forge:
+        admin = await admin_headers(http)
+        job = await _job_with_forge(http, admin, _forge("github", forge))
+        engine = http.app.state.ctx.db.engine.sync_engine  # type: ignore[attr-defined]
+        # (connection, statement), or (connection, None) where its transaction ended.
+        executed: list[tuple[Any, str | None]] = []
+
+        def statement(conn: Any, cursor: Any, text: str, *args: Any) -> None:
+            executed.append((conn, " ".join(text.split()).upper()))
+
+        def ended(conn: Any) -> None:
+            executed.append((conn, None))
+
+        sa.event.listen(engine, "before_cursor_execute", statement)
+        sa.event.listen(engine, "commit", ended)
+        sa.event.listen(engine, "rollback", ended)
+        try:
+            build = await trigger(http, admin, job["id"], commit_sha=SHA)
+            worker = await register_worker(http)
+            await claim_build(http, worker)
+            await set_status(http, worker, build["id"], "running")
+        finally:
+            for name, listener in (
+                ("before_cursor_execute", statement),
+                ("commit", ended),
+                ("rollback", ended),
+            ):
+                sa.event.remove(engine, name, listener)
+        settled = await _settled(http, admin, build["id"])
+    transactions: list[list[str]] = []
+    open_ones: dict[int, list[str]] = {}
+    for conn, text in executed:
+        if text is None:
+            transactions.append(open_ones.pop(id(conn), []))
+        else:
+            open_ones.setdefault(id(conn), []).append(text)
+    touching = [
+        [text for text in transaction if "COMMIT_STATUS_REPORTS" in text]
+        for transaction in transactions
+    ]
+    [on_trigger] = [
+        t for t in touching if any(s.startswith("INSERT INTO COMMIT_STATUS") for s in t)
+    ]
+    assert len(on_trigger) == 1, on_trigger
+    # The `running` report found the row by its build and updated it.
+    assert any(
+        any(s.startswith("SELECT") and "BUILD_ID = " in s for s in t)
+        and any(s.startswith("UPDATE COMMIT_STATUS_REPORTS SET STATE=") for s in t)
+        for t in touching
+    )
+    assert settled["status_reports"][0]["state"] == "running"
+
+
+async def test_gitlab_refusing_a_state_it_already_shows_counts_as_sent(
+    settings: ServerSettings, fake_forge: FakeForge
+) -> None:
+    """GitLab records `pending` but its answer is late: Solvyd gives up waiting and sends
+    `pending` again, which GitLab refuses with 400 "Cannot transition status via :enqueue
+    from :pending" (the fake answers as GitLab does, see forge_status_server.py). The commit
+    shows what was meant: the report is sent, with no error."""
+    fake_forge.hold_first = asyncio.Event()
+    try:
+        async with app_client(settings, commit_status_timeout_seconds=1.0) as http:
+            admin = await admin_headers(http)
+            job = await _job_with_forge(http, admin, _forge("gitlab", fake_forge))
+            build = await trigger(http, admin, job["id"], commit_sha=SHA)
+            settled = await _settled(http, admin, build["id"])
+    finally:
+        fake_forge.hold_first.set()
+    [report] = settled["status_reports"]
+    assert (report["status"], report["attempts"], report["last_error"]) == ("sent", 2, None)
+    assert report["response_status"] == 400
+    assert "Cannot transition status via :enqueue from :pending" in report["response_body"]
+    assert fake_forge.states() == ["pending", "pending"]

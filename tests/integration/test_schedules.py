@@ -1,9 +1,11 @@
 """Job schedules: validation at the edge, and exactly one build per due time.
 
 The schedule round (`start_due_schedules`) is driven directly with a chosen "now", so the
-tests never wait for a clock. The schedules chosen come due only on the first of a month, at
-the earliest in January 2027, so the server's own background loop (running on the real clock
-in the same app) finds nothing due meanwhile."""
+tests never wait for a clock. The chosen times are in the coming calendar year (`YEAR`), never
+fixed dates: a schedule counts from when it was saved, on the real clock, so a "now" that the
+real clock has passed would find nothing due. The schedules chosen come due only on the first
+of a month, so the server's own background loop (running on the real clock in the same app)
+finds nothing due meanwhile."""
 
 import asyncio
 import uuid
@@ -14,7 +16,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from solvyd.server.db.models import Build, ScheduleRun
+from solvyd.server.db.models import Build, Job, ScheduleRun
 from solvyd.server.services.context import ServerContext
 from solvyd.server.services.schedules import prune_schedule_runs, start_due_schedules
 from tests.integration.api_helpers import (
@@ -28,7 +30,9 @@ from tests.integration.api_helpers import (
 )
 
 MONTHLY = "0 3 1 * *"  # 03:00 on the first of each month
-NEW_YEAR = datetime(2027, 1, 1, 3, 0, tzinfo=UTC)
+# Always ahead of the real clock, so ahead of when each test's schedules are saved.
+YEAR = datetime.now(UTC).year + 1
+NEW_YEAR = datetime(YEAR, 1, 1, 3, 0, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -117,11 +121,15 @@ async def test_job_read_shows_each_schedules_next_run_and_the_soonest(
     )
     assert job["public_badge"] is True
     utc, berlin = job["schedules"]
+    # The next 1 January, on the real clock (in its first hours, this year's may be ahead).
+    year = datetime.now(UTC).year
+    if datetime.now(UTC) >= datetime(year, 1, 1, 2, 0, tzinfo=UTC):
+        year += 1
     assert utc["timezone"] == "UTC"
-    assert utc["next_run_at"] == "2027-01-01T03:00:00Z"
-    assert berlin["next_run_at"] == "2027-01-01T02:00:00Z"  # CET is UTC+1 in winter
+    assert utc["next_run_at"] == f"{year}-01-01T03:00:00Z"
+    assert berlin["next_run_at"] == f"{year}-01-01T02:00:00Z"  # CET is UTC+1 in winter
     assert berlin["branch"] == "nightly"
-    assert job["next_run_at"] == "2027-01-01T02:00:00Z"
+    assert job["next_run_at"] == f"{year}-01-01T02:00:00Z"
 
     cleared = await client.patch(f"{API}/jobs/{job['id']}", headers=admin, json={"schedules": []})
     assert cleared.status_code == 200, cleared.text
@@ -152,7 +160,7 @@ async def test_a_due_schedule_starts_exactly_one_cron_build(
 
     first = await start_due_schedules(ctx, NEW_YEAR)
     assert len(first.started) == 1
-    assert first.next_due_at == datetime(2027, 2, 1, 3, 0, tzinfo=UTC)
+    assert first.next_due_at == datetime(YEAR, 2, 1, 3, 0, tzinfo=UTC)
     build = await get_build(client, admin, str(first.started[0]))
     assert build["status"] == "queued"
     assert build["branch"] == "nightly"
@@ -189,15 +197,15 @@ async def test_after_downtime_only_the_latest_missed_due_time_starts(
 ) -> None:
     job = await create_job(client, admin, schedules=[{"cron": MONTHLY}])
     ctx = _ctx(client)
-    # Down from now until mid-May 2027: five due times missed (January to May).
-    back = datetime(2027, 5, 14, 12, 0, tzinfo=UTC)
+    # Down from now until mid-May of next year: five due times missed (January to May).
+    back = datetime(YEAR, 5, 14, 12, 0, tzinfo=UTC)
     assert len((await start_due_schedules(ctx, back)).started) == 1
     assert (await start_due_schedules(ctx, back)).started == []
     async with ctx.db.transaction() as session:
         (run,) = await session.scalars(sa.select(ScheduleRun))
-    assert run.due_at == datetime(2027, 5, 1, 3, 0, tzinfo=UTC)
+    assert run.due_at == datetime(YEAR, 5, 1, 3, 0, tzinfo=UTC)
     # The next due time after that is a new one: one more build.
-    june = datetime(2027, 6, 1, 3, 0, 5, tzinfo=UTC)
+    june = datetime(YEAR, 6, 1, 3, 0, 5, tzinfo=UTC)
     assert len((await start_due_schedules(ctx, june)).started) == 1
     assert len(await _builds_of(client, job["id"])) == 2
 
@@ -209,12 +217,12 @@ async def test_a_schedule_in_a_time_zone_comes_due_at_its_local_time(
         client, admin, schedules=[{"cron": MONTHLY, "timezone": "Europe/Berlin"}]
     )
     ctx = _ctx(client)
-    assert (await start_due_schedules(ctx, datetime(2027, 1, 1, 1, 59, tzinfo=UTC))).started == []
+    assert (await start_due_schedules(ctx, datetime(YEAR, 1, 1, 1, 59, tzinfo=UTC))).started == []
     assert (
-        len((await start_due_schedules(ctx, datetime(2027, 1, 1, 2, 0, tzinfo=UTC))).started) == 1
+        len((await start_due_schedules(ctx, datetime(YEAR, 1, 1, 2, 0, tzinfo=UTC))).started) == 1
     )
     # In summer Berlin is UTC+2.
-    july = await start_due_schedules(ctx, datetime(2027, 7, 1, 1, 0, tzinfo=UTC))
+    july = await start_due_schedules(ctx, datetime(YEAR, 7, 1, 1, 0, tzinfo=UTC))
     assert len(july.started) == 1
     assert len(await _builds_of(client, job["id"])) == 2
 
@@ -226,13 +234,19 @@ async def test_a_changed_schedule_starts_from_the_change(
     job = await create_job(client, admin, schedules=[{"cron": MONTHLY}])
     ctx = _ctx(client)
     assert len((await start_due_schedules(ctx, NEW_YEAR)).started) == 1
-    # A schedule set now whose last due time was minutes ago: nothing until the next one.
+    # A schedule set now, due every minute: its due times up to the moment it was saved (the
+    # last one under a minute before) start nothing. Judged at that moment, not a later read
+    # of the clock, which a minute's turn may already have passed.
     changed = await client.patch(
         f"{API}/jobs/{job['id']}", headers=admin, json={"schedules": [{"cron": "* * * * *"}]}
     )
     assert changed.status_code == 200, changed.text
-    now = datetime.now(UTC)
-    assert (await start_due_schedules(ctx, now)).started == []
+    async with ctx.db.transaction() as session:
+        saved_at = await session.scalar(
+            sa.select(Job.schedules_since).where(Job.id == uuid.UUID(job["id"]))
+        )
+    assert saved_at is not None
+    assert (await start_due_schedules(ctx, saved_at)).started == []
 
 
 async def test_a_pipeline_that_fails_to_plan_is_recorded_once(
@@ -262,14 +276,14 @@ async def test_old_runs_are_pruned_but_each_schedules_newest_is_kept(
     job = await create_job(client, admin, schedules=[{"cron": MONTHLY}, {"cron": "0 4 1 1 *"}])
     ctx = _ctx(client)
     for month in (1, 2, 3):
-        await start_due_schedules(ctx, datetime(2027, month, 1, 5, 0, tzinfo=UTC))
+        await start_due_schedules(ctx, datetime(YEAR, month, 1, 5, 0, tzinfo=UTC))
     assert len(await _builds_of(client, job["id"])) == 4  # three monthly, one yearly
     # In mid-May: January and February's monthly runs are older than 30 days and not the
     # newest; March's is the newest monthly one, January's the newest yearly one.
-    may = datetime(2027, 5, 14, tzinfo=UTC)
+    may = datetime(YEAR, 5, 14, tzinfo=UTC)
     assert await prune_schedule_runs(ctx, may) == 2
     async with ctx.db.transaction() as session:
         kept = sorted(await session.scalars(sa.select(ScheduleRun.due_at)))
-    assert kept == [datetime(2027, 1, 1, 4, 0, tzinfo=UTC), datetime(2027, 3, 1, 3, 0, tzinfo=UTC)]
+    assert kept == [datetime(YEAR, 1, 1, 4, 0, tzinfo=UTC), datetime(YEAR, 3, 1, 3, 0, tzinfo=UTC)]
     # Nothing handled is started again.
-    assert (await start_due_schedules(ctx, datetime(2027, 3, 20, tzinfo=UTC))).started == []
+    assert (await start_due_schedules(ctx, datetime(YEAR, 3, 20, tzinfo=UTC))).started == []

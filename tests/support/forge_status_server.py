@@ -12,7 +12,12 @@ Where the shapes come from (the forges' API documentation):
   status-of-a-commit): POST /api/v4/projects/{id or URL-encoded path}/statuses/{sha},
   "PRIVATE-TOKEN: <token>", `state` (pending, running, success, failed, canceled; required),
   `name`, `target_url`, `description`; answers 201. A bad token: 401 {"message": "401
-  Unauthorized"}.
+  Unauthorized"}. A `pending` or `running` status posted again while the commit's status of
+  that name already has it is refused by GitLab's state machine: 400 {"message": "Cannot
+  transition status via :enqueue from :pending (Reason(s): Status cannot transition via
+  \"enqueue\")"} (gitlab.com/gitlab-org/gitlab-foss/-/issues/25807, which shows the request
+  and the answer; `:run from :running` for `running`). A finished status is not looked up, so
+  posting it again makes a new one (201).
 - Gitea, "Create a commit status" (the API's CreateStatusOption): POST
   /api/v1/repos/{owner}/{repo}/statuses/{sha}, "Authorization: token <token>", `state`
   (pending, success, error, failure, warning), `context`, `target_url`, `description`;
@@ -27,7 +32,7 @@ Where the shapes come from (the forges' API documentation):
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,6 +50,8 @@ STATES = {
 }
 # The field that names the status, per forge.
 NAME_FIELD = {"github": "context", "gitlab": "name", "gitea": "context", "bitbucket": "key"}
+# GitLab's state machine event for each state it refuses to enter again.
+GITLAB_EVENTS = {"pending": "enqueue", "running": "run"}
 
 
 @dataclass
@@ -66,6 +73,11 @@ class FakeForge:
     scripted: list[tuple[int, Any]] = field(default_factory=list)
     # When set, the first request is answered only once this is set (a slow forge).
     hold_first: asyncio.Event | None = None
+    # The test's own answer to every request instead of the forge's (a broken or hostile
+    # forge): called with the forge's name and the request, once it has been recorded.
+    answer: Callable[[str, Request], Response] | None = None
+    # GitLab: the state of each (project, sha, name) status not finished yet.
+    gitlab_open: dict[tuple[str, str, str], str] = field(default_factory=dict)
 
     def states(self, forge: str | None = None) -> list[str]:
         return [r.body["state"] for r in self.received if forge is None or r.forge == forge]
@@ -100,8 +112,18 @@ class FakeForge:
                 body=body,
             )
         )
+        if self.answer is not None:
+            return self.answer(forge, request)
+        # Decided (and GitLab's status moved) on arrival, as the forge does, even when the
+        # answer is then held back.
+        answer = self._forge_answer(forge, request, headers, body)
         if self.hold_first is not None and len(self.received) == 1:
             await asyncio.wait_for(self.hold_first.wait(), 30)
+        return answer
+
+    def _forge_answer(
+        self, forge: str, request: Request, headers: dict[str, str], body: Any
+    ) -> Response:
         if not self._authorized(forge, headers):
             if forge == "github":
                 return JSONResponse(
@@ -117,7 +139,31 @@ class FakeForge:
             return JSONResponse(payload, status_code=status)
         if body.get("state") not in STATES[forge] or not body.get(NAME_FIELD[forge]):
             return JSONResponse({"message": "Validation Failed"}, status_code=422)
+        refusal = self._gitlab_transition(forge, request, body)
+        if refusal is not None:
+            return refusal
         return JSONResponse({"id": len(self.received), **body}, status_code=201)
+
+    def _gitlab_transition(self, forge: str, request: Request, body: Any) -> Response | None:
+        """Move GitLab's status as GitLab does; the refusal of a state it already has."""
+        if forge != "gitlab":
+            return None
+        params = request.path_params
+        key = (params["project"], params["sha"], str(body.get("name")))
+        state = body.get("state")
+        current = self.gitlab_open.get(key)
+        if state in GITLAB_EVENTS and current == state:
+            event = GITLAB_EVENTS[state]
+            message = (
+                f"Cannot transition status via :{event} from :{current} "
+                f'(Reason(s): Status cannot transition via "{event}")'
+            )
+            return JSONResponse({"message": message}, status_code=400)
+        if state in GITLAB_EVENTS:
+            self.gitlab_open[key] = state
+        else:
+            self.gitlab_open.pop(key, None)
+        return None
 
     def app(self) -> Starlette:
         def route(path: str, forge: str) -> Route:

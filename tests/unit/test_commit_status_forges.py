@@ -9,6 +9,7 @@ from solvyd.server.services.commit_statuses.forges import (
     MAX_BITBUCKET_KEY,
     MAX_DESCRIPTION,
     Report,
+    already_in_state,
     bitbucket_key,
     describe,
     forge_state,
@@ -144,3 +145,39 @@ def test_the_public_url_is_an_http_url(value: str, stored: str | None) -> None:
 def test_a_public_url_that_is_no_http_url_stops_the_server(value: str) -> None:
     with pytest.raises(ValidationError, match="public"):
         ServerSettings(public_url=value)
+
+
+# GitLab's answer to a state its status already has, as gitlab-foss issue 25807 shows it.
+_GITLAB_SAME = (
+    '{"message":"Cannot transition status via :%s from :%s '
+    '(Reason(s): Status cannot transition via \\"%s\\")"}'
+)
+
+
+@pytest.mark.parametrize(
+    ("forge", "state", "code", "body", "unchanged"),
+    [
+        ("gitlab", "running", 400, _GITLAB_SAME % ("run", "running", "run"), True),
+        ("gitlab", "pending", 400, _GITLAB_SAME % ("enqueue", "pending", "enqueue"), True),
+        # A real refusal: the status is elsewhere (a build handed back after it ran).
+        ("gitlab", "pending", 400, _GITLAB_SAME % ("enqueue", "running", "enqueue"), False),
+        ("gitlab", "running", 400, _GITLAB_SAME % ("run", "runningx", "run"), False),
+        ("gitlab", "running", 422, _GITLAB_SAME % ("run", "running", "run"), False),
+        ("github", "pending", 400, _GITLAB_SAME % ("enqueue", "pending", "enqueue"), False),
+        ("gitlab", "running", 400, '{"message": {"state": ["is invalid"]}}', False),
+        ("gitlab", "running", 400, '["Cannot transition status via :run from :running"]', False),
+        ("gitlab", "running", 400, "Cannot transition status via :run from :running", False),
+        ("gitlab", "running", 400, "[" * 8192, False),
+        (
+            "gitlab",
+            "running",
+            400,
+            '{"message": "x Cannot transition status via :run from :running"}',
+            False,
+        ),
+    ],
+)
+def test_gitlab_refusing_the_state_it_has_is_told_apart(
+    forge: str, state: str, code: int, body: str, unchanged: bool
+) -> None:
+    assert already_in_state(forge, state, code, body) is unchanged

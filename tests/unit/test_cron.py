@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from solvyd.server.cron import check_cron, latest_due, next_due, schedule_key
+from solvyd.server.cron import check_cron, due_times, latest_due, next_due, schedule_key
 
 THREE = datetime(2026, 12, 4, 3, 0, tzinfo=UTC)
 
@@ -60,3 +60,29 @@ def test_the_hour_the_clocks_go_back_is_walked_in_order() -> None:
     assert latest_due(
         "30 2 * * *", "Europe/Berlin", datetime(2027, 3, 28, 1, 0, tzinfo=UTC)
     ) == datetime(2027, 3, 28, 1, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("expression", "timezone", "now"),
+    [
+        ("0 3 * * *", "UTC", THREE),
+        ("0 3 * * *", "UTC", THREE - timedelta(microseconds=1)),
+        ("*/15 * * * *", "UTC", THREE + timedelta(minutes=7)),
+        ("0 3 * * *", "Europe/Berlin", datetime(2027, 3, 27, 12, tzinfo=UTC)),
+        ("30 2 * * *", "Europe/Berlin", datetime(2027, 10, 31, 0, 45, tzinfo=UTC)),
+        ("30 2 * * *", "Europe/Berlin", datetime(2027, 10, 31, 1, 45, tzinfo=UTC)),
+        ("30 2 * * *", "Europe/Berlin", datetime(2027, 3, 28, 0, 59, tzinfo=UTC)),
+        ("@monthly", "America/New_York", datetime(2027, 11, 7, 6, 30, tzinfo=UTC)),
+    ],
+)
+def test_one_pass_finds_the_latest_and_the_next_run_as_the_api_shows_it(
+    expression: str, timezone: str, now: datetime
+) -> None:
+    """The scheduler's round takes both from one pass; they are the times `latest_due` and
+    `next_due` (the API's next_run_at) name, around the clocks' changes too."""
+    latest, upcoming = due_times(expression, timezone, now)
+    assert (latest, upcoming) == (
+        latest_due(expression, timezone, now),
+        next_due(expression, timezone, now),
+    )
+    assert latest <= now < upcoming

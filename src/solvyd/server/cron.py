@@ -50,20 +50,26 @@ def check_timezone(name: str) -> str:
 
 def latest_due(expression: str, timezone: str, now: datetime) -> datetime:
     """The latest time at or before `now` the expression names, in UTC."""
+    return due_times(expression, timezone, now)[0]
+
+
+def due_times(expression: str, timezone: str, now: datetime) -> tuple[datetime, datetime]:
+    """The latest time at or before `now` the expression names, and the first one after it
+    (the next run), in UTC: one pass, since finding the first finds the second."""
     local = now.astimezone(ZoneInfo(timezone))
     # croniter's previous time is strictly before its start: start a microsecond (the
     # smallest step a datetime has) after `now`, so a due time equal to `now` counts.
     due = croniter(expression, local + timedelta(microseconds=1)).get_prev(datetime)
     # Around a change of the clocks (the hour that happens twice) croniter's step back can
     # land a day early; stepping forward is right, so walk forward to the last one up to now.
-    # Outside such an hour this takes one step.
+    # Outside such an hour this takes one step, and that step is the next run.
     # Compared in UTC: aware datetimes of one zone compare by wall time, blind to that hour.
     for _ in range(_MAX_STEPS):
         following = croniter(expression, due).get_next(datetime)
         if following.astimezone(UTC) > now:
-            break
+            return due.astimezone(UTC), following.astimezone(UTC)
         due = following
-    return due.astimezone(UTC)
+    return due.astimezone(UTC), next_due(expression, timezone, now)
 
 
 def next_due(expression: str, timezone: str, after: datetime) -> datetime:

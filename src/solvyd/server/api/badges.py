@@ -22,10 +22,10 @@ async def get_badge(
     job_name: str,
     branch: Annotated[str | None, Query(min_length=1, max_length=255)] = None,
 ) -> Response:
-    message = await badges.badge_message(ctx, job_name, branch)
-    title = f"build on {branch}: {message}" if branch else None
+    shown = await badges.badge(ctx, job_name, branch)
+    title = f"build on {shown.branch}: {shown.message}" if shown.branch else None
     return Response(
-        render_badge("build", message, title=title),
+        render_badge("build", shown.message, title=title),
         media_type="image/svg+xml",
         # Camo and other proxies would otherwise keep showing an old result.
         headers={"Cache-Control": "no-cache"},

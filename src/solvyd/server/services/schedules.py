@@ -7,8 +7,13 @@ it takes the latest due time at or before now; if that is later than the last on
 inserts the row for it and queues the build in the same transaction. The row is unique per
 job, schedule and due time: the process whose insert lands starts the build, another one's
 insert finds it and does nothing. Only the latest due time is ever started, so a server that
-was down starts one build for all it missed, not one each."""
+was down starts one build for all it missed, not one each.
 
+A round reads only the jobs that have schedules, and works out each schedule's latest and next
+due time in one pass, in a worker thread: cron arithmetic costs ~0.3 ms a schedule, which for
+a thousand schedules would hold the event loop (claims, live logs) for a third of a second."""
+
+import asyncio
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -19,7 +24,7 @@ import structlog
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import aliased
 
-from solvyd.server.cron import DEFAULT_TIMEZONE, latest_due, next_due, schedule_key
+from solvyd.server.cron import DEFAULT_TIMEZONE, due_times, schedule_key
 from solvyd.server.db.dialects import insert_ignoring_duplicates
 from solvyd.server.db.models import Job, ScheduleRun
 from solvyd.server.schemas.builds import TriggerRequest
@@ -41,6 +46,11 @@ class ScheduleRound:
 
     started: list[uuid.UUID] = field(default_factory=list)
     next_due_at: datetime | None = None
+
+
+# A job with no schedules holds the empty list, so its JSON text is "[]" on both databases
+# (json.dumps writes it so, and PostgreSQL's json keeps the text as written).
+_HAS_SCHEDULES = sa.cast(Job.schedules, sa.Text) != "[]"
 
 
 @dataclass(frozen=True)
@@ -75,13 +85,13 @@ async def start_due_schedules(ctx: ServerContext, now: datetime) -> ScheduleRoun
 
 async def _find_due(ctx: ServerContext, now: datetime, result: ScheduleRound) -> list[_DueRun]:
     async with ctx.db.transaction() as session:
-        jobs = [
-            row
-            for row in await session.execute(
-                sa.select(Job.id, Job.name, Job.schedules, Job.schedules_since)
+        jobs = list(
+            await session.execute(
+                sa.select(Job.id, Job.name, Job.schedules, Job.schedules_since).where(
+                    _HAS_SCHEDULES
+                )
             )
-            if row.schedules
-        ]
+        )
         if not jobs:
             return []
         handled = await session.execute(
@@ -90,24 +100,33 @@ async def _find_due(ctx: ServerContext, now: datetime, result: ScheduleRound) ->
             .group_by(ScheduleRun.job_id, ScheduleRun.schedule_key)
         )
         last_handled = {(job_id, key): due_at for job_id, key, due_at in handled}
+    due, result.next_due_at = await asyncio.to_thread(_due_runs, jobs, last_handled, now)
+    return due
+
+
+def _due_runs(
+    jobs: list[sa.Row[Any]], last_handled: dict[tuple[uuid.UUID, str], datetime], now: datetime
+) -> tuple[list[_DueRun], datetime | None]:
+    """The runs due at `now` that are not handled yet, and the soonest next due time. Pure
+    computation: it runs in a worker thread."""
     due = []
+    soonest: datetime | None = None
     for row in jobs:
-        for schedule in row.schedules:
+        for schedule in row.schedules or ():
             key = schedule_key(schedule)
             expression, timezone = schedule["cron"], schedule.get("timezone") or DEFAULT_TIMEZONE
             try:
-                latest = latest_due(expression, timezone, now)
-                upcoming = next_due(expression, timezone, now)
+                latest, upcoming = due_times(expression, timezone, now)
             except (ValueError, KeyError) as exc:
                 # Validated when stored; a time zone the server's tzdata lost since lands here.
                 log.warning("schedule skipped", job=row.name, cron=expression, error=str(exc))
                 continue
-            if result.next_due_at is None or upcoming < result.next_due_at:
-                result.next_due_at = upcoming
+            if soonest is None or upcoming < soonest:
+                soonest = upcoming
             since = [t for t in (row.schedules_since, last_handled.get((row.id, key))) if t]
             if not since or latest > max(since):
                 due.append(_DueRun(row.id, row.name, schedule, key, latest))
-    return due
+    return due, soonest
 
 
 async def _start(ctx: ServerContext, run: _DueRun) -> uuid.UUID | None:

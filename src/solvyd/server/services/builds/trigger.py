@@ -207,7 +207,7 @@ async def queue_build(
         BuildStep(build_id=build.id, position=position, name=name)
         for position, name in enumerate(names)
     )
-    await record_build_state(session, build, job)
+    await record_build_state(session, build, job, new_build=True)
     return QueuedBuild(build, job, superseded)
 
 

@@ -19,6 +19,7 @@ Where each shape comes from (the forges' API documentation):
 """
 
 import hashlib
+import json
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -204,3 +205,25 @@ def status_request(report: Report, token: str) -> StatusRequest:
 
 def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# GitLab refuses a state its status already has: 400 with its state machine's words, e.g.
+# {"message": "Cannot transition status via :run from :running (Reason(s): Status cannot
+# transition via \"run\")"} (gitlab-foss issue 25807; same for :enqueue from :pending).
+_GITLAB_UNCHANGED = re.compile(r"Cannot transition status via :\w+ from :(?P<current>\w+)\b")
+
+
+def already_in_state(forge: str, state: str, status_code: int, body: str) -> bool:
+    """Whether the forge's refusal (`status_code`, `body`) says the commit already shows
+    `state` (the forge's word), which is what the report meant: sent, not an error."""
+    if forge != "gitlab" or status_code != 400:
+        return False
+    try:
+        answer = json.loads(body)
+    except (ValueError, RecursionError):  # hostile text: 8 KiB of "[" is too deep
+        return False
+    message = answer.get("message") if isinstance(answer, dict) else None
+    if not isinstance(message, str):
+        return False
+    match = _GITLAB_UNCHANGED.match(message)
+    return match is not None and match["current"] == state

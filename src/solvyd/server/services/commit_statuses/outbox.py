@@ -19,9 +19,14 @@ def context_for(job_name: str) -> str:
     return f"solvyd/{job_name}"
 
 
-async def record_build_state(session: AsyncSession, build: Build, job: Job | None = None) -> None:
+async def record_build_state(
+    session: AsyncSession, build: Build, job: Job | None = None, *, new_build: bool = False
+) -> None:
     """Queue a report of `build`'s current state, if its job reports to a forge. Costs nothing
-    (no query) for a build whose job has no forge: `reports_status` is on the row."""
+    (no query) for a build whose job has no forge: `reports_status` is on the row.
+
+    `new_build`: the build was created in this transaction, so it has no row yet, and the row
+    is added without reading or locking anything (triggering is the hot path)."""
     if not build.reports_status or not build.commit_sha:
         # A build queued without a sha is reported once the agent tells the sha it resolved.
         return
@@ -32,11 +37,15 @@ async def record_build_state(session: AsyncSession, build: Build, job: Job | Non
     context = context_for(job.name)
     description = describe(build.status, build.number, build.error_message)
     now = utcnow()
-    row = await session.scalar(
-        sa.select(CommitStatusReport)
-        .where(CommitStatusReport.build_id == build.id, CommitStatusReport.context == context)
-        .with_for_update()
-    )
+    row = None
+    if not new_build:
+        # Locked: not every caller holds the build's row (a lost worker's builds are read
+        # unlocked), and the version read here must be the one this transaction bumps.
+        row = await session.scalar(
+            sa.select(CommitStatusReport)
+            .where(CommitStatusReport.build_id == build.id, CommitStatusReport.context == context)
+            .with_for_update()
+        )
     if row is None:
         session.add(
             CommitStatusReport(

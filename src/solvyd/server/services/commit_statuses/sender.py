@@ -6,9 +6,18 @@ row for a lease (`claimed_until`; SKIP LOCKED on PostgreSQL, and SQLite has one 
 two servers never send the same row at once, and a newer state of a build waits until the
 older one's request has answered. Timeouts, connection errors, 429 and 5xx are retried with
 backoff and jitter for `commit_status_retry_seconds` from the first attempt; another 4xx (a
-bad token, an unknown repository) fails at once. A failed row keeps the forge's answer, which
-the build shows. The token is read from the job's secret at each send and never logged or
-stored in a row (it is masked out of what the forge answered, in case it echoes it)."""
+bad token, an unknown repository) fails at once, and so does a request that cannot be made
+(a token that is no valid header value). A failed row keeps the forge's answer, which the build
+shows.
+
+Every value from the forge is hostile: each call is bounded as a whole (`asyncio.timeout`, so a
+forge that trickles its answer cannot hold the sender), an answer's body is read only up to
+`MAX_RESPONSE_BYTES` and only when it is kept (not for a 2xx), and whatever goes wrong with one
+row is recorded on that row alone: the others of its batch, and the loop, go on.
+
+The token is read from the job's secret at each send and never logged or stored in a row: it
+is masked (with its encoded forms, `shared/redaction.py`) out of what the forge answered and out
+of any error, in case either echoes the request."""
 
 import asyncio
 import itertools
@@ -22,6 +31,7 @@ import httpx
 import sqlalchemy as sa
 import structlog
 from sqlalchemy import event
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -32,6 +42,7 @@ from solvyd.server.events import COMMIT_STATUSES
 from solvyd.server.services.commit_statuses.forges import (
     Report,
     StatusRequest,
+    already_in_state,
     repository_from_scm_url,
     status_request,
 )
@@ -40,14 +51,16 @@ from solvyd.server.services.context import ServerContext
 from solvyd.server.services.secrets import Recipient, secret_box, secret_values
 from solvyd.shared.backoff import backoff_delays
 from solvyd.shared.clock import utcnow
+from solvyd.shared.redaction import Masker
 
 log = structlog.get_logger(__name__)
 
 # Rows one claim takes; their requests go out concurrently.
 BATCH = 20
-# What a failed report keeps of the forge's answer.
-MAX_RESPONSE_CHARS = 2000
-MASK = "***"
+# How much of a forge's answer is read, and kept on a report that was not sent.
+MAX_RESPONSE_BYTES = 8192
+# How much of an error's text a report keeps.
+MAX_ERROR_CHARS = 1000
 
 
 @dataclass
@@ -89,9 +102,19 @@ async def send_due_reports(ctx: ServerContext, http: httpx.AsyncClient) -> int:
     claimed = await _claim(ctx)
     if not claimed:
         return 0
+    # `_send` never raises: whatever goes wrong is that row's outcome.
     outcomes = await asyncio.gather(*(_send(ctx, http, item) for item in claimed))
     for item, outcome in zip(claimed, outcomes, strict=True):
-        await _record(ctx, item, outcome)
+        try:
+            await _record(ctx, item, outcome)
+        except Exception as exc:
+            # The others' answers are still recorded; this row's lease runs out and it is
+            # sent again. Only the type: a database error's text carries the row's values.
+            log.error(
+                "commit status answer not recorded",
+                build_id=str(item.build_id),
+                error=type(exc).__name__,
+            )
     return len(claimed)
 
 
@@ -138,8 +161,29 @@ async def _claim(ctx: ServerContext) -> list[_Claimed]:
         for row in list(await session.scalars(query)):
             row.claimed_until = now + lease
             row.first_attempt_at = row.first_attempt_at or now
-            claimed.append(await _prepare(ctx, session, row))
+            claimed.append(await _prepare_or_fail(ctx, session, row))
     return claimed
+
+
+async def _prepare_or_fail(
+    ctx: ServerContext, session: AsyncSession, row: CommitStatusReport
+) -> _Claimed:
+    """The row's request; a row it cannot be made for fails alone, not its whole batch."""
+    try:
+        return await _prepare(ctx, session, row)
+    except SQLAlchemyError:
+        raise  # the database's fault, not the row's: the round is tried again
+    except Exception as exc:
+        log.error("commit status could not be prepared", build_id=str(row.build_id), exc_info=True)
+        return _Claimed(
+            id=row.id,
+            version=row.version,
+            build_id=row.build_id,
+            forge=row.forge,
+            request=None,
+            problem=f"the report could not be made ({type(exc).__name__})",
+            token=None,
+        )
 
 
 async def _prepare(ctx: ServerContext, session: AsyncSession, row: CommitStatusReport) -> _Claimed:
@@ -168,10 +212,18 @@ async def _prepare(ctx: ServerContext, session: AsyncSession, row: CommitStatusR
     admin_changed = await _is_admin(session, job.changed_by)
     recipient = None if admin_changed else Recipient(build, admins_only=False)
     values = await secret_values(session, secret_box(ctx), job.id, [name], recipient)
-    token = values.get(name)
+    # A token pasted with its line's end: a header value cannot carry it.
+    token = values.get(name, "").strip()
     if not token:
         item.problem = f"the secret {name!r} holding the forge's token is not set" + (
             "" if admin_changed else " (or is protected, and an admin did not change the job last)"
+        )
+        return item
+    if not (token.isascii() and token.isprintable()):
+        # httpx would refuse it naming the header's value, and its own debug log shows that.
+        item.problem = (
+            f"the secret {name!r} holding the forge's token has characters an HTTP header "
+            "cannot carry (a line break, a control character or a non-ASCII letter)"
         )
         return item
     public_url = ctx.settings.public_url
@@ -199,24 +251,39 @@ async def _is_admin(session: AsyncSession, user_id: uuid.UUID | None) -> bool:
 
 
 async def _send(ctx: ServerContext, http: httpx.AsyncClient, item: _Claimed) -> _Outcome:
+    """Send one report and judge the answer. Never raises (but for cancellation)."""
     if item.request is None:
         return _Outcome("failed", error=item.problem)
-    request = item.request
+    mask = Masker([item.token] if item.token else [])
+    timeout = ctx.settings.commit_status_timeout_seconds
     try:
-        response = await http.post(
-            request.url,
-            json=request.body,
-            headers=request.headers,
-            timeout=ctx.settings.commit_status_timeout_seconds,
-        )
-    except httpx.TimeoutException:
+        # httpx's timeout bounds each read; this bounds the call, however the forge trickles.
+        async with asyncio.timeout(timeout):
+            return await _post(http, item, timeout, mask)
+    except (TimeoutError, httpx.TimeoutException):
         return _Outcome("retry", error="the forge did not answer in time")
-    except httpx.HTTPError as exc:
-        # The message names the URL at most, never the headers (the token).
-        return _Outcome("retry", error=_mask(f"{type(exc).__name__}: {exc}", item.token))
-    body = _mask(response.text[:MAX_RESPONSE_CHARS], item.token)
-    code = response.status_code
-    if 200 <= code < 300:
+    except (httpx.NetworkError, httpx.RemoteProtocolError, httpx.ProxyError) as exc:
+        return _Outcome("retry", error=_error_text(exc, mask))
+    except Exception as exc:
+        # The request could not be made (a token that is no valid header value, a URL httpx
+        # refuses): it would fail the same way every time.
+        return _Outcome("failed", error=f"the status could not be sent: {_error_text(exc, mask)}")
+
+
+async def _post(http: httpx.AsyncClient, item: _Claimed, timeout: float, mask: Masker) -> _Outcome:
+    request = item.request
+    assert request is not None  # noqa: S101 - _send checked
+    # Not compressed: a small compressed body can stand for a huge one.
+    headers = {**request.headers, "Accept-Encoding": "identity"}
+    async with http.stream(
+        "POST", request.url, json=request.body, headers=headers, timeout=timeout
+    ) as response:
+        code = response.status_code
+        if 200 <= code < 300:
+            # The body says nothing a report keeps: not read, so it cannot be big or slow.
+            return _Outcome("sent", response_status=code)
+        body = await _read_answer(response, item.token, mask)
+    if already_in_state(item.forge, str(request.body.get("state")), code, body):
         return _Outcome("sent", response_status=code, response_body=body)
     verdict = "retry" if code == 429 or code >= 500 else "failed"
     return _Outcome(
@@ -225,6 +292,34 @@ async def _send(ctx: ServerContext, http: httpx.AsyncClient, item: _Claimed) -> 
         response_body=body,
         error=f"the forge answered HTTP {code}",
     )
+
+
+async def _read_answer(response: httpx.Response, token: str | None, mask: Masker) -> str:
+    """The start of the answer's body, as text, with the token masked.
+
+    A little more than is kept is read, so that the token (in any of its encoded forms, at
+    most ~8 characters per character of it) is still whole where the kept text ends; when the
+    body went on further, that margin is dropped after masking, and with it any piece of the
+    token the cut left."""
+    if response.headers.get("content-encoding", "identity").lower() not in ("", "identity"):
+        return "(a compressed answer, not shown)"
+    margin = 8 * len(token) + 8 if token else 0
+    limit = MAX_RESPONSE_BYTES + margin
+    data = bytearray()
+    cut = False
+    try:
+        async for chunk in response.aiter_raw():
+            data += chunk
+            if len(data) > limit:
+                cut = True
+                break
+    except httpx.TransportError:
+        cut = True  # the status code was all it said in full
+    # NUL: PostgreSQL's text cannot hold it.
+    text = mask(data.decode("utf-8", errors="replace").replace("\x00", ""))
+    if cut and margin:
+        text = text[:-margin]
+    return text[:MAX_RESPONSE_BYTES]
 
 
 async def _record(ctx: ServerContext, item: _Claimed, outcome: _Outcome) -> None:
@@ -273,8 +368,11 @@ def _delay(ctx: ServerContext, attempts: int) -> float:
     return next(itertools.islice(delays, max(0, attempts - 1), None))
 
 
-def _mask(text: str, token: str | None) -> str:
-    return text.replace(token, MASK) if token else text
+def _error_text(exc: Exception, mask: Masker) -> str:
+    """`exc` for a report: httpx's messages name the URL, and one about a header names its
+    value (the token): masked, then cut."""
+    text = mask(f"{type(exc).__name__}: {exc}".replace("\x00", ""))
+    return text[:MAX_ERROR_CHARS]
 
 
 def due_wait(next_due: float | None, poll: float) -> float:
