@@ -315,13 +315,13 @@ async def test_a_pending_report_is_sent_by_the_next_server(
     assert fake_forge.states() == ["pending", "pending"]
 
 
+# SQLite serves one server process: only the postgresql variant of the shared fixture.
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 async def test_two_servers_send_each_report_once(
     settings: ServerSettings, fake_forge: FakeForge
 ) -> None:
     """Two server processes on one PostgreSQL database, both polling hard: each report is
     claimed by one of them (SKIP LOCKED and the lease), so the forge gets it once."""
-    if settings.resolved_database_url().startswith("sqlite"):
-        pytest.skip("SQLite serves one server process")
     fast = {"commit_status_poll_seconds": 0.02}
     async with app_client(settings, **fast) as first, app_client(settings, **fast) as second:
         admin = await admin_headers(first)
