@@ -60,7 +60,11 @@ async def retry_build(ctx: ServerContext, build_id: uuid.UUID, actor: Actor) -> 
             raise NotFound(f"build {build_id} not found")
         if not BuildStatus(old.status).finished:
             raise Conflict(f"build {build_id} has not finished ({old.status}); cancel it first")
-        body = TriggerRequest(branch=old.branch, commit_sha=old.commit_sha, env=dict(old.env))
+        # Built without the schema's checks: a value stored before they existed is refused by
+        # queue_build as invalid input, not as a crash.
+        body = TriggerRequest.model_construct(
+            branch=old.branch, commit_sha=old.commit_sha, env=dict(old.env)
+        )
         queued = await queue_build(
             session,
             old.job_id,

@@ -24,6 +24,7 @@ from solvyd.server.services.commit_statuses.outbox import record_build_state
 from solvyd.server.services.context import ServerContext
 from solvyd.server.services.errors import InvalidInput, NotFound
 from solvyd.server.services.jobs import load_job_pipeline
+from solvyd.shared.git_names import branch_problem, commit_sha_problem
 
 # A step's environment carries the commit's message and author (SOLVYD_COMMIT_MESSAGE, ...);
 # Linux refuses to start a process with one variable over 128 KiB, so longer text is cut
@@ -107,6 +108,7 @@ async def queue_build(
         raise InvalidInput(str(exc), details=[e.as_dict() for e in exc.errors]) from exc
     if config is None and not (job.scm_url and job.pipeline_path):
         raise InvalidInput(f"job {job.name!r} has no pipeline and no repository to read it from")
+    _refuse_unsafe_names(body.branch or job.branch, body.commit_sha)
     number = job.next_build_number
     job.next_build_number = number + 1
     commit_message = _bounded(origin.commit_message, MAX_COMMIT_MESSAGE_CHARACTERS)
@@ -209,6 +211,17 @@ async def queue_build(
     )
     await record_build_state(session, build, job)
     return QueuedBuild(build, job, superseded)
+
+
+def _refuse_unsafe_names(branch: str | None, commit_sha: str | None) -> None:
+    """The branch and commit reach the agent's git command line. The API's schemas refuse
+    bad ones; this catches those stored before they did (a job's branch, a retried build's)."""
+    for problem in (
+        branch_problem(branch) if branch is not None else None,
+        commit_sha_problem(commit_sha) if commit_sha is not None else None,
+    ):
+        if problem is not None:
+            raise InvalidInput(f"the build cannot be queued: {problem}")
 
 
 def _bounded(text: str | None, limit: int) -> str | None:
