@@ -19,7 +19,7 @@ from solvyd.server.schemas.builds import TriggerRequest
 from solvyd.server.services import audit
 from solvyd.server.services.audit import Actor
 from solvyd.server.services.builds import lifecycle
-from solvyd.server.services.builds.origin import BuildOrigin
+from solvyd.server.services.builds.origin import TAG, BuildOrigin
 from solvyd.server.services.commit_statuses.outbox import record_build_state
 from solvyd.server.services.context import ServerContext
 from solvyd.server.services.errors import InvalidInput, NotFound
@@ -108,7 +108,10 @@ async def queue_build(
         raise InvalidInput(str(exc), details=[e.as_dict() for e in exc.errors]) from exc
     if config is None and not (job.scm_url and job.pipeline_path):
         raise InvalidInput(f"job {job.name!r} has no pipeline and no repository to read it from")
-    _refuse_unsafe_names(body.branch or job.branch, body.commit_sha)
+    # A tag is on no branch: its commit need not be on the job's branch (nor on any), and a
+    # branch would give it that branch's protected secrets and `when.branch` steps.
+    branch = None if origin.event == TAG else body.branch or job.branch
+    _refuse_unsafe_names(branch, body.commit_sha)
     number = job.next_build_number
     job.next_build_number = number + 1
     commit_message = _bounded(origin.commit_message, MAX_COMMIT_MESSAGE_CHARACTERS)
@@ -118,7 +121,7 @@ async def queue_build(
         job_id=job.id,
         number=number,
         status="queued",
-        branch=body.branch or job.branch,
+        branch=branch,
         commit_sha=body.commit_sha,
         trigger=trigger,
         event=origin.event,
