@@ -98,8 +98,15 @@ async def queue_build(
     pull_request = origin.pull_request
     from_fork = from_fork or (pull_request is not None and pull_request.from_fork)
     superseded: list[uuid.UUID] = []
-    # The row lock serialises build numbers per job on PostgreSQL.
-    job = await session.scalar(sa.select(Job).where(Job.id == job_id).with_for_update())
+    # The row lock serialises build numbers per job on PostgreSQL. The caller may have read
+    # the job before in this session (the hook service does): the locked read must replace
+    # that copy, or the number is taken from it, stale once another transaction committed.
+    job = await session.scalar(
+        sa.select(Job)
+        .where(Job.id == job_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
     if job is None:
         raise NotFound(f"job {job_id} not found")
     try:
@@ -246,6 +253,7 @@ async def cancel_superseded_builds(
         .where(Build.job_id == job.id, Build.status == BuildStatus.QUEUED)
         .where(Build.branch.is_(None) if newer.branch is None else Build.branch == newer.branch)
         .with_for_update()
+        .execution_options(populate_existing=True)
     )
     cancelled = []
     for build in older:
