@@ -188,7 +188,9 @@ def create(
         None, "--max-concurrent", min=1, help="At most this many builds at once (e.g. 1)."
     ),
     cancel_previous: bool = typer.Option(
-        False, "--cancel-previous", help="A new build cancels older queued ones of its branch."
+        False,
+        "--cancel-previous",
+        help="A new build cancels older queued ones of its kind and branch.",
     ),
     forge: str | None = typer.Option(None, "--forge", help=FORGE_HELP),
     forge_type: str | None = typer.Option(

@@ -213,7 +213,8 @@ class JobCreate(WebhookFields, _ForkSecretsByEitherName):
     priority: Priority = 0
     # At most this many builds of the job hold a worker at once (e.g. 1 for a deploy).
     max_concurrent_builds: ConcurrencyLimit | None = None
-    # A new build cancels the job's older queued builds of the same branch.
+    # A new build cancels the job's older queued builds of its kind (event, fork or not, pull
+    # request, tag) and branch.
     cancel_previous: bool = False
     # Builds of pull requests from forks get the job's and global secrets too (default: none).
     secrets_for_forks: bool = Field(default=False, validation_alias=FORK_SECRETS)

@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass, field
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from solvyd.pipeline.config import PipelineError
 from solvyd.pipeline.plan import BuildContext, PlanRefused, plan_job, system_env
@@ -246,17 +247,24 @@ def _bounded(text: str | None, limit: int) -> str | None:
 async def cancel_superseded_builds(
     session: AsyncSession, job: Job, newer: Build
 ) -> list[uuid.UUID]:
-    """Cancel the job's queued builds of the same branch as `newer`: only the newest matters.
+    """Cancel the job's queued builds that `newer` supersedes: those of the same kind and
+    branch (same event, from a fork or not, same pull request, same tag), of which only the
+    newest matters. A pull request's build from branch X is not a push build of X, nor another
+    pull request's from a branch of the same name (a fork's, say): neither cancels the other.
     Running builds are left to finish."""
     older = await session.scalars(
         sa.select(Build)
         .where(Build.job_id == job.id, Build.status == BuildStatus.QUEUED)
-        .where(Build.branch.is_(None) if newer.branch is None else Build.branch == newer.branch)
+        .where(Build.event == newer.event, Build.from_fork == newer.from_fork)
+        .where(_same(Build.branch, newer.branch), _same(Build.tag, newer.tag))
         .with_for_update()
         .execution_options(populate_existing=True)
     )
     cancelled = []
     for build in older:
+        # The number lives in a JSON column, compared here rather than in two SQL dialects.
+        if _pull_request_number(build) != _pull_request_number(newer):
+            continue
         await lifecycle.finish(
             session,
             build,
@@ -265,3 +273,11 @@ async def cancel_superseded_builds(
         )
         cancelled.append(build.id)
     return cancelled
+
+
+def _same(column: InstrumentedAttribute[str | None], value: str | None) -> sa.ColumnElement[bool]:
+    return column.is_(None) if value is None else column == value
+
+
+def _pull_request_number(build: Build) -> object:
+    return (build.pull_request or {}).get("number")
