@@ -5,7 +5,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from solvyd.protocol import BuildStatus, StepStatus
-from solvyd.shared.git_names import branch_problem, commit_sha_problem
+from solvyd.shared.git_names import MAX_REF_NAME_LENGTH, branch_problem, commit_sha_problem
 
 
 def _git_branch(value: str) -> str:
@@ -24,11 +24,20 @@ def _commit_sha(value: str) -> str:
 
 # A branch and a commit reach the agent's git command line: only names git reads as names
 # pass (`--upload-pack=...` would be read as an option). See shared/git_names.py.
-GitBranch = Annotated[str, AfterValidator(_git_branch), Field(examples=["main"])]
+GitBranch = Annotated[
+    str,
+    Field(min_length=1, max_length=MAX_REF_NAME_LENGTH, examples=["main"]),
+    AfterValidator(_git_branch),
+]
 CommitSha = Annotated[
     str,
+    Field(
+        min_length=7,
+        max_length=64,
+        description="7 to 64 hexadecimal digits",
+        examples=["0d1a26e67d8f"],
+    ),
     AfterValidator(_commit_sha),
-    Field(description="7 to 64 hexadecimal digits", examples=["0d1a26e67d8f"]),
 ]
 
 
