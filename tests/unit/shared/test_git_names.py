@@ -1,6 +1,6 @@
 """shared/git_names.py against git itself: a ref name passes exactly when
-`git check-ref-format --branch` accepts it (but for a leading '-', which git would read as an
-option, and '@', which --branch expands to the current branch)."""
+`git check-ref-format --branch` accepts it, but for a leading '-' (which git would read as an
+option) and a name over 255 characters."""
 
 import subprocess
 
