@@ -5,12 +5,17 @@ delivery log's row of the rejected request.
 The webhooks are the forges' documented shapes (tests/support/forge_payloads names each
 source) with one value replaced, rightly signed: a signature does not make a value safe."""
 
+import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
+import sqlalchemy as sa
 
+from solvyd.server.db.models import Job, ScheduleRun
+from solvyd.server.services.schedules import start_due_schedules
 from tests.integration.api_helpers import API, admin_headers, assert_error, create_job, unique
 from tests.integration.test_hooks_receive import (
     BB_REPO,
@@ -62,6 +67,31 @@ async def test_the_trigger_api_refuses_what_git_could_read_as_an_option(
         json={"branch": "feature/x-1.2", "commit_sha": SHA[:7]},
     )
     assert good.status_code == 201, good.text
+
+
+async def test_a_schedule_stored_with_a_bad_branch_records_its_error_and_others_start(
+    client: httpx.AsyncClient,
+) -> None:
+    """A schedule saved before branches were checked: its run is refused with the reason, and
+    the round goes on to start the other jobs' schedules."""
+    admin = await admin_headers(client)
+    monthly = {"cron": "0 3 1 * *"}
+    bad = await create_job(client, admin, schedules=[monthly])
+    good = await create_job(client, admin, schedules=[monthly])
+    ctx = client.app.state.ctx  # type: ignore[attr-defined]
+    async with ctx.db.transaction() as session:
+        await session.execute(
+            sa.update(Job)
+            .where(Job.id == uuid.UUID(bad["id"]))
+            .values(schedules=[monthly | {"branch": INJECTION, "env": {}, "timezone": "UTC"}])
+        )
+    result = await start_due_schedules(ctx, datetime(2027, 1, 1, 3, 0, tzinfo=UTC))
+    assert len(result.started) == 1
+    async with ctx.db.transaction() as session:
+        runs = {str(run.job_id): run for run in await session.scalars(sa.select(ScheduleRun))}
+    assert runs[good["id"]].build_id is not None
+    assert runs[bad["id"]].build_id is None
+    assert "is not a valid git branch name" in (runs[bad["id"]].error or "")
 
 
 async def test_a_jobs_branch_and_schedules_branch_are_names_too(
