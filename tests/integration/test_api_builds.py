@@ -60,11 +60,11 @@ async def test_trigger_queues_a_numbered_build(
     assert first["worker_id"] is None
     assert first["started_at"] is None
 
-    second = await trigger(client, admin, job["id"], branch="dev", commit_sha="abc123")
+    second = await trigger(client, admin, job["id"], branch="dev", commit_sha="abc1234")
     assert second["number"] == 2
     assert second["id"] != first["id"]
     fetched = await get_build(client, admin, second["id"])
-    assert (fetched["branch"], fetched["commit_sha"]) == ("dev", "abc123")
+    assert (fetched["branch"], fetched["commit_sha"]) == ("dev", "abc1234")
     assert fetched["status"] == "queued"
     assert datetime.fromisoformat(fetched["queued_at"]).utcoffset() is not None
 
@@ -319,7 +319,7 @@ async def test_the_seed_polling_path_assigns_and_lists(
         branch="main",
     )
     worker = await register_worker(client, concurrency=2)
-    builds = [await trigger(client, admin, job["id"], commit_sha=f"sha{i}") for i in range(3)]
+    builds = [await trigger(client, admin, job["id"], commit_sha=f"5ba0000{i}") for i in range(3)]
     url = f"{API}/workers/{worker.id}/builds"
 
     response = await client.get(url, headers=worker.headers)
@@ -331,7 +331,7 @@ async def test_the_seed_polling_path_assigns_and_lists(
     assert first["job_name"] == job["name"]
     assert first["scm_url"] == "https://example.com/repo.git"
     assert first["branch"] == "main"
-    assert first["commit_sha"] == "sha0"
+    assert first["commit_sha"] == "5ba00000"
     assert first["build_config"] == {"image": "alpine", "commands": ["echo seed"]}
     assert first["spec"]["steps"][0]["commands"] == ["echo seed"]
     assert (await get_build(client, admin, builds[0]["id"]))["worker_id"] == worker.id

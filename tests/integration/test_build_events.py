@@ -373,6 +373,45 @@ async def test_a_retry_of_a_forks_build_is_approved_by_whoever_retries_it(
     assert (await claim_build(client, worker))["build_id"] == again["id"]
 
 
+async def test_a_retry_of_a_forks_build_never_approved_waits_for_its_own_approval(
+    client: httpx.AsyncClient, admin: Headers
+) -> None:
+    """Nobody looked at the code of a fork's build cancelled while it waited for approval: a
+    retry must not run it unreviewed."""
+    job = await create_job(client, admin, pipeline=PIPELINE, fork_approval=True)
+    worker = await register_worker(client)
+    first = await queue(client, job["id"], BuildOrigin(event="pull_request", pull_request=FORK_PR))
+    cancelled = await client.post(f"{API}/builds/{first}/cancel", headers=admin)
+    assert cancelled.json()["status"] == "cancelled"
+
+    developer = await user_headers(client, admin, "developer")
+    response = await client.post(f"{API}/builds/{first}/retry", headers=developer)
+    assert response.status_code == 201, response.text
+    again = response.json()
+    assert (again["awaiting_approval"], again["approved_by"], again["approved_at"]) == (
+        True,
+        None,
+        None,
+    )
+    assert (await get_build(client, admin, again["id"]))["waiting_reason"] == (
+        "waiting for approval"
+    )
+    assert (await claim(client, worker)).status_code == 204
+    ctx = client.app.state.ctx  # type: ignore[attr-defined]
+    async with ctx.db.transaction() as session:
+        retry_event = await session.scalar(
+            sa.select(AuditEvent).where(
+                AuditEvent.action == "build.retry", AuditEvent.target == f"build:{again['id']}"
+            )
+        )
+    assert retry_event is not None and retry_event.details["approved"] is False
+
+    # Its own approval lets it run.
+    approved = await client.post(f"{API}/builds/{again['id']}/approve", headers=developer)
+    assert approved.status_code == 200, approved.text
+    assert (await claim_build(client, worker))["build_id"] == again["id"]
+
+
 async def test_approving_what_is_not_a_build(client: httpx.AsyncClient, admin: Headers) -> None:
     unknown = await client.post(f"{API}/builds/{uuid.uuid4()}/approve", headers=admin)
     assert_error(unknown, 404)

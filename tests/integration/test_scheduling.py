@@ -298,7 +298,7 @@ async def test_a_manual_retry_makes_a_new_build_linked_to_the_old_one(
     worker = await register_worker(client)
     build = await trigger(client, admin, job["id"], branch="main", env={"GREETING": "hi"})
     await _claimed_id(client, worker)
-    await set_status(client, worker, build["id"], "running", commit_sha="abc123")
+    await set_status(client, worker, build["id"], "running", commit_sha="abc1234")
     await set_status(client, worker, build["id"], "failure", exit_code=1)
 
     response = await client.post(f"{API}/builds/{build['id']}/retry", headers=admin)
@@ -308,7 +308,7 @@ async def test_a_manual_retry_makes_a_new_build_linked_to_the_old_one(
     assert again["retry_of"] == build["id"]
     assert again["number"] == build["number"] + 1
     assert (again["status"], again["trigger"]) == ("queued", "retry")
-    assert (again["branch"], again["commit_sha"]) == ("main", "abc123")
+    assert (again["branch"], again["commit_sha"]) == ("main", "abc1234")
     spec = (await claim_build(client, worker))["env"]
     assert spec["GREETING"] == "hi"
 

@@ -12,6 +12,12 @@
 A local path is cloned as its ``file://`` URL: git ignores ``--depth`` for a plain path (and
 warns so in every build's log), and copies the whole history instead.
 
+Every value that names what to check out comes from the network (a webhook's branch, sha,
+pull request ref and fork URL; a trigger's branch and sha): each is refused unless it is a name
+git accepts (``shared/git_names.py``) before git runs at all, and git is given
+``--end-of-options`` (or ``--``) before them, so none is ever read as an option
+(``--upload-pack=...`` would run a command).
+
 Git runs with nothing of the machine's or user's configuration (``GIT_CONFIG_NOSYSTEM``, a
 throwaway ``HOME``), never prompts (``GIT_TERMINAL_PROMPT=0``, ssh in batch mode) and within a
 time limit: a hung clone is killed with its whole process group and raises ``CheckoutError``.
@@ -35,6 +41,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from solvyd.protocol import JobSpec
+from solvyd.shared.git_names import (
+    branch_problem,
+    commit_sha_problem,
+    full_ref_problem,
+    url_problem,
+)
 from solvyd.shared.redaction import MASK, Masker
 
 DEFAULT_TIMEOUT_SECONDS = 600.0
@@ -132,6 +144,7 @@ async def checkout(
     Every line git prints goes to ``emit``. Raises ``CheckoutError``."""
     if not spec.scm_url:
         raise CheckoutError("the job has no scm_url to check out")
+    _refuse_unsafe_names(spec)
     masker = _Masker(credentials.secrets() if credentials else [])
     with tempfile.TemporaryDirectory(prefix="solvyd-git-") as scratch:
         deadline = asyncio.get_running_loop().time() + timeout_seconds
@@ -165,6 +178,32 @@ async def checkout(
         sha = (await git.run(["rev-parse", "HEAD"], "reading the checked-out commit")).strip()
         emit(f"checked out commit {sha}")
         return sha
+
+
+def _refuse_unsafe_names(spec: JobSpec) -> None:
+    """Raise CheckoutError for a value of the spec git could read as something else than the
+    name it stands for. The server refuses them already; the agent does not rely on it."""
+    problems: list[str | None] = []
+    if spec.scm_url is not None:
+        problem = url_problem(spec.scm_url)
+        if problem is not None:
+            problems.append(f"the job's scm_url is refused: {problem}")
+    if spec.branch is not None:
+        problems.append(branch_problem(spec.branch))
+    if spec.commit_sha is not None:
+        problems.append(commit_sha_problem(spec.commit_sha))
+    if spec.checkout_ref is not None:
+        problem = full_ref_problem(spec.checkout_ref)
+        if problem is not None:
+            problems.append(f"the pull request's ref is not a valid git ref: {problem}")
+    if spec.checkout_url is not None:
+        # A local path is let through: below, it is fetched only for a local repository.
+        problem = url_problem(spec.checkout_url)
+        if problem is not None:
+            problems.append(f"the fork's clone URL is refused: {problem}")
+    found = [problem for problem in problems if problem is not None]
+    if found:
+        raise CheckoutError("refusing to check out: " + "; ".join(found))
 
 
 def _git_url(url: str) -> str:
@@ -205,10 +244,10 @@ async def _checkout_commit(
     git: "_Git", url: str, sha: str, shown: str, spec: JobSpec, fork: "_Git | None"
 ) -> None:
     await git.run(["init", "--quiet", "."], "initialising the workspace")
-    await git.run(["remote", "add", "origin", url], "adding the remote")
+    await git.run(["remote", "add", "--end-of-options", "origin", url], "adding the remote")
     try:
         await git.run(
-            ["fetch", "--depth", "1", "--no-tags", "origin", sha],
+            ["fetch", "--depth", "1", "--no-tags", "--end-of-options", "origin", sha],
             f"fetching commit {sha} from {shown}",
         )
         git.emit(f"fetched commit {sha} from {shown}")
@@ -218,8 +257,9 @@ async def _checkout_commit(
         # longer its ref's tip, or one that lives in a fork), and an abbreviated sha cannot be
         # fetched at all: look for it where else it may be.
         git.emit(f"fetching commit {sha} by its sha failed")
-        await _find_commit(git, sha, shown, spec, fork)
-        ref = sha
+        ref = await _find_commit(git, sha, shown, spec, fork)
+    # `ref` is FETCH_HEAD or a full sha git printed: `checkout` (which takes no
+    # --end-of-options before a commit in git 2.39) cannot read it as an option.
     await git.run(
         ["-c", "advice.detachedHead=false", "checkout", "--quiet", "--detach", ref],
         f"checking out commit {sha}",
@@ -228,19 +268,26 @@ async def _checkout_commit(
 
 async def _find_commit(
     git: "_Git", sha: str, shown: str, spec: JobSpec, fork: "_Git | None"
-) -> None:
+) -> str:
     """Fetch `sha` by another way than its own name, saying in the log which one found it:
-    the pull request's ref, the fork's repository, then every branch and tag of the job's."""
+    the pull request's ref, the fork's repository, then every branch and tag of the job's.
+    Returns the commit's full sha."""
     if spec.checkout_ref:
         ref = spec.checkout_ref
         with contextlib.suppress(_GitFailed):
             await git.run(
-                ["fetch", "--no-tags", "origin", f"+{ref}:refs/solvyd/checkout-ref"],
+                [
+                    "fetch",
+                    "--no-tags",
+                    "--end-of-options",
+                    "origin",
+                    f"+{ref}:refs/solvyd/checkout-ref",
+                ],
                 f"fetching {ref} from {shown}",
             )
-        if await _has_commit(git, sha):
+        if found := await _full_sha(git, sha):
             git.emit(f"found commit {sha} through the pull request's ref {ref} of {shown}")
-            return
+            return found
         git.emit(f"commit {sha} is not on {ref} of {shown}")
     if (
         fork is not None
@@ -256,35 +303,46 @@ async def _find_commit(
         fork_shown = git.mask(spec.checkout_url)
         try:
             await fork.run(
-                ["fetch", "--depth", "1", "--no-tags", fork_url, sha],
+                ["fetch", "--depth", "1", "--no-tags", "--end-of-options", fork_url, sha],
                 f"fetching commit {sha} from the fork {fork_shown}",
             )
         except _GitFailed:
             with contextlib.suppress(_GitFailed):
                 await fork.run(
-                    ["fetch", "--no-tags", fork_url, "+refs/heads/*:refs/solvyd/fork/*"],
+                    [
+                        "fetch",
+                        "--no-tags",
+                        "--end-of-options",
+                        fork_url,
+                        "+refs/heads/*:refs/solvyd/fork/*",
+                    ],
                     f"fetching the branches of the fork {fork_shown}",
                 )
-        if await _has_commit(git, sha):
+        if found := await _full_sha(git, sha):
             git.emit(f"found commit {sha} in the fork {fork_shown} (fetched without credentials)")
-            return
+            return found
         git.emit(f"commit {sha} was not found in the fork {fork_shown}")
     git.emit("fetching the whole repository")
     await git.run(
         ["fetch", "origin", "+refs/heads/*:refs/remotes/origin/*", "+refs/tags/*:refs/tags/*"],
         f"fetching {shown}",
     )
-    if not await _has_commit(git, sha):
+    found = await _full_sha(git, sha)
+    if not found:
         raise CheckoutError(f"commit {sha} was not found in {shown}")
     git.emit(f"found commit {sha} among the branches and tags of {shown}")
+    return found
 
 
-async def _has_commit(git: "_Git", sha: str) -> bool:
+async def _full_sha(git: "_Git", sha: str) -> str | None:
+    """The full sha of the commit `sha` names, if the workspace has it."""
     try:
-        await git.run(["rev-parse", "--verify", "--quiet", f"{sha}^{{commit}}"], "")
+        found = await git.run(
+            ["rev-parse", "--verify", "--quiet", "--end-of-options", f"{sha}^{{commit}}"], ""
+        )
     except _GitFailed:
-        return False
-    return True
+        return None
+    return found.strip() or None
 
 
 def _git_env(scratch: Path, credentials: GitCredentials | None) -> dict[str, str]:

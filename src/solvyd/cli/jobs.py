@@ -78,6 +78,11 @@ SCM_URL_HELP = (
 )
 
 
+FORK_SECRETS_HELP = "Builds of pull requests from forks get the job's secrets too (default: no)."
+FORK_APPROVAL_HELP = (
+    "Builds of pull requests from forks wait for a developer's approval (default: no)."
+)
+
 FORGE_HELP = (
     'Report build states on the commit: a JSON object {"type": "github"|"gitlab"|"gitea"|'
     '"bitbucket", "api_url"?, "repository"?, "token_secret"} (or use the --forge-* options).'
@@ -188,7 +193,18 @@ def create(
         None, "--max-concurrent", min=1, help="At most this many builds at once (e.g. 1)."
     ),
     cancel_previous: bool = typer.Option(
-        False, "--cancel-previous", help="A new build cancels older queued ones of its branch."
+        False,
+        "--cancel-previous",
+        help="A new build cancels older queued ones of its kind and branch.",
+    ),
+    fork_secrets: bool = typer.Option(
+        False,
+        "--fork-secrets/--no-fork-secrets",
+        "--secrets-for-forks/--no-secrets-for-forks",
+        help=FORK_SECRETS_HELP,
+    ),
+    fork_approval: bool = typer.Option(
+        False, "--fork-approval/--no-fork-approval", help=FORK_APPROVAL_HELP
     ),
     forge: str | None = typer.Option(None, "--forge", help=FORGE_HELP),
     forge_type: str | None = typer.Option(
@@ -230,6 +246,8 @@ def create(
         "priority": priority,
         "max_concurrent_builds": max_concurrent,
         "cancel_previous": cancel_previous,
+        "fork_secrets": fork_secrets,
+        "fork_approval": fork_approval,
         "schedules": [parse_schedule(text) for text in schedules],
         "public_badge": public_badge,
     }
@@ -296,6 +314,8 @@ def show(name: str) -> None:
         "priority",
         "max_concurrent_builds",
         "cancel_previous",
+        "fork_secrets",
+        "fork_approval",
         "has_webhook_secret",
         "trigger_events",
         "branches",
@@ -379,12 +399,10 @@ def edit(
         None,
         "--fork-secrets/--no-fork-secrets",
         "--secrets-for-forks/--no-secrets-for-forks",
-        help="Builds of pull requests from forks get the secrets too.",
+        help=FORK_SECRETS_HELP,
     ),
     fork_approval: bool | None = typer.Option(
-        None,
-        "--fork-approval/--no-fork-approval",
-        help="Builds of pull requests from forks wait for a developer's approval.",
+        None, "--fork-approval/--no-fork-approval", help=FORK_APPROVAL_HELP
     ),
     forge: str | None = typer.Option(None, "--forge", help=FORGE_HELP),
     forge_type: str | None = typer.Option(
@@ -498,6 +516,10 @@ def edit(
     except CliError as exc:
         raise _point_at_file(exc, pipeline) from None
     err_console.print(f"updated job {job['name']}: {', '.join(sorted(body))}", highlight=False)
+
+
+# The API's verb (PATCH is an update), for whoever reaches for it.
+app.command("update", help="Change a job: the same as `edit`.")(edit)
 
 
 @app.command("delete")

@@ -163,7 +163,8 @@ class Job(Base):
     priority: Mapped[int] = mapped_column(default=0, server_default="0")
     # At most this many builds of the job are claimed or running at once; None: no limit.
     max_concurrent_builds: Mapped[int | None]
-    # A new build cancels the job's older queued builds of the same branch.
+    # A new build cancels the job's older queued builds of its kind (event, fork or not, pull
+    # request, tag) and branch.
     cancel_previous: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     # Builds of pull requests from forks get the job's and global secrets only if this is set
     # (the API's `fork_secrets`).

@@ -1,17 +1,51 @@
 import uuid
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from solvyd.protocol import BuildStatus, StepStatus
+from solvyd.shared.git_names import MAX_REF_NAME_LENGTH, branch_problem, commit_sha_problem
+
+
+def _git_branch(value: str) -> str:
+    problem = branch_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
+    return value
+
+
+def _commit_sha(value: str) -> str:
+    problem = commit_sha_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
+    return value
+
+
+# A branch and a commit reach the agent's git command line: only names git reads as names
+# pass (`--upload-pack=...` would be read as an option). See shared/git_names.py.
+GitBranch = Annotated[
+    str,
+    Field(min_length=1, max_length=MAX_REF_NAME_LENGTH, examples=["main"]),
+    AfterValidator(_git_branch),
+]
+CommitSha = Annotated[
+    str,
+    Field(
+        min_length=7,
+        max_length=64,
+        description="7 to 64 hexadecimal digits",
+        examples=["0d1a26e67d8f"],
+    ),
+    AfterValidator(_commit_sha),
+]
 
 
 class TriggerRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    branch: str | None = None
-    commit_sha: str | None = Field(default=None, max_length=64)
+    branch: GitBranch | None = None
+    commit_sha: CommitSha | None = None
     env: dict[str, str] = Field(default_factory=dict)
 
 

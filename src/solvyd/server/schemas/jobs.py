@@ -23,6 +23,7 @@ from solvyd.server.cron import (
     next_due,
     schedule_key,
 )
+from solvyd.server.schemas.builds import GitBranch
 from solvyd.server.schemas.secrets import BranchGlob, SecretName
 from solvyd.shared.clock import utcnow
 
@@ -57,7 +58,7 @@ class Schedule(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     cron: Annotated[str, Field(min_length=1, max_length=100, examples=["0 3 * * *"])]
-    branch: Annotated[str | None, Field(min_length=1, max_length=255)] = None
+    branch: GitBranch | None = None
     env: dict[str, str] = Field(default_factory=dict)
     timezone: Annotated[str, Field(min_length=1, max_length=64)] = DEFAULT_TIMEZONE
 
@@ -198,7 +199,7 @@ class JobCreate(WebhookFields, _ForkSecretsByEitherName):
     name: JobName
     description: str = ""
     scm_url: str | None = None
-    branch: str | None = None
+    branch: GitBranch | None = None
     # YAML text, or the same document as an object.
     pipeline: str | dict[str, Any] | None = None
     pipeline_path: str | None = None
@@ -212,7 +213,8 @@ class JobCreate(WebhookFields, _ForkSecretsByEitherName):
     priority: Priority = 0
     # At most this many builds of the job hold a worker at once (e.g. 1 for a deploy).
     max_concurrent_builds: ConcurrencyLimit | None = None
-    # A new build cancels the job's older queued builds of the same branch.
+    # A new build cancels the job's older queued builds of its kind (event, fork or not, pull
+    # request, tag) and branch.
     cancel_previous: bool = False
     # Builds of pull requests from forks get the job's and global secrets too (default: none).
     secrets_for_forks: bool = Field(default=False, validation_alias=FORK_SECRETS)
@@ -241,7 +243,7 @@ class JobCreate(WebhookFields, _ForkSecretsByEitherName):
 class JobUpdate(WebhookFields, _ForkSecretsByEitherName):
     description: str | None = None
     scm_url: str | None = None
-    branch: str | None = None
+    branch: GitBranch | None = None
     pipeline: str | dict[str, Any] | None = None
     pipeline_path: str | None = None
     build_config: dict[str, Any] | None = None

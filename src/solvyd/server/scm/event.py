@@ -11,9 +11,16 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from solvyd.server.services.builds.origin import BuildOrigin, PullRequestInfo
+from solvyd.shared.git_names import (
+    branch_problem,
+    commit_sha_problem,
+    full_ref_problem,
+    remote_url_problem,
+)
 from solvyd.shared.text import is_storable
 
 Kind = Literal["push", "tag", "pull_request", "ping", "ignored"]
+BUILT_KINDS = frozenset({"push", "tag", "pull_request"})
 ZERO_SHA = "0" * 40
 BRANCH_PREFIX = "refs/heads/"
 TAG_PREFIX = "refs/tags/"
@@ -26,7 +33,12 @@ class PayloadError(ValueError):
 
 @dataclass(frozen=True)
 class ForgeEvent:
-    """What one webhook reports. `kind` ignored: nothing is built, `reason` says why."""
+    """What one webhook reports. `kind` ignored: nothing is built, `reason` says why.
+
+    An event to build names only what git reads as names: its branch, tag and pull request
+    branches are valid ref names, its commit a sha, the pull request's ref a full ref and the
+    fork's clone URL a remote URL (they reach the agent's git command line, where
+    `--upload-pack=...` would run a command). Else it is not made: a PayloadError (a 400)."""
 
     kind: Kind
     reason: str | None = None
@@ -43,6 +55,27 @@ class ForgeEvent:
     commit_message: str | None = None
     commit_author: str | None = None
     pull_request: PullRequestInfo | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in BUILT_KINDS:
+            return
+        problems = [
+            commit_sha_problem(self.commit_sha or ""),
+            branch_problem(self.branch) if self.branch is not None else None,
+            branch_problem(self.tag, "tag") if self.tag is not None else None,
+        ]
+        pull = self.pull_request
+        if pull is not None:
+            problems += [branch_problem(pull.source_branch), branch_problem(pull.target_branch)]
+            if pull.head_ref is not None and (problem := full_ref_problem(pull.head_ref)):
+                problems.append(f"the pull request's ref is refused: {problem}")
+            if pull.head_clone_url is not None and (
+                problem := remote_url_problem(pull.head_clone_url)
+            ):
+                problems.append(f"the head repository's clone URL is refused: {problem}")
+        found = [problem for problem in problems if problem is not None]
+        if found:
+            raise PayloadError("the payload names what git cannot build: " + "; ".join(found))
 
     def origin(self) -> BuildOrigin:
         return BuildOrigin(

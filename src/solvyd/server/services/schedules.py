@@ -146,7 +146,10 @@ async def _start(ctx: ServerContext, run: _DueRun) -> uuid.UUID | None:
                 queued = await queue_build(
                     session,
                     run.job_id,
-                    TriggerRequest(
+                    # Built without the schema's checks: a branch stored before they
+                    # existed is refused by queue_build (InvalidInput, recorded below), not
+                    # raised through the whole round.
+                    TriggerRequest.model_construct(
                         branch=run.schedule.get("branch"), env=run.schedule.get("env") or {}
                     ),
                     triggered_by=None,

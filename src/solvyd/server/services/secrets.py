@@ -121,9 +121,15 @@ async def delete_secret(
 
 
 def protected_build(build: Build, patterns: Collection[str]) -> bool:
-    """Whether `build` is on a branch of `patterns`, and its code is not a pull request's or
-    a fork's, whatever branch it names (a retry of a pull request keeps its event)."""
-    if build.from_fork or "pull_request" in (build.trigger, build.event) or not build.branch:
+    """Whether `build` is on a branch of `patterns`, and its code is not a pull request's, a
+    fork's or a tag's, whatever branch it names (a retry keeps its original's event; a tag
+    build stored before tags had no branch names the job's)."""
+    if (
+        build.from_fork
+        or {"pull_request", "tag"} & {build.trigger, build.event}
+        or build.tag is not None
+        or not build.branch
+    ):
         return False
     return any(fnmatchcase(build.branch, pattern) for pattern in patterns)
 

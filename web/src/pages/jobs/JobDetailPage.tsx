@@ -119,7 +119,7 @@ function JobDetail({ job }: { job: Job }) {
                   {job.max_concurrent_builds ?? <span className="muted">no limit</span>}
                 </Setting>
                 <Setting term="Cancel previous">
-                  {job.cancel_previous ? "yes: a new build cancels older queued builds of its branch" : "no"}
+                  {job.cancel_previous ? "yes: a new build cancels older queued builds of its kind and branch" : "no"}
                 </Setting>
                 <Setting term="Environment">
                   {envKeys.length === 0 ? (

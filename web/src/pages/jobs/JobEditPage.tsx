@@ -458,7 +458,7 @@ function JobForm({ job, initial }: { job?: Job; initial: JobFormValues }) {
                 checked={values.cancelPrevious}
                 onChange={(e) => set("cancelPrevious", e.target.checked)}
               />
-              A new build cancels the older queued builds of the same branch
+              A new build cancels the older queued builds of its kind (event, pull request, tag) and branch
             </label>
           </details>
         </div>

@@ -52,15 +52,22 @@ async def retry_build(ctx: ServerContext, build_id: uuid.UUID, actor: Actor) -> 
 
     Its steps are planned from the job's pipeline as it is now (a repository pipeline is read
     at the same commit, so it is the same one). A fork's build that its job has wait for an
-    approval is approved by the retrier: only a developer or an admin may retry, the same
-    people who may approve, and asking for a retry is choosing to run that code again."""
+    approval is approved by the retrier if its original was approved: only a developer or an
+    admin may retry, the same people who may approve, and asking for a retry is choosing to run
+    that code again. One whose original never was (cancelled while it waited, or queued before
+    the job asked for approvals) waits for an approval of its own: a retry is no way around
+    the review."""
     async with ctx.db.transaction() as session:
         old = await queries.get_build(session, build_id)
         if old is None:
             raise NotFound(f"build {build_id} not found")
         if not BuildStatus(old.status).finished:
             raise Conflict(f"build {build_id} has not finished ({old.status}); cancel it first")
-        body = TriggerRequest(branch=old.branch, commit_sha=old.commit_sha, env=dict(old.env))
+        # Built without the schema's checks: a value stored before they existed is refused by
+        # queue_build as invalid input, not as a crash.
+        body = TriggerRequest.model_construct(
+            branch=old.branch, commit_sha=old.commit_sha, env=dict(old.env)
+        )
         queued = await queue_build(
             session,
             old.job_id,
@@ -77,7 +84,7 @@ async def retry_build(ctx: ServerContext, build_id: uuid.UUID, actor: Actor) -> 
             # The same commit's repository plan, which a worker already found needs a worker
             # that runs steps without an image: no such worker need claim it and hand it back.
             build.needs_step_without_image = True
-        approved = build.awaiting_approval
+        approved = build.awaiting_approval and old.approved_at is not None
         if approved:
             approve(build, actor)
         audit.record(
@@ -89,7 +96,8 @@ async def retry_build(ctx: ServerContext, build_id: uuid.UUID, actor: Actor) -> 
             number=build.number,
             retry_of=str(old.id),
             retry_of_number=old.number,
-            # A fork's build of a job with fork_approval: the retry approves it.
+            # A fork's build of a job with fork_approval, whose original was approved: the
+            # retry approves it.
             approved=approved,
         )
     queued.wake(ctx.events)

@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass, field
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from solvyd.pipeline.config import PipelineError
 from solvyd.pipeline.plan import BuildContext, PlanRefused, plan_job, system_env
@@ -19,11 +20,12 @@ from solvyd.server.schemas.builds import TriggerRequest
 from solvyd.server.services import audit
 from solvyd.server.services.audit import Actor
 from solvyd.server.services.builds import lifecycle
-from solvyd.server.services.builds.origin import BuildOrigin
+from solvyd.server.services.builds.origin import TAG, BuildOrigin
 from solvyd.server.services.commit_statuses.outbox import record_build_state
 from solvyd.server.services.context import ServerContext
 from solvyd.server.services.errors import InvalidInput, NotFound
 from solvyd.server.services.jobs import load_job_pipeline
+from solvyd.shared.git_names import branch_problem, commit_sha_problem
 
 # A step's environment carries the commit's message and author (SOLVYD_COMMIT_MESSAGE, ...);
 # Linux refuses to start a process with one variable over 128 KiB, so longer text is cut
@@ -97,8 +99,15 @@ async def queue_build(
     pull_request = origin.pull_request
     from_fork = from_fork or (pull_request is not None and pull_request.from_fork)
     superseded: list[uuid.UUID] = []
-    # The row lock serialises build numbers per job on PostgreSQL.
-    job = await session.scalar(sa.select(Job).where(Job.id == job_id).with_for_update())
+    # The row lock serialises build numbers per job on PostgreSQL. The caller may have read
+    # the job before in this session (the hook service does): the locked read must replace
+    # that copy, or the number is taken from it, stale once another transaction committed.
+    job = await session.scalar(
+        sa.select(Job)
+        .where(Job.id == job_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
     if job is None:
         raise NotFound(f"job {job_id} not found")
     try:
@@ -107,6 +116,10 @@ async def queue_build(
         raise InvalidInput(str(exc), details=[e.as_dict() for e in exc.errors]) from exc
     if config is None and not (job.scm_url and job.pipeline_path):
         raise InvalidInput(f"job {job.name!r} has no pipeline and no repository to read it from")
+    # A tag is on no branch: its commit need not be on the job's branch (nor on any), and a
+    # branch would give it that branch's protected secrets and `when.branch` steps.
+    branch = None if origin.event == TAG else body.branch or job.branch
+    _refuse_unsafe_names(branch, body.commit_sha)
     number = job.next_build_number
     job.next_build_number = number + 1
     commit_message = _bounded(origin.commit_message, MAX_COMMIT_MESSAGE_CHARACTERS)
@@ -116,7 +129,7 @@ async def queue_build(
         job_id=job.id,
         number=number,
         status="queued",
-        branch=body.branch or job.branch,
+        branch=branch,
         commit_sha=body.commit_sha,
         trigger=trigger,
         event=origin.event,
@@ -211,6 +224,17 @@ async def queue_build(
     return QueuedBuild(build, job, superseded)
 
 
+def _refuse_unsafe_names(branch: str | None, commit_sha: str | None) -> None:
+    """The branch and commit reach the agent's git command line. The API's schemas refuse
+    bad ones; this catches those stored before they did (a job's branch, a retried build's)."""
+    for problem in (
+        branch_problem(branch) if branch is not None else None,
+        commit_sha_problem(commit_sha) if commit_sha is not None else None,
+    ):
+        if problem is not None:
+            raise InvalidInput(f"the build cannot be queued: {problem}")
+
+
 def _bounded(text: str | None, limit: int) -> str | None:
     """Text from a forge, cut to what a step's environment can carry; NUL, which neither
     PostgreSQL nor a process environment can hold, removed."""
@@ -223,16 +247,24 @@ def _bounded(text: str | None, limit: int) -> str | None:
 async def cancel_superseded_builds(
     session: AsyncSession, job: Job, newer: Build
 ) -> list[uuid.UUID]:
-    """Cancel the job's queued builds of the same branch as `newer`: only the newest matters.
+    """Cancel the job's queued builds that `newer` supersedes: those of the same kind and
+    branch (same event, from a fork or not, same pull request, same tag), of which only the
+    newest matters. A pull request's build from branch X is not a push build of X, nor another
+    pull request's from a branch of the same name (a fork's, say): neither cancels the other.
     Running builds are left to finish."""
     older = await session.scalars(
         sa.select(Build)
         .where(Build.job_id == job.id, Build.status == BuildStatus.QUEUED)
-        .where(Build.branch.is_(None) if newer.branch is None else Build.branch == newer.branch)
+        .where(Build.event == newer.event, Build.from_fork == newer.from_fork)
+        .where(_same(Build.branch, newer.branch), _same(Build.tag, newer.tag))
         .with_for_update()
+        .execution_options(populate_existing=True)
     )
     cancelled = []
     for build in older:
+        # The number lives in a JSON column, compared here rather than in two SQL dialects.
+        if _pull_request_number(build) != _pull_request_number(newer):
+            continue
         await lifecycle.finish(
             session,
             build,
@@ -241,3 +273,11 @@ async def cancel_superseded_builds(
         )
         cancelled.append(build.id)
     return cancelled
+
+
+def _same(column: InstrumentedAttribute[str | None], value: str | None) -> sa.ColumnElement[bool]:
+    return column.is_(None) if value is None else column == value
+
+
+def _pull_request_number(build: Build) -> object:
+    return (build.pull_request or {}).get("number")

@@ -14,9 +14,6 @@ from functools import lru_cache
 from solvyd.server.db.models import Job
 from solvyd.server.scm import ForgeEvent
 
-_SHA = re.compile(r"^[0-9a-fA-F]{7,64}$")
-MAX_BRANCH_LENGTH = 255
-
 
 def refusal(job: Job, event: ForgeEvent) -> str | None:
     """Why `job` builds nothing for `event`; None when it builds it."""
@@ -24,9 +21,6 @@ def refusal(job: Job, event: ForgeEvent) -> str | None:
         return event.reason or "nothing to build"
     if event.kind not in job.trigger_events:
         return f"the job's trigger_events leave out {event.kind}"
-    problem = unbuildable(event)
-    if problem is not None:
-        return problem
     branch = filtered_branch(event)
     if job.branches and branch is not None and not branch_matches(job.branches, branch):
         return f"branch {branch!r} matches none of the job's branches"
@@ -37,15 +31,6 @@ def refusal(job: Job, event: ForgeEvent) -> str | None:
         and not any(path_matches(job.paths, path) for path in event.changed_files)
     ):
         return "no changed file matches the job's paths"
-    return None
-
-
-def unbuildable(event: ForgeEvent) -> str | None:
-    if event.commit_sha is None or not _SHA.match(event.commit_sha):
-        return f"the payload names no commit to build ({event.commit_sha!r})"
-    for name in (event.branch, event.tag):
-        if name is not None and (not name or len(name) > MAX_BRANCH_LENGTH):
-            return f"a ref name of {len(name)} characters cannot be built"
     return None
 
 
