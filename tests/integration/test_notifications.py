@@ -13,7 +13,6 @@ import hashlib
 import hmac
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -21,7 +20,6 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from solvyd.server.app import create_app
 from solvyd.server.db.models import Job, NotificationDelivery
 from solvyd.server.settings import ServerSettings
 from solvyd.shared.clock import utcnow
@@ -33,42 +31,23 @@ from tests.integration.api_helpers import (
     claim_build,
     create_job,
     get_build,
-    post_logs,
     register_worker,
     set_status,
     trigger,
     user_headers,
 )
+from tests.integration.notify_helpers import (
+    DEPLOY_TOKEN,
+    PUBLIC_URL,
+    app_client,
+    delivery_rows,
+    run_build,
+    set_secret,
+    settled,
+)
 from tests.support.notify_receivers import Receiver, notification_receiver
 
 SIGNING_SECRET = "whsec-Qm4r9Tz2Lp7Xv"
-# A value a step prints; it must never reach a receiver.
-DEPLOY_TOKEN = "deploy-token-Hq3Vw8Kz5Rj1"
-PUBLIC_URL = "https://ci.example.test"
-
-
-@asynccontextmanager
-async def app_client(settings: ServerSettings, **changes: Any) -> AsyncIterator[httpx.AsyncClient]:
-    """The app in-process with its background loops (the notification sender among them)."""
-    app = create_app(
-        settings.model_copy(
-            update={
-                "public_url": PUBLIC_URL,
-                "notification_backoff_seconds": 0.2,
-                "notification_backoff_max_seconds": 0.5,
-                "notification_timeout_seconds": 3.0,
-                # Far off: a delivery must go out on the wake-up after its commit, not a poll.
-                "notification_poll_seconds": 60.0,
-                "slack_webhook_hosts": ["127.0.0.1"],
-                **changes,
-            }
-        )
-    )
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
-            http.app = app  # type: ignore[attr-defined]
-            yield http
 
 
 @pytest.fixture
@@ -77,23 +56,14 @@ async def receiver() -> AsyncIterator[Receiver]:
         yield receiver
 
 
-async def _set_secret(
-    http: httpx.AsyncClient, admin: Headers, job_id: str, name: str, value: str
-) -> None:
-    response = await http.put(
-        f"{API}/jobs/{job_id}/secrets/{name}", headers=admin, json={"value": value}
-    )
-    assert response.status_code in (200, 201), response.text
-
-
 async def _job(
     http: httpx.AsyncClient, admin: Headers, rules: list[dict[str, Any]]
 ) -> dict[str, Any]:
     """A job with `rules`, its signing secret and the deploy token set (rules set by PATCH,
     once the secrets they name exist)."""
     job = await create_job(http, admin, branch="main")
-    await _set_secret(http, admin, job["id"], "SIGNING", SIGNING_SECRET)
-    await _set_secret(http, admin, job["id"], "DEPLOY_TOKEN", DEPLOY_TOKEN)
+    await set_secret(http, admin, job["id"], "SIGNING", SIGNING_SECRET)
+    await set_secret(http, admin, job["id"], "DEPLOY_TOKEN", DEPLOY_TOKEN)
     response = await http.patch(
         f"{API}/jobs/{job['id']}", headers=admin, json={"notifications": rules}
     )
@@ -110,56 +80,6 @@ def _webhook(receiver: Receiver, **rule: Any) -> dict[str, Any]:
     }
 
 
-async def _run(
-    http: httpx.AsyncClient,
-    admin: Headers,
-    job: dict[str, Any],
-    final: str,
-    branch: str | None = None,
-) -> dict[str, Any]:
-    """A build of `job` run by a worker: step `build` prints the deploy token and ends as
-    `final` says, then the build ends so."""
-    worker = await register_worker(http)
-    body = {"branch": branch} if branch else {}
-    build = await trigger(http, admin, job["id"], **body)
-    assert (await claim_build(http, worker))["build_id"] == build["id"]
-    assert (await set_status(http, worker, build["id"], "running")).status_code == 200
-    step_url = f"{API}/builds/{build['id']}/steps/build"
-    response = await http.put(step_url, headers=worker.headers, json={"status": "running"})
-    assert response.status_code == 200, response.text
-    lines = [f"line {n}" for n in range(40)] + [f"using {DEPLOY_TOKEN}", "boom: tests failed"]
-    assert (await post_logs(http, worker, build["id"], 0, lines[:20])).status_code == 200
-    assert (await post_logs(http, worker, build["id"], 1, lines[20:])).status_code == 200
-    step_status = "success" if final == "success" else "failure"
-    response = await http.put(
-        step_url, headers=worker.headers, json={"status": step_status, "exit_code": 1}
-    )
-    assert response.status_code == 200, response.text
-    exit_code = 0 if final == "success" else 1
-    response = await set_status(http, worker, build["id"], final, exit_code=exit_code)
-    assert response.status_code == 200, response.text
-    return build
-
-
-async def _settled(
-    http: httpx.AsyncClient, admin: Headers, build_id: str, count: int = 1
-) -> list[dict[str, Any]]:
-    """The build's notifications once `count` exist and none is pending (bounded)."""
-    deadline = utcnow() + timedelta(seconds=20)
-    while True:
-        notes = (await get_build(http, admin, build_id))["notifications"]
-        if len(notes) >= count and all(note["status"] != "pending" for note in notes):
-            return list(notes)
-        assert utcnow() < deadline, notes
-        await asyncio.sleep(0.05)
-
-
-async def _rows(http: httpx.AsyncClient) -> list[NotificationDelivery]:
-    ctx = http.app.state.ctx  # type: ignore[attr-defined]
-    async with ctx.db.transaction() as session:
-        return list(await session.scalars(sa.select(NotificationDelivery)))
-
-
 async def test_a_failed_build_is_posted_signed_with_its_last_lines_masked(
     settings: ServerSettings, receiver: Receiver
 ) -> None:
@@ -169,8 +89,8 @@ async def test_a_failed_build_is_posted_signed_with_its_last_lines_masked(
         assert job["notifications"] == [
             {**_webhook(receiver), "on": ["failure", "fixed"], "branches": []}
         ]
-        build = await _run(http, admin, job, "failure")
-        [note] = await _settled(http, admin, build["id"])
+        build = await run_build(http, admin, job, "failure")
+        [note] = await settled(http, admin, build["id"])
     assert receiver.problems == []
     [request] = receiver.received
     body = request.body
@@ -212,9 +132,9 @@ async def test_a_success_tells_no_rule_that_asks_for_failures(
     async with app_client(settings) as http:
         admin = await admin_headers(http)
         job = await _job(http, admin, [_webhook(receiver)])
-        build = await _run(http, admin, job, "success")
+        build = await run_build(http, admin, job, "success")
         assert (await get_build(http, admin, build["id"]))["notifications"] == []
-        assert await _rows(http) == []
+        assert await delivery_rows(http) == []
     assert receiver.received == []
 
 
@@ -224,12 +144,12 @@ async def test_fixed_is_a_success_after_a_failure_of_the_same_branch(
     async with app_client(settings) as http:
         admin = await admin_headers(http)
         job = await _job(http, admin, [_webhook(receiver, on=["fixed"])])
-        await _run(http, admin, job, "failure")
+        await run_build(http, admin, job, "failure")
         # Another branch's success fixes nothing on main.
-        await _run(http, admin, job, "success", branch="other")
-        fixed = await _run(http, admin, job, "success")
-        [note] = await _settled(http, admin, fixed["id"])
-        again = await _run(http, admin, job, "success")
+        await run_build(http, admin, job, "success", branch="other")
+        fixed = await run_build(http, admin, job, "success")
+        [note] = await settled(http, admin, fixed["id"])
+        again = await run_build(http, admin, job, "success")
         await asyncio.sleep(0.3)
         assert (await get_build(http, admin, again["id"]))["notifications"] == []
     assert note["outcome"] == "fixed"
@@ -243,9 +163,9 @@ async def test_an_error_counts_as_a_failure_and_branches_filter(
     async with app_client(settings) as http:
         admin = await admin_headers(http)
         job = await _job(http, admin, [_webhook(receiver, on=["failure"], branches=["release/*"])])
-        await _run(http, admin, job, "failure")  # main: filtered out
-        build = await _run(http, admin, job, "error", branch="release/1.2")
-        [note] = await _settled(http, admin, build["id"])
+        await run_build(http, admin, job, "failure")  # main: filtered out
+        build = await run_build(http, admin, job, "error", branch="release/1.2")
+        [note] = await settled(http, admin, build["id"])
     assert note["outcome"] == "error"
     [body] = receiver.bodies()
     assert (body["build"]["branch"], body["build"]["status"]) == ("release/1.2", "error")
@@ -257,8 +177,8 @@ async def test_started_is_told_when_the_build_runs(
     async with app_client(settings) as http:
         admin = await admin_headers(http)
         job = await _job(http, admin, [_webhook(receiver, on=["started", "always"])])
-        build = await _run(http, admin, job, "success")
-        notes = await _settled(http, admin, build["id"], count=2)
+        build = await run_build(http, admin, job, "success")
+        notes = await settled(http, admin, build["id"], count=2)
     assert sorted((n["event"], n["outcome"]) for n in notes) == [
         ("build.finished", "success"),
         ("build.started", "started"),
@@ -278,8 +198,8 @@ async def test_a_retryable_failure_is_retried_and_then_sent(
     async with app_client(settings, notification_timeout_seconds=0.5) as http:
         admin = await admin_headers(http)
         job = await _job(http, admin, [_webhook(receiver)])
-        build = await _run(http, admin, job, "failure")
-        [note] = await _settled(http, admin, build["id"])
+        build = await run_build(http, admin, job, "failure")
+        [note] = await settled(http, admin, build["id"])
     assert (note["status"], note["attempts"]) == ("sent", 2)
     # Sent: the error of the attempt before is no longer the delivery's.
     assert note["last_error"] is None
@@ -296,8 +216,8 @@ async def test_a_client_error_fails_at_once_and_the_build_shows_why(
     async with app_client(settings) as http:
         admin = await admin_headers(http)
         job = await _job(http, admin, [_webhook(receiver)])
-        build = await _run(http, admin, job, "failure")
-        [note] = await _settled(http, admin, build["id"])
+        build = await run_build(http, admin, job, "failure")
+        [note] = await settled(http, admin, build["id"])
     assert (note["status"], note["attempts"]) == ("failed", 1)
     assert note["last_error"] == "the webhook answered HTTP 400: scripted 400"
     assert len(receiver.received) == 1
@@ -308,8 +228,8 @@ async def test_retries_end_after_the_window(settings: ServerSettings, receiver: 
     async with app_client(settings, notification_retry_seconds=1.0) as http:
         admin = await admin_headers(http)
         job = await _job(http, admin, [_webhook(receiver)])
-        build = await _run(http, admin, job, "failure")
-        [note] = await _settled(http, admin, build["id"])
+        build = await run_build(http, admin, job, "failure")
+        [note] = await settled(http, admin, build["id"])
     assert note["status"] == "failed"
     assert note["attempts"] >= 2
     assert note["last_error"].startswith("the webhook answered HTTP 503")
@@ -323,8 +243,8 @@ async def test_a_missing_signing_secret_fails_with_a_clear_error(
         job = await _job(http, admin, [_webhook(receiver)])
         response = await http.delete(f"{API}/jobs/{job['id']}/secrets/SIGNING", headers=admin)
         assert response.status_code == 204, response.text
-        build = await _run(http, admin, job, "failure")
-        [note] = await _settled(http, admin, build["id"])
+        build = await run_build(http, admin, job, "failure")
+        [note] = await settled(http, admin, build["id"])
     assert note["status"] == "failed"
     assert note["last_error"] == "the signing secret 'SIGNING' is not set on the job"
     assert receiver.received == []
@@ -339,13 +259,13 @@ async def test_a_recorded_delivery_keeps_its_rule_when_the_job_changes(
     async with app_client(settings, notification_backoff_seconds=1.0) as http:
         admin = await admin_headers(http)
         job = await _job(http, admin, [_webhook(receiver)])
-        build = await _run(http, admin, job, "failure")
+        build = await run_build(http, admin, job, "failure")
         await receiver.wait_for(1)
         response = await http.patch(
             f"{API}/jobs/{job['id']}", headers=admin, json={"notifications": []}
         )
         assert response.status_code == 200, response.text
-        [note] = await _settled(http, admin, build["id"])
+        [note] = await settled(http, admin, build["id"])
     assert (note["status"], note["attempts"]) == ("sent", 2)
 
 
@@ -360,10 +280,10 @@ async def test_a_pending_delivery_is_sent_by_the_next_server(
     ) as http:
         admin = await admin_headers(http)
         job = await _job(http, admin, [_webhook(receiver)])
-        build = await _run(http, admin, job, "failure")
+        build = await run_build(http, admin, job, "failure")
         await receiver.wait_for(1)
         for _ in range(200):
-            [row] = await _rows(http)
+            [row] = await delivery_rows(http)
             if row.attempts == 1:
                 break
             await asyncio.sleep(0.02)
@@ -377,7 +297,7 @@ async def test_a_pending_delivery_is_sent_by_the_next_server(
             await session.execute(sa.update(NotificationDelivery).values(next_attempt_at=utcnow()))
         ctx.events.wake("notifications")
         admin = await admin_headers(http)
-        [note] = await _settled(http, admin, build["id"])
+        [note] = await settled(http, admin, build["id"])
     assert (note["status"], note["attempts"]) == ("sent", 2)
     assert len(receiver.received) == 2
 
@@ -407,7 +327,7 @@ async def test_a_delivery_whose_server_died_mid_send_is_sent_once_its_lease_ends
             row.claimed_until = utcnow() - timedelta(seconds=1)
         ctx.events.wake("notifications")
         admin = await admin_headers(http)
-        [note] = await _settled(http, admin, build["id"])
+        [note] = await settled(http, admin, build["id"])
     assert (note["status"], note["attempts"]) == ("sent", 1)
 
 
@@ -422,9 +342,9 @@ async def test_two_servers_send_each_delivery_once(
     async with app_client(settings, **fast) as first, app_client(settings, **fast) as second:
         admin = await admin_headers(first)
         job = await _job(first, admin, [_webhook(receiver, on=["always"])])
-        builds = [await _run(first, admin, job, "failure") for _ in range(6)]
+        builds = [await run_build(first, admin, job, "failure") for _ in range(6)]
         for build in builds:
-            await _settled(second, admin, build["id"])
+            await settled(second, admin, build["id"])
     ids = [item.headers["x-solvyd-delivery"] for item in receiver.received]
     assert len(ids) == 6
     assert len(set(ids)) == 6
@@ -435,9 +355,9 @@ async def test_a_job_without_rules_records_nothing(settings: ServerSettings) -> 
         admin = await admin_headers(http)
         job = await create_job(http, admin)
         assert job["notifications"] == []
-        build = await _run(http, admin, job, "failure")
+        build = await run_build(http, admin, job, "failure")
         assert (await get_build(http, admin, build["id"]))["notifications"] == []
-        assert await _rows(http) == []
+        assert await delivery_rows(http) == []
 
 
 BAD_RULES: list[tuple[Any, str]] = [
@@ -508,7 +428,7 @@ async def test_a_rule_naming_a_missing_secret_is_refused_on_change(
     assert (await client.get(f"{API}/jobs/{job['id']}", headers=admin)).json()[
         "notifications"
     ] == []
-    await _set_secret(client, admin, job["id"], "SLACK_URL", "https://hooks.slack.com/services/x")
+    await set_secret(client, admin, job["id"], "SLACK_URL", "https://hooks.slack.com/services/x")
     response = await client.patch(
         f"{API}/jobs/{job['id']}", headers=admin, json={"notifications": rules}
     )
@@ -539,7 +459,7 @@ async def test_the_test_endpoint_sends_now_and_answers_per_rule(
         audit = await http.get(
             f"{API}/audit", headers=admin, params={"action": "job.notifications.test"}
         )
-        rows = await _rows(http)
+        rows = await delivery_rows(http)
     assert (first["rule"], first["ok"], first["error"]) == (0, True, None)
     assert (second["rule"], second["ok"]) == (1, False)
     assert second["error"].startswith("the webhook could not be reached")
@@ -560,8 +480,8 @@ async def test_slack_gets_a_block_kit_message_with_every_value_escaped(
         admin = await admin_headers(http)
         job = await create_job(http, admin, branch="main")
         slack_url = f"{receiver.url}/services/T000/B000/XXXXSECRETXXXX"
-        await _set_secret(http, admin, job["id"], "SLACK_URL", slack_url)
-        await _set_secret(http, admin, job["id"], "DEPLOY_TOKEN", DEPLOY_TOKEN)
+        await set_secret(http, admin, job["id"], "SLACK_URL", slack_url)
+        await set_secret(http, admin, job["id"], "DEPLOY_TOKEN", DEPLOY_TOKEN)
         rules = [{"type": "slack", "webhook_url_secret": "SLACK_URL", "on": ["always"]}]
         response = await http.patch(
             f"{API}/jobs/{job['id']}", headers=admin, json={"notifications": rules}
@@ -576,11 +496,11 @@ async def test_slack_gets_a_block_kit_message_with_every_value_escaped(
             http, worker, build["id"], "error", error_message="<!channel> <http://evil|click>"
         )
         assert response.status_code == 200, response.text
-        [note] = await _settled(http, admin, build["id"])
+        [note] = await settled(http, admin, build["id"])
         # Then Slack refuses: the error names no URL.
         receiver.scripted = [404]
-        second = await _run(http, admin, job, "failure")
-        [refused] = await _settled(http, admin, second["id"])
+        second = await run_build(http, admin, job, "failure")
+        [refused] = await settled(http, admin, second["id"])
     assert receiver.problems == []
     assert (note["status"], note["target"]) == ("sent", "Slack (secret SLACK_URL)")
     message = receiver.bodies()[0]
@@ -603,14 +523,14 @@ async def test_a_slack_url_on_a_host_not_allowed_is_refused_without_showing_it(
     async with app_client(settings, slack_webhook_hosts=["hooks.slack.com"]) as http:
         admin = await admin_headers(http)
         job = await create_job(http, admin)
-        await _set_secret(http, admin, job["id"], "SLACK_URL", "https://evil.test/T0/B0/SEKRIT")
+        await set_secret(http, admin, job["id"], "SLACK_URL", "https://evil.test/T0/B0/SEKRIT")
         rules = [{"type": "slack", "webhook_url_secret": "SLACK_URL", "on": ["failure"]}]
         response = await http.patch(
             f"{API}/jobs/{job['id']}", headers=admin, json={"notifications": rules}
         )
         assert response.status_code == 200, response.text
-        build = await _run(http, admin, job, "failure")
-        [note] = await _settled(http, admin, build["id"])
+        build = await run_build(http, admin, job, "failure")
+        [note] = await settled(http, admin, build["id"])
     assert note["status"] == "failed"
     assert "not one of hooks.slack.com" in note["last_error"]
     assert "SEKRIT" not in note["last_error"] and "evil.test" not in note["last_error"]
@@ -629,8 +549,8 @@ async def test_rules_are_checked_at_the_edge_for_jobs_in_the_database(
             row = await session.get(Job, uuid.UUID(job["id"]))
             assert row is not None
             row.notifications = [{"type": "gone", "on": ["failure"], "branches": []}]
-        build = await _run(http, admin, job, "failure")
-        [note] = await _settled(http, admin, build["id"])
+        build = await run_build(http, admin, job, "failure")
+        [note] = await settled(http, admin, build["id"])
         assert (await get_build(http, admin, build["id"]))["status"] == "failure"
     assert note["status"] == "failed"
     assert "no notifier serves the type 'gone'" in note["last_error"]
