@@ -13,7 +13,7 @@ SECRET_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z")
 def unknown_keys(rule: Mapping[str, Any], own: frozenset[str]) -> list[str]:
     """One problem per key that is neither common nor one of the type's `own`."""
     return [
-        f"{key}: unknown key for a {rule.get('type')} rule"
+        f"{key}: unknown key for {rule.get('type')} rules"
         for key in sorted(str(key) for key in rule)
         if key not in COMMON_KEYS and key not in own
     ]
