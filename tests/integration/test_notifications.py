@@ -12,7 +12,7 @@ import asyncio
 import hashlib
 import hmac
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -21,6 +21,8 @@ import pytest
 import sqlalchemy as sa
 
 from solvyd.server.db.models import Job, NotificationDelivery
+from solvyd.server.notify import registry
+from solvyd.server.notify.base import BuildNotice, Notifier, NotifyContext
 from solvyd.server.settings import ServerSettings
 from solvyd.shared.clock import utcnow
 from tests.integration.api_helpers import (
@@ -253,8 +255,8 @@ async def test_a_missing_signing_secret_fails_with_a_clear_error(
 async def test_a_recorded_delivery_keeps_its_rule_when_the_job_changes(
     settings: ServerSettings, receiver: Receiver
 ) -> None:
-    """The rule is copied into the row: the receiver hangs the first attempt, the rule is
-    removed meanwhile, and the retry still goes where the rule said."""
+    """The rule is copied into the row: the receiver refuses the first attempt (503), the
+    rule is removed meanwhile, and the retry still goes where the rule said."""
     receiver.scripted = [503]
     async with app_client(settings, notification_backoff_seconds=1.0) as http:
         admin = await admin_headers(http)
@@ -536,7 +538,7 @@ async def test_a_slack_url_on_a_host_not_allowed_is_refused_without_showing_it(
     assert "SEKRIT" not in note["last_error"] and "evil.test" not in note["last_error"]
 
 
-async def test_rules_are_checked_at_the_edge_for_jobs_in_the_database(
+async def test_a_rule_whose_type_is_gone_fails_its_delivery_not_the_build(
     settings: ServerSettings,
 ) -> None:
     """A rule stored before its type went away (a plugin removed) fails its delivery, saying
@@ -554,3 +556,50 @@ async def test_rules_are_checked_at_the_edge_for_jobs_in_the_database(
         assert (await get_build(http, admin, build["id"]))["status"] == "failure"
     assert note["status"] == "failed"
     assert "no notifier serves the type 'gone'" in note["last_error"]
+
+
+class _FlakyNotifier(Notifier):
+    """A plugin's notifier with a bug: it raises what no notifier should, its message holding
+    the job's secret, for its first `failures` calls."""
+
+    type = "flaky"
+
+    def __init__(self, failures: int) -> None:
+        self.failures = failures
+        self.sent: list[BuildNotice] = []
+
+    def rule_problems(self, rule: Mapping[str, Any]) -> list[str]:
+        return []
+
+    async def send(self, notice: BuildNotice, rule: Mapping[str, Any], ctx: NotifyContext) -> None:
+        if self.failures > 0:
+            self.failures -= 1
+            raise RuntimeError(f"kaboom with {DEPLOY_TOKEN}")
+        self.sent.append(notice)
+
+
+async def test_a_notifier_that_raises_is_retried_logged_and_never_touches_the_build(
+    settings: ServerSettings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Registered where a plugin's notifier is found (the registry's table), as the plugin
+    hook will register it."""
+    flaky = _FlakyNotifier(failures=1)
+    monkeypatch.setitem(registry._BUILT_IN, "flaky", flaky)
+    async with app_client(settings) as http:
+        admin = await admin_headers(http)
+        job = await _job(http, admin, [{"type": "flaky", "on": ["failure"]}])
+        build = await run_build(http, admin, job, "failure")
+        [note] = await settled(http, admin, build["id"])
+        assert (await get_build(http, admin, build["id"]))["status"] == "failure"
+        # The loop goes on: the next build's notification is sent too.
+        second = await run_build(http, admin, job, "failure")
+        [second_note] = await settled(http, admin, second["id"])
+    assert (note["status"], note["attempts"]) == ("sent", 2)
+    assert second_note["status"] == "sent"
+    assert [notice.number for notice in flaky.sent] == [build["number"], second["number"]]
+    # The server's own log says which notifier raised, with the secret masked.
+    output = capsys.readouterr().out
+    [raised] = [line for line in output.splitlines() if "notifier raised" in line]
+    assert "notifier=flaky" in raised
+    assert "error='RuntimeError: kaboom with ***'" in raised
+    assert DEPLOY_TOKEN not in output
