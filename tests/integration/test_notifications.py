@@ -458,21 +458,33 @@ async def test_the_test_endpoint_sends_now_and_answers_per_rule(
         viewer = await user_headers(http, admin, "viewer")
         assert_error(await http.post(url, headers=viewer, json={}), 403)
         assert_error(await http.post(url, headers=admin, json={"rule": 5}), 422)
+        rows = await delivery_rows(http)
+        # With a build: the latest one, as it stands.
+        build = await run_build(http, admin, job, "failure")
+        response = await http.post(url, headers=admin, json={"rule": 0})
+        assert response.json()["results"][0]["ok"] is True
         audit = await http.get(
             f"{API}/audit", headers=admin, params={"action": "job.notifications.test"}
         )
-        rows = await delivery_rows(http)
     assert (first["rule"], first["ok"], first["error"]) == (0, True, None)
     assert (second["rule"], second["ok"]) == (1, False)
     assert second["error"].startswith("the webhook could not be reached")
     assert rows == []
-    [body, _] = receiver.bodies()
+    body = receiver.bodies()[0]
+    # The test of the latest build (its own notification went to the receiver too).
+    [latest] = [
+        b
+        for b in receiver.bodies()
+        if b["delivery_id"].startswith("test-") and b["build"]["number"] == build["number"]
+    ]
+    assert latest["build"]["outcome"] == "failure"
+    assert latest["build"]["log_tail"][-1] == "boom: tests failed"
     # No build yet: a made-up one, plainly a test.
     assert (body["build"]["number"], body["build"]["trigger"]) == (0, "test")
     assert "test notification" in body["build"]["commit_message"]
     assert receiver.problems == []
     assert audit.status_code == 200, audit.text
-    assert [item["details"]["rules"] for item in audit.json()["items"]] == [[0], [0, 1]]
+    assert [item["details"]["rules"] for item in audit.json()["items"]] == [[0], [0], [0, 1]]
 
 
 async def test_slack_gets_a_block_kit_message_with_every_value_escaped(

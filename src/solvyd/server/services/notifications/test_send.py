@@ -2,8 +2,9 @@
 the one asked for) through the same notifiers and secrets as a build's, and each answer
 returned. No rows: nothing is retried, and the builds show nothing of it.
 
-The notice is of the job's latest build, as it stands; a job without builds gets a made-up
-one, numbered 0, triggered by "test", whose commit message says that no build ran."""
+The notice is of the job's latest build, as it stands (its start while it runs); a job whose
+latest build is still queued, or that has none, gets a made-up one, numbered 0, triggered by
+"test", whose commit message says that no build ran."""
 
 import asyncio
 import dataclasses
@@ -68,6 +69,8 @@ async def send_test_notifications(
         build = await session.scalar(
             sa.select(Build).where(Build.job_id == job.id).order_by(Build.number.desc()).limit(1)
         )
+        if build is not None and build.status == BuildStatus.QUEUED:
+            build = None  # neither started nor ended: nothing to tell of it yet
         made_up = build is None
         if build is None:
             build = _made_up_build(job)
