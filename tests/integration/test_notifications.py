@@ -11,6 +11,7 @@ PostgreSQL send each delivery once; bad rules are 422 with nothing saved; the te
 import asyncio
 import hashlib
 import hmac
+import logging
 import uuid
 from collections.abc import AsyncIterator, Mapping
 from datetime import timedelta
@@ -488,8 +489,10 @@ async def test_the_test_endpoint_sends_now_and_answers_per_rule(
 
 
 async def test_slack_gets_a_block_kit_message_with_every_value_escaped(
-    settings: ServerSettings, receiver: Receiver
+    settings: ServerSettings, receiver: Receiver, caplog: pytest.LogCaptureFixture
 ) -> None:
+    # Every standard logger at its most talkative: httpx's would name each request's URL.
+    caplog.set_level(logging.DEBUG)
     async with app_client(settings) as http:
         admin = await admin_headers(http)
         job = await create_job(http, admin, branch="main")
@@ -529,6 +532,8 @@ async def test_slack_gets_a_block_kit_message_with_every_value_escaped(
     assert refused["status"] == "failed"
     assert refused["last_error"] == "Slack answered HTTP 404: scripted 404"
     assert "XXXXSECRETXXXX" not in str(refused)
+    assert caplog.records, "the standard loggers said nothing at all"
+    assert "XXXXSECRETXXXX" not in caplog.text
 
 
 async def test_a_slack_url_on_a_host_not_allowed_is_refused_without_showing_it(
