@@ -41,6 +41,7 @@ POLICY = {
     "GET /api/v1/jobs/{job_id}": "viewer",
     "POST /api/v1/jobs": "developer",
     "PATCH /api/v1/jobs/{job_id}": "developer",
+    "POST /api/v1/jobs/{job_id}/notifications/test": "developer",
     "DELETE /api/v1/jobs/{job_id}": "admin",
     "POST /api/v1/jobs/{job_id}/trigger": "developer",
     "GET /api/v1/builds": "viewer",

@@ -36,6 +36,7 @@ from solvyd.server.background import (
     run_commit_status_sender,
     run_delivery_pruner,
     run_log_archiver,
+    run_notification_sender,
     run_reaper,
     run_scheduler,
 )
@@ -94,6 +95,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
             asyncio.create_task(run_reaper(ctx), name="reaper"),
             asyncio.create_task(run_log_archiver(ctx), name="log-archiver"),
             asyncio.create_task(run_commit_status_sender(ctx), name="commit-status-sender"),
+            asyncio.create_task(run_notification_sender(ctx), name="notification-sender"),
             asyncio.create_task(run_delivery_pruner(ctx), name="webhook-delivery-pruner"),
             asyncio.create_task(run_scheduler(ctx), name="scheduler"),
         ]

@@ -7,7 +7,7 @@ import httpx
 import structlog
 from sqlalchemy.exc import SQLAlchemyError
 
-from solvyd.server.events import COMMIT_STATUSES
+from solvyd.server.events import COMMIT_STATUSES, NOTIFICATIONS
 from solvyd.server.services.builds.log_archive import archive_old_logs
 from solvyd.server.services.builds.reap import end_overdue_builds, reap_lost_workers
 from solvyd.server.services.builds.retry import release_due_retries
@@ -19,6 +19,7 @@ from solvyd.server.services.commit_statuses.sender import (
 )
 from solvyd.server.services.context import ServerContext
 from solvyd.server.services.hooks.deliveries import prune_deliveries
+from solvyd.server.services.notifications import sender as notification_sender
 from solvyd.server.services.schedules import prune_schedule_runs, start_due_schedules
 from solvyd.shared.clock import utcnow
 
@@ -91,6 +92,35 @@ async def run_commit_status_sender(ctx: ServerContext) -> None:
                     expected = isinstance(exc, OSError | SQLAlchemyError)
                     log.error(
                         "commit status round failed",
+                        error=f"{type(exc).__name__}: {exc}",
+                        exc_info=not expected,
+                    )
+                    wait = poll
+                if ctx.events.closed:
+                    return
+                await signal.wait(wait)
+    finally:
+        remove_wakeup()
+
+
+async def run_notification_sender(ctx: ServerContext) -> None:
+    """Send the notifications that are due, as soon as they are recorded (a wake-up after the
+    recording transaction commits) and when their retry falls due. Never raises: a round that
+    failed is tried again, since every delivery is a row."""
+    poll = ctx.settings.notification_poll_seconds
+    remove_wakeup = notification_sender.install_wakeup(ctx)
+    try:
+        async with httpx.AsyncClient(follow_redirects=False) as http:
+            while True:
+                signal = ctx.events.listen(NOTIFICATIONS)
+                try:
+                    while await notification_sender.send_due_notifications(ctx, http):
+                        pass
+                    wait = due_wait(await notification_sender.seconds_until_due(ctx), poll)
+                except Exception as exc:
+                    expected = isinstance(exc, OSError | SQLAlchemyError)
+                    log.error(
+                        "notification round failed",
                         error=f"{type(exc).__name__}: {exc}",
                         exc_info=not expected,
                     )

@@ -131,6 +131,8 @@ BUILDS = "builds"
 WORKERS = "workers"
 # A commit status report was recorded (services/commit_statuses): wakes this process's sender.
 COMMIT_STATUSES = "commit-statuses"
+# A notification delivery was recorded (services/notifications): wakes this process's sender.
+NOTIFICATIONS = "notifications"
 # Not a topic of its own: wakes every waiter. Sent when wake-ups may have been lost.
 ALL_TOPICS = "*"
 

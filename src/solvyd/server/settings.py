@@ -9,6 +9,8 @@ from urllib.parse import urlsplit
 from pydantic import Field, IPvAnyNetwork, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from solvyd.server.notify.smtp_url import parse_smtp_url
+
 _ORIGIN = re.compile(r"^https?://[^/?#\s]+$")
 
 
@@ -94,6 +96,28 @@ class ServerSettings(BaseSettings):
     # The sender is woken by every report recorded in this process; it looks anyway this often
     # (for reports recorded by another server process, and for retries that fell due).
     commit_status_poll_seconds: float = Field(default=10.0, gt=0)
+    # Email notifications (docs/notifications.md): smtp://[user@]host[:port][?starttls=required]
+    # or smtps://[user@]host[:port]; the sender's address; the user's password (never in the
+    # URL, never logged); a CA bundle to check the SMTP server's certificate with (default: the
+    # system's). Empty URL or sender: email rules fail with a message saying so.
+    smtp_url: str = ""
+    smtp_from: str = ""
+    smtp_password: SecretStr | None = None
+    smtp_ca_file: Path | None = None
+    # The hosts Slack rules' webhook URLs may name (comma-separated); https only, but plain
+    # http to a loopback address (a local test receiver).
+    slack_webhook_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["hooks.slack.com"]
+    )
+    # Notifications: each attempt's timeout; retries (timeouts, 429, 5xx, a notifier's
+    # retryable error) back off from `notification_backoff_seconds`, doubling up to the max,
+    # for `notification_retry_seconds` after the first attempt, then the delivery is failed.
+    notification_timeout_seconds: float = Field(default=15.0, gt=0)
+    notification_backoff_seconds: float = Field(default=5.0, gt=0)
+    notification_backoff_max_seconds: float = Field(default=300.0, gt=0)
+    notification_retry_seconds: float = Field(default=1800.0, ge=0)
+    # Woken by every delivery recorded in this process; looks anyway this often.
+    notification_poll_seconds: float = Field(default=10.0, gt=0)
 
     @field_validator("cors_origins", mode="before")
     @classmethod
@@ -103,6 +127,24 @@ class ServerSettings(BaseSettings):
             if text.startswith("["):
                 return json.loads(text)
             return [part.strip() for part in text.split(",") if part.strip()]
+        return value
+
+    @field_validator("slack_webhook_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip().lower() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _check_smtp_url(cls, value: str) -> str:
+        value = value.strip()
+        if value:
+            try:
+                parse_smtp_url(value)
+            except ValueError as exc:
+                raise ValueError(f"SOLVYD_SMTP_URL {exc}") from None
         return value
 
     @field_validator("trusted_proxies", mode="before")

@@ -559,6 +559,27 @@ export interface paths {
         patch: operations["update_job"];
         trace?: never;
     };
+    "/api/v1/jobs/{job_id}/notifications/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Test Job Notifications
+         * @description Send a test notification to each of the job's rules (or `rule`) now, and say how each
+         *     went. Synchronous; nothing is recorded on any build.
+         */
+        post: operations["test_job_notifications"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/jobs/{job_id}/secrets": {
         parameters: {
             query?: never;
@@ -1244,6 +1265,8 @@ export interface components {
             labels: string[];
             /** Not Before */
             not_before: string | null;
+            /** Notifications */
+            notifications?: components["schemas"]["NotificationDeliveryRead"][];
             /** Number */
             number: number;
             pull_request?: components["schemas"]["PullRequestRead"] | null;
@@ -1536,6 +1559,10 @@ export interface components {
             max_retries: number;
             /** Name */
             name: string;
+            /** Notifications */
+            notifications?: {
+                [key: string]: unknown;
+            }[];
             /** Paths */
             paths?: string[];
             /** Pipeline */
@@ -1620,6 +1647,10 @@ export interface components {
              * @description The soonest next due time of the job's schedules.
              */
             readonly next_run_at: string | null;
+            /** Notifications */
+            notifications?: {
+                [key: string]: unknown;
+            }[];
             /** Paths */
             paths: string[];
             /** Pipeline */
@@ -1764,6 +1795,10 @@ export interface components {
             max_concurrent_builds?: number | null;
             /** Max Retries */
             max_retries?: number | null;
+            /** Notifications */
+            notifications?: {
+                [key: string]: unknown;
+            }[] | null;
             /** Paths */
             paths?: string[] | null;
             /** Pipeline */
@@ -1868,6 +1903,69 @@ export interface components {
              * @default bearer
              */
             token_type: string;
+        };
+        /**
+         * NotificationDeliveryRead
+         * @description One notification of the build to one rule of its job (docs/notifications.md).
+         */
+        NotificationDeliveryRead: {
+            /** Attempts */
+            attempts: number;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Event
+             * @enum {string}
+             */
+            event: "build.started" | "build.finished";
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Last Error */
+            last_error: string | null;
+            /** Outcome */
+            outcome: string;
+            /** Rule */
+            rule: number;
+            /** Sent At */
+            sent_at: string | null;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "pending" | "sent" | "failed";
+            /** Target */
+            target: string;
+            /** Type */
+            type: string;
+        };
+        /** NotificationTestAnswer */
+        NotificationTestAnswer: {
+            /** Results */
+            results: components["schemas"]["NotificationTestResult"][];
+        };
+        /** NotificationTestRequest */
+        NotificationTestRequest: {
+            /** Rule */
+            rule?: number | null;
+        };
+        /** NotificationTestResult */
+        NotificationTestResult: {
+            /** Error */
+            error: string | null;
+            /** Ok */
+            ok: boolean;
+            /** Rule */
+            rule: number;
+            /** Target */
+            target: string;
+            /** Type */
+            type: string;
         };
         /**
          * PasswordChange
@@ -3574,6 +3672,41 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["JobRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    test_job_notifications: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["NotificationTestRequest"] | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotificationTestAnswer"];
                 };
             };
             /** @description Validation Error */

@@ -5,9 +5,11 @@ from fastapi import APIRouter, Response, status
 from solvyd.server.api.deps import AsAdmin, AsDeveloper, AsViewer, ClientIp, Ctx
 from solvyd.server.schemas.builds import BuildRead, TriggerRequest
 from solvyd.server.schemas.jobs import JobCreate, JobList, JobRead, JobUpdate
+from solvyd.server.schemas.notifications import NotificationTestAnswer, NotificationTestRequest
 from solvyd.server.services import jobs
 from solvyd.server.services.audit import Actor
 from solvyd.server.services.builds import read, trigger
+from solvyd.server.services.notifications.test_send import send_test_notifications
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
 
@@ -51,3 +53,18 @@ async def trigger_job(
     actor = Actor.of(user, ip)
     build = await trigger.trigger_build(ctx, job_id, body or TriggerRequest(), actor=actor)
     return await read.get_build(ctx, build.id)
+
+
+@router.post("/{job_id}/notifications/test", operation_id="test_job_notifications")
+async def test_job_notifications(
+    ctx: Ctx,
+    user: AsDeveloper,
+    ip: ClientIp,
+    job_id: uuid.UUID,
+    body: NotificationTestRequest | None = None,
+) -> NotificationTestAnswer:
+    """Send a test notification to each of the job's rules (or `rule`) now, and say how each
+    went. Synchronous; nothing is recorded on any build."""
+    rule = body.rule if body is not None else None
+    results = await send_test_notifications(ctx, job_id, rule, Actor.of(user, ip))
+    return NotificationTestAnswer(results=results)

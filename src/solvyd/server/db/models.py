@@ -187,6 +187,11 @@ class Job(Base):
     # The name of a secret (the job's, else a global one) holding an HTTPS token or an SSH
     # private key for the checkout; None: the repository is cloned without credentials.
     checkout_credentials: Mapped[str | None] = mapped_column(sa.String(200))
+    # Who hears of its builds: [{"type", "on", "branches", ...the type's own settings}]
+    # (notify/rules.py checks them); each matching rule gets a notification_deliveries row.
+    notifications: Mapped[list[dict[str, Any]]] = mapped_column(
+        sa.JSON, default=list, server_default="[]"
+    )
     next_build_number: Mapped[int] = mapped_column(default=1)
     # Webhooks (services/hooks.py): the secret that verifies a forge's deliveries, sealed like
     # a secret's value (None: no webhook ever starts a build of the job), the events that
@@ -298,6 +303,10 @@ class Build(Base):
     # Kept on the row so that the dispatch path, which has the build loaded, never looks at
     # the job to know (builds of jobs without a forge cost nothing more).
     reports_status: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    # Its job had notification rules when it was queued: its start and end are matched
+    # against them. On the row for the same reason as `reports_status`: a build of a job
+    # without rules costs no query.
+    notifies: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     triggered_by: Mapped[uuid.UUID | None] = mapped_column(
         sa.ForeignKey("users.id", ondelete="SET NULL")
     )
@@ -380,6 +389,41 @@ class CommitStatusReport(Base):
     response_body: Mapped[str | None] = mapped_column(sa.Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class NotificationDelivery(Base):
+    """The outbox of notifications: one row per build event and matching rule, recorded in the
+    transaction that changed the build; the sender claims due rows after commit. The rule is
+    copied in, so that a later edit of the job's rules changes no recorded delivery."""
+
+    __tablename__ = "notification_deliveries"
+    __table_args__ = (
+        sa.Index("ix_notification_deliveries_status_next_attempt_at", "status", "next_attempt_at"),
+        sa.Index("ix_notification_deliveries_build_id", "build_id"),
+    )
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    build_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("builds.id", ondelete="CASCADE"))
+    # The rule's index in the job's rules when it was recorded, and the rule itself.
+    rule_index: Mapped[int]
+    rule: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
+    type: Mapped[str] = mapped_column(sa.String(100))
+    # Where it goes, as the notifier describes it (never a secret).
+    target: Mapped[str] = mapped_column(sa.Text, default="")
+    # build.started | build.finished
+    event: Mapped[str] = mapped_column(sa.String(20))
+    # The `on` word the build answered: started, success, fixed, failure, error, cancelled.
+    outcome: Mapped[str] = mapped_column(sa.String(20))
+    # pending (to send) | sent | failed
+    status: Mapped[str] = mapped_column(sa.String(20), default="pending")
+    attempts: Mapped[int] = mapped_column(default=0)
+    first_attempt_at: Mapped[datetime | None]
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # A sender holds the row until then (its attempt is in flight); None: nobody does.
+    claimed_until: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]
 
 
 class BuildStep(Base):

@@ -84,6 +84,27 @@ class StatusReportRead(BaseModel):
     updated_at: datetime
 
 
+class NotificationDeliveryRead(BaseModel):
+    """One notification of the build to one rule of its job (docs/notifications.md)."""
+
+    id: uuid.UUID
+    # The rule's index in the job's notifications when it was recorded.
+    rule: int
+    type: str
+    # Where it goes, in the notifier's words (never a secret).
+    target: str
+    event: Literal["build.started", "build.finished"]
+    # The `on` word the build answered: started, success, fixed, failure, error, cancelled.
+    outcome: str
+    # pending (to send, or retrying) | sent | failed
+    status: Literal["pending", "sent", "failed"]
+    attempts: int
+    # Why the last attempt did not succeed (masked); null if none failed.
+    last_error: str | None
+    created_at: datetime
+    sent_at: datetime | None
+
+
 class PullRequestRead(BaseModel):
     number: int
     title: str
@@ -140,6 +161,8 @@ class BuildRead(BaseModel):
     steps: list[StepRead] = Field(default_factory=list)
     # One per forge context the build reports to (empty when its job has no forge).
     status_reports: list[StatusReportRead] = Field(default_factory=list)
+    # One per rule of its job that asked to hear of its start or end (empty when none did).
+    notifications: list[NotificationDeliveryRead] = Field(default_factory=list)
 
 
 class BuildList(BaseModel):

@@ -23,6 +23,7 @@ from solvyd.server.cron import (
     next_due,
     schedule_key,
 )
+from solvyd.server.notify.rules import MAX_RULES, check_rules
 from solvyd.server.schemas.builds import GitBranch
 from solvyd.server.schemas.secrets import BranchGlob, SecretName
 from solvyd.shared.clock import utcnow
@@ -175,6 +176,23 @@ PathGlob = Annotated[str, Field(min_length=1, max_length=500), AfterValidator(_p
 WebhookSecret = Annotated[str, Field(min_length=8, max_length=256)]
 
 
+def _notification_rules(rules: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each rule's common keys and its type's own settings checked (notify/rules.py), `on`
+    and `branches` filled in; every problem named by the rule's index and key."""
+    checked, problems = check_rules(rules)
+    if problems:
+        raise PydanticCustomError(
+            "notification_rule", "{problems}", {"problems": "; ".join(map(str, problems))}
+        )
+    return checked
+
+
+# [{"type", "on"?, "branches"?, ...the type's own settings}] (docs/notifications.md).
+NotificationRules = Annotated[
+    list[dict[str, Any]], Field(max_length=MAX_RULES), AfterValidator(_notification_rules)
+]
+
+
 class WebhookFields(BaseModel):
     """A job's webhook settings (docs/forges.md), in JobCreate and JobUpdate."""
 
@@ -238,6 +256,8 @@ class JobCreate(WebhookFields, _ForkSecretsByEitherName):
     # The name of a secret (the job's or a global one) holding an HTTPS token (`token` or
     # `username:token`) or an SSH private key for the checkout.
     checkout_credentials: SecretName | None = None
+    # Who hears of its builds: email, Slack, webhook (or a plugin's type) rules.
+    notifications: NotificationRules = Field(default_factory=list)
 
 
 class JobUpdate(WebhookFields, _ForkSecretsByEitherName):
@@ -267,6 +287,8 @@ class JobUpdate(WebhookFields, _ForkSecretsByEitherName):
     public_badge: bool | None = None
     # null removes it: the repository is cloned without credentials again.
     checkout_credentials: SecretName | None = None
+    # The whole list, replacing the job's ([] removes every rule).
+    notifications: NotificationRules | None = None
 
 
 class JobRead(BaseModel):
@@ -298,6 +320,7 @@ class JobRead(BaseModel):
     public_badge: bool
     fork_approval: bool
     checkout_credentials: str | None
+    notifications: list[dict[str, Any]] = Field(default_factory=list)
     created_at: datetime
     updated_at: datetime
 

@@ -17,6 +17,7 @@ from solvyd.server.services.audit import Actor
 from solvyd.server.services.commit_statuses.forges import repository_from_scm_url
 from solvyd.server.services.context import ServerContext
 from solvyd.server.services.errors import Conflict, InvalidInput, NotFound
+from solvyd.server.services.notifications.rules import check_rule_secrets
 from solvyd.shared.clock import utcnow
 
 DEFAULT_PIPELINE_PATH = ".solvyd.yml"
@@ -155,6 +156,8 @@ async def update_job(ctx: ServerContext, job_id: uuid.UUID, body: JobUpdate, act
         if "pipeline" in changes and job.pipeline is not None:
             job.build_config = None
         _validate(job)
+        if "notifications" in changes:
+            await check_rule_secrets(session, job)
         # Even a change of nothing: an admin's empty update vouches for the job as it is.
         job.changed_by = actor.user_id
         # Which fields, never their values: env and pipelines may hold what nobody should read

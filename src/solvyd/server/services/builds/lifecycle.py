@@ -9,6 +9,7 @@ from solvyd.protocol import BuildStatus
 from solvyd.server.db import queries
 from solvyd.server.db.models import Build
 from solvyd.server.services.commit_statuses.outbox import record_build_state
+from solvyd.server.services.notifications.outbox import record_build_notifications
 from solvyd.server.state import check_build_transition, step_status_for_unfinished
 from solvyd.shared.clock import utcnow
 
@@ -40,6 +41,7 @@ async def finish(
     build.duration_seconds = duration_seconds
     await queries.finish_open_steps(session, build, step_status_for_unfinished(status))
     await record_build_state(session, build)
+    await record_build_notifications(session, build)
 
 
 def unassign(build: Build) -> None:

@@ -9,8 +9,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from solvyd.protocol import BuildStatus
 from solvyd.server.db import queries
-from solvyd.server.db.models import Build, CommitStatusReport, Job
-from solvyd.server.schemas.builds import BuildList, BuildRead, StatusReportRead, StepRead
+from solvyd.server.db.models import Build, CommitStatusReport, Job, NotificationDelivery
+from solvyd.server.schemas.builds import (
+    BuildList,
+    BuildRead,
+    NotificationDeliveryRead,
+    StatusReportRead,
+    StepRead,
+)
 from solvyd.server.services.builds.approve import WAITING_FOR_APPROVAL
 from solvyd.server.services.builds.step_graph import step_dependencies
 from solvyd.server.services.context import ServerContext
@@ -41,6 +47,7 @@ async def _to_read_models(session: AsyncSession, builds: list[Build]) -> list[Bu
     names = await queries.job_names(session, [b.job_id for b in builds])
     reasons = await _waiting_reasons(session, builds)
     reports = await _status_reports(session, builds)
+    notifications = await _notifications(session, builds)
     approvers = await queries.usernames(
         session, [b.approved_by for b in builds if b.approved_by is not None]
     )
@@ -54,6 +61,7 @@ async def _to_read_models(session: AsyncSession, builds: list[Build]) -> list[Bu
                 "job_name": names.get(build.job_id),
                 "waiting_reason": reasons.get(build.id),
                 "status_reports": reports.get(build.id, []),
+                "notifications": notifications.get(build.id, []),
                 "approved_by": approvers.get(build.approved_by) if build.approved_by else None,
             }
         )
@@ -76,6 +84,38 @@ async def _status_reports(
     by_build: dict[uuid.UUID, list[StatusReportRead]] = {}
     for row in rows:
         by_build.setdefault(row.build_id, []).append(StatusReportRead.model_validate(row))
+    return by_build
+
+
+async def _notifications(
+    session: AsyncSession, builds: list[Build]
+) -> dict[uuid.UUID, list[NotificationDeliveryRead]]:
+    """One query for the page's builds whose jobs had notification rules; none if none had."""
+    ids = [build.id for build in builds if build.notifies]
+    if not ids:
+        return {}
+    rows = await session.scalars(
+        sa.select(NotificationDelivery)
+        .where(NotificationDelivery.build_id.in_(ids))
+        .order_by(NotificationDelivery.created_at, NotificationDelivery.rule_index)
+    )
+    by_build: dict[uuid.UUID, list[NotificationDeliveryRead]] = {}
+    for row in rows:
+        by_build.setdefault(row.build_id, []).append(
+            NotificationDeliveryRead(
+                id=row.id,
+                rule=row.rule_index,
+                type=row.type,
+                target=row.target,
+                event=row.event,
+                outcome=row.outcome,
+                status=row.status,
+                attempts=row.attempts,
+                last_error=row.last_error,
+                created_at=row.created_at,
+                sent_at=row.sent_at,
+            )
+        )
     return by_build
 
 

@@ -143,6 +143,7 @@ async def queue_build(
         retry_of=retry_of,
         from_fork=from_fork,
         reports_status=bool(job.forge),
+        notifies=bool(job.notifications),
         awaiting_approval=from_fork and job.fork_approval,
     )
     context = BuildContext(

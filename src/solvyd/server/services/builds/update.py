@@ -22,6 +22,7 @@ from solvyd.server.services.builds.retry import retry_policy
 from solvyd.server.services.commit_statuses.outbox import record_build_state
 from solvyd.server.services.context import ServerContext
 from solvyd.server.services.errors import Conflict
+from solvyd.server.services.notifications.outbox import record_build_notifications
 from solvyd.server.state import IllegalTransition, check_step_transition
 from solvyd.shared.clock import utcnow
 
@@ -46,6 +47,7 @@ async def update_build_status(
                 lifecycle.mark_running(build, body.started_at)
                 # Also the first report of a build queued without a sha (now resolved).
                 await record_build_state(session, build)
+                await record_build_notifications(session, build)
             elif body.status is BuildStatus.QUEUED:
                 await _hand_back(session, worker_id, build, body)
             elif not await _retried(ctx, session, build, body):

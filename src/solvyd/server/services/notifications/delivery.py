@@ -1,0 +1,126 @@
+"""One attempt of one notification: the rule's secrets resolved, the notifier called with a
+bound on its time, and whatever happened judged: sent, worth another attempt, or failed.
+
+Shared by the sender (rows) and the test endpoint (no rows). A notifier's own
+`NotificationError` says whether to try again; any other exception (a plugin's bug) is worth
+another attempt too, is logged with the notifier's type, and never reaches the caller."""
+
+import asyncio
+import traceback
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from solvyd.server.auth.roles import Role
+from solvyd.server.db.models import Build, Job, User
+from solvyd.server.notify.base import BuildNotice, NotificationError, Notifier, NotifyContext
+from solvyd.server.services import secrets
+from solvyd.server.services.context import ServerContext
+from solvyd.server.settings import ServerSettings
+from solvyd.shared.redaction import Masker
+
+log = structlog.get_logger(__name__)
+
+# How much of an error's text a delivery keeps.
+MAX_ERROR_CHARS = 1000
+# On top of the notifier's own timeout: it should have given up by then.
+_GRACE_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class Attempt:
+    # sent | retry | failed
+    verdict: str
+    error: str | None = None
+
+
+def notifier_settings(settings: ServerSettings) -> dict[str, Any]:
+    """What the built-in notifiers read from the server's settings."""
+    return {
+        "smtp_url": settings.smtp_url,
+        "smtp_from": settings.smtp_from,
+        "smtp_password": settings.smtp_password.get_secret_value()
+        if settings.smtp_password
+        else None,
+        "smtp_ca_file": str(settings.smtp_ca_file) if settings.smtp_ca_file else None,
+        "slack_webhook_hosts": list(settings.slack_webhook_hosts),
+        "public_url": settings.public_url,
+    }
+
+
+async def rule_secrets(
+    ctx: ServerContext,
+    session: AsyncSession,
+    notifier: Notifier,
+    rule: Mapping[str, Any],
+    build: Build,
+    job: Job,
+) -> dict[str, str]:
+    """The values of the secrets the rule names (the job's own, else global ones). A protected
+    secret only when an admin last changed the job and the build is on one of its branches, as
+    for commit statuses: whoever changes the job chooses where the value goes."""
+    names = [name for name in notifier.secret_names(rule) if isinstance(name, str)]
+    if not names:
+        return {}
+    admin_changed = await _is_admin(session, job.changed_by)
+    recipient = None if admin_changed else secrets.Recipient(build, admins_only=False)
+    return await secrets.secret_values(session, secrets.secret_box(ctx), job.id, names, recipient)
+
+
+async def _is_admin(session: AsyncSession, user_id: uuid.UUID | None) -> bool:
+    user = await session.get(User, user_id) if user_id is not None else None
+    return user is not None and not user.disabled and user.role == Role.ADMIN
+
+
+async def attempt(
+    settings: ServerSettings,
+    http: httpx.AsyncClient,
+    notifier: Notifier | None,
+    kind: str,
+    notice: BuildNotice,
+    rule: Mapping[str, Any],
+    secret_values: Mapping[str, str],
+    delivery_id: str,
+    masker: Masker,
+) -> Attempt:
+    """Send once. Never raises (but for cancellation)."""
+    if notifier is None:
+        return Attempt(
+            "failed",
+            f"no notifier serves the type {kind!r} (a plugin that is no longer installed?)",
+        )
+    mask = Masker([*secret_values.values()])
+    timeout = settings.notification_timeout_seconds
+    context = NotifyContext(
+        http=http,
+        timeout=timeout,
+        secrets=dict(secret_values),
+        delivery_id=delivery_id,
+        settings=notifier_settings(settings),
+    )
+    try:
+        async with asyncio.timeout(timeout + _GRACE_SECONDS):
+            await notifier.send(notice, rule, context)
+    except NotificationError as exc:
+        return Attempt("retry" if exc.retryable else "failed", _text(str(exc), mask, masker))
+    except TimeoutError:
+        return Attempt("retry", f"the {kind} notifier did not finish in time")
+    except Exception as exc:
+        # A notifier's bug (a plugin's, most likely): tried again, and said where.
+        text = _text(f"{type(exc).__name__}: {exc}", mask, masker)
+        trace = _text("".join(traceback.format_exception(exc)), mask, masker, limit=8000)
+        log.error("notifier raised", notifier=kind, error=text, traceback=trace)
+        return Attempt("retry", f"the {kind} notifier failed: {text}")
+    return Attempt("sent")
+
+
+def _text(text: str, *masks: Masker, limit: int = MAX_ERROR_CHARS) -> str:
+    for mask in masks:
+        if mask:
+            text = mask(text)
+    return text.replace("\x00", "")[:limit]

@@ -1,0 +1,241 @@
+"""Sending notifications: claim the due delivery rows, send each through its notifier after
+commit, and record how it went.
+
+Every server process runs the loop (`background.run_notification_sender`). A claim holds a row
+for a lease (`claimed_until`; SKIP LOCKED on PostgreSQL, and SQLite has one writer), so two
+servers never send the same row, and a row whose server died mid-send is claimed again once
+its lease ran out: rows survive a restart. A retryable failure (a timeout, a 429, a 5xx, a
+notifier's unexpected exception) is tried again with backoff and jitter until
+`notification_retry_seconds` after the first attempt; any other fails at once. Every attempt
+counts in `attempts` and leaves its error, masked and short, in `last_error`.
+
+What the notice says is read when the row is claimed: the build's facts (a start is told as a
+start, however late), its first failed step's last lines, every text masked with the job's
+secret values."""
+
+import asyncio
+import itertools
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+import sqlalchemy as sa
+import structlog
+from sqlalchemy import event
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
+
+from solvyd.server.db.models import Build, Job, NotificationDelivery
+from solvyd.server.db.types import UTCDateTime
+from solvyd.server.events import NOTIFICATIONS
+from solvyd.server.notify.base import BuildNotice, Notifier
+from solvyd.server.notify.registry import notifier_for
+from solvyd.server.services.context import ServerContext
+from solvyd.server.services.notifications.delivery import Attempt, attempt, rule_secrets
+from solvyd.server.services.notifications.notice import build_notice, job_masker
+from solvyd.server.services.notifications.outbox import ADDED
+from solvyd.shared.backoff import backoff_delays
+from solvyd.shared.clock import utcnow
+from solvyd.shared.redaction import Masker
+
+log = structlog.get_logger(__name__)
+
+# Rows one claim takes; they are sent concurrently.
+BATCH = 20
+
+
+@dataclass
+class _Claimed:
+    id: uuid.UUID
+    build_id: uuid.UUID
+    type: str
+    rule: dict[str, Any]
+    notifier: Notifier | None
+    notice: BuildNotice | None
+    secrets: dict[str, str]
+    masker: Masker
+    # Why it cannot be sent at all (its build is gone): fails the row.
+    problem: str | None = None
+
+
+def install_wakeup(ctx: ServerContext) -> Callable[[], None]:
+    """Wake this process's sender when a transaction that recorded a delivery commits, so a
+    notification goes out at once rather than at the next poll. Returns the undo."""
+    engine = ctx.db.engine.sync_engine
+
+    def after_commit(session: Session) -> None:
+        if session.bind is engine and session.info.pop(ADDED, False):
+            ctx.events.wake(NOTIFICATIONS)
+
+    event.listen(Session, "after_commit", after_commit)
+    return lambda: event.remove(Session, "after_commit", after_commit)
+
+
+async def send_due_notifications(ctx: ServerContext, http: httpx.AsyncClient) -> int:
+    """Claim the due rows, send them, record how it went. Returns how many were claimed."""
+    claimed = await _claim(ctx)
+    if not claimed:
+        return 0
+    attempts = await asyncio.gather(*(_send(ctx, http, item) for item in claimed))
+    for item, outcome in zip(claimed, attempts, strict=True):
+        try:
+            await _record(ctx, item, outcome)
+        except Exception as exc:
+            # The others are still recorded; this row's lease runs out and it is sent again.
+            log.error(
+                "notification attempt not recorded",
+                build_id=str(item.build_id),
+                error=type(exc).__name__,
+            )
+    return len(claimed)
+
+
+async def seconds_until_due(ctx: ServerContext) -> float | None:
+    """When the soonest pending row is due (0 if now); None if there is none. A row another
+    sender holds is due when its lease ends."""
+    now = utcnow()
+    row = NotificationDelivery
+    due = sa.case((row.claimed_until > now, row.claimed_until), else_=row.next_attempt_at)
+    async with ctx.db.transaction() as session:
+        soonest: datetime | None = await session.scalar(
+            sa.select(sa.type_coerce(sa.func.min(due), UTCDateTime())).where(
+                row.status == "pending"
+            )
+        )
+    if soonest is None:
+        return None
+    return max(0.0, (soonest - now).total_seconds())
+
+
+def _lease(ctx: ServerContext) -> timedelta:
+    return timedelta(seconds=ctx.settings.notification_timeout_seconds * 2 + 30)
+
+
+async def _claim(ctx: ServerContext) -> list[_Claimed]:
+    now = utcnow()
+    row = NotificationDelivery
+    query = (
+        sa.select(row)
+        .where(
+            row.status == "pending",
+            row.next_attempt_at <= now,
+            sa.or_(row.claimed_until.is_(None), row.claimed_until < now),
+        )
+        .order_by(row.next_attempt_at)
+        .limit(BATCH)
+    )
+    if ctx.db.dialect == "postgresql":
+        # Every server sends; a row another one holds is its.
+        query = query.with_for_update(skip_locked=True)
+    claimed = []
+    async with ctx.db.transaction() as session:
+        for delivery in list(await session.scalars(query)):
+            delivery.claimed_until = now + _lease(ctx)
+            delivery.first_attempt_at = delivery.first_attempt_at or now
+            claimed.append(await _prepare_or_fail(ctx, session, delivery))
+    return claimed
+
+
+async def _prepare_or_fail(
+    ctx: ServerContext, session: AsyncSession, row: NotificationDelivery
+) -> _Claimed:
+    """The row's notice; a row it cannot be made for fails alone, not its whole batch."""
+    item = _Claimed(
+        id=row.id,
+        build_id=row.build_id,
+        type=row.type,
+        rule=dict(row.rule),
+        notifier=notifier_for(row.type),
+        notice=None,
+        secrets={},
+        masker=Masker(),
+    )
+    try:
+        build = await session.get(Build, row.build_id)
+        job = await session.get(Job, build.job_id) if build is not None else None
+        if build is None or job is None:
+            item.problem = "the build is gone"
+            return item
+        item.masker = await job_masker(ctx, session, build, job)
+        item.notice = await build_notice(
+            ctx,
+            session,
+            build,
+            job,
+            "build.started" if row.event == "build.started" else "build.finished",
+            row.outcome,
+            item.masker,
+        )
+        if item.notifier is not None:
+            item.secrets = await rule_secrets(ctx, session, item.notifier, item.rule, build, job)
+    except SQLAlchemyError:
+        raise  # the database's fault, not the row's: the round is tried again
+    except Exception as exc:
+        log.error(
+            "notification could not be prepared",
+            build_id=str(row.build_id),
+            notifier=row.type,
+            error=type(exc).__name__,
+        )
+        item.problem = f"the notification could not be made ({type(exc).__name__})"
+    return item
+
+
+async def _send(ctx: ServerContext, http: httpx.AsyncClient, item: _Claimed) -> Attempt:
+    if item.problem is not None or item.notice is None:
+        return Attempt("failed", item.problem or "nothing to send")
+    return await attempt(
+        ctx.settings,
+        http,
+        item.notifier,
+        item.type,
+        item.notice,
+        item.rule,
+        item.secrets,
+        str(item.id),
+        item.masker,
+    )
+
+
+async def _record(ctx: ServerContext, item: _Claimed, outcome: Attempt) -> None:
+    now = utcnow()
+    settings = ctx.settings
+    async with ctx.db.transaction() as session:
+        row = await session.scalar(
+            sa.select(NotificationDelivery)
+            .where(NotificationDelivery.id == item.id)
+            .with_for_update()
+        )
+        if row is None:
+            return  # its build was deleted
+        row.claimed_until = None
+        row.attempts += 1
+        row.last_error = outcome.error
+        if outcome.verdict == "sent":
+            row.status = "sent"
+            row.sent_at = now
+            return
+        first = row.first_attempt_at or now
+        window = timedelta(seconds=settings.notification_retry_seconds)
+        if outcome.verdict == "retry" and now - first < window:
+            row.next_attempt_at = now + timedelta(seconds=_delay(ctx, row.attempts))
+            return
+        row.status = "failed"
+    log.warning(
+        "notification not sent",
+        build_id=str(item.build_id),
+        notifier=item.type,
+        error=outcome.error,
+    )
+
+
+def _delay(ctx: ServerContext, attempts: int) -> float:
+    delays = backoff_delays(
+        base=ctx.settings.notification_backoff_seconds,
+        cap=ctx.settings.notification_backoff_max_seconds,
+    )
+    return next(itertools.islice(delays, max(0, attempts - 1), None))
