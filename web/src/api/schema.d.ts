@@ -640,6 +640,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/plugins": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Plugins
+         * @description The server's plugins (notifiers, forges, artifact stores) and, for each registered
+         *     worker, the plugins (executors) its agent reported; refused and failed ones with why.
+         */
+        get: operations["list_plugins"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/secrets": {
         parameters: {
             query?: never;
@@ -1323,6 +1344,8 @@ export interface components {
             executors?: string[];
             /** Labels */
             labels?: string[];
+            /** Plugins */
+            plugins?: components["schemas"]["PluginReport"][];
             /** Runs Steps Without Image */
             runs_steps_without_image?: boolean | null;
         };
@@ -1906,6 +1929,80 @@ export interface components {
             /** Pipeline */
             pipeline: string;
         };
+        /** PluginList */
+        PluginList: {
+            /** Api Version */
+            api_version: string;
+            /** Plugins */
+            plugins: components["schemas"]["PluginRead"][];
+        };
+        /**
+         * PluginProvides
+         * @description The names a plugin provides, by kind. A server lists notifiers, forges and artifact
+         *     stores; an agent executors.
+         */
+        PluginProvides: {
+            /** Artifact Stores */
+            artifact_stores?: string[];
+            /** Executors */
+            executors?: string[];
+            /** Forges */
+            forges?: string[];
+            /** Notifiers */
+            notifiers?: string[];
+        };
+        /** PluginProvidesReport */
+        PluginProvidesReport: {
+            /** Executors */
+            executors?: string[];
+        };
+        /** PluginRead */
+        PluginRead: {
+            /** Builtin */
+            builtin: boolean;
+            /** Error */
+            error: string | null;
+            /**
+             * Loaded In
+             * @enum {string}
+             */
+            loaded_in: "server" | "agent";
+            /** Name */
+            name: string;
+            provides: components["schemas"]["PluginProvides"];
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "loaded" | "refused" | "failed";
+            /** Version */
+            version: string | null;
+            /** Worker */
+            worker: string | null;
+        };
+        /**
+         * PluginReport
+         * @description One plugin of the agent (executor backends), as its plugin manager loaded it.
+         */
+        PluginReport: {
+            /**
+             * Builtin
+             * @default false
+             */
+            builtin: boolean;
+            /** Error */
+            error?: string | null;
+            /** Name */
+            name: string;
+            provides?: components["schemas"]["PluginProvidesReport"];
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "loaded" | "refused" | "failed";
+            /** Version */
+            version?: string | null;
+        };
         /** PullRequestRead */
         PullRequestRead: {
             /** From Fork */
@@ -2327,6 +2424,34 @@ export interface components {
             /** Items */
             items: components["schemas"]["WorkerRead"][];
         };
+        /** WorkerPluginProvides */
+        WorkerPluginProvides: {
+            /** Executors */
+            executors?: string[];
+        };
+        /**
+         * WorkerPluginRead
+         * @description A plugin the worker's agent reported at registration.
+         */
+        WorkerPluginRead: {
+            /**
+             * Builtin
+             * @default false
+             */
+            builtin: boolean;
+            /** Error */
+            error?: string | null;
+            /** Name */
+            name: string;
+            provides?: components["schemas"]["WorkerPluginProvides"];
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "loaded" | "refused" | "failed";
+            /** Version */
+            version?: string | null;
+        };
         /** WorkerRead */
         WorkerRead: {
             /** Concurrency */
@@ -2355,6 +2480,8 @@ export interface components {
             last_heartbeat: string;
             /** Name */
             name: string;
+            /** Plugins */
+            plugins?: components["schemas"]["WorkerPluginRead"][];
             /**
              * Registered At
              * Format: date-time
@@ -3759,6 +3886,26 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_plugins: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PluginList"];
                 };
             };
         };
