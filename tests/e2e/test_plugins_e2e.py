@@ -4,9 +4,13 @@ listed with why while the rest work, and a third-party executor runs a real buil
 The plugins are real installed distributions (a dist-info folder with METADATA and
 entry_points.txt, and the module) in a directory on the processes' PYTHONPATH."""
 
+import json
 import os
+import threading
+import time
 import uuid
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -86,6 +90,53 @@ def solvyd_executors():
     }
 """
 
+# A forge of the plugin's own making (no third party's format): a JSON push announced with
+# its secret in a header, and a commit status posted as JSON with the token.
+ACME_FORGE = """
+import hmac
+import json
+
+from solvyd.plugins import ForgeEvent, ForgeProvider, PayloadError, StatusRequest, hookimpl
+
+SOLVYD_PLUGIN_API = "1.0"
+
+class Acme(ForgeProvider):
+    name = "acme"
+    event_header = "X-Acme-Event"
+    delivery_headers = ("X-Acme-Delivery",)
+    secret_headers = ("X-Acme-Token",)
+
+    def parse(self, headers, body):
+        try:
+            push = json.loads(body)
+            return [
+                ForgeEvent(
+                    kind="push",
+                    repository_urls=(push["repository"],),
+                    branch=push["branch"],
+                    commit_sha=push["sha"],
+                    after=push["sha"],
+                )
+            ]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise PayloadError(f"not an Acme push: {exc}") from None
+
+    def verify(self, headers, body, secret):
+        given = {key.lower(): value for key, value in headers.items()}.get("x-acme-token", "")
+        return hmac.compare_digest(given.encode(), secret.encode())
+
+    def status_request(self, report, token):
+        return StatusRequest(
+            url=f"{report.api_url}/statuses/{report.repository}/{report.sha}",
+            headers={"Authorization": f"Acme {token}"},
+            body={"state": report.state, "context": report.context},
+        )
+
+@hookimpl
+def solvyd_forges():
+    return [Acme()]
+"""
+
 LOCAL_THIEF = """
 from solvyd.plugins import hookimpl
 
@@ -108,6 +159,7 @@ def plugin_env(tmp_path: Path) -> dict[str, str]:
         ("pager", PAGER, "1.2.3"),
         ("shout", SHOUT, "0.9.0"),
         ("local-thief", LOCAL_THIEF, "0.0.1"),
+        ("acme", ACME_FORGE, "4.5.6"),
     ):
         module = f"solvyd_e2e_{entry_point.replace('-', '_')}_{suffix}"
         install_plugin(site, entry_point=entry_point, module=module, source=source, version=version)
@@ -226,3 +278,76 @@ def test_a_third_party_executor_runs_a_real_build_and_the_agent_reports_its_plug
     log = api.log_text(finished["id"])
     assert "[shout] running greet" in log
     assert "HELLO FROM A PLUGIN" in log
+
+
+class _StatusReceiver(ThreadingHTTPServer):
+    received: list[tuple[str, dict[str, str], Any]]
+
+
+class _StatusHandler(BaseHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+    def do_POST(self) -> None:
+        assert isinstance(self.server, _StatusReceiver)
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        self.server.received.append((self.path, dict(self.headers), json.loads(body)))
+        self.send_response(201)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+
+@pytest.fixture
+def acme_api() -> Iterator[_StatusReceiver]:
+    receiver = _StatusReceiver(("127.0.0.1", 0), _StatusHandler)
+    receiver.received = []
+    thread = threading.Thread(target=receiver.serve_forever, daemon=True)
+    thread.start()
+    yield receiver
+    receiver.shutdown()
+    receiver.server_close()
+
+
+def test_a_plugin_forge_starts_builds_from_its_webhooks_and_gets_their_statuses(
+    plugin_server: ServerProcess, api: UserApi, acme_api: _StatusReceiver
+) -> None:
+    port = acme_api.server_address[1]
+    job = api.create_job(
+        f"acme-{uuid.uuid4().hex[:8]}",
+        "steps:\n  - name: greet\n    commands: ['echo hi']\n",
+        scm_url="https://acme.example/team/app.git",
+        webhook_secret="acme-webhook-secret",
+        forge={"type": "acme", "api_url": f"http://127.0.0.1:{port}", "token_secret": "ACME"},
+    )
+    secret = api.http.put(f"/jobs/{job['id']}/secrets/ACME", json={"value": "acme-token-1"})
+    assert secret.status_code in (200, 201), secret.text
+    sha = "a" * 40
+    push = {"repository": "https://acme.example/team/app.git", "branch": "main", "sha": sha}
+    headers = {"X-Acme-Event": "push", "X-Acme-Delivery": "d-1"}
+
+    forged = api.http.post(
+        "/hooks/acme", headers={**headers, "X-Acme-Token": "wrong"}, content=json.dumps(push)
+    )
+    assert forged.status_code == 401, forged.text
+    response = api.http.post(
+        "/hooks/acme",
+        headers={**headers, "X-Acme-Token": "acme-webhook-secret"},
+        content=json.dumps(push),
+    )
+    assert response.status_code == 202, response.text
+    [queued] = response.json()["builds"]
+    assert queued["job_id"] == job["id"]
+
+    deadline = time.monotonic() + 30
+    while not acme_api.received and time.monotonic() < deadline:
+        time.sleep(0.05)
+    path, sent_headers, body = acme_api.received[0]
+    assert path == f"/statuses/team/app/{sha}"
+    assert sent_headers["Authorization"] == "Acme acme-token-1"
+    assert body == {"state": "queued", "context": f"solvyd/{job['name']}"}
+    # The delivery log keeps no header that carries the forge's secret.
+    deliveries = api.http.get("/hooks/deliveries").json()["items"]
+    assert deliveries and all(
+        "x-acme-token" not in {name.lower() for name in delivery.get("headers", {})}
+        for delivery in deliveries
+    )

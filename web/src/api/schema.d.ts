@@ -1433,11 +1433,8 @@ export interface components {
             repository?: string | null;
             /** Token Secret */
             token_secret: string;
-            /**
-             * Type
-             * @enum {string}
-             */
-            type: "github" | "gitlab" | "gitea" | "bitbucket";
+            /** Type */
+            type: string;
         };
         /** GraphStep */
         GraphStep: {
