@@ -127,6 +127,12 @@ def test_a_plugin_that_raises_on_import_fails_alone(site: Path) -> None:
     assert "pager" in plugins.notifiers()
 
 
+def test_a_plugin_that_exits_on_import_fails_without_ending_the_process(site: Path) -> None:
+    install_plugin(site, entry_point="quitter", module=_module(), source="raise SystemExit(3)\n")
+    info = _info(load_server_plugins(), "quitter")
+    assert (info.status, info.error) == ("failed", "SystemExit: 3")
+
+
 def test_a_plugin_whose_hook_raises_fails_and_keeps_nothing(site: Path) -> None:
     install_plugin(
         site,
