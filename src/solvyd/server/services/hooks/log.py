@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from solvyd.server.db.models import WebhookDelivery, WebhookDeliveryJob
 from solvyd.server.plugins import server_plugins
-from solvyd.server.scm import BUILTIN_FORGES, ForgeProvider
+from solvyd.server.scm import ForgeProvider
 from solvyd.shared.clock import utcnow
 from solvyd.shared.text import replace_unstorable
 
@@ -20,16 +20,14 @@ from solvyd.shared.text import replace_unstorable
 # still a GitLab webhook's secret, and a signature kept beside its body would let whoever
 # reads the log send that body again, validly signed, under a new delivery id.
 _ALWAYS_SECRET = frozenset({"authorization", "proxy-authorization", "cookie"})
-SECRET_HEADERS = _ALWAYS_SECRET | {
-    name.lower() for forge in BUILTIN_FORGES for name in forge.secret_headers
-}
 
 
 @functools.cache
 def secret_headers() -> frozenset[str]:
-    """SECRET_HEADERS and those of the forges plugins add (read once: plugins load at start)."""
+    """Those and every installed forge's (built in or a plugin's), read once: the plugins are
+    loaded at start."""
     forges = server_plugins().forges().values()
-    return SECRET_HEADERS | {name.lower() for forge in forges for name in forge.secret_headers}
+    return _ALWAYS_SECRET | {name.lower() for forge in forges for name in forge.secret_headers}
 
 
 # A request nobody verified keeps this much of its body: enough to see what was sent, not
