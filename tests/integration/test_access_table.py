@@ -59,6 +59,7 @@ POLICY = {
     "DELETE /api/v1/workers/{worker_id}": "admin",
     "POST /api/v1/pipelines/validate": "developer",
     "GET /api/v1/stats": "viewer",
+    "GET /api/v1/plugins": "viewer",
     "GET /api/v1/events/stream": "viewer",
     "POST /api/v1/workers/register": "agent-registration",
     "POST /api/v1/workers/{worker_id}/heartbeat": "worker",

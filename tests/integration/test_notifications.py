@@ -12,9 +12,12 @@ import asyncio
 import hashlib
 import hmac
 import logging
+import sys
 import uuid
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import httpx
@@ -22,8 +25,7 @@ import pytest
 import sqlalchemy as sa
 
 from solvyd.server.db.models import Job, NotificationDelivery
-from solvyd.server.notify import registry
-from solvyd.server.notify.base import BuildNotice, Notifier, NotifyContext
+from solvyd.server.plugins import server_plugins
 from solvyd.server.settings import ServerSettings
 from solvyd.shared.clock import utcnow
 from tests.integration.api_helpers import (
@@ -49,6 +51,7 @@ from tests.integration.notify_helpers import (
     settled,
 )
 from tests.support.notify_receivers import Receiver, notification_receiver
+from tests.support.plugin_dists import install_plugin
 
 SIGNING_SECRET = "whsec-Qm4r9Tz2Lp7Xv"
 
@@ -575,33 +578,60 @@ async def test_a_rule_whose_type_is_gone_fails_its_delivery_not_the_build(
     assert "no notifier serves the type 'gone'" in note["last_error"]
 
 
-class _FlakyNotifier(Notifier):
-    """A plugin's notifier with a bug: it raises what no notifier should, its message holding
-    the job's secret, for its first `failures` calls."""
+# A plugin's notifier with a bug: it raises what no notifier should, its message holding the
+# job's secret, on its first call. Installed as a real distribution (tests/support/plugin_dists).
+_FLAKY_PLUGIN = """
+from solvyd.plugins import PLUGIN_API_VERSION, Notifier, hookimpl
 
+SOLVYD_PLUGIN_API = PLUGIN_API_VERSION
+
+
+class FlakyNotifier(Notifier):
     type = "flaky"
 
-    def __init__(self, failures: int) -> None:
-        self.failures = failures
-        self.sent: list[BuildNotice] = []
+    def __init__(self):
+        self.failures = 1
+        self.sent = []
 
-    def rule_problems(self, rule: Mapping[str, Any]) -> list[str]:
+    def rule_problems(self, rule):
         return []
 
-    async def send(self, notice: BuildNotice, rule: Mapping[str, Any], ctx: NotifyContext) -> None:
+    async def send(self, notice, rule, ctx):
         if self.failures > 0:
             self.failures -= 1
-            raise RuntimeError(f"kaboom with {DEPLOY_TOKEN}")
+            raise RuntimeError("kaboom with %s")
         self.sent.append(notice)
 
 
+NOTIFIER = FlakyNotifier()
+
+
+@hookimpl
+def solvyd_notifiers():
+    return [NOTIFIER]
+"""
+
+
+@pytest.fixture
+def flaky_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
+    """The flaky notifier's plugin, installed and loaded by the server's plugin manager."""
+    module = f"solvyd_flaky_{uuid.uuid4().hex[:8]}"
+    install_plugin(
+        tmp_path / "site", entry_point="flaky", module=module, source=_FLAKY_PLUGIN % DEPLOY_TOKEN
+    )
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    server_plugins.cache_clear()
+    try:
+        assert "flaky" in server_plugins().notifiers()
+        yield sys.modules[module]
+    finally:
+        server_plugins.cache_clear()
+
+
 async def test_a_notifier_that_raises_is_retried_logged_and_never_touches_the_build(
-    settings: ServerSettings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    settings: ServerSettings, flaky_plugin: ModuleType, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Registered where a plugin's notifier is found (the registry's table), as the plugin
-    hook will register it."""
-    flaky = _FlakyNotifier(failures=1)
-    monkeypatch.setitem(registry._BUILT_IN, "flaky", flaky)
+    flaky = flaky_plugin.NOTIFIER
     async with app_client(settings) as http:
         admin = await admin_headers(http)
         job = await _job(http, admin, [{"type": "flaky", "on": ["failure"]}])

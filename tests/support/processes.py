@@ -144,6 +144,7 @@ def start_agent(
     executor: str = "local",
     extra_args: list[str] | None = None,
     token_via: Literal["env", "file", "argument"] = "env",  # noqa: S107 - a way, not a token
+    extra_env: dict[str, str] | None = None,
 ) -> Process:
     """An agent given the registration token as an operator should: in its environment
     (`env`) or a 0600 file (`file`); `argument` is the deprecated `--token`."""
@@ -160,7 +161,7 @@ def start_agent(
         "--work-dir",
         str(work_dir),
     ]
-    env: dict[str, str] = {}
+    env: dict[str, str] = dict(extra_env or {})
     if token_via == "env":
         env["SOLVYD_AGENT_TOKEN"] = AGENT_TOKEN
     elif token_via == "file":

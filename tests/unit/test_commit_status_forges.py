@@ -5,25 +5,33 @@ import pytest
 from pydantic import ValidationError
 
 from solvyd.protocol import BuildStatus
+from solvyd.server.scm import BUILTIN_FORGES, StatusReport, StatusRequest
+from solvyd.server.scm.statuses import MAX_BITBUCKET_KEY, bitbucket_key, forge_state
 from solvyd.server.services.commit_statuses.forges import (
-    MAX_BITBUCKET_KEY,
     MAX_DESCRIPTION,
-    Report,
-    already_in_state,
-    bitbucket_key,
     describe,
-    forge_state,
     repository_from_scm_url,
-    status_request,
 )
 from solvyd.server.settings import ServerSettings
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
 
 
-def _report(forge: str, **changes: object) -> Report:
+FORGES = {forge.name: forge for forge in BUILTIN_FORGES}
+
+
+def status_request(forge_and_report: tuple[str, StatusReport], token: str) -> StatusRequest:
+    forge, report = forge_and_report
+    return FORGES[forge].status_request(report, token)
+
+
+def already_in_state(forge: str, state: str, code: int, body: str) -> bool:
+    request = StatusRequest(url="https://forge.example/", headers={}, body={"state": state})
+    return FORGES[forge].already_in_state(request, code, body)
+
+
+def _report(forge: str, **changes: object) -> tuple[str, StatusReport]:
     fields: dict[str, object] = {
-        "forge": forge,
         "api_url": None,
         "repository": "acme/widgets",
         "sha": SHA,
@@ -33,7 +41,7 @@ def _report(forge: str, **changes: object) -> Report:
         "target_url": "https://ci.example/builds/b1",
     }
     fields.update(changes)
-    return Report(**fields)  # type: ignore[arg-type]
+    return forge, StatusReport(**fields)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(

@@ -3,9 +3,11 @@ normalised event, and the fields a build carries (tag, pull request, head commit
 
 import pytest
 
-from solvyd.server.scm import FORGES, PayloadError
+from solvyd.server.scm import BUILTIN_FORGES, PayloadError
 from solvyd.server.scm.event import ForgeEvent
 from tests.support.forge_payloads import HookRequest, bitbucket, gitea, github, gitlab, sign
+
+FORGES = {forge.name: forge for forge in BUILTIN_FORGES}
 
 SHA = "0d1a26e67d8f5eaf1f6ba5c57fc3c7d91ac0fd1c"
 

@@ -19,6 +19,7 @@ from solvyd import __version__
 from solvyd.agent.build_run import BuildHandle, run_build
 from solvyd.agent.client import Rejected, ServerClient, ServerUnavailable, with_retries
 from solvyd.agent.identity import WorkerTokenStore
+from solvyd.agent.plugins import plugin_reports
 from solvyd.agent.spool import agent_spool_dir, remove_stale_spools
 from solvyd.pipeline.executors.base import Executor
 from solvyd.protocol import (
@@ -124,6 +125,7 @@ class Agent:
                 executors=[self.executor.name],
                 concurrency=self.config.concurrency,
                 runs_steps_without_image=self.executor.runs_steps_without_image,
+                plugins=plugin_reports(),
             ),
             version=f"{__version__} ({platform.python_implementation()})",
         )

@@ -31,7 +31,7 @@ import re
 import unicodedata
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Literal
 from uuid import UUID
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, model_validator
@@ -133,6 +133,29 @@ INT32_MAX = 2**31 - 1
 Int32 = Annotated[int, Field(ge=-INT32_MAX - 1, le=INT32_MAX)]
 
 
+# What an agent may say of its plugins: bounded, since a registration is hostile input.
+MAX_REPORTED_PLUGINS = 100
+MAX_PLUGIN_ERROR = 1000
+PluginStatus = Literal["loaded", "refused", "failed"]
+
+
+class PluginProvidesReport(_Message):
+    executors: Annotated[
+        list[Annotated[str, Field(min_length=1, max_length=100)]], Field(max_length=50)
+    ] = Field(default_factory=list)
+
+
+class PluginReport(_Message):
+    """One plugin of the agent (executor backends), as its plugin manager loaded it."""
+
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    version: Annotated[str, Field(max_length=100)] | None = None
+    builtin: StrictBool = False
+    provides: PluginProvidesReport = Field(default_factory=PluginProvidesReport)
+    status: PluginStatus
+    error: Annotated[str, Field(max_length=MAX_PLUGIN_ERROR)] | None = None
+
+
 class Capabilities(_Message):
     labels: list[str] = Field(default_factory=list)
     executors: list[str] = Field(default_factory=list)
@@ -140,6 +163,10 @@ class Capabilities(_Message):
     # Whether the agent's executor runs a step that names no image (local: yes; docker: only
     # with a default image). Absent (an older agent): the server infers it from `executors`.
     runs_steps_without_image: StrictBool | None = None
+    # Its plugins (an older agent sends none).
+    plugins: Annotated[list[PluginReport], Field(max_length=MAX_REPORTED_PLUGINS)] = Field(
+        default_factory=list
+    )
 
 
 class WorkerRegistration(_Message):

@@ -21,6 +21,7 @@ from solvyd.server.api import (
     hooks,
     jobs,
     pipelines,
+    plugins,
     secrets,
     stats,
     tokens,
@@ -30,7 +31,6 @@ from solvyd.server.api import (
 from solvyd.server.api.errors import install_error_handlers
 from solvyd.server.api.middleware import install_middleware
 from solvyd.server.api.openapi import document_access
-from solvyd.server.artifacts import create_store
 from solvyd.server.auth.keys import load_keys
 from solvyd.server.background import (
     run_commit_status_sender,
@@ -46,6 +46,7 @@ from solvyd.server.db.session import create_database
 from solvyd.server.events import EventHub
 from solvyd.server.events_pg import PostgresNotifier
 from solvyd.server.logging import configure_logging
+from solvyd.server.plugins import server_plugins
 from solvyd.server.services.context import ServerContext
 from solvyd.server.services.users import ensure_admin
 from solvyd.server.settings import ServerSettings
@@ -66,7 +67,7 @@ async def start_context(settings: ServerSettings) -> ServerContext:
         db=db,
         events=hub,
         keys=load_keys(settings),
-        artifacts=create_store(settings),
+        artifacts=server_plugins().create_artifact_store(settings),
     )
     generated = await ensure_admin(ctx)
     if generated is not None:
@@ -86,6 +87,8 @@ async def start_context(settings: ServerSettings) -> ServerContext:
 
 def create_app(settings: ServerSettings) -> FastAPI:
     configure_logging(settings.log_format, settings.log_level)
+    # Built here, once: a plugin refused or failed says so at start, and lookups are reads.
+    server_plugins()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -138,6 +141,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
         events,
         hooks,
         badges,
+        plugins,
     )
     for module in modules:
         api.include_router(module.router)

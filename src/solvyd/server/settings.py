@@ -45,8 +45,9 @@ class ServerSettings(BaseSettings):
     # The server ends a running build this long after its timeout if its agent has not.
     build_timeout_grace_seconds: float = Field(default=60.0, ge=0)
     max_claim_wait_seconds: float = 60.0
-    # Artifacts: "local" keeps them in artifact_dir (default data_dir/artifacts), "s3" in a bucket.
-    artifact_store: str = Field(default="local", pattern="^(local|s3)$")
+    # Artifacts: "local" keeps them in artifact_dir (default data_dir/artifacts), "s3" in a
+    # bucket; a plugin may add another (checked against the plugins at start).
+    artifact_store: str = Field(default="local", pattern=r"^[a-z0-9][a-z0-9_.-]{0,62}$")
     artifact_dir: Path | None = None
     max_artifact_bytes: int = Field(default=1024**3, ge=1)
     # A build's log stops being stored past this many bytes (a marker line says so).

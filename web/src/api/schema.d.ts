@@ -661,6 +661,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/plugins": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Plugins
+         * @description The server's plugins (notifiers, forges, artifact stores) and, for each registered
+         *     worker, the plugins (executors) its agent reported; refused and failed ones with why.
+         */
+        get: operations["list_plugins"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/secrets": {
         parameters: {
             query?: never;
@@ -1346,6 +1367,8 @@ export interface components {
             executors?: string[];
             /** Labels */
             labels?: string[];
+            /** Plugins */
+            plugins?: components["schemas"]["PluginReport"][];
             /** Runs Steps Without Image */
             runs_steps_without_image?: boolean | null;
         };
@@ -1433,11 +1456,8 @@ export interface components {
             repository?: string | null;
             /** Token Secret */
             token_secret: string;
-            /**
-             * Type
-             * @enum {string}
-             */
-            type: "github" | "gitlab" | "gitea" | "bitbucket";
+            /** Type */
+            type: string;
         };
         /** GraphStep */
         GraphStep: {
@@ -2004,6 +2024,80 @@ export interface components {
             /** Pipeline */
             pipeline: string;
         };
+        /** PluginList */
+        PluginList: {
+            /** Api Version */
+            api_version: string;
+            /** Plugins */
+            plugins: components["schemas"]["PluginRead"][];
+        };
+        /**
+         * PluginProvides
+         * @description The names a plugin provides, by kind. A server lists notifiers, forges and artifact
+         *     stores; an agent executors.
+         */
+        PluginProvides: {
+            /** Artifact Stores */
+            artifact_stores?: string[];
+            /** Executors */
+            executors?: string[];
+            /** Forges */
+            forges?: string[];
+            /** Notifiers */
+            notifiers?: string[];
+        };
+        /** PluginProvidesReport */
+        PluginProvidesReport: {
+            /** Executors */
+            executors?: string[];
+        };
+        /** PluginRead */
+        PluginRead: {
+            /** Builtin */
+            builtin: boolean;
+            /** Error */
+            error: string | null;
+            /**
+             * Loaded In
+             * @enum {string}
+             */
+            loaded_in: "server" | "agent";
+            /** Name */
+            name: string;
+            provides: components["schemas"]["PluginProvides"];
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "loaded" | "refused" | "failed";
+            /** Version */
+            version: string | null;
+            /** Worker */
+            worker: string | null;
+        };
+        /**
+         * PluginReport
+         * @description One plugin of the agent (executor backends), as its plugin manager loaded it.
+         */
+        PluginReport: {
+            /**
+             * Builtin
+             * @default false
+             */
+            builtin: boolean;
+            /** Error */
+            error?: string | null;
+            /** Name */
+            name: string;
+            provides?: components["schemas"]["PluginProvidesReport"];
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "loaded" | "refused" | "failed";
+            /** Version */
+            version?: string | null;
+        };
         /** PullRequestRead */
         PullRequestRead: {
             /** From Fork */
@@ -2425,6 +2519,34 @@ export interface components {
             /** Items */
             items: components["schemas"]["WorkerRead"][];
         };
+        /** WorkerPluginProvides */
+        WorkerPluginProvides: {
+            /** Executors */
+            executors?: string[];
+        };
+        /**
+         * WorkerPluginRead
+         * @description A plugin the worker's agent reported at registration.
+         */
+        WorkerPluginRead: {
+            /**
+             * Builtin
+             * @default false
+             */
+            builtin: boolean;
+            /** Error */
+            error?: string | null;
+            /** Name */
+            name: string;
+            provides?: components["schemas"]["WorkerPluginProvides"];
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "loaded" | "refused" | "failed";
+            /** Version */
+            version?: string | null;
+        };
         /** WorkerRead */
         WorkerRead: {
             /** Concurrency */
@@ -2453,6 +2575,8 @@ export interface components {
             last_heartbeat: string;
             /** Name */
             name: string;
+            /** Plugins */
+            plugins?: components["schemas"]["WorkerPluginRead"][];
             /**
              * Registered At
              * Format: date-time
@@ -3892,6 +4016,26 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_plugins: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PluginList"];
                 };
             };
         };

@@ -1,45 +1,30 @@
 """Executors by name, as the agent's ``--executor`` option and capabilities spell them."""
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 from solvyd.pipeline.executors.base import Executor, ExecutorError
-from solvyd.pipeline.executors.docker import DockerExecutor
-from solvyd.pipeline.executors.fake import FakeExecutor
-from solvyd.pipeline.executors.local import LocalExecutor
+from solvyd.pipeline.executors.options import ExecutorFactory, ExecutorOptions
+from solvyd.pipeline.executors.plugins import executor_plugins
 
-# A new backend joins by adding one line here (and its name to the contract tests).
-_Factory = Callable[[Path, "ExecutorOptions"], Executor]
-_FACTORIES: dict[str, _Factory] = {
-    "local": lambda root, options: LocalExecutor(
-        root,
-        isolation=options.isolation,
-        hidden_paths=options.hidden_paths,
-        env_passthrough=options.env_passthrough,
-    ),
-    "docker": lambda root, options: DockerExecutor(
-        root, default_image=options.default_image, env_passthrough=options.env_passthrough
-    ),
-    "fake": lambda _root, _options: FakeExecutor(),
-}
-_TEST_ONLY = frozenset({"fake"})
+__all__ = [
+    "ExecutorOptions",
+    "available_executors",
+    "create_executor",
+    "executor_names",
+]
+
+# Never picked by `available_executors` unless asked: scripted backends for tests.
+TEST_ONLY = frozenset({"fake"})
 
 
-@dataclass(frozen=True)
-class ExecutorOptions:
-    """The agent's options for its executor; each backend takes the ones that mean something
-    to it. Only the local executor isolates (containers and pods are their own sandbox), and
-    only the docker executor has a default image (local runs every step on the host)."""
-
-    isolation: str = "auto"
-    hidden_paths: tuple[Path, ...] = ()
-    default_image: str | None = None
-    env_passthrough: tuple[str, ...] = ()
+def _factories() -> dict[str, ExecutorFactory]:
+    # A backend joins by a plugin's `solvyd_executors` hook (the built-ins' is builtin_plugin).
+    return cast("dict[str, ExecutorFactory]", executor_plugins().provided("executors"))
 
 
 def executor_names() -> list[str]:
-    return list(_FACTORIES)
+    return list(_factories())
 
 
 def create_executor(
@@ -54,9 +39,10 @@ def create_executor(
     """A new executor whose builds get their workspaces under ``work_root``; ``isolation``,
     ``hidden_paths`` and ``env_passthrough`` as in ``LocalExecutor``, ``default_image`` as in
     ``DockerExecutor``."""
-    factory = _FACTORIES.get(name)
+    factories = _factories()
+    factory = factories.get(name)
     if factory is None:
-        known = ", ".join(sorted(_FACTORIES))
+        known = ", ".join(sorted(factories))
         raise ExecutorError(f"unknown executor '{name}' (known: {known})")
     if default_image is not None and name != "docker":
         raise ExecutorError(
@@ -64,12 +50,28 @@ def create_executor(
             "step on this machine and ignores images"
         )
     options = ExecutorOptions(isolation, hidden_paths, default_image, env_passthrough)
-    return factory(work_root, options)
+    try:
+        executor = factory(work_root, options)
+    except ExecutorError:
+        raise
+    except Exception as exc:
+        # A plugin's backend: its fault is the agent's start failing with its name, not a trace.
+        raise ExecutorError(f"the {name} executor could not be made: {exc}") from exc
+    if not isinstance(executor, Executor):
+        raise ExecutorError(f"the {name} executor's factory made no Executor")
+    if getattr(executor, "name", None) != name:
+        # The agent advertises `executor.name` (its label and capabilities): it must be the
+        # name the build's labels ask for.
+        raise ExecutorError(
+            f"the {name} executor's factory made an executor named "
+            f"{getattr(executor, 'name', None)!r}; its `name` must be {name!r}"
+        )
+    return executor
 
 
 async def available_executors(work_root: Path, *, include_fake: bool = False) -> list[str]:
     """The names of the executors that can run steps on this machine now."""
-    names = [name for name in _FACTORIES if include_fake or name not in _TEST_ONLY]
+    names = [name for name in _factories() if include_fake or name not in TEST_ONLY]
     return [
         name for name in names if await create_executor(name, work_root).check_available() is None
     ]

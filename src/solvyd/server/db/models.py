@@ -251,6 +251,10 @@ class Worker(Base):
     # Its executor can run a step that names no image (local; docker with a default image).
     runs_steps_without_image: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
     concurrency: Mapped[int] = mapped_column(default=1)
+    # The plugins its agent reported at registration (protocol.PluginReport, as dicts).
+    plugins: Mapped[list[dict[str, Any]]] = mapped_column(
+        sa.JSON, default=list, server_default="[]"
+    )
     version: Mapped[str] = mapped_column(sa.String(64), default="")
     token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
     # The labels its registration token granted (None: any); claims never go beyond them,

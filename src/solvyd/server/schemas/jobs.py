@@ -108,7 +108,11 @@ TriggerEvent = Literal["push", "tag", "pull_request"]
 DEFAULT_TRIGGER_EVENTS: tuple[TriggerEvent, ...] = ("push", "tag", "pull_request")
 MAX_GLOBS = 50
 
-ForgeType = Literal["github", "gitlab", "gitea", "bitbucket"]
+# github, gitlab, gitea, bitbucket, or a forge a plugin adds: the service checks that it is
+# installed (GET /plugins lists the forges).
+ForgeType = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,62}$")]
+# Forges whose repositories are owner/repo (GitLab's may sit in nested groups).
+OWNER_REPO_FORGES = frozenset({"github", "gitea", "bitbucket"})
 # owner/repo; GitLab also group/subgroup/.../repo.
 _REPOSITORY = re.compile(r"^[\w.\-]+(/[\w.\-]+)+$")
 
@@ -160,7 +164,7 @@ class ForgeSettings(BaseModel):
     def _check_forge(self) -> "ForgeSettings":
         if self.type == "gitea" and self.api_url is None:
             raise ValueError("a gitea forge needs its api_url (there is no public default)")
-        if self.type != "gitlab" and self.repository and self.repository.count("/") != 1:
+        if self.type in OWNER_REPO_FORGES and self.repository and self.repository.count("/") != 1:
             raise ValueError(f"a {self.type} repository is owner/repo, nothing more")
         return self
 

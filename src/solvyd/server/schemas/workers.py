@@ -1,8 +1,23 @@
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class WorkerPluginProvides(BaseModel):
+    executors: list[str] = Field(default_factory=list)
+
+
+class WorkerPluginRead(BaseModel):
+    """A plugin the worker's agent reported at registration."""
+
+    name: str
+    version: str | None = None
+    builtin: bool = False
+    provides: WorkerPluginProvides = Field(default_factory=WorkerPluginProvides)
+    status: Literal["loaded", "refused", "failed"]
+    error: str | None = None
 
 
 class WorkerRead(BaseModel):
@@ -21,6 +36,7 @@ class WorkerRead(BaseModel):
     current_builds: int
     registered_at: datetime
     last_heartbeat: datetime
+    plugins: list[WorkerPluginRead] = Field(default_factory=list)
 
 
 class WorkerList(BaseModel):

@@ -12,7 +12,6 @@ pullrequest:created, the common Repository and Pull Request entities)."""
 from collections.abc import Mapping
 
 from solvyd.server.scm.event import (
-    Forge,
     ForgeEvent,
     Kind,
     Payload,
@@ -26,6 +25,8 @@ from solvyd.server.scm.event import (
     same,
     urls,
 )
+from solvyd.server.scm.provider import BuiltinForge
+from solvyd.server.scm.statuses import DEFAULT_API_URLS, bitbucket_request
 from solvyd.server.services.builds.origin import PullRequestInfo
 
 BUILD_EVENTS = frozenset({"pullrequest:created", "pullrequest:updated"})
@@ -197,11 +198,13 @@ def verify(headers: Mapping[str, str], body: bytes, secret: str) -> bool:
     return same(header(headers, "X-Hub-Signature"), "sha256=" + hmac_sha256_hex(secret, body))
 
 
-FORGE = Forge(
+FORGE = BuiltinForge(
     name="bitbucket",
     event_header="X-Event-Key",
     delivery_headers=("X-Request-UUID",),
     secret_headers=("X-Hub-Signature",),
     parse=parse,
     verify=verify,
+    status_request=bitbucket_request,
+    default_api_url=DEFAULT_API_URLS["bitbucket"],
 )

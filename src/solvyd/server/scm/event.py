@@ -4,7 +4,7 @@ import hashlib
 import hmac
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
@@ -192,26 +192,3 @@ def is_zero(sha: str | None) -> bool:
 
 def urls(*candidates: str | None) -> tuple[str, ...]:
     return tuple(dict.fromkeys(url for url in candidates if url))
-
-
-@dataclass(frozen=True)
-class Forge:
-    """One forge's receiver. `parse` may raise PayloadError; `verify` never raises."""
-
-    name: str
-    event_header: str
-    delivery_headers: tuple[str, ...]
-    # Headers that hold the secret or a signature: never stored in the delivery log.
-    secret_headers: tuple[str, ...]
-    parse: Callable[[Mapping[str, str], bytes], list[ForgeEvent]]
-    verify: Callable[[Mapping[str, str], bytes, str], bool]
-
-    def event_name(self, headers: Mapping[str, str]) -> str | None:
-        return header(headers, self.event_header)
-
-    def delivery_id(self, headers: Mapping[str, str]) -> str | None:
-        for name in self.delivery_headers:
-            value = header(headers, name)
-            if value is not None:
-                return value[:200]
-        return None

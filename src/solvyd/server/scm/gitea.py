@@ -9,7 +9,6 @@ from collections.abc import Mapping
 
 from solvyd.server.scm import github
 from solvyd.server.scm.event import (
-    Forge,
     ForgeEvent,
     PayloadError,
     header,
@@ -20,6 +19,8 @@ from solvyd.server.scm.event import (
     repository_urls_of,
     same,
 )
+from solvyd.server.scm.provider import BuiltinForge
+from solvyd.server.scm.statuses import gitea_request
 
 BUILD_ACTIONS = frozenset({"opened", "synchronized", "reopened"})
 
@@ -45,7 +46,7 @@ def verify(headers: Mapping[str, str], body: bytes, secret: str) -> bool:
     return same(given, hmac_sha256_hex(secret, body))
 
 
-FORGE = Forge(
+FORGE = BuiltinForge(
     name="gitea",
     event_header="X-Gitea-Event",
     delivery_headers=("X-Gitea-Delivery", "X-Forgejo-Delivery"),
@@ -58,4 +59,5 @@ FORGE = Forge(
     ),
     parse=parse,
     verify=verify,
+    status_request=gitea_request,
 )

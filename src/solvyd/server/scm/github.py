@@ -7,7 +7,6 @@ pull_request, ping)."""
 from collections.abc import Mapping
 
 from solvyd.server.scm.event import (
-    Forge,
     ForgeEvent,
     Payload,
     PayloadError,
@@ -22,6 +21,8 @@ from solvyd.server.scm.event import (
     same,
     urls,
 )
+from solvyd.server.scm.provider import BuiltinForge
+from solvyd.server.scm.statuses import DEFAULT_API_URLS, github_request
 from solvyd.server.services.builds.origin import PullRequestInfo
 
 # Actions of a pull_request event that mean new code to build.
@@ -199,11 +200,13 @@ def verify(headers: Mapping[str, str], body: bytes, secret: str) -> bool:
     return same(header(headers, "X-Hub-Signature-256"), "sha256=" + hmac_sha256_hex(secret, body))
 
 
-FORGE = Forge(
+FORGE = BuiltinForge(
     name="github",
     event_header="X-GitHub-Event",
     delivery_headers=("X-GitHub-Delivery",),
     secret_headers=("X-Hub-Signature", "X-Hub-Signature-256"),
     parse=parse,
     verify=verify,
+    status_request=github_request,
+    default_api_url=DEFAULT_API_URLS["github"],
 )

@@ -11,7 +11,6 @@ events, merge request events)."""
 from collections.abc import Mapping
 
 from solvyd.server.scm.event import (
-    Forge,
     ForgeEvent,
     Payload,
     PayloadError,
@@ -25,6 +24,8 @@ from solvyd.server.scm.event import (
     same,
     urls,
 )
+from solvyd.server.scm.provider import BuiltinForge
+from solvyd.server.scm.statuses import DEFAULT_API_URLS, gitlab_already_in_state, gitlab_request
 from solvyd.server.services.builds.origin import PullRequestInfo
 
 
@@ -175,7 +176,7 @@ def verify(headers: Mapping[str, str], body: bytes, secret: str) -> bool:
     return same(header(headers, "X-Gitlab-Token"), secret)
 
 
-FORGE = Forge(
+FORGE = BuiltinForge(
     name="gitlab",
     event_header="X-Gitlab-Event",
     delivery_headers=("Idempotency-Key", "X-Gitlab-Event-UUID"),
@@ -184,4 +185,7 @@ FORGE = Forge(
     secret_headers=("X-Gitlab-Token", "webhook-signature"),
     parse=parse,
     verify=verify,
+    status_request=gitlab_request,
+    default_api_url=DEFAULT_API_URLS["gitlab"],
+    already_in_state=gitlab_already_in_state,
 )

@@ -11,7 +11,8 @@ from solvyd.pipeline.config import PipelineConfig, PipelineError, parse_pipeline
 from solvyd.server.auth.secret_box import SecretBox, SecretBoxError
 from solvyd.server.db.models import Job
 from solvyd.server.events import BUILDS
-from solvyd.server.schemas.jobs import JobCreate, JobUpdate
+from solvyd.server.plugins import server_plugins
+from solvyd.server.schemas.jobs import OWNER_REPO_FORGES, JobCreate, JobUpdate
 from solvyd.server.services import audit
 from solvyd.server.services.audit import Actor
 from solvyd.server.services.commit_statuses.forges import repository_from_scm_url
@@ -57,13 +58,22 @@ def _validate_forge(job: Job) -> None:
         job.forge = None
         return
     forge = {key: value for key, value in job.forge.items() if value is not None}
+    forges = server_plugins().forges()
+    provider = forges.get(forge["type"])
+    if provider is None:
+        raise InvalidInput(
+            f"forge.type {forge['type']!r} is no installed forge: use one of "
+            f"{', '.join(sorted(forges))}"
+        )
+    if provider.default_api_url is None and not forge.get("api_url"):
+        raise InvalidInput(f"a {provider.name} forge needs its api_url (it has no public default)")
     repository = forge.get("repository") or repository_from_scm_url(job.scm_url)
     if not repository:
         raise InvalidInput(
             "forge.repository is not set and cannot be read from the job's scm_url: "
             "set it (owner/repo)"
         )
-    if forge["type"] != "gitlab" and repository.count("/") != 1:
+    if forge["type"] in OWNER_REPO_FORGES and repository.count("/") != 1:
         raise InvalidInput(
             f"the {forge['type']} repository {repository!r} read from the scm_url is not "
             "owner/repo: set forge.repository"

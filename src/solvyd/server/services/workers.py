@@ -101,6 +101,7 @@ async def register_worker(
         worker.executors = list(body.capabilities.executors)
         worker.runs_steps_without_image = runs_steps_without_image(body.capabilities)
         worker.concurrency = body.capabilities.concurrency
+        worker.plugins = [plugin.model_dump(mode="json") for plugin in body.capabilities.plugins]
         worker.version = body.version
         worker.token_hash = token_digest(token)
         # A drain is the operator's decision: it outlives the agent's restarts until resumed.

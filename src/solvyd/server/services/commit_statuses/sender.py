@@ -39,13 +39,9 @@ from solvyd.server.auth.roles import Role
 from solvyd.server.db.models import Build, CommitStatusReport, Job, User
 from solvyd.server.db.types import UTCDateTime
 from solvyd.server.events import COMMIT_STATUSES
-from solvyd.server.services.commit_statuses.forges import (
-    Report,
-    StatusRequest,
-    already_in_state,
-    repository_from_scm_url,
-    status_request,
-)
+from solvyd.server.plugins import server_plugins
+from solvyd.server.scm import ForgeProvider, StatusReport, StatusRequest
+from solvyd.server.services.commit_statuses.forges import repository_from_scm_url
 from solvyd.server.services.commit_statuses.outbox import ADDED
 from solvyd.server.services.context import ServerContext
 from solvyd.server.services.secrets import Recipient, secret_box, secret_values
@@ -73,6 +69,7 @@ class _Claimed:
     # Why no request could be made (no forge, no repository, no token): fails the row.
     problem: str | None
     token: str | None
+    provider: ForgeProvider | None = None
 
 
 @dataclass
@@ -226,12 +223,16 @@ async def _prepare(ctx: ServerContext, session: AsyncSession, row: CommitStatusR
             "cannot carry (a line break, a control character or a non-ASCII letter)"
         )
         return item
+    provider = server_plugins().forges().get(str(forge["type"]))
+    if provider is None:
+        item.problem = f"no forge named {forge['type']!r} is installed on this server"
+        return item
     public_url = ctx.settings.public_url
     row.target_url = f"{public_url.rstrip('/')}/builds/{build.id}" if public_url else None
     item.token = token
-    item.request = status_request(
-        Report(
-            forge=str(forge["type"]),
+    item.provider = provider
+    item.request = provider.status_request(
+        StatusReport(
             api_url=forge.get("api_url"),
             repository=repository,
             sha=row.commit_sha,
@@ -283,7 +284,7 @@ async def _post(http: httpx.AsyncClient, item: _Claimed, timeout: float, mask: M
             # The body says nothing a report keeps: not read, so it cannot be big or slow.
             return _Outcome("sent", response_status=code)
         body = await _read_answer(response, item.token, mask)
-    if already_in_state(item.forge, str(request.body.get("state")), code, body):
+    if item.provider is not None and item.provider.already_in_state(request, code, body):
         return _Outcome("sent", response_status=code, response_body=body)
     verdict = "retry" if code == 429 or code >= 500 else "failed"
     return _Outcome(

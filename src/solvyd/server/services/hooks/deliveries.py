@@ -8,8 +8,9 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from solvyd.server.db.models import Job, WebhookDelivery, WebhookDeliveryJob
+from solvyd.server.plugins import server_plugins
 from solvyd.server.schemas.hooks import DeliveryList, DeliveryRead
-from solvyd.server.scm import FORGES, PayloadError
+from solvyd.server.scm import PayloadError
 from solvyd.server.services import audit
 from solvyd.server.services.audit import Actor
 from solvyd.server.services.context import ServerContext
@@ -80,7 +81,9 @@ async def replay(ctx: ServerContext, delivery_id: uuid.UUID, actor: Actor) -> Ho
             )
         if original.body_truncated:
             raise Conflict("the delivery's body was not kept whole: it cannot be replayed")
-        forge = FORGES[original.forge]
+        forge = server_plugins().forges().get(original.forge)
+        if forge is None:
+            raise Conflict(f"no forge named {original.forge!r} is installed now")
         body = original.body.encode()
         headers = dict(original.headers)
         try:

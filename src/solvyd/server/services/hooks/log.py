@@ -1,5 +1,6 @@
 """The delivery log: a row per request, written without the secrets it carried."""
 
+import functools
 import hashlib
 import uuid
 from collections.abc import Iterable, Mapping
@@ -9,7 +10,8 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from solvyd.server.db.models import WebhookDelivery, WebhookDeliveryJob
-from solvyd.server.scm import FORGES, Forge
+from solvyd.server.plugins import server_plugins
+from solvyd.server.scm import ForgeProvider
 from solvyd.shared.clock import utcnow
 from solvyd.shared.text import replace_unstorable
 
@@ -17,10 +19,17 @@ from solvyd.shared.text import replace_unstorable
 # dropped whichever endpoint received the request: a GitLab token sent to /hooks/github is
 # still a GitLab webhook's secret, and a signature kept beside its body would let whoever
 # reads the log send that body again, validly signed, under a new delivery id.
-SECRET_HEADERS = frozenset(
-    {"authorization", "proxy-authorization", "cookie"}
-    | {name.lower() for forge in FORGES.values() for name in forge.secret_headers}
-)
+_ALWAYS_SECRET = frozenset({"authorization", "proxy-authorization", "cookie"})
+
+
+@functools.cache
+def secret_headers() -> frozenset[str]:
+    """Those and every installed forge's (built in or a plugin's), read once: the plugins are
+    loaded at start."""
+    forges = server_plugins().forges().values()
+    return _ALWAYS_SECRET | {name.lower() for forge in forges for name in forge.secret_headers}
+
+
 # A request nobody verified keeps this much of its body: enough to see what was sent, not
 # enough for anyone on the network to fill the database.
 UNVERIFIED_BODY_BYTES = 64 * 1024
@@ -32,7 +41,7 @@ def stored_headers(headers: Iterable[tuple[str, str]]) -> dict[str, str]:
     size = 0
     for name, value in headers:
         lowered = name.lower()
-        if lowered in SECRET_HEADERS:
+        if lowered in secret_headers():
             continue
         size += len(name) + len(value)
         if size > MAX_HEADER_BYTES:
@@ -53,7 +62,7 @@ def stored_body(body: bytes, *, verified: bool) -> tuple[str, bool]:
 class Delivery:
     """A request being answered, until its row is written."""
 
-    forge: Forge
+    forge: ForgeProvider
     event: str | None
     delivery_id: str | None
     headers: dict[str, str]
@@ -62,7 +71,7 @@ class Delivery:
     replay_of: uuid.UUID | None = None
 
     @classmethod
-    def of(cls, forge: Forge, headers: Mapping[str, str], body: bytes) -> "Delivery":
+    def of(cls, forge: ForgeProvider, headers: Mapping[str, str], body: bytes) -> "Delivery":
         event = forge.event_name(headers)
         return cls(
             forge=forge,

@@ -18,9 +18,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from solvyd.server.db.models import Build, Job, WebhookDelivery
+from solvyd.server.plugins import server_plugins
 from solvyd.server.schemas.builds import TriggerRequest
 from solvyd.server.schemas.hooks import HookAnswer, HookBuild, HookIgnored
-from solvyd.server.scm import FORGES, Forge, ForgeEvent, PayloadError, repository_key
+from solvyd.server.scm import ForgeEvent, ForgeProvider, PayloadError, repository_key
 from solvyd.server.services.builds.trigger import QueuedBuild, queue_build
 from solvyd.server.services.context import ServerContext
 from solvyd.server.services.errors import InvalidInput, NotFound, ServiceError, Unauthorized
@@ -57,15 +58,22 @@ class _Outcome:
 async def receive(
     ctx: ServerContext, forge_name: str, headers: Mapping[str, str], body: bytes
 ) -> HookResult:
-    forge = FORGES.get(forge_name)
+    forges = server_plugins().forges()
+    forge = forges.get(forge_name)
     if forge is None:
-        raise NotFound(f"no forge named {forge_name!r}: use one of {', '.join(sorted(FORGES))}")
+        raise NotFound(f"no forge named {forge_name!r}: use one of {', '.join(sorted(forges))}")
     delivery = Delivery.of(forge, headers, body)
     try:
         events = forge.parse(headers, body)
     except PayloadError as exc:
         await _log_only(ctx, delivery, "rejected", 400, str(exc))
         raise BadPayload(str(exc)) from None
+    except Exception as exc:
+        # A plugin's parser that breaks its contract: the request is refused, not a 500.
+        log.error("forge parser failed", forge=forge.name, error=type(exc).__name__)
+        problem = f"the {forge.name} forge could not read the request ({type(exc).__name__})"
+        await _log_only(ctx, delivery, "rejected", 400, problem)
+        raise BadPayload(problem) from None
     if all(event.kind == "ping" for event in events):
         await _log_only(ctx, delivery, "ignored", 200, "a ping: nothing to build")
         return HookResult(HookAnswer(delivery_id=delivery.delivery_id, builds=[], ignored=[]), 200)
@@ -119,7 +127,7 @@ async def _jobs_of(session: AsyncSession, events: Sequence[ForgeEvent]) -> list[
 
 def _verify(
     ctx: ServerContext,
-    forge: Forge,
+    forge: ForgeProvider,
     jobs: Sequence[Job],
     headers: Mapping[str, str],
     body: bytes,

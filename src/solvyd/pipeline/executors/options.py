@@ -1,0 +1,23 @@
+"""What an executor is made from: the agent's options, and the factory a backend registers."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from solvyd.pipeline.executors.base import Executor
+
+
+@dataclass(frozen=True)
+class ExecutorOptions:
+    """The agent's options for its executor; each backend takes the ones that mean something
+    to it. Only the local executor isolates (containers and pods are their own sandbox), and
+    only the docker executor has a default image (local runs every step on the host)."""
+
+    isolation: str = "auto"
+    hidden_paths: tuple[Path, ...] = ()
+    default_image: str | None = None
+    env_passthrough: tuple[str, ...] = ()
+
+
+# A backend's constructor: the root under which builds get their workspaces, and the options.
+ExecutorFactory = Callable[[Path, ExecutorOptions], Executor]
