@@ -30,7 +30,7 @@ export function PluginsTable({ plugins }: { plugins: readonly Plugin[] }) {
                   <th scope="row" className="pl-name" aria-describedby={plugin.error ? errorId : undefined}>
                     {plugin.name}
                   </th>
-                  <td className="mono small">{plugin.version ?? <span className="muted">–</span>}</td>
+                  <td className="mono">{plugin.version ?? <span className="muted">–</span>}</td>
                   <td>
                     {kinds.length === 0 ? (
                       <span className="muted">nothing</span>

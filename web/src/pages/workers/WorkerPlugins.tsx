@@ -13,8 +13,11 @@ export function WorkerPlugins({ worker }: { worker: Worker }) {
       {plugins.map((plugin) => (
         <li key={plugin.name}>
           {plugin.name}
-          {plugin.version && <span className="muted mono small"> {plugin.version}</span>}{" "}
-          <StatusBadge status={plugin.status} />
+          {plugin.version && <span className="muted mono small"> {plugin.version}</span>}
+          {/* On a line of its own, so the column stays narrow beside the other eight. */}
+          <div>
+            <StatusBadge status={plugin.status} />
+          </div>
           {plugin.error && <p className="error small wk-plugin-error">{plugin.error}</p>}
         </li>
       ))}
