@@ -34,6 +34,7 @@ PAGES = [
     ("builds", "/builds", "Builds"),
     ("workers", "/workers", "Workers"),
     ("users", "/users", "Users"),
+    ("plugins", "/plugins", "Plugins"),
     ("tokens", "/tokens", "API tokens"),
 ]
 LOOKS = [

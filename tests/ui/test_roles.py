@@ -23,6 +23,7 @@ def test_a_viewer_sees_no_trigger_button_and_the_api_refuses_its_trigger(
     expect(page.get_by_role("button", name="Trigger ui-guarded")).to_have_count(0)
     expect(page.get_by_role("link", name="New job")).to_have_count(0)
     expect(page.get_by_role("link", name="Users")).to_have_count(0)
+    expect(page.get_by_role("link", name="Plugins")).to_have_count(0)
     page.goto(f"{stack.url}/jobs/{job['id']}")
     expect(page.get_by_role("heading", name="ui-guarded")).to_be_visible()
     expect(page.get_by_role("button", name="Trigger", exact=True)).to_have_count(0)

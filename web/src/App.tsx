@@ -9,6 +9,7 @@ import { JobEditPage } from "./pages/jobs/JobEditPage";
 import { JobsPage } from "./pages/jobs/JobsPage";
 import { LoginPage } from "./pages/LoginPage";
 import { NotFoundPage } from "./pages/NotFoundPage";
+import { PluginsPage } from "./pages/plugins/PluginsPage";
 import { TokensPage } from "./pages/tokens/TokensPage";
 import { UsersPage } from "./pages/users/UsersPage";
 import { WorkersPage } from "./pages/workers/WorkersPage";
@@ -37,6 +38,14 @@ export function App() {
           element={
             <RequireAuth role="admin">
               <UsersPage />
+            </RequireAuth>
+          }
+        />
+        <Route
+          path="plugins"
+          element={
+            <RequireAuth role="admin">
+              <PluginsPage />
             </RequireAuth>
           }
         />

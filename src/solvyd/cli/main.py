@@ -14,6 +14,7 @@ from solvyd.cli import (
     lint,
     local_run,
     login,
+    plugins,
     runners,
     secrets,
     tokens,
@@ -40,6 +41,7 @@ app.command("passwd")(users.change_own_password)
 app.add_typer(jobs.app, name="jobs")
 app.add_typer(builds.app, name="builds")
 app.add_typer(workers.app, name="workers")
+app.add_typer(plugins.app, name="plugins")
 app.add_typer(secrets.app, name="secrets")
 app.add_typer(users.app, name="users")
 app.add_typer(tokens.app, name="tokens")

@@ -13,6 +13,11 @@ export type Job = Schemas["JobRead"];
 export type Worker = Schemas["WorkerRead"];
 export type User = Schemas["UserRead"];
 export type BuildStatus = Build["status"];
+// Named by the path and the fields of the API contract rather than by schema names, which the
+// server's models choose.
+export type PluginList = paths["/api/v1/plugins"]["get"]["responses"][200]["content"]["application/json"];
+export type Plugin = PluginList["plugins"][number];
+export type WorkerPlugin = NonNullable<Worker["plugins"]>[number];
 
 export interface ErrorDetail {
   field?: string;

@@ -37,9 +37,14 @@ export function Layout() {
               </li>
             ))}
             {can("admin") && (
-              <li>
-                <NavLink to="/users">Users</NavLink>
-              </li>
+              <>
+                <li>
+                  <NavLink to="/users">Users</NavLink>
+                </li>
+                <li>
+                  <NavLink to="/plugins">Plugins</NavLink>
+                </li>
+              </>
             )}
             <li>
               <NavLink to="/tokens">Tokens</NavLink>

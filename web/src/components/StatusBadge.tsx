@@ -1,6 +1,6 @@
 import type { BuildStatus, Step } from "../api/client";
 
-type AnyStatus = BuildStatus | Step["status"] | "online" | "offline" | "draining" | string;
+type AnyStatus = BuildStatus | Step["status"] | "online" | "offline" | "draining" | "loaded" | "refused" | "failed" | string;
 
 const SYMBOL: Record<string, string> = {
   queued: "◷",
@@ -14,9 +14,12 @@ const SYMBOL: Record<string, string> = {
   online: "●",
   offline: "○",
   draining: "◑",
+  loaded: "✓",
+  refused: "⊘",
+  failed: "✕",
 };
 
-/** A build's, step's or worker's status: a colour *and* a word, never colour alone. */
+/** A build's, step's, worker's or plugin's status: a colour *and* a word, never colour alone. */
 export function StatusBadge({ status }: { status: AnyStatus }) {
   return (
     <span className={`badge badge-${status}`} data-status={status}>

@@ -23,6 +23,7 @@ function worker(fields: Partial<Worker> = {}): Worker {
     current_builds: 2,
     registered_at: "2024-03-01T00:00:00Z",
     last_heartbeat: "2024-03-05T11:59:30Z",
+    plugins: [],
     ...fields,
   };
 }
@@ -89,6 +90,48 @@ describe("WorkersTable", () => {
     expect(screen.getByRole("button", { name: "Remove builder-2" })).toBeEnabled();
     const row = screen.getByRole("rowheader", { name: "builder-2" }).closest("tr")!;
     expect(within(row).getByRole("alert")).toHaveTextContent("Could not resume: nope");
+  });
+});
+
+describe("a worker's plugins", () => {
+  it("shows each plugin its agent reported with version and status, and a failed one's error", () => {
+    const reporting = worker({
+      plugins: [
+        {
+          name: "builtin-executors",
+          version: "0.1.0",
+          builtin: true,
+          provides: { executors: ["local", "docker"] },
+          status: "loaded",
+          error: null,
+        },
+        {
+          name: "nomad",
+          version: "1.4.2",
+          builtin: false,
+          provides: { executors: ["nomad"] },
+          status: "failed",
+          error: "RuntimeError: nomad binary not found",
+        },
+      ],
+    });
+    inRouter(<WorkersTable workers={[reporting, WORKERS[2]!]} canManage={false} now={NOW} />);
+    expect(screen.getByRole("columnheader", { name: "Plugins" })).toBeInTheDocument();
+    const list = screen.getByRole("list", { name: "Plugins of builder-1" });
+    const [builtin, nomad] = within(list).getAllByRole("listitem");
+    expect(builtin).toHaveTextContent("builtin-executors 0.1.0");
+    expect(within(builtin!).getByText("loaded")).toBeInTheDocument();
+    expect(within(nomad!).getByText("failed")).toBeInTheDocument();
+    expect(within(nomad!).getByText("RuntimeError: nomad binary not found")).toBeVisible();
+    // An agent older than plugins reports none.
+    const old = screen.getByRole("rowheader", { name: "old-box" }).closest("tr")!;
+    expect(within(old).getByText("none reported")).toBeInTheDocument();
+  });
+
+  it("copes with an answer that has no plugins field at all", () => {
+    const { plugins: _, ...older } = worker();
+    inRouter(<WorkersTable workers={[older as Worker]} canManage={false} now={NOW} />);
+    expect(screen.getByText("none reported")).toBeInTheDocument();
   });
 });
 

@@ -4,6 +4,7 @@ import type { Worker } from "../../api/client";
 import { ConfirmDialog } from "../../components/Dialog";
 import { StatusBadge } from "../../components/StatusBadge";
 import { formatRelative, formatTime } from "../../lib/format";
+import { WorkerPlugins } from "./WorkerPlugins";
 
 /** Where a worker's builds are listed: the builds page reads ?worker=<id> (BuildsPage.tsx). */
 export function workerBuildsHref(workerId: string): string {
@@ -39,6 +40,9 @@ export function WorkersTable({ workers, canManage, now, busyId = null, errors = 
             </th>
             <th scope="col" className="hide-narrow">
               Executors
+            </th>
+            <th scope="col" className="hide-narrow">
+              Plugins
             </th>
             <th scope="col" className="hide-narrow">
               Concurrency
@@ -85,6 +89,9 @@ export function WorkersTable({ workers, canManage, now, busyId = null, errors = 
                   )}
                 </td>
                 <td className="hide-narrow">{worker.executors.join(", ") || "–"}</td>
+                <td className="hide-narrow">
+                  <WorkerPlugins worker={worker} />
+                </td>
                 <td className="hide-narrow">{worker.concurrency}</td>
                 <td className="hide-narrow">
                   {worker.hostname || "–"}
