@@ -86,7 +86,34 @@ def build_details(build: dict[str, Any], artifacts: list[dict[str, Any]]) -> Ren
         for artifact in artifacts:
             size = human_size(int(artifact.get("size_bytes") or 0))
             lines.append(Text(f"    {printable(artifact.get('name'))} ({size})"))
+    lines += notification_lines(build.get("notifications") or [])
     return Group(*lines)
+
+
+# A delivery's status; "pending" is still being tried (or waits for its next attempt).
+DELIVERY_STYLE = {"sent": "green", "failed": "red", "pending": "yellow"}
+
+
+def notification_lines(deliveries: list[Any]) -> list[Text]:
+    """The build's notification deliveries: what went where, for which event, how it went,
+    and the last error in full (a failed one's reason is the point of showing it)."""
+    if not deliveries:
+        return []
+    lines = [Text("  notifications:")]
+    for delivery in deliveries:
+        if not isinstance(delivery, dict):
+            continue
+        status = printable(delivery.get("status"))
+        attempts = delivery.get("attempts")
+        tries = "" if attempts is None else f", {attempts} attempt{'' if attempts == 1 else 's'}"
+        what = printable(
+            f"    [{delivery.get('rule')}] {delivery.get('type')} {delivery.get('target')} "
+            f"{delivery.get('event')} ({delivery.get('outcome')}): "
+        )
+        lines.append(Text.assemble(what, (status, DELIVERY_STYLE.get(status, "")), tries))
+        if delivery.get("last_error"):
+            lines.append(Text(f"      last error: {printable(delivery['last_error'])}"))
+    return lines
 
 
 def builds_table(builds: list[dict[str, Any]]) -> RenderableType:
