@@ -21,6 +21,7 @@ import {
   type PipelineSource,
   type SaveErrors,
 } from "./jobForm";
+import { NotificationsSection } from "./NotificationsSection";
 import { PipelineEditor } from "./PipelineEditor";
 import { TriggersSection } from "./TriggersSection";
 import { usePipelineValidation } from "./usePipelineValidation";
@@ -72,7 +73,7 @@ const INPUT_IDS: Record<string, string> = {
   checkout_credentials: "job-checkout-credentials",
 };
 
-const NO_ERRORS: SaveErrors = { fields: {}, pipeline: [], form: null };
+const NO_ERRORS: SaveErrors = { fields: {}, pipeline: [], form: null, rules: {} };
 
 function JobForm({ job, initial }: { job?: Job; initial: JobFormValues }) {
   const creating = job === undefined;
@@ -464,6 +465,13 @@ function JobForm({ job, initial }: { job?: Job; initial: JobFormValues }) {
         </div>
 
         <TriggersSection values={values} set={set} error={error} job={job} />
+
+        <NotificationsSection
+          rows={values.notifications}
+          onChange={(rows) => set("notifications", rows)}
+          serverErrors={server.rules}
+          error={error("notifications")}
+        />
 
         {server.form && (
           <p className="error" role="alert">
