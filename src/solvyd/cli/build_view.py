@@ -8,6 +8,7 @@ from rich.console import Group, RenderableType
 from rich.text import Text
 
 from solvyd.cli.display import table_with_ids, when
+from solvyd.cli.notify_rules import typed_target
 from solvyd.cli.output import printable
 
 # Any other status (pending, skipped, one a newer server adds) is shown without a style.
@@ -106,8 +107,9 @@ def notification_lines(deliveries: list[Any]) -> list[Text]:
         status = printable(delivery.get("status"))
         attempts = delivery.get("attempts")
         tries = "" if attempts is None else f", {attempts} attempt{'' if attempts == 1 else 's'}"
+        target = typed_target(delivery.get("type"), delivery.get("target"))
         what = printable(
-            f"    [{delivery.get('rule')}] {delivery.get('type')} {delivery.get('target')} "
+            f"    [{delivery.get('rule')}] {target} "
             f"{delivery.get('event')} ({delivery.get('outcome')}): "
         )
         lines.append(Text.assemble(what, (status, DELIVERY_STYLE.get(status, "")), tries))

@@ -8,7 +8,7 @@ from rich.text import Text
 
 from solvyd.cli.api_client import ApiClient
 from solvyd.cli.errors import CliError
-from solvyd.cli.notify_rules import describe_rule
+from solvyd.cli.notify_rules import describe_rule, typed_target
 from solvyd.cli.output import console, err_console, printable
 
 
@@ -25,7 +25,8 @@ def print_rules(rules: list[Any] | None) -> None:
 
 def result_line(result: dict[str, Any]) -> Text:
     """One rule's test result: `[N] type target: ok` or `... failed: error`."""
-    head = printable(f"[{result.get('rule')}] {result.get('type')} {result.get('target')}: ")
+    target = typed_target(result.get("type"), result.get("target"))
+    head = printable(f"[{result.get('rule')}] {target}: ")
     if result.get("ok"):
         return Text.assemble(head, ("ok", "green"))
     error = printable(result.get("error") or "no reason given")

@@ -184,6 +184,19 @@ def _listed(value: Any) -> str:
     return ",".join(map(str, value if isinstance(value, list) else [value]))
 
 
+def without_query(url: str) -> str:
+    """A URL's query may carry the receiver's token: say where, not with what."""
+    found = re.search(r"[?#]", url)
+    return url if found is None else url[: found.start()] + "?..."
+
+
+def typed_target(kind: object, target: object) -> str:
+    """ "type target", unless the server's target already starts with the type ("Slack
+    (secret S)", "webhook https://...")."""
+    kind, target = str(kind), str(target)
+    return target if target.lower().startswith(kind.lower()) else f"{kind} {target}"
+
+
 def describe_rule(rule: Any) -> str:
     """One line for a rule: its type, where it sends, when and for which branches. A rule
     names its secrets; it holds no secret value."""
@@ -196,7 +209,7 @@ def describe_rule(rule: Any) -> str:
     elif kind == "slack":
         target = f"webhook URL in secret {rule.get('webhook_url_secret')}"
     elif kind == "webhook":
-        target = str(rule.get("url"))
+        target = without_query(str(rule.get("url")))
         if rule.get("signing_secret"):
             target += f", signed with secret {rule['signing_secret']}"
     else:  # a plugin's type: its own settings as they are

@@ -59,7 +59,7 @@ def test_builds_show_lists_each_delivery_and_its_last_error(
     at = lines.index("  notifications:")
     assert lines[at + 1 :] == [
         "    [0] webhook https://hooks.example.com/h build.finished (failure): sent, 1 attempt",
-        "    [1] slack Slack (secret SLACK_URL) build.finished (failure): failed, 3 attempts",
+        "    [1] Slack (secret SLACK_URL) build.finished (failure): failed, 3 attempts",
         "      last error: Slack answered 404: no_service",
         "    [2] email dev@example.com build.finished (failure): pending, 0 attempts",
     ]
@@ -85,7 +85,8 @@ def test_delivery_rules_and_results_print_server_text_literally(
     )
     out = capsys.readouterr().out
     assert "\x1b" not in out and "\x07" not in out
-    assert out.count(LITERAL) >= 8, out
+    # The delivery (target, status, last error), the rules, the result (target, error).
+    assert out.count(LITERAL) >= 7, out
 
 
 def test_jobs_show_numbers_the_rules_as_notify_test_takes_them(
@@ -95,6 +96,7 @@ def test_jobs_show_numbers_the_rules_as_notify_test_takes_them(
         [
             {"type": "email", "to": ["a@example.com"], "on": ["failure", "fixed"]},
             {"type": "webhook", "url": "http://127.0.0.1:9/h", "signing_secret": "HOOK_KEY"},
+            {"type": "webhook", "url": "https://h.example.com/in?token=abc", "on": ["always"]},
         ]
     )
     print_rules([])
@@ -102,6 +104,7 @@ def test_jobs_show_numbers_the_rules_as_notify_test_takes_them(
         "notifications:",
         "  [0] email  to a@example.com  on failure,fixed",
         "  [1] webhook  http://127.0.0.1:9/h, signed with secret HOOK_KEY  on failure,fixed",
+        "  [2] webhook  https://h.example.com/in?...  on always",
         "notifications: none",
     ]
 
@@ -116,8 +119,10 @@ def test_a_test_result_says_ok_or_why_it_failed(capsys: pytest.CaptureFixture[st
         )
     )
     console.print(result_line({"rule": 2, "type": "slack", "target": "s", "ok": False}))
+    console.print(result_line({"rule": 3, "type": "email", "target": "email to a@x", "ok": True}))
     assert capsys.readouterr().out.splitlines() == [
         "[0] email a@x: ok",
         "[1] webhook http://h/: failed: HTTP 500",
         "[2] slack s: failed: no reason given",
+        "[3] email to a@x: ok",
     ]

@@ -86,4 +86,10 @@ describe("NotificationsSection", () => {
     const first = screen.getByRole("listitem", { name: "Notification rule 1" });
     expect(within(first).queryByRole("alert")).toBeNull();
   });
+
+  it("shows a complaint naming no rule of the form under the list", () => {
+    const initial = [ruleToRow({ type: "email", to: ["a@example.com"] })];
+    render(<Harness initial={initial} serverErrors={{ 20: "rule 20, notifications: at most 20 rules" }} seen={() => undefined} />);
+    expect(screen.getByRole("alert")).toHaveTextContent("at most 20 rules");
+  });
 });

@@ -23,6 +23,8 @@ interface NotificationsSectionProps {
 
 export function NotificationsSection({ rows, onChange, serverErrors, error }: NotificationsSectionProps) {
   const problems = notificationRowProblems(rows);
+  // A complaint naming no rule of the form (e.g. "rule 20, notifications: at most 20 rules").
+  const orphans = Object.entries(serverErrors).filter(([index]) => Number(index) >= rows.length);
   const update = (id: number, change: Partial<NotificationRow>) =>
     onChange(rows.map((row) => (row.id === id ? { ...row, ...change } : row)));
   return (
@@ -50,6 +52,11 @@ export function NotificationsSection({ rows, onChange, serverErrors, error }: No
       <button type="button" className="secondary" onClick={() => onChange([...rows, newNotificationRow()])}>
         + Add notification rule
       </button>
+      {orphans.map(([index, message]) => (
+        <p key={index} className="error small field-error" role="alert">
+          {message}
+        </p>
+      ))}
       {error && (
         <p id="job-notifications-error" className="error small field-error">
           {error}

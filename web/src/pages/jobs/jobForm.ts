@@ -3,7 +3,7 @@
 import { ApiError, type Job, type Schemas } from "../../api/client";
 import {
   notificationRowProblems,
-  ruleIndexOf,
+  ruleComplaints,
   ruleToRow,
   rulesBody,
   type NotificationRow,
@@ -499,6 +499,10 @@ const FORM_FIELDS = new Set([
   "notifications",
 ]);
 
+function addTo<K extends string | number>(messages: Record<K, string>, key: K, message: string) {
+  messages[key] = messages[key] ? `${messages[key]} ${message}` : message;
+}
+
 /** Puts each of the server's complaints next to the field it names. */
 export function saveErrors(error: unknown): SaveErrors {
   const result: SaveErrors = { fields: {}, pipeline: [], form: null, rules: {} };
@@ -524,9 +528,11 @@ export function saveErrors(error: unknown): SaveErrors {
       continue;
     }
     const named = (detail.field ?? "").split(/[.[]/)[0] ?? "";
-    const rule = named === "notifications" ? ruleIndexOf(detail.field ?? "", message) : null;
-    if (rule !== null) {
-      result.rules[rule] = result.rules[rule] ? `${result.rules[rule]} ${message}` : message;
+    if (named === "notifications") {
+      for (const part of ruleComplaints(detail.field ?? "", message)) {
+        if (part.rule === null) addTo(result.fields, "notifications", part.message);
+        else addTo(result.rules, part.rule, part.message);
+      }
       continue;
     }
     // The old name of fork_secrets is shown on the same checkbox.
@@ -543,9 +549,12 @@ export function saveErrors(error: unknown): SaveErrors {
   if (leftOver.length > 0) result.form = leftOver.join(" ");
   else if (error.details.length === 0) {
     // A service's check may answer a message only: it still names the rule.
-    const rule = /notifications/.test(error.message) ? ruleIndexOf("", error.message) : null;
-    if (rule === null) result.form = error.message;
-    else result.rules[rule] = error.message;
+    const parts = /notifications|\brule \d/.test(error.message) ? ruleComplaints("", error.message) : [];
+    if (!parts.some((part) => part.rule !== null)) result.form = error.message;
+    for (const part of parts) {
+      if (part.rule === null) addTo(result.fields, "notifications", part.message);
+      else addTo(result.rules, part.rule, part.message);
+    }
   }
   if (Object.keys(result.rules).length > 0 && !result.fields.notifications) {
     result.fields.notifications = "The server refused a notification rule: see the rules marked above.";

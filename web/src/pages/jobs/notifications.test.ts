@@ -115,6 +115,16 @@ describe("the server's complaints about a rule", () => {
     expect(errors.form).toBeNull();
   });
 
+  it("splits one message naming several rules, as a check of the whole list answers", () => {
+    const errors = saveErrors(
+      new ApiError("notifications: rule 0, to: must not be empty; rule 2, type: must be one of email", 422, "invalid", [
+        { field: "notifications", message: "rule 0, to: must not be empty; rule 2, type: must be one of email, slack" },
+      ]),
+    );
+    expect(errors.rules).toEqual({ 0: "rule 0, to: must not be empty", 2: "rule 2, type: must be one of email, slack" });
+    expect(errors.fields.notifications).toMatch(/refused a notification rule/);
+  });
+
   it("reads a message-only answer that names a rule", () => {
     const errors = saveErrors(new ApiError("notifications[2]: unknown notification type 'teams'", 422, "invalid"));
     expect(errors.rules).toEqual({ 2: "notifications[2]: unknown notification type 'teams'" });
@@ -127,6 +137,8 @@ describe("a rule in words", () => {
     expect(ruleTarget(EMAIL)).toBe("to dev@example.com, ops@example.com");
     expect(ruleTarget(SLACK)).toBe("webhook URL in secret SLACK_URL");
     expect(ruleTarget(WEBHOOK)).toBe("https://hooks.example.com/solvyd, signed with secret HOOK_KEY");
+    // A receiver's token in the query is not shown on the page.
+    expect(ruleTarget({ type: "webhook", url: "https://h.example.com/in?token=abc" })).toBe("https://h.example.com/in?…");
     expect(ruleTarget(PLUGIN)).toBe('channel="builds", mention=["@here"]');
   });
 });

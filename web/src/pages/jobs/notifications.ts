@@ -14,7 +14,7 @@ export type NotificationTestResult = NotificationTestAnswer["results"][number];
 export type NotifyEvent = "failure" | "fixed" | "success" | "started" | "cancelled" | "always";
 
 export const NOTIFY_EVENTS: readonly { value: NotifyEvent; label: string }[] = [
-  { value: "failure", label: "Failed" },
+  { value: "failure", label: "Failed (its steps or the infrastructure)" },
   { value: "fixed", label: "Fixed (a success after a failure on the branch)" },
   { value: "success", label: "Succeeded" },
   { value: "started", label: "Started" },
@@ -205,7 +205,7 @@ function rowProblem(row: NotificationRow): string | null {
 /**
  * The rule a server's complaint names (its index), or null. The API names it in the detail's
  * field ("notifications.2.to", "notifications[2]") or, for a check of the whole list, in the
- * message ("notifications[2]: ...", "rule 2: ...").
+ * message ("rule 2, to: ...", "notifications[2]: ...").
  */
 export function ruleIndexOf(field: string, message: string): number | null {
   for (const text of [field, message]) {
@@ -216,6 +216,18 @@ export function ruleIndexOf(field: string, message: string): number | null {
   return rule ? Number(rule[1]) : null;
 }
 
+/**
+ * One complaint of the server about the rules, split by the rule each part names: a check of
+ * the whole list answers its problems in one message ("rule 0, to: ...; rule 2, type: ...").
+ */
+export function ruleComplaints(field: string, message: string): { rule: number | null; message: string }[] {
+  const inField = /notifications(?:\[(\d+)\]|\.(\d+))/.exec(field);
+  if (inField) return [{ rule: Number(inField[1] ?? inField[2]), message }];
+  return message
+    .split(/;\s+(?=rule \d|notifications[.[]\d)/i)
+    .map((part) => ({ rule: ruleIndexOf("", part), message: part }));
+}
+
 /** Where a rule sends, in words; names a secret, never shows a value. */
 export function ruleTarget(rule: NotificationRule): string {
   const type = textOf(rule.type);
@@ -223,12 +235,19 @@ export function ruleTarget(rule: NotificationRule): string {
   if (type === "slack") return `webhook URL in secret ${textOf(rule.webhook_url_secret)}`;
   if (type === "webhook") {
     const secret = textOf(rule.signing_secret);
-    return secret ? `${textOf(rule.url)}, signed with secret ${secret}` : textOf(rule.url);
+    const url = withoutQuery(textOf(rule.url));
+    return secret ? `${url}, signed with secret ${secret}` : url;
   }
   return Object.entries(rule)
     .filter(([key]) => !COMMON_KEYS.has(key))
     .map(([key, value]) => `${key}=${JSON.stringify(value)}`)
     .join(", ");
+}
+
+/** A URL's query may carry the receiver's token: the page says where, not with what. */
+export function withoutQuery(url: string): string {
+  const at = url.search(/[?#]/);
+  return at < 0 ? url : `${url.slice(0, at)}?…`;
 }
 
 export function ruleEvents(rule: NotificationRule): string[] {
