@@ -2,21 +2,25 @@ import { render, screen, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { useState } from "react";
 import { NotificationsSection } from "./NotificationsSection";
-import { ruleToRow, rulesBody, type NotificationRow } from "./notifications";
+import { newNotificationRow, rowErrors, ruleToRow, rulesBody, type NotificationRow } from "./notifications";
 
 /** The section with the form's state around it; `seen` gets the rows after each change. */
 function Harness({
   initial = [],
-  serverErrors = {},
+  complaints = {},
   seen,
 }: {
   initial?: NotificationRow[];
-  serverErrors?: Record<number, string>;
+  /** The server's complaints by rule index, as a save answered them. */
+  complaints?: Record<number, string>;
   seen: (rows: NotificationRow[]) => void;
 }) {
   const [rows, setRows] = useState(initial);
+  const [errors] = useState(() => rowErrors(complaints, initial));
   seen(rows);
-  return <NotificationsSection rows={rows} onChange={setRows} serverErrors={serverErrors} />;
+  return (
+    <NotificationsSection rows={rows} onChange={setRows} serverErrors={errors.byRow} serverOther={errors.other} />
+  );
 }
 
 describe("NotificationsSection", () => {
@@ -72,12 +76,13 @@ describe("NotificationsSection", () => {
     SLOW,
   );
 
-  it("shows the server's complaint in the rule it names", () => {
+  it("shows the server's complaint in the rule it names, and with it when rules move", async () => {
+    const user = userEvent.setup();
     const initial = [
       ruleToRow({ type: "email", to: ["a@example.com"] }),
       ruleToRow({ type: "slack", webhook_url_secret: "NOPE" }),
     ];
-    render(<Harness initial={initial} serverErrors={{ 1: "no secret named NOPE" }} seen={() => undefined} />);
+    render(<Harness initial={initial} complaints={{ 1: "no secret named NOPE" }} seen={() => undefined} />);
     const second = screen.getByRole("listitem", { name: "Notification rule 2" });
     expect(within(second).getByRole("alert")).toHaveTextContent("no secret named NOPE");
     expect(within(second).getByLabelText(/^Webhook URL secret of rule 2/)).toHaveAccessibleDescription(
@@ -85,11 +90,34 @@ describe("NotificationsSection", () => {
     );
     const first = screen.getByRole("listitem", { name: "Notification rule 1" });
     expect(within(first).queryByRole("alert")).toBeNull();
+    // Rule 1 removed, a rule added: the complaint stays with the Slack rule, now the first.
+    await user.click(screen.getByRole("button", { name: "Remove notification rule 1" }));
+    await user.click(screen.getByRole("button", { name: "+ Add notification rule" }));
+    expect(within(screen.getByRole("listitem", { name: "Notification rule 1" })).getByRole("alert")).toHaveTextContent(
+      "no secret named NOPE",
+    );
+    expect(within(screen.getByRole("listitem", { name: "Notification rule 2" })).queryByRole("alert")).toBeNull();
+  });
+
+  it("marks a rule just added only once it is edited or a save was tried", () => {
+    const { rerender } = render(
+      <NotificationsSection rows={[newNotificationRow()]} onChange={() => undefined} serverErrors={{}} />,
+    );
+    expect(screen.queryByRole("alert")).toBeNull();
+    rerender(
+      <NotificationsSection
+        rows={[newNotificationRow()]}
+        onChange={() => undefined}
+        serverErrors={{}}
+        error="Fix the notification rules marked above."
+      />,
+    );
+    expect(screen.getByRole("alert")).toHaveTextContent("Give at least one address to mail.");
   });
 
   it("shows a complaint naming no rule of the form under the list", () => {
     const initial = [ruleToRow({ type: "email", to: ["a@example.com"] })];
-    render(<Harness initial={initial} serverErrors={{ 20: "rule 20, notifications: at most 20 rules" }} seen={() => undefined} />);
+    render(<Harness initial={initial} complaints={{ 20: "at most 20 rules" }} seen={() => undefined} />);
     expect(screen.getByRole("alert")).toHaveTextContent("at most 20 rules");
   });
 });

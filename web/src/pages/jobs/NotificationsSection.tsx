@@ -15,18 +15,20 @@ import {
 interface NotificationsSectionProps {
   rows: NotificationRow[];
   onChange: (rows: NotificationRow[]) => void;
-  /** The server's complaints by rule index, from the last save. */
+  /** The server's complaints by row id, from the last save. */
   serverErrors: Record<number, string>;
+  /** The server's complaints naming no rule of the form. */
+  serverOther?: readonly string[];
   /** Shown under the whole list (e.g. "fix the rules marked above"). */
   error?: string;
 }
 
-export function NotificationsSection({ rows, onChange, serverErrors, error }: NotificationsSectionProps) {
+export function NotificationsSection({ rows, onChange, serverErrors, serverOther = [], error }: NotificationsSectionProps) {
   const problems = notificationRowProblems(rows);
-  // A complaint naming no rule of the form (e.g. "rule 20, notifications: at most 20 rules").
-  const orphans = Object.entries(serverErrors).filter(([index]) => Number(index) >= rows.length);
   const update = (id: number, change: Partial<NotificationRow>) =>
-    onChange(rows.map((row) => (row.id === id ? { ...row, ...change } : row)));
+    onChange(rows.map((row) => (row.id === id ? { ...row, ...change, edited: true } : row)));
+  // A rule just added is not wrong yet: its problems show once it is edited or a save was tried.
+  const shown = (row: NotificationRow) => (row.edited || error ? problems.get(row.id) : undefined);
   return (
     <div className="card form-section notifications-section">
       <h2 className="card-title">Notifications</h2>
@@ -42,7 +44,7 @@ export function NotificationsSection({ rows, onChange, serverErrors, error }: No
               key={row.id}
               row={row}
               index={index}
-              problem={problems.get(row.id) ?? serverErrors[index]}
+              problem={shown(row) ?? serverErrors[row.id]}
               onChange={(change) => update(row.id, change)}
               onRemove={() => onChange(rows.filter((r) => r.id !== row.id))}
             />
@@ -52,8 +54,8 @@ export function NotificationsSection({ rows, onChange, serverErrors, error }: No
       <button type="button" className="secondary" onClick={() => onChange([...rows, newNotificationRow()])}>
         + Add notification rule
       </button>
-      {orphans.map(([index, message]) => (
-        <p key={index} className="error small field-error" role="alert">
+      {serverOther.map((message) => (
+        <p key={message} className="error small field-error" role="alert">
           {message}
         </p>
       ))}

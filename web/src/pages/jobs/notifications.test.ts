@@ -110,7 +110,7 @@ describe("the server's complaints about a rule", () => {
         { field: "notifications", message: "at most 20 rules" },
       ]),
     );
-    expect(errors.rules).toEqual({ 1: "no secret named SLACK_URL", 0: "notifications[0].to: 'x' is not an address" });
+    expect(errors.rules).toEqual({ 1: "no secret named SLACK_URL", 0: "to: 'x' is not an address" });
     expect(errors.fields.notifications).toBe("at most 20 rules");
     expect(errors.form).toBeNull();
   });
@@ -121,13 +121,14 @@ describe("the server's complaints about a rule", () => {
         { field: "notifications", message: "rule 0, to: must not be empty; rule 2, type: must be one of email, slack" },
       ]),
     );
-    expect(errors.rules).toEqual({ 0: "rule 0, to: must not be empty", 2: "rule 2, type: must be one of email, slack" });
+    // Shown in the rule it names, without the API's index (the form counts from 1).
+    expect(errors.rules).toEqual({ 0: "to: must not be empty", 2: "type: must be one of email, slack" });
     expect(errors.fields.notifications).toMatch(/refused a notification rule/);
   });
 
   it("reads a message-only answer that names a rule", () => {
     const errors = saveErrors(new ApiError("notifications[2]: unknown notification type 'teams'", 422, "invalid"));
-    expect(errors.rules).toEqual({ 2: "notifications[2]: unknown notification type 'teams'" });
+    expect(errors.rules).toEqual({ 2: "unknown notification type 'teams'" });
     expect(errors.form).toBeNull();
   });
 });

@@ -55,6 +55,8 @@ export interface NotificationRow {
   branches: string;
   /** Keys of a stored built-in rule the form has no field for, sent back as they were. */
   kept: NotificationRule;
+  /** Changed since it was added or loaded: its problems are shown from then on. */
+  edited?: boolean;
 }
 
 let nextRowId = 1;
@@ -223,9 +225,30 @@ export function ruleIndexOf(field: string, message: string): number | null {
 export function ruleComplaints(field: string, message: string): { rule: number | null; message: string }[] {
   const inField = /notifications(?:\[(\d+)\]|\.(\d+))/.exec(field);
   if (inField) return [{ rule: Number(inField[1] ?? inField[2]), message }];
-  return message
-    .split(/;\s+(?=rule \d|notifications[.[]\d)/i)
-    .map((part) => ({ rule: ruleIndexOf("", part), message: part }));
+  return message.split(/;\s+(?=rule \d|notifications[.[]\d)/i).map((part) => {
+    const rule = ruleIndexOf("", part);
+    // Shown inside the rule it names, whose number (from 1) is not the API's index (from 0).
+    const shown = rule === null ? part : part.replace(/^(?:rule \d+,?|notifications(?:\[\d+\]|\.\d+)[.:]?)\s*/i, "");
+    return { rule, message: shown || part };
+  });
+}
+
+export interface RowErrors {
+  /** Complaints by row id. */
+  byRow: Record<number, string>;
+  /** Complaints naming a rule the saved form did not have (e.g. "rule 20: at most 20 rules"). */
+  other: string[];
+}
+
+/** The server's complaints by rule index, put on the rows that were saved. */
+export function rowErrors(byIndex: Record<number, string>, saved: readonly NotificationRow[]): RowErrors {
+  const result: RowErrors = { byRow: {}, other: [] };
+  for (const [index, message] of Object.entries(byIndex)) {
+    const row = saved[Number(index)];
+    if (row) result.byRow[row.id] = message;
+    else result.other.push(message);
+  }
+  return result;
 }
 
 /** Where a rule sends, in words; names a secret, never shows a value. */
