@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.e2e.helpers import one_step
-from tests.ui.conftest import Stack, log_in, screenshot
+from tests.ui.conftest import SCREENSHOTS, Stack, log_in, screenshot
 
 
 class Receiver:
@@ -79,6 +79,8 @@ def test_a_rule_set_in_the_form_is_tested_and_its_deliveries_shown(
     expect(second.get_by_role("alert")).to_contain_text("type")
     expect(first.get_by_role("alert")).to_have_count(0)
     screenshot(page, "job-form-notification-refused")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    section.screenshot(path=str(SCREENSHOTS / "job-form-notifications-section.png"))
     assert stack.api.http.get(f"/jobs/{job['id']}").json()["notifications"] == []
 
     second.get_by_role("button", name="Remove notification rule 2").click()
@@ -104,6 +106,7 @@ def test_a_rule_set_in_the_form_is_tested_and_its_deliveries_shown(
     expect(card.get_by_role("status")).to_contain_text("1 of 2 test notifications failed")
     assert sorted(receiver.wait_for(2)) == ["/ok", "/refuse"]
     screenshot(page, "job-notifications-tested")
+    card.screenshot(path=str(SCREENSHOTS / "job-notifications-card.png"))
 
     build = stack.api.trigger(job["id"])
     assert stack.api.wait_for_finish(build["id"])["status"] == "failure"
@@ -117,3 +120,4 @@ def test_a_rule_set_in_the_form_is_tested_and_its_deliveries_shown(
     expect(deliveries.locator("tr.report-failure")).to_contain_text("Last error:")
     expect(deliveries.locator("tr.report-failure")).to_contain_text("400")
     screenshot(page, "build-notifications")
+    deliveries.screenshot(path=str(SCREENSHOTS / "build-notifications-section.png"))
