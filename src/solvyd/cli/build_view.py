@@ -8,6 +8,7 @@ from rich.console import Group, RenderableType
 from rich.text import Text
 
 from solvyd.cli.display import table_with_ids, when
+from solvyd.cli.notify_rules import typed_target
 from solvyd.cli.output import printable
 
 # Any other status (pending, skipped, one a newer server adds) is shown without a style.
@@ -86,7 +87,35 @@ def build_details(build: dict[str, Any], artifacts: list[dict[str, Any]]) -> Ren
         for artifact in artifacts:
             size = human_size(int(artifact.get("size_bytes") or 0))
             lines.append(Text(f"    {printable(artifact.get('name'))} ({size})"))
+    lines += notification_lines(build.get("notifications") or [])
     return Group(*lines)
+
+
+# A delivery's status; "pending" is still being tried (or waits for its next attempt).
+DELIVERY_STYLE = {"sent": "green", "failed": "red", "pending": "yellow"}
+
+
+def notification_lines(deliveries: list[Any]) -> list[Text]:
+    """The build's notification deliveries: what went where, for which event, how it went,
+    and the last error in full (a failed one's reason is the point of showing it)."""
+    if not deliveries:
+        return []
+    lines = [Text("  notifications:")]
+    for delivery in deliveries:
+        if not isinstance(delivery, dict):
+            continue
+        status = printable(delivery.get("status"))
+        attempts = delivery.get("attempts")
+        tries = "" if attempts is None else f", {attempts} attempt{'' if attempts == 1 else 's'}"
+        target = typed_target(delivery.get("type"), delivery.get("target"))
+        what = printable(
+            f"    [{delivery.get('rule')}] {target} "
+            f"{delivery.get('event')} ({delivery.get('outcome')}): "
+        )
+        lines.append(Text.assemble(what, (status, DELIVERY_STYLE.get(status, "")), tries))
+        if delivery.get("last_error"):
+            lines.append(Text(f"      last error: {printable(delivery['last_error'])}"))
+    return lines
 
 
 def builds_table(builds: list[dict[str, Any]]) -> RenderableType:

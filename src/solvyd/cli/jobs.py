@@ -6,11 +6,13 @@ import click
 import typer
 from rich.text import Text
 
+from solvyd.cli import notify_rules
 from solvyd.cli.api_client import ApiClient
 from solvyd.cli.display import table_with_ids
 from solvyd.cli.errors import CliError
 from solvyd.cli.follow import exit_code_for, follow_build
 from solvyd.cli.hidden_input import read_hidden
+from solvyd.cli.job_notifications import notify_test, print_rules
 from solvyd.cli.output import console, err_console
 from solvyd.pipeline.config import PipelineErrorItem
 
@@ -69,7 +71,12 @@ def _same_definition(job: dict[str, Any], body: dict[str, Any]) -> bool:
             return [{k: v for k, v in s.items() if k != "next_run_at"} for s in job[key]]
         return job.get(key)
 
-    return all(stored(key) == value for key, value in body.items())
+    def same(key: str, value: Any) -> bool:
+        if key == "notifications":  # the server fills in a rule's default events
+            return notify_rules.same_rules(job.get(key), value)
+        return bool(stored(key) == value)
+
+    return all(same(key, value) for key, value in body.items())
 
 
 SCM_URL_HELP = (
@@ -171,6 +178,39 @@ CHECKOUT_CREDENTIALS_HELP = (
 )
 
 
+NOTIFICATIONS = typer.Option(
+    None, "--notifications", metavar="FILE", help=notify_rules.NOTIFICATIONS_HELP
+)
+NOTIFY_EMAIL = typer.Option(
+    [], "--notify-email", metavar="ADDR", help=notify_rules.NOTIFY_EMAIL_HELP
+)
+NOTIFY_SLACK = typer.Option(
+    [], "--notify-slack", metavar="SECRET", help=notify_rules.NOTIFY_SLACK_HELP
+)
+NOTIFY_WEBHOOK = typer.Option(
+    [], "--notify-webhook", metavar="URL", help=notify_rules.NOTIFY_WEBHOOK_HELP
+)
+NOTIFY_WEBHOOK_SECRET = typer.Option(
+    None,
+    "--notify-webhook-secret",
+    metavar="SECRET",
+    help=notify_rules.NOTIFY_SIGNING_HELP,
+)
+NOTIFY_ON = typer.Option(None, "--notify-on", metavar="EVENTS", help=notify_rules.NOTIFY_ON_HELP)
+NOTIFY_BRANCHES = typer.Option(
+    None, "--notify-branches", metavar="GLOBS", help=notify_rules.NOTIFY_BRANCHES_HELP
+)
+
+
+def _rules_file(source: str | None) -> list[Any] | None:
+    return None if source is None else notify_rules.read_rules_file(source)
+
+
+def _one_reader_of_stdin(notifications: str | None, webhook_secret_stdin: bool) -> None:
+    if notifications == "-" and webhook_secret_stdin:
+        raise CliError("--notifications - and --webhook-secret-stdin cannot both read stdin")
+
+
 def _read_pipeline(pipeline: Path) -> str:
     try:
         return pipeline.read_text()
@@ -236,8 +276,16 @@ def create(
     checkout_credentials: str | None = typer.Option(
         None, "--checkout-credentials", metavar="SECRET", help=CHECKOUT_CREDENTIALS_HELP
     ),
+    notifications: str | None = NOTIFICATIONS,
+    notify_email: list[str] = NOTIFY_EMAIL,
+    notify_slack: list[str] = NOTIFY_SLACK,
+    notify_webhook: list[str] = NOTIFY_WEBHOOK,
+    notify_webhook_secret: str | None = NOTIFY_WEBHOOK_SECRET,
+    notify_on: str | None = NOTIFY_ON,
+    notify_branches: str | None = NOTIFY_BRANCHES,
 ) -> None:
     """Create a job. Creating one that exists with the same definition changes nothing."""
+    _one_reader_of_stdin(notifications, webhook_secret_stdin)
     body: dict[str, Any] = {
         "name": name,
         "labels": [label.strip() for label in labels.split(",") if label.strip()],
@@ -267,6 +315,17 @@ def create(
         if value is not None:
             body[key] = value
     body |= _webhook_fields(trigger_events, branches, paths)
+    added = notify_rules.shorthand_rules(
+        email=notify_email,
+        slack=notify_slack,
+        webhook=notify_webhook,
+        webhook_secret=notify_webhook_secret,
+        on=notify_on,
+        branches=notify_branches,
+    )
+    rules = _rules_file(notifications)
+    if rules is not None or added:
+        body["notifications"] = (rules or []) + added
     secret = _webhook_secret(webhook_secret, webhook_secret_stdin, webhook_secret_file)
     client = ApiClient()
     existing = client.get("/jobs", params={"name": name})["items"]
@@ -334,6 +393,7 @@ def show(name: str) -> None:
             f"{forge['type']} {where}, token in secret {forge['token_secret']}",
             highlight=False,
         )
+    print_rules(job.get("notifications"))
     if job.get("schedules"):
         console.print("schedules:", style="bold")
         for schedule in job["schedules"]:
@@ -450,8 +510,16 @@ def edit(
         metavar="SECRET",
         help=CHECKOUT_CREDENTIALS_HELP + " An empty value removes it.",
     ),
+    notifications: str | None = NOTIFICATIONS,
+    notify_email: list[str] = NOTIFY_EMAIL,
+    notify_slack: list[str] = NOTIFY_SLACK,
+    notify_webhook: list[str] = NOTIFY_WEBHOOK,
+    notify_webhook_secret: str | None = NOTIFY_WEBHOOK_SECRET,
+    notify_on: str | None = NOTIFY_ON,
+    notify_branches: str | None = NOTIFY_BRANCHES,
 ) -> None:
     """Change a job: only the options given change, everything else stays."""
+    _one_reader_of_stdin(notifications, webhook_secret_stdin)
     if pipeline is not None and from_repository:
         raise CliError("give --pipeline FILE or --pipeline-from-repo, not both")
     body: dict[str, Any] = {}
@@ -493,8 +561,22 @@ def edit(
         body["public_badge"] = public_badge
     if checkout_credentials is not None:
         body["checkout_credentials"] = checkout_credentials or None
+    # Read before asking the server: a bad rules file sends nothing.
+    added = notify_rules.shorthand_rules(
+        email=notify_email,
+        slack=notify_slack,
+        webhook=notify_webhook,
+        webhook_secret=notify_webhook_secret,
+        on=notify_on,
+        branches=notify_branches,
+    )
+    rules = _rules_file(notifications)
     client = ApiClient()
     job = client.resolve_job(name)
+    if rules is not None or added:
+        # A file replaces the job's rules; the shorthands alone add to them.
+        kept = rules if rules is not None else list(job.get("notifications") or [])
+        body["notifications"] = kept + added
     fields = _forge_fields(forge_type, forge_api_url, forge_repository, forge_token_secret)
     forge_body = _forge(forge, fields, job.get("forge"))
     if no_forge and forge_body is not None:
@@ -520,6 +602,7 @@ def edit(
 
 # The API's verb (PATCH is an update), for whoever reaches for it.
 app.command("update", help="Change a job: the same as `edit`.")(edit)
+app.command("notify-test")(notify_test)
 
 
 @app.command("delete")

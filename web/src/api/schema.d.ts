@@ -625,6 +625,24 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    /** HAND-EDITED (issue 17, notify-ui): contract 3's notification shapes, until `make web-api` regenerates this file from notify's server at merge. */
+    "/api/v1/jobs/{job_id}/notifications/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Test Job Notifications */
+        post: operations["test_job_notifications"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/jobs/{job_id}/trigger": {
         parameters: {
             query?: never;
@@ -1243,6 +1261,8 @@ export interface components {
         };
         /** BuildRead */
         BuildRead: {
+            /** Notifications (HAND-EDITED (issue 17, notify-ui): contract 3's notification shapes, until `make web-api` regenerates this file from notify's server at merge.) */
+            notifications?: components["schemas"]["NotificationDeliveryRead"][];
             /** Approved At */
             approved_at?: string | null;
             /** Approved By */
@@ -1535,6 +1555,10 @@ export interface components {
         };
         /** JobCreate */
         JobCreate: {
+            /** Notifications (HAND-EDITED (issue 17, notify-ui): contract 3's notification shapes, until `make web-api` regenerates this file from notify's server at merge.) */
+            notifications?: {
+                [key: string]: unknown;
+            }[];
             /** Branch */
             branch?: string | null;
             /** Branches */
@@ -1621,6 +1645,10 @@ export interface components {
         };
         /** JobRead */
         JobRead: {
+            /** Notifications (HAND-EDITED (issue 17, notify-ui): contract 3's notification shapes, until `make web-api` regenerates this file from notify's server at merge.) */
+            notifications?: {
+                [key: string]: unknown;
+            }[];
             /** Branch */
             branch: string | null;
             /** Branches */
@@ -1788,6 +1816,10 @@ export interface components {
         };
         /** JobUpdate */
         JobUpdate: {
+            /** Notifications (HAND-EDITED (issue 17, notify-ui): contract 3's notification shapes, until `make web-api` regenerates this file from notify's server at merge.) */
+            notifications?: {
+                [key: string]: unknown;
+            }[] | null;
             /** Branch */
             branch?: string | null;
             /** Branches */
@@ -1843,6 +1875,66 @@ export interface components {
             trigger_events?: ("push" | "tag" | "pull_request")[] | null;
             /** Webhook Secret */
             webhook_secret?: string | null;
+        };
+        /** NotificationDeliveryRead (HAND-EDITED (issue 17, notify-ui): contract 3's notification shapes, until `make web-api` regenerates this file from notify's server at merge.) */
+        NotificationDeliveryRead: {
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Rule */
+            rule: number;
+            /** Type */
+            type: string;
+            /** Target */
+            target: string;
+            /**
+             * Event
+             * @enum {string}
+             */
+            event: "build.started" | "build.finished";
+            /** Outcome */
+            outcome: string;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "pending" | "sent" | "failed";
+            /** Attempts */
+            attempts: number;
+            /** Last Error */
+            last_error: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Sent At */
+            sent_at: string | null;
+        };
+        /** NotificationTestRequest (HAND-EDITED (issue 17, notify-ui): contract 3's notification shapes, until `make web-api` regenerates this file from notify's server at merge.) */
+        NotificationTestRequest: {
+            /** Rule */
+            rule?: number | null;
+        };
+        /** NotificationTestResult (HAND-EDITED (issue 17, notify-ui): contract 3's notification shapes, until `make web-api` regenerates this file from notify's server at merge.) */
+        NotificationTestResult: {
+            /** Rule */
+            rule: number;
+            /** Type */
+            type: string;
+            /** Target */
+            target: string;
+            /** Ok */
+            ok: boolean;
+            /** Error */
+            error: string | null;
+        };
+        /** NotificationTestResults (HAND-EDITED (issue 17, notify-ui): contract 3's notification shapes, until `make web-api` regenerates this file from notify's server at merge.) */
+        NotificationTestResults: {
+            /** Results */
+            results: components["schemas"]["NotificationTestResult"][];
         };
         /** LogAccepted */
         LogAccepted: {
@@ -3942,6 +4034,42 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    /** HAND-EDITED (issue 17, notify-ui): contract 3's notification shapes, until `make web-api` regenerates this file from notify's server at merge. */
+    test_job_notifications: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["NotificationTestRequest"] | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotificationTestResults"];
+                };
             };
             /** @description Validation Error */
             422: {

@@ -13,9 +13,12 @@ import { useNow } from "../../lib/useNow";
 import { downloadWithAuth, encodePath, isFinished } from "./buildInfo";
 import { BuildLogPanel } from "./BuildLogPanel";
 import { ApprovalBanner, BuildOrigin } from "./BuildOrigin";
+import { BuildNotifications } from "./BuildNotifications";
 import { StatusReports } from "./StatusReports";
 import { StepGraph, type GraphStepData } from "./StepGraph";
 import "./builds.css";
+
+const NOTIFICATION_POLL_MS = 5000;
 
 export function BuildDetailPage() {
   const { buildId = "" } = useParams();
@@ -23,6 +26,10 @@ export function BuildDetailPage() {
     queryKey: ["build", buildId],
     queryFn: async () =>
       unwrap(await api.GET("/api/v1/builds/{build_id}", { params: { path: { build_id: buildId } } })),
+    // A notification is sent after the build's last event, and retried for up to 30 minutes:
+    // no live event says when it went, so the page asks again while one is on its way.
+    refetchInterval: (query) =>
+      query.state.data?.notifications?.some((delivery) => delivery.status === "pending") ? NOTIFICATION_POLL_MS : false,
   });
   if (build.isPending) return <Loading what="Loading the build" />;
   if (build.isError) {
@@ -111,6 +118,7 @@ function BuildDetail({ build }: { build: Build }) {
       </div>
 
       <StatusReports reports={build.status_reports ?? []} now={now} />
+      <BuildNotifications deliveries={build.notifications ?? []} now={now} />
     </section>
   );
 }

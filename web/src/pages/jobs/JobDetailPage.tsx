@@ -12,6 +12,7 @@ import { useNow } from "../../lib/useNow";
 import { Labels, shortRepository } from "./JobsPage";
 import { DeliveriesPanel } from "./DeliveriesPanel";
 import { DEFAULT_PIPELINE_PATH } from "./jobForm";
+import { JobNotificationsCard } from "./JobNotificationsCard";
 import { JobTriggersCard } from "./JobTriggersCard";
 import { TriggerDialog, type TriggerTarget } from "./TriggerDialog";
 import { WithJob } from "./WithJob";
@@ -165,6 +166,8 @@ function JobDetail({ job }: { job: Job }) {
           </div>
 
           <JobTriggersCard job={job} origin={window.location.origin} now={now} />
+
+          <JobNotificationsCard job={job} canTest={can("developer")} />
 
           <h2>Recent builds</h2>
           <RecentBuilds jobId={job.id} />

@@ -21,6 +21,8 @@ import {
   type PipelineSource,
   type SaveErrors,
 } from "./jobForm";
+import { rowErrors, type RowErrors } from "./notifications";
+import { NotificationsSection } from "./NotificationsSection";
 import { PipelineEditor } from "./PipelineEditor";
 import { TriggersSection } from "./TriggersSection";
 import { usePipelineValidation } from "./usePipelineValidation";
@@ -72,7 +74,8 @@ const INPUT_IDS: Record<string, string> = {
   checkout_credentials: "job-checkout-credentials",
 };
 
-const NO_ERRORS: SaveErrors = { fields: {}, pipeline: [], form: null };
+const NO_ERRORS: SaveErrors = { fields: {}, pipeline: [], form: null, rules: {} };
+const NO_ROW_ERRORS: RowErrors = { byRow: {}, other: [] };
 
 function JobForm({ job, initial }: { job?: Job; initial: JobFormValues }) {
   const creating = job === undefined;
@@ -81,6 +84,9 @@ function JobForm({ job, initial }: { job?: Job; initial: JobFormValues }) {
   const [values, setValues] = useState(initial);
   const [problems, setProblems] = useState<Record<string, string>>({});
   const [server, setServer] = useState<SaveErrors>(NO_ERRORS);
+  // The server names a rule by its index when saved: kept by row, so adding or removing a rule
+  // afterwards does not move a complaint onto another rule.
+  const [ruleErrors, setRuleErrors] = useState<RowErrors>(NO_ROW_ERRORS);
   const [submittedPipeline, setSubmittedPipeline] = useState<string | null>(null);
   const inline = values.pipelineSource === "inline";
   const validation = usePipelineValidation(values.pipeline, inline);
@@ -106,9 +112,10 @@ function JobForm({ job, initial }: { job?: Job; initial: JobFormValues }) {
       void queryClient.invalidateQueries({ queryKey: ["stats"] });
       navigate(`/jobs/${saved.id}`);
     },
-    onError: (error) => {
+    onError: (error, form) => {
       const errors = saveErrors(error);
       setServer(errors);
+      setRuleErrors(rowErrors(errors.rules, form.notifications));
       focusFirst(Object.keys(errors.fields));
     },
   });
@@ -118,6 +125,7 @@ function JobForm({ job, initial }: { job?: Job; initial: JobFormValues }) {
     const found = checkJobForm(values, creating);
     setProblems(found);
     setServer(NO_ERRORS);
+    setRuleErrors(NO_ROW_ERRORS);
     if (Object.keys(found).length > 0) {
       focusFirst(Object.keys(found));
       return;
@@ -464,6 +472,14 @@ function JobForm({ job, initial }: { job?: Job; initial: JobFormValues }) {
         </div>
 
         <TriggersSection values={values} set={set} error={error} job={job} />
+
+        <NotificationsSection
+          rows={values.notifications}
+          onChange={(rows) => set("notifications", rows)}
+          serverErrors={ruleErrors.byRow}
+          serverOther={ruleErrors.other}
+          error={error("notifications")}
+        />
 
         {server.form && (
           <p className="error" role="alert">

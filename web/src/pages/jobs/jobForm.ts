@@ -1,6 +1,13 @@
 // Pure logic of the jobs pages: labels, env rows, the trigger body, the job form's body and
 // where the server's errors belong. No React, no fetch: tested on its own.
 import { ApiError, type Job, type Schemas } from "../../api/client";
+import {
+  notificationRowProblems,
+  ruleComplaints,
+  ruleToRow,
+  rulesBody,
+  type NotificationRow,
+} from "./notifications";
 
 export type TriggerBody = Schemas["TriggerRequest"];
 export type JobCreateBody = Schemas["JobCreate"];
@@ -127,6 +134,7 @@ export interface JobFormValues {
   checkoutCredentials: string;
   schedules: ScheduleRow[];
   publicBadge: boolean;
+  notifications: NotificationRow[];
 }
 
 export const TRIGGER_EVENTS: readonly { value: TriggerEvent; label: string }[] = [
@@ -277,6 +285,7 @@ export function emptyJobForm(): JobFormValues {
     checkoutCredentials: "",
     schedules: [],
     publicBadge: false,
+    notifications: [],
   };
 }
 
@@ -321,6 +330,7 @@ export function jobToForm(job: Job): JobFormValues {
       }),
     ),
     publicBadge: job.public_badge ?? false,
+    notifications: (job.notifications ?? []).map(ruleToRow),
   };
 }
 
@@ -360,6 +370,9 @@ export function checkJobForm(values: JobFormValues, creating: boolean): Record<s
     problems.forge = "Gitea and Forgejo need the API URL, e.g. https://gitea.example.com/api/v1.";
   }
   if (scheduleRowProblems(values.schedules).size > 0) problems.schedules = "Fix the schedules marked above.";
+  if (notificationRowProblems(values.notifications).size > 0) {
+    problems.notifications = "Fix the notification rules marked above.";
+  }
   return problems;
 }
 
@@ -393,6 +406,7 @@ function commonBody(values: JobFormValues) {
     checkout_credentials: text(values.checkoutCredentials),
     schedules: schedulesBody(values.schedules),
     public_badge: values.publicBadge,
+    notifications: rulesBody(values.notifications),
   };
 }
 
@@ -414,6 +428,7 @@ export function jobCreateBody(values: JobFormValues): JobCreateBody {
     fork_approval: common.fork_approval,
     schedules: common.schedules,
     public_badge: common.public_badge,
+    notifications: common.notifications,
   };
   if (common.forge !== null) body.forge = common.forge;
   if (common.checkout_credentials !== null) body.checkout_credentials = common.checkout_credentials;
@@ -452,6 +467,8 @@ export interface SaveErrors {
   pipeline: PipelineProblem[];
   /** What belongs to no field. */
   form: string | null;
+  /** The server's complaints about one notification rule, by its index. */
+  rules: Record<number, string>;
 }
 
 const FORM_FIELDS = new Set([
@@ -479,11 +496,16 @@ const FORM_FIELDS = new Set([
   "checkout_credentials",
   "schedules",
   "public_badge",
+  "notifications",
 ]);
+
+function addTo<K extends string | number>(messages: Record<K, string>, key: K, message: string) {
+  messages[key] = messages[key] ? `${messages[key]} ${message}` : message;
+}
 
 /** Puts each of the server's complaints next to the field it names. */
 export function saveErrors(error: unknown): SaveErrors {
-  const result: SaveErrors = { fields: {}, pipeline: [], form: null };
+  const result: SaveErrors = { fields: {}, pipeline: [], form: null, rules: {} };
   if (!(error instanceof ApiError)) {
     result.form = error instanceof Error ? error.message : String(error);
     return result;
@@ -506,6 +528,13 @@ export function saveErrors(error: unknown): SaveErrors {
       continue;
     }
     const named = (detail.field ?? "").split(/[.[]/)[0] ?? "";
+    if (named === "notifications") {
+      for (const part of ruleComplaints(detail.field ?? "", message)) {
+        if (part.rule === null) addTo(result.fields, "notifications", part.message);
+        else addTo(result.rules, part.rule, part.message);
+      }
+      continue;
+    }
     // The old name of fork_secrets is shown on the same checkbox.
     const field = named === "secrets_for_forks" ? "fork_secrets" : named;
     if (FORM_FIELDS.has(field)) {
@@ -518,6 +547,17 @@ export function saveErrors(error: unknown): SaveErrors {
     result.fields.pipeline = "The server refused the pipeline: see the problems listed under it.";
   }
   if (leftOver.length > 0) result.form = leftOver.join(" ");
-  else if (error.details.length === 0) result.form = error.message;
+  else if (error.details.length === 0) {
+    // A service's check may answer a message only: it still names the rule.
+    const parts = /notifications|\brule \d/.test(error.message) ? ruleComplaints("", error.message) : [];
+    if (!parts.some((part) => part.rule !== null)) result.form = error.message;
+    for (const part of parts) {
+      if (part.rule === null) addTo(result.fields, "notifications", part.message);
+      else addTo(result.rules, part.rule, part.message);
+    }
+  }
+  if (Object.keys(result.rules).length > 0 && !result.fields.notifications) {
+    result.fields.notifications = "The server refused a notification rule: see the rules marked above.";
+  }
   return result;
 }
