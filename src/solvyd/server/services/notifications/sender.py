@@ -33,7 +33,12 @@ from solvyd.server.notify.base import BuildNotice, Notifier
 from solvyd.server.notify.registry import notifier_for
 from solvyd.server.services import outbox_rows
 from solvyd.server.services.context import ServerContext
-from solvyd.server.services.notifications.delivery import Attempt, attempt, rule_secrets
+from solvyd.server.services.notifications.delivery import (
+    Attempt,
+    attempt,
+    rule_secrets,
+    smtp_password,
+)
 from solvyd.server.services.notifications.notice import build_notice, job_masker
 from solvyd.server.services.notifications.outbox import ADDED
 from solvyd.shared.backoff import backoff_delays
@@ -58,6 +63,7 @@ class _Claimed:
     masker: Masker
     # Why it cannot be sent at all (its build is gone): fails the row.
     problem: str | None = None
+    smtp_password: str | None = None
 
 
 def install_wakeup(ctx: ServerContext) -> Callable[[], None]:
@@ -134,6 +140,7 @@ async def _prepare_or_fail(
         )
         if item.notifier is not None:
             item.secrets = await rule_secrets(ctx, session, item.notifier, item.rule, build, job)
+            item.smtp_password = await smtp_password(ctx, session, item.notifier)
     except SQLAlchemyError:
         raise  # the database's fault, not the row's: the round is tried again
     except Exception as exc:
@@ -160,6 +167,7 @@ async def _send(ctx: ServerContext, http: httpx.AsyncClient, item: _Claimed) -> 
         item.secrets,
         str(item.id),
         item.masker,
+        item.smtp_password,
     )
 
 
