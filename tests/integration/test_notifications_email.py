@@ -106,6 +106,27 @@ async def test_smtps_sends_over_tls_from_the_first_byte(
     assert delivered.message["Subject"].endswith("passed on main")
 
 
+async def test_the_password_may_come_from_a_global_secret(
+    settings: ServerSettings, tmp_path: Path
+) -> None:
+    """SOLVYD_SMTP_PASSWORD_SECRET names a global secret: the password stays encrypted with the
+    other secrets instead of in the server's environment."""
+    with smtp_server(tmp_path) as mailbox:
+        smtp = {**_smtp(mailbox), "smtp_password": None, "smtp_password_secret": "SMTP_PASS"}
+        async with app_client(settings, **smtp) as http:
+            admin = await admin_headers(http)
+            response = await http.put(
+                f"{API}/secrets/SMTP_PASS", headers=admin, json={"value": SMTP_PASSWORD}
+            )
+            assert response.status_code in (200, 201), response.text
+            job = await _job(http, admin)
+            build = await run_build(http, admin, job, "failure")
+            [note] = await settled(http, admin, build["id"])
+    assert (note["status"], note["last_error"]) == ("sent", None)
+    assert mailbox.logins == [SMTP_USER]
+    assert len(mailbox.messages) == 1
+
+
 async def test_a_refused_login_fails_at_once_without_the_password(
     settings: ServerSettings, tmp_path: Path
 ) -> None:

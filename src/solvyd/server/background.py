@@ -2,6 +2,7 @@
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 
 import httpx
 import structlog
@@ -12,7 +13,6 @@ from solvyd.server.services.builds.log_archive import archive_old_logs
 from solvyd.server.services.builds.reap import end_overdue_builds, reap_lost_workers
 from solvyd.server.services.builds.retry import release_due_retries
 from solvyd.server.services.commit_statuses.sender import (
-    due_wait,
     install_wakeup,
     seconds_until_due,
     send_due_reports,
@@ -20,6 +20,7 @@ from solvyd.server.services.commit_statuses.sender import (
 from solvyd.server.services.context import ServerContext
 from solvyd.server.services.hooks.deliveries import prune_deliveries
 from solvyd.server.services.notifications import sender as notification_sender
+from solvyd.server.services.outbox_rows import due_wait
 from solvyd.server.services.schedules import prune_schedule_runs, start_due_schedules
 from solvyd.shared.clock import utcnow
 
@@ -75,52 +76,58 @@ async def run_log_archiver(ctx: ServerContext) -> None:
 
 
 async def run_commit_status_sender(ctx: ServerContext) -> None:
-    """Send the commit statuses that are due, as soon as they are recorded (a wake-up after
-    the recording transaction commits) and when their retry falls due. Never raises: a round
-    that failed is tried again, since every report is a row."""
-    poll = ctx.settings.commit_status_poll_seconds
+    """Send the commit statuses that are due, as soon as they are recorded and when their
+    retry falls due (services/commit_statuses/sender.py)."""
+    await _run_outbox_sender(
+        ctx,
+        what="commit status",
+        topic=COMMIT_STATUSES,
+        poll=ctx.settings.commit_status_poll_seconds,
+        install_wakeup=install_wakeup,
+        send_due=send_due_reports,
+        seconds_until_due=seconds_until_due,
+    )
+
+
+async def run_notification_sender(ctx: ServerContext) -> None:
+    """Send the notifications that are due, as soon as they are recorded and when their retry
+    falls due (services/notifications/sender.py)."""
+    await _run_outbox_sender(
+        ctx,
+        what="notification",
+        topic=NOTIFICATIONS,
+        poll=ctx.settings.notification_poll_seconds,
+        install_wakeup=notification_sender.install_wakeup,
+        send_due=notification_sender.send_due_notifications,
+        seconds_until_due=notification_sender.seconds_until_due,
+    )
+
+
+async def _run_outbox_sender(
+    ctx: ServerContext,
+    *,
+    what: str,
+    topic: str,
+    poll: float,
+    install_wakeup: Callable[[ServerContext], Callable[[], None]],
+    send_due: Callable[[ServerContext, httpx.AsyncClient], Awaitable[int]],
+    seconds_until_due: Callable[[ServerContext], Awaitable[float | None]],
+) -> None:
+    """One outbox's sender: woken after the commit that recorded a row, and at the soonest
+    retry. Never raises: a round that failed is tried again, since every call is a row."""
     remove_wakeup = install_wakeup(ctx)
     try:
         async with httpx.AsyncClient(follow_redirects=False) as http:
             while True:
-                signal = ctx.events.listen(COMMIT_STATUSES)
+                signal = ctx.events.listen(topic)
                 try:
-                    while await send_due_reports(ctx, http):
+                    while await send_due(ctx, http):
                         pass
                     wait = due_wait(await seconds_until_due(ctx), poll)
                 except Exception as exc:
                     expected = isinstance(exc, OSError | SQLAlchemyError)
                     log.error(
-                        "commit status round failed",
-                        error=f"{type(exc).__name__}: {exc}",
-                        exc_info=not expected,
-                    )
-                    wait = poll
-                if ctx.events.closed:
-                    return
-                await signal.wait(wait)
-    finally:
-        remove_wakeup()
-
-
-async def run_notification_sender(ctx: ServerContext) -> None:
-    """Send the notifications that are due, as soon as they are recorded (a wake-up after the
-    recording transaction commits) and when their retry falls due. Never raises: a round that
-    failed is tried again, since every delivery is a row."""
-    poll = ctx.settings.notification_poll_seconds
-    remove_wakeup = notification_sender.install_wakeup(ctx)
-    try:
-        async with httpx.AsyncClient(follow_redirects=False) as http:
-            while True:
-                signal = ctx.events.listen(NOTIFICATIONS)
-                try:
-                    while await notification_sender.send_due_notifications(ctx, http):
-                        pass
-                    wait = due_wait(await notification_sender.seconds_until_due(ctx), poll)
-                except Exception as exc:
-                    expected = isinstance(exc, OSError | SQLAlchemyError)
-                    log.error(
-                        "notification round failed",
+                        f"{what} round failed",
                         error=f"{type(exc).__name__}: {exc}",
                         exc_info=not expected,
                     )

@@ -104,6 +104,10 @@ class ServerSettings(BaseSettings):
     smtp_url: str = ""
     smtp_from: str = ""
     smtp_password: SecretStr | None = None
+    # Or the name of a global secret holding it (`solvyd secrets set NAME`), so the password is
+    # kept encrypted with the others rather than in the server's environment. The environment's
+    # password wins when both are set.
+    smtp_password_secret: str = ""
     smtp_ca_file: Path | None = None
     # The hosts Slack rules' webhook URLs may name (comma-separated); https only, but plain
     # http to a loopback address (a local test receiver).

@@ -184,3 +184,18 @@ async def secret_values(
                 error=str(exc),
             )
     return values
+
+
+async def global_secret_value(session: AsyncSession, box: SecretBox, name: str) -> str | None:
+    """The value of the global secret `name` (one no job owns), for the server's own use; None
+    when there is none or it does not decrypt (logged as in `secret_values`)."""
+    row = await session.scalar(
+        sa.select(Secret).where(Secret.job_id.is_(None), Secret.name == name)
+    )
+    if row is None:
+        return None
+    try:
+        return box.open(row.ciphertext, binding(None, name))
+    except SecretBoxError as exc:
+        log.error("a stored secret cannot be read", secret=binding(None, name), error=str(exc))
+        return None

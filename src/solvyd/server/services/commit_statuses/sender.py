@@ -24,23 +24,21 @@ import itertools
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import httpx
 import sqlalchemy as sa
 import structlog
-from sqlalchemy import event
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session
 
 from solvyd.server.auth.roles import Role
 from solvyd.server.db.models import Build, CommitStatusReport, Job, User
-from solvyd.server.db.types import UTCDateTime
 from solvyd.server.events import COMMIT_STATUSES
 from solvyd.server.plugins import server_plugins
 from solvyd.server.scm import ForgeProvider, StatusReport, StatusRequest
+from solvyd.server.services import outbox_rows
 from solvyd.server.services.commit_statuses.forges import repository_from_scm_url
 from solvyd.server.services.commit_statuses.outbox import ADDED
 from solvyd.server.services.context import ServerContext
@@ -84,14 +82,7 @@ class _Outcome:
 def install_wakeup(ctx: ServerContext) -> Callable[[], None]:
     """Wake this process's sender when a transaction that recorded a report commits, so a
     status goes out at once rather than at the next poll. Returns the undo."""
-    engine = ctx.db.engine.sync_engine
-
-    def after_commit(session: Session) -> None:
-        if session.bind is engine and session.info.pop(ADDED, False):
-            ctx.events.wake(COMMIT_STATUSES)
-
-    event.listen(Session, "after_commit", after_commit)
-    return lambda: event.remove(Session, "after_commit", after_commit)
+    return outbox_rows.install_wakeup(ctx, ADDED, COMMIT_STATUSES)
 
 
 async def send_due_reports(ctx: ServerContext, http: httpx.AsyncClient) -> int:
@@ -116,50 +107,16 @@ async def send_due_reports(ctx: ServerContext, http: httpx.AsyncClient) -> int:
 
 
 async def seconds_until_due(ctx: ServerContext) -> float | None:
-    """When the soonest pending row is due (0 if now); None if there is none. A row another
-    sender holds is due when its lease ends (its holder sends the next state itself), so that
-    no server spins on it meanwhile."""
-    now = utcnow()
-    report = CommitStatusReport
-    due = sa.case((report.claimed_until > now, report.claimed_until), else_=report.next_attempt_at)
-    async with ctx.db.transaction() as session:
-        soonest: datetime | None = await session.scalar(
-            sa.select(sa.type_coerce(sa.func.min(due), UTCDateTime())).where(
-                report.status == "pending"
-            )
-        )
-    if soonest is None:
-        return None
-    return max(0.0, (soonest - now).total_seconds())
+    """When the soonest pending report is due (0 if now); None if there is none. A report
+    another sender holds is due when its lease ends (its holder sends the next state itself)."""
+    return await outbox_rows.seconds_until_due(ctx, CommitStatusReport)
 
 
 async def _claim(ctx: ServerContext) -> list[_Claimed]:
-    settings = ctx.settings
-    now = utcnow()
-    lease = timedelta(seconds=settings.commit_status_timeout_seconds * 2 + 30)
-    query = (
-        sa.select(CommitStatusReport)
-        .where(
-            CommitStatusReport.status == "pending",
-            CommitStatusReport.next_attempt_at <= now,
-            sa.or_(
-                CommitStatusReport.claimed_until.is_(None),
-                CommitStatusReport.claimed_until < now,
-            ),
-        )
-        .order_by(CommitStatusReport.next_attempt_at)
-        .limit(BATCH)
-    )
-    if ctx.db.dialect == "postgresql":
-        # Every server sends; a row another one holds is its.
-        query = query.with_for_update(skip_locked=True)
-    claimed = []
+    lease = timedelta(seconds=ctx.settings.commit_status_timeout_seconds * 2 + 30)
     async with ctx.db.transaction() as session:
-        for row in list(await session.scalars(query)):
-            row.claimed_until = now + lease
-            row.first_attempt_at = row.first_attempt_at or now
-            claimed.append(await _prepare_or_fail(ctx, session, row))
-    return claimed
+        rows = await outbox_rows.claim_due_rows(ctx, session, CommitStatusReport, lease, BATCH)
+        return [await _prepare_or_fail(ctx, session, row) for row in rows]
 
 
 async def _prepare_or_fail(
@@ -374,8 +331,3 @@ def _error_text(exc: Exception, mask: Masker) -> str:
     value (the token): masked, then cut."""
     text = mask(f"{type(exc).__name__}: {exc}".replace("\x00", ""))
     return text[:MAX_ERROR_CHARS]
-
-
-def due_wait(next_due: float | None, poll: float) -> float:
-    """How long the loop sleeps: until the soonest row is due, at most `poll`."""
-    return poll if next_due is None else min(poll, next_due)

@@ -39,18 +39,33 @@ class Attempt:
     error: str | None = None
 
 
-def notifier_settings(settings: ServerSettings) -> dict[str, Any]:
+def notifier_settings(settings: ServerSettings, smtp_password: str | None) -> dict[str, Any]:
     """What the built-in notifiers read from the server's settings."""
     return {
         "smtp_url": settings.smtp_url,
         "smtp_from": settings.smtp_from,
-        "smtp_password": settings.smtp_password.get_secret_value()
-        if settings.smtp_password
-        else None,
+        "smtp_password": smtp_password,
         "smtp_ca_file": str(settings.smtp_ca_file) if settings.smtp_ca_file else None,
         "slack_webhook_hosts": list(settings.slack_webhook_hosts),
         "public_url": settings.public_url,
     }
+
+
+async def smtp_password(
+    ctx: ServerContext, session: AsyncSession, notifier: Notifier | None
+) -> str | None:
+    """The SMTP password, for the email notifier only: `SOLVYD_SMTP_PASSWORD`, else the global
+    secret `SOLVYD_SMTP_PASSWORD_SECRET` names (read only when an email is being sent)."""
+    if notifier is None or notifier.type != "email":
+        return None
+    settings = ctx.settings
+    if settings.smtp_password is not None:
+        return settings.smtp_password.get_secret_value()
+    if not settings.smtp_password_secret:
+        return None
+    return await secrets.global_secret_value(
+        session, secrets.secret_box(ctx), settings.smtp_password_secret
+    )
 
 
 async def rule_secrets(
@@ -87,21 +102,23 @@ async def attempt(
     secret_values: Mapping[str, str],
     delivery_id: str,
     masker: Masker,
+    smtp_password: str | None = None,
 ) -> Attempt:
-    """Send once. Never raises (but for cancellation)."""
+    """Send once. Never raises (but for cancellation). `smtp_password`: the email notifier's
+    (`smtp_password()`), masked like the rule's secrets."""
     if notifier is None:
         return Attempt(
             "failed",
             f"no notifier serves the type {kind!r} (a plugin that is no longer installed?)",
         )
-    mask = Masker([*secret_values.values()])
+    mask = Masker([*secret_values.values(), *([smtp_password] if smtp_password else [])])
     timeout = settings.notification_timeout_seconds
     context = NotifyContext(
         http=http,
         timeout=timeout,
         secrets=dict(secret_values),
         delivery_id=delivery_id,
-        settings=notifier_settings(settings),
+        settings=notifier_settings(settings, smtp_password),
     )
     try:
         async with asyncio.timeout(timeout + _GRACE_SECONDS):

@@ -18,24 +18,27 @@ import itertools
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import httpx
 import sqlalchemy as sa
 import structlog
-from sqlalchemy import event
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session
 
 from solvyd.server.db.models import Build, Job, NotificationDelivery
-from solvyd.server.db.types import UTCDateTime
 from solvyd.server.events import NOTIFICATIONS
 from solvyd.server.notify.base import BuildNotice, Notifier
 from solvyd.server.notify.registry import notifier_for
+from solvyd.server.services import outbox_rows
 from solvyd.server.services.context import ServerContext
-from solvyd.server.services.notifications.delivery import Attempt, attempt, rule_secrets
+from solvyd.server.services.notifications.delivery import (
+    Attempt,
+    attempt,
+    rule_secrets,
+    smtp_password,
+)
 from solvyd.server.services.notifications.notice import build_notice, job_masker
 from solvyd.server.services.notifications.outbox import ADDED
 from solvyd.shared.backoff import backoff_delays
@@ -60,19 +63,13 @@ class _Claimed:
     masker: Masker
     # Why it cannot be sent at all (its build is gone): fails the row.
     problem: str | None = None
+    smtp_password: str | None = None
 
 
 def install_wakeup(ctx: ServerContext) -> Callable[[], None]:
     """Wake this process's sender when a transaction that recorded a delivery commits, so a
     notification goes out at once rather than at the next poll. Returns the undo."""
-    engine = ctx.db.engine.sync_engine
-
-    def after_commit(session: Session) -> None:
-        if session.bind is engine and session.info.pop(ADDED, False):
-            ctx.events.wake(NOTIFICATIONS)
-
-    event.listen(Session, "after_commit", after_commit)
-    return lambda: event.remove(Session, "after_commit", after_commit)
+    return outbox_rows.install_wakeup(ctx, ADDED, NOTIFICATIONS)
 
 
 async def send_due_notifications(ctx: ServerContext, http: httpx.AsyncClient) -> int:
@@ -95,20 +92,8 @@ async def send_due_notifications(ctx: ServerContext, http: httpx.AsyncClient) ->
 
 
 async def seconds_until_due(ctx: ServerContext) -> float | None:
-    """When the soonest pending row is due (0 if now); None if there is none. A row another
-    sender holds is due when its lease ends."""
-    now = utcnow()
-    row = NotificationDelivery
-    due = sa.case((row.claimed_until > now, row.claimed_until), else_=row.next_attempt_at)
-    async with ctx.db.transaction() as session:
-        soonest: datetime | None = await session.scalar(
-            sa.select(sa.type_coerce(sa.func.min(due), UTCDateTime())).where(
-                row.status == "pending"
-            )
-        )
-    if soonest is None:
-        return None
-    return max(0.0, (soonest - now).total_seconds())
+    """When the soonest pending delivery is due (0 if now); None if there is none."""
+    return await outbox_rows.seconds_until_due(ctx, NotificationDelivery)
 
 
 def _lease(ctx: ServerContext) -> timedelta:
@@ -116,28 +101,11 @@ def _lease(ctx: ServerContext) -> timedelta:
 
 
 async def _claim(ctx: ServerContext) -> list[_Claimed]:
-    now = utcnow()
-    row = NotificationDelivery
-    query = (
-        sa.select(row)
-        .where(
-            row.status == "pending",
-            row.next_attempt_at <= now,
-            sa.or_(row.claimed_until.is_(None), row.claimed_until < now),
-        )
-        .order_by(row.next_attempt_at)
-        .limit(BATCH)
-    )
-    if ctx.db.dialect == "postgresql":
-        # Every server sends; a row another one holds is its.
-        query = query.with_for_update(skip_locked=True)
-    claimed = []
     async with ctx.db.transaction() as session:
-        for delivery in list(await session.scalars(query)):
-            delivery.claimed_until = now + _lease(ctx)
-            delivery.first_attempt_at = delivery.first_attempt_at or now
-            claimed.append(await _prepare_or_fail(ctx, session, delivery))
-    return claimed
+        rows = await outbox_rows.claim_due_rows(
+            ctx, session, NotificationDelivery, _lease(ctx), BATCH
+        )
+        return [await _prepare_or_fail(ctx, session, delivery) for delivery in rows]
 
 
 async def _prepare_or_fail(
@@ -172,6 +140,7 @@ async def _prepare_or_fail(
         )
         if item.notifier is not None:
             item.secrets = await rule_secrets(ctx, session, item.notifier, item.rule, build, job)
+            item.smtp_password = await smtp_password(ctx, session, item.notifier)
     except SQLAlchemyError:
         raise  # the database's fault, not the row's: the round is tried again
     except Exception as exc:
@@ -198,6 +167,7 @@ async def _send(ctx: ServerContext, http: httpx.AsyncClient, item: _Claimed) -> 
         item.secrets,
         str(item.id),
         item.masker,
+        item.smtp_password,
     )
 
 

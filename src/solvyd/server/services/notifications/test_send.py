@@ -21,7 +21,7 @@ from solvyd.server.services import audit
 from solvyd.server.services.audit import Actor
 from solvyd.server.services.context import ServerContext
 from solvyd.server.services.errors import InvalidInput, NotFound
-from solvyd.server.services.notifications.delivery import attempt, rule_secrets
+from solvyd.server.services.notifications.delivery import attempt, rule_secrets, smtp_password
 from solvyd.server.services.notifications.notice import build_notice, job_masker
 from solvyd.server.services.notifications.outbox import describe_target, outcome_of
 from solvyd.shared.clock import utcnow
@@ -100,7 +100,8 @@ async def send_test_notifications(
                 if notifier is not None
                 else {}
             )
-            planned.append((index, item, kind, notifier, values))
+            password = await smtp_password(ctx, session, notifier)
+            planned.append((index, item, kind, notifier, values, password))
         audit.record(
             session,
             actor,
@@ -122,8 +123,9 @@ async def send_test_notifications(
                     values,
                     f"test-{uuid.uuid4()}",
                     masker,
+                    password,
                 )
-                for _, item, kind, notifier, values in planned
+                for _, item, kind, notifier, values, password in planned
             )
         )
     return [
@@ -134,5 +136,5 @@ async def send_test_notifications(
             ok=result.verdict == "sent",
             error=result.error if result.verdict != "sent" else None,
         )
-        for (index, item, kind, _, _), result in zip(planned, attempts, strict=True)
+        for (index, item, kind, _, _, _), result in zip(planned, attempts, strict=True)
     ]
