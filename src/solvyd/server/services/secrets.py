@@ -19,8 +19,9 @@ import structlog
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from solvyd.server.auth.roles import Role
 from solvyd.server.auth.secret_box import SecretBox, SecretBoxError, binding
-from solvyd.server.db.models import Build, Job, Secret
+from solvyd.server.db.models import Build, Job, Secret, User
 from solvyd.server.services import audit
 from solvyd.server.services.context import ServerContext
 from solvyd.server.services.errors import Conflict, NotFound
@@ -199,3 +200,23 @@ async def global_secret_value(session: AsyncSession, box: SecretBox, name: str) 
     except SecretBoxError as exc:
         log.error("a stored secret cannot be read", secret=binding(None, name), error=str(exc))
         return None
+
+
+async def is_active_admin(session: AsyncSession, user_id: uuid.UUID | None) -> bool:
+    """Whether `user_id` names an admin who is not disabled."""
+    user = await session.get(User, user_id) if user_id is not None else None
+    return user is not None and not user.disabled and user.role == Role.ADMIN
+
+
+async def values_for_job_call(
+    ctx: ServerContext, session: AsyncSession, job: Job, build: Build, names: Collection[str]
+) -> tuple[dict[str, str], bool]:
+    """The values of `names` (the job's own, else global) for a call the server makes for the
+    job's build (a commit status, a notification), and whether an admin changed the job last.
+    Whoever last changed the job chose where the values go (an API URL, a notification's
+    target), so a protected secret is given only when that was an admin; otherwise it is left
+    out, whatever the build's branch."""
+    admin_changed = await is_active_admin(session, job.changed_by)
+    recipient = None if admin_changed else Recipient(build, admins_only=False)
+    values = await secret_values(session, secret_box(ctx), job.id, names, recipient)
+    return values, admin_changed

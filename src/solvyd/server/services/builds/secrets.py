@@ -21,8 +21,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from solvyd.protocol import BuildStatus, SecretsReply, SecretsRequest
-from solvyd.server.auth.roles import Role
-from solvyd.server.db.models import Build, Job, User, Worker
+from solvyd.server.db.models import Build, Job, Worker
 from solvyd.server.services import audit, secrets
 from solvyd.server.services.builds.access import build_held_by
 from solvyd.server.services.context import ServerContext
@@ -34,21 +33,18 @@ FORK_REASON = (
 )
 
 
-async def _is_admin(session: AsyncSession, user_id: uuid.UUID | None) -> bool:
-    user = await session.get(User, user_id) if user_id is not None else None
-    return user is not None and not user.disabled and user.role == Role.ADMIN
-
-
 async def shaped_by_admins_only(session: AsyncSession, job: Job, build: Build) -> bool:
     """The job was last changed by an admin, and the build triggered by one or the server.
 
     A retry replays its build's commit and variables, so every build back along the retry
     chain must pass too: an admin's retry of a developer's build runs the developer's choice."""
-    if not await _is_admin(session, job.changed_by):
+    if not await secrets.is_active_admin(session, job.changed_by):
         return False
     current: Build | None = build
     while current is not None:
-        if current.triggered_by is not None and not await _is_admin(session, current.triggered_by):
+        if current.triggered_by is not None and not await secrets.is_active_admin(
+            session, current.triggered_by
+        ):
             return False
         current = await session.get(Build, current.retry_of) if current.retry_of else None
     return True

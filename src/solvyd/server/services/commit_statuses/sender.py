@@ -33,8 +33,7 @@ import structlog
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from solvyd.server.auth.roles import Role
-from solvyd.server.db.models import Build, CommitStatusReport, Job, User
+from solvyd.server.db.models import Build, CommitStatusReport, Job
 from solvyd.server.events import COMMIT_STATUSES
 from solvyd.server.plugins import server_plugins
 from solvyd.server.scm import ForgeProvider, StatusReport, StatusRequest
@@ -42,7 +41,7 @@ from solvyd.server.services import outbox_rows
 from solvyd.server.services.commit_statuses.forges import repository_from_scm_url
 from solvyd.server.services.commit_statuses.outbox import ADDED
 from solvyd.server.services.context import ServerContext
-from solvyd.server.services.secrets import Recipient, secret_box, secret_values
+from solvyd.server.services.secrets import values_for_job_call
 from solvyd.shared.backoff import backoff_delays
 from solvyd.shared.clock import utcnow
 from solvyd.shared.redaction import Masker
@@ -163,9 +162,7 @@ async def _prepare(ctx: ServerContext, session: AsyncSession, row: CommitStatusR
     name = str(forge.get("token_secret") or "")
     # Whoever last changed the job chose where the token goes (api_url): a protected secret
     # serves only a job an admin changed last, as it does builds (services/secrets.py).
-    admin_changed = await _is_admin(session, job.changed_by)
-    recipient = None if admin_changed else Recipient(build, admins_only=False)
-    values = await secret_values(session, secret_box(ctx), job.id, [name], recipient)
+    values, admin_changed = await values_for_job_call(ctx, session, job, build, [name])
     # A token pasted with its line's end: a header value cannot carry it.
     token = values.get(name, "").strip()
     if not token:
@@ -201,11 +198,6 @@ async def _prepare(ctx: ServerContext, session: AsyncSession, row: CommitStatusR
         token,
     )
     return item
-
-
-async def _is_admin(session: AsyncSession, user_id: uuid.UUID | None) -> bool:
-    user = await session.get(User, user_id) if user_id is not None else None
-    return user is not None and not user.disabled and user.role == Role.ADMIN
 
 
 async def _send(ctx: ServerContext, http: httpx.AsyncClient, item: _Claimed) -> _Outcome:

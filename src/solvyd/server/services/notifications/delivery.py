@@ -7,7 +7,6 @@ another attempt too, is logged with the notifier's type, and never reaches the c
 
 import asyncio
 import traceback
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -16,8 +15,7 @@ import httpx
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from solvyd.server.auth.roles import Role
-from solvyd.server.db.models import Build, Job, User
+from solvyd.server.db.models import Build, Job
 from solvyd.server.notify.base import BuildNotice, NotificationError, Notifier, NotifyContext
 from solvyd.server.services import secrets
 from solvyd.server.services.context import ServerContext
@@ -76,20 +74,13 @@ async def rule_secrets(
     build: Build,
     job: Job,
 ) -> dict[str, str]:
-    """The values of the secrets the rule names (the job's own, else global ones). A protected
-    secret only when an admin last changed the job and the build is on one of its branches, as
-    for commit statuses: whoever changes the job chooses where the value goes."""
+    """The values of the secrets the rule names, as for a commit status's token
+    (`secrets.values_for_job_call`): a protected one only when an admin changed the job last."""
     names = [name for name in notifier.secret_names(rule) if isinstance(name, str)]
     if not names:
         return {}
-    admin_changed = await _is_admin(session, job.changed_by)
-    recipient = None if admin_changed else secrets.Recipient(build, admins_only=False)
-    return await secrets.secret_values(session, secrets.secret_box(ctx), job.id, names, recipient)
-
-
-async def _is_admin(session: AsyncSession, user_id: uuid.UUID | None) -> bool:
-    user = await session.get(User, user_id) if user_id is not None else None
-    return user is not None and not user.disabled and user.role == Role.ADMIN
+    values, _ = await secrets.values_for_job_call(ctx, session, job, build, names)
+    return values
 
 
 async def attempt(
