@@ -1,0 +1,317 @@
+"""Observability for real: a server (PostgreSQL) and an agent run with `--metrics-port`, scraped
+every second by a real Prometheus that loads deploy/prometheus/alerts.yml, while builds run.
+Every expression of the Grafana dashboard and every alert rule must evaluate in that Prometheus
+without error, the key ones with data; promtool accepts the rule file and the shipped
+prometheus.yml. One server, agent and Prometheus for the module."""
+
+import asyncio
+import json
+import os
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+
+from tests.conftest import IN_CI
+from tests.e2e.helpers import UserApi, one_step
+from tests.support.databases import PostgresDatabases
+from tests.support.processes import (
+    SOLVYD,
+    Process,
+    ServerProcess,
+    free_port,
+    start_agent,
+    start_server,
+)
+from tests.support.prometheus import PrometheusProcess, require_binary, start_prometheus
+
+pytestmark = pytest.mark.e2e
+REPO = Path(__file__).resolve().parents[2]
+DASHBOARD = REPO / "deploy" / "grafana" / "solvyd-overview.json"
+ALERTS = REPO / "deploy" / "prometheus" / "alerts.yml"
+PROMETHEUS_CONFIG = REPO / "deploy" / "prometheus" / "prometheus.yml"
+# What Grafana puts in place of its variables, as it would for a 1 s scrape interval.
+GRAFANA_VARIABLES = {
+    "$__rate_interval": "1m",
+    "$__interval": "15s",
+    "$__range": "1h",
+    "${datasource}": "prometheus",
+    "$datasource": "prometheus",
+}
+AGENT = "observed"
+
+
+@dataclass
+class Observed:
+    prometheus: PrometheusProcess
+    server: ServerProcess
+    agent: Process
+    agent_metrics_port: int
+    api: UserApi
+
+
+def _grafana_expr(expr: str) -> str:
+    for variable, value in GRAFANA_VARIABLES.items():
+        expr = expr.replace(variable, value)
+    assert "$" not in expr, f"a Grafana variable this test does not know: {expr}"
+    return expr
+
+
+def dashboard_exprs() -> list[tuple[str, str]]:
+    """(panel title, expression) of every target of every panel, rows' panels included."""
+    dashboard = json.loads(DASHBOARD.read_text())
+    found = []
+    panels = list(dashboard["panels"])
+    while panels:
+        panel = panels.pop(0)
+        panels += panel.get("panels", [])
+        for target in panel.get("targets", []):
+            found.append((panel["title"], _grafana_expr(target["expr"])))
+    return found
+
+
+def alert_rules() -> list[dict[str, Any]]:
+    groups = yaml.safe_load(ALERTS.read_text())["groups"]
+    return [rule for group in groups for rule in group["rules"]]
+
+
+def _wait_for(condition: Callable[[], bool], what: str, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"waited {timeout}s for: {what}"
+        time.sleep(0.2)
+
+
+def _database_url(databases: PostgresDatabases) -> str:
+    problem = asyncio.run(databases.available())
+    if problem is not None:
+        if IN_CI:
+            pytest.fail(problem)
+        pytest.skip(problem)
+    return asyncio.run(databases.create())
+
+
+@pytest.fixture(scope="module")
+def observed(
+    tmp_path_factory: pytest.TempPathFactory, postgres_databases: PostgresDatabases
+) -> Iterator[Observed]:
+    """Two builds (a success, a failure) run and scraped, and every rule evaluated once."""
+    require_binary("prometheus")
+    root = tmp_path_factory.mktemp("observability")
+    logs = root / "logs"
+    logs.mkdir()
+    server = start_server(_database_url(postgres_databases), root / "data", logs)
+    metrics_port = free_port()
+    agent = start_agent(
+        server.url,
+        logs,
+        root / "work",
+        name=AGENT,
+        extra_args=["--metrics-port", str(metrics_port)],
+    )
+    prometheus: PrometheusProcess | None = None
+    api = UserApi(server)
+    try:
+        prometheus = start_prometheus(
+            {
+                "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+                "rule_files": [str(ALERTS)],
+                "scrape_configs": [
+                    {
+                        "job_name": "solvyd-server",
+                        "static_configs": [{"targets": [server.url.removeprefix("http://")]}],
+                    },
+                    {
+                        "job_name": "solvyd-agent",
+                        "static_configs": [{"targets": [f"127.0.0.1:{metrics_port}"]}],
+                    },
+                ],
+            },
+            root / "prometheus",
+            logs,
+        )
+        api.wait_for_worker(AGENT)
+        for name, pipeline, status in (
+            ("obs-ok", one_step("echo one", "echo two"), "success"),
+            ("obs-broken", one_step("echo failing", "exit 3"), "failure"),
+        ):
+            job = api.create_job(name, pipeline)
+            build = api.wait_for_finish(api.trigger(job["id"])["id"])
+            assert build["status"] == status, build
+        scraper = prometheus
+        # Scraped after both builds: the agent's counters (and the server's, once it counts
+        # them) hold both, in at least two samples so rates have data.
+        _wait_for(
+            lambda: (
+                scraper.values('sum(solvyd_agent_builds_total{job="solvyd-agent"})') == [2.0]
+                and bool(scraper.values('rate(solvyd_agent_builds_total{job="solvyd-agent"}[1m])'))
+            ),
+            "Prometheus scraped the finished builds",
+        )
+        _wait_for(
+            lambda: (
+                all(rule.get("lastEvaluation", "").startswith("2") for rule in scraper.rules())
+                and all(rule["health"] != "unknown" for rule in scraper.rules())
+            ),
+            "every rule evaluated",
+        )
+        yield Observed(prometheus, server, agent, metrics_port, api)
+    finally:
+        api.http.close()
+        if prometheus is not None:
+            prometheus.stop()
+        agent.stop()
+        server.process.stop()
+
+
+def test_every_dashboard_expression_evaluates(observed: Observed) -> None:
+    exprs = dashboard_exprs()
+    assert len(exprs) >= 20
+    failed = {}
+    for title, expr in exprs:
+        answer = observed.prometheus.query(expr)
+        if answer["status"] != "success":
+            failed[f"{title}: {expr}"] = answer.get("error")
+    assert not failed, failed
+
+
+@pytest.mark.parametrize(
+    "panel",
+    [
+        "Builds finished / s by status",
+        "Workers by state",
+        "Workers online",
+        "Log lines / s",
+        "Agent running builds",
+        "Agent builds finished / s",
+        "Agent step duration p50 / p95",
+        "Agents up",
+        "Server replicas up",
+    ],
+)
+def test_key_dashboard_panels_have_data(observed: Observed, panel: str) -> None:
+    exprs = [expr for title, expr in dashboard_exprs() if title == panel]
+    assert exprs, f"no panel {panel!r} in the dashboard"
+    for expr in exprs:
+        assert observed.prometheus.values(expr), f"{panel}: {expr} returned nothing"
+
+
+def test_every_alert_rule_evaluates_and_is_loaded_healthy(observed: Observed) -> None:
+    rules = alert_rules()
+    assert len(rules) >= 6
+    for rule in rules:
+        answer = observed.prometheus.query(rule["expr"])
+        assert answer["status"] == "success", f"{rule['alert']}: {answer}"
+        assert rule["for"] and rule["labels"]["severity"] in {"critical", "warning"}
+        assert rule["annotations"]["summary"] and rule["annotations"]["description"]
+    loaded = {rule["name"]: rule for rule in observed.prometheus.rules()}
+    assert set(loaded) == {rule["alert"] for rule in rules}
+    unhealthy = {name: rule.get("lastError") for name, rule in loaded.items()}
+    assert {
+        name: error for name, error in unhealthy.items() if loaded[name]["health"] != "ok"
+    } == {}
+
+
+def test_with_a_server_and_an_agent_up_the_outage_alerts_stay_quiet(observed: Observed) -> None:
+    """Both targets answer, a worker is online and nothing waits: the down and no-worker
+    rules match nothing (they evaluate, with no series)."""
+    prometheus = observed.prometheus
+    assert prometheus.values('up{job="solvyd-server"}') == [1.0]
+    assert prometheus.values('up{job="solvyd-agent"}') == [1.0]
+    for rule in alert_rules():
+        if rule["alert"] in {"SolvydServerDown", "SolvydAgentDown", "SolvydNoWorkerOnline"}:
+            assert prometheus.values(rule["expr"]) == [], rule["alert"]
+
+
+def test_the_agent_counts_its_builds_steps_and_log_lines(observed: Observed) -> None:
+    prometheus = observed.prometheus
+    by_status = {
+        item["metric"]["status"]: float(item["value"][1])
+        for item in prometheus.query('solvyd_agent_builds_total{job="solvyd-agent"}')["data"][
+            "result"
+        ]
+    }
+    assert by_status == {"success": 1.0, "failure": 1.0, "error": 0.0, "cancelled": 0.0}
+    assert prometheus.values('solvyd_agent_builds_running{job="solvyd-agent"}') == [0.0]
+    steps = prometheus.values(
+        'sum by (status) (solvyd_agent_step_duration_seconds_count{job="solvyd-agent"})'
+    )
+    assert sorted(steps) == [1.0, 1.0]
+    # Every line the server stored came from this agent: the counts agree.
+    stored = sum(
+        len(observed.api.log_text(build["id"]).splitlines())
+        for build in observed.api.http.get("/builds").json()["items"]
+    )
+    sent = prometheus.values('solvyd_agent_log_lines_sent_total{job="solvyd-agent"}')
+    assert sent == [float(stored)]
+    assert prometheus.values('solvyd_agent_spool_entries{job="solvyd-agent"}') == [0.0]
+    info = prometheus.query('solvyd_agent_info{job="solvyd-agent"}')["data"]["result"]
+    assert [item["metric"]["executor"] for item in info] == ["local"]
+
+
+def test_promtool_accepts_the_rules_and_the_shipped_config(tmp_path: Path) -> None:
+    promtool = require_binary("promtool")
+    rules = subprocess.run(
+        [promtool, "check", "rules", str(ALERTS)], capture_output=True, text=True, timeout=30
+    )
+    assert rules.returncode == 0, rules.stdout + rules.stderr
+    # prometheus.yml names alerts.yml beside it, as docker-compose mounts them.
+    shutil.copy(PROMETHEUS_CONFIG, tmp_path / "prometheus.yml")
+    shutil.copy(ALERTS, tmp_path / "alerts.yml")
+    config = subprocess.run(
+        [promtool, "check", "config", str(tmp_path / "prometheus.yml")],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert config.returncode == 0, config.stdout + config.stderr
+    scraped = {
+        job["job_name"] for job in yaml.safe_load(PROMETHEUS_CONFIG.read_text())["scrape_configs"]
+    }
+    assert scraped == {"solvyd-server", "solvyd-agent"}
+
+
+def test_the_agent_metrics_listener_stops_with_the_agent(observed: Observed) -> None:
+    """Last in the module: it stops the agent."""
+    url = f"http://127.0.0.1:{observed.agent_metrics_port}/metrics"
+    assert "solvyd_agent_info" in httpx.get(url, timeout=5).text
+    assert observed.agent.stop() == 0
+    with (
+        pytest.raises(ConnectionRefusedError),
+        socket.create_connection(("127.0.0.1", observed.agent_metrics_port), timeout=2),
+    ):
+        pass
+
+
+def test_a_metrics_port_in_use_is_one_clear_error(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [
+                *SOLVYD,
+                "agent",
+                "--server",
+                "http://127.0.0.1:9",
+                "--work-dir",
+                str(tmp_path / "work"),
+                "--metrics-port",
+                str(port),
+            ],
+            env={**os.environ, "SOLVYD_AGENT_TOKEN": "unused"},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 1, result.stderr
+    assert f"cannot serve metrics on 127.0.0.1:{port}" in result.stderr
+    assert "Traceback" not in result.stderr
