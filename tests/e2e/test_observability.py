@@ -1,8 +1,9 @@
-"""Observability for real: a server (PostgreSQL) and an agent run with `--metrics-port`, scraped
-every second by a real Prometheus that loads deploy/prometheus/alerts.yml, while builds run.
-Every expression of the Grafana dashboard and every alert rule must evaluate in that Prometheus
-without error, the key ones with data; promtool accepts the rule file and the shipped
-prometheus.yml. One server, agent and Prometheus for the module."""
+"""Observability for real: a server (PostgreSQL) and two agents run with `--metrics-port` (a
+local one, and one whose `fake` executor faults on cue), scraped every second by a real
+Prometheus that loads deploy/prometheus/alerts.yml, while builds run. Every expression of the
+Grafana dashboard and every alert rule must evaluate in that Prometheus without error, the
+dashboard's with data; promtool accepts the rule file and the shipped prometheus.yml. One
+server, two agents and one Prometheus for the module."""
 
 import asyncio
 import json
@@ -47,6 +48,7 @@ GRAFANA_VARIABLES = {
     "$datasource": "prometheus",
 }
 AGENT = "observed"
+FAULTY_AGENT = "observed-fake"
 # Counters that only have series once a notification or commit status was sent: this module
 # configures none, so their panels evaluate with no data.
 NEEDS_DELIVERIES = ("solvyd_notifications_total", "solvyd_commit_statuses_total")
@@ -58,7 +60,18 @@ class Observed:
     server: ServerProcess
     agent: Process
     agent_metrics_port: int
+    faulty_agent_metrics_port: int
     api: UserApi
+
+    def agent_values(self, metric: str, port: int) -> dict[str, float]:
+        """`metric` of the agent whose metrics are on `port`, by its `status` label (or "")."""
+        selector = f'{{job="solvyd-agent", instance="127.0.0.1:{port}"}}'
+        answer = self.prometheus.query(metric + selector)
+        assert answer["status"] == "success", answer
+        return {
+            item["metric"].get("status", ""): float(item["value"][1])
+            for item in answer["data"]["result"]
+        }
 
 
 def _grafana_expr(expr: str) -> str:
@@ -106,20 +119,28 @@ def _database_url(databases: PostgresDatabases) -> str:
 def observed(
     tmp_path_factory: pytest.TempPathFactory, postgres_databases: PostgresDatabases
 ) -> Iterator[Observed]:
-    """Two builds (a success, a failure) and a rejected webhook, scraped; every rule evaluated
-    once."""
+    """Three builds (a success and a failure on the local agent, an executor fault on the
+    fake one) and a rejected webhook, scraped; every rule evaluated once."""
     require_binary("prometheus")
     root = tmp_path_factory.mktemp("observability")
     logs = root / "logs"
     logs.mkdir()
     server = start_server(_database_url(postgres_databases), root / "data", logs)
-    metrics_port = free_port()
+    metrics_port, faulty_metrics_port = free_port(), free_port()
     agent = start_agent(
         server.url,
         logs,
         root / "work",
         name=AGENT,
         extra_args=["--metrics-port", str(metrics_port)],
+    )
+    faulty_agent = start_agent(
+        server.url,
+        logs,
+        root / "work-fake",
+        name=FAULTY_AGENT,
+        executor="fake",
+        extra_args=["--metrics-port", str(faulty_metrics_port)],
     )
     prometheus: PrometheusProcess | None = None
     api = UserApi(server)
@@ -135,7 +156,14 @@ def observed(
                     },
                     {
                         "job_name": "solvyd-agent",
-                        "static_configs": [{"targets": [f"127.0.0.1:{metrics_port}"]}],
+                        "static_configs": [
+                            {
+                                "targets": [
+                                    f"127.0.0.1:{metrics_port}",
+                                    f"127.0.0.1:{faulty_metrics_port}",
+                                ]
+                            }
+                        ],
                     },
                 ],
             },
@@ -143,11 +171,14 @@ def observed(
             logs,
         )
         api.wait_for_worker(AGENT)
-        for name, pipeline, status in (
-            ("obs-ok", one_step("echo one", "echo two"), "success"),
-            ("obs-broken", one_step("echo failing", "exit 3"), "failure"),
+        api.wait_for_worker(FAULTY_AGENT)
+        # Labels send each build to its agent (an agent's executor is one of its labels).
+        for name, pipeline, labels, status in (
+            ("obs-ok", one_step("echo one", "echo two"), ["local"], "success"),
+            ("obs-broken", one_step("echo failing", "exit 3"), ["local"], "failure"),
+            ("obs-infra", one_step("echo x", "fail-infra the engine went away"), ["fake"], "error"),
         ):
-            job = api.create_job(name, pipeline)
+            job = api.create_job(name, pipeline, labels=labels)
             build = api.wait_for_finish(api.trigger(job["id"])["id"])
             assert build["status"] == status, build
         # A webhook that is not one (a 400, counted as rejected), for the webhook panel.
@@ -163,10 +194,10 @@ def observed(
         # that rates have data.
         _wait_for(
             lambda: (
-                scraper.values('sum(solvyd_builds_total{job="solvyd-server"})') == [2.0]
+                scraper.values('sum(solvyd_builds_total{job="solvyd-server"})') == [3.0]
                 and scraper.values('count(rate(solvyd_builds_total{job="solvyd-server"}[1m]))')
-                == [2.0]
-                and scraper.values('sum(solvyd_agent_builds_total{job="solvyd-agent"})') == [2.0]
+                == [3.0]
+                and scraper.values('sum(solvyd_agent_builds_total{job="solvyd-agent"})') == [3.0]
                 and scraper.values(
                     'count(rate(solvyd_webhook_deliveries_total{job="solvyd-server"}[1m]))'
                 )
@@ -181,12 +212,13 @@ def observed(
             ),
             "every rule evaluated",
         )
-        yield Observed(prometheus, server, agent, metrics_port, api)
+        yield Observed(prometheus, server, agent, metrics_port, faulty_metrics_port, api)
     finally:
         api.http.close()
         if prometheus is not None:
             prometheus.stop()
         agent.stop()
+        faulty_agent.stop()
         server.process.stop()
 
 
@@ -225,36 +257,47 @@ def test_with_a_server_and_an_agent_up_the_outage_alerts_stay_quiet(observed: Ob
     rules match nothing (they evaluate, with no series)."""
     prometheus = observed.prometheus
     assert prometheus.values('up{job="solvyd-server"}') == [1.0]
-    assert prometheus.values('up{job="solvyd-agent"}') == [1.0]
+    assert prometheus.values('up{job="solvyd-agent"}') == [1.0, 1.0]
     for rule in alert_rules():
         if rule["alert"] in {"SolvydServerDown", "SolvydAgentDown", "SolvydNoWorkerOnline"}:
             assert prometheus.values(rule["expr"]) == [], rule["alert"]
 
 
-def test_the_agent_counts_its_builds_steps_and_log_lines(observed: Observed) -> None:
-    prometheus = observed.prometheus
-    by_status = {
-        item["metric"]["status"]: float(item["value"][1])
-        for item in prometheus.query('solvyd_agent_builds_total{job="solvyd-agent"}')["data"][
-            "result"
-        ]
+def test_the_agents_count_their_builds_steps_and_executor_faults(observed: Observed) -> None:
+    local, fake = observed.agent_metrics_port, observed.faulty_agent_metrics_port
+    builds = "solvyd_agent_builds_total"
+    assert observed.agent_values(builds, local) == {
+        "success": 1.0,
+        "failure": 1.0,
+        "error": 0.0,
+        "cancelled": 0.0,
     }
-    assert by_status == {"success": 1.0, "failure": 1.0, "error": 0.0, "cancelled": 0.0}
-    assert prometheus.values('solvyd_agent_builds_running{job="solvyd-agent"}') == [0.0]
-    steps = prometheus.values(
-        'sum by (status) (solvyd_agent_step_duration_seconds_count{job="solvyd-agent"})'
-    )
-    assert sorted(steps) == [1.0, 1.0]
-    # Every line the server stored came from this agent: the counts agree.
+    assert observed.agent_values(builds, fake)["error"] == 1.0
+    faults = "solvyd_agent_executor_errors_total"
+    assert observed.agent_values(faults, local) == {"": 0.0}
+    assert observed.agent_values(faults, fake) == {"": 1.0}
+    steps = observed.agent_values("solvyd_agent_step_duration_seconds_count", local)
+    assert steps == {"success": 1.0, "failure": 1.0}
+    assert observed.agent_values("solvyd_agent_step_duration_seconds_count", fake) == {"error": 1.0}
+    for port in (local, fake):
+        assert observed.agent_values("solvyd_agent_builds_running", port) == {"": 0.0}
+        assert observed.agent_values("solvyd_agent_spool_entries", port) == {"": 0.0}
+        assert observed.agent_values("solvyd_agent_spool_bytes", port) == {"": 0.0}
+    info = observed.prometheus.query('solvyd_agent_info{job="solvyd-agent"}')["data"]["result"]
+    assert sorted(item["metric"]["executor"] for item in info) == ["fake", "local"]
+
+
+def test_the_log_lines_the_agents_sent_are_those_the_server_ingested_and_stored(
+    observed: Observed,
+) -> None:
     stored = sum(
         len(observed.api.log_text(build["id"]).splitlines())
         for build in observed.api.http.get("/builds").json()["items"]
     )
-    sent = prometheus.values('solvyd_agent_log_lines_sent_total{job="solvyd-agent"}')
-    assert sent == [float(stored)]
-    assert prometheus.values('solvyd_agent_spool_entries{job="solvyd-agent"}') == [0.0]
-    info = prometheus.query('solvyd_agent_info{job="solvyd-agent"}')["data"]["result"]
-    assert [item["metric"]["executor"] for item in info] == ["local"]
+    prometheus = observed.prometheus
+    sent = prometheus.values('sum(solvyd_agent_log_lines_sent_total{job="solvyd-agent"})')
+    ingested = prometheus.values('sum(solvyd_log_lines_total{job="solvyd-server"})')
+    assert sent == ingested == [float(stored)]
 
 
 def test_promtool_accepts_the_rules_and_the_shipped_config(tmp_path: Path) -> None:
@@ -284,12 +327,12 @@ def test_an_agent_stopped_closes_its_port_and_its_down_alert_goes_pending(
 ) -> None:
     """Last in the module: it stops the agent. Its metrics port closes with it, Prometheus's
     next scrape fails, and the SolvydAgentDown rule matches (pending for its `for:`)."""
-    url = f"http://127.0.0.1:{observed.agent_metrics_port}/metrics"
-    assert "solvyd_agent_info" in httpx.get(url, timeout=5).text
+    port = observed.agent_metrics_port
+    assert "solvyd_agent_info" in httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
     assert observed.agent.stop() == 0
     with (
         pytest.raises(ConnectionRefusedError),
-        socket.create_connection(("127.0.0.1", observed.agent_metrics_port), timeout=2),
+        socket.create_connection(("127.0.0.1", port), timeout=2),
     ):
         pass
 
@@ -300,7 +343,8 @@ def test_an_agent_stopped_closes_its_port_and_its_down_alert_goes_pending(
         return rule["state"] if rule["health"] == "ok" else None
 
     _wait_for(lambda: agent_down_state() == "pending", "SolvydAgentDown pending", timeout=15)
-    assert prometheus.values('up{job="solvyd-agent"}') == [0.0]
+    down = prometheus.query('up{job="solvyd-agent"} == 0')["data"]["result"]
+    assert [item["metric"]["instance"] for item in down] == [f"127.0.0.1:{port}"]
     assert prometheus.values('up{job="solvyd-server"}') == [1.0]
 
 
