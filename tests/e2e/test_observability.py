@@ -8,6 +8,7 @@ server, two agents and one Prometheus for the module."""
 import asyncio
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -38,6 +39,7 @@ pytestmark = pytest.mark.e2e
 REPO = Path(__file__).resolve().parents[2]
 DASHBOARD = REPO / "deploy" / "grafana" / "solvyd-overview.json"
 ALERTS = REPO / "deploy" / "prometheus" / "alerts.yml"
+ALERT_TESTS = REPO / "deploy" / "prometheus" / "alerts.test.yml"
 PROMETHEUS_CONFIG = REPO / "deploy" / "prometheus" / "prometheus.yml"
 # What Grafana puts in place of its variables, as it would for a 1 s scrape interval.
 GRAFANA_VARIABLES = {
@@ -300,12 +302,19 @@ def test_the_log_lines_the_agents_sent_are_those_the_server_ingested_and_stored(
     assert sent == ingested == [float(stored)]
 
 
-def test_promtool_accepts_the_rules_and_the_shipped_config(tmp_path: Path) -> None:
+def test_promtool_accepts_the_rules_their_tests_and_the_shipped_config(tmp_path: Path) -> None:
     promtool = require_binary("promtool")
     rules = subprocess.run(
         [promtool, "check", "rules", str(ALERTS)], capture_output=True, text=True, timeout=30
     )
     assert rules.returncode == 0, rules.stdout + rules.stderr
+    # Each alert fires on series that should trigger it, and not on a near miss.
+    unit = subprocess.run(
+        [promtool, "test", "rules", str(ALERT_TESTS)], capture_output=True, text=True, timeout=30
+    )
+    assert unit.returncode == 0, unit.stdout + unit.stderr
+    tested = set(re.findall(r"alertname: (\w+)", ALERT_TESTS.read_text()))
+    assert tested == {rule["alert"] for rule in alert_rules()}
     # prometheus.yml names alerts.yml beside it, as docker-compose mounts them.
     shutil.copy(PROMETHEUS_CONFIG, tmp_path / "prometheus.yml")
     shutil.copy(ALERTS, tmp_path / "alerts.yml")
