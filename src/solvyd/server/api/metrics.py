@@ -7,19 +7,23 @@ prometheus-client calls synchronously only reads what was handed to it."""
 
 import hmac
 
+import structlog
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.applications import Starlette
 from starlette.routing import Route
 
 from solvyd.server.api.errors import error_body
+from solvyd.server.metrics.database import DatabaseGauges
 from solvyd.server.services.context import ServerContext
 from solvyd.server.services.gauges import read_database_gauges
 from solvyd.server.settings import ServerSettings
 
 METRICS_PATH = "/metrics"
+log = structlog.get_logger(__name__)
 
 
 async def scrape(ctx: ServerContext, authorization: str | None) -> Response:
@@ -29,7 +33,13 @@ async def scrape(ctx: ServerContext, authorization: str | None) -> Response:
             status_code=401,
             headers={"WWW-Authenticate": "Bearer"},
         )
-    gauges = await read_database_gauges(ctx)
+    try:
+        gauges: DatabaseGauges | None = await read_database_gauges(ctx)
+    except (SQLAlchemyError, OSError) as exc:
+        # The process's own metrics (its pool above all) matter most while the database is
+        # away: they are served, and the database's gauges left out rather than stale.
+        log.warning("metrics: the database's gauges could not be read", error=type(exc).__name__)
+        gauges = None
     metrics = ctx.metrics
     # No await between the two: a concurrent scrape cannot render another's gauges.
     metrics.database.update(gauges)

@@ -61,7 +61,8 @@ class DatabaseCollector(Collector):
     def watch_pool(self, pool: Pool) -> None:
         self._pool = pool
 
-    def update(self, gauges: DatabaseGauges) -> None:
+    def update(self, gauges: DatabaseGauges | None) -> None:
+        """What the database said for this scrape; None: it could not be read."""
         self._gauges = gauges
 
     def describe(self) -> Iterator[GaugeMetricFamily]:
