@@ -192,14 +192,18 @@ def observed(
         )
         assert hook.status_code == 400, hook.text
         scraper = prometheus
-        # Scraped after both builds and the webhook, each series in at least two samples so
-        # that rates have data.
+        # Scraped after the builds and the webhook, each new series in at least two samples
+        # so that rates have data.
         _wait_for(
             lambda: (
                 scraper.values('sum(solvyd_builds_total{job="solvyd-server"})') == [3.0]
                 and scraper.values('count(rate(solvyd_builds_total{job="solvyd-server"}[1m]))')
                 == [3.0]
                 and scraper.values('sum(solvyd_agent_builds_total{job="solvyd-agent"})') == [3.0]
+                and scraper.values(
+                    'count(rate(solvyd_agent_step_duration_seconds_count{job="solvyd-agent"}[1m]))'
+                )
+                == [3.0]
                 and scraper.values(
                     'count(rate(solvyd_webhook_deliveries_total{job="solvyd-server"}[1m]))'
                 )
@@ -209,7 +213,8 @@ def observed(
         )
         _wait_for(
             lambda: (
-                all(rule.get("lastEvaluation", "").startswith("2") for rule in scraper.rules())
+                # A rule not evaluated yet says it was at 0001-01-01.
+                all(not rule["lastEvaluation"].startswith("0001") for rule in scraper.rules())
                 and all(rule["health"] != "unknown" for rule in scraper.rules())
             ),
             "every rule evaluated",
