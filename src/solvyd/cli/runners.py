@@ -66,20 +66,23 @@ class _SolvydServer(uvicorn.Server):
         self._metrics: MetricsListener | None = None
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        await super().startup(sockets)
-        ctx = getattr(self.app.state, "ctx", None)
-        if ctx is not None and ctx.settings.metrics_port is not None and not self.should_exit:
+        settings: ServerSettings = self.app.state.settings
+        if settings.metrics_port is not None:
             from solvyd.server.api.metrics import metrics_only_app
             from solvyd.server.metrics.listener import MetricsListener
 
-            port = ctx.settings.metrics_port
+            port = settings.metrics_port
             self._metrics = MetricsListener(metrics_only_app(self.app), self.config.host, port)
             try:
-                await self._metrics.start()
+                # Before anything starts: a port in use stops the server with nothing to undo.
+                self._metrics.bind()
             except OSError as exc:
                 raise CliError(
                     f"cannot serve the metrics on {self.config.host}:{port}: {exc.strerror}"
                 ) from None
+        await super().startup(sockets)
+        if self._metrics is not None and not self.should_exit:
+            await self._metrics.start()
         # Log ingest makes thousands of short-lived objects per batch, so CPython's default
         # collector (a young collection every 700 allocations, the whole heap now and then)
         # took 27% of the server's CPU in bench/logs.py. Collect the young generation less

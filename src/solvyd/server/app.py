@@ -133,6 +133,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
         docs_url=f"{API_PREFIX}/docs",
         redoc_url=None,
     )
+    app.state.settings = settings
     install_error_handlers(app)
     api = APIRouter(prefix=API_PREFIX, dependencies=[Depends(bind_path_ids)])
     modules = (

@@ -34,13 +34,22 @@ class MetricsListener:
             )
         )
         self._task: asyncio.Task[None] | None = None
+        self._socket: socket.socket | None = None
+
+    def bind(self) -> None:
+        """Call before the server starts anything else: a port in use (OSError) then stops
+        it cleanly, with the reason (uvicorn would exit the process from inside its task)."""
+        family = socket.getaddrinfo(self.host, self.port, type=socket.SOCK_STREAM)[0][0]
+        self._socket = socket.create_server((self.host, self.port), family=family)
 
     async def start(self) -> None:
-        """Binds now, so a port in use fails the server's start with the reason (uvicorn
-        would exit the process from inside its own task)."""
-        family = socket.getaddrinfo(self.host, self.port, type=socket.SOCK_STREAM)[0][0]
-        sock = socket.create_server((self.host, self.port), family=family)
-        self._task = asyncio.create_task(self._server.serve([sock]), name="metrics-listener")
+        """Serves on the bound socket; the app it serves must be started by then."""
+        if self._socket is None:
+            self.bind()
+        assert self._socket is not None  # noqa: S101 - bound just above
+        self._task = asyncio.create_task(
+            self._server.serve([self._socket]), name="metrics-listener"
+        )
         while not self._server.started:
             if self._task.done():
                 await self._task  # its error, if it has one
@@ -48,8 +57,10 @@ class MetricsListener:
             await asyncio.sleep(0.01)
 
     async def stop(self) -> None:
-        if self._task is None:
-            return
-        self._server.should_exit = True
-        await self._task
-        self._task = None
+        if self._task is not None:
+            self._server.should_exit = True
+            await self._task
+            self._task = None
+        if self._socket is not None:
+            self._socket.close()
+            self._socket = None
