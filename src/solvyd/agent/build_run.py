@@ -16,6 +16,7 @@ from solvyd.agent import secrets
 from solvyd.agent.artifacts import ArtifactUploader
 from solvyd.agent.checkout import DEFAULT_TIMEOUT_SECONDS, checkout
 from solvyd.agent.client import Rejected, ServerClient, ServerUnavailable, with_retries
+from solvyd.agent.metrics import AgentMetrics
 from solvyd.agent.repo_pipeline import plan_from_repository
 from solvyd.agent.reporter import BuildReporter
 from solvyd.pipeline.executors.base import Executor, ExecutorError
@@ -68,9 +69,12 @@ class BuildHandle:
 class _ReportingObserver:
     """The runtime's callbacks, turned into reports and log lines."""
 
-    def __init__(self, reporter: BuildReporter, notices: secrets.StepNotices) -> None:
+    def __init__(
+        self, reporter: BuildReporter, notices: secrets.StepNotices, metrics: AgentMetrics
+    ) -> None:
         self._reporter = reporter
         self._notices = notices
+        self._metrics = metrics
 
     async def step_started(self, step: StepSpec, started_at: datetime) -> None:
         self._reporter.step_status(
@@ -93,6 +97,7 @@ class _ReportingObserver:
                 error_message=result.error_message,
             ),
         )
+        self._metrics.step_finished(result.status.value, result.started_at, result.completed_at)
 
 
 def _checkout_hook(
@@ -101,6 +106,7 @@ def _checkout_hook(
     executor: Executor,
     handle: BuildHandle,
     artifacts: ArtifactUploader,
+    metrics: AgentMetrics,
 ) -> Callable[[], Awaitable[JobSpec | None]] | None:
     """The runtime's ``before_steps`` for a job with a repository: the step "checkout" clones
     it into the workspace, reports the commit it resolved to, and, when the pipeline lives in
@@ -124,6 +130,7 @@ def _checkout_hook(
                 error_message=message,
             )
             reporter.step_status(CHECKOUT_STEP, update)
+            metrics.step_finished(status.value, update.started_at, update.completed_at)
 
         workspace = Path(executor.workspace(spec))
         timeout = DEFAULT_TIMEOUT_SECONDS
@@ -224,13 +231,14 @@ def _prepare_hook(
     handle: BuildHandle,
     artifacts: ArtifactUploader,
     notices: secrets.StepNotices,
+    metrics: AgentMetrics,
 ) -> Callable[[], Awaitable[JobSpec | None]]:
     """The runtime's ``before_steps``: the checkout (and planning from the repository) if the
     job has one; then the graph of a plan read from the repository, reported before any step
     starts; then the secrets the plan's steps ask for. They are fetched once, masked in the
     log before any step runs, and put into the env of the steps that named them only."""
     spec = handle.spec
-    checkout_hook = _checkout_hook(client, reporter, executor, handle, artifacts)
+    checkout_hook = _checkout_hook(client, reporter, executor, handle, artifacts, metrics)
 
     async def before_steps() -> JobSpec | None:
         planned = await checkout_hook() if checkout_hook is not None else None
@@ -290,7 +298,11 @@ def _final_update(handle: BuildHandle, result: JobResult) -> BuildStatusUpdate:
 
 
 async def run_build(
-    client: ServerClient, executor: Executor, handle: BuildHandle, spool_dir: Path | None = None
+    client: ServerClient,
+    executor: Executor,
+    handle: BuildHandle,
+    metrics: AgentMetrics,
+    spool_dir: Path | None = None,
 ) -> None:
     """Run one build; `spool_dir` is where its reports go when the server is unreachable and
     memory is full (see `agent/reporter.py`)."""
@@ -313,7 +325,12 @@ async def run_build(
         return
     bound.info("build started")
     reporter = BuildReporter(
-        client, spec.build_id, spool_dir=spool_dir, attempt=spec.attempt, mask=spec.mask
+        client,
+        spec.build_id,
+        spool_dir=spool_dir,
+        attempt=spec.attempt,
+        mask=spec.mask,
+        metrics=metrics,
     )
     reporter.start()
     watcher = asyncio.create_task(_watch_for_cancel(client, handle), name="cancel-watcher")
@@ -326,9 +343,11 @@ async def run_build(
         result = await run_job(
             spec,
             executor,
-            _ReportingObserver(reporter, notices),
+            _ReportingObserver(reporter, notices, metrics),
             handle.cancel,
-            before_steps=_prepare_hook(client, reporter, executor, handle, artifacts, notices),
+            before_steps=_prepare_hook(
+                client, reporter, executor, handle, artifacts, notices, metrics
+            ),
             after_steps=artifacts.after_steps,
         )
     finally:
@@ -336,6 +355,7 @@ async def run_build(
         with contextlib.suppress(asyncio.CancelledError):
             await watcher
     final = _final_update(handle, result)
+    metrics.build_finished(final.status, executor_failed=result.executor_failed)
     # Shielded: the final report must go out even if the agent is being cancelled.
     delivered = await asyncio.shield(reporter.finish(final, FINAL_REPORT_DEADLINE_SECONDS))
     bound.info("build finished", status=final.status, exit_code=final.exit_code, reported=delivered)

@@ -25,6 +25,7 @@ import structlog
 
 from solvyd.agent.client import Rejected, ServerClient, ServerUnavailable
 from solvyd.agent.log_shipper import LogBatcher
+from solvyd.agent.metrics import AgentMetrics
 from solvyd.agent.spool import Report, ReportSpool
 from solvyd.protocol import BuildStatusUpdate, LogBatch, StepGraph, StepStatusUpdate
 from solvyd.shared.backoff import backoff_delays
@@ -62,9 +63,10 @@ class BuildReporter:
         max_memory_bytes: int = MAX_MEMORY_BYTES,
         max_spool_bytes: int = MAX_SPOOL_BYTES,
         flush_interval: float = FLUSH_INTERVAL_SECONDS,
+        metrics: AgentMetrics | None = None,
     ) -> None:
         """Without `spool_dir` nothing goes to disk: log lines past the memory bound are
-        dropped."""
+        dropped. `metrics` (the agent's) is told what the outbox holds and what was sent."""
         self._client = client
         self._build_id = build_id
         self._attempt = attempt
@@ -82,6 +84,7 @@ class BuildReporter:
         self._wakeup = asyncio.Event()
         self._closing = False
         self._sender: asyncio.Task[None] | None = None
+        self._outbox = (metrics or AgentMetrics("unknown")).outbox()
 
     @property
     def spool_path(self) -> Path | None:
@@ -160,7 +163,14 @@ class BuildReporter:
         else:
             self._memory.append(report)
             self._memory_bytes += size
+        self._account()
         self._wakeup.set()
+
+    def _account(self) -> None:
+        """Tell the agent's gauges what this outbox holds now (O(1))."""
+        spooled = self._spool.entries if self._spool is not None else 0
+        spooled_bytes = self._spool.size if self._spool is not None else 0
+        self._outbox.holds(len(self._memory) + spooled, spooled_bytes)
 
     # --- the end ---
 
@@ -189,6 +199,7 @@ class BuildReporter:
         finally:
             if self._spool is not None:
                 self._spool.discard()
+            self._outbox.close()
         return True
 
     # --- the sender ---
@@ -215,6 +226,7 @@ class BuildReporter:
             await self._deliver(report)
             self._memory.popleft()
             self._memory_bytes -= _size(report)
+            self._account()
 
     def _refill(self) -> None:
         """Move the next reports from the spool into memory (which is empty)."""
@@ -222,12 +234,15 @@ class BuildReporter:
         for report in self._spool.read(min(SPOOL_READ_BYTES, self._max_memory_bytes)):
             self._memory.append(report)
             self._memory_bytes += _size(report)
+        self._account()
 
     async def _deliver(self, report: Report) -> None:
         delays = backoff_delays(base=0.2, cap=5.0)
         while True:
             try:
                 await self._send(report)
+                if isinstance(report, LogBatch):
+                    self._outbox.sent_log_lines(len(report.lines))
                 return
             except Rejected as exc:
                 # 403/404/409: the build is no longer ours or the change is stale; drop it.

@@ -93,6 +93,7 @@ class ReportSpool:
         self._file: BinaryIO | None = None
         self._written = 0  # bytes appended to the file since it was created
         self._read = 0  # offset of the first record not read back yet
+        self._records = 0  # records in the file not read back yet
         self._unwritten: deque[Report] = deque()  # behind the file, when the disk failed
 
     def __bool__(self) -> bool:
@@ -103,6 +104,11 @@ class ReportSpool:
     def size(self) -> int:
         """Bytes the spool takes on disk."""
         return self._written
+
+    @property
+    def entries(self) -> int:
+        """Reports the spool holds, on disk or behind it."""
+        return self._records + len(self._unwritten)
 
     @property
     def failed(self) -> bool:
@@ -126,6 +132,7 @@ class ReportSpool:
             self._unwritten.append(report)
             return
         self._written += len(data)
+        self._records += 1
 
     def read(self, max_bytes: int) -> list[Report]:
         """The next reports in order: about `max_bytes` of records, at least one if the spool
@@ -143,6 +150,7 @@ class ReportSpool:
                     lost_bytes=self._written - self._read,
                 )
                 self._read = self._written
+                self._records = 0
         if self._read >= self._written:
             reports.extend(self._unwritten)
             self.discard()
@@ -158,6 +166,7 @@ class ReportSpool:
                     raise OSError(f"the file ends early, at byte {self._read + len(line)}")
                 reports.append(_decode(line))
                 self._read += len(line)
+                self._records -= 1
 
     def discard(self) -> None:
         """Forget everything not read yet and delete the file. Idempotent."""
@@ -170,7 +179,7 @@ class ReportSpool:
             self.path.unlink(missing_ok=True)
         except OSError as exc:
             log.warning("cannot remove a report spool", path=str(self.path), error=str(exc))
-        self._written = self._read = 0
+        self._written = self._read = self._records = 0
         self._unwritten.clear()
 
 

@@ -19,6 +19,7 @@ from solvyd import __version__
 from solvyd.agent.build_run import BuildHandle, run_build
 from solvyd.agent.client import Rejected, ServerClient, ServerUnavailable, with_retries
 from solvyd.agent.identity import WorkerTokenStore
+from solvyd.agent.metrics import AgentMetrics
 from solvyd.agent.plugins import plugin_reports
 from solvyd.agent.spool import agent_spool_dir, remove_stale_spools
 from solvyd.pipeline.executors.base import Executor
@@ -71,6 +72,7 @@ class Agent:
         self._stopping = asyncio.Event()
         self._heartbeat_interval = 10.0
         self._spool_dir: Path | None = None
+        self.metrics = AgentMetrics(executor.name)
 
     def request_stop(self) -> None:
         """First call: graceful. Second call: cancel running builds now."""
@@ -199,6 +201,7 @@ class Agent:
             log.warning("a new attempt of a build this agent still runs: stopping the old run")
             self.builds[key].stop(by_agent=False)
         self.builds[key] = handle
+        self.metrics.builds_running.set(len(self.builds))
         task = asyncio.create_task(
             self._run_and_release(handle, after=stale), name=f"build-{handle.build_id}"
         )
@@ -213,9 +216,10 @@ class Agent:
         try:
             if after is not None:
                 await asyncio.wait([after])  # bounded: stopping a run is bounded
-            await run_build(self.client, self.executor, handle, self._spool_dir)
+            await run_build(self.client, self.executor, handle, self.metrics, self._spool_dir)
         except Exception:
             log.exception("build run failed", build_id=str(handle.build_id))
+            self.metrics.build_finished(BuildStatus.ERROR)
             with contextlib.suppress(ServerUnavailable, Rejected):
                 await self.client.update_build(
                     handle.build_id,
@@ -229,6 +233,7 @@ class Agent:
             if self.builds.get(key) is handle:
                 del self.builds[key]
                 del self._runs[key]
+            self.metrics.builds_running.set(len(self.builds))
             self._slots.release()
 
     async def _drain(self) -> None:

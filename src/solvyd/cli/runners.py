@@ -242,6 +242,20 @@ def agent(
         "claims only builds whose every step names an image.",
     ),
     env_passthrough: str = env_passthrough_option(),
+    metrics_port: int | None = typer.Option(
+        None,
+        "--metrics-port",
+        envvar="SOLVYD_AGENT_METRICS_PORT",
+        min=1,
+        max=65535,
+        help="Serve this agent's Prometheus metrics on this port (at /metrics); off if unset.",
+    ),
+    metrics_host: str = typer.Option(
+        "127.0.0.1",
+        "--metrics-host",
+        envvar="SOLVYD_AGENT_METRICS_HOST",
+        help="Address the metrics listen on (0.0.0.0 for a scraper on another machine).",
+    ),
 ) -> None:
     """Run a worker agent that claims and runs builds."""
     configure_logging(os.environ.get("SOLVYD_LOG_FORMAT", "console"), "info")
@@ -274,11 +288,26 @@ def agent(
         await worker.run()
 
     from solvyd.agent.client import Rejected
+    from solvyd.agent.metrics import MetricsListener
 
+    listener = None
+    if metrics_port is not None:
+        listener = MetricsListener(worker.metrics.registry, metrics_host, metrics_port)
+        host = f"[{metrics_host}]" if ":" in metrics_host else metrics_host
+        try:
+            listener.start()
+        except OSError as exc:
+            raise CliError(
+                f"cannot serve metrics on {host}:{metrics_port}: {exc.strerror or exc}"
+            ) from exc
+        err_console.print(f"Agent metrics on http://{host}:{metrics_port}/metrics")
     try:
         asyncio.run(main())
     except Rejected as exc:
         raise CliError(f"the server refused this agent: {exc.message}") from exc
+    finally:
+        if listener is not None:
+            listener.stop()
 
 
 async def _ensure_demo_job(ctx: "ServerContext") -> None:

@@ -57,6 +57,9 @@ class JobResult:
     started_at: datetime
     completed_at: datetime
     steps: dict[str, StepResult] = field(default_factory=dict)
+    # The executor itself faulted (setting up the build, or running or reading a step), as
+    # opposed to a timeout, a cancel or the preparation hook failing: the agent counts these.
+    executor_failed: bool = False
 
 
 class RuntimeObserver(Protocol):
@@ -128,6 +131,7 @@ class _JobRun:
         self.loop = asyncio.get_running_loop()
         self.job_deadline = _deadline(self.loop, job.timeout_seconds)
         self.results: dict[str, StepResult] = {}
+        self.executor_failed = False
 
     async def execute(
         self,
@@ -150,13 +154,25 @@ class _JobRun:
             await _bounded(
                 self.executor.teardown_job(self.job), self.limits.teardown_seconds, "teardown_job"
             )
-        return JobResult(status, exit_code, message, started_at, utcnow(), dict(self.results))
+        return JobResult(
+            status,
+            exit_code,
+            message,
+            started_at,
+            utcnow(),
+            dict(self.results),
+            executor_failed=self.executor_failed,
+        )
 
     async def _prepare_and_run_steps(
         self, before_steps: Callable[[], Awaitable[JobSpec | None]] | None
     ) -> tuple[BuildStatus, int | None, str | None]:
         try:
-            await self._interruptible(self.executor.setup_job(self.job), None)
+            try:
+                await self._interruptible(self.executor.setup_job(self.job), None)
+            except ExecutorError:
+                self.executor_failed = True
+                raise
             if before_steps is not None:
                 try:
                     planned = await self._interruptible(before_steps(), None)
@@ -283,6 +299,7 @@ class _JobRun:
             status, message = self._stopped_step(interrupted.stop, step)
             return StepResult(status, None, message, started_at, utcnow())
         except ExecutorError as exc:
+            self.executor_failed = True
             message = str(exc) or f"the executor failed to run step '{step.name}'"
             return StepResult(StepStatus.ERROR, None, message, started_at, utcnow())
         finally:

@@ -22,6 +22,7 @@ from starlette.routing import Route
 from tests.support.processes import free_port
 
 from solvyd.agent.client import ServerClient
+from solvyd.agent.metrics import AgentMetrics
 from solvyd.agent.reporter import BuildReporter
 from solvyd.protocol import (
     BuildStatus,
@@ -135,9 +136,18 @@ async def test_an_outage_spills_to_disk_and_every_report_arrives_once_in_order(
     port = free_port()
     stand_in = StandIn()
     client = ServerClient(f"http://127.0.0.1:{port}", "token", timeout=5)
+    metrics = AgentMetrics("fake")
     reporter = BuildReporter(
-        client, uuid.uuid4(), spool_dir=tmp_path / "spool", max_memory_bytes=64 * 1024
+        client,
+        uuid.uuid4(),
+        spool_dir=tmp_path / "spool",
+        max_memory_bytes=64 * 1024,
+        metrics=metrics,
     )
+
+    def sample(name: str) -> float | None:
+        return metrics.registry.get_sample_value(name)
+
     spool = reporter.spool_path
     assert spool is not None
     reporter.start()
@@ -154,6 +164,12 @@ async def test_an_outage_spills_to_disk_and_every_report_arrives_once_in_order(
         reporter.build_status(BuildStatusUpdate(status=BuildStatus.RUNNING, commit_sha="abc123"))
         assert spool.exists()
         assert spool.stat().st_size > 64 * 1024
+        # The agent's gauges tell what waits: the file's size, and more reports than it holds
+        # (the first ones wait in memory).
+        assert sample("solvyd_agent_spool_bytes") == spool.stat().st_size
+        spooled_records = len(spool.read_bytes().splitlines())
+        assert (sample("solvyd_agent_spool_entries") or 0) > spooled_records
+        assert sample("solvyd_agent_log_lines_sent_total") == 0
 
         async with serving(stand_in, port):
             # The server is up but failing: 503 to everything.
@@ -177,6 +193,10 @@ async def test_an_outage_spills_to_disk_and_every_report_arrives_once_in_order(
     assert delivered
     assert not spool.exists()
     assert stand_in.resent == 2
+    assert sample("solvyd_agent_spool_bytes") == 0
+    assert sample("solvyd_agent_spool_entries") == 0
+    # Lines of a batch whose answer was lost count once, when the server accepts it again.
+    assert sample("solvyd_agent_log_lines_sent_total") == len(first) + len(second)
     assert stand_in.events == [
         ("step", "build", "running"),
         *lines("build", first),

@@ -154,6 +154,7 @@ async def test_a_step_timeout_destroys_the_step_and_errors_the_build(setup: Setu
     assert result.error_message == "step 'slow' timed out after 0.5s"
     assert result.steps["slow"].status is StepStatus.ERROR
     assert result.steps["slow"].error_message == "step 'slow' timed out after 0.5s"
+    assert not result.executor_failed  # a timeout is the step's, not the executor's
     assert recorder.finished()["next"] is StepStatus.SKIPPED
     assert "sleeping" in recorder.output("slow")
 
@@ -209,6 +210,7 @@ async def test_an_executor_fault_is_an_error_not_a_failure() -> None:
     result = await run(job, executor, recorder)
     assert (result.status, result.exit_code) == (BuildStatus.ERROR, None)
     assert result.error_message == "the docker engine went away"
+    assert result.executor_failed
     assert recorder.finished() == {"a": StepStatus.ERROR, "b": StepStatus.SKIPPED}
     assert executor.calls_for(job)[-1] == "teardown_job"
 
@@ -219,6 +221,7 @@ async def test_a_setup_fault_errors_the_build_and_still_tears_down(tmp_path: Pat
     job = make_job(StepSpec(name="a", commands=["echo a"]))
     result = await run(job, fake, recorder)
     assert (result.status, result.error_message) == (BuildStatus.ERROR, "no space left on device")
+    assert result.executor_failed
     assert recorder.finished() == {"a": StepStatus.SKIPPED}
     assert fake.calls_for(job) == ["setup_job", "teardown_job"]
 
@@ -312,4 +315,5 @@ async def test_a_failing_before_steps_hook_errors_the_build() -> None:
     assert result.error_message == (
         "preparing the build failed: git clone failed: repository not found"
     )
+    assert not result.executor_failed
     assert executor.calls_for(job) == ["setup_job", "teardown_job"]
