@@ -14,7 +14,7 @@ import yaml
 from solvyd.server.app import create_app
 from solvyd.server.settings import ServerSettings
 from tests.conftest import IN_CI
-from tests.unit.deploy_settings import (
+from tests.support.deploy_settings import (
     agent_surface,
     server_surface,
     unknown_env,

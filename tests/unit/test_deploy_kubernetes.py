@@ -1,5 +1,5 @@
 """deploy/kubernetes/ validates against Kubernetes' own schemas (kubernetes-validate, strict,
-a pinned version), the ServiceMonitor against the schema in servicemonitor_schema.py, and its
+a pinned version), the ServiceMonitors against tests/support/servicemonitor_schema.py, and its
 parts fit together and with the code: selectors, ports, probe routes, settings, options."""
 
 import copy
@@ -14,7 +14,7 @@ from kubernetes_validate.utils import SchemaNotFoundError
 
 from solvyd.server.app import create_app
 from solvyd.server.settings import ServerSettings
-from tests.unit.deploy_settings import (
+from tests.support.deploy_settings import (
     CommandSurface,
     agent_surface,
     migrate_surface,
@@ -23,7 +23,7 @@ from tests.unit.deploy_settings import (
     unknown_env,
     unknown_options,
 )
-from tests.unit.servicemonitor_schema import SERVICE_MONITOR
+from tests.support.servicemonitor_schema import SERVICE_MONITOR
 
 # The oldest Kubernetes still widely run that has every API used here (policy/v1 PDBs,
 # networking.k8s.io/v1 Ingress, Job TTLs); kubernetes-validate ships its schemas.
