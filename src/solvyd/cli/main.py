@@ -14,6 +14,7 @@ from solvyd.cli import (
     lint,
     local_run,
     login,
+    migrate,
     plugins,
     runners,
     secrets,
@@ -34,6 +35,7 @@ app = typer.Typer(
 app.command("server")(runners.server)
 app.command("agent")(runners.agent)
 app.command("up")(runners.up)
+app.command("migrate")(migrate.migrate)
 app.command("exec")(local_run.exec_pipeline)
 app.command("lint")(lint.lint)
 app.command("login")(login.login)

@@ -4,6 +4,7 @@ import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
+import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
@@ -12,6 +13,10 @@ from sqlalchemy.engine import Connection
 from solvyd.server.db.session import Database
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+# Server replicas and the migration Job may start at once on one PostgreSQL: each upgrade
+# waits for this transaction-scoped advisory lock, so one migrates and the others then find
+# the schema at head. (Any fixed number: it only has to be the same in every process.)
+MIGRATION_LOCK_KEY = 5_010_766_917
 
 
 class ForeignKeyViolation(RuntimeError):
@@ -24,8 +29,9 @@ def alembic_config() -> Config:
     return config
 
 
-def upgrade(connection: Connection, target: str = "head") -> None:
-    """Upgrade the schema on `connection`, which must not be in a transaction yet.
+def upgrade(connection: Connection, target: str = "head") -> tuple[str | None, str | None]:
+    """Upgrade the schema on `connection`, which must not be in a transaction yet; the
+    revisions before and after.
 
     On SQLite, alembic's batch mode changes a table by copying it and dropping the old one;
     with foreign keys on, dropping `jobs` deletes every build (ON DELETE CASCADE), and
@@ -34,6 +40,9 @@ def upgrade(connection: Connection, target: str = "head") -> None:
     config = alembic_config()
     config.attributes["connection"] = connection
     with foreign_keys_off(connection), connection.begin():
+        if connection.dialect.name == "postgresql":
+            lock = sa.text("SELECT pg_advisory_xact_lock(:key)")
+            connection.execute(lock, {"key": MIGRATION_LOCK_KEY})
         before = MigrationContext.configure(connection).get_current_revision()
         command.upgrade(config, target)
         after = MigrationContext.configure(connection).get_current_revision()
@@ -45,6 +54,7 @@ def upgrade(connection: Connection, target: str = "head") -> None:
                     f"the migrated database has {len(broken)} rows whose references point "
                     f"nowhere (first: table {broken[0][0]}); nothing was changed"
                 )
+    return before, after
 
 
 @contextlib.contextmanager
@@ -70,6 +80,7 @@ def _pragma(raw: object, statement: str) -> None:
         cursor.close()
 
 
-async def upgrade_to_head(db: Database) -> None:
+async def upgrade_to_head(db: Database) -> tuple[str | None, str | None]:
+    """The revisions before and after, as `upgrade`."""
     async with db.engine.connect() as connection:
-        await connection.run_sync(upgrade)
+        return await connection.run_sync(upgrade)
