@@ -54,12 +54,18 @@ class Process:
 
 
 def spawn(
-    name: str, args: list[str], env: dict[str, str], log_dir: Path, cwd: Path | None = None
+    name: str,
+    args: list[str],
+    env: dict[str, str],
+    log_dir: Path,
+    cwd: Path | None = None,
+    program: list[str] = SOLVYD,
 ) -> Process:
+    """`program args` (this tree's `solvyd` by default, or e.g. an installed one's script)."""
     log_path = log_dir / f"{name}-{int(time.time() * 1000)}.log"
     handle = log_path.open("wb")
     popen = subprocess.Popen(
-        [*SOLVYD, *args],
+        [*program, *args],
         env={**os.environ, **env},
         stdout=handle,
         stderr=subprocess.STDOUT,
