@@ -17,6 +17,11 @@ MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 HOST_CA_BUNDLE="${SOLVYD_BASE_CA_BUNDLE:-/etc/ssl/certs/ca-certificates.crt}"
 IMAGE_CA_BUNDLE=/etc/ssl/solvyd-host-ca-bundle.crt
 
+# One run at a time: CI starts this in the background and the image test runs it again, which
+# then waits here and finds the images made.
+exec 9> "${TMPDIR:-/tmp}/solvyd-base-images.lock"
+flock 9
+
 have() { docker image inspect "$1" > /dev/null 2>&1; }
 say() { echo "base-images: $*" >&2; }
 # `docker build`, its output shown only when it fails (the legacy builder's notices are noise).

@@ -83,13 +83,18 @@ class ServerProcess:
     env: dict[str, str] = field(default_factory=dict)
 
     def admin_token(self) -> str:
-        response = httpx.post(
-            f"{self.url}/api/v1/auth/login",
-            json={"username": "admin", "password": ADMIN_PASSWORD},
-            timeout=10,
-        )
-        response.raise_for_status()
-        return str(response.json()["access_token"])
+        return admin_token(self.url)
+
+
+def admin_token(url: str) -> str:
+    """An access token of the test admin of the server at `url`."""
+    response = httpx.post(
+        f"{url}/api/v1/auth/login",
+        json={"username": "admin", "password": ADMIN_PASSWORD},
+        timeout=10,
+    )
+    response.raise_for_status()
+    return str(response.json()["access_token"])
 
 
 def start_server(
