@@ -50,7 +50,8 @@ RUN apt-get update -qq \
       git ca-certificates $extra > /dev/null \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --uid 10001 --user-group --create-home --home-dir /var/lib/solvyd \
-      --shell /usr/sbin/nologin solvyd
+      --shell /usr/sbin/nologin solvyd \
+ && install -d -o 10001 -g 10001 -m 0700 /var/lib/solvyd/data /var/lib/solvyd/work
 COPY --from=wheel /src/requirements.txt /opt/solvyd-requirements.txt
 RUN python3 -m venv /opt/solvyd \
  && /opt/solvyd/bin/pip install --no-cache-dir --disable-pip-version-check --quiet \
@@ -64,6 +65,7 @@ COPY docker/healthcheck.py /opt/solvyd/healthcheck.py
 ENV PATH=/opt/solvyd/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     SOLVYD_DATA_DIR=/var/lib/solvyd/data \
+    SOLVYD_WORK_DIR=/var/lib/solvyd/work \
     SOLVYD_LOG_FORMAT=json
 USER 10001:10001
 WORKDIR /var/lib/solvyd

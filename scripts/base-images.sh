@@ -26,7 +26,7 @@ have() { docker image inspect "$1" > /dev/null 2>&1; }
 say() { echo "base-images: $*" >&2; }
 # `docker build`, its output shown only when it fails (the legacy builder's notices are noise).
 build() {
-  docker build --quiet "$@" > "$work/build.log" 2>&1 || {
+  docker build --quiet --force-rm "$@" > "$work/build.log" 2>&1 || {
     tail -n 30 "$work/build.log" >&2
     return 1
   }

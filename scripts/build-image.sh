@@ -9,7 +9,7 @@ TAG="${1:-solvyd:local}"
 shift || true
 
 scripts/base-images.sh
-docker build \
+docker build --force-rm \
   --build-arg NODE_IMAGE="${SOLVYD_BASE_NODE:-solvyd-base/node:20-bookworm}" \
   --build-arg PYTHON_IMAGE="${SOLVYD_BASE_PYTHON:-solvyd-base/python:bookworm}" \
   --tag "$TAG" "$@" .
