@@ -1,11 +1,9 @@
 # Solvyd's server and agent image (docs/deploy-image.md): the UI built in a Node stage, the wheel
 # (carrying the UI) built in a Python stage, then installed into a venv in a slim final stage.
-#   docker build -t solvyd:0.1.0 .                        (official bases, from Docker Hub)
-#   scripts/base-images.sh && docker build \
-#     --build-arg NODE_IMAGE=solvyd-base/node:20-bookworm \
-#     --build-arg PYTHON_IMAGE=solvyd-base/python:bookworm -t solvyd:0.1.0 .   (no registry)
-#   docker run IMAGE                       the server on 0.0.0.0:8080
-#   docker run IMAGE agent --server URL    an agent
+#   docker build -t solvyd/solvyd:0.1.0 .     official bases, from Docker Hub
+#   scripts/build-image.sh solvyd:latest      no registry: bases made here (scripts/base-images.sh)
+#   docker run IMAGE                          the server on 0.0.0.0:8080
+#   docker run IMAGE agent --server URL       an agent
 # Written for the legacy builder too (no BuildKit-only syntax): some Docker hosts have no buildx.
 # Dependency layers come before the source copies, so a change to src/ reinstalls only the wheel.
 

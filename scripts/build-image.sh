@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Build Solvyd's image here, where no registry is reachable: the bases made by
 # scripts/base-images.sh (once per machine), then the Dockerfile (docs/deploy-image.md).
-#   scripts/build-image.sh [TAG]      (default solvyd:local)
+#   scripts/build-image.sh [TAG]      (default solvyd:latest)
 # Extra `docker build` arguments may follow the tag, e.g. --network host.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-TAG="${1:-solvyd:local}"
+TAG="${1:-solvyd:latest}"
 shift || true
 
 scripts/base-images.sh
