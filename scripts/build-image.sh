@@ -8,6 +8,11 @@ cd "$(dirname "$0")/.."
 TAG="${1:-solvyd:latest}"
 shift || true
 
+# One build at a time (CI starts one in the background, the image test another): the second
+# waits here, then finds every layer cached.
+exec 9> "${TMPDIR:-/tmp}/solvyd-build-image.lock"
+flock 9
+
 scripts/base-images.sh
 docker build --force-rm \
   --build-arg NODE_IMAGE="${SOLVYD_BASE_NODE:-solvyd-base/node:20-bookworm}" \
