@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from fastapi import FastAPI
 
     from solvyd.agent.worker import Agent
+    from solvyd.server.metrics.listener import MetricsListener
     from solvyd.server.services.context import ServerContext
 
 # The server and agent stacks are imported inside the commands that run them, so everyday
@@ -62,9 +63,23 @@ class _SolvydServer(uvicorn.Server):
         )
         self.app = app
         self._own_signals = own_signals
+        self._metrics: MetricsListener | None = None
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets)
+        ctx = getattr(self.app.state, "ctx", None)
+        if ctx is not None and ctx.settings.metrics_port is not None and not self.should_exit:
+            from solvyd.server.api.metrics import metrics_only_app
+            from solvyd.server.metrics.listener import MetricsListener
+
+            port = ctx.settings.metrics_port
+            self._metrics = MetricsListener(metrics_only_app(self.app), self.config.host, port)
+            try:
+                await self._metrics.start()
+            except OSError as exc:
+                raise CliError(
+                    f"cannot serve the metrics on {self.config.host}:{port}: {exc.strerror}"
+                ) from None
         # Log ingest makes thousands of short-lived objects per batch, so CPython's default
         # collector (a young collection every 700 allocations, the whole heap now and then)
         # took 27% of the server's CPU in bench/logs.py. Collect the young generation less
@@ -76,6 +91,8 @@ class _SolvydServer(uvicorn.Server):
         ctx = getattr(self.app.state, "ctx", None)
         if ctx is not None:
             ctx.events.close()
+        if self._metrics is not None:
+            await self._metrics.stop()
         await super().shutdown(sockets)
 
     @contextlib.contextmanager

@@ -6,7 +6,7 @@ import sys
 from collections.abc import AsyncIterator
 
 import structlog
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 
 from solvyd import __version__
 from solvyd.server.api import (
@@ -29,8 +29,11 @@ from solvyd.server.api import (
     workers,
 )
 from solvyd.server.api.errors import install_error_handlers
+from solvyd.server.api.http_metrics import HttpMetrics, RouteTemplates
+from solvyd.server.api.metrics import metrics_router
 from solvyd.server.api.middleware import install_middleware
 from solvyd.server.api.openapi import document_access
+from solvyd.server.api.request_log import RequestLog, bind_path_ids
 from solvyd.server.auth.keys import load_keys
 from solvyd.server.background import (
     run_commit_status_sender,
@@ -46,6 +49,7 @@ from solvyd.server.db.session import create_database
 from solvyd.server.events import EventHub
 from solvyd.server.events_pg import PostgresNotifier
 from solvyd.server.logging import configure_logging
+from solvyd.server.metrics.registry import ServerMetrics
 from solvyd.server.plugins import server_plugins
 from solvyd.server.services.context import ServerContext
 from solvyd.server.services.users import ensure_admin
@@ -56,7 +60,7 @@ API_PREFIX = "/api/v1"
 log = structlog.get_logger(__name__)
 
 
-async def start_context(settings: ServerSettings) -> ServerContext:
+async def start_context(settings: ServerSettings, metrics: ServerMetrics) -> ServerContext:
     secure_data_dir(settings)
     database_url = settings.resolved_database_url()
     db = create_database(database_url)
@@ -68,7 +72,11 @@ async def start_context(settings: ServerSettings) -> ServerContext:
         events=hub,
         keys=load_keys(settings),
         artifacts=server_plugins().create_artifact_store(settings),
+        metrics=metrics,
     )
+    db.on_commit = metrics.observe_committed
+    metrics.database.watch_pool(db.engine.pool)
+    metrics.server_info.labels(__version__, db.dialect).set(1)
     generated = await ensure_admin(ctx)
     if generated is not None:
         # Shown once, at creation, on the operator's terminal; never logged or stored in clear.
@@ -89,10 +97,12 @@ def create_app(settings: ServerSettings) -> FastAPI:
     configure_logging(settings.log_format, settings.log_level)
     # Built here, once: a plugin refused or failed says so at start, and lookups are reads.
     server_plugins()
+    # Made here, not in the lifespan: the HTTP middleware counts into it too.
+    metrics = ServerMetrics()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        ctx = await start_context(settings)
+        ctx = await start_context(settings, metrics)
         app.state.ctx = ctx
         background = [
             asyncio.create_task(run_reaper(ctx), name="reaper"),
@@ -124,7 +134,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
         redoc_url=None,
     )
     install_error_handlers(app)
-    api = APIRouter(prefix=API_PREFIX)
+    api = APIRouter(prefix=API_PREFIX, dependencies=[Depends(bind_path_ids)])
     modules = (
         auth,
         users,
@@ -147,7 +157,17 @@ def create_app(settings: ServerSettings) -> FastAPI:
         api.include_router(module.router)
     app.include_router(api)
     app.include_router(health.router)
+    metrics_routes = metrics_router(settings)
+    app.include_router(metrics_routes)
     document_access(app, [module.router for module in (*modules, health)])
     install_web_ui(app, settings.resolved_web_dir())
     install_middleware(app, settings, API_PREFIX)
+    # Outermost, so they see every answer as the client gets it (a 413 or a 500 included),
+    # and every answer carries its request id.
+    routes = RouteTemplates(
+        [(API_PREFIX, module.router) for module in modules]
+        + [("", health.router), ("", metrics_routes)]
+    )
+    app.add_middleware(HttpMetrics, metrics=metrics, routes=routes)
+    app.add_middleware(RequestLog, routes=routes)
     return app

@@ -66,6 +66,11 @@ class ServerSettings(BaseSettings):
     # soonest due time when that is sooner); a new or changed schedule is seen within it.
     schedule_interval_seconds: float = Field(default=15.0, gt=0)
     log_format: str = Field(default="console", pattern="^(console|json)$")
+    # GET /metrics (docs/metrics.md): open on the API port by default. With a token, scrapers
+    # must send `Authorization: Bearer <token>`; with a port, it is served there (on the
+    # API's host) instead, and the API port answers 404 for it.
+    metrics_token: SecretStr | None = None
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
     log_level: str = "info"
     # Browser origins (scheme://host[:port]) whose pages may call the API (CORS), as a
     # comma-separated list or a JSON array. Empty: no CORS headers, only same-origin pages.

@@ -10,6 +10,9 @@ from starlette.responses import HTMLResponse, Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+# Set in the request's scope when the UI answers it (the metrics label such requests `ui`).
+SERVED_BY_UI = "solvyd.web_ui"
+
 # Vite names the files under assets/ by their content hash: they never change under one name.
 IMMUTABLE = "public, max-age=31536000, immutable"
 
@@ -72,6 +75,7 @@ class WebUiFallback:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or _is_api_path(scope["path"].lstrip("/")):
             raise HTTPException(status_code=404, detail="Not Found")
+        scope[SERVED_BY_UI] = True
         await self.ui(scope, receive, send)
 
 

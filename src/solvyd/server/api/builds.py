@@ -1,3 +1,4 @@
+import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated
@@ -188,13 +189,16 @@ async def stream_build_logs(
     and `end` with the final status once the last line was sent. The stream stops, without
     `end`, once the viewer's token stops working (logout, revocation, a disabled user): a
     reconnect then gets 401."""
-    async for event in log_stream.follow_build_log(ctx, build_id, start, step=step):
-        if not await still_signed_in():
-            return
-        if event.raw is not None:
-            yield ServerSentEvent(event=event.kind, raw_data=event.raw, id=event.id)
-        else:
-            yield ServerSentEvent(event=event.kind, data=event.data, id=event.id)
+    # Closed with this stream, at once: the live viewer count drops when the viewer leaves.
+    events = log_stream.follow_build_log(ctx, build_id, start, step=step)
+    async with contextlib.aclosing(events):
+        async for event in events:
+            if not await still_signed_in():
+                return
+            if event.raw is not None:
+                yield ServerSentEvent(event=event.kind, raw_data=event.raw, id=event.id)
+            else:
+                yield ServerSentEvent(event=event.kind, data=event.data, id=event.id)
 
 
 @router.put("/{build_id}/status", operation_id="update_build_status")

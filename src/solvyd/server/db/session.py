@@ -2,7 +2,7 @@
 
 import contextlib
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -72,10 +72,23 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+# Where a transaction keeps the facts it leaves for `Database.on_commit`.
+_FACTS = "solvyd.after_commit"
+
+
+def after_commit(session: AsyncSession, fact: object) -> None:
+    """Leave `fact` for the database's commit observer (`Database.on_commit`): it hears it once
+    this session's transaction (`Database.transaction`) has committed, never if it rolls back.
+    How the services tell the metrics what happened without knowing about them."""
+    session.info.setdefault(_FACTS, []).append(fact)
+
+
 @dataclass
 class Database:
     engine: AsyncEngine
     sessionmaker: async_sessionmaker[AsyncSession]
+    # Hears the facts a committed transaction left (`after_commit`).
+    on_commit: Callable[[Sequence[object]], None] | None = None
 
     @property
     def dialect(self) -> str:
@@ -84,8 +97,12 @@ class Database:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """One unit of work: commits on success, rolls back on any exception."""
-        async with self.sessionmaker() as session, session.begin():
-            yield session
+        async with self.sessionmaker() as session:
+            async with session.begin():
+                yield session
+            facts = session.info.pop(_FACTS, None)
+            if facts and self.on_commit is not None:
+                self.on_commit(facts)
 
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -1,5 +1,5 @@
 """What every use case needs: settings, the database, the event hub, the server's keys, the
-artifact store, and the process's count of failed logins."""
+artifact store, the process's count of failed logins, and its metrics."""
 
 from dataclasses import dataclass, field
 
@@ -8,6 +8,7 @@ from solvyd.server.auth.keys import ServerKeys
 from solvyd.server.auth.login_throttle import LoginThrottle
 from solvyd.server.db.session import Database
 from solvyd.server.events import EventHub
+from solvyd.server.metrics.registry import ServerMetrics
 from solvyd.server.settings import ServerSettings
 
 
@@ -19,3 +20,4 @@ class ServerContext:
     keys: ServerKeys
     artifacts: ArtifactStore
     login_throttle: LoginThrottle = field(default_factory=LoginThrottle)
+    metrics: ServerMetrics = field(default_factory=ServerMetrics)

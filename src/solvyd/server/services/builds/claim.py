@@ -88,6 +88,9 @@ async def _assign_builds(ctx: ServerContext, worker_id: uuid.UUID, limit: int) -
             await session.flush()
             assignment.builds.append(build)
             assignment.specs.append(spec)
+    for build in assignment.builds:
+        # Committed: the build is this worker's now.
+        ctx.metrics.build_queue_seconds.observe(max(0.0, (now - build.queued_at).total_seconds()))
     for build_id in assignment.failed:
         ctx.events.notify(build_topic(build_id))
     if assignment.builds or assignment.failed:

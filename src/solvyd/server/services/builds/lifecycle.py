@@ -8,6 +8,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from solvyd.protocol import BuildStatus
 from solvyd.server.db import queries
 from solvyd.server.db.models import Build
+from solvyd.server.db.session import after_commit
+from solvyd.server.metrics.registry import BuildFinished
 from solvyd.server.services.commit_statuses.outbox import record_build_state
 from solvyd.server.services.notifications.outbox import record_build_notifications
 from solvyd.server.state import check_build_transition, step_status_for_unfinished
@@ -39,6 +41,17 @@ async def finish(
     if duration_seconds is None and build.started_at is not None:
         duration_seconds = max(0.0, (build.completed_at - build.started_at).total_seconds())
     build.duration_seconds = duration_seconds
+    # Every path that ends a build (the agent's report, a cancel, a lost worker, a timeout,
+    # a superseded or unusable build) comes through here; counted once it has committed.
+    after_commit(
+        session,
+        BuildFinished(
+            job=str(build.spec.get("job_name", "")),
+            status=status.value,
+            trigger=build.trigger,
+            duration_seconds=duration_seconds if build.started_at is not None else None,
+        ),
+    )
     await queries.finish_open_steps(session, build, step_status_for_unfinished(status))
     await record_build_state(session, build)
     await record_build_notifications(session, build)

@@ -11,9 +11,10 @@ the build's final status. Each pass reads the statuses first and the lines secon
 seen is never ahead of lines still unread, and `end` comes after the last line.
 """
 
+import contextlib
 import json
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -92,9 +93,19 @@ async def follow_build_log(
     start: StreamPosition,
     *,
     step: str | None = None,
-) -> AsyncIterator[LogEvent]:
+) -> AsyncGenerator[LogEvent, None]:
     """Events from `start` on, until the build has finished and its last line was sent, or
     the server shuts down (then the stream just stops; the client resumes elsewhere)."""
+    # Counted while the stream is open: a viewer who goes away closes this generator.
+    with ctx.metrics.live_log_viewers.track_inprogress():
+        async with contextlib.aclosing(_follow(ctx, build_id, start, step)) as events:
+            async for event in events:
+                yield event
+
+
+async def _follow(
+    ctx: ServerContext, build_id: uuid.UUID, start: StreamPosition, step: str | None
+) -> AsyncGenerator[LogEvent, None]:
     position = start
     seen = _Seen()
     while not ctx.events.closed:

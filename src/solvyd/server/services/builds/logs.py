@@ -79,6 +79,8 @@ async def append_log_batch(
             build.log_truncated = truncated
     if stored:
         ctx.events.notify(build_topic(build_id))
+        ctx.metrics.log_lines.inc(len(texts))
+        ctx.metrics.log_bytes.inc(size)
     return stored
 
 

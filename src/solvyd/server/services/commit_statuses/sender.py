@@ -273,34 +273,11 @@ async def _read_answer(response: httpx.Response, token: str | None, mask: Masker
 
 
 async def _record(ctx: ServerContext, item: _Claimed, outcome: _Outcome) -> None:
-    now = utcnow()
-    settings = ctx.settings
-    async with ctx.db.transaction() as session:
-        row = await session.scalar(
-            sa.select(CommitStatusReport).where(CommitStatusReport.id == item.id).with_for_update()
-        )
-        if row is None:
-            return  # its build was deleted
-        row.claimed_until = None
-        if row.version != item.version:
-            # A newer state came while this one was in flight: it goes out now, after it.
-            row.next_attempt_at = now
-            session.info[ADDED] = True
-            return
-        row.attempts += 1
-        row.response_status = outcome.response_status
-        row.response_body = outcome.response_body
-        row.last_error = outcome.error
-        if outcome.verdict == "sent":
-            row.status = "sent"
-            return
-        first = row.first_attempt_at or now
-        window = timedelta(seconds=settings.commit_status_retry_seconds)
-        if outcome.verdict == "retry" and now - first < window:
-            row.next_attempt_at = now + timedelta(seconds=_delay(ctx, row.attempts))
-            return
-        row.status = "failed"
-    if outcome.verdict != "sent":
+    result = await _store(ctx, item, outcome)
+    if result is None:
+        return
+    ctx.metrics.commit_statuses.labels(item.forge, result).inc()
+    if result == "failed":
         log.warning(
             "commit status not sent",
             build_id=str(item.build_id),
@@ -308,6 +285,39 @@ async def _record(ctx: ServerContext, item: _Claimed, outcome: _Outcome) -> None
             error=outcome.error,
             response_status=outcome.response_status,
         )
+
+
+async def _store(ctx: ServerContext, item: _Claimed, outcome: _Outcome) -> str | None:
+    """The attempt's result as recorded: sent, retry (later) or failed; None if the row is
+    gone (its build was deleted) or a newer state replaces this one (it goes out next)."""
+    now = utcnow()
+    settings = ctx.settings
+    async with ctx.db.transaction() as session:
+        row = await session.scalar(
+            sa.select(CommitStatusReport).where(CommitStatusReport.id == item.id).with_for_update()
+        )
+        if row is None:
+            return None
+        row.claimed_until = None
+        if row.version != item.version:
+            # A newer state came while this one was in flight: it goes out now, after it.
+            row.next_attempt_at = now
+            session.info[ADDED] = True
+            return None
+        row.attempts += 1
+        row.response_status = outcome.response_status
+        row.response_body = outcome.response_body
+        row.last_error = outcome.error
+        if outcome.verdict == "sent":
+            row.status = "sent"
+            return "sent"
+        first = row.first_attempt_at or now
+        window = timedelta(seconds=settings.commit_status_retry_seconds)
+        if outcome.verdict == "retry" and now - first < window:
+            row.next_attempt_at = now + timedelta(seconds=_delay(ctx, row.attempts))
+            return "retry"
+        row.status = "failed"
+    return "failed"
 
 
 def _delay(ctx: ServerContext, attempts: int) -> float:

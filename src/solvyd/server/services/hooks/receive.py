@@ -100,19 +100,28 @@ async def receive(
         async with ctx.db.transaction() as session:
             first = await _first_delivery(session, delivery, job_ids)
             if first is not None:
-                return HookResult(await answer_of(session, first))
-            outcome = await queue_events(session, job_ids, events)
-            result = record(session, delivery, job_ids, outcome)
+                duplicate = HookResult(await answer_of(session, first))
+            else:
+                outcome = await queue_events(session, job_ids, events)
+                result = record(session, delivery, job_ids, outcome)
     except IntegrityError:
         # The same delivery, verified and recorded by a concurrent request: answer its builds.
         async with ctx.db.transaction() as session:
             first = await _first_delivery(session, delivery, job_ids)
             if first is None:
                 raise
-            return HookResult(await answer_of(session, first))
+            duplicate = HookResult(await answer_of(session, first))
+    if first is not None:
+        _count(ctx, forge.name, "duplicate")
+        return duplicate
+    _count(ctx, forge.name, "accepted" if outcome.queued else "ignored")
     for queued in outcome.queued:
         queued.wake(ctx.events)
     return result
+
+
+def _count(ctx: ServerContext, forge: str, result: str) -> None:
+    ctx.metrics.webhook_deliveries.labels(forge, result).inc()
 
 
 async def _jobs_of(session: AsyncSession, events: Sequence[ForgeEvent]) -> list[Job]:
@@ -247,3 +256,4 @@ async def _log_only(
             delivery.row(outcome=outcome, status_code=status_code, reason=reason, verified=False),
             listed_under,
         )
+    _count(ctx, delivery.forge.name, outcome)

@@ -172,6 +172,23 @@ async def _send(ctx: ServerContext, http: httpx.AsyncClient, item: _Claimed) -> 
 
 
 async def _record(ctx: ServerContext, item: _Claimed, outcome: Attempt) -> None:
+    result = await _store(ctx, item, outcome)
+    if result is None:
+        return
+    # The type of a stored rule: one of the notifiers this server knows.
+    ctx.metrics.notifications.labels(item.type, result).inc()
+    if result == "failed":
+        log.warning(
+            "notification not sent",
+            build_id=str(item.build_id),
+            notifier=item.type,
+            error=outcome.error,
+        )
+
+
+async def _store(ctx: ServerContext, item: _Claimed, outcome: Attempt) -> str | None:
+    """The attempt's result as recorded: sent, retry (later) or failed; None if the row is
+    gone (its build was deleted)."""
     now = utcnow()
     settings = ctx.settings
     async with ctx.db.transaction() as session:
@@ -181,26 +198,21 @@ async def _record(ctx: ServerContext, item: _Claimed, outcome: Attempt) -> None:
             .with_for_update()
         )
         if row is None:
-            return  # its build was deleted
+            return None
         row.claimed_until = None
         row.attempts += 1
         row.last_error = outcome.error
         if outcome.verdict == "sent":
             row.status = "sent"
             row.sent_at = now
-            return
+            return "sent"
         first = row.first_attempt_at or now
         window = timedelta(seconds=settings.notification_retry_seconds)
         if outcome.verdict == "retry" and now - first < window:
             row.next_attempt_at = now + timedelta(seconds=_delay(ctx, row.attempts))
-            return
+            return "retry"
         row.status = "failed"
-    log.warning(
-        "notification not sent",
-        build_id=str(item.build_id),
-        notifier=item.type,
-        error=outcome.error,
-    )
+    return "failed"
 
 
 def _delay(ctx: ServerContext, attempts: int) -> float:
