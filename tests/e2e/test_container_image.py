@@ -170,6 +170,12 @@ def test_a_build_runs_through_the_server_and_agent_containers(deployment: Deploy
         assert finished["status"] == "success", "\n".join(map(container_logs, names))
         # The agent container's steps run as the image's user, not root.
         assert f"uid={IMAGE_UID}" in api.log_text(build["id"])
+        # The server container's /metrics (open on the API port by default) counts it.
+        metrics = httpx.get(f"{deployment.url}/metrics", timeout=10)
+        assert metrics.status_code == 200
+        labels = rf'job="{job["name"]}",status="success"'
+        counted = re.search(rf"^solvyd_builds_total\{{{labels}[^}}]*\}} 1\.0$", metrics.text, re.M)
+        assert counted, metrics.text
     finally:
         api.http.close()
 
