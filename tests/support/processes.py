@@ -54,12 +54,18 @@ class Process:
 
 
 def spawn(
-    name: str, args: list[str], env: dict[str, str], log_dir: Path, cwd: Path | None = None
+    name: str,
+    args: list[str],
+    env: dict[str, str],
+    log_dir: Path,
+    cwd: Path | None = None,
+    program: list[str] = SOLVYD,
 ) -> Process:
+    """`program args` (this tree's `solvyd` by default, or e.g. an installed one's script)."""
     log_path = log_dir / f"{name}-{int(time.time() * 1000)}.log"
     handle = log_path.open("wb")
     popen = subprocess.Popen(
-        [*SOLVYD, *args],
+        [*program, *args],
         env={**os.environ, **env},
         stdout=handle,
         stderr=subprocess.STDOUT,
@@ -77,13 +83,18 @@ class ServerProcess:
     env: dict[str, str] = field(default_factory=dict)
 
     def admin_token(self) -> str:
-        response = httpx.post(
-            f"{self.url}/api/v1/auth/login",
-            json={"username": "admin", "password": ADMIN_PASSWORD},
-            timeout=10,
-        )
-        response.raise_for_status()
-        return str(response.json()["access_token"])
+        return admin_token(self.url)
+
+
+def admin_token(url: str) -> str:
+    """An access token of the test admin of the server at `url`."""
+    response = httpx.post(
+        f"{url}/api/v1/auth/login",
+        json={"username": "admin", "password": ADMIN_PASSWORD},
+        timeout=10,
+    )
+    response.raise_for_status()
+    return str(response.json()["access_token"])
 
 
 def start_server(

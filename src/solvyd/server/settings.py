@@ -83,7 +83,8 @@ class ServerSettings(BaseSettings):
     max_webhook_bytes: int = Field(default=25 * 1024**2, ge=1)
     webhook_retention_days: float = Field(default=30.0, gt=0)
     webhook_prune_interval_seconds: float = Field(default=3600.0, gt=0)
-    # The built web UI (`npm run build` in web/); unset: web/dist of this source tree.
+    # The built web UI (`npm run build` in web/); unset: the one the installed wheel carries,
+    # else web/dist of this source tree.
     web_dir: Path | None = None
     # Reverse proxies (addresses or networks, comma-separated) whose X-Forwarded-For names the
     # client, for the login throttle and the audit log. Empty: the address of the connection,
@@ -195,7 +196,15 @@ class ServerSettings(BaseSettings):
         return self.artifact_dir or self.data_dir / "artifacts"
 
     def resolved_web_dir(self) -> Path:
-        return self.web_dir or Path(__file__).resolve().parents[3] / "web" / "dist"
+        """SOLVYD_WEB_DIR; else the UI an installed wheel carries (hatch_build.py puts it in
+        the package); else this source tree's web/dist (`make web`)."""
+        if self.web_dir is not None:
+            return self.web_dir
+        package = Path(__file__).resolve().parents[1]
+        packaged = package / "web"
+        if (packaged / "index.html").is_file():
+            return packaged
+        return package.parents[1] / "web" / "dist"
 
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.data_dir / 'solvyd.db').resolve()}"
