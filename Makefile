@@ -4,7 +4,7 @@ SHELL := /bin/bash
 UV_VERSION := 0.13.9
 TOOLS := .tools
 UV := $(TOOLS)/bin/uv
-PY_SOURCES := src tests bench
+PY_SOURCES := src tests bench hatch_build.py docker
 
 WEB_SOURCES := $(shell find web/src web/public -type f 2>/dev/null) web/index.html \
 	web/vite.config.ts web/tsconfig.json
