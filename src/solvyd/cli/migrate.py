@@ -5,8 +5,6 @@ start (a Kubernetes Job, an upgrade script), and see it fail on its own."""
 
 import asyncio
 
-from sqlalchemy.exc import SQLAlchemyError
-
 from solvyd.cli.errors import CliError
 from solvyd.cli.output import err_console
 from solvyd.server.settings import ServerSettings
@@ -15,6 +13,10 @@ from solvyd.server.settings import ServerSettings
 def migrate() -> None:
     """Upgrade the database's schema (SOLVYD_DATABASE_URL) to this version's, then exit."""
     settings = ServerSettings()
+    # Imported here, like the server's stack in runners.py: every other command starts
+    # without SQLAlchemy.
+    from sqlalchemy.exc import SQLAlchemyError
+
     from solvyd.server.data_dir import private_umask, secure_data_dir
     from solvyd.server.db.migrate import upgrade_to_head
     from solvyd.server.db.session import create_database
