@@ -38,12 +38,7 @@ def database_url(
 ) -> str:
     if request.param == "sqlite":
         return asyncio.run(sqlite_databases.create())
-    problem = asyncio.run(postgres_databases.available())
-    if problem is not None:
-        if IN_CI:
-            pytest.fail(problem)
-        pytest.skip(problem)
-    return asyncio.run(postgres_databases.create())
+    return postgres_databases.require()
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@ scripts/base-images.sh makes: a server container and an agent container on the h
 against this machine's PostgreSQL, run a build; the server serves the UI, runs as a non-root
 user and its HEALTHCHECK turns healthy. Under CI=true a missing engine or database fails."""
 
-import asyncio
 import json
 import os
 import re
@@ -102,12 +101,7 @@ def image() -> str:
 
 @pytest.fixture(scope="module")
 def database(postgres_databases: PostgresDatabases) -> str:
-    problem = asyncio.run(postgres_databases.available())
-    if problem is not None:
-        if IN_CI:
-            pytest.fail(problem)
-        pytest.skip(problem)
-    return asyncio.run(postgres_databases.create())
+    return postgres_databases.require()
 
 
 @dataclass

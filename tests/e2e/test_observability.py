@@ -5,7 +5,6 @@ Grafana dashboard and every alert rule must evaluate in that Prometheus without 
 dashboard's with data; promtool accepts the rule file and the shipped prometheus.yml. One
 server, two agents and one Prometheus for the module."""
 
-import asyncio
 import json
 import os
 import re
@@ -22,7 +21,6 @@ import httpx
 import pytest
 import yaml
 
-from tests.conftest import IN_CI
 from tests.e2e.helpers import UserApi, one_step
 from tests.support.databases import PostgresDatabases
 from tests.support.processes import (
@@ -109,12 +107,7 @@ def _wait_for(condition: Callable[[], bool], what: str, timeout: float = 20.0) -
 
 
 def _database_url(databases: PostgresDatabases) -> str:
-    problem = asyncio.run(databases.available())
-    if problem is not None:
-        if IN_CI:
-            pytest.fail(problem)
-        pytest.skip(problem)
-    return asyncio.run(databases.create())
+    return databases.require()
 
 
 @pytest.fixture(scope="module")

@@ -40,7 +40,6 @@ from solvyd.server.auth.passwords import hash_password
 from solvyd.server.auth.roles import Role
 from solvyd.server.db.models import User
 from solvyd.server.db.session import create_database
-from tests.conftest import IN_CI
 from tests.support.databases import PostgresDatabases, SqliteDatabases
 from tests.support.processes import ADMIN_PASSWORD, AGENT_TOKEN, ServerProcess, start_server
 
@@ -83,12 +82,7 @@ def live_server(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[ServerProcess]:
     if request.param == "postgresql":
-        problem = asyncio.run(postgres_databases.available())
-        if problem is not None:
-            if IN_CI:
-                pytest.fail(problem)
-            pytest.skip(problem)
-        url = asyncio.run(postgres_databases.create())
+        url = postgres_databases.require()
     else:
         url = asyncio.run(sqlite_databases.create())
     tmp = tmp_path_factory.mktemp(f"fuzz-{request.param}")

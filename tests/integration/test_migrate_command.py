@@ -6,12 +6,10 @@ import os
 import subprocess
 from pathlib import Path
 
-import pytest
 from alembic.script import ScriptDirectory
 
 from solvyd.server.db.migrate import alembic_config, upgrade_to_head
 from solvyd.server.db.session import create_database
-from tests.conftest import IN_CI
 from tests.support.databases import PostgresDatabases
 from tests.support.processes import SOLVYD
 
@@ -19,12 +17,7 @@ HEAD = ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
 def _empty_postgres(postgres_databases: PostgresDatabases) -> str:
-    problem = asyncio.run(postgres_databases.available())
-    if problem is not None:
-        if IN_CI:
-            pytest.fail(problem)
-        pytest.skip(problem)
-    return asyncio.run(postgres_databases.create_empty())
+    return postgres_databases.require(empty=True)
 
 
 def _migrate(database_url: str, data_dir: Path) -> subprocess.CompletedProcess[str]:

@@ -6,14 +6,12 @@ import asyncio
 import uuid
 from pathlib import Path
 
-import pytest
 import sqlalchemy as sa
 from alembic import command
 from sqlalchemy.engine import Connection
 
 from solvyd.server.db.migrate import alembic_config, foreign_keys_off
 from solvyd.server.db.session import create_database
-from tests.conftest import IN_CI
 from tests.support.databases import PostgresDatabases
 
 
@@ -86,9 +84,4 @@ def test_on_sqlite(tmp_path: Path) -> None:
 
 
 def test_on_postgresql(postgres_databases: PostgresDatabases) -> None:
-    problem = asyncio.run(postgres_databases.available())
-    if problem is not None:
-        if IN_CI:
-            pytest.fail(problem)
-        pytest.skip(problem)
-    asyncio.run(_check(asyncio.run(postgres_databases.create_empty())))
+    asyncio.run(_check(postgres_databases.require(empty=True)))

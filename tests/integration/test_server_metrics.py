@@ -18,7 +18,6 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import IN_CI
 from tests.e2e.helpers import UserApi
 from tests.support.databases import PostgresDatabases
 from tests.support.processes import (
@@ -54,12 +53,7 @@ class Stack:
 def stack(
     postgres_databases: PostgresDatabases, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Stack]:
-    problem = asyncio.run(postgres_databases.available())
-    if problem is not None:
-        if IN_CI:
-            pytest.fail(problem)
-        pytest.skip(problem)
-    database_url = asyncio.run(postgres_databases.create())
+    database_url = postgres_databases.require()
     root = tmp_path_factory.mktemp("metrics")
     log_dir = root / "logs"
     log_dir.mkdir()

@@ -11,10 +11,12 @@ import uuid
 from pathlib import Path
 
 import asyncpg
+import pytest
 
 from solvyd.server.db.migrate import upgrade_to_head
 from solvyd.server.db.session import create_database
 
+IN_CI = os.environ.get("CI", "").lower() == "true"
 ADMIN_URL = os.environ.get(
     "SOLVYD_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
@@ -51,6 +53,16 @@ class PostgresDatabases:
             return f"PostgreSQL at {ADMIN_URL} is not reachable: {exc}"
         await connection.close()
         return None
+
+    def require(self, *, empty: bool = False) -> str:
+        """A fresh database's URL (migrated, or `empty`), for a synchronous fixture or test.
+        Without a PostgreSQL the test is skipped, and fails under CI=true: missing is failing."""
+        problem = asyncio.run(self.available())
+        if problem is not None:
+            if IN_CI:
+                pytest.fail(problem)
+            pytest.skip(problem)
+        return asyncio.run(self.create_empty() if empty else self.create())
 
     async def create(self) -> str:
         connection = await self._admin()
