@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import Session, SessionTransaction
 
 
 def async_database_url(url: str) -> str:
@@ -72,15 +73,42 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-# Where a transaction keeps the facts it leaves for `Database.on_commit`.
+# Where a transaction keeps the facts it leaves for `Database.on_commit`: each with the
+# savepoint it was left in (None: the transaction itself).
 _FACTS = "solvyd.after_commit"
 
 
 def after_commit(session: AsyncSession, fact: object) -> None:
     """Leave `fact` for the database's commit observer (`Database.on_commit`): it hears it once
-    this session's transaction (`Database.transaction`) has committed, never if it rolls back.
+    this session's transaction (`Database.transaction`) has committed, never if it rolls back,
+    nor if the savepoint it was left in rolls back (`_forget_rolled_back_facts`).
     How the services tell the metrics what happened without knowing about them."""
-    session.info.setdefault(_FACTS, []).append(fact)
+    savepoint = session.sync_session.get_nested_transaction()
+    session.info.setdefault(_FACTS, []).append((savepoint, fact))
+
+
+def _inside(savepoint: SessionTransaction | None, rolled_back: SessionTransaction) -> bool:
+    """Whether a fact left in `savepoint` was undone by the rollback of `rolled_back`."""
+    if rolled_back.parent is None:
+        return True  # the whole transaction
+    while savepoint is not None:
+        if savepoint is rolled_back:
+            return True
+        savepoint = savepoint.parent
+    return False
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_rolled_back_facts(session: Session, previous_transaction: SessionTransaction) -> None:
+    # A savepoint that rolls back (`begin_nested`, as a webhook's or a schedule's trigger does
+    # around each job) undoes what it did: what it said happened did not.
+    facts = session.info.get(_FACTS)
+    if facts:
+        session.info[_FACTS] = [
+            (savepoint, fact)
+            for savepoint, fact in facts
+            if not _inside(savepoint, previous_transaction)
+        ]
 
 
 @dataclass
@@ -102,7 +130,7 @@ class Database:
                 yield session
             facts = session.info.pop(_FACTS, None)
             if facts and self.on_commit is not None:
-                self.on_commit(facts)
+                self.on_commit([fact for _, fact in facts])
 
     async def dispose(self) -> None:
         await self.engine.dispose()
