@@ -5,6 +5,7 @@ its answer is Prometheus text and its credential the metrics token, no user's.
 Scraping reads the database's gauges first, in async code, then renders: the collector that
 prometheus-client calls synchronously only reads what was handed to it."""
 
+import asyncio
 import hmac
 
 import structlog
@@ -23,6 +24,10 @@ from solvyd.server.services.gauges import read_database_gauges
 from solvyd.server.settings import ServerSettings
 
 METRICS_PATH = "/metrics"
+# Well inside Prometheus's default scrape timeout (10 s): a database that does not answer (or a
+# pool with no free connection) costs the scrape its database gauges, not the whole scrape,
+# so the process's own metrics (its pool above all) still reach Prometheus.
+DATABASE_GAUGES_SECONDS = 3.0
 log = structlog.get_logger(__name__)
 
 
@@ -34,8 +39,10 @@ async def scrape(ctx: ServerContext, authorization: str | None) -> Response:
             headers={"WWW-Authenticate": "Bearer"},
         )
     try:
-        gauges: DatabaseGauges | None = await read_database_gauges(ctx)
-    except (SQLAlchemyError, OSError) as exc:
+        gauges: DatabaseGauges | None = await asyncio.wait_for(
+            read_database_gauges(ctx), DATABASE_GAUGES_SECONDS
+        )
+    except (SQLAlchemyError, OSError, TimeoutError) as exc:
         # The process's own metrics (its pool above all) matter most while the database is
         # away: they are served, and the database's gauges left out rather than stale.
         log.warning("metrics: the database's gauges could not be read", error=type(exc).__name__)
