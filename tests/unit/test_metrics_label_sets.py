@@ -1,6 +1,11 @@
 """The label sets of the queue gauges stay bounded however many the jobs ask for."""
 
-from solvyd.server.metrics.database import MAX_LABEL_SETS, OTHER_LABELS, bounded_label_sets
+from solvyd.server.metrics.database import (
+    MAX_LABEL_SET_CHARS,
+    MAX_LABEL_SETS,
+    OTHER_LABELS,
+    bounded_label_sets,
+)
 
 
 def test_few_label_sets_are_kept_as_they_are() -> None:
@@ -17,3 +22,10 @@ def test_the_smallest_sets_past_the_limit_are_summed_under_other() -> None:
     assert bounded[OTHER_LABELS] == sum(range(1, 11))
     assert "set-060" in bounded
     assert "set-010" not in bounded
+
+
+def test_a_label_set_longer_than_the_limit_is_counted_under_other() -> None:
+    long_set = ",".join(f"label-{n}" for n in range(60))
+    assert len(long_set) > MAX_LABEL_SET_CHARS
+    bounded = bounded_label_sets({"gpu": 2, long_set: 3})
+    assert bounded == {"gpu": 2, OTHER_LABELS: 3}

@@ -17,6 +17,8 @@ from sqlalchemy.pool import Pool
 # values must stay bounded even when every job asks for labels of its own.
 MAX_LABEL_SETS = 50
 OTHER_LABELS = "other"
+# A job's labels are its owner's text: a longer set is counted under OTHER_LABELS too.
+MAX_LABEL_SET_CHARS = 200
 WORKER_STATES = ("online", "busy", "draining", "offline")
 
 
@@ -30,7 +32,14 @@ class DatabaseGauges:
 
 
 def bounded_label_sets(counts: Mapping[str, int]) -> dict[str, int]:
-    """The MAX_LABEL_SETS largest entries; the rest summed under OTHER_LABELS."""
+    """The MAX_LABEL_SETS largest entries; the rest, and any label set longer than
+    MAX_LABEL_SET_CHARS, summed under OTHER_LABELS."""
+    if any(len(labels) > MAX_LABEL_SET_CHARS for labels in counts):
+        short: dict[str, int] = {}
+        for labels, count in counts.items():
+            key = labels if len(labels) <= MAX_LABEL_SET_CHARS else OTHER_LABELS
+            short[key] = short.get(key, 0) + count
+        counts = short
     if len(counts) <= MAX_LABEL_SETS:
         return dict(counts)
     ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))

@@ -21,6 +21,8 @@ async def read_database_gauges(ctx: ServerContext) -> DatabaseGauges:
         rows = await session.execute(
             sa.select(Build.status, labels_text, sa.func.count())
             .where(Build.status.in_([BuildStatus.QUEUED, BuildStatus.RUNNING]))
+            # Waiting for a person's approval, not for a worker: no worker could take it.
+            .where(Build.awaiting_approval.is_(False))
             .group_by(Build.status, labels_text)
         )
         for status, text, count in rows:

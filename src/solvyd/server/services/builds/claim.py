@@ -90,7 +90,9 @@ async def _assign_builds(ctx: ServerContext, worker_id: uuid.UUID, limit: int) -
             assignment.specs.append(spec)
     for build in assignment.builds:
         # Committed: the build is this worker's now.
-        ctx.metrics.build_queue_seconds.observe(max(0.0, (now - build.queued_at).total_seconds()))
+        # A fork's build waits for a person's approval first: the queue starts when it came.
+        queued_since = max(build.queued_at, build.approved_at or build.queued_at)
+        ctx.metrics.build_queue_seconds.observe(max(0.0, (now - queued_since).total_seconds()))
     for build_id in assignment.failed:
         ctx.events.notify(build_topic(build_id))
     if assignment.builds or assignment.failed:
