@@ -15,10 +15,11 @@ def migrate() -> None:
     settings = ServerSettings()
     # Imported here, like the server's stack in runners.py: every other command starts
     # without SQLAlchemy.
+    from alembic.util.exc import CommandError
     from sqlalchemy.exc import SQLAlchemyError
 
     from solvyd.server.data_dir import private_umask, secure_data_dir
-    from solvyd.server.db.migrate import upgrade_to_head
+    from solvyd.server.db.migrate import ForeignKeyViolation, upgrade_to_head
     from solvyd.server.db.session import create_database
 
     private_umask()
@@ -35,7 +36,8 @@ def migrate() -> None:
 
     try:
         dialect, before, after = asyncio.run(run())
-    except (OSError, SQLAlchemyError) as exc:
+    except (OSError, SQLAlchemyError, CommandError, ForeignKeyViolation) as exc:
+        # CommandError: a revision this version does not know (a newer Solvyd migrated it).
         # The URL is not repeated: it may hold the database's password.
         raise CliError(f"the database could not be migrated: {exc}") from exc
     if before == after:
