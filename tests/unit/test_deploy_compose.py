@@ -2,9 +2,10 @@
 only files the repository has, and names only settings and options Solvyd has."""
 
 import os
+import re
 import shutil
 import subprocess
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -25,6 +26,7 @@ REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
 COMPOSE = DEPLOY / "docker-compose.yml"
 EXAMPLE_ENV = DEPLOY / ".env.example"
+PROMETHEUS_CONFIG = DEPLOY / "prometheus" / "prometheus.yml"
 
 
 def _compose(env_file: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -148,3 +150,73 @@ def test_agents_reach_the_server_and_its_healthcheck_asks_a_real_route(
     app = create_app(ServerSettings(data_dir=tmp_path))
     paths = app.openapi()["paths"]
     assert f"127.0.0.1:{port}/readyz" in check and "/readyz" in paths
+
+
+def _published_targets(service: dict[str, Any]) -> set[int]:
+    """The container ports a service publishes on the host (long or short syntax)."""
+    targets = set()
+    for port in service.get("ports", []):
+        if isinstance(port, dict):
+            targets.add(int(port["target"]))
+        else:
+            targets.add(int(str(port).split("/")[0].rsplit(":", 1)[-1]))
+    return targets
+
+
+def _scrape_targets(job: str) -> list[str]:
+    config = yaml.safe_load(PROMETHEUS_CONFIG.read_text())
+    [scrape] = [s for s in config["scrape_configs"] if s["job_name"] == job]
+    return [t for static in scrape["static_configs"] for t in static["targets"]]
+
+
+def test_server_metrics_are_on_their_own_unpublished_port_prometheus_scrapes(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    server = services["server"]
+    api_port = int(server["command"][server["command"].index("--port") + 1])
+    metrics_port = int(server["environment"]["SOLVYD_METRICS_PORT"])
+    assert metrics_port != api_port
+    # The host reaches the API, never the metrics (which the API port answers 404 for).
+    assert _published_targets(server) == {api_port}
+    assert "expose" not in server or metrics_port not in map(int, server["expose"])
+    assert _scrape_targets("solvyd-server") == [f"server:{metrics_port}"]
+    agent = services["agent"]["command"]
+    agent_port = agent[agent.index("--metrics-port") + 1]
+    assert _scrape_targets("solvyd-agent") == [f"agent:{agent_port}"]
+    assert "prometheus" in services
+
+
+def _image_env() -> dict[str, str]:
+    return dict(re.findall(r"\b(SOLVYD_[A-Z0-9_]+)=(\S+)", (REPO / "Dockerfile").read_text()))
+
+
+def test_own_directories_are_made_inside_a_volume_never_its_mount_point(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    """The server makes SOLVYD_DATA_DIR 0700 at start and the agent writes in its work dir:
+    each lies strictly below a volume's mount point (a named volume on the image's home
+    starts owned by uid 10001, with the image's data and work directories in it)."""
+    checked = set()
+    image_env = _image_env()
+    for name, service in services.items():
+        if service["image"] != services["server"]["image"]:
+            continue
+        env = image_env | dict(service.get("environment", {}))
+        wanted = {"server": "SOLVYD_DATA_DIR", "agent": "SOLVYD_WORK_DIR"}[service["command"][0]]
+        directory = PurePosixPath(env[wanted])
+        mounts = [
+            PurePosixPath(volume.split(":")[1])
+            for volume in service.get("volumes", [])
+            if not volume.endswith(":ro")
+        ]
+        assert directory not in mounts, (name, str(directory))
+        assert any(directory.is_relative_to(mount) for mount in mounts), (name, str(directory))
+        checked.add(name)
+    assert {"server", "agent", "agent-docker"} <= checked
+
+
+def test_the_real_env_file_stays_out_of_the_image_build_context() -> None:
+    # deploy/.env holds the real passwords: `docker build .` must not send it to the daemon.
+    ignored = (REPO / ".dockerignore").read_text().splitlines()
+    assert "deploy/.env" in ignored
+    assert "deploy/.env" in (REPO / ".gitignore").read_text().splitlines()
