@@ -6,12 +6,15 @@ Counters are compared before and after what moves them; gauges against the datab
 here with SQL of our own, and between the two servers."""
 
 import asyncio
+import contextlib
 import json
+import socket
 import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import asyncpg
 import httpx
@@ -380,3 +383,29 @@ def test_the_own_port_stops_with_the_server(stack: Stack) -> None:
     stack.b.process.stop()
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"http://127.0.0.1:{stack.b_metrics_port}/metrics", timeout=5)
+
+
+def test_the_libraries_log_lines_are_json_too(stack: Stack) -> None:
+    """uvicorn's own warning about a request it cannot parse comes out as a JSON line, like
+    ours, not in uvicorn's text format: a log collector reads one format."""
+    parts = urlsplit(stack.a.url)
+    with socket.create_connection((parts.hostname, parts.port), timeout=5) as raw:
+        raw.sendall(b"NOT HTTP AT ALL\r\n\r\n")
+        with contextlib.suppress(OSError):
+            raw.recv(1024)
+    deadline = time.monotonic() + 10
+    while True:
+        warnings = [
+            line
+            for line in json_log_lines(stack.a.process)
+            if line.get("logger") == "uvicorn.error"
+        ]
+        if warnings or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert warnings, stack.a.process.output()[-2000:]
+    assert warnings[0]["level"] == "warning"
+    assert "Invalid HTTP request" in warnings[0]["event"]
+    assert "Invalid HTTP request" not in "".join(
+        line for line in stack.a.process.output().splitlines() if not line.startswith("{")
+    )

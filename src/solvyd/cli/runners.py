@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import typer
 import uvicorn
 from platformdirs import user_data_path
+from uvicorn.config import LOGGING_CONFIG
 
 from solvyd.cli.demo import DEMO_JOB_NAME, HELLO_PIPELINE
 from solvyd.cli.env_passthrough import (
@@ -53,6 +54,9 @@ class _SolvydServer(uvicorn.Server):
                 host=host,
                 port=port,
                 log_level="warning",
+                # JSON logs: configure_logging routed uvicorn's loggers to the JSON handler;
+                # uvicorn's own config would put its text handlers back.
+                log_config=None if app.state.settings.log_format == "json" else LOGGING_CONFIG,
                 access_log=False,
                 lifespan="on",
                 timeout_graceful_shutdown=5,

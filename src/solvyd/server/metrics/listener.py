@@ -28,6 +28,8 @@ class MetricsListener:
                 host=host,
                 port=port,
                 lifespan="off",
+                # The API server's uvicorn has configured logging already, JSON or not.
+                log_config=None,
                 access_log=False,
                 log_level="warning",
                 proxy_headers=False,
