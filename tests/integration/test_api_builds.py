@@ -413,6 +413,29 @@ async def test_reported_times_and_failure_details_are_kept(
     assert done["duration_seconds"] == 90
 
 
+async def test_a_negative_duration_is_kept_as_zero_and_nan_refused(
+    client: httpx.AsyncClient, admin: Headers, job: dict[str, Any]
+) -> None:
+    """An agent whose clock stepped back reports a negative span: the build's final report is
+    still taken, its duration 0. NaN is no duration at all: refused, and nothing changes."""
+    worker = await register_worker(client)
+    build = await trigger(client, admin, job["id"])
+    await claim_build(client, worker)
+    await set_status(client, worker, build["id"], "running")
+    refused = await client.put(
+        f"/api/v1/builds/{build['id']}/status",
+        headers={**worker.headers, "Content-Type": "application/json"},
+        content=b'{"status": "success", "duration_seconds": NaN}',
+    )
+    assert refused.status_code == 422, refused.text
+    assert (await get_build(client, admin, build["id"]))["status"] == "running"
+    response = await set_status(client, worker, build["id"], "success", duration_seconds=-3.5)
+    assert response.status_code == 200, response.text
+    done = await get_build(client, admin, build["id"])
+    assert done["status"] == "success"
+    assert done["duration_seconds"] == 0
+
+
 async def test_finished_is_final(
     client: httpx.AsyncClient, admin: Headers, job: dict[str, Any]
 ) -> None:

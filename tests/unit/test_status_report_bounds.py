@@ -1,5 +1,5 @@
-"""A worker's status report is the network's text: a duration that is not a finite, non-negative
-number would poison the build's record and the duration histogram (`NaN` in its sum)."""
+"""A worker's status report is the network's text: a duration that is not a number (NaN,
+infinity) would poison the build's record and the duration histogram (`NaN` in its sum)."""
 
 import pytest
 from pydantic import ValidationError
@@ -7,8 +7,8 @@ from pydantic import ValidationError
 from solvyd.protocol import BuildStatusUpdate
 
 
-@pytest.mark.parametrize("duration", ["NaN", "Infinity", "-Infinity", "-1", "-1e300"])
-def test_a_duration_that_is_no_real_time_is_refused(duration: str) -> None:
+@pytest.mark.parametrize("duration", ["NaN", "Infinity", "-Infinity"])
+def test_a_duration_that_is_no_number_is_refused(duration: str) -> None:
     with pytest.raises(ValidationError):
         BuildStatusUpdate.model_validate_json(
             f'{{"status": "success", "duration_seconds": {duration}}}'

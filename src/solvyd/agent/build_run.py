@@ -287,7 +287,8 @@ def _final_update(handle: BuildHandle, result: JobResult) -> BuildStatusUpdate:
         status, message = BuildStatus.ERROR, "the agent stopped before the build finished"
     duration = None
     if result.started_at and result.completed_at:
-        duration = (result.completed_at - result.started_at).total_seconds()
+        # Wall clocks step (NTP): a negative span is no duration.
+        duration = max(0.0, (result.completed_at - result.started_at).total_seconds())
     return BuildStatusUpdate(
         status=status,
         completed_at=result.completed_at or utcnow(),

@@ -292,8 +292,10 @@ class BuildStatusUpdate(_Message):
     completed_at: datetime | None = None
     exit_code: Int32 | None = None
     error_message: str | None = None
-    # Finite and not negative: it feeds the build's record and the duration histogram.
-    duration_seconds: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
+    # A number: NaN or infinity would poison the build's record and the duration histogram.
+    # A negative one (the agent's clock stepped back) is taken as 0: the final report of a
+    # build that ran must not be refused for it.
+    duration_seconds: Annotated[float, Field(allow_inf_nan=False)] | None = None
     attempt: Attempt = None
     # With status `queued`: the worker hands back a build whose plan (read from the repository
     # after the checkout) has a step that names no image, which its executor cannot run. The

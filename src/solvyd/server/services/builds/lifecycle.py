@@ -39,7 +39,9 @@ async def finish(
     build.exit_code = exit_code
     build.error_message = error_message
     if duration_seconds is None and build.started_at is not None:
-        duration_seconds = max(0.0, (build.completed_at - build.started_at).total_seconds())
+        duration_seconds = (build.completed_at - build.started_at).total_seconds()
+    if duration_seconds is not None:
+        duration_seconds = max(0.0, duration_seconds)
     build.duration_seconds = duration_seconds
     # Every path that ends a build (the agent's report, a cancel, a lost worker, a timeout,
     # a superseded or unusable build) comes through here; counted once it has committed.
