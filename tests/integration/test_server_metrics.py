@@ -11,7 +11,7 @@ import json
 import socket
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -123,6 +123,18 @@ def json_log_lines(process: Process) -> list[dict[str, Any]]:
         if line.startswith("{"):
             lines.append(json.loads(line))
     return lines
+
+
+def wait_for_json_lines(
+    process: Process, wanted: Callable[[dict[str, Any]], bool], timeout: float = 10
+) -> list[dict[str, Any]]:
+    """The process's JSON log lines that are `wanted`, once there is one (or the time is up)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        lines = [line for line in json_log_lines(process) if wanted(line)]
+        if lines or time.monotonic() > deadline:
+            return lines
+        time.sleep(0.05)
 
 
 def test_a_build_through_the_agent_moves_the_counters(stack: Stack) -> None:
@@ -319,16 +331,9 @@ def test_request_ids_are_echoed_made_and_logged(stack: Stack) -> None:
         assert answer.headers["x-request-id"] != malformed
         assert len(answer.headers["x-request-id"]) == 32
 
-    deadline = time.monotonic() + 10
-    while True:
-        lines = [
-            line
-            for line in json_log_lines(stack.a.process)
-            if line.get("request_id") == "trace-1.a_B"
-        ]
-        if lines or time.monotonic() > deadline:
-            break
-        time.sleep(0.05)
+    lines = wait_for_json_lines(
+        stack.a.process, lambda line: line.get("request_id") == "trace-1.a_B"
+    )
     assert len(lines) == 1, lines
     access = lines[0]
     assert access["event"] == "request"
@@ -393,16 +398,9 @@ def test_the_libraries_log_lines_are_json_too(stack: Stack) -> None:
         raw.sendall(b"NOT HTTP AT ALL\r\n\r\n")
         with contextlib.suppress(OSError):
             raw.recv(1024)
-    deadline = time.monotonic() + 10
-    while True:
-        warnings = [
-            line
-            for line in json_log_lines(stack.a.process)
-            if line.get("logger") == "uvicorn.error"
-        ]
-        if warnings or time.monotonic() > deadline:
-            break
-        time.sleep(0.05)
+    warnings = wait_for_json_lines(
+        stack.a.process, lambda line: line.get("logger") == "uvicorn.error"
+    )
     assert warnings, stack.a.process.output()[-2000:]
     assert warnings[0]["level"] == "warning"
     assert "Invalid HTTP request" in warnings[0]["event"]
