@@ -130,18 +130,24 @@ def start_embedded(
 
 
 def wait_until_healthy(process: Process, url: str, timeout: float = 30.0) -> None:
+    wait_until_answering(process, f"{url}/healthz", "server", timeout)
+
+
+def wait_until_answering(process: Process, probe: str, what: str, timeout: float = 30.0) -> None:
+    """Until `probe` answers 200; killed, with its output in the error, if it exits first or
+    does not answer in time."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.popen.poll() is not None:
-            raise RuntimeError(f"server exited early:\n{process.output()}")
+            raise RuntimeError(f"{what} exited early:\n{process.output()}")
         try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+            if httpx.get(probe, timeout=1).status_code == 200:
                 return
         except httpx.TransportError:
             pass
         time.sleep(0.1)
     process.kill()
-    raise RuntimeError(f"server not healthy within {timeout}s:\n{process.output()}")
+    raise RuntimeError(f"{what} not ready within {timeout}s:\n{process.output()}")
 
 
 def start_agent(

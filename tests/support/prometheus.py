@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.processes import Process, free_port
+from tests.support.processes import Process, free_port, wait_until_answering
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
@@ -81,17 +81,5 @@ def start_prometheus(config: dict[str, Any], work_dir: Path, log_dir: Path) -> P
         )
     process = Process("prometheus", popen, log_path)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        if popen.poll() is not None:
-            raise RuntimeError(f"prometheus exited early:\n{process.output()}")
-        try:
-            if httpx.get(f"{url}/-/ready", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline:
-            process.kill()
-            raise RuntimeError(f"prometheus not ready within 30 s:\n{process.output()}")
-        time.sleep(0.1)
+    wait_until_answering(process, f"{url}/-/ready", "prometheus")
     return PrometheusProcess(process, url, httpx.Client(base_url=url, timeout=10))
