@@ -45,10 +45,9 @@ class MetricsListener:
         self._socket = socket.create_server((self.host, self.port), family=family)
 
     async def start(self) -> None:
-        """Serves on the bound socket; the app it serves must be started by then."""
+        """Serves on the socket `bind` made; the app it serves must be started by then."""
         if self._socket is None:
-            self.bind()
-        assert self._socket is not None  # noqa: S101 - bound just above
+            raise RuntimeError("MetricsListener.start before bind")
         self._task = asyncio.create_task(
             self._server.serve([self._socket]), name="metrics-listener"
         )
