@@ -201,6 +201,49 @@ class ClaimRequest(_Message):
     wait: Annotated[float, Field(ge=0, le=60)] = 30.0
 
 
+# An environment's name, as a deploy step names it and URLs carry it (/environments/{name}).
+ENVIRONMENT_NAME_PATTERN = r"^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$"
+# A Kubernetes object's name (a DNS-1123 subdomain, as the API server checks it).
+KUBERNETES_NAME_PATTERN = r"^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$"
+
+
+class KubernetesDeployTarget(_Message):
+    """The built-in deploy target: set the image of one container of a Deployment and wait
+    for its rollout. The server performs it (it holds the cluster's credentials, not the
+    agents that run hostile steps)."""
+
+    namespace: Annotated[str, Field(pattern=KUBERNETES_NAME_PATTERN, max_length=63)]
+    deployment: Annotated[str, Field(pattern=KUBERNETES_NAME_PATTERN, max_length=253)]
+    # The container whose image is set; None: the Deployment's only container.
+    container: Annotated[str, Field(pattern=KUBERNETES_NAME_PATTERN, max_length=63)] | None = None
+    # The image to roll out, the build's variables already expanded (`registry/app:${SHA}`).
+    image: Annotated[str, Field(min_length=1, max_length=1000)]
+
+
+class DeploySpec(_Message):
+    """A step that deploys (`deploy:` in the pipeline): it runs only when its environment is
+    free (one deployment at a time per environment) and, when approval is required (by the
+    step or by the environment's own setting), once a developer approved it. With
+    `kubernetes`, the server rolls the image out and the step has no commands; without, the
+    step's commands deploy and the server records the outcome."""
+
+    environment: Annotated[str, Field(pattern=ENVIRONMENT_NAME_PATTERN, max_length=63)]
+    approval: Literal["required"] | None = None
+    # `auto`: a failed rollout is rolled back to the environment's previous good version.
+    rollback: Literal["auto", "manual"] = "manual"
+    # What is deployed, as people read it: the image for `kubernetes`, else this (default:
+    # the commit).
+    version: Annotated[str, Field(max_length=1000)] | None = None
+    kubernetes: KubernetesDeployTarget | None = None
+    # How long the rollout may take before it is failed (the step's own timeout bounds the
+    # whole step, waiting for approval included).
+    rollout_timeout_seconds: Annotated[float, Field(gt=0, le=86400)] = 600.0
+
+
+# The steps an agent adds to a plan and runs through its executor like any other.
+BuiltinStep = Literal["checkout"]
+
+
 class StepSpec(_Message):
     name: str
     commands: list[str]
@@ -221,6 +264,15 @@ class StepSpec(_Message):
     # Container limits (the docker and kubernetes executors apply them).
     cpus: float | None = None
     memory_bytes: int | None = None
+    # Set by the agent, never by the server: a step the agent added to the plan (the
+    # checkout), which each executor runs with its own program (see executors/base.py).
+    builtin: BuiltinStep | None = None
+    # The values of the secrets this step named (and the checkout's credentials), set by the
+    # agent once fetched. Given to the step as env like `env`, but never serialised (nothing
+    # the agent sends carries them) and kept out of plain pod specs and container configs
+    # where the backend has a secret store (a Kubernetes Secret).
+    secret_env: dict[str, str] = Field(default_factory=dict, exclude=True, repr=False)
+    deploy: DeploySpec | None = None
 
 
 class JobSpec(_Message):
@@ -301,6 +353,10 @@ class BuildStatusUpdate(_Message):
     # after the checkout) has a step that names no image, which its executor cannot run. The
     # build then waits for a worker that runs such steps; `error_message` says which steps.
     needs_step_without_image: StrictBool = False
+    # Why a build ended `error`, for the server's retry decision (instead of matching words
+    # of `error_message`): the build or a step ran out of time, the machinery failed (the
+    # executor, the checkout, the agent's own fault), or the agent was stopped under it.
+    error_kind: Literal["timeout", "infrastructure", "agent_stopped"] | None = None
 
     @model_validator(mode="after")
     def _hand_back_flag_only_when_queued(self) -> "BuildStatusUpdate":
