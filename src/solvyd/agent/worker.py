@@ -12,6 +12,7 @@ import signal
 import socket
 from dataclasses import dataclass, field
 from pathlib import Path
+from uuid import UUID
 
 import structlog
 
@@ -22,7 +23,7 @@ from solvyd.agent.identity import WorkerTokenStore
 from solvyd.agent.metrics import AgentMetrics
 from solvyd.agent.plugins import plugin_reports
 from solvyd.agent.spool import agent_spool_dir, remove_stale_spools
-from solvyd.pipeline.executors.base import Executor
+from solvyd.pipeline.executors.base import Executor, ExecutorError
 from solvyd.protocol import (
     BuildStatus,
     BuildStatusUpdate,
@@ -102,6 +103,7 @@ class Agent:
                 self._spool_dir = agent_spool_dir(self.config.spool_root, self.config.name)
                 remove_stale_spools(self._spool_dir)
             await self._register()
+            await self._sweep_leftovers()
             heartbeat = asyncio.create_task(self._heartbeat_loop(), name="heartbeat")
             claimer = asyncio.create_task(self._claim_loop(), name="claim")
             await self._stopping.wait()
@@ -114,6 +116,7 @@ class Agent:
                 await heartbeat
         finally:
             await self.client.aclose()
+            await self.executor.aclose()
         log.info("agent stopped")
 
     async def _register(self) -> None:
@@ -152,6 +155,17 @@ class Agent:
             runs_steps_without_image=self.executor.runs_steps_without_image,
             concurrency=self.config.concurrency,
         )
+
+    async def _sweep_leftovers(self) -> None:
+        """Free what an earlier life of this agent left running (a crash leaves pods of
+        builds nobody holds any more). A failure is logged: builds can still run."""
+        try:
+            removed = await self.executor.sweep_leftovers({UUID(b) for b in self.builds})
+        except ExecutorError as exc:
+            log.warning("cannot sweep leftovers of earlier builds", error=str(exc))
+            return
+        if removed:
+            log.info("removed leftovers of builds this agent no longer holds", removed=removed)
 
     async def _heartbeat_loop(self) -> None:
         while True:

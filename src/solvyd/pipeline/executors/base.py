@@ -37,13 +37,21 @@ exit code. Executors know nothing of HTTP, the database or where secrets are sto
 """
 
 import abc
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
+from dataclasses import dataclass
+from uuid import UUID
 
 from solvyd.protocol.messages import JobSpec, StepSpec
 
 
 class ExecutorError(Exception):
     """The infrastructure failed; the build ends as ``error`` with this message."""
+
+
+@dataclass(frozen=True)
+class WorkspaceFile:
+    path: str  # relative POSIX path inside the workspace
+    size: int  # bytes
 
 
 class Executor(abc.ABC):
@@ -116,3 +124,22 @@ class Executor(abc.ABC):
 
         Always called, once the steps are over. Idempotent, and safe if ``setup_job`` failed,
         was cancelled or was never called."""
+
+    async def list_workspace(self, job: JobSpec) -> list[WorkspaceFile]:
+        """The workspace's regular files (no symlinks followed, nothing outside it)."""
+        raise ExecutorError(f"the {self.name} executor cannot list a workspace")
+
+    def read_workspace_file(self, job: JobSpec, path: str) -> AsyncIterator[bytes]:
+        """One listed file's bytes in chunks; ExecutorError when it cannot be read."""
+        raise ExecutorError(f"the {self.name} executor cannot read a workspace")
+
+    async def aclose(self) -> None:
+        """Free what the executor holds across builds (a connection to a cluster); the agent
+        calls it when it stops. Nothing by default."""
+        return
+
+    async def sweep_leftovers(self, held_builds: Collection[UUID]) -> int:
+        """Remove what builds this agent no longer holds left behind (pods of an agent that
+        crashed); how many things were removed. The agent calls it once at start-up. Backends
+        whose builds die with the agent have nothing to sweep."""
+        return 0
