@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from tests.support.docker_engine import TEST_IMAGE, require_docker
+from tests.support.kube_fake.executor import kube_backend
 
 from solvyd.pipeline.executors import Executor, ExecutorError, create_executor
 from solvyd.protocol import JobSpec, StepSpec
@@ -40,6 +41,17 @@ SCRIPTS: dict[str, dict[str, list[str]]] = {
             'echo "SOLVYD_WORKSPACE=$SOLVYD_WORKSPACE"',
         ],
     },
+    "kubernetes": {
+        "two_lines": ["echo one", "echo two"],
+        "exit_3": ["echo before", "exit 3", "echo never"],
+        "sleep_long": ["echo sleeping", "sleep 300"],
+        "show_env": [
+            'echo "JOB_VAR=$JOB_VAR"',
+            'echo "SHARED=$SHARED"',
+            'echo "SOLVYD_STEP_NAME=$SOLVYD_STEP_NAME"',
+            'echo "SOLVYD_WORKSPACE=$SOLVYD_WORKSPACE"',
+        ],
+    },
     "fake": {
         "two_lines": ["echo one", "echo two"],
         "exit_3": ["echo before", "exit 3", "echo never"],
@@ -49,9 +61,12 @@ SCRIPTS: dict[str, dict[str, list[str]]] = {
 }
 BACKENDS = list(SCRIPTS)
 # What a backend needs on every step (a container backend: an image).
-STEP_FIELDS: dict[str, dict[str, object]] = {"docker": {"image": TEST_IMAGE}}
+STEP_FIELDS: dict[str, dict[str, object]] = {
+    "docker": {"image": TEST_IMAGE},
+    "kubernetes": {"image": TEST_IMAGE},
+}
 # Where the steps see their workspace, when not at ``workspace(job)`` (a container's mount).
-STEP_WORKSPACE: dict[str, str] = {"docker": "/workspace"}
+STEP_WORKSPACE: dict[str, str] = {"docker": "/workspace", "kubernetes": "/workspace"}
 
 
 @dataclass
@@ -66,11 +81,17 @@ class Backend:
 
 
 @pytest.fixture(params=BACKENDS)
-def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
+async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Backend]:
     name: str = request.param
-    if name == "docker":
-        require_docker()
-    return Backend(name, create_executor(name, tmp_path / "work"), SCRIPTS[name])
+    if name in ("docker", "kubernetes"):
+        require_docker()  # the fake cluster's kubelet runs the pods' containers in Docker
+    if name == "kubernetes":
+        # An HTTP fake of the Kubernetes API (tests/support/kube_fake), reached through a
+        # kubeconfig, with a kubelet that runs the pods' containers as Docker containers.
+        async with kube_backend(tmp_path) as kube:
+            yield Backend(name, kube.executor, SCRIPTS[name])
+        return
+    yield Backend(name, create_executor(name, tmp_path / "work"), SCRIPTS[name])
 
 
 def make_job(*steps: StepSpec, env: dict[str, str] | None = None) -> JobSpec:

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from solvyd.pipeline.executors.base import Executor
+from solvyd.pipeline.executors.kube_settings import KubernetesSettings
 
 
 @dataclass(frozen=True)
@@ -17,6 +18,8 @@ class ExecutorOptions:
     hidden_paths: tuple[Path, ...] = ()
     default_image: str | None = None
     env_passthrough: tuple[str, ...] = ()
+    # The kubernetes executor's settings (its default image included); None: the defaults.
+    kubernetes: KubernetesSettings | None = None
 
 
 # A backend's constructor: the root under which builds get their workspaces, and the options.
