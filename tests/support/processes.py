@@ -129,11 +129,18 @@ def start_embedded(
     return process, url
 
 
-def wait_until_healthy(process: Process, url: str, timeout: float = 30.0) -> None:
+# A server that exits is reported at once; the wait only bounds a slow start on a busy machine
+# (two test processes on two cores).
+START_TIMEOUT_SECONDS = 60.0
+
+
+def wait_until_healthy(process: Process, url: str, timeout: float = START_TIMEOUT_SECONDS) -> None:
     wait_until_answering(process, f"{url}/healthz", "server", timeout)
 
 
-def wait_until_answering(process: Process, probe: str, what: str, timeout: float = 30.0) -> None:
+def wait_until_answering(
+    process: Process, probe: str, what: str, timeout: float = START_TIMEOUT_SECONDS
+) -> None:
     """Until `probe` answers 200; killed, with its output in the error, if it exits first or
     does not answer in time."""
     deadline = time.monotonic() + timeout
