@@ -282,9 +282,10 @@ def _final_update(handle: BuildHandle, result: JobResult) -> BuildStatusUpdate:
             needs_step_without_image=True,
             error_message=handle.handed_back,
         )
-    status, message = result.status, result.error_message
+    status, message, kind = result.status, result.error_message, result.error_kind
     if status is BuildStatus.CANCELLED and handle.stopped_by_agent:
         status, message = BuildStatus.ERROR, "the agent stopped before the build finished"
+        kind = "agent_stopped"
     duration = None
     if result.started_at and result.completed_at:
         # Wall clocks step (NTP): a negative span is no duration.
@@ -294,6 +295,7 @@ def _final_update(handle: BuildHandle, result: JobResult) -> BuildStatusUpdate:
         completed_at=result.completed_at or utcnow(),
         exit_code=result.exit_code,
         error_message=message,
+        error_kind=kind,
         duration_seconds=duration,
     )
 

@@ -226,6 +226,7 @@ class Agent:
                     BuildStatusUpdate(
                         status=BuildStatus.ERROR,
                         error_message="the agent failed running the build",
+                        error_kind="infrastructure",
                         attempt=handle.spec.attempt,
                     ),
                 )
