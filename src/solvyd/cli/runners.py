@@ -293,6 +293,7 @@ def agent(
 
     from solvyd.agent.client import Rejected
     from solvyd.agent.metrics import MetricsListener
+    from solvyd.agent.supervision import LoopDied
 
     listener = None
     if metrics_port is not None:
@@ -309,6 +310,9 @@ def agent(
         asyncio.run(main())
     except Rejected as exc:
         raise CliError(f"the server refused this agent: {exc.message}") from exc
+    except LoopDied:
+        # The agent logged which loop died and why; its builds were stopped and reported.
+        raise typer.Exit(1) from None
     finally:
         if listener is not None:
             listener.stop()
@@ -408,12 +412,18 @@ def up(
         stop = asyncio.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        await stop.wait()
+        stopped = asyncio.create_task(stop.wait())
+        # The agent ends on its own only when one of its loops died: no build would run, so
+        # the whole process stops (non-zero) rather than serve a queue nobody takes.
+        await asyncio.wait({stopped, agent_task}, return_when=asyncio.FIRST_COMPLETED)
+        stopped.cancel()
         worker.request_stop()
         worker.config.stop_grace_seconds = 5
         with contextlib.suppress(Exception):
             await asyncio.wait_for(agent_task, 30)
         http_server.should_exit = True
         await serving
+        if worker.died is not None:
+            raise typer.Exit(1)
 
     asyncio.run(main())
