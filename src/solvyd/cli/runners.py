@@ -354,6 +354,7 @@ def up(
     passthrough = env_passthrough_names(env_passthrough)
     refuse_server_credentials(passthrough)
     settings = ServerSettings()
+    from solvyd.agent.supervision import describe
     from solvyd.server.app import create_app
     from solvyd.server.data_dir import private_umask, sqlite_file, sqlite_files
 
@@ -413,9 +414,11 @@ def up(
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         stopped = asyncio.create_task(stop.wait())
-        # The agent ends on its own only when one of its loops died: no build would run, so
-        # the whole process stops (non-zero) rather than serve a queue nobody takes.
+        # The agent ends on its own only when it failed (a loop of it died, it could not
+        # register): no build would run, so the whole process stops, non-zero, rather than
+        # serve a queue nobody takes.
         await asyncio.wait({stopped, agent_task}, return_when=asyncio.FIRST_COMPLETED)
+        agent_failed = agent_task.done()
         stopped.cancel()
         worker.request_stop()
         worker.config.stop_grace_seconds = 5
@@ -423,7 +426,10 @@ def up(
             await asyncio.wait_for(agent_task, 30)
         http_server.should_exit = True
         await serving
-        if worker.died is not None:
+        if agent_failed:
+            error = None if agent_task.cancelled() else agent_task.exception()
+            if worker.died is None and error is not None:
+                raise CliError(f"the embedded agent stopped: {describe(error)}")
             raise typer.Exit(1)
 
     asyncio.run(main())
