@@ -19,6 +19,7 @@ from solvyd.agent.client import Rejected, ServerClient, ServerUnavailable, with_
 from solvyd.agent.metrics import AgentMetrics
 from solvyd.agent.repo_pipeline import plan_from_repository
 from solvyd.agent.reporter import BuildReporter
+from solvyd.agent.supervision import LoopDied, supervised
 from solvyd.pipeline.executors.base import Executor, ExecutorError
 from solvyd.pipeline.runtime import JobResult, StepResult, run_job, step_dependencies
 from solvyd.protocol import (
@@ -275,6 +276,21 @@ async def _watch_for_cancel(client: ServerClient, handle: BuildHandle) -> None:
             return
 
 
+def _died(task: "asyncio.Task[None]") -> LoopDied | None:
+    """How a supervised task died, if it did."""
+    if not task.done() or task.cancelled():
+        return None
+    error = task.exception()
+    return error if isinstance(error, LoopDied) else None
+
+
+def _stop_if_died(watcher: "asyncio.Task[None]", handle: BuildHandle) -> None:
+    """A build deaf to its cancel must not run on: it stops now (the agent stops after it,
+    when `run_build` raises the watcher's `LoopDied`)."""
+    if _died(watcher) is not None:
+        handle.stop(by_agent=True)
+
+
 def _final_update(handle: BuildHandle, result: JobResult) -> BuildStatusUpdate:
     if handle.handed_back is not None and result.status is BuildStatus.ERROR:
         return BuildStatusUpdate(
@@ -282,9 +298,10 @@ def _final_update(handle: BuildHandle, result: JobResult) -> BuildStatusUpdate:
             needs_step_without_image=True,
             error_message=handle.handed_back,
         )
-    status, message = result.status, result.error_message
+    status, message, kind = result.status, result.error_message, result.error_kind
     if status is BuildStatus.CANCELLED and handle.stopped_by_agent:
         status, message = BuildStatus.ERROR, "the agent stopped before the build finished"
+        kind = "agent_stopped"
     duration = None
     if result.started_at and result.completed_at:
         # Wall clocks step (NTP): a negative span is no duration.
@@ -294,6 +311,7 @@ def _final_update(handle: BuildHandle, result: JobResult) -> BuildStatusUpdate:
         completed_at=result.completed_at or utcnow(),
         exit_code=result.exit_code,
         error_message=message,
+        error_kind=kind,
         duration_seconds=duration,
     )
 
@@ -334,7 +352,10 @@ async def run_build(
         metrics=metrics,
     )
     reporter.start()
-    watcher = asyncio.create_task(_watch_for_cancel(client, handle), name="cancel-watcher")
+    watcher = asyncio.create_task(
+        supervised("cancel watcher", _watch_for_cancel(client, handle)), name="cancel-watcher"
+    )
+    watcher.add_done_callback(lambda task: _stop_if_died(task, handle))
     workspace = Path(executor.workspace(spec))
     artifacts = ArtifactUploader(
         client, spec, workspace, reporter.log_line, handle.cancel, mask=reporter.masked
@@ -353,10 +374,13 @@ async def run_build(
         )
     finally:
         watcher.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
+        with contextlib.suppress(asyncio.CancelledError, LoopDied):
             await watcher
     final = _final_update(handle, result)
     metrics.build_finished(final.status, executor_failed=result.executor_failed)
     # Shielded: the final report must go out even if the agent is being cancelled.
     delivered = await asyncio.shield(reporter.finish(final, FINAL_REPORT_DEADLINE_SECONDS))
     bound.info("build finished", status=final.status, exit_code=final.exit_code, reported=delivered)
+    died = _died(watcher)
+    if died is not None:
+        raise died  # only now: the build's own result is reported first

@@ -72,6 +72,10 @@ class ServerClient:
     async def aclose(self) -> None:
         await self._http.aclose()
 
+    def credentials(self) -> list[str]:
+        """The tokens it holds, to mask out of anything the agent logs."""
+        return [token for token in (self._registration_token, self._worker_token) if token]
+
     async def _request(
         self,
         method: str,

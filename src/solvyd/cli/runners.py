@@ -293,6 +293,7 @@ def agent(
 
     from solvyd.agent.client import Rejected
     from solvyd.agent.metrics import MetricsListener
+    from solvyd.agent.supervision import LoopDied
 
     listener = None
     if metrics_port is not None:
@@ -309,6 +310,9 @@ def agent(
         asyncio.run(main())
     except Rejected as exc:
         raise CliError(f"the server refused this agent: {exc.message}") from exc
+    except LoopDied:
+        # The agent logged which loop died and why; its builds were stopped and reported.
+        raise typer.Exit(1) from None
     finally:
         if listener is not None:
             listener.stop()
@@ -350,6 +354,7 @@ def up(
     passthrough = env_passthrough_names(env_passthrough)
     refuse_server_credentials(passthrough)
     settings = ServerSettings()
+    from solvyd.agent.supervision import describe
     from solvyd.server.app import create_app
     from solvyd.server.data_dir import private_umask, sqlite_file, sqlite_files
 
@@ -408,12 +413,23 @@ def up(
         stop = asyncio.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        await stop.wait()
+        stopped = asyncio.create_task(stop.wait())
+        # The agent ends on its own only when it failed (a loop of it died, it could not
+        # register): no build would run, so the whole process stops, non-zero, rather than
+        # serve a queue nobody takes.
+        await asyncio.wait({stopped, agent_task}, return_when=asyncio.FIRST_COMPLETED)
+        agent_failed = agent_task.done()
+        stopped.cancel()
         worker.request_stop()
         worker.config.stop_grace_seconds = 5
         with contextlib.suppress(Exception):
             await asyncio.wait_for(agent_task, 30)
         http_server.should_exit = True
         await serving
+        if agent_failed:
+            error = None if agent_task.cancelled() else agent_task.exception()
+            if worker.died is None and error is not None:
+                raise CliError(f"the embedded agent stopped: {describe(error)}")
+            raise typer.Exit(1)
 
     asyncio.run(main())
