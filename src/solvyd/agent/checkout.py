@@ -206,9 +206,7 @@ async def read_file_at_commit(
             git, url, shown = session.git, session.url, session.shown
             emit(f"$ reading {path} from {shown}" + _target(spec))
             await git.run(["init", "--quiet", "--bare", "."], "initialising a scratch repository")
-            await git.run(
-                ["remote", "add", "--end-of-options", "origin", url], "adding the remote"
-            )
+            await git.run(["remote", "add", "--end-of-options", "origin", url], "adding the remote")
             if spec.commit_sha:
                 ref = await _fetch_commit(git, spec.commit_sha, shown, spec, session.fork)
             else:
@@ -229,9 +227,7 @@ async def read_file_at_commit(
             # `path` is the job's (a relative path the server checked); `sha:path` is one
             # argument git reads as an object name, never as an option.
             try:
-                size = int(
-                    (await git.run(["cat-file", "-s", f"{sha}:{path}"], "")).strip() or "0"
-                )
+                size = int((await git.run(["cat-file", "-s", f"{sha}:{path}"], "")).strip() or "0")
             except _GitFailed:
                 return sha, None
             if size > max_bytes:

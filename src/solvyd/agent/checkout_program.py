@@ -68,7 +68,13 @@ def commit_from_line(line: str) -> str | None:
 
 
 def _say(text: str) -> None:
-    print(text, flush=True)
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
+def _complain(text: str) -> None:
+    sys.stderr.write(text + "\n")
+    sys.stderr.flush()
 
 
 async def _run(request: CheckoutRequest, credentials: GitCredentials | None) -> str:
@@ -90,11 +96,11 @@ def main() -> int:
         sha = asyncio.run(_run(request, credentials))
     except ValidationError as exc:
         reason = f"{REQUEST_ENV} is not a valid checkout request: {exc.errors()[0]['msg']}"
-        print(reason, file=sys.stderr, flush=True)
+        _complain(reason)
         return 2
     except CheckoutError as exc:
         # One line per line of the reason; the last is the one the build's error shows.
-        print(str(exc), file=sys.stderr, flush=True)
+        _complain(str(exc))
         return 1
     _say(f"{RESULT_PREFIX}{sha}")
     return 0

@@ -101,9 +101,7 @@ def decode_pipeline(pipeline_path: str, content: bytes | None) -> str:
         raise RepoPipelineError(f"cannot read the pipeline file {pipeline_path}: {exc}") from exc
 
 
-def plan_from_text(
-    spec: JobSpec, text: str, commit_sha: str | None
-) -> tuple[JobSpec, list[str]]:
+def plan_from_text(spec: JobSpec, text: str, commit_sha: str | None) -> tuple[JobSpec, list[str]]:
     """Parse and plan ``text``, the content of ``spec.pipeline_path`` at ``commit_sha``, for
     this build: the plan, which keeps ``pipeline_path``, the attempt and the event that
     triggered the build, and the file's warnings as lines for the build's log."""

@@ -35,7 +35,8 @@ Builtin steps: a step with ``builtin`` set was added by the agent, not written b
 the backend runs its own program for it instead of ``commands``. The one kind is
 ``"checkout"``: ``python -m solvyd.agent.checkout_program`` with the workspace as its working
 directory (on the host for ``local``; in a container of the executor's checkout image for the
-container backends, which has python, solvyd and git). Its env is made as any step's; the
+container backends, which has python, solvyd and git). Its env is ``step.env`` and
+``step.secret_env`` over the backend's own (never ``job.env``, which is the pipeline's); the
 program reads ``SOLVYD_CHECKOUT`` and ``SOLVYD_CHECKOUT_CREDENTIALS`` from it and prints as its
 last line ``solvyd-checkout: commit <sha>``.
 
@@ -106,8 +107,9 @@ class Executor(abc.ABC):
 
         The step sees ``job.env``, then ``step.env`` on top, then ``step.secret_env``, then
         ``SOLVYD_STEP_NAME`` and ``SOLVYD_WORKSPACE`` (where the step sees its workspace). A
-        step with ``builtin`` runs the backend's program for it (see the module docstring). Starting a step twice is an error (``ExecutorError``). If this
-        call is cancelled, ``destroy_step`` still frees whatever it had begun."""
+        step with ``builtin`` runs the backend's program for it (see the module docstring);
+        the job's env is not its. Starting a step twice is an error (``ExecutorError``). If
+        this call is cancelled, ``destroy_step`` still frees whatever it had begun."""
 
     @abc.abstractmethod
     def stream_output(self, job: JobSpec, step: StepSpec) -> AsyncIterator[str]:

@@ -23,11 +23,11 @@ import json
 import os
 import threading
 import weakref
-from urllib.parse import unquote, urlsplit
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import unquote, urlsplit
 from uuid import UUID
 
 import docker
@@ -301,7 +301,9 @@ class DockerExecutor(Executor):
         if not step.image and step.builtin is None:
             state.notes.append(f"Using the agent's default image {image} (the step names none)")
         self._ensure_image(client, image, state)
-        binds = {self.workspace(job): {"bind": CONTAINER_WORKSPACE, "mode": "rw"}}
+        binds: dict[str, Mapping[str, str]] = {
+            self.workspace(job): {"bind": CONTAINER_WORKSPACE, "mode": "rw"}
+        }
         if step.builtin == "checkout":
             env = dict(step.env)
             entrypoint, command = ["python", "-m", CHECKOUT_MODULE], []
