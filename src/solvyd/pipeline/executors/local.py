@@ -25,6 +25,7 @@ from uuid import UUID
 
 import structlog
 
+import solvyd
 from solvyd.pipeline.executors.base import CHECKOUT_MODULE, Executor, ExecutorError, WorkspaceFile
 from solvyd.pipeline.executors.host_env import inherited_env, passthrough_env
 from solvyd.pipeline.executors.lines import LineSplitter
@@ -48,6 +49,7 @@ _DIE_WITH_AGENT = (
 )
 # A builtin checkout step: the agent's Python (``$0``) runs the checkout program.
 _RUN_CHECKOUT = f'exec "$0" -m {CHECKOUT_MODULE}\n'
+_AGENT_PACKAGE_ROOT = str(Path(solvyd.__file__).resolve().parents[1])
 log = structlog.get_logger(__name__)
 
 
@@ -189,6 +191,11 @@ class LocalExecutor(Executor):
             # steps: outside the sandbox (it needs the network and the agent's Python), with
             # the agent's environment, and dying with the agent like a bare step.
             env = dict(os.environ)
+            # This agent's own solvyd, wherever it was imported from (a relative
+            # PYTHONPATH would not reach it from the workspace).
+            env["PYTHONPATH"] = os.pathsep.join(
+                [_AGENT_PACKAGE_ROOT, *filter(None, [os.environ.get("PYTHONPATH")])]
+            )
             argv = [self._sh, "-c", _DIE_WITH_AGENT + _RUN_CHECKOUT, sys.executable]
             sandbox = None
         elif sandbox is not None:
