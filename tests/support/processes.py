@@ -186,6 +186,13 @@ def start_agent(
         str(work_dir),
     ]
     env: dict[str, str] = dict(extra_env or {})
+    if executor == "docker" and "SOLVYD_CHECKOUT_IMAGE" not in env:
+        # Its checkout step runs in Solvyd's own image: the one the tests build.
+        from tests.support.docker_engine import CHECKOUT_IMAGE, IN_CI, require_checkout_image
+
+        env["SOLVYD_CHECKOUT_IMAGE"] = CHECKOUT_IMAGE
+        if IN_CI:
+            require_checkout_image()
     if token_via == "env":
         env["SOLVYD_AGENT_TOKEN"] = AGENT_TOKEN
     elif token_via == "file":

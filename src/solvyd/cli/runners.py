@@ -147,6 +147,7 @@ def _make_agent(
     hidden_paths: tuple[Path, ...] = (),
     default_image: str | None = None,
     env_passthrough: tuple[str, ...] = (),
+    checkout_image: str | None = None,
 ) -> "Agent":
     from solvyd.agent.worker import Agent, AgentConfig
     from solvyd.pipeline.executors.base import ExecutorError
@@ -172,6 +173,7 @@ def _make_agent(
             hidden_paths=hidden_paths,
             default_image=default_image,
             env_passthrough=env_passthrough,
+            checkout_image=checkout_image,
         )
     except ExecutorError as exc:
         raise CliError(str(exc)) from None
@@ -245,6 +247,13 @@ def agent(
         help="Docker executor: the image of steps that name none. Without it this agent "
         "claims only builds whose every step names an image.",
     ),
+    checkout_image: str | None = typer.Option(
+        None,
+        "--checkout-image",
+        envvar="SOLVYD_CHECKOUT_IMAGE",
+        help="Docker executor: the image the repository checkout runs in (Solvyd's own image, "
+        "with python, solvyd and git; default solvyd:latest).",
+    ),
     env_passthrough: str = env_passthrough_option(),
     metrics_port: int | None = typer.Option(
         None,
@@ -280,6 +289,7 @@ def agent(
         tuple(hidden),
         env_passthrough=passthrough,
         default_image=(default_image or "").strip() or None,
+        checkout_image=(checkout_image or "").strip() or None,
     )
     # An agent advertises its executor: it must not register one that cannot run steps.
     problem = asyncio.run(worker.executor.check_available())

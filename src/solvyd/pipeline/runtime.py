@@ -14,6 +14,11 @@ else ``success``; ``cancelled`` when cancelled. An ``error`` says why in
 ``JobResult.error_kind``: ``timeout`` when a step or the build ran out of time,
 ``infrastructure`` when the executor, the preparation or the runtime itself failed.
 
+The plan is final when the run starts: the runtime plans nothing (the agent read the
+repository's pipeline and added the checkout step before). A builtin step (``StepSpec.builtin``,
+the checkout) that exits non-zero is an ``error``, not a ``failure``: the machinery failed, not
+the user's commands; its last output line (the program's reason) is the error's message.
+
 Timeouts and cancellation work the same way: the waiting side notices (the step's own
 ``timeout_seconds``, the job's for the whole run, or the ``cancel`` event) and calls
 ``destroy_step``, which makes the executor end the step. Every wait here is bounded, and an
@@ -61,7 +66,7 @@ class JobResult:
     completed_at: datetime
     steps: dict[str, StepResult] = field(default_factory=dict)
     # The executor itself faulted (setting up the build, or running or reading a step), as
-    # opposed to a timeout, a cancel or the preparation hook failing: the agent counts these.
+    # opposed to a timeout, a cancel or a step's own failure: the agent counts these.
     executor_failed: bool = False
     # With status ``error``: why, for the server's retry decision (``BuildStatusUpdate``).
     error_kind: ErrorKind | None = None
@@ -86,7 +91,7 @@ class RuntimeLimits:
     teardown_seconds: float = 120.0  # teardown_job
     output_drain_seconds: float = 30.0  # for the output to be delivered once a step ended
     observer_seconds: float = 30.0  # one observer call
-    after_steps_seconds: float = 600.0  # the after_steps hook
+    after_steps_seconds: float = 600.0  # the after_steps hook (artifacts)
 
 
 class _Stop(enum.Enum):
@@ -112,20 +117,16 @@ async def run_job(
     cancel: asyncio.Event,
     *,
     limits: RuntimeLimits | None = None,
-    before_steps: Callable[[], Awaitable[JobSpec | None]] | None = None,
     after_steps: Callable[[BuildStatus], Awaitable[None]] | None = None,
 ) -> JobResult:
     """Run the build and return how it ended; only the caller's own task cancellation escapes.
 
-    ``before_steps`` runs after ``setup_job`` and before the first step (e.g. to check out the
-    sources into ``executor.workspace(job)``); if it raises, the build ends as ``error``. If it
-    returns a JobSpec (the same build, planned from the repository's pipeline file), its steps
-    and timeout replace the ones given.
-    ``after_steps`` runs after the last step and before ``teardown_job`` (e.g. to collect
-    artifacts); its failures are logged and do not change the result.
+    ``after_steps`` runs after the last step and before ``teardown_job``, while the workspace
+    still exists (the agent collects artifacts there, through ``Executor.list_workspace`` and
+    ``read_workspace_file``); its failures are logged and do not change the result.
     """
     run = _JobRun(job, executor, _SafeObserver(observer, limits or RuntimeLimits()), cancel)
-    return await run.execute(before_steps, after_steps)
+    return await run.execute(after_steps)
 
 
 class _JobRun:
@@ -141,15 +142,15 @@ class _JobRun:
         self.job_deadline = _deadline(self.loop, job.timeout_seconds)
         self.results: dict[str, StepResult] = {}
         self.executor_failed = False
+        # The last output line of each builtin step: its reason, should it fail.
+        self._last_lines: dict[str, str] = {}
 
     async def execute(
-        self,
-        before_steps: Callable[[], Awaitable[JobSpec | None]] | None,
-        after_steps: Callable[[BuildStatus], Awaitable[None]] | None,
+        self, after_steps: Callable[[BuildStatus], Awaitable[None]] | None
     ) -> JobResult:
         started_at = utcnow()
         try:
-            status, exit_code, message, kind = await self._prepare_and_run_steps(before_steps)
+            status, exit_code, message, kind = await self._set_up_and_run_steps()
             await self._finish_unreported(
                 StepStatus.CANCELLED if status is BuildStatus.CANCELLED else StepStatus.SKIPPED
             )
@@ -175,27 +176,13 @@ class _JobRun:
             error_kind=kind if status is BuildStatus.ERROR else None,
         )
 
-    async def _prepare_and_run_steps(
-        self, before_steps: Callable[[], Awaitable[JobSpec | None]] | None
-    ) -> _Ending:
+    async def _set_up_and_run_steps(self) -> _Ending:
         try:
-            try:
-                await self._interruptible(self.executor.setup_job(self.job), None)
-            except ExecutorError:
-                self.executor_failed = True
-                raise
-            if before_steps is not None:
-                try:
-                    planned = await self._interruptible(before_steps(), None)
-                    if planned is not None:
-                        self._replan(planned)
-                except (_Interrupted, ExecutorError):
-                    raise
-                except Exception as exc:
-                    raise ExecutorError(f"preparing the build failed: {exc}") from exc
+            await self._interruptible(self.executor.setup_job(self.job), None)
         except _Interrupted as interrupted:
             return self._stopped_build(interrupted.stop, None)
         except ExecutorError as exc:
+            self.executor_failed = True
             message = str(exc) or "the executor failed to set up the build"
             return BuildStatus.ERROR, None, message, "infrastructure"
 
@@ -282,12 +269,6 @@ class _JobRun:
         await self._report(step, result)
         return result
 
-    def _replan(self, planned: JobSpec) -> None:
-        if planned.build_id != self.job.build_id:
-            raise ExecutorError("before_steps returned the plan of another build")
-        self.job = planned
-        self.job_deadline = _deadline(self.loop, planned.timeout_seconds)
-
     async def _run_step(self, step: StepSpec) -> StepResult:
         started_at = utcnow()
         await self.observer.step_started(step, started_at)
@@ -325,6 +306,12 @@ class _JobRun:
             if pump is not None and not pump.done():
                 pump.cancel()
                 await _settle(pump, _STOPPED_DRAIN_SECONDS)
+        if exit_code != 0 and step.builtin is not None:
+            reason = self._last_lines.get(step.name)
+            message = reason or f"step '{step.name}' failed with exit code {exit_code}"
+            return StepResult(
+                StepStatus.ERROR, exit_code, message, started_at, utcnow(), "infrastructure"
+            )
         status = StepStatus.SUCCESS if exit_code == 0 else StepStatus.FAILURE
         return StepResult(status, exit_code, None, started_at, utcnow())
 
@@ -332,6 +319,9 @@ class _JobRun:
         lines: AsyncIterator[str] = self.executor.stream_output(self.job, step)
         try:
             async for line in lines:
+                # A "$ ..." line echoes what runs next: never the reason of a failure.
+                if step.builtin is not None and line.strip() and not line.startswith("$ "):
+                    self._last_lines[step.name] = line
                 await self.observer.step_output(step, line)
         finally:
             close: Callable[[], Awaitable[Any]] | None = getattr(lines, "aclose", None)

@@ -285,38 +285,34 @@ async def test_a_failing_observer_does_not_stop_the_build(caplog: pytest.LogCapt
     assert len(failures) == 3  # once per kind of call, not once per line
 
 
-async def test_hooks_run_around_the_steps() -> None:
+async def test_after_steps_runs_after_the_last_step_and_before_teardown() -> None:
     executor = FakeExecutor()
     job = make_job(StepSpec(name="a", commands=["echo a"]))
     seen: list[str] = []
 
-    async def before() -> None:
-        seen.append(f"before, after {executor.calls_for(job)}")
-
     async def after(status: BuildStatus) -> None:
-        seen.append(f"after: {status}")
+        seen.append(f"after: {status}, after {executor.calls_for(job)[-1]}")
 
-    result = await run_job(
-        job, executor, Recorder(), asyncio.Event(), before_steps=before, after_steps=after
-    )
+    result = await run_job(job, executor, Recorder(), asyncio.Event(), after_steps=after)
     assert result.status is BuildStatus.SUCCESS
-    assert seen == ["before, after ['setup_job']", "after: success"]
+    assert seen == ["after: success, after destroy_step:a"]
+    assert executor.calls_for(job)[-1] == "teardown_job"
 
 
-async def test_a_failing_before_steps_hook_errors_the_build() -> None:
+async def test_a_failing_builtin_step_errors_the_build_with_its_last_line() -> None:
     executor = FakeExecutor()
-    job = make_job(StepSpec(name="a", commands=["echo a"]))
-
-    async def clone() -> None:
-        raise OSError("git clone failed: repository not found")
-
-    result = await run_job(job, executor, Recorder(), asyncio.Event(), before_steps=clone)
-    assert result.status is BuildStatus.ERROR
-    assert result.error_message == (
-        "preparing the build failed: git clone failed: repository not found"
+    checkout = StepSpec(
+        name="checkout",
+        builtin="checkout",
+        commands=["echo cloning", "echo fatal: repository not found", "exit 1"],
     )
+    job = make_job(checkout, StepSpec(name="a", commands=["echo a"]))
+    result = await run_job(job, executor, Recorder(), asyncio.Event())
+    assert result.status is BuildStatus.ERROR
+    assert result.error_message == "fatal: repository not found"
+    assert result.steps["checkout"].status is StepStatus.ERROR
+    assert result.steps["a"].status is StepStatus.SKIPPED
     assert not result.executor_failed
-    assert executor.calls_for(job) == ["setup_job", "teardown_job"]
 
 
 async def test_an_error_says_its_kind_for_the_retry_decision(setup: Setup) -> None:
@@ -359,17 +355,16 @@ async def test_an_executor_fault_is_an_infrastructure_error(tmp_path: Path) -> N
     local_fault = await run(make_job(StepSpec(name="a", commands=["echo a"])), local)
     assert (local_fault.status, local_fault.error_kind) == (BuildStatus.ERROR, "infrastructure")
 
-    async def clone() -> None:
-        raise OSError("git clone failed: repository not found")
-
-    preparation = await run_job(
-        make_job(StepSpec(name="a", commands=["echo a"])),
-        FakeExecutor(),
-        Recorder(),
-        asyncio.Event(),
-        before_steps=clone,
+    checkout = StepSpec(
+        name="checkout", builtin="checkout", commands=["echo fatal: not found", "exit 1"]
     )
-    assert (preparation.status, preparation.error_kind) == (BuildStatus.ERROR, "infrastructure")
+    failed_checkout = await run(
+        make_job(checkout, StepSpec(name="a", commands=["echo a"])), executor
+    )
+    assert (failed_checkout.status, failed_checkout.error_kind) == (
+        BuildStatus.ERROR,
+        "infrastructure",
+    )
 
 
 async def test_a_cancelled_build_has_no_error_kind() -> None:

@@ -19,7 +19,10 @@ def solvyd_executors() -> dict[str, ExecutorFactory]:
             env_passthrough=options.env_passthrough,
         ),
         "docker": lambda root, options: DockerExecutor(
-            root, default_image=options.default_image, env_passthrough=options.env_passthrough
+            root,
+            default_image=options.default_image,
+            env_passthrough=options.env_passthrough,
+            checkout_image=options.checkout_image,
         ),
         # Scripted, for tests of the runtime and the agent; never picked by itself
         # (registry.TEST_ONLY).

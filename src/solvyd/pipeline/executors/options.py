@@ -17,6 +17,9 @@ class ExecutorOptions:
     hidden_paths: tuple[Path, ...] = ()
     default_image: str | None = None
     env_passthrough: tuple[str, ...] = ()
+    # The image the container backends run the builtin checkout step in (--checkout-image);
+    # None: the backend's default. The local executor runs the agent's own Python instead.
+    checkout_image: str | None = None
 
 
 # A backend's constructor: the root under which builds get their workspaces, and the options.

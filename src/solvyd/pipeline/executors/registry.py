@@ -35,10 +35,11 @@ def create_executor(
     hidden_paths: tuple[Path, ...] = (),
     default_image: str | None = None,
     env_passthrough: tuple[str, ...] = (),
+    checkout_image: str | None = None,
 ) -> Executor:
     """A new executor whose builds get their workspaces under ``work_root``; ``isolation``,
     ``hidden_paths`` and ``env_passthrough`` as in ``LocalExecutor``, ``default_image`` as in
-    ``DockerExecutor``."""
+    ``DockerExecutor``, ``checkout_image`` as in ``ExecutorOptions``."""
     factories = _factories()
     factory = factories.get(name)
     if factory is None:
@@ -49,7 +50,9 @@ def create_executor(
             f"--default-image is for the docker executor; the {name} executor runs every "
             "step on this machine and ignores images"
         )
-    options = ExecutorOptions(isolation, hidden_paths, default_image, env_passthrough)
+    options = ExecutorOptions(
+        isolation, hidden_paths, default_image, env_passthrough, checkout_image
+    )
     try:
         executor = factory(work_root, options)
     except ExecutorError:
