@@ -44,15 +44,18 @@ PORT ?= 8080
 run: sync web
 	$(UV) run --frozen solvyd up --port $(PORT)
 
-# Test processes (pytest-xdist; 0 = the one pytest process). One by default: with two, the
-# 50-agent claim test starves the other process, whose servers then miss their 30 s start.
-# A file's tests stay together either way (module fixtures, one browser).
-PYTEST_WORKERS ?= 0
+# Test processes (pytest-xdist) for the tests that share the machine; a file's tests stay in one
+# process (module fixtures, one browser per module). Tests marked `serial` hold the machine's
+# cores themselves (fifty agents, an image build): they run after the others, alone, so that
+# no other test's servers miss their start behind them.
+PYTEST_WORKERS ?= 2
 
 ## Run the whole test suite (SQLite and the PostgreSQL at 127.0.0.1:5432); the 40 slowest
 ## setups, calls and teardowns are listed at the end, to see where CI's time goes
 test: sync web test-web
-	$(UV) run --frozen pytest -n $(PYTEST_WORKERS) --dist loadfile --durations=40 $(PYTEST_ARGS)
+	$(UV) run --frozen pytest -n $(PYTEST_WORKERS) --dist loadfile --durations=40 \
+	  -m "not serial" $(PYTEST_ARGS)
+	$(UV) run --frozen pytest --durations=20 -m serial $(PYTEST_ARGS) || [ $$? -eq 5 ]
 
 ## The web UI's component tests (Vitest)
 test-web: web/node_modules/.installed

@@ -13,7 +13,8 @@ import pytest
 from tests.e2e.helpers import UserApi, one_step
 from tests.support.processes import Process, start_agent, start_server
 
-pytestmark = pytest.mark.e2e
+# Fifty agents hold both cores for minutes: run alone (make test).
+pytestmark = [pytest.mark.e2e, pytest.mark.serial]
 
 AGENTS = 50
 BUILDS = 1000

@@ -31,7 +31,8 @@ IMAGE_UID = 10001
 
 # A cold build (bases by debootstrap, npm ci, pip install) takes minutes; the layer cache makes
 # a rerun seconds.
-pytestmark = pytest.mark.timeout(900)
+# The image build holds both cores: run alone, at the end, when CI's background build is done.
+pytestmark = [pytest.mark.timeout(900), pytest.mark.serial]
 
 
 @dataclass

@@ -8,7 +8,9 @@ elsewhere they are skipped, with the reason.
 import functools
 import gc
 import os
+import subprocess
 import warnings
+from pathlib import Path
 
 import docker
 import pytest
@@ -60,6 +62,48 @@ def require_docker() -> None:
     if IN_CI:
         pytest.fail(f"CI=true needs a Docker engine: {problem}")
     pytest.skip(problem)
+
+
+# The image the docker executor runs the builtin checkout step in, in tests: Solvyd's own
+# (scripts/build-image.sh; CI builds it as solvyd:e2e).
+CHECKOUT_IMAGE = os.environ.get("SOLVYD_CHECKOUT_IMAGE") or os.environ.get(
+    "SOLVYD_E2E_IMAGE", "solvyd:e2e"
+)
+
+
+def require_checkout_image() -> str:
+    """``CHECKOUT_IMAGE``, once the engine holds it. Missing, it fails the calling test under
+    CI=true unless it can be built: CI builds it in the background (``.ci/run``), and
+    ``scripts/build-image.sh`` waits for that build (a lock) and then finds every layer made,
+    as ``tests/e2e/test_container_image.py`` does. Elsewhere a missing image skips the test."""
+    require_docker()
+    if _has_image(CHECKOUT_IMAGE):
+        return CHECKOUT_IMAGE
+    problem = f"the checkout image {CHECKOUT_IMAGE} is missing; run scripts/build-image.sh"
+    if not IN_CI:
+        pytest.skip(problem)
+    script = Path(__file__).resolve().parents[2] / "scripts" / "build-image.sh"
+    done = subprocess.run(
+        [str(script), CHECKOUT_IMAGE, "--quiet"],
+        capture_output=True,
+        text=True,
+        timeout=840,
+        check=False,
+    )
+    if done.returncode != 0 or not _has_image(CHECKOUT_IMAGE):
+        pytest.fail(f"CI=true needs {problem}; building it failed:\n{done.stdout}{done.stderr}")
+    return CHECKOUT_IMAGE
+
+
+def _has_image(name: str) -> bool:
+    engine = client()
+    try:
+        engine.images.get(name)
+    except ImageNotFound:
+        return False
+    finally:
+        engine.close()
+    return True
 
 
 def containers_of_build(build_id: object) -> list[str]:

@@ -129,11 +129,18 @@ def start_embedded(
     return process, url
 
 
-def wait_until_healthy(process: Process, url: str, timeout: float = 30.0) -> None:
+# A server that exits is reported at once; the wait only bounds a slow start on a busy machine
+# (two test processes on two cores).
+START_TIMEOUT_SECONDS = 60.0
+
+
+def wait_until_healthy(process: Process, url: str, timeout: float = START_TIMEOUT_SECONDS) -> None:
     wait_until_answering(process, f"{url}/healthz", "server", timeout)
 
 
-def wait_until_answering(process: Process, probe: str, what: str, timeout: float = 30.0) -> None:
+def wait_until_answering(
+    process: Process, probe: str, what: str, timeout: float = START_TIMEOUT_SECONDS
+) -> None:
     """Until `probe` answers 200; killed, with its output in the error, if it exits first or
     does not answer in time."""
     deadline = time.monotonic() + timeout
@@ -179,6 +186,13 @@ def start_agent(
         str(work_dir),
     ]
     env: dict[str, str] = dict(extra_env or {})
+    if executor == "docker" and "SOLVYD_CHECKOUT_IMAGE" not in env:
+        # Its checkout step runs in Solvyd's own image: the one the tests build.
+        from tests.support.docker_engine import CHECKOUT_IMAGE, IN_CI, require_checkout_image
+
+        env["SOLVYD_CHECKOUT_IMAGE"] = CHECKOUT_IMAGE
+        if IN_CI:
+            require_checkout_image()
     if token_via == "env":
         env["SOLVYD_AGENT_TOKEN"] = AGENT_TOKEN
     elif token_via == "file":

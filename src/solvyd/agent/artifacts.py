@@ -1,10 +1,12 @@
 """Artifacts: after the steps, find the files the pipeline asked to keep and upload them.
 
-Patterns (the job's `artifacts` and every step's) are globs relative to the workspace. Nothing
-outside the workspace is ever uploaded: absolute patterns and patterns with `..` are refused,
-and a match that resolves outside (through a symlink) is skipped; each refusal is explained in
-the build's log. A matched directory contributes every file under it. Files are streamed from
-disk, never read whole.
+Patterns (the job's `artifacts` and every step's) are globs relative to the workspace. The
+agent never reads the workspace itself: it matches the patterns against the files the executor
+lists (`Executor.list_workspace`: regular files only, no symlink followed, nothing outside)
+and streams each upload from `Executor.read_workspace_file`, never whole in memory. Absolute
+patterns and patterns with `..` are refused, with the reason in the build's log. A matched
+directory contributes every file under it. (`collect_artifacts` does the same on a directory
+of this machine, for `solvyd exec`: there a match resolving outside is skipped with a reason.)
 
 A file's name is the step's choice, so it may hold a secret: each is masked like a log line
 before it is uploaded, logged or said in the build's log, and the server, the API and the
@@ -16,11 +18,13 @@ import asyncio
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from fnmatch import fnmatchcase
 from pathlib import Path, PurePosixPath
 
 import structlog
 
 from solvyd.agent.client import Rejected, ServerClient, ServerUnavailable, with_retries
+from solvyd.pipeline.executors.base import Executor, ExecutorError, WorkspaceFile
 from solvyd.protocol import BuildStatus, JobSpec
 
 log = structlog.get_logger(__name__)
@@ -89,6 +93,51 @@ def collect_artifacts(
     return sorted(found.values(), key=lambda artifact: artifact.name)
 
 
+def match_listed(
+    files: list[WorkspaceFile], patterns: list[str], note: Callable[[str], None]
+) -> list[WorkspaceFile]:
+    """The listed files the patterns match (a file, or a directory it is under), sorted by
+    path; `note` receives a line for the build log for everything refused or skipped. Globs
+    as `Path.glob` reads them: `*`, `?` and `[...]` within one name, `**` for any number of
+    directories."""
+    found: dict[str, WorkspaceFile] = {}
+    for pattern in patterns:
+        problem = pattern_problem(pattern)
+        if problem is not None:
+            note(f"artifact pattern {pattern!r} refused: {problem}")
+            continue
+        segments = [part for part in pattern.strip("/").split("/") if part not in ("", ".")]
+        matched = [item for item in files if _matches(segments, item.path.split("/"))]
+        if not matched:
+            note(f"artifact pattern {pattern!r} matched no files")
+        for item in matched:
+            if item.path in found:
+                continue
+            problem = _name_problem(item.path)
+            if problem is not None:
+                note(f"artifact {item.path!r} skipped: {problem}")
+                continue
+            found[item.path] = item
+    return sorted(found.values(), key=lambda item: item.path)
+
+
+def _matches(segments: list[str], parts: list[str]) -> bool:
+    """Whether the file `parts` or one of the directories it is in matches `segments`."""
+    return bool(segments) and any(
+        _match_whole(segments, parts[:length]) for length in range(1, len(parts) + 1)
+    )
+
+
+def _match_whole(segments: list[str], parts: list[str]) -> bool:
+    if not segments:
+        return not parts
+    if segments[0] == "**":
+        return any(_match_whole(segments[1:], parts[skip:]) for skip in range(len(parts) + 1))
+    return bool(parts) and (
+        fnmatchcase(parts[0], segments[0]) and _match_whole(segments[1:], parts[1:])
+    )
+
+
 def _files_under(
     match: Path, workspace: Path, root: Path, note: Callable[[str], None]
 ) -> list[Path]:
@@ -136,22 +185,29 @@ def _human(size: int) -> str:
     raise AssertionError("unreachable")
 
 
+@dataclass(frozen=True)
+class _Upload:
+    name: str  # as uploaded: masked
+    path: str  # in the workspace
+    size: int
+
+
 class ArtifactUploader:
-    """The runtime's `after_steps` hook for one build. `spec` may be replaced (e.g. by the plan
-    read from the repository) before the steps end; its patterns are read only then."""
+    """The runtime's `after_steps` hook for one build: `spec` is the plan that runs, whose
+    patterns are read once the steps are over; files come through `executor`."""
 
     def __init__(
         self,
         client: ServerClient,
         spec: JobSpec,
-        workspace: Path,
+        executor: Executor,
         log_line: Callable[[str | None, str], None],
         cancel: asyncio.Event | None = None,
         mask: Callable[[str], str] = str,
     ) -> None:
         self.client = client
         self.spec = spec
-        self.workspace = workspace
+        self.executor = executor
         self._log_line = log_line
         self._cancel = cancel or asyncio.Event()
         self._mask = mask
@@ -166,8 +222,12 @@ class ArtifactUploader:
         if status not in UPLOAD_ON:
             self._say(f"not collected: the build ended {status}")
             return
-        found = await asyncio.to_thread(collect_artifacts, self.workspace, patterns, self._say)
-        found = self._masked(found)
+        try:
+            listed = await self.executor.list_workspace(self.spec)
+        except ExecutorError as exc:
+            self._say(f"not collected: {exc}")
+            return
+        found = self._masked(match_listed(listed, patterns, self._say))
         if found:
             self._say(f"uploading {len(found)} file(s)")
         for artifact in found:
@@ -177,24 +237,27 @@ class ArtifactUploader:
             if not await self._upload(artifact):
                 return
 
-    def _masked(self, found: list[FoundArtifact]) -> list[FoundArtifact]:
+    def _masked(self, found: list[WorkspaceFile]) -> list[_Upload]:
         """The files under their masked names, the first of each name only."""
-        kept: dict[str, FoundArtifact] = {}
-        for artifact in found:
-            name = self._mask(artifact.name)
+        kept: dict[str, _Upload] = {}
+        for item in found:
+            name = self._mask(item.path)
             if name in kept:
                 self._say(f"artifact {name!r} skipped: another file has that name once masked")
                 continue
-            kept[name] = FoundArtifact(name, artifact.path, artifact.size)
+            kept[name] = _Upload(name, item.path, item.size)
         return list(kept.values())
 
-    async def _upload(self, artifact: FoundArtifact) -> bool:
+    async def _upload(self, artifact: _Upload) -> bool:
         """Upload one file; False if the server is gone and the rest should not be tried."""
         build_id = self.spec.build_id
         try:
             record = await with_retries(
-                lambda: self.client.upload_artifact(
-                    build_id, artifact.name, artifact.path, artifact.size
+                lambda: self.client.upload_chunks(
+                    build_id,
+                    artifact.name,
+                    self.executor.read_workspace_file(self.spec, artifact.path),
+                    artifact.size,
                 ),
                 f"upload artifact {artifact.name}",
                 give_up_after=UPLOAD_RETRY_SECONDS,
@@ -205,8 +268,8 @@ class ArtifactUploader:
         except ServerUnavailable as exc:
             self._say(f"{artifact.name} not uploaded: the server is unavailable ({exc})")
             return False
-        except OSError as exc:  # the file vanished or became unreadable
-            self._say(f"{artifact.name} not uploaded: {exc}")
+        except (ExecutorError, OSError) as exc:  # the file vanished or became unreadable
+            self._say(f"{artifact.name} not uploaded: {self._mask(str(exc))}")
             return True
         sha256 = record.get("sha256")
         self._say(f"uploaded {artifact.name}: {_human(int(record['size_bytes']))}, sha256 {sha256}")

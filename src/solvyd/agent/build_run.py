@@ -1,10 +1,10 @@
-"""One build on this agent: a task group of the pipeline runtime, the cancel watcher and the
-reporter. The final report is sent even while the agent shuts down."""
+"""One build on this agent: its prepare phase (``build_plan``: the plan, made once), then the
+pipeline runtime, beside the cancel watcher and the reporter. The final report is sent even
+while the agent shuts down."""
 
 import asyncio
 import contextlib
 import uuid
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -14,20 +14,18 @@ from pydantic import ValidationError
 
 from solvyd.agent import secrets
 from solvyd.agent.artifacts import ArtifactUploader
-from solvyd.agent.checkout import DEFAULT_TIMEOUT_SECONDS, checkout
+from solvyd.agent.build_plan import PreparedBuild, PrepareFailed, plan_graph, prepare_build
+from solvyd.agent.checkout_program import commit_from_line
 from solvyd.agent.client import Rejected, ServerClient, ServerUnavailable, with_retries
 from solvyd.agent.metrics import AgentMetrics
-from solvyd.agent.repo_pipeline import plan_from_repository
 from solvyd.agent.reporter import BuildReporter
-from solvyd.pipeline.executors.base import Executor, ExecutorError
-from solvyd.pipeline.runtime import JobResult, StepResult, run_job, step_dependencies
+from solvyd.agent.supervision import LoopDied, supervised
+from solvyd.pipeline.executors.base import Executor
+from solvyd.pipeline.runtime import JobResult, StepResult, run_job
 from solvyd.protocol import (
-    CHECKOUT_STEP,
     BuildStatus,
     BuildStatusUpdate,
-    GraphStep,
     JobSpec,
-    StepGraph,
     StepSpec,
     StepStatus,
     StepStatusUpdate,
@@ -53,8 +51,8 @@ class BuildHandle:
     cancel: asyncio.Event = field(default_factory=asyncio.Event)
     # Set when the agent, not a user, stops the build (shutdown): it then ends `error`.
     stopped_by_agent: bool = False
-    # Why the agent gives the build back instead of running it (its plan, read from the
-    # repository, has steps its executor cannot run); None: it runs the build.
+    # Why the agent gave the build back instead of running it (its plan, read from the
+    # repository, has steps its executor cannot run); None: it ran the build.
     handed_back: str | None = None
 
     @property
@@ -70,11 +68,16 @@ class _ReportingObserver:
     """The runtime's callbacks, turned into reports and log lines."""
 
     def __init__(
-        self, reporter: BuildReporter, notices: secrets.StepNotices, metrics: AgentMetrics
+        self,
+        reporter: BuildReporter,
+        notices: secrets.StepNotices,
+        metrics: AgentMetrics,
+        commit_sha: str | None,
     ) -> None:
         self._reporter = reporter
         self._notices = notices
         self._metrics = metrics
+        self._commit_sha = commit_sha  # the one reported already, if any
 
     async def step_started(self, step: StepSpec, started_at: datetime) -> None:
         self._reporter.step_status(
@@ -85,6 +88,14 @@ class _ReportingObserver:
 
     async def step_output(self, step: StepSpec, text: str) -> None:
         self._reporter.log_line(step.name, text)
+        if step.builtin == "checkout":
+            # Only the checkout step's own output can name the build's commit.
+            sha = commit_from_line(text)
+            if sha is not None and sha != self._commit_sha:
+                self._commit_sha = sha
+                self._reporter.build_status(
+                    BuildStatusUpdate(status=BuildStatus.RUNNING, commit_sha=sha)
+                )
 
     async def step_finished(self, step: StepSpec, result: StepResult) -> None:
         self._reporter.step_status(
@@ -100,118 +111,6 @@ class _ReportingObserver:
         self._metrics.step_finished(result.status.value, result.started_at, result.completed_at)
 
 
-def _checkout_hook(
-    client: ServerClient,
-    reporter: BuildReporter,
-    executor: Executor,
-    handle: BuildHandle,
-    artifacts: ArtifactUploader,
-    metrics: AgentMetrics,
-) -> Callable[[], Awaitable[JobSpec | None]] | None:
-    """The runtime's ``before_steps`` for a job with a repository: the step "checkout" clones
-    it into the workspace, reports the commit it resolved to, and, when the pipeline lives in
-    the repository, plans the build from that file."""
-    spec = handle.spec
-    if not spec.scm_url:
-        return None
-
-    async def before_steps() -> JobSpec | None:
-        started_at = utcnow()
-        reporter.step_status(
-            CHECKOUT_STEP, StepStatusUpdate(status=StepStatus.RUNNING, started_at=started_at)
-        )
-
-        def finished(status: StepStatus, message: str | None = None) -> None:
-            update = StepStatusUpdate(
-                status=status,
-                started_at=started_at,
-                completed_at=utcnow(),
-                exit_code=0 if status is StepStatus.SUCCESS else None,
-                error_message=message,
-            )
-            reporter.step_status(CHECKOUT_STEP, update)
-            metrics.step_finished(status.value, update.started_at, update.completed_at)
-
-        workspace = Path(executor.workspace(spec))
-        timeout = DEFAULT_TIMEOUT_SECONDS
-        if spec.timeout_seconds and spec.timeout_seconds > 0:
-            timeout = min(timeout, spec.timeout_seconds)
-        try:
-            credentials = await secrets.checkout_credentials(client, spec)
-            if credentials is not None:
-                # Masked before git prints a line, and for the rest of the build: a step that
-                # finds the value (or its base64 form) some other way prints ***.
-                reporter.mask(credentials.secrets())
-                reporter.log_line(
-                    CHECKOUT_STEP, f"using the checkout credentials {spec.checkout_credentials}"
-                )
-            sha = await checkout(
-                spec,
-                workspace,
-                lambda line: reporter.log_line(CHECKOUT_STEP, line),
-                credentials=credentials,
-                timeout_seconds=timeout,
-            )
-            reporter.build_status(BuildStatusUpdate(status=BuildStatus.RUNNING, commit_sha=sha))
-            planned = None
-            if spec.pipeline_path:
-                reporter.log_line(CHECKOUT_STEP, f"planning the build from {spec.pipeline_path}")
-                planned, warnings = await asyncio.to_thread(
-                    plan_from_repository, spec, workspace, sha
-                )
-                for warning in warnings:
-                    reporter.log_line(CHECKOUT_STEP, warning)
-                reporter.mask(planned.mask)
-                names = ", ".join(step.name for step in planned.steps)
-                reporter.log_line(CHECKOUT_STEP, f"steps: {names}")
-                _hand_back_unless_runnable(executor, handle, planned)
-        except asyncio.CancelledError:
-            finished(StepStatus.CANCELLED, "interrupted")
-            raise
-        except Exception as exc:
-            for line in str(exc).splitlines():
-                reporter.log_line(CHECKOUT_STEP, line)
-            finished(StepStatus.ERROR, str(exc))
-            raise
-        finished(StepStatus.SUCCESS)
-        if planned is not None:
-            # The repository's file may list artifacts too: collect by the plan that ran.
-            artifacts.spec = planned
-        return planned
-
-    return before_steps
-
-
-def _hand_back_unless_runnable(executor: Executor, handle: BuildHandle, planned: JobSpec) -> None:
-    """A plan read from the repository is known only now: the server could not tell whether
-    this agent can run it. If it cannot, no step runs and the build goes back to the queue,
-    for an agent that can (the final report says so; see `_final_update`)."""
-    if executor.runs_steps_without_image:
-        return
-    imageless = planned.steps_without_image()
-    if not imageless:
-        return
-    handle.handed_back = (
-        f"{planned.pipeline_path}: the steps {', '.join(imageless)} name no image, and this "
-        f"agent's {executor.name} executor has no default image (--default-image)"
-    )
-    raise ExecutorError(f"{handle.handed_back}; handing the build back to the queue")
-
-
-def plan_graph(plan: JobSpec, *, checkout: bool) -> StepGraph:
-    """The graph the runtime follows for `plan` (`step_dependencies`), with the checkout, when
-    the build has one, before every step that waits for nothing else."""
-    waits_for = step_dependencies(plan.steps)
-    position = {step.name: index for index, step in enumerate(plan.steps)}
-    steps = [GraphStep(name=CHECKOUT_STEP)] if checkout else []
-    for step in plan.steps:
-        depends_on = sorted(waits_for[step.name], key=position.__getitem__)
-        if not depends_on and checkout:
-            depends_on = [CHECKOUT_STEP]
-        steps.append(GraphStep(name=step.name, depends_on=depends_on))
-    return StepGraph(steps=steps)
-
-
 def _report_graph(reporter: BuildReporter, plan: JobSpec, *, checkout: bool) -> None:
     if not plan.steps:
         return
@@ -224,38 +123,27 @@ def _report_graph(reporter: BuildReporter, plan: JobSpec, *, checkout: bool) -> 
     reporter.step_graph(graph)
 
 
-def _prepare_hook(
+async def _prepare(
     client: ServerClient,
-    reporter: BuildReporter,
     executor: Executor,
     handle: BuildHandle,
-    artifacts: ArtifactUploader,
-    notices: secrets.StepNotices,
+    reporter: BuildReporter,
     metrics: AgentMetrics,
-) -> Callable[[], Awaitable[JobSpec | None]]:
-    """The runtime's ``before_steps``: the checkout (and planning from the repository) if the
-    job has one; then the graph of a plan read from the repository, reported before any step
-    starts; then the secrets the plan's steps ask for. They are fetched once, masked in the
-    log before any step runs, and put into the env of the steps that named them only."""
-    spec = handle.spec
-    checkout_hook = _checkout_hook(client, reporter, executor, handle, artifacts, metrics)
-
-    async def before_steps() -> JobSpec | None:
-        planned = await checkout_hook() if checkout_hook is not None else None
-        plan = planned or spec
-        if planned is not None:
-            # Only a plan read from the repository is news to the server: one it handed out
-            # it draws itself by the same rule, so that report would cost every build a
-            # request (about 12% of the server's CPU per build in bench/dispatch.py).
-            _report_graph(reporter, planned, checkout=checkout_hook is not None)
-        if not secrets.requested(plan):
-            return planned
-        reply = await secrets.fetch(client, plan)
-        reporter.mask(reply.values.values())
-        notices.lines.update(secrets.missing_notices(plan, reply).lines)
-        return secrets.with_secrets(plan, reply.values)
-
-    return before_steps
+) -> PreparedBuild | None:
+    """The prepare phase (``build_plan``), given up when the build is cancelled: None then."""
+    work = asyncio.create_task(prepare_build(client, executor, handle.spec, reporter, metrics))
+    cancelled = asyncio.create_task(handle.cancel.wait())
+    try:
+        await asyncio.wait({work, cancelled}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        cancelled.cancel()
+        if not work.done():
+            work.cancel()
+            with contextlib.suppress(asyncio.CancelledError, PrepareFailed):
+                await work
+    if work.cancelled():
+        return None
+    return work.result()
 
 
 async def _watch_for_cancel(client: ServerClient, handle: BuildHandle) -> None:
@@ -275,16 +163,32 @@ async def _watch_for_cancel(client: ServerClient, handle: BuildHandle) -> None:
             return
 
 
+def _died(task: "asyncio.Task[None]") -> LoopDied | None:
+    """How a supervised task died, if it did."""
+    if not task.done() or task.cancelled():
+        return None
+    error = task.exception()
+    return error if isinstance(error, LoopDied) else None
+
+
+def _stop_if_died(watcher: "asyncio.Task[None]", handle: BuildHandle) -> None:
+    """A build deaf to its cancel must not run on: it stops now (the agent stops after it,
+    when `run_build` raises the watcher's `LoopDied`)."""
+    if _died(watcher) is not None:
+        handle.stop(by_agent=True)
+
+
 def _final_update(handle: BuildHandle, result: JobResult) -> BuildStatusUpdate:
-    if handle.handed_back is not None and result.status is BuildStatus.ERROR:
+    if handle.handed_back is not None:
         return BuildStatusUpdate(
             status=BuildStatus.QUEUED,
             needs_step_without_image=True,
             error_message=handle.handed_back,
         )
-    status, message = result.status, result.error_message
+    status, message, kind = result.status, result.error_message, result.error_kind
     if status is BuildStatus.CANCELLED and handle.stopped_by_agent:
         status, message = BuildStatus.ERROR, "the agent stopped before the build finished"
+        kind = "agent_stopped"
     duration = None
     if result.started_at and result.completed_at:
         # Wall clocks step (NTP): a negative span is no duration.
@@ -294,7 +198,19 @@ def _final_update(handle: BuildHandle, result: JobResult) -> BuildStatusUpdate:
         completed_at=result.completed_at or utcnow(),
         exit_code=result.exit_code,
         error_message=message,
+        error_kind=kind,
         duration_seconds=duration,
+    )
+
+
+def _unprepared_result(handle: BuildHandle, started_at: datetime, message: str | None) -> JobResult:
+    """How a build ends that never ran: it could not be prepared (`message`), or it was
+    cancelled while it was."""
+    if message is None:
+        return JobResult(BuildStatus.CANCELLED, None, None, started_at, utcnow())
+    # Fetching the pipeline or the secrets failed: the machinery's fault, worth a retry.
+    return JobResult(
+        BuildStatus.ERROR, None, message, started_at, utcnow(), error_kind="infrastructure"
     )
 
 
@@ -334,29 +250,56 @@ async def run_build(
         metrics=metrics,
     )
     reporter.start()
-    watcher = asyncio.create_task(_watch_for_cancel(client, handle), name="cancel-watcher")
-    workspace = Path(executor.workspace(spec))
-    artifacts = ArtifactUploader(
-        client, spec, workspace, reporter.log_line, handle.cancel, mask=reporter.masked
+    watcher = asyncio.create_task(
+        supervised("cancel watcher", _watch_for_cancel(client, handle)), name="cancel-watcher"
     )
-    notices = secrets.StepNotices()
+    watcher.add_done_callback(lambda task: _stop_if_died(task, handle))
+    started_at = utcnow()
     try:
-        result = await run_job(
-            spec,
-            executor,
-            _ReportingObserver(reporter, notices, metrics),
-            handle.cancel,
-            before_steps=_prepare_hook(
-                client, reporter, executor, handle, artifacts, notices, metrics
-            ),
-            after_steps=artifacts.after_steps,
-        )
+        try:
+            prepared = await _prepare(client, executor, handle, reporter, metrics)
+        except PrepareFailed as exc:
+            result = _unprepared_result(handle, started_at, str(exc))
+        else:
+            if prepared is None:
+                result = _unprepared_result(handle, started_at, None)
+            elif prepared.handed_back is not None:
+                handle.handed_back = prepared.handed_back
+                result = _unprepared_result(handle, started_at, prepared.handed_back)
+            else:
+                result = await _run_prepared(client, executor, handle, reporter, metrics, prepared)
     finally:
         watcher.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
+        with contextlib.suppress(asyncio.CancelledError, LoopDied):
             await watcher
     final = _final_update(handle, result)
     metrics.build_finished(final.status, executor_failed=result.executor_failed)
     # Shielded: the final report must go out even if the agent is being cancelled.
     delivered = await asyncio.shield(reporter.finish(final, FINAL_REPORT_DEADLINE_SECONDS))
     bound.info("build finished", status=final.status, exit_code=final.exit_code, reported=delivered)
+    died = _died(watcher)
+    if died is not None:
+        raise died  # only now: the build's own result is reported first
+
+
+async def _run_prepared(
+    client: ServerClient,
+    executor: Executor,
+    handle: BuildHandle,
+    reporter: BuildReporter,
+    metrics: AgentMetrics,
+    prepared: PreparedBuild,
+) -> JobResult:
+    if prepared.repository_plan is not None:
+        # Only a plan read from the repository is news to the server: one it handed out it
+        # draws itself by the same rule, so that report would cost every build a request
+        # (about 12% of the server's CPU per build in bench/dispatch.py).
+        _report_graph(reporter, prepared.repository_plan, checkout=True)
+    plan = prepared.plan
+    # Collected by the plan that runs (the repository's file may list artifacts too),
+    # through the executor, before it tears the workspace down.
+    artifacts = ArtifactUploader(
+        client, plan, executor, reporter.log_line, handle.cancel, mask=reporter.masked
+    )
+    observer = _ReportingObserver(reporter, prepared.notices, metrics, prepared.commit_sha)
+    return await run_job(plan, executor, observer, handle.cancel, after_steps=artifacts.after_steps)

@@ -36,11 +36,11 @@ import os
 import re
 import signal
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
-from solvyd.protocol import JobSpec
 from solvyd.shared.git_names import (
     branch_problem,
     commit_sha_problem,
@@ -131,8 +131,35 @@ class _Masker:
         return _URL_USERINFO.sub(lambda m: f"{m['scheme']}{MASK}@", self._secrets(text))
 
 
+class CheckoutSource(Protocol):
+    """What names the sources to fetch: a ``JobSpec`` is one, and so is ``CheckoutTarget``
+    (what the checkout step is given)."""
+
+    @property
+    def scm_url(self) -> str | None: ...
+    @property
+    def commit_sha(self) -> str | None: ...
+    @property
+    def branch(self) -> str | None: ...
+    @property
+    def checkout_ref(self) -> str | None: ...
+    @property
+    def checkout_url(self) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class CheckoutTarget:
+    """A ``CheckoutSource`` of its own, for when there is no job (the checkout program)."""
+
+    scm_url: str | None
+    commit_sha: str | None = None
+    branch: str | None = None
+    checkout_ref: str | None = None
+    checkout_url: str | None = None
+
+
 async def checkout(
-    spec: JobSpec,
+    spec: CheckoutSource,
     workspace: Path,
     emit: Callable[[str], None],
     *,
@@ -142,34 +169,12 @@ async def checkout(
     """Check out ``spec.scm_url`` at ``spec.commit_sha`` (or ``spec.branch``, or the default
     branch) into ``workspace`` (which must be empty or missing) and return the commit's sha.
     Every line git prints goes to ``emit``. Raises ``CheckoutError``."""
-    if not spec.scm_url:
-        raise CheckoutError("the job has no scm_url to check out")
-    _refuse_unsafe_names(spec)
-    masker = _Masker(credentials.secrets() if credentials else [])
-    with tempfile.TemporaryDirectory(prefix="solvyd-git-") as scratch:
-        deadline = asyncio.get_running_loop().time() + timeout_seconds
-        git = _Git(
-            workspace,
-            _git_env(Path(scratch), credentials),
-            emit,
-            masker,
-            deadline,
-            timeout_seconds,
-        )
+    async with _session(spec, workspace, emit, credentials, timeout_seconds) as session:
+        git, url, shown = session.git, session.url, session.shown
         await asyncio.to_thread(_prepare_workspace, workspace)
-        url = _git_url(spec.scm_url)
-        shown = masker(spec.scm_url)
         emit(f"$ checking out {shown}" + _target(spec))
         if spec.commit_sha:
-            fork = None
-            if spec.checkout_url:
-                # The fork is someone else's server: it never gets the job's credentials.
-                plain = Path(scratch) / "plain"
-                plain.mkdir()
-                fork = _Git(
-                    workspace, _git_env(plain, None), emit, masker, deadline, timeout_seconds
-                )
-            await _checkout_commit(git, url, spec.commit_sha, shown, spec, fork)
+            await _checkout_commit(git, url, spec.commit_sha, shown, spec, session.fork)
         else:
             command = ["clone", "--depth", "1"]
             if spec.branch:
@@ -180,7 +185,93 @@ async def checkout(
         return sha
 
 
-def _refuse_unsafe_names(spec: JobSpec) -> None:
+async def read_file_at_commit(
+    spec: CheckoutSource,
+    path: str,
+    emit: Callable[[str], None],
+    *,
+    max_bytes: int,
+    credentials: GitCredentials | None = None,
+    timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
+) -> tuple[str, bytes | None]:
+    """Fetch the commit ``spec`` names the way ``checkout`` does (same fallbacks, credentials
+    and safety), but into a bare scratch repository and only that commit (depth 1), and read
+    one file of it: the commit's full sha, and the file's bytes (None when the commit has no
+    such file). Nothing is left on disk. Raises ``CheckoutError``, also for a file larger than
+    ``max_bytes`` (its size is read before its content)."""
+    with tempfile.TemporaryDirectory(prefix="solvyd-git-") as scratch:
+        bare = Path(scratch) / "repo.git"
+        bare.mkdir()
+        async with _session(spec, bare, emit, credentials, timeout_seconds) as session:
+            git, url, shown = session.git, session.url, session.shown
+            emit(f"$ reading {path} from {shown}" + _target(spec))
+            await git.run(["init", "--quiet", "--bare", "."], "initialising a scratch repository")
+            await git.run(["remote", "add", "--end-of-options", "origin", url], "adding the remote")
+            if spec.commit_sha:
+                ref = await _fetch_commit(git, spec.commit_sha, shown, spec, session.fork)
+            else:
+                # The branch's tip (or the default branch's: the remote's HEAD), one commit.
+                source = f"refs/heads/{spec.branch}" if spec.branch else "HEAD"
+                await git.run(
+                    ["fetch", "--depth", "1", "--no-tags", "--end-of-options", "origin", source],
+                    f"cloning {shown}{_target(spec)}",
+                )
+                ref = "FETCH_HEAD"
+            sha = (
+                await git.run(
+                    ["rev-parse", "--verify", "--end-of-options", f"{ref}^{{commit}}"],
+                    "reading the fetched commit",
+                )
+            ).strip()
+            emit(f"fetched commit {sha}")
+            # `path` is the job's (a relative path the server checked); `sha:path` is one
+            # argument git reads as an object name, never as an option.
+            try:
+                size = int((await git.run(["cat-file", "-s", f"{sha}:{path}"], "")).strip() or "0")
+            except _GitFailed:
+                return sha, None
+            if size > max_bytes:
+                raise CheckoutError(f"the file {path} is larger than {max_bytes} bytes")
+            content = await git.run_bytes(["cat-file", "blob", f"{sha}:{path}"], f"reading {path}")
+            return sha, content
+
+
+@dataclass
+class _Session:
+    git: "_Git"
+    fork: "_Git | None"  # for the fork's repository: without the job's credentials
+    url: str
+    shown: str
+
+
+@contextlib.asynccontextmanager
+async def _session(
+    spec: CheckoutSource,
+    cwd: Path,
+    emit: Callable[[str], None],
+    credentials: GitCredentials | None,
+    timeout_seconds: float,
+) -> AsyncIterator[_Session]:
+    """What a fetch needs, with the names checked first: git in ``cwd`` with the job's
+    credentials, masked lines and one deadline; and its scratch directory, removed after."""
+    if not spec.scm_url:
+        raise CheckoutError("the job has no scm_url to check out")
+    _refuse_unsafe_names(spec)
+    masker = _Masker(credentials.secrets() if credentials else [])
+    with tempfile.TemporaryDirectory(prefix="solvyd-git-") as scratch:
+        deadline = asyncio.get_running_loop().time() + timeout_seconds
+        env = _git_env(Path(scratch), credentials)
+        git = _Git(cwd, env, emit, masker, deadline, timeout_seconds)
+        fork = None
+        if spec.commit_sha and spec.checkout_url:
+            # The fork is someone else's server: it never gets the job's credentials.
+            plain = Path(scratch) / "plain"
+            plain.mkdir()
+            fork = _Git(cwd, _git_env(plain, None), emit, masker, deadline, timeout_seconds)
+        yield _Session(git, fork, _git_url(spec.scm_url), masker(spec.scm_url))
+
+
+def _refuse_unsafe_names(spec: CheckoutSource) -> None:
     """Raise CheckoutError for a value of the spec git could read as something else than the
     name it stands for. The server refuses them already; the agent does not rely on it."""
     problems: list[str | None] = []
@@ -232,7 +323,7 @@ def _prepare_workspace(workspace: Path) -> None:
         raise CheckoutError(f"the workspace {workspace} is not empty")
 
 
-def _target(spec: JobSpec) -> str:
+def _target(spec: CheckoutSource) -> str:
     if spec.commit_sha:
         return f" at commit {spec.commit_sha}"
     if spec.branch:
@@ -241,23 +332,11 @@ def _target(spec: JobSpec) -> str:
 
 
 async def _checkout_commit(
-    git: "_Git", url: str, sha: str, shown: str, spec: JobSpec, fork: "_Git | None"
+    git: "_Git", url: str, sha: str, shown: str, spec: CheckoutSource, fork: "_Git | None"
 ) -> None:
     await git.run(["init", "--quiet", "."], "initialising the workspace")
     await git.run(["remote", "add", "--end-of-options", "origin", url], "adding the remote")
-    try:
-        await git.run(
-            ["fetch", "--depth", "1", "--no-tags", "--end-of-options", "origin", sha],
-            f"fetching commit {sha} from {shown}",
-        )
-        git.emit(f"fetched commit {sha} from {shown}")
-        ref = "FETCH_HEAD"
-    except _GitFailed:
-        # Servers may refuse a sha they do not advertise (a pull request's commit that is no
-        # longer its ref's tip, or one that lives in a fork), and an abbreviated sha cannot be
-        # fetched at all: look for it where else it may be.
-        git.emit(f"fetching commit {sha} by its sha failed")
-        ref = await _find_commit(git, sha, shown, spec, fork)
+    ref = await _fetch_commit(git, sha, shown, spec, fork)
     # `ref` is FETCH_HEAD or a full sha git printed: `checkout` (which takes no
     # --end-of-options before a commit in git 2.39) cannot read it as an option.
     await git.run(
@@ -266,8 +345,28 @@ async def _checkout_commit(
     )
 
 
+async def _fetch_commit(
+    git: "_Git", sha: str, shown: str, spec: CheckoutSource, fork: "_Git | None"
+) -> str:
+    """Fetch commit `sha` into the repository `git` works in (its remote `origin` added):
+    what names it then (FETCH_HEAD, or its full sha)."""
+    try:
+        await git.run(
+            ["fetch", "--depth", "1", "--no-tags", "--end-of-options", "origin", sha],
+            f"fetching commit {sha} from {shown}",
+        )
+        git.emit(f"fetched commit {sha} from {shown}")
+        return "FETCH_HEAD"
+    except _GitFailed:
+        # Servers may refuse a sha they do not advertise (a pull request's commit that is no
+        # longer its ref's tip, or one that lives in a fork), and an abbreviated sha cannot be
+        # fetched at all: look for it where else it may be.
+        git.emit(f"fetching commit {sha} by its sha failed")
+        return await _find_commit(git, sha, shown, spec, fork)
+
+
 async def _find_commit(
-    git: "_Git", sha: str, shown: str, spec: JobSpec, fork: "_Git | None"
+    git: "_Git", sha: str, shown: str, spec: CheckoutSource, fork: "_Git | None"
 ) -> str:
     """Fetch `sha` by another way than its own name, saying in the log which one found it:
     the pull request's ref, the fork's repository, then every branch and tag of the job's.
@@ -458,6 +557,42 @@ class _Git:
                 f"{what} failed (git exited with {code})" + (f": {reason}" if reason else "")
             )
         return "\n".join(lines)
+
+    async def run_bytes(self, args: list[str], what: str) -> bytes:
+        """Run ``git ARGS`` and return its standard output as it is (a file's bytes); its
+        error output is kept for the reason only. Raises ``_GitFailed`` naming ``what``."""
+        remaining = self._deadline - asyncio.get_running_loop().time()
+        if remaining <= 0:
+            raise CheckoutError(f"{what} timed out after {self._timeout_seconds:g}s")
+        try:
+            process = await asyncio.create_subprocess_exec(
+                "git",
+                *args,
+                cwd=self._cwd,
+                env=self._env,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            raise CheckoutError(f"cannot run git: {exc}") from exc
+        try:
+            async with asyncio.timeout(remaining):
+                out, err = await process.communicate()
+        except TimeoutError:
+            raise CheckoutError(f"{what} timed out after {self._timeout_seconds:g}s") from None
+        finally:
+            if process.returncode is None:
+                await _kill(process)
+        if process.returncode != 0:
+            lines = [self._mask(line) for line in err.decode("utf-8", "replace").splitlines()]
+            reason = _reason([line for line in lines if line.strip()])
+            raise _GitFailed(
+                f"{what} failed (git exited with {process.returncode})"
+                + (f": {reason}" if reason else "")
+            )
+        return out
 
     async def _read(
         self, process: asyncio.subprocess.Process, lines: list[str], quiet: bool

@@ -72,6 +72,10 @@ class ServerClient:
     async def aclose(self) -> None:
         await self._http.aclose()
 
+    def credentials(self) -> list[str]:
+        """The tokens it holds, to mask out of anything the agent logs."""
+        return [token for token in (self._registration_token, self._worker_token) if token]
+
     async def _request(
         self,
         method: str,
@@ -162,15 +166,28 @@ class ServerClient:
     async def upload_artifact(
         self, build_id: uuid.UUID, name: str, path: Path, size: int
     ) -> dict[str, Any]:
-        """Stream the file at `path` as the build's artifact `name`; answers the server's record
-        of it (`name`, `size_bytes`, `sha256`, ...) plus `local_sha256`, the hash of what was
-        sent. The file is read in chunks, never whole."""
+        """Stream the file at `path` as the build's artifact `name` (see `upload_chunks`)."""
+        return await self.upload_chunks(build_id, name, _file_chunks(path), size)
+
+    async def upload_chunks(
+        self, build_id: uuid.UUID, name: str, chunks: AsyncIterator[bytes], size: int
+    ) -> dict[str, Any]:
+        """Stream `chunks` (`size` bytes in all) as the build's artifact `name`; answers the
+        server's record of it (`name`, `size_bytes`, `sha256`, ...) plus `local_sha256`, the
+        hash of what was sent. Nothing is held whole in memory. What reading the chunks
+        raises is raised as it is."""
         bearer = self._worker_token
         digest = hashlib.sha256()
+
+        async def hashed() -> AsyncIterator[bytes]:
+            async for chunk in chunks:
+                digest.update(chunk)
+                yield chunk
+
         try:
             response = await self._http.put(
                 f"/builds/{build_id}/artifacts/{quote(name, safe='/')}",
-                content=_file_chunks(path, digest),
+                content=hashed(),
                 headers={
                     "Authorization": f"Bearer {bearer}",
                     "Content-Type": "application/octet-stream",
@@ -206,11 +223,10 @@ class ServerClient:
 UPLOAD_CHUNK_BYTES = 256 * 1024
 
 
-async def _file_chunks(path: Path, digest: "hashlib._Hash") -> AsyncIterator[bytes]:
+async def _file_chunks(path: Path) -> AsyncIterator[bytes]:
     handle = await asyncio.to_thread(path.open, "rb")
     try:
         while chunk := await asyncio.to_thread(handle.read, UPLOAD_CHUNK_BYTES):
-            digest.update(chunk)
             yield chunk
     finally:
         await asyncio.to_thread(handle.close)

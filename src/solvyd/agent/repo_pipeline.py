@@ -1,7 +1,8 @@
-"""Plan a build from the pipeline file of its checked-out repository.
+"""Plan a build from the pipeline file of its repository.
 
-Used by the agent after the checkout when the job's pipeline lives in the repository
-(``JobSpec.pipeline_path``); ``solvyd exec`` can use it the same way on a local checkout.
+The agent reads the file from git before the build runs (``agent/build_plan.py``) and plans
+from its text (``plan_from_text``); ``plan_from_repository`` does the same from a checked-out
+tree (``solvyd exec`` on a local checkout).
 """
 
 from pathlib import Path, PurePosixPath
@@ -20,11 +21,8 @@ class RepoPipelineError(Exception):
 
 def pipeline_file(workspace: Path, pipeline_path: str) -> Path:
     """The file ``pipeline_path`` names inside ``workspace``; it may not point outside it."""
+    check_pipeline_path(pipeline_path)
     relative = PurePosixPath(pipeline_path)
-    if relative.is_absolute() or ".." in relative.parts or not relative.parts:
-        raise RepoPipelineError(
-            f"pipeline_path {pipeline_path!r} must be a path inside the repository"
-        )
     path = workspace / Path(*relative.parts)
     root = workspace.resolve()
     try:
@@ -73,12 +71,42 @@ def context_from_spec(spec: JobSpec, commit_sha: str | None) -> BuildContext:
 def plan_from_repository(
     spec: JobSpec, workspace: Path, commit_sha: str | None
 ) -> tuple[JobSpec, list[str]]:
-    """Read ``spec.pipeline_path`` from ``workspace``, parse and plan it for this build: the
-    plan, which keeps ``pipeline_path``, the attempt and the event that triggered the build,
-    and the file's warnings as lines for the build's log."""
+    """Read ``spec.pipeline_path`` from ``workspace`` (a checked-out tree) and plan it, as
+    ``plan_from_text``."""
     if not spec.pipeline_path:
         raise RepoPipelineError("the build has no pipeline_path")
-    text = read_pipeline_text(workspace, spec.pipeline_path)
+    return plan_from_text(spec, read_pipeline_text(workspace, spec.pipeline_path), commit_sha)
+
+
+def check_pipeline_path(pipeline_path: str) -> None:
+    """Refuse a ``pipeline_path`` that is not a plain relative path inside the repository."""
+    relative = PurePosixPath(pipeline_path)
+    if relative.is_absolute() or ".." in relative.parts or not relative.parts:
+        raise RepoPipelineError(
+            f"pipeline_path {pipeline_path!r} must be a path inside the repository"
+        )
+
+
+def decode_pipeline(pipeline_path: str, content: bytes | None) -> str:
+    """The text of the pipeline file read from git (None: the commit has no such file)."""
+    if content is None:
+        raise RepoPipelineError(f"the repository has no pipeline file {pipeline_path}")
+    if len(content) > MAX_PIPELINE_BYTES:
+        raise RepoPipelineError(
+            f"the pipeline file {pipeline_path} is larger than {MAX_PIPELINE_BYTES} bytes"
+        )
+    try:
+        return content.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise RepoPipelineError(f"cannot read the pipeline file {pipeline_path}: {exc}") from exc
+
+
+def plan_from_text(spec: JobSpec, text: str, commit_sha: str | None) -> tuple[JobSpec, list[str]]:
+    """Parse and plan ``text``, the content of ``spec.pipeline_path`` at ``commit_sha``, for
+    this build: the plan, which keeps ``pipeline_path``, the attempt and the event that
+    triggered the build, and the file's warnings as lines for the build's log."""
+    if not spec.pipeline_path:
+        raise RepoPipelineError("the build has no pipeline_path")
     try:
         checked = check_pipeline(text, filename=spec.pipeline_path)
     except PipelineError as exc:

@@ -60,6 +60,13 @@ async def checkout_credentials(client: ServerClient, spec: JobSpec) -> GitCreden
     secret), or None without one. Raises `CheckoutError` naming the secret (never its value)
     when it is not set or not usable, and `SecretsUnavailable` when the server cannot be
     asked."""
+    value = await checkout_credentials_text(client, spec)
+    return None if value is None else parse_checkout_credentials(spec, value)
+
+
+async def checkout_credentials_text(client: ServerClient, spec: JobSpec) -> str | None:
+    """The text of the job's checkout credentials secret (what the checkout step is given),
+    or None without one; raises as `checkout_credentials`, also when the text is not usable."""
     name = spec.checkout_credentials
     if not name:
         return None
@@ -71,19 +78,31 @@ async def checkout_credentials(client: ServerClient, spec: JobSpec) -> GitCreden
             f"the checkout credentials secret {name} is not set for this build{why}: "
             f"set it with `solvyd secrets set {name} --job {spec.job_name}`"
         )
+    parse_checkout_credentials(spec, value)
+    return value
+
+
+def parse_checkout_credentials(spec: JobSpec, value: str) -> GitCredentials:
     try:
         return credentials_from_secret(value)
     except CheckoutError as exc:
-        raise CheckoutError(f"the checkout credentials secret {name}: {exc}") from None
+        raise CheckoutError(
+            f"the checkout credentials secret {spec.checkout_credentials}: {exc}"
+        ) from None
 
 
 def with_secrets(spec: JobSpec, values: dict[str, str]) -> JobSpec:
-    """A copy of the plan where each step that names a secret has its value in its own env
-    (over a variable of the same name from the pipeline). Other steps, and the env shared by
-    all steps, are left as they were; nothing of `spec` is changed."""
+    """A copy of the plan where each step that names a secret has its value in its own
+    `secret_env` (given to the step as env over `env`, never serialised). Other steps, and
+    the env shared by all steps, are left as they were; nothing of `spec` is changed."""
     steps = [
         step.model_copy(
-            update={"env": {**step.env, **{n: values[n] for n in step.secrets if n in values}}}
+            update={
+                "secret_env": {
+                    **step.secret_env,
+                    **{n: values[n] for n in step.secrets if n in values},
+                }
+            }
         )
         if step.secrets
         else step

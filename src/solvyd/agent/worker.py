@@ -3,6 +3,11 @@
 Stopping has two speeds, like Buildkite's agent: a graceful stop (first SIGTERM/SIGINT) claims
 nothing new and lets running builds finish for `stop_grace_seconds`, then cancels them; a second
 signal cancels them at once. Either way each build's final report is sent before exit.
+
+The heartbeat and claim loops (and each build's cancel watcher) are supervised
+(`agent/supervision.py`): one that dies of an unexpected exception stops the agent at once,
+like a second signal, with one log line naming it; `run` then raises `LoopDied`, and the
+command exits non-zero.
 """
 
 import asyncio
@@ -10,8 +15,10 @@ import contextlib
 import platform
 import signal
 import socket
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from uuid import UUID
 
 import structlog
@@ -23,6 +30,7 @@ from solvyd.agent.identity import WorkerTokenStore
 from solvyd.agent.metrics import AgentMetrics
 from solvyd.agent.plugins import plugin_reports
 from solvyd.agent.spool import agent_spool_dir, remove_stale_spools
+from solvyd.agent.supervision import LoopDied, supervised
 from solvyd.pipeline.executors.base import Executor, ExecutorError
 from solvyd.protocol import (
     BuildStatus,
@@ -74,6 +82,8 @@ class Agent:
         self._heartbeat_interval = 10.0
         self._spool_dir: Path | None = None
         self.metrics = AgentMetrics(executor.name)
+        # The first supervised loop that died, if one did: the agent is stopping because of it.
+        self.died: LoopDied | None = None
 
     def request_stop(self) -> None:
         """First call: graceful. Second call: cancel running builds now."""
@@ -97,26 +107,58 @@ class Agent:
         for handle in self.builds.values():
             handle.stop(by_agent=True)
 
+    def loop_died(self, died: LoopDied) -> None:
+        """A supervised loop died: stop now, cancelling running builds (they end `error`,
+        "the agent stopped", and are reported as on any stop)."""
+        if self.died is None:
+            self.died = died
+            log.error(
+                "stopping the agent: a loop died",
+                loop=died.loop,
+                error=died.describe(self.client.credentials()),
+                builds=len(self.builds),
+            )
+        self._stopping.set()
+        self._cancel_all()
+
+    def _start_loop(self, name: str, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        task = asyncio.create_task(supervised(name, work), name=name)
+        task.add_done_callback(self._loop_ended)
+        return task
+
+    def _loop_ended(self, task: asyncio.Task[None]) -> None:
+        if task.cancelled():
+            return
+        error = task.exception()
+        if isinstance(error, LoopDied):
+            self.loop_died(error)
+
     async def run(self) -> None:
+        """Run until stopped; raises `LoopDied` (after the usual stop) if a loop died."""
         try:
             if self.config.spool_root is not None:
                 self._spool_dir = agent_spool_dir(self.config.spool_root, self.config.name)
                 remove_stale_spools(self._spool_dir)
             await self._register()
             await self._sweep_leftovers()
-            heartbeat = asyncio.create_task(self._heartbeat_loop(), name="heartbeat")
-            claimer = asyncio.create_task(self._claim_loop(), name="claim")
+            heartbeat = self._start_loop("heartbeat", self._heartbeat_loop())
+            claimer = self._start_loop("claim", self._claim_loop())
             await self._stopping.wait()
             claimer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            with contextlib.suppress(asyncio.CancelledError, LoopDied):
                 await claimer
+            if self.died is not None:
+                self._cancel_all()  # a build the claim loop started meanwhile
             await self._drain()
             heartbeat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            with contextlib.suppress(asyncio.CancelledError, LoopDied):
                 await heartbeat
         finally:
             await self.client.aclose()
             await self.executor.aclose()
+        if self.died is not None:
+            log.info("agent stopped", loop_died=self.died.loop)
+            raise self.died
         log.info("agent stopped")
 
     async def _register(self) -> None:
@@ -231,6 +273,8 @@ class Agent:
             if after is not None:
                 await asyncio.wait([after])  # bounded: stopping a run is bounded
             await run_build(self.client, self.executor, handle, self.metrics, self._spool_dir)
+        except LoopDied as died:  # the build ended and was reported; a loop of it had died
+            self.loop_died(died)
         except Exception:
             log.exception("build run failed", build_id=str(handle.build_id))
             self.metrics.build_finished(BuildStatus.ERROR)
@@ -240,6 +284,7 @@ class Agent:
                     BuildStatusUpdate(
                         status=BuildStatus.ERROR,
                         error_message="the agent failed running the build",
+                        error_kind="infrastructure",
                         attempt=handle.spec.attempt,
                     ),
                 )

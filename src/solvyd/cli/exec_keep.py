@@ -12,6 +12,15 @@ from solvyd.pipeline.executors.base import Executor
 from solvyd.protocol import BuildStatus, JobSpec
 
 
+def host_workspace(executor: Executor, job: JobSpec) -> Path | None:
+    """The build's workspace directory on this machine, for the executors that have one
+    (local, docker: their `workspace(job)`, outside the executor contract); else None."""
+    workspace = getattr(executor, "workspace", None)
+    if not callable(workspace):
+        return None
+    return Path(workspace(job))
+
+
 class KeepOutputs:
     """The runtime's `after_steps` hook of one `exec` run: it runs after the last step and
     before the executor removes the workspace."""
@@ -27,8 +36,8 @@ class KeepOutputs:
     async def after_steps(self, status: BuildStatus) -> None:
         if self.artifacts_dir is None and not self.keep_workspace:
             return
-        workspace = Path(self.executor.workspace(self.spec))
-        if not await asyncio.to_thread(workspace.is_dir):
+        workspace = host_workspace(self.executor, self.spec)
+        if workspace is None or not await asyncio.to_thread(workspace.is_dir):
             _say("nothing to keep: the workspace was never made")
             return
         if self.artifacts_dir is not None:

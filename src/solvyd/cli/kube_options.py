@@ -17,7 +17,6 @@ if TYPE_CHECKING:
 class KubernetesOptions:
     namespace: str | None = None
     kubeconfig: Path | None = None
-    checkout_image: str | None = None
     node_selector: str = ""
     tolerations: str = ""
     service_account: str | None = None
@@ -42,8 +41,4 @@ class KubernetesOptions:
             )
         except SettingsError as exc:
             raise CliError(str(exc)) from None
-        if self.checkout_image:
-            from dataclasses import replace
-
-            settings = replace(settings, checkout_image=self.checkout_image)
         return settings

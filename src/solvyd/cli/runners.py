@@ -148,6 +148,7 @@ def _make_agent(
     hidden_paths: tuple[Path, ...] = (),
     default_image: str | None = None,
     env_passthrough: tuple[str, ...] = (),
+    checkout_image: str | None = None,
     kubernetes: "KubernetesOptions | None" = None,
 ) -> "Agent":
     from solvyd.agent.worker import Agent, AgentConfig
@@ -174,6 +175,7 @@ def _make_agent(
             hidden_paths=hidden_paths,
             default_image=default_image,
             env_passthrough=env_passthrough,
+            checkout_image=checkout_image,
             kubernetes=kubernetes.settings(config.name) if kubernetes else None,
         )
     except ExecutorError as exc:
@@ -248,6 +250,14 @@ def agent(
         help="Docker executor: the image of steps that name none. Without it this agent "
         "claims only builds whose every step names an image.",
     ),
+    checkout_image: str | None = typer.Option(
+        None,
+        "--checkout-image",
+        envvar="SOLVYD_CHECKOUT_IMAGE",
+        help="Docker and kubernetes executors: the image the repository checkout runs in "
+        "(Solvyd's own image, with python, solvyd and git; default solvyd:latest for docker, "
+        "solvyd/solvyd:<this agent's version> for kubernetes).",
+    ),
     env_passthrough: str = env_passthrough_option(),
     kube_namespace: str | None = typer.Option(
         None,
@@ -262,13 +272,6 @@ def agent(
         envvar="SOLVYD_KUBECONFIG",
         help="Kubernetes executor: a kubeconfig file (default: in-cluster config when the "
         "agent runs in a pod, else $KUBECONFIG or ~/.kube/config).",
-    ),
-    checkout_image: str | None = typer.Option(
-        None,
-        "--checkout-image",
-        envvar="SOLVYD_CHECKOUT_IMAGE",
-        help="The image that checks out the sources (python, solvyd and git on PATH); "
-        "default solvyd/solvyd:<this agent's version>.",
     ),
     kube_node_selector: str = typer.Option(
         "",
@@ -317,7 +320,6 @@ def agent(
         kubernetes = KubernetesOptions(
             namespace=(kube_namespace or "").strip() or None,
             kubeconfig=kubeconfig,
-            checkout_image=(checkout_image or "").strip() or None,
             node_selector=kube_node_selector,
             tolerations=kube_tolerations,
             service_account=(kube_service_account or "").strip() or None,
@@ -334,6 +336,7 @@ def agent(
         tuple(hidden),
         env_passthrough=passthrough,
         default_image=(default_image or "").strip() or None,
+        checkout_image=(checkout_image or "").strip() or None,
         kubernetes=kubernetes,
     )
     # An agent advertises its executor: it must not register one that cannot run steps.
@@ -348,6 +351,7 @@ def agent(
 
     from solvyd.agent.client import Rejected
     from solvyd.agent.metrics import MetricsListener
+    from solvyd.agent.supervision import LoopDied
 
     listener = None
     if metrics_port is not None:
@@ -364,6 +368,9 @@ def agent(
         asyncio.run(main())
     except Rejected as exc:
         raise CliError(f"the server refused this agent: {exc.message}") from exc
+    except LoopDied:
+        # The agent logged which loop died and why; its builds were stopped and reported.
+        raise typer.Exit(1) from None
     finally:
         if listener is not None:
             listener.stop()
@@ -405,6 +412,7 @@ def up(
     passthrough = env_passthrough_names(env_passthrough)
     refuse_server_credentials(passthrough)
     settings = ServerSettings()
+    from solvyd.agent.supervision import describe
     from solvyd.server.app import create_app
     from solvyd.server.data_dir import private_umask, sqlite_file, sqlite_files
 
@@ -463,12 +471,23 @@ def up(
         stop = asyncio.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        await stop.wait()
+        stopped = asyncio.create_task(stop.wait())
+        # The agent ends on its own only when it failed (a loop of it died, it could not
+        # register): no build would run, so the whole process stops, non-zero, rather than
+        # serve a queue nobody takes.
+        await asyncio.wait({stopped, agent_task}, return_when=asyncio.FIRST_COMPLETED)
+        agent_failed = agent_task.done()
+        stopped.cancel()
         worker.request_stop()
         worker.config.stop_grace_seconds = 5
         with contextlib.suppress(Exception):
             await asyncio.wait_for(agent_task, 30)
         http_server.should_exit = True
         await serving
+        if agent_failed:
+            error = None if agent_task.cancelled() else agent_task.exception()
+            if worker.died is None and error is not None:
+                raise CliError(f"the embedded agent stopped: {describe(error)}")
+            raise typer.Exit(1)
 
     asyncio.run(main())

@@ -10,7 +10,14 @@ Once a step fails (unless it ``allow_failure``) or errors, the steps not yet sta
 if their ``run_on`` has ``"failure"`` (clean-up steps); the others are reported ``skipped``. A
 step whose ``run_on`` is only ``["failure"]`` is skipped when nothing failed. The build is
 ``error`` if a step errored, else ``failure`` (with the exit code of the first failing step),
-else ``success``; ``cancelled`` when cancelled.
+else ``success``; ``cancelled`` when cancelled. An ``error`` says why in
+``JobResult.error_kind``: ``timeout`` when a step or the build ran out of time,
+``infrastructure`` when the executor, the preparation or the runtime itself failed.
+
+The plan is final when the run starts: the runtime plans nothing (the agent read the
+repository's pipeline and added the checkout step before). A builtin step (``StepSpec.builtin``,
+the checkout) that exits non-zero is an ``error``, not a ``failure``: the machinery failed, not
+the user's commands; its last output line (the program's reason) is the error's message.
 
 Timeouts and cancellation work the same way: the waiting side notices (the step's own
 ``timeout_seconds``, the job's for the whole run, or the ``cancel`` event) and calls
@@ -28,7 +35,7 @@ from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
 from solvyd.pipeline.executors.base import Executor, ExecutorError
-from solvyd.protocol.messages import BuildStatus, JobSpec, StepSpec, StepStatus
+from solvyd.protocol.messages import BuildStatus, ErrorKind, JobSpec, StepSpec, StepStatus
 from solvyd.shared.clock import utcnow
 
 log = logging.getLogger(__name__)
@@ -47,6 +54,7 @@ class StepResult:
     error_message: str | None = None
     started_at: datetime | None = None
     completed_at: datetime | None = None
+    error_kind: ErrorKind | None = None  # with status ``error``: why
 
 
 @dataclass(frozen=True)
@@ -58,8 +66,10 @@ class JobResult:
     completed_at: datetime
     steps: dict[str, StepResult] = field(default_factory=dict)
     # The executor itself faulted (setting up the build, or running or reading a step), as
-    # opposed to a timeout, a cancel or the preparation hook failing: the agent counts these.
+    # opposed to a timeout, a cancel or a step's own failure: the agent counts these.
     executor_failed: bool = False
+    # With status ``error``: why, for the server's retry decision (``BuildStatusUpdate``).
+    error_kind: ErrorKind | None = None
 
 
 class RuntimeObserver(Protocol):
@@ -81,13 +91,17 @@ class RuntimeLimits:
     teardown_seconds: float = 120.0  # teardown_job
     output_drain_seconds: float = 30.0  # for the output to be delivered once a step ended
     observer_seconds: float = 30.0  # one observer call
-    after_steps_seconds: float = 600.0  # the after_steps hook
+    after_steps_seconds: float = 600.0  # the after_steps hook (artifacts)
 
 
 class _Stop(enum.Enum):
     CANCELLED = "cancelled"
     STEP_TIMEOUT = "step timeout"
     JOB_TIMEOUT = "job timeout"
+
+
+# How the steps ended: status, exit code, message and, for an ``error``, its kind.
+_Ending = tuple[BuildStatus, int | None, str | None, ErrorKind | None]
 
 
 class _Interrupted(Exception):
@@ -103,20 +117,16 @@ async def run_job(
     cancel: asyncio.Event,
     *,
     limits: RuntimeLimits | None = None,
-    before_steps: Callable[[], Awaitable[JobSpec | None]] | None = None,
     after_steps: Callable[[BuildStatus], Awaitable[None]] | None = None,
 ) -> JobResult:
     """Run the build and return how it ended; only the caller's own task cancellation escapes.
 
-    ``before_steps`` runs after ``setup_job`` and before the first step (e.g. to check out the
-    sources into ``executor.workspace(job)``); if it raises, the build ends as ``error``. If it
-    returns a JobSpec (the same build, planned from the repository's pipeline file), its steps
-    and timeout replace the ones given.
-    ``after_steps`` runs after the last step and before ``teardown_job`` (e.g. to collect
-    artifacts); its failures are logged and do not change the result.
+    ``after_steps`` runs after the last step and before ``teardown_job``, while the workspace
+    still exists (the agent collects artifacts there, through ``Executor.list_workspace`` and
+    ``read_workspace_file``); its failures are logged and do not change the result.
     """
     run = _JobRun(job, executor, _SafeObserver(observer, limits or RuntimeLimits()), cancel)
-    return await run.execute(before_steps, after_steps)
+    return await run.execute(after_steps)
 
 
 class _JobRun:
@@ -132,15 +142,15 @@ class _JobRun:
         self.job_deadline = _deadline(self.loop, job.timeout_seconds)
         self.results: dict[str, StepResult] = {}
         self.executor_failed = False
+        # The last output line of each builtin step: its reason, should it fail.
+        self._last_lines: dict[str, str] = {}
 
     async def execute(
-        self,
-        before_steps: Callable[[], Awaitable[JobSpec | None]] | None,
-        after_steps: Callable[[BuildStatus], Awaitable[None]] | None,
+        self, after_steps: Callable[[BuildStatus], Awaitable[None]] | None
     ) -> JobResult:
         started_at = utcnow()
         try:
-            status, exit_code, message = await self._prepare_and_run_steps(before_steps)
+            status, exit_code, message, kind = await self._set_up_and_run_steps()
             await self._finish_unreported(
                 StepStatus.CANCELLED if status is BuildStatus.CANCELLED else StepStatus.SKIPPED
             )
@@ -149,6 +159,7 @@ class _JobRun:
         except Exception as exc:  # a bug anywhere must still end the build and free the machine
             log.exception("build %s: the runtime failed", self.job.build_id)
             status, exit_code, message = BuildStatus.ERROR, None, f"internal error: {exc!r}"
+            kind = "infrastructure"
             await self._finish_unreported(StepStatus.SKIPPED)
         finally:
             await _bounded(
@@ -162,34 +173,22 @@ class _JobRun:
             utcnow(),
             dict(self.results),
             executor_failed=self.executor_failed,
+            error_kind=kind if status is BuildStatus.ERROR else None,
         )
 
-    async def _prepare_and_run_steps(
-        self, before_steps: Callable[[], Awaitable[JobSpec | None]] | None
-    ) -> tuple[BuildStatus, int | None, str | None]:
+    async def _set_up_and_run_steps(self) -> _Ending:
         try:
-            try:
-                await self._interruptible(self.executor.setup_job(self.job), None)
-            except ExecutorError:
-                self.executor_failed = True
-                raise
-            if before_steps is not None:
-                try:
-                    planned = await self._interruptible(before_steps(), None)
-                    if planned is not None:
-                        self._replan(planned)
-                except (_Interrupted, ExecutorError):
-                    raise
-                except Exception as exc:
-                    raise ExecutorError(f"preparing the build failed: {exc}") from exc
+            await self._interruptible(self.executor.setup_job(self.job), None)
         except _Interrupted as interrupted:
             return self._stopped_build(interrupted.stop, None)
         except ExecutorError as exc:
-            return BuildStatus.ERROR, None, str(exc) or "the executor failed to set up the build"
+            self.executor_failed = True
+            message = str(exc) or "the executor failed to set up the build"
+            return BuildStatus.ERROR, None, message, "infrastructure"
 
         return await self._run_graph()
 
-    async def _run_graph(self) -> tuple[BuildStatus, int | None, str | None]:
+    async def _run_graph(self) -> _Ending:
         """Start each step once all it depends on has finished, up to ``max_parallel_steps``
         at a time; decide from the build's outcome so far whether it runs or is skipped."""
         waits_for = step_dependencies(self.job.steps)
@@ -225,9 +224,9 @@ class _JobRun:
             if running:
                 await asyncio.wait(running, timeout=self.limits.destroy_seconds)
         if stop is _Stop.CANCELLED or outcome.cancelled:
-            return BuildStatus.CANCELLED, None, None
+            return BuildStatus.CANCELLED, None, None, None
         if outcome.error_message is not None:
-            return BuildStatus.ERROR, None, outcome.error_message
+            return BuildStatus.ERROR, None, outcome.error_message, outcome.error_kind
         if stop is _Stop.JOB_TIMEOUT:
             return self._stopped_build(stop, None)
         if outcome.failure is not None:
@@ -236,8 +235,9 @@ class _JobRun:
                 BuildStatus.FAILURE,
                 exit_code,
                 f"step '{failed_step}' failed with exit code {exit_code}",
+                None,
             )
-        return BuildStatus.SUCCESS, 0, None
+        return BuildStatus.SUCCESS, 0, None, None
 
     async def _start_ready(
         self,
@@ -269,12 +269,6 @@ class _JobRun:
         await self._report(step, result)
         return result
 
-    def _replan(self, planned: JobSpec) -> None:
-        if planned.build_id != self.job.build_id:
-            raise ExecutorError("before_steps returned the plan of another build")
-        self.job = planned
-        self.job_deadline = _deadline(self.loop, planned.timeout_seconds)
-
     async def _run_step(self, step: StepSpec) -> StepResult:
         started_at = utcnow()
         await self.observer.step_started(step, started_at)
@@ -297,11 +291,14 @@ class _JobRun:
             if pump is not None:
                 await _settle(pump, _STOPPED_DRAIN_SECONDS)
             status, message = self._stopped_step(interrupted.stop, step)
-            return StepResult(status, None, message, started_at, utcnow())
+            kind: ErrorKind | None = "timeout" if status is StepStatus.ERROR else None
+            return StepResult(status, None, message, started_at, utcnow(), kind)
         except ExecutorError as exc:
             self.executor_failed = True
             message = str(exc) or f"the executor failed to run step '{step.name}'"
-            return StepResult(StepStatus.ERROR, None, message, started_at, utcnow())
+            return StepResult(
+                StepStatus.ERROR, None, message, started_at, utcnow(), "infrastructure"
+            )
         finally:
             # Also reached when our own task is cancelled: nothing of the step may outlive it.
             if not destroyed:
@@ -309,6 +306,12 @@ class _JobRun:
             if pump is not None and not pump.done():
                 pump.cancel()
                 await _settle(pump, _STOPPED_DRAIN_SECONDS)
+        if exit_code != 0 and step.builtin is not None:
+            reason = self._last_lines.get(step.name)
+            message = reason or f"step '{step.name}' failed with exit code {exit_code}"
+            return StepResult(
+                StepStatus.ERROR, exit_code, message, started_at, utcnow(), "infrastructure"
+            )
         status = StepStatus.SUCCESS if exit_code == 0 else StepStatus.FAILURE
         return StepResult(status, exit_code, None, started_at, utcnow())
 
@@ -316,6 +319,9 @@ class _JobRun:
         lines: AsyncIterator[str] = self.executor.stream_output(self.job, step)
         try:
             async for line in lines:
+                # A "$ ..." line echoes what runs next: never the reason of a failure.
+                if step.builtin is not None and line.strip() and not line.startswith("$ "):
+                    self._last_lines[step.name] = line
                 await self.observer.step_output(step, line)
         finally:
             close: Callable[[], Awaitable[Any]] | None = getattr(lines, "aclose", None)
@@ -380,12 +386,10 @@ class _JobRun:
             return StepStatus.CANCELLED, "cancelled"
         return StepStatus.ERROR, self._timeout_message(stop, step)
 
-    def _stopped_build(
-        self, stop: _Stop, step: StepSpec | None
-    ) -> tuple[BuildStatus, int | None, str | None]:
+    def _stopped_build(self, stop: _Stop, step: StepSpec | None) -> _Ending:
         if stop is _Stop.CANCELLED:
-            return BuildStatus.CANCELLED, None, None
-        return BuildStatus.ERROR, None, self._timeout_message(stop, step)
+            return BuildStatus.CANCELLED, None, None, None
+        return BuildStatus.ERROR, None, self._timeout_message(stop, step), "timeout"
 
     def _timeout_message(self, stop: _Stop, step: StepSpec | None) -> str:
         if stop is _Stop.STEP_TIMEOUT and step is not None:
@@ -408,6 +412,7 @@ class _Outcome:
     def __init__(self) -> None:
         self.failure: tuple[str, int | None] | None = None  # the first failing step
         self.error_message: str | None = None  # the first error
+        self.error_kind: ErrorKind | None = None  # and its kind
         self.cancelled = False
 
     @property
@@ -418,13 +423,14 @@ class _Outcome:
         if result.status is StepStatus.FAILURE and not step.allow_failure:
             self.failure = self.failure or (step.name, result.exit_code)
         elif result.status is StepStatus.ERROR:
-            self.error(result.error_message or f"step '{step.name}' failed to run")
+            message = result.error_message or f"step '{step.name}' failed to run"
+            self.error(message, result.error_kind)
         elif result.status is StepStatus.CANCELLED:
             self.cancelled = True
 
-    def error(self, message: str) -> None:
+    def error(self, message: str, kind: ErrorKind | None = None) -> None:
         if self.error_message is None:
-            self.error_message = message
+            self.error_message, self.error_kind = message, kind
 
 
 def step_dependencies(steps: list[StepSpec]) -> dict[str, set[str]]:

@@ -13,6 +13,12 @@ The verbs, in the order an agent uses them (all HTTP, agent -> server, under /ap
   that atomically assigns the oldest queued build whose labels the worker has.
 - ``PUT /builds/{id}/status`` ``BuildStatusUpdate``: ``running`` when the agent starts, a final
   status when it ends. Repeating the current status is a no-op; an illegal change answers 409.
+  A build that ends ``error`` says why in ``error_kind``, and that alone decides whether the
+  server retries it (while the job's ``max_retries`` allows): ``infrastructure`` (the executor
+  failed, the build could not be prepared, the agent's own fault) and ``agent_stopped`` (the
+  agent shut down under it) are retried; ``timeout`` (the build or a step ran out of time) is
+  the build's own doing and is not. A report without it (an agent older than the field) is
+  retried unless its ``error_message`` says "timed out", as before.
 - ``PUT /builds/{id}/steps/{name}`` ``StepStatusUpdate``: the same, per step.
 - ``PUT /builds/{id}/graph`` ``StepGraph``: the steps of a plan the agent read from the
   repository and what each waits for, sent after the checkout read the pipeline file and
@@ -336,6 +342,10 @@ class LogBatch(_Message):
     attempt: Attempt = None
 
 
+# Why a build ended `error` (see `BuildStatusUpdate.error_kind`).
+ErrorKind = Literal["timeout", "infrastructure", "agent_stopped"]
+
+
 class BuildStatusUpdate(_Message):
     status: BuildStatus
     # The commit the checkout resolved to; may come with a repeated `running`.
@@ -356,7 +366,7 @@ class BuildStatusUpdate(_Message):
     # Why a build ended `error`, for the server's retry decision (instead of matching words
     # of `error_message`): the build or a step ran out of time, the machinery failed (the
     # executor, the checkout, the agent's own fault), or the agent was stopped under it.
-    error_kind: Literal["timeout", "infrastructure", "agent_stopped"] | None = None
+    error_kind: ErrorKind | None = None
 
     @model_validator(mode="after")
     def _hand_back_flag_only_when_queued(self) -> "BuildStatusUpdate":

@@ -735,7 +735,9 @@ class PodsApi:
             working_dir=spec.get("workingDir"),
             environment=env,
             labels={POD_LABEL: pod.uid, "io.kubernetes.pod.name": pod.name},
-            host_config=api.create_host_config(binds=binds),
+            # The node's network: a pod reaches what the test serves on loopback (a git
+            # server), as a pod of a real cluster reaches its network's services.
+            host_config=api.create_host_config(binds=binds, network_mode="host"),
             stdin_open=False,
             tty=False,
         )

@@ -33,21 +33,24 @@ def test_only_the_steps_that_ask_get_a_value_and_the_plan_is_not_changed() -> No
     planned = with_secrets(spec, {"KEY": "k-value", "TOKEN": "t-value"})
 
     deploy, test, publish = planned.steps
-    assert deploy.env == {"A": "a", "KEY": "k-value", "TOKEN": "t-value"}
-    assert test.env == {"A": "a"}
-    assert publish.env == {"TOKEN": "t-value"}
+    # Apart from the plain env (executors give both to the step; secret_env is never sent).
+    assert deploy.secret_env == {"KEY": "k-value", "TOKEN": "t-value"}
+    assert deploy.env == test.env == {"A": "a"}
+    assert test.secret_env == {}
+    assert publish.secret_env == {"TOKEN": "t-value"}
     assert planned.env == {"SHARED": "1"}
+    assert "k-value" not in planned.model_dump_json()
     # The original plan (the one the agent keeps for the build) holds no value.
     assert spec.model_dump() == before
     assert "k-value" not in spec.model_dump_json()
-    assert deploy.env is not spec.steps[0].env
+    assert deploy.secret_env is not spec.steps[0].secret_env
 
 
 def test_a_missing_name_is_left_unset_and_noted_in_the_steps_that_asked() -> None:
     spec = _spec()
     reply = SecretsReply(values={"TOKEN": "t-value"}, missing=["KEY"])
     planned = with_secrets(spec, reply.values)
-    assert "KEY" not in planned.steps[0].env
+    assert "KEY" not in planned.steps[0].secret_env
     assert missing_notices(spec, reply).lines == {"deploy": ["[solvyd: secret KEY is not set]"]}
 
 

@@ -285,35 +285,92 @@ async def test_a_failing_observer_does_not_stop_the_build(caplog: pytest.LogCapt
     assert len(failures) == 3  # once per kind of call, not once per line
 
 
-async def test_hooks_run_around_the_steps() -> None:
+async def test_after_steps_runs_after_the_last_step_and_before_teardown() -> None:
     executor = FakeExecutor()
     job = make_job(StepSpec(name="a", commands=["echo a"]))
     seen: list[str] = []
 
-    async def before() -> None:
-        seen.append(f"before, after {executor.calls_for(job)}")
-
     async def after(status: BuildStatus) -> None:
-        seen.append(f"after: {status}")
+        seen.append(f"after: {status}, after {executor.calls_for(job)[-1]}")
 
-    result = await run_job(
-        job, executor, Recorder(), asyncio.Event(), before_steps=before, after_steps=after
-    )
+    result = await run_job(job, executor, Recorder(), asyncio.Event(), after_steps=after)
     assert result.status is BuildStatus.SUCCESS
-    assert seen == ["before, after ['setup_job']", "after: success"]
+    assert seen == ["after: success, after destroy_step:a"]
+    assert executor.calls_for(job)[-1] == "teardown_job"
 
 
-async def test_a_failing_before_steps_hook_errors_the_build() -> None:
+async def test_a_failing_builtin_step_errors_the_build_with_its_last_line() -> None:
     executor = FakeExecutor()
-    job = make_job(StepSpec(name="a", commands=["echo a"]))
-
-    async def clone() -> None:
-        raise OSError("git clone failed: repository not found")
-
-    result = await run_job(job, executor, Recorder(), asyncio.Event(), before_steps=clone)
-    assert result.status is BuildStatus.ERROR
-    assert result.error_message == (
-        "preparing the build failed: git clone failed: repository not found"
+    checkout = StepSpec(
+        name="checkout",
+        builtin="checkout",
+        commands=["echo cloning", "echo fatal: repository not found", "exit 1"],
     )
+    job = make_job(checkout, StepSpec(name="a", commands=["echo a"]))
+    result = await run_job(job, executor, Recorder(), asyncio.Event())
+    assert result.status is BuildStatus.ERROR
+    assert result.error_message == "fatal: repository not found"
+    assert result.steps["checkout"].status is StepStatus.ERROR
+    assert result.steps["a"].status is StepStatus.SKIPPED
     assert not result.executor_failed
-    assert executor.calls_for(job) == ["setup_job", "teardown_job"]
+
+
+async def test_an_error_says_its_kind_for_the_retry_decision(setup: Setup) -> None:
+    """A timeout (of a step or of the build) is `timeout`; an executor fault, a failed
+    preparation or setup `infrastructure`; builds that did not end `error` have no kind."""
+    step_timeout = await run(
+        make_job(setup.step("slow", "sleep_long", timeout_seconds=0.3)), setup.executor
+    )
+    assert (step_timeout.status, step_timeout.error_kind) == (BuildStatus.ERROR, "timeout")
+    assert step_timeout.steps["slow"].error_kind == "timeout"
+    job_timeout = await run(make_job(setup.step("slow", "sleep_long"), timeout=0.3), setup.executor)
+    assert (job_timeout.status, job_timeout.error_kind) == (BuildStatus.ERROR, "timeout")
+    failed = await run(make_job(setup.step("bad", "fail_3")), setup.executor)
+    assert (failed.status, failed.error_kind) == (BuildStatus.FAILURE, None)
+    passed = await run(make_job(setup.step("ok", "ok")), setup.executor)
+    assert (passed.status, passed.error_kind) == (BuildStatus.SUCCESS, None)
+
+
+async def test_an_executor_fault_is_an_infrastructure_error(tmp_path: Path) -> None:
+    executor = FakeExecutor()
+    job = make_job(
+        StepSpec(name="a", commands=["echo a", "fail-infra the docker engine went away"]),
+        # A timeout that comes after the fault does not change the build's kind.
+        StepSpec(name="b", commands=["sleep 300"], timeout_seconds=0.2, run_on=["failure"]),
+    )
+    result = await run(job, executor)
+    assert (result.status, result.error_kind) == (BuildStatus.ERROR, "infrastructure")
+    assert result.error_message == "the docker engine went away"
+    assert result.steps["a"].error_kind == "infrastructure"
+    assert result.steps["b"].error_kind == "timeout"
+
+    setup_fault = await run(
+        make_job(StepSpec(name="a", commands=["echo a"])),
+        FakeExecutor(setup_error="no space left on device"),
+    )
+    assert (setup_fault.status, setup_fault.error_kind) == (BuildStatus.ERROR, "infrastructure")
+
+    (tmp_path / "not-a-dir").write_text("")
+    local = create_executor("local", tmp_path / "not-a-dir")
+    local_fault = await run(make_job(StepSpec(name="a", commands=["echo a"])), local)
+    assert (local_fault.status, local_fault.error_kind) == (BuildStatus.ERROR, "infrastructure")
+
+    checkout = StepSpec(
+        name="checkout", builtin="checkout", commands=["echo fatal: not found", "exit 1"]
+    )
+    failed_checkout = await run(
+        make_job(checkout, StepSpec(name="a", commands=["echo a"])), executor
+    )
+    assert (failed_checkout.status, failed_checkout.error_kind) == (
+        BuildStatus.ERROR,
+        "infrastructure",
+    )
+
+
+async def test_a_cancelled_build_has_no_error_kind() -> None:
+    cancel = asyncio.Event()
+    cancel.set()
+    result = await run_job(
+        make_job(StepSpec(name="a", commands=["echo a"])), FakeExecutor(), Recorder(), cancel
+    )
+    assert (result.status, result.error_kind) == (BuildStatus.CANCELLED, None)

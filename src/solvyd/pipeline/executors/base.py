@@ -12,6 +12,7 @@ Order of calls, for one build::
         stream_output(job, step)  } run concurrently: output must be consumed while the
         wait_step(job, step)      } step runs, or a backend may block on a full pipe
         destroy_step(job, step)              # always, also after a normal exit
+    list_workspace(job), read_workspace_file(job, path)   # after the steps (artifacts)
     teardown_job(job)                        # always, even if setup_job failed or was cancelled
 
 Cancellation and timeouts are ``destroy_step`` called from another task while ``stream_output``
@@ -30,6 +31,22 @@ Idempotence: ``destroy_step`` and ``teardown_job`` may be called any number of t
 the thing they free never existed (a step never started, a setup that failed). Neither raises
 for that; they raise ``ExecutorError`` only when freeing really failed.
 
+Builtin steps: a step with ``builtin`` set was added by the agent, not written by a user, and
+the backend runs its own program for it instead of ``commands``. The one kind is
+``"checkout"``: ``python -m solvyd.agent.checkout_program`` with the workspace as its working
+directory (on the host for ``local``; in a container of the executor's checkout image for the
+container backends, which has python, solvyd and git). Its env is ``step.env`` and
+``step.secret_env`` over the backend's own (never ``job.env``, which is the pipeline's); the
+program reads ``SOLVYD_CHECKOUT`` and ``SOLVYD_CHECKOUT_CREDENTIALS`` from it and prints as its
+last line ``solvyd-checkout: commit <sha>``.
+
+Secrets: ``step.secret_env`` holds secret values; a backend gives them to the step as env (over
+``env``) and keeps them out of what it stores in the clear where it has a secret store.
+
+The workspace: where the steps' files live is the backend's business (a directory on this
+machine, a volume of a pod). Nothing outside an executor reads it directly: the agent lists it
+and reads files of it through ``list_workspace`` and ``read_workspace_file`` (artifacts).
+
 Errors: a fault of the machinery (the engine is gone, a pod could not be scheduled, a process
 could not be spawned) raises ``ExecutorError`` with a message fit for a user. A step's own
 failure is a non-zero exit code, never an exception; and a fault is never reported as a made-up
@@ -43,6 +60,9 @@ from uuid import UUID
 
 from solvyd.protocol.messages import JobSpec, StepSpec
 
+# How a builtin checkout step runs (``python -m ...``), wherever python is.
+CHECKOUT_MODULE = "solvyd.agent.checkout_program"
+
 
 class ExecutorError(Exception):
     """The infrastructure failed; the build ends as ``error`` with this message."""
@@ -50,7 +70,9 @@ class ExecutorError(Exception):
 
 @dataclass(frozen=True)
 class WorkspaceFile:
-    path: str  # relative POSIX path inside the workspace
+    """A regular file of a build's workspace, as ``list_workspace`` finds it."""
+
+    path: str  # relative POSIX path inside the workspace ("dist/app.bin")
     size: int  # bytes
 
 
@@ -81,19 +103,14 @@ class Executor(abc.ABC):
         ``teardown_job``, which must clean up whatever was half made."""
 
     @abc.abstractmethod
-    def workspace(self, job: JobSpec) -> str:
-        """The build's workspace on the agent's machine: where the sources are checked out and
-        artifacts are collected. Local steps run in it; container executors mount it into the
-        steps (at ``/workspace`` for docker), and ``SOLVYD_WORKSPACE`` says where the steps see
-        it. A pure function of the job; valid before ``setup_job``."""
-
-    @abc.abstractmethod
     async def start_step(self, job: JobSpec, step: StepSpec) -> None:
         """Start the step and return without waiting for it to finish.
 
-        The step sees ``job.env``, then ``step.env`` on top, then ``SOLVYD_STEP_NAME`` and
-        ``SOLVYD_WORKSPACE``. Starting a step twice is an error (``ExecutorError``). If this
-        call is cancelled, ``destroy_step`` still frees whatever it had begun."""
+        The step sees ``job.env``, then ``step.env`` on top, then ``step.secret_env``, then
+        ``SOLVYD_STEP_NAME`` and ``SOLVYD_WORKSPACE`` (where the step sees its workspace). A
+        step with ``builtin`` runs the backend's program for it (see the module docstring);
+        the job's env is not its. Starting a step twice is an error (``ExecutorError``). If
+        this call is cancelled, ``destroy_step`` still frees whatever it had begun."""
 
     @abc.abstractmethod
     def stream_output(self, job: JobSpec, step: StepSpec) -> AsyncIterator[str]:
@@ -125,14 +142,6 @@ class Executor(abc.ABC):
         Always called, once the steps are over. Idempotent, and safe if ``setup_job`` failed,
         was cancelled or was never called."""
 
-    async def list_workspace(self, job: JobSpec) -> list[WorkspaceFile]:
-        """The workspace's regular files (no symlinks followed, nothing outside it)."""
-        raise ExecutorError(f"the {self.name} executor cannot list a workspace")
-
-    def read_workspace_file(self, job: JobSpec, path: str) -> AsyncIterator[bytes]:
-        """One listed file's bytes in chunks; ExecutorError when it cannot be read."""
-        raise ExecutorError(f"the {self.name} executor cannot read a workspace")
-
     async def aclose(self) -> None:
         """Free what the executor holds across builds (a connection to a cluster); the agent
         calls it when it stops. Nothing by default."""
@@ -143,3 +152,16 @@ class Executor(abc.ABC):
         crashed); how many things were removed. The agent calls it once at start-up. Backends
         whose builds die with the agent have nothing to sweep."""
         return 0
+
+    @abc.abstractmethod
+    async def list_workspace(self, job: JobSpec) -> list[WorkspaceFile]:
+        """The workspace's regular files, in subdirectories too, sorted by path. Symlinks are
+        not followed and not listed (a link may point anywhere), nor is anything outside the
+        workspace. Empty when the workspace does not exist (any more). Called between the last
+        step and ``teardown_job``; raises ``ExecutorError`` when it cannot be read."""
+
+    @abc.abstractmethod
+    def read_workspace_file(self, job: JobSpec, path: str) -> AsyncIterator[bytes]:
+        """The bytes of one file ``list_workspace`` listed, in chunks, never whole in memory.
+        Raises ``ExecutorError`` (when iterated) for a path that is not a regular file inside
+        the workspace (missing, a symlink, a directory, ``..``), or that cannot be read."""

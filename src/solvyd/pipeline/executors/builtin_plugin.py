@@ -24,7 +24,10 @@ def solvyd_executors() -> dict[str, ExecutorFactory]:
             env_passthrough=options.env_passthrough,
         ),
         "docker": lambda root, options: DockerExecutor(
-            root, default_image=options.default_image, env_passthrough=options.env_passthrough
+            root,
+            default_image=options.default_image,
+            env_passthrough=options.env_passthrough,
+            checkout_image=options.checkout_image,
         ),
         "kubernetes": _kubernetes,
         # Scripted, for tests of the runtime and the agent; never picked by itself
@@ -38,4 +41,6 @@ def _kubernetes(_root: Path, options: ExecutorOptions) -> KubernetesExecutor:
     settings = options.kubernetes or KubernetesSettings()
     if options.default_image is not None:
         settings = replace(settings, default_image=options.default_image)
+    if options.checkout_image is not None:
+        settings = replace(settings, checkout_image=options.checkout_image)
     return KubernetesExecutor(settings, env_passthrough=options.env_passthrough)

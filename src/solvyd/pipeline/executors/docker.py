@@ -3,8 +3,13 @@
 Every step runs in a new container of its own ``image`` (or of the agent's default image, for a
 step that names none; without one such a step cannot run here), with the build's workspace,
 a directory on this machine, bind-mounted at ``/workspace``: files one step writes are there
-for the next. ``workspace(job)`` is that directory on the host (where the agent checks out the
-sources); inside the containers the steps see it as ``/workspace`` (``SOLVYD_WORKSPACE``).
+for the next; inside the containers the steps see it as ``/workspace`` (``SOLVYD_WORKSPACE``).
+The executor lists and reads that directory on the host for ``list_workspace`` and
+``read_workspace_file``.
+
+The builtin checkout step runs in a container of the checkout image (``--checkout-image``,
+default ``solvyd:latest``) as the agent's own user, on the host's network, with a repository
+on this machine's disk bound read-only at its path: it fetches what the agent could fetch.
 
 Containers carry the labels ``solvyd.build`` and ``solvyd.step``, so that whatever a build left
 behind can be found and removed. The engine's client is blocking: every call runs in a thread,
@@ -14,26 +19,32 @@ in a thread of its own per step, so that long steps never starve the event loop'
 
 import asyncio
 import contextlib
+import json
 import os
 import threading
 import weakref
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import unquote, urlsplit
 from uuid import UUID
 
 import docker
 import requests
 from docker.errors import DockerException, ImageNotFound, NotFound
 
-from solvyd.pipeline.executors.base import Executor, ExecutorError
+from solvyd.pipeline.executors.base import CHECKOUT_MODULE, Executor, ExecutorError, WorkspaceFile
 from solvyd.pipeline.executors.host_env import passthrough_env
 from solvyd.pipeline.executors.lines import LineSplitter
 from solvyd.pipeline.executors.workspace import HostWorkspaces, shell_script
 from solvyd.protocol.messages import JobSpec, StepSpec
 
 CONTAINER_WORKSPACE = "/workspace"
+# The image of the builtin checkout step unless the agent names one (--checkout-image): the
+# one scripts/build-image.sh makes by default (docs/deploy-image.md).
+DEFAULT_CHECKOUT_IMAGE = "solvyd:latest"
+CHECKOUT_ENV = "SOLVYD_CHECKOUT"
 BUILD_LABEL = "solvyd.build"
 STEP_LABEL = "solvyd.step"
 _ENGINE_ERRORS = (DockerException, requests.RequestException, OSError)
@@ -69,14 +80,18 @@ class DockerExecutor(Executor):
         pull_seconds: float = 10.0,
         default_image: str | None = None,
         env_passthrough: tuple[str, ...] = (),
+        checkout_image: str | None = None,
     ) -> None:
         """``kill_grace_seconds``: how long a destroyed step has between SIGTERM and SIGKILL.
         ``pull_seconds``: how long pulling an image missing on this machine may take.
         ``default_image``: the image of the steps that name none (``--default-image``).
         ``env_passthrough``: names of the agent's variables its steps get, below the job's
-        own (see ``host_env``); paths in them are the host's, not mounted."""
+        own (see ``host_env``); paths in them are the host's, not mounted.
+        ``checkout_image``: the image the builtin checkout step runs in (``--checkout-image``;
+        default ``DEFAULT_CHECKOUT_IMAGE``): Solvyd's own, with python, solvyd and git."""
         self._workspaces = HostWorkspaces(work_root)
         self._default_image = default_image or None
+        self._checkout_image = checkout_image or DEFAULT_CHECKOUT_IMAGE
         self._kill_grace = kill_grace_seconds
         self._pull_seconds = pull_seconds
         self._env_passthrough = env_passthrough
@@ -89,6 +104,8 @@ class DockerExecutor(Executor):
         return self._default_image is not None
 
     def _image_of(self, step: StepSpec) -> str | None:
+        if step.builtin == "checkout":
+            return self._checkout_image
         return step.image or self._default_image
 
     async def check_available(self) -> str | None:
@@ -113,7 +130,16 @@ class DockerExecutor(Executor):
             return f"no Docker engine answers at {address}: {_first_line(exc)}"
 
     def workspace(self, job: JobSpec) -> str:
+        """The build's workspace on the host (for this executor and its tests only): steps
+        see it at ``/workspace``."""
         return str(self._workspaces.path(job))
+
+    async def list_workspace(self, job: JobSpec) -> list[WorkspaceFile]:
+        # The workspace is a directory of this machine the containers bind: read it here.
+        return await self._workspaces.list_files(job)
+
+    def read_workspace_file(self, job: JobSpec, path: str) -> AsyncIterator[bytes]:
+        return self._workspaces.read_file(job, path)
 
     async def setup_job(self, job: JobSpec) -> None:
         await self._workspaces.create(job)
@@ -272,28 +298,48 @@ class DockerExecutor(Executor):
     def _launch(self, job: JobSpec, step: StepSpec, state: _Step) -> str:
         client = self._sync_engine()
         image = self._image_of(step) or ""
-        if not step.image:
+        if not step.image and step.builtin is None:
             state.notes.append(f"Using the agent's default image {image} (the step names none)")
         self._ensure_image(client, image, state)
-        env = passthrough_env(self._env_passthrough) | job.env | step.env
+        binds: dict[str, Mapping[str, str]] = {
+            self.workspace(job): {"bind": CONTAINER_WORKSPACE, "mode": "rw"}
+        }
+        if step.builtin == "checkout":
+            env = dict(step.env)
+            entrypoint, command = ["python", "-m", CHECKOUT_MODULE], []
+            # Run as the agent's user, on the host's network, with a repository on this
+            # machine's disk readable at its own path: the checkout sees what the agent
+            # would (as it did when the agent checked out itself), and its files in the
+            # workspace belong to the agent, which removes them.
+            user: str | None = f"{os.getuid()}:{os.getgid()}"
+            network: str | None = "host"
+            for path in _local_repositories(step.env.get(CHECKOUT_ENV, "")):
+                binds[path] = {"bind": path, "mode": "ro"}
+        else:
+            env = passthrough_env(self._env_passthrough) | job.env | step.env
+            entrypoint, command = ["sh", "-c"], [shell_script(step.commands)]
+            user = network = None
+        env |= step.secret_env
         env |= {"SOLVYD_STEP_NAME": step.name, "SOLVYD_WORKSPACE": CONTAINER_WORKSPACE}
         host_config = client.create_host_config(
-            binds={self.workspace(job): {"bind": CONTAINER_WORKSPACE, "mode": "rw"}},
+            binds=binds,
             # A small init as PID 1 passes SIGTERM on to the shell and reaps orphans.
             init=True,
             nano_cpus=int(step.cpus * 1e9) if step.cpus else None,
             mem_limit=step.memory_bytes,
+            network_mode=network,
         )
         created = client.create_container(
             image,
-            entrypoint=["sh", "-c"],
-            command=[shell_script(step.commands)],
+            entrypoint=entrypoint,
+            command=command,
             working_dir=CONTAINER_WORKSPACE,
             environment=env,
             labels={BUILD_LABEL: str(job.build_id), STEP_LABEL: step.name},
             host_config=host_config,
             stdin_open=False,
             tty=False,
+            user=user,
         )
         container: str = created["Id"]
         try:
@@ -388,6 +434,24 @@ def _close_stream(state: _Step) -> None:
     if state.stream is not None:
         with contextlib.suppress(Exception):
             state.stream.close()
+
+
+def _local_repositories(checkout: str) -> list[str]:
+    """The repositories on this machine's disk a checkout step fetches from (its
+    ``SOLVYD_CHECKOUT``, written by the agent): a ``file://`` URL or an absolute path."""
+    try:
+        target = json.loads(checkout) if checkout else {}
+    except ValueError:
+        return []
+    found: list[str] = []
+    for key in ("scm_url", "checkout_url"):
+        url = target.get(key) if isinstance(target, dict) else None
+        if not isinstance(url, str):
+            continue
+        path = unquote(urlsplit(url).path) if url.startswith("file:") else url
+        if os.path.isabs(path) and os.path.isdir(path):
+            found.append(os.path.normpath(path))
+    return found
 
 
 def _client_kwargs(timeout: float) -> dict[str, Any]:

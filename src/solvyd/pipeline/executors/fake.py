@@ -9,9 +9,15 @@ Each command is one instruction (a multi-line command is one instruction per lin
 ``exit N``             end the step with exit code ``N``
 ``fail-infra MESSAGE`` end the step with an infrastructure fault: ``wait_step`` raises
                        ``ExecutorError(MESSAGE)``
+``write PATH TEXT``    put the file ``PATH`` (``TEXT`` and a newline) in the build's
+                       workspace, which ``list_workspace`` and ``read_workspace_file`` show
 ``# ...``, blank       nothing
 anything else          output ``fake: unknown command: ...`` and exit with 127
 =====================  ==========================================================
+
+A builtin checkout step with no commands prints what the checkout program ends with,
+``solvyd-checkout: commit <sha>``: the ``commit_sha`` of its ``SOLVYD_CHECKOUT`` (forty zeros
+if it names none); with commands, it runs them like any step.
 
 Like the local executor, each command is printed as ``$ COMMAND`` before it runs, and the
 script stops at the first one that fails. The step exits with 0 when the script runs out.
@@ -22,11 +28,13 @@ a log of the calls it received in ``calls`` for tests to assert on.
 """
 
 import asyncio
+import json
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from uuid import UUID
 
-from solvyd.pipeline.executors.base import Executor, ExecutorError
+from solvyd.pipeline.executors.base import Executor, ExecutorError, WorkspaceFile
 from solvyd.protocol.messages import JobSpec, StepSpec
 
 KILLED_EXIT_CODE = 137
@@ -63,6 +71,8 @@ class FakeExecutor(Executor):
         self._setup_delay = setup_delay
         self._jobs: set[UUID] = set()
         self._steps: dict[tuple[UUID, str], _Step] = {}
+        # Each build's workspace: what its steps wrote (`write`), by path.
+        self.files: dict[UUID, dict[str, bytes]] = {}
 
     def calls_for(self, job: JobSpec) -> list[str]:
         """The verbs called for one build, e.g. ``["setup_job", "start_step:build", ...]``."""
@@ -76,7 +86,21 @@ class FakeExecutor(Executor):
         return self._unavailable
 
     def workspace(self, job: JobSpec) -> str:
+        """Where the steps are told their workspace is (``SOLVYD_WORKSPACE``)."""
         return f"/fake-workspace/{job.build_id}"
+
+    async def list_workspace(self, job: JobSpec) -> list[WorkspaceFile]:
+        self.calls.append(("list_workspace", job.build_id, None))
+        files = self.files.get(job.build_id, {})
+        return [WorkspaceFile(path, len(files[path])) for path in sorted(files)]
+
+    async def read_workspace_file(self, job: JobSpec, path: str) -> AsyncIterator[bytes]:
+        self.calls.append(("read_workspace_file", job.build_id, path))
+        content = self.files.get(job.build_id, {}).get(path)
+        if content is None:
+            raise ExecutorError(f"no file {path!r} in the workspace")
+        for start in range(0, max(len(content), 1), 4096):
+            yield content[start : start + 4096]
 
     async def setup_job(self, job: JobSpec) -> None:
         self.calls.append(("setup_job", job.build_id, None))
@@ -134,6 +158,7 @@ class FakeExecutor(Executor):
                 state.task.cancel()
             state.close()
         self._jobs.discard(job.build_id)
+        self.files.pop(job.build_id, None)
 
     def _started(self, job: JobSpec, step: StepSpec) -> _Step:
         state = self._steps.get((job.build_id, step.name))
@@ -142,13 +167,17 @@ class FakeExecutor(Executor):
         return state
 
     async def _run(self, job: JobSpec, step: StepSpec, state: _Step) -> int:
-        env = job.env | step.env
+        env = job.env | step.env | step.secret_env
         env |= {"SOLVYD_STEP_NAME": step.name, "SOLVYD_WORKSPACE": self.workspace(job)}
+        files = self.files.setdefault(job.build_id, {})
         try:
+            if step.builtin == "checkout" and not step.commands:
+                state.output.put_nowait(f"solvyd-checkout: commit {_checkout_sha(env)}")
+                return 0
             for command in step.commands:
                 state.output.put_nowait(f"$ {command}")
                 for instruction in command.splitlines():
-                    code = await _execute(instruction.strip(), env, state.output)
+                    code = await _execute(instruction.strip(), env, state.output, files)
                     if code != 0:
                         return code
             return 0
@@ -156,7 +185,20 @@ class FakeExecutor(Executor):
             state.close()
 
 
-async def _execute(instruction: str, env: dict[str, str], output: asyncio.Queue[str | None]) -> int:
+def _checkout_sha(env: dict[str, str]) -> str:
+    try:
+        sha = json.loads(env.get("SOLVYD_CHECKOUT") or "{}").get("commit_sha") or ""
+    except (ValueError, AttributeError):
+        sha = ""
+    return sha if re.fullmatch(r"[0-9a-f]{40}", sha) else "0" * 40
+
+
+async def _execute(
+    instruction: str,
+    env: dict[str, str],
+    output: asyncio.Queue[str | None],
+    files: dict[str, bytes],
+) -> int:
     verb, _, argument = instruction.partition(" ")
     argument = argument.strip()
     if not instruction or instruction.startswith("#"):
@@ -170,6 +212,9 @@ async def _execute(instruction: str, env: dict[str, str], output: asyncio.Queue[
             await asyncio.sleep(float(argument))
         elif verb == "exit":
             return int(argument)
+        elif verb == "write":
+            path, _, text = argument.partition(" ")
+            files[path] = f"{text}\n".encode()
         elif verb == "fail-infra":
             raise ExecutorError(argument or "fake infrastructure failure")
         else:

@@ -42,6 +42,14 @@ STUCK_REASONS = frozenset(
     }
 )
 
+# The emptyDir is root's (mode 0777) and the checkout runs as the checkout image's user: git
+# must trust the workspace it clones into.
+_CHECKOUT_ENV = {
+    "GIT_CONFIG_COUNT": "1",
+    "GIT_CONFIG_KEY_0": "safe.directory",
+    "GIT_CONFIG_VALUE_0": WORKSPACE,
+}
+
 # The idle helper: `sleep & wait` so that SIGTERM ends it at once.
 _HELPER_SCRIPT = "trap 'exit 0' TERM INT; while :; do sleep 5 & wait $!; done"
 
@@ -69,8 +77,11 @@ LIST_SCRIPT = (
     "cd /workspace && find . -type f -exec sh -c "
     '\'for f do printf "%s %s\\0" "$(stat -c %s "$f")" "$f"; done\' sh {} +'
 )
-# Prints one file, only if it is (still) a regular file and no symlink.
-READ_SCRIPT = 'if [ -f "$1" ] && [ ! -L "$1" ]; then exec cat "$1"; else exit 66; fi'
+# Prints one file, only if it is (still) a regular file reached through no symlink (its path
+# resolves to itself).
+READ_SCRIPT = (
+    'if [ -f "$1" ] && [ "$(readlink -f "$1")" = "$1" ]; then exec cat "$1"; else exit 66; fi'
+)
 
 
 def pod_name(job: JobSpec) -> str:
@@ -164,7 +175,10 @@ def pod_manifest(
             container=shlex.quote(container),
             grace=max(int(settings.kill_grace_seconds), 0),
         )
-        plain = passthrough_env(env_passthrough) | job.env | step.env
+        # The checkout's env is its own: never the pipeline's (job.env).
+        plain = passthrough_env(env_passthrough) | (
+            _CHECKOUT_ENV | step.env if step.builtin else job.env | step.env
+        )
         plain |= {"SOLVYD_STEP_NAME": step.name, "SOLVYD_WORKSPACE": WORKSPACE}
         env: list[dict[str, Any]] = [
             {"name": name, "value": value}

@@ -232,7 +232,7 @@ class KubernetesExecutor(Executor):
             size, _, path = record.decode("utf-8", "surrogateescape").partition(" ")
             if path.startswith("./") and size.isdigit():
                 files.append(WorkspaceFile(path=path[2:], size=int(size)))
-        return files
+        return sorted(files, key=lambda found: found.path)
 
     async def read_workspace_file(self, job: JobSpec, path: str) -> AsyncIterator[bytes]:
         from solvyd.pipeline.executors.kube_api import Unreachable, exec_exit_code

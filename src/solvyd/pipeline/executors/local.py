@@ -16,6 +16,7 @@ import contextlib
 import os
 import shutil
 import signal
+import sys
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -24,7 +25,8 @@ from uuid import UUID
 
 import structlog
 
-from solvyd.pipeline.executors.base import Executor, ExecutorError
+import solvyd
+from solvyd.pipeline.executors.base import CHECKOUT_MODULE, Executor, ExecutorError, WorkspaceFile
 from solvyd.pipeline.executors.host_env import inherited_env, passthrough_env
 from solvyd.pipeline.executors.lines import LineSplitter
 from solvyd.pipeline.executors.sandbox import ISOLATION_MODES, Sandbox, build_sandbox, probe
@@ -45,6 +47,9 @@ _STEP_UMASK = 0o022
 _DIE_WITH_AGENT = (
     "exec 9<&0 < /dev/null\n( ( read -r _ <&9; kill -9 0 ) > /dev/null 2>&1 & ) 9<&9\nexec 9<&-\n"
 )
+# A builtin checkout step: the agent's Python (``$0``) runs the checkout program.
+_RUN_CHECKOUT = f'exec "$0" -m {CHECKOUT_MODULE}\n'
+_AGENT_PACKAGE_ROOT = str(Path(solvyd.__file__).resolve().parents[1])
 log = structlog.get_logger(__name__)
 
 
@@ -144,7 +149,14 @@ class LocalExecutor(Executor):
         return sandbox, ""
 
     def workspace(self, job: JobSpec) -> str:
+        """The build's workspace directory (for this executor and its tests only)."""
         return str(self._workspaces.path(job))
+
+    async def list_workspace(self, job: JobSpec) -> list[WorkspaceFile]:
+        return await self._workspaces.list_files(job)
+
+    def read_workspace_file(self, job: JobSpec, path: str) -> AsyncIterator[bytes]:
+        return self._workspaces.read_file(job, path)
 
     def _tmp(self, job: JobSpec) -> Path:
         # Beside the workspaces, so hidden with them; shared by a build's steps like /tmp.
@@ -174,7 +186,19 @@ class LocalExecutor(Executor):
         script = shell_script(step.commands)
         argv = [self._sh, "-c", _DIE_WITH_AGENT + script]
         sandbox = self._sandbox
-        if sandbox is not None:
+        if step.builtin == "checkout":
+            # The agent's own program, run as the agent did it before there were builtin
+            # steps: outside the sandbox (it needs the network and the agent's Python), with
+            # the agent's environment, and dying with the agent like a bare step.
+            env = dict(os.environ)
+            # This agent's own solvyd, wherever it was imported from (a relative
+            # PYTHONPATH would not reach it from the workspace).
+            env["PYTHONPATH"] = os.pathsep.join(
+                [_AGENT_PACKAGE_ROOT, *filter(None, [os.environ.get("PYTHONPATH")])]
+            )
+            argv = [self._sh, "-c", _DIE_WITH_AGENT + _RUN_CHECKOUT, sys.executable]
+            sandbox = None
+        elif sandbox is not None:
             if sandbox.user is not None:
                 await self._hand_over(job, sandbox.user)
                 # Root's home is out of reach for the steps' user: give it a writable one.
@@ -182,7 +206,9 @@ class LocalExecutor(Executor):
             env.pop("TMPDIR", None)
             # The sandbox dies with the agent by itself (--die-with-parent).
             argv = sandbox.command([self._sh, "-c", script], Path(workspace), self._tmp(job))
-        env |= job.env | step.env
+        if step.builtin is None:
+            env |= job.env
+        env |= step.env | step.secret_env
         env |= {"SOLVYD_STEP_NAME": step.name, "SOLVYD_WORKSPACE": workspace}
         lifeline_read, lifeline = os.pipe() if sandbox is None else (None, None)
         read_fd, write_fd = os.pipe()

@@ -18,7 +18,11 @@ class ExecutorOptions:
     hidden_paths: tuple[Path, ...] = ()
     default_image: str | None = None
     env_passthrough: tuple[str, ...] = ()
-    # The kubernetes executor's settings (its default image included); None: the defaults.
+    # The image the container backends run the builtin checkout step in (--checkout-image);
+    # None: the backend's default. The local executor runs the agent's own Python instead.
+    checkout_image: str | None = None
+    # The kubernetes executor's own settings; None: the defaults (default_image and
+    # checkout_image above win over theirs).
     kubernetes: KubernetesSettings | None = None
 
 

@@ -38,12 +38,13 @@ def create_executor(
     hidden_paths: tuple[Path, ...] = (),
     default_image: str | None = None,
     env_passthrough: tuple[str, ...] = (),
+    checkout_image: str | None = None,
     kubernetes: KubernetesSettings | None = None,
 ) -> Executor:
     """A new executor whose builds get their workspaces under ``work_root``; ``isolation``,
     ``hidden_paths`` and ``env_passthrough`` as in ``LocalExecutor``, ``default_image`` as in
-    ``DockerExecutor`` (and ``KubernetesExecutor``), ``kubernetes`` the kubernetes executor's
-    settings."""
+    ``DockerExecutor`` (and ``KubernetesExecutor``), ``checkout_image`` as in
+    ``ExecutorOptions``, ``kubernetes`` the kubernetes executor's own settings."""
     factories = _factories()
     factory = factories.get(name)
     if factory is None:
@@ -54,7 +55,9 @@ def create_executor(
             "--default-image is for the docker and kubernetes executors; the "
             f"{name} executor runs every step on this machine and ignores images"
         )
-    options = ExecutorOptions(isolation, hidden_paths, default_image, env_passthrough, kubernetes)
+    options = ExecutorOptions(
+        isolation, hidden_paths, default_image, env_passthrough, checkout_image, kubernetes
+    )
     try:
         executor = factory(work_root, options)
     except ExecutorError:

@@ -6,12 +6,14 @@ import os
 import shlex
 import shutil
 import stat
-from collections.abc import Callable
-from pathlib import Path
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path, PurePosixPath
 from typing import Any
 
-from solvyd.pipeline.executors.base import ExecutorError
+from solvyd.pipeline.executors.base import ExecutorError, WorkspaceFile
 from solvyd.protocol.messages import JobSpec
+
+READ_CHUNK_BYTES = 256 * 1024
 
 
 def shell_script(commands: list[str]) -> str:
@@ -44,6 +46,35 @@ class HostWorkspaces:
         except OSError as exc:
             raise ExecutorError(f"cannot create the workspace {path}: {exc}") from exc
 
+    async def list_files(self, job: JobSpec) -> list[WorkspaceFile]:
+        """The workspace's regular files (``Executor.list_workspace``)."""
+        root = self.path(job)
+        try:
+            return await asyncio.to_thread(_regular_files, root)
+        except OSError as exc:
+            raise ExecutorError(f"cannot list the workspace {root}: {exc}") from exc
+
+    async def read_file(self, job: JobSpec, path: str) -> AsyncIterator[bytes]:
+        """One regular file's bytes (``Executor.read_workspace_file``): opened one directory
+        at a time without following a symlink, so a step's link cannot lead outside."""
+        root = self.path(job)
+        try:
+            descriptor = await asyncio.to_thread(_open_inside, root, path)
+        except OSError as exc:
+            raise ExecutorError(f"cannot read {path!r} of the workspace: {exc}") from exc
+        handle = os.fdopen(descriptor, "rb", buffering=0)
+        try:
+            while True:
+                try:
+                    chunk = await asyncio.to_thread(handle.read, READ_CHUNK_BYTES)
+                except OSError as exc:
+                    raise ExecutorError(f"cannot read {path!r} of the workspace: {exc}") from exc
+                if not chunk:
+                    return
+                yield chunk
+        finally:
+            handle.close()
+
     async def remove(self, job: JobSpec) -> str | None:
         """Remove the build's workspace; the problem, if it could not be removed."""
         path = self.path(job)
@@ -68,3 +99,42 @@ def force_remove(path: Path) -> None:
         path.unlink()
     elif path.exists():
         shutil.rmtree(path, onerror=make_writable_and_retry)
+
+
+def _regular_files(root: Path) -> list[WorkspaceFile]:
+    if not root.is_dir():
+        return []
+    found: list[WorkspaceFile] = []
+    # followlinks=False: a symlinked directory is not entered; lstat: a link is not a file.
+    for directory, _, files in os.walk(root, followlinks=False):
+        for name in files:
+            full = os.path.join(directory, name)
+            try:
+                info = os.lstat(full)
+            except FileNotFoundError:
+                continue  # removed while we looked
+            if stat.S_ISREG(info.st_mode):
+                relative = Path(full).relative_to(root).as_posix()
+                found.append(WorkspaceFile(relative, info.st_size))
+    return sorted(found, key=lambda item: item.path)
+
+
+def _open_inside(root: Path, path: str) -> int:
+    relative = PurePosixPath(path)
+    parts = relative.parts
+    if not parts or relative.is_absolute() or any(part in ("..", ".") for part in parts):
+        raise OSError(f"{path!r} is not a path inside the workspace")
+    flags = os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+    current = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for part in parts[:-1]:
+            step = os.open(part, flags | os.O_DIRECTORY, dir_fd=current)
+            os.close(current)
+            current = step
+        descriptor = os.open(parts[-1], flags | os.O_NONBLOCK, dir_fd=current)
+    finally:
+        os.close(current)
+    if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+        os.close(descriptor)
+        raise OSError(f"{path!r} is not a regular file")
+    return descriptor

@@ -5,7 +5,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from solvyd.protocol import BuildStatus
+from solvyd.protocol import BuildStatus, ErrorKind
 from solvyd.server.db import queries
 from solvyd.server.db.models import Build
 from solvyd.server.db.session import after_commit
@@ -65,15 +65,19 @@ def unassign(build: Build) -> None:
     build.claimed_at = None
 
 
-# Words every timeout message contains (the agent's runtime and the server's own check):
-# a timeout is the build's own doing, so it is not retried.
+# Words every timeout message of an agent older than `error_kind` contains: how its reports
+# tell a timeout from other errors.
 TIMED_OUT = "timed out"
 
 
 @dataclass(frozen=True)
 class RetryPolicy:
     """Automatic retries of infrastructure errors: up to the job's `max_retries`, the n-th
-    after `backoff_seconds * 2**(n-1)`, at most `max_backoff_seconds`."""
+    after `backoff_seconds * 2**(n-1)`, at most `max_backoff_seconds`.
+
+    What is retried is decided by the error's kind: the machinery failing (`infrastructure`)
+    or the agent stopping under the build (`agent_stopped`) may go better on another run; a
+    `timeout` is the build's own doing, and would only time out again."""
 
     max_retries: int
     backoff_seconds: float
@@ -84,8 +88,14 @@ class RetryPolicy:
         retry = _tries(build)
         return min(self.max_backoff_seconds, self.backoff_seconds * 2.0 ** max(0, retry - 1))
 
-    def retries(self, build: Build, error_message: str | None) -> bool:
-        return _tries(build) <= self.max_retries and TIMED_OUT not in (error_message or "")
+    def retries(self, build: Build, kind: ErrorKind | None, error_message: str | None) -> bool:
+        """Whether a build that ended `error` of `kind` runs again; `kind` None: a report of
+        an agent older than the field, whose `error_message` alone tells a timeout."""
+        if _tries(build) > self.max_retries:
+            return False
+        if kind is None:
+            return TIMED_OUT not in (error_message or "")
+        return kind != "timeout"
 
 
 def _tries(build: Build) -> int:
@@ -139,12 +149,12 @@ async def _back_to_the_queue(session: AsyncSession, build: Build) -> None:
 async def retry_or_fail(
     session: AsyncSession, build: Build, policy: RetryPolicy, reason: str
 ) -> BuildStatus:
-    """A build that hit an infrastructure error (its worker vanished, its executor failed):
-    run it again if the policy allows, else end it `error` with `reason`."""
+    """A build whose worker vanished or restarted under it (an infrastructure error): run it
+    again if the policy allows, else end it `error` with `reason`."""
     if build.status == BuildStatus.QUEUED:
         unassign(build)  # claimed but never started: simply hand it back
         return BuildStatus.QUEUED
-    if policy.retries(build, reason):
+    if policy.retries(build, "infrastructure", reason):
         await requeue(session, build, policy.delay_before_next(build))
         return BuildStatus.QUEUED
     await finish(session, build, BuildStatus.ERROR, error_message=reason)

@@ -100,12 +100,13 @@ async def _hand_back(
 async def _retried(
     ctx: ServerContext, session: AsyncSession, build: Build, body: BuildStatusUpdate
 ) -> bool:
-    """An infrastructure error the agent reports is retried (after a backoff) if the job allows:
-    True if the build went back to the queue."""
+    """An error the agent reports is retried (after a backoff) if its kind may go better on
+    another run and the job allows (see `RetryPolicy`): True if the build went back to the
+    queue."""
     if body.status is not BuildStatus.ERROR or build.status != BuildStatus.RUNNING:
         return False
     policy = retry_policy(ctx, await session.get(Job, build.job_id))
-    if not policy.retries(build, body.error_message):
+    if not policy.retries(build, body.error_kind, body.error_message):
         return False
     await lifecycle.requeue(session, build, policy.delay_before_next(build))
     return True
