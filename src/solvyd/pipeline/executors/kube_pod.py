@@ -42,14 +42,6 @@ STUCK_REASONS = frozenset(
     }
 )
 
-# The emptyDir is root's (mode 0777) and the checkout runs as the checkout image's user: git
-# must trust the workspace it clones into.
-_CHECKOUT_ENV = {
-    "GIT_CONFIG_COUNT": "1",
-    "GIT_CONFIG_KEY_0": "safe.directory",
-    "GIT_CONFIG_VALUE_0": WORKSPACE,
-}
-
 # The idle helper: `sleep & wait` so that SIGTERM ends it at once.
 _HELPER_SCRIPT = "trap 'exit 0' TERM INT; while :; do sleep 5 & wait $!; done"
 
@@ -177,7 +169,7 @@ def pod_manifest(
         )
         # The checkout's env is its own: never the pipeline's (job.env).
         plain = passthrough_env(env_passthrough) | (
-            _CHECKOUT_ENV | step.env if step.builtin else job.env | step.env
+            step.env if step.builtin else job.env | step.env
         )
         plain |= {"SOLVYD_STEP_NAME": step.name, "SOLVYD_WORKSPACE": WORKSPACE}
         env: list[dict[str, Any]] = [
