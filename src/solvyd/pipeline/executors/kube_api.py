@@ -22,6 +22,7 @@ from typing import Any
 from solvyd.pipeline.executors.lines import LineSplitter
 
 _API_SECONDS = 30.0
+_LOG_SILENCE = 60.0  # seconds without a byte after which a log stream is resumed
 _SERVICE_ACCOUNT_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
 
 
@@ -124,16 +125,23 @@ class KubeApi:
         query = [("container", container), ("follow", "true"), ("timestamps", "true")]
         if since is not None:
             query.append(("sinceTime", since))
-        # No total timeout: the stream lasts as long as the step; a silent connection is
-        # dropped after a while and resumed by the caller.
-        response = await self._open("GET", self.path("pods", pod, "log"), query, None, None)
+        # No total timeout: the stream lasts as long as the step. A connection silent for a
+        # minute (a quiet step, or a dead network) is dropped, and the caller resumes it.
+        response = await self._open(
+            "GET", self.path("pods", pod, "log"), query, None, None, read_timeout=_LOG_SILENCE
+        )
         try:
             if response.status >= 400:
                 raise _api_error(response.status, await response.read())
             splitter = LineSplitter()
-            async for chunk in response.content.iter_any():
-                for line in splitter.feed(chunk):
-                    yield _stamped(line)
+            try:
+                async for chunk in response.content.iter_any():
+                    for line in splitter.feed(chunk):
+                        yield _stamped(line)
+            except _transport_errors() as exc:
+                raise Unreachable(f"the log of {pod}/{container}: {exc!r}") from exc
+            # A partial last line is kept only when the stream ended cleanly; a cut one comes
+            # again, whole, when the caller resumes.
             for line in splitter.flush():
                 yield _stamped(line)
         finally:
@@ -183,6 +191,7 @@ class KubeApi:
         query: list[tuple[str, str]] | None,
         body: dict[str, Any] | None,
         timeout: float | None,
+        read_timeout: float | None = None,
     ) -> Any:
         import aiohttp
 
@@ -195,7 +204,9 @@ class KubeApi:
                 body=body,
                 auth_settings=["BearerToken"],
                 _preload_content=False,
-                _request_timeout=aiohttp.ClientTimeout(total=timeout, sock_connect=10),
+                _request_timeout=aiohttp.ClientTimeout(
+                    total=timeout, sock_connect=10, sock_read=read_timeout
+                ),
             )
         except _transport_errors() as exc:
             raise Unreachable(f"{method} {path}: {exc or type(exc).__name__}") from exc
