@@ -321,7 +321,12 @@ class JobSpec(_Message):
     def steps_without_image(self) -> list[str]:
         """The steps that name no image: only an executor that runs such steps (local, or
         docker with a default image) can run them."""
-        return [step.name for step in self.steps if not step.image]
+        return [
+            step.name
+            for step in self.steps
+            # A step the server deploys (the built-in Kubernetes target) runs nothing here.
+            if not step.image and not (step.deploy is not None and step.deploy.kubernetes)
+        ]
 
 
 class LogLine(_Message):
