@@ -46,7 +46,8 @@ class DeploymentRead(BaseModel):
     # A rollback: the deployment it replaced. Any: the rollback that replaced it.
     rolled_back_from: uuid.UUID | None
     rolled_back_by: uuid.UUID | None
-    # Who asked for it (the build's trigger, or the user who rolled back; None: the server),
+    # Who asked for it (the build's trigger, the user who rolled back, or "solvyd" for the
+    # server's automatic rollback; None: a build nobody triggered by hand),
     # who approved or rejected it and when.
     requested_by: str | None
     approved_by: str | None

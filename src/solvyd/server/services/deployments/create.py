@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from solvyd.protocol import BuildStatus, DeploymentRequest, DeploymentState, DeploySpec
 from solvyd.protocol.messages import StepSpec
 from solvyd.server.db.models import Build, Deployment, User
-from solvyd.server.events import DEPLOYMENTS, deployment_topic
+from solvyd.server.events import DEPLOYMENTS
 from solvyd.server.services.builds.access import build_held_by
 from solvyd.server.services.context import ServerContext
 from solvyd.server.services.deployments import queue
@@ -38,13 +38,18 @@ async def register_step_deployment(
                 Deployment.attempt == build.attempt,
             )
         )
+        made = existing is None
         if existing is None:
             existing = await _create(session, ctx.db.dialect, build, request)
-        state = await agent_state(session, existing)
-        created_id = existing.id
-    ctx.events.notify(DEPLOYMENTS)
-    ctx.events.notify(deployment_topic(created_id))
-    return state
+        deployment_id, environment_id = existing.id, existing.environment_id
+    if made:
+        ctx.events.notify(DEPLOYMENTS)
+        # It may start at once (its environment is free): the answer then says so.
+        await queue.advance(ctx, environment_id)
+    async with ctx.db.transaction() as session:
+        deployment = await session.get(Deployment, deployment_id)
+        assert deployment is not None  # noqa: S101 - deployments are never deleted alone
+        return await agent_state(session, deployment)
 
 
 def _planned_deploy(build: Build, request: DeploymentRequest) -> DeploySpec:
