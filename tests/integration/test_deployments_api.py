@@ -30,6 +30,8 @@ from tests.integration.api_helpers import (
     unique,
     user_headers,
 )
+from tests.integration.test_events_stream import watching
+from tests.support.asgi_streaming import StreamingASGITransport
 from tests.support.kube_fake import apps
 from tests.support.kube_fake.core import FakeCluster, serving
 from tests.support.processes import ADMIN_PASSWORD, AGENT_TOKEN
@@ -446,3 +448,22 @@ async def test_roles_protect_and_roll_back(client: httpx.AsyncClient, admin: Hea
     assert "nothing" in assert_error(
         await client.post(f"{API}/environments/{name}/rollback", headers=developer), 409
     )
+
+
+async def test_the_change_stream_says_when_deployments_change(
+    client: httpx.AsyncClient, admin: Headers
+) -> None:
+    job = await create_job(
+        client, admin, pipeline=pipeline({"environment": "live", "approval": "required"})
+    )
+    worker, spec = await started_build(client, admin, job)
+    transport = StreamingASGITransport(client.app)  # type: ignore[attr-defined]
+    async with (
+        httpx.AsyncClient(transport=transport, base_url="http://test") as streaming,
+        watching(streaming, admin) as changes,
+    ):
+        state = (await register(client, worker, spec)).json()
+        await changes.wait_for("deployments")
+        approved = await client.post(f"{API}/deployments/{state['id']}/approve", headers=admin)
+        assert approved.status_code == 200
+        await changes.wait_for("deployments")
