@@ -410,6 +410,7 @@ async def test_hostile_input_is_refused_and_nothing_is_saved(
         ("POST", builds, mine, {"json": {"step": "bad/name", "deploy": deploy}}, 422),
         ("POST", builds, mine, {"json": {"step": "x", "deploy": {"environment": "UP"}}}, 422),
         ("POST", builds, mine, {"json": {"step": "build", "deploy": deploy}}, 409),
+        ("POST", builds, mine, {"json": {"step": "invented", "deploy": deploy}}, 409),
         ("POST", builds, mine, {"json": {"step": "ship", "deploy": deploy, "attempt": 9}}, 409),
         ("PUT", f"{this}/outcome", mine, {"json": {"status": "running"}}, 422),
         ("PUT", f"{this}/outcome", theirs, {"json": {"status": "failed"}}, 403),
@@ -467,3 +468,24 @@ async def test_the_change_stream_says_when_deployments_change(
         approved = await client.post(f"{API}/deployments/{state['id']}/approve", headers=admin)
         assert approved.status_code == 200
         await changes.wait_for("deployments")
+
+
+async def test_a_plan_read_from_the_repository_deploys_what_the_agent_planned(
+    client: httpx.AsyncClient, admin: Headers
+) -> None:
+    job = await create_job(client, admin, pipeline=None, scm_url="https://git.example/shop.git")
+    worker, spec = await started_build(client, admin, job)
+    assert spec["pipeline_path"] and spec["steps"] == []
+    deploy = {"environment": "from-repo", "version": "v9", "approval": "required"}
+    registered = await client.post(
+        f"{API}/builds/{spec['build_id']}/deployments",
+        headers=worker.headers,
+        json={"step": "ship", "deploy": deploy},
+    )
+    assert registered.status_code == 200, registered.text
+    state = registered.json()
+    assert (state["environment"], state["version"], state["status"]) == (
+        "from-repo",
+        "v9",
+        "awaiting_approval",
+    )

@@ -127,7 +127,10 @@ class DeployGate(Executor):
             state = await self._follow(state, say, until_running=True)
             if state.status == "running" and deploy.kubernetes is None:
                 return await self._run_script(job, step, state, say)
-            state = await self._follow(state, say, until_running=False)
+            # Its lines were said already: follow on from there.
+            state = await self._follow(
+                state.model_copy(update={"lines": []}), say, until_running=False
+            )
             return await self._ended(state, say)
         except Rejected as refused:
             # The build was taken from this agent, or ended: the step cannot go on.

@@ -61,6 +61,8 @@ def _planned_deploy(build: Build, request: DeploymentRequest) -> DeploySpec:
             if planned is None:
                 raise Conflict(f"step '{request.step}' of this build does not deploy")
             return planned
+    if not build.spec.get("pipeline_path"):
+        raise Conflict(f"this build has no step '{request.step}'")
     return request.deploy
 
 
