@@ -2,8 +2,10 @@
 field), and the `DeploySpec` the plan makes of it, its image expanded with the build's
 variables."""
 
+import re
 import textwrap
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -171,3 +173,17 @@ def test_bad_deploy_settings_are_refused_with_their_field(
     )
     assert any(item[1] == field and words in item[2] for item in found), found
     assert all(item[0] is not None for item in found)
+
+
+def test_the_documented_deploy_pipelines_are_valid() -> None:
+    root = Path(__file__).resolve().parents[3]
+    blocks = [
+        block
+        for page in ("docs/deployments.md", "docs/pipelines.md")
+        for block in re.findall(r"```yaml\n(.*?)```", (root / page).read_text(), re.DOTALL)
+        if "deploy:" in block and "steps:" in block
+    ]
+    assert len(blocks) == 2
+    for block in blocks:
+        config = parse_pipeline(block)
+        assert any(step.deploy is not None for step in config.steps)
