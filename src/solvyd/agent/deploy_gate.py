@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from solvyd.agent.client import Rejected, ServerClient, with_retries
-from solvyd.pipeline.executors.base import Executor, ExecutorError
+from solvyd.pipeline.executors.base import Executor, ExecutorError, WorkspaceFile
 from solvyd.protocol import DeploymentOutcome, DeploymentRequest, DeploymentState, JobSpec, StepSpec
 from solvyd.protocol.messages import FINISHED_DEPLOYMENT_STATUSES, DeploySpec
 
@@ -60,6 +60,12 @@ class DeployGate(Executor):
 
     def workspace(self, job: JobSpec) -> str:
         return self.inner.workspace(job)
+
+    async def list_workspace(self, job: JobSpec) -> list[WorkspaceFile]:
+        return await self.inner.list_workspace(job)
+
+    def read_workspace_file(self, job: JobSpec, path: str) -> AsyncIterator[bytes]:
+        return self.inner.read_workspace_file(job, path)
 
     async def teardown_job(self, job: JobSpec) -> None:
         await self.inner.teardown_job(job)
