@@ -45,10 +45,10 @@ describe("BuildDeployments", () => {
     expect(rows[1]).toHaveTextContent("Approved by bob");
     expect(within(rows[2]!).getByRole("link", { name: "production" })).toHaveAttribute("href", "/environments/production");
     expect(rows[2]).toHaveTextContent("awaiting approval");
-    expect(rows[3]).toHaveTextContent("Waiting: waiting for approval");
+    expect(rows[3]).toHaveTextContent("Waiting for approval");
 
     await user.click(screen.getByRole("button", { name: "Approve deployment #2 to production" }));
-    expect(await screen.findByText("Waiting: waiting for deployment #1 to production")).toBeInTheDocument();
+    expect(await screen.findByText("Waiting for deployment #1 to production")).toBeInTheDocument();
     expect(api.sent.some((request) => request.method === "POST" && request.path === "/api/v1/deployments/d2/approve")).toBe(true);
     expect(screen.queryByRole("button", { name: /Approve/ })).not.toBeInTheDocument();
   });

@@ -4,7 +4,7 @@ import { Link } from "react-router";
 import { ErrorMessage } from "../../components/Feedback";
 import { formatRelative, formatTime } from "../../lib/format";
 import { DeploymentDecision, DeploymentStatusBadge } from "../environments/DeploymentParts";
-import { KIND_WORDS, type Deployment } from "../environments/deployments";
+import { asSentence, KIND_WORDS, type Deployment } from "../environments/deployments";
 import { useBuildDeployments } from "../environments/queries";
 
 export function BuildDeployments({ buildId, now }: { buildId: string; now: number }) {
@@ -53,7 +53,7 @@ export function BuildDeployments({ buildId, now }: { buildId: string; now: numbe
 function DeploymentRow({ deployment, now }: { deployment: Deployment; now: number }) {
   const when = deployment.finished_at ?? deployment.started_at ?? deployment.created_at;
   const note = deployment.waiting_reason
-    ? `Waiting: ${deployment.waiting_reason}`
+    ? asSentence(deployment.waiting_reason)
     : deployment.message ?? (deployment.approved_by ? `Approved by ${deployment.approved_by}` : null);
   return (
     <>

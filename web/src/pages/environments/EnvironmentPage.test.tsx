@@ -57,7 +57,7 @@ describe("EnvironmentPage", () => {
     const rows = within(history).getAllByRole("row").slice(1);
     expect(rows[0]).toHaveTextContent("#4");
     expect(rows[0]).toHaveTextContent("awaiting approval");
-    expect(rows[1]).toHaveTextContent("waiting for approval");
+    expect(rows[1]).toHaveTextContent("Waiting for approval");
     expect(rows[2]).toHaveTextContent("current");
     expect(within(history).getByText("rollout timed out")).toHaveClass("error");
     expect(within(rows[0]!).getByRole("link", { name: "api #7" })).toHaveAttribute(

@@ -11,6 +11,7 @@ import { formatRelative, formatTime, shortSha } from "../../lib/format";
 import { useNow } from "../../lib/useNow";
 import { DeploymentDecision, DeploymentStatusBadge } from "./DeploymentParts";
 import {
+  asSentence,
   canRollBackTo,
   KIND_WORDS,
   previousVersion,
@@ -269,7 +270,7 @@ interface HistoryRowProps {
 
 function HistoryRow({ deployment, current, now, onRollBackTo }: HistoryRowProps) {
   const when = deployment.finished_at ?? deployment.started_at ?? deployment.created_at;
-  const note = deployment.waiting_reason ?? deployment.message;
+  const note = deployment.waiting_reason ? asSentence(deployment.waiting_reason) : deployment.message;
   return (
     <>
       <tr data-deployment={deployment.number} data-status={deployment.status}>

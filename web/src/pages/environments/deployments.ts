@@ -61,3 +61,8 @@ export function rollbackOffered(history: readonly Deployment[], currentId: strin
   // Nothing earlier loaded: there may be one on a later page (or the current is not loaded).
   return more || current === undefined;
 }
+
+/** The server's lower-case phrase ("waiting for approval") as a line of its own. */
+export function asSentence(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
