@@ -180,6 +180,9 @@ def test_approve_a_deployment_on_the_build_page_and_see_it_on_environments(
     expect(row).to_have_attribute("data-status", "awaiting_approval")
     expect(card).to_contain_text("Waiting for approval")
     expect(card).to_contain_text("1.4.2")
+    # A clean screenshot: the worker's name and the step's log are on screen.
+    expect(page.locator(".build-facts")).to_contain_text("ui-agent")
+    expect(page.get_by_role("log")).to_contain_text("waiting for approval (approve: solvyd")
     screenshot(page, "build-deployment-waiting")
 
     page.get_by_role("button", name="Approve deployment #1 to staging").click()
