@@ -2,7 +2,7 @@
 approval shows on its build's page, is approved there, runs and succeeds, and the Environments
 pages then show what runs where; an environment whose versions the server rolled out to a
 Kubernetes cluster (the fake API server, tests/support/kube_fake) is rolled back with its
-Rollback button."""
+Rollback button; a viewer sees none of these buttons, and the API refuses its rollback."""
 
 import asyncio
 import contextlib
@@ -50,6 +50,7 @@ def kube_deploy(image: str) -> str:
     )
 
 
+VIEWER_PASSWORD = "viewer-password-1"
 # The page draws on after its data arrived: a moment before a screenshot.
 SETTLE_MS = 300
 
@@ -164,6 +165,44 @@ def shots(browser: Browser, url: str, path: str, name: str, ready: str) -> None:
             context.close()
 
 
+def viewer_sees_no_deploy_buttons(browser: Browser, stack: Stack, build_id: str) -> None:
+    created = stack.api.http.post(
+        "/users", json={"username": "vera", "password": VIEWER_PASSWORD, "role": "viewer"}
+    )
+    assert created.status_code == 201, created.text
+    context = browser.new_context(viewport=DESKTOP)
+    context.set_default_timeout(WAIT_MS)
+    try:
+        page = context.new_page()
+        log_in(page, stack.url, "vera", VIEWER_PASSWORD)
+        page.goto(f"{stack.url}/environments/production")
+        history = page.get_by_role("table", name="Deployment history")
+        expect(history.locator("tr[data-status='awaiting_approval']")).to_have_count(1)
+        buttons = re.compile("Approve|Reject|Rollback|Roll back")
+        expect(page.get_by_role("button", name=buttons)).to_have_count(0)
+        expect(page.get_by_role("checkbox")).to_have_count(0)
+        page.goto(f"{stack.url}/builds/{build_id}")
+        expect(page.locator(".build-deployments")).to_contain_text("awaiting approval")
+        expect(page.get_by_role("button", name=buttons)).to_have_count(0)
+        status = page.evaluate(
+            """async () => {
+                const session = JSON.parse(localStorage.getItem("solvyd.session"));
+                const answer = await fetch("/api/v1/environments/production/rollback", {
+                    method: "POST",
+                    headers: {
+                        Authorization: `Bearer ${session.accessToken}`,
+                        "Content-Type": "application/json",
+                    },
+                    body: "{}",
+                });
+                return answer.status;
+            }"""
+        )
+        assert status == 403
+    finally:
+        context.close()
+
+
 def test_approve_a_deployment_on_the_build_page_and_see_it_on_environments(
     deploy_stack: Stack, page: Page
 ) -> None:
@@ -252,6 +291,8 @@ def test_roll_back_a_kubernetes_environment_from_its_page(
     wait_for_deployment(stack, pending["id"], "awaiting_approval")
     shots(browser, stack.url, "/environments", "environments", "production")
     shots(browser, stack.url, "/environments/production", "environment-detail", "History")
+    # A viewer sees the same pages without a button to act on, and the API refuses it anyway.
+    viewer_sees_no_deploy_buttons(browser, stack, pending["id"])
     # The waiting build holds the agent: end it, so the agent stops at once.
     stack.api.cancel(pending["id"])
     assert stack.api.wait_for_finish(pending["id"])["status"] == "cancelled"
