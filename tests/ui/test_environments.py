@@ -280,6 +280,11 @@ def test_roll_back_a_kubernetes_environment_from_its_page(
     expect(history.locator("tr[data-deployment='3']")).to_contain_text("rollback")
     expect(history.locator("tr[data-deployment='3']")).to_have_attribute("data-status", "succeeded")
     assert cluster.apps.image_of("shop", "web") == "shop/web:1.0"
+    # A rollback belongs to no build: its rollout's lines are read on the environment's page.
+    page.get_by_role("button", name="Rollout log (#3)").click()
+    expect(page.get_by_label("Rollout of deployment #3")).to_contain_text(
+        "the rollout of deployment shop/web is complete"
+    )
     current = environment(stack, "production")["current"]
     assert current["kind"] == "rollback" and current["deployed_by"] == "admin"
 

@@ -2,10 +2,11 @@
 // the Approve / Reject buttons of one that waits for approval (developers and admins).
 import { useState } from "react";
 import { errorText } from "../../api/client";
+import { ErrorMessage, Loading } from "../../components/Feedback";
 import { useAuth } from "../../auth/AuthProvider";
 import { ConfirmDialog } from "../../components/Dialog";
 import { STATUS_WORDS, type Deployment, type DeploymentStatus } from "./deployments";
-import { useApproveDeployment, useRejectDeployment } from "./queries";
+import { useApproveDeployment, useDeploymentLog, useRejectDeployment } from "./queries";
 import "./environments.css";
 
 const SYMBOL: Record<DeploymentStatus, string> = {
@@ -86,5 +87,21 @@ export function DeploymentDecision({ deployment }: { deployment: Deployment }) {
         </label>
       </ConfirmDialog>
     </div>
+  );
+}
+
+/**
+ * The progress lines of a rollout the server performed (a Kubernetes target). A rollback a
+ * user asked for belongs to no build, so its lines are nowhere else to read.
+ */
+export function RolloutLog({ deploymentId }: { deploymentId: string }) {
+  const detail = useDeploymentLog(deploymentId, true);
+  if (detail.isPending) return <Loading what="Loading the rollout's lines" />;
+  if (detail.isError) return <ErrorMessage error={detail.error} />;
+  if (detail.data.log.length === 0) return <p className="muted small">No rollout lines (yet).</p>;
+  return (
+    <pre className="deploy-log" aria-label={`Rollout of deployment #${detail.data.number}`}>
+      {detail.data.log.map((line) => `${new Date(line.ts).toLocaleTimeString()}  ${line.text}`).join("\n")}
+    </pre>
   );
 }

@@ -66,6 +66,8 @@ describe("EnvironmentPage", () => {
     );
     // A viewer decides nothing.
     expect(screen.queryByRole("button", { name: /Rollback|Roll back|Approve|Reject/ })).not.toBeInTheDocument();
+    // Reading a rollout's lines is no action: a viewer has it.
+    expect(screen.getAllByRole("button", { name: /Rollout log/ })).toHaveLength(3);
     expect(screen.queryByRole("checkbox")).not.toBeInTheDocument();
   });
 
@@ -213,5 +215,35 @@ describe("EnvironmentsPage", () => {
     fakeApi((request) => (request.path === "/api/v1/environments" ? { body: { items: [] } } : undefined), { role: "viewer" });
     renderWithApp(<EnvironmentsPage />);
     expect(await screen.findByText(/No environments yet/)).toBeInTheDocument();
+  });
+});
+
+describe("EnvironmentPage rollout log", () => {
+  it("shows the progress lines of a rollout the server performed", async () => {
+    const user = userEvent.setup();
+    fakeApi(
+      serve(staging(), (request) =>
+        request.path === "/api/v1/deployments/d3"
+          ? {
+              body: {
+                ...v3,
+                log: [
+                  { ts: "2030-01-01T11:50:02Z", text: "setting the image of container 'app' of deployment web/app" },
+                  { ts: "2030-01-01T11:50:05Z", text: "the rollout of deployment web/app is complete" },
+                ],
+              },
+            }
+          : undefined,
+      ),
+      { role: "viewer" },
+    );
+    renderEnvironment();
+    const toggle = await screen.findByRole("button", { name: "Rollout log (#3)" });
+    expect(toggle).toHaveAttribute("aria-expanded", "false");
+    await user.click(toggle);
+    const log = await screen.findByLabelText("Rollout of deployment #3");
+    expect(log).toHaveTextContent("setting the image of container 'app' of deployment web/app");
+    expect(log).toHaveTextContent("the rollout of deployment web/app is complete");
+    expect(toggle).toHaveAttribute("aria-expanded", "true");
   });
 });

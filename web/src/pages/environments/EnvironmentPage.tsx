@@ -9,7 +9,7 @@ import { ConfirmDialog } from "../../components/Dialog";
 import { ErrorMessage, Loading } from "../../components/Feedback";
 import { formatRelative, formatTime, shortSha } from "../../lib/format";
 import { useNow } from "../../lib/useNow";
-import { DeploymentDecision, DeploymentStatusBadge } from "./DeploymentParts";
+import { DeploymentDecision, DeploymentStatusBadge, RolloutLog } from "./DeploymentParts";
 import {
   asSentence,
   canRollBackTo,
@@ -269,6 +269,7 @@ interface HistoryRowProps {
 }
 
 function HistoryRow({ deployment, current, now, onRollBackTo }: HistoryRowProps) {
+  const [showLog, setShowLog] = useState(false);
   const when = deployment.finished_at ?? deployment.started_at ?? deployment.created_at;
   const note = deployment.waiting_reason ? asSentence(deployment.waiting_reason) : deployment.message;
   return (
@@ -306,20 +307,41 @@ function HistoryRow({ deployment, current, now, onRollBackTo }: HistoryRowProps)
           )}
         </td>
         <td title={formatTime(when)}>{formatRelative(when, now)}</td>
-        <td className="deploy-row-actions">
-          <DeploymentDecision deployment={deployment} />
-          {onRollBackTo && (
-            <button
-              type="button"
-              className="button secondary"
-              onClick={() => onRollBackTo(deployment)}
-              aria-label={`Roll back to this (#${deployment.number})`}
-            >
-              Roll back to this
-            </button>
-          )}
+        <td>
+          <div className="deploy-row-actions">
+            <DeploymentDecision deployment={deployment} />
+            {/* A rollout has lines once it started; the server keeps none before. */}
+            {deployment.target && deployment.status !== "awaiting_approval" && deployment.status !== "queued" && (
+              <button
+                type="button"
+                className="button secondary"
+                aria-expanded={showLog}
+                onClick={() => setShowLog((open) => !open)}
+                aria-label={`Rollout log (#${deployment.number})`}
+              >
+                Rollout log
+              </button>
+            )}
+            {onRollBackTo && (
+              <button
+                type="button"
+                className="button secondary"
+                onClick={() => onRollBackTo(deployment)}
+                aria-label={`Roll back to this (#${deployment.number})`}
+              >
+                Roll back to this
+              </button>
+            )}
+          </div>
         </td>
       </tr>
+      {showLog && (
+        <tr className="deploy-note">
+          <td colSpan={9}>
+            <RolloutLog deploymentId={deployment.id} />
+          </td>
+        </tr>
+      )}
       {note && (
         <tr className="deploy-note">
           <td colSpan={9} className={deployment.status === "failed" ? "error deploy-message" : "muted small deploy-message"}>

@@ -52,6 +52,21 @@ export function useBuildDeployments(buildId: string) {
   });
 }
 
+/** One deployment with the progress lines of the server's rollout (while asked for). */
+export function useDeploymentLog(deploymentId: string, enabled: boolean) {
+  return useQuery({
+    queryKey: ["deployments", "one", deploymentId],
+    queryFn: async () =>
+      unwrap(
+        await api.GET("/api/v1/deployments/{deployment_id}", {
+          params: { path: { deployment_id: deploymentId } },
+        }),
+      ),
+    enabled,
+    refetchInterval: (query) => (query.state.data && isActive(query.state.data) ? ACTIVE_POLL_MS : false),
+  });
+}
+
 /** After any decision: every view of deployments, and the builds whose steps they hold. */
 function useRefreshDeployments() {
   const queryClient = useQueryClient();
