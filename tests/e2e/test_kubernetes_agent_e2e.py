@@ -121,10 +121,11 @@ def test_an_agent_sweeps_its_leftovers_runs_builds_as_pods_and_cancels_in_time(
         try:
             api.wait_for_worker(name)
             deadline = time.monotonic() + 10
-            while cluster.get("pods", NAMESPACE, leftover) is not None:
-                assert time.monotonic() < deadline, "the start-up sweep left the pod"
+            # The sweep deletes the pods, then the Secrets.
+            while cluster.get("secrets", NAMESPACE, leftover) is not None:
+                assert time.monotonic() < deadline, "the start-up sweep left the Secret"
                 time.sleep(0.05)
-            assert cluster.get("secrets", NAMESPACE, leftover) is None
+            assert cluster.get("pods", NAMESPACE, leftover) is None
             assert cluster.get("pods", NAMESPACE, foreign) is not None
             delete = {"gracePeriodSeconds": 0}
             for resource in ("pods", "secrets"):

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from solvyd.plugins import PLUGIN_API_VERSION
 from tests.e2e.helpers import UserApi
 from tests.support.plugin_dists import install_plugin
 from tests.support.processes import Process, ServerProcess, start_agent, start_server
@@ -203,7 +204,7 @@ def _listed(api: UserApi) -> dict[tuple[str, str, str | None], dict[str, Any]]:
     response = api.http.get("/plugins")
     assert response.status_code == 200, response.text
     answer = response.json()
-    assert answer["api_version"] == "1.0"
+    assert answer["api_version"] == PLUGIN_API_VERSION
     return {(p["loaded_in"], p["name"], p["worker"]): p for p in answer["plugins"]}
 
 
@@ -225,7 +226,8 @@ def test_the_server_lists_refused_and_failed_plugins_and_serves_the_rest(
         False,
     )
     assert refused["error"] == (
-        "it is built for plugin API 2.0, this Solvyd offers 1.0 (major versions differ)"
+        "it is built for plugin API 2.0, this Solvyd offers "
+        f"{PLUGIN_API_VERSION} (major versions differ)"
     )
     assert listed[("server", "import-boom", None)]["status"] == "failed"
     assert listed[("server", "import-boom", None)]["error"] == "RuntimeError: boom at import"

@@ -86,6 +86,17 @@ POLICY = {
     "GET /api/v1/hooks/deliveries/{delivery_id}": "admin",
     "POST /api/v1/hooks/deliveries/{delivery_id}/replay": "admin",
     "GET /api/v1/badges/{job_name}.svg": "public",
+    "GET /api/v1/environments": "viewer",
+    "GET /api/v1/environments/{name}": "viewer",
+    "PUT /api/v1/environments/{name}": "admin",
+    "POST /api/v1/environments/{name}/rollback": "developer",
+    "GET /api/v1/builds/{build_id}/deployments": "viewer",
+    "GET /api/v1/deployments/{deployment_id}": "viewer",
+    "POST /api/v1/deployments/{deployment_id}/approve": "developer",
+    "POST /api/v1/deployments/{deployment_id}/reject": "developer",
+    "POST /api/v1/builds/{build_id}/deployments": "worker",
+    "GET /api/v1/deployments/{deployment_id}/state": "worker",
+    "PUT /api/v1/deployments/{deployment_id}/outcome": "worker",
 }
 # Walked last, in this order: the first removes the worker, and with it the worker's token; the
 # second ends the caller's login session, and with it the caller's token.

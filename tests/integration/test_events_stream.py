@@ -1,5 +1,6 @@
 """GET /events/stream: Server-Sent Events that tell a UI what to refetch. A build created or
-changing status is a `builds` change, a worker's visible change a `workers` change; bursts
+changing status is a `builds` change, a worker's visible change a `workers` change, a
+deployment registered, approved or ended a `deployments` change; bursts
 come as one event; the stream ends at shutdown and once the viewer's token stops working.
 
 The app runs in-process behind a transport that hands over the response as it streams."""
@@ -123,6 +124,41 @@ async def test_a_trigger_and_each_status_change_are_builds_changes(
         cancelled = await client.post(f"{API}/builds/{build['id']}/cancel", headers=admin)
         assert cancelled.status_code == 200, cancelled.text
         await changes.wait_for("builds")
+
+
+async def test_a_deployment_registered_approved_and_ended_are_deployments_changes(
+    client: httpx.AsyncClient, streaming: httpx.AsyncClient, admin: Headers
+) -> None:
+    ship = {
+        "name": "ship",
+        "commands": ["./deploy.sh"],
+        "deploy": {"environment": "staging", "approval": "required"},
+    }
+    job = await create_job(client, admin, pipeline=json.dumps({"steps": [ship]}))
+    worker = await register_worker(client)
+    build = await trigger(client, admin, job["id"])
+    spec = await claim_build(client, worker)
+    assert (await set_status(client, worker, build["id"], "running")).status_code == 200
+    viewer = await user_headers(client, admin, "viewer")
+    async with watching(streaming, viewer) as changes:
+        registered = await client.post(
+            f"{API}/builds/{build['id']}/deployments",
+            headers=worker.headers,
+            json={"step": "ship", "deploy": spec["steps"][-1]["deploy"], "attempt": 1},
+        )
+        assert registered.status_code == 200, registered.text
+        deployment_id = registered.json()["id"]
+        await changes.wait_for("deployments")
+        approved = await client.post(f"{API}/deployments/{deployment_id}/approve", headers=admin)
+        assert approved.status_code == 200, approved.text
+        await changes.wait_for("deployments")
+        ended = await client.put(
+            f"{API}/deployments/{deployment_id}/outcome",
+            headers=worker.headers,
+            json={"status": "succeeded", "attempt": 1},
+        )
+        assert ended.status_code == 200, ended.text
+        await changes.wait_for("deployments")
 
 
 async def test_worker_changes_a_viewer_sees_are_workers_changes(

@@ -28,7 +28,7 @@ BROKEN = {"name": "broken", "status": "failed", "error": "RuntimeError: boom at 
 async def _plugins(client: httpx.AsyncClient, headers: dict[str, str]) -> list[dict[str, Any]]:
     response = await client.get(f"{API}/plugins", headers=headers)
     assert response.status_code == 200, response.text
-    assert response.json()["api_version"] == "1.0"
+    assert response.json()["api_version"] == "1.1"
     return list(response.json()["plugins"])
 
 

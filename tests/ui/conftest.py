@@ -2,6 +2,7 @@
 built UI) and a real agent. Playwright cannot download a browser here, so it launches the
 system's `chromium`. Under CI=true a missing browser or unbuilt UI fails instead of skipping."""
 
+import contextlib
 import os
 import shutil
 from collections.abc import Iterator
@@ -88,14 +89,15 @@ class Stack:
         return self.server.url
 
 
-@pytest.fixture
-def stack(tmp_path: Path, log_dir: Path) -> Iterator[Stack]:
-    """A server serving the built UI, on SQLite, and one local agent."""
+@contextlib.contextmanager
+def running_stack(tmp_path: Path, log_dir: Path, **server_env: str) -> Iterator[Stack]:
+    """A server serving the built UI, on SQLite (`server_env`: more of its settings), and one
+    local agent."""
     if not (WEB_DIST / "index.html").is_file():
         _missing("the web UI is not built: make web")
     database_url = f"sqlite:///{tmp_path / 'ui.db'}"
     server = start_server(
-        database_url, tmp_path / "server-data", log_dir, SOLVYD_WEB_DIR=str(WEB_DIST)
+        database_url, tmp_path / "server-data", log_dir, SOLVYD_WEB_DIR=str(WEB_DIST), **server_env
     )
     agent: Process | None = None
     api: UserApi | None = None
@@ -110,6 +112,13 @@ def stack(tmp_path: Path, log_dir: Path) -> Iterator[Stack]:
         if agent is not None:
             agent.stop()
         server.process.stop()
+
+
+@pytest.fixture
+def stack(tmp_path: Path, log_dir: Path) -> Iterator[Stack]:
+    """A server serving the built UI, on SQLite, and one local agent."""
+    with running_stack(tmp_path, log_dir) as started:
+        yield started
 
 
 @pytest.fixture

@@ -5,6 +5,9 @@ breaks plugins: a new major version for a removal or an incompatible change)."""
 import inspect
 import subprocess
 import sys
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
 
 import solvyd.plugins
 from solvyd.plugins import ExecutorHooks, ServerHooks
@@ -35,6 +38,7 @@ PINNED_ALL = [
     "StatusReport",
     "StatusRequest",
     "StepSpec",
+    "WorkspaceFile",
     "hookimpl",
 ]
 
@@ -56,7 +60,7 @@ def test_the_public_names_are_pinned() -> None:
 
 
 def test_the_api_version_is_pinned() -> None:
-    assert solvyd.plugins.PLUGIN_API_VERSION == "1.0"
+    assert solvyd.plugins.PLUGIN_API_VERSION == "1.1"
 
 
 def test_every_hook_and_its_parameters_are_pinned() -> None:
@@ -97,3 +101,57 @@ def test_the_server_loads_its_plugins_without_the_agents_or_executors_code() -> 
     assert "solvyd.server.plugins.manager" in loaded
     other_side = ("solvyd.agent", "solvyd.pipeline.executors")
     assert not {m for m in loaded if m == "solvyd.plugins" or m.startswith(other_side)}
+
+
+class _PluginApi10Executor(solvyd.plugins.Executor):
+    """An executor written for plugin API 1.0: its workspace is a directory it names with
+    `workspace()`, and it knows nothing of the verbs 1.1 added."""
+
+    name = "api10"
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def workspace(self, job: solvyd.plugins.JobSpec) -> str:
+        return str(self.root / str(job.build_id))
+
+    async def check_available(self) -> str | None:
+        return None
+
+    async def setup_job(self, job: solvyd.plugins.JobSpec) -> None:
+        Path(self.workspace(job)).mkdir(parents=True)
+
+    async def start_step(self, job: solvyd.plugins.JobSpec, step: solvyd.plugins.StepSpec) -> None:
+        return None
+
+    async def stream_output(
+        self, job: solvyd.plugins.JobSpec, step: solvyd.plugins.StepSpec
+    ) -> AsyncIterator[str]:
+        for line in ():
+            yield line
+
+    async def wait_step(self, job: solvyd.plugins.JobSpec, step: solvyd.plugins.StepSpec) -> int:
+        return 0
+
+    async def destroy_step(
+        self, job: solvyd.plugins.JobSpec, step: solvyd.plugins.StepSpec
+    ) -> None:
+        return None
+
+    async def teardown_job(self, job: solvyd.plugins.JobSpec) -> None:
+        return None
+
+
+async def test_an_executor_of_plugin_api_1_0_serves_its_workspace_for_artifacts(
+    tmp_path: Path,
+) -> None:
+    executor = _PluginApi10Executor(tmp_path)
+    job = solvyd.plugins.JobSpec(
+        build_id=uuid.uuid4(), build_number=1, job_id=uuid.uuid4(), job_name="j", steps=[]
+    )
+    await executor.setup_job(job)
+    (Path(executor.workspace(job)) / "dist").mkdir()
+    (Path(executor.workspace(job)) / "dist" / "app.bin").write_bytes(b"\x00binary")
+    assert await executor.list_workspace(job) == [solvyd.plugins.WorkspaceFile("dist/app.bin", 7)]
+    read = b"".join([chunk async for chunk in executor.read_workspace_file(job, "dist/app.bin")])
+    assert read == b"\x00binary"

@@ -96,7 +96,7 @@ def test_another_major_api_version_is_refused_with_one_clear_log_line(site: Path
     assert line["log_level"] == "warning"
     assert line["event"] == (
         "plugin from-the-future 2.3.4 refused: it is built for plugin API 2.0, this Solvyd "
-        "offers 1.0 (major versions differ)"
+        f"offers {PLUGIN_API_VERSION} (major versions differ)"
     )
 
 

@@ -4,6 +4,8 @@ import { RequireAuth } from "./components/RequireAuth";
 import { BuildDetailPage } from "./pages/builds/BuildDetailPage";
 import { BuildsPage } from "./pages/builds/BuildsPage";
 import { DashboardPage } from "./pages/dashboard/DashboardPage";
+import { EnvironmentPage } from "./pages/environments/EnvironmentPage";
+import { EnvironmentsPage } from "./pages/environments/EnvironmentsPage";
 import { JobDetailPage } from "./pages/jobs/JobDetailPage";
 import { JobEditPage } from "./pages/jobs/JobEditPage";
 import { JobsPage } from "./pages/jobs/JobsPage";
@@ -32,6 +34,8 @@ export function App() {
         <Route path="jobs/:jobId/edit" element={<JobEditPage />} />
         <Route path="builds" element={<BuildsPage />} />
         <Route path="builds/:buildId" element={<BuildDetailPage />} />
+        <Route path="environments" element={<EnvironmentsPage />} />
+        <Route path="environments/:name" element={<EnvironmentPage />} />
         <Route path="workers" element={<WorkersPage />} />
         <Route
           path="users"

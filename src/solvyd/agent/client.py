@@ -17,6 +17,9 @@ from solvyd.protocol import (
     BuildStatusUpdate,
     CancelState,
     ClaimRequest,
+    DeploymentOutcome,
+    DeploymentRequest,
+    DeploymentState,
     Heartbeat,
     HeartbeatReply,
     JobSpec,
@@ -218,6 +221,32 @@ class ServerClient:
             timeout=wait + self._timeout,
         )
         return CancelState.model_validate_json(response.content).cancelled
+
+    async def register_deployment(
+        self, build_id: uuid.UUID, request: DeploymentRequest
+    ) -> DeploymentState:
+        response = await self._request("POST", f"/builds/{build_id}/deployments", request)
+        return DeploymentState.model_validate_json(response.content)
+
+    async def wait_for_deployment(
+        self, deployment_id: uuid.UUID, *, status: str | None, after_line: int, wait: float
+    ) -> DeploymentState:
+        params: dict[str, Any] = {"after_line": after_line, "wait": wait}
+        if status is not None:
+            params["status"] = status
+        response = await self._request(
+            "GET",
+            f"/deployments/{deployment_id}/state",
+            params=params,
+            timeout=wait + self._timeout,
+        )
+        return DeploymentState.model_validate_json(response.content)
+
+    async def report_deployment(
+        self, deployment_id: uuid.UUID, outcome: DeploymentOutcome
+    ) -> DeploymentState:
+        response = await self._request("PUT", f"/deployments/{deployment_id}/outcome", outcome)
+        return DeploymentState.model_validate_json(response.content)
 
 
 UPLOAD_CHUNK_BYTES = 256 * 1024

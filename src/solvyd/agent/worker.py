@@ -26,6 +26,7 @@ import structlog
 from solvyd import __version__
 from solvyd.agent.build_run import BuildHandle, run_build
 from solvyd.agent.client import Rejected, ServerClient, ServerUnavailable, with_retries
+from solvyd.agent.deploy_gate import DeployGate
 from solvyd.agent.identity import WorkerTokenStore
 from solvyd.agent.metrics import AgentMetrics
 from solvyd.agent.plugins import plugin_reports
@@ -272,7 +273,13 @@ class Agent:
         try:
             if after is not None:
                 await asyncio.wait([after])  # bounded: stopping a run is bounded
-            await run_build(self.client, self.executor, handle, self.metrics, self._spool_dir)
+            await run_build(
+                self.client,
+                DeployGate(self.executor, self.client),
+                handle,
+                self.metrics,
+                self._spool_dir,
+            )
         except LoopDied as died:  # the build ended and was reported; a loop of it had died
             self.loop_died(died)
         except Exception:

@@ -10,6 +10,7 @@ from solvyd import __version__
 from solvyd.cli import (
     agent_tokens,
     builds,
+    deploy,
     jobs,
     lint,
     local_run,
@@ -48,6 +49,7 @@ app.add_typer(secrets.app, name="secrets")
 app.add_typer(users.app, name="users")
 app.add_typer(tokens.app, name="tokens")
 app.add_typer(agent_tokens.app, name="agent-tokens")
+app.add_typer(deploy.app, name="deploy")
 
 
 @app.command("version")

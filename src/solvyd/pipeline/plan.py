@@ -5,6 +5,7 @@ it is queued and every agent runs exactly what was planned.
 """
 
 import fnmatch
+import re
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
@@ -12,9 +13,9 @@ from uuid import UUID
 from pydantic_core import PydanticSerializationError
 
 from solvyd.pipeline.config.matrix import ExpandedStep, expand_steps
-from solvyd.pipeline.config.models import PipelineConfig, WhenConfig
+from solvyd.pipeline.config.models import DeployConfig, PipelineConfig, WhenConfig
 from solvyd.pipeline.config.parser import MAX_PLANNED_CHARACTERS
-from solvyd.protocol.messages import JobSpec, StepSpec
+from solvyd.protocol.messages import DeploySpec, JobSpec, KubernetesDeployTarget, StepSpec
 
 
 class PlanRefused(ValueError):
@@ -109,7 +110,7 @@ def plan_job(config: PipelineConfig, context: BuildContext) -> JobSpec:
         dependencies = _in_order(kept)
     else:
         dependencies = _without_dropped(expanded, {step.name for step in kept})
-    steps = [_step_spec(config, step, dependencies[step.name]) for step in kept]
+    steps = [_step_spec(config, step, dependencies[step.name], env) for step in kept]
     timeout = context.timeout_seconds if context.timeout_seconds is not None else config.timeout
     spec = JobSpec(
         build_id=context.build_id,
@@ -216,13 +217,17 @@ def _without_dropped(expanded: list[ExpandedStep], kept: set[str]) -> dict[str, 
     return result
 
 
-def _step_spec(config: PipelineConfig, step: ExpandedStep, depends_on: list[str]) -> StepSpec:
+def _step_spec(
+    config: PipelineConfig, step: ExpandedStep, depends_on: list[str], env: dict[str, str]
+) -> StepSpec:
     source = step.config
     resources = source.resources
     status = source.when.status if source.when is not None else None
+    step_env = {**source.env, **step.matrix_env}
+    deploy = source.deploy
     return StepSpec(
         name=step.name,
-        commands=list(source.commands),
+        commands=list(source.commands or []),
         image=source.image or config.image,
         env={**source.env, **step.matrix_env},
         timeout_seconds=source.timeout,
@@ -233,4 +238,48 @@ def _step_spec(config: PipelineConfig, step: ExpandedStep, depends_on: list[str]
         artifacts=list(source.artifacts),
         cpus=resources.cpus if resources is not None else None,
         memory_bytes=resources.memory if resources is not None else None,
+        deploy=_deploy_spec(deploy, {**env, **step_env}) if deploy is not None else None,
+    )
+
+
+# `${NAME}` or `$NAME`; `$$` is a plain `$`.
+_VARIABLE = re.compile(r"\$(?:\$|\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
+
+
+def expand_variables(text: str, env: dict[str, str]) -> str:
+    """`text` with the build's variables put in, as a shell would (an unset one is empty).
+    Only for what the server reads (a deploy's image and version): commands are expanded by
+    the step's own shell."""
+
+    def value(match: re.Match[str]) -> str:
+        name = match.group(1) or match.group(2)
+        return "$" if name is None else env.get(name, "")
+
+    return _VARIABLE.sub(value, text)
+
+
+def _deploy_spec(deploy: DeployConfig, env: dict[str, str]) -> DeploySpec:
+    """The step's `deploy:`, its image and version expanded with the variables the step sees
+    (the build's and its own), so the server deploys what the build made."""
+    target = None
+    if deploy.kubernetes is not None:
+        kube = deploy.kubernetes
+        target = KubernetesDeployTarget(
+            namespace=kube.namespace,
+            deployment=kube.deployment,
+            container=kube.container,
+            image=expand_variables(kube.image, env),
+        )
+    version = expand_variables(deploy.version, env) if deploy.version is not None else None
+    return DeploySpec(
+        environment=deploy.environment,
+        approval=deploy.approval,
+        rollback=deploy.rollback,
+        version=version or None,
+        kubernetes=target,
+        **(
+            {"rollout_timeout_seconds": deploy.rollout_timeout}
+            if deploy.rollout_timeout is not None
+            else {}
+        ),
     )

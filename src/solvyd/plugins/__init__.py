@@ -20,7 +20,7 @@ own code never imports it (import-linter checks that), so that neither program l
 other's code.
 """
 
-from solvyd.pipeline.executors.base import Executor, ExecutorError
+from solvyd.pipeline.executors.base import Executor, ExecutorError, WorkspaceFile
 from solvyd.pipeline.executors.hookspecs import ExecutorHooks
 from solvyd.pipeline.executors.options import ExecutorFactory, ExecutorOptions
 from solvyd.protocol.messages import JobSpec, StepSpec
@@ -65,5 +65,6 @@ __all__ = [
     "StatusReport",
     "StatusRequest",
     "StepSpec",
+    "WorkspaceFile",
     "hookimpl",
 ]

@@ -321,7 +321,12 @@ class JobSpec(_Message):
     def steps_without_image(self) -> list[str]:
         """The steps that name no image: only an executor that runs such steps (local, or
         docker with a default image) can run them."""
-        return [step.name for step in self.steps if not step.image]
+        return [
+            step.name
+            for step in self.steps
+            # A step the server deploys (the built-in Kubernetes target) runs nothing here.
+            if not step.image and not (step.deploy is not None and step.deploy.kubernetes)
+        ]
 
 
 class LogLine(_Message):
@@ -479,3 +484,55 @@ class SecretsReply(_Message):
     values: dict[str, str] = Field(default_factory=dict)
     missing: list[str] = Field(default_factory=list)
     reason: str | None = None
+
+
+# A deployment's states (server/services/deployments): waiting for approval or for its
+# environment, running, and how it ended.
+DeploymentStatus = Literal[
+    "awaiting_approval", "queued", "running", "succeeded", "failed", "cancelled", "rejected"
+]
+# What made it: a deploy step, a user's rollback, or the server after a failed rollout.
+DeploymentKind = Literal["deploy", "rollback", "auto_rollback"]
+FINISHED_DEPLOYMENT_STATUSES: frozenset[str] = frozenset(
+    {"succeeded", "failed", "cancelled", "rejected"}
+)
+
+
+class DeploymentRequest(_Message):
+    """A deploy step's deployment. `deploy` is the step's as the agent planned it; for a
+    plan the server made, the server's own copy of the step is what counts."""
+
+    step: StepName
+    deploy: DeploySpec
+    attempt: Attempt = None
+
+
+class DeploymentLogLine(_Message):
+    ts: datetime
+    text: str
+
+
+class DeploymentState(_Message):
+    id: UUID
+    number: int
+    environment: str
+    kind: DeploymentKind
+    status: DeploymentStatus
+    version: str
+    # Why a waiting deployment waits ("waiting for approval", "waiting for deployment #3
+    # to staging"); None once it runs.
+    waiting_reason: str | None = None
+    # How it ended, or what it does now.
+    message: str | None = None
+    # Progress lines of the server's rollout from `after_line` on, and the index to ask from
+    # next.
+    lines: list[DeploymentLogLine] = Field(default_factory=list)
+    next_line: int = 0
+    # The rollback that replaced it (an automatic one after its rollout failed).
+    rolled_back_by: UUID | None = None
+
+
+class DeploymentOutcome(_Message):
+    status: Literal["succeeded", "failed"]
+    message: Annotated[str, Field(max_length=2000)] | None = None
+    attempt: Attempt = None

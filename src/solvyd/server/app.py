@@ -16,6 +16,7 @@ from solvyd.server.api import (
     auth,
     badges,
     builds,
+    deployments,
     events,
     health,
     hooks,
@@ -52,6 +53,7 @@ from solvyd.server.logging import configure_logging
 from solvyd.server.metrics.registry import ServerMetrics
 from solvyd.server.plugins import server_plugins
 from solvyd.server.services.context import ServerContext
+from solvyd.server.services.deployments.runner import run_deployments
 from solvyd.server.services.users import ensure_admin
 from solvyd.server.settings import ServerSettings
 from solvyd.server.web_ui import install_web_ui
@@ -111,6 +113,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
             asyncio.create_task(run_notification_sender(ctx), name="notification-sender"),
             asyncio.create_task(run_delivery_pruner(ctx), name="webhook-delivery-pruner"),
             asyncio.create_task(run_scheduler(ctx), name="scheduler"),
+            asyncio.create_task(run_deployments(ctx), name="deployments"),
         ]
         log.info("server started", database=ctx.db.dialect, version=__version__)
         try:
@@ -153,6 +156,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
         hooks,
         badges,
         plugins,
+        deployments,
     )
     for module in modules:
         api.include_router(module.router)

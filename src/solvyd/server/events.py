@@ -133,6 +133,8 @@ WORKERS = "workers"
 COMMIT_STATUSES = "commit-statuses"
 # A notification delivery was recorded (services/notifications): wakes this process's sender.
 NOTIFICATIONS = "notifications"
+# A deployment was queued, approved or ended: wakes the deployment runners (every server's).
+DEPLOYMENTS = "deployments"
 # Not a topic of its own: wakes every waiter. Sent when wake-ups may have been lost.
 ALL_TOPICS = "*"
 
@@ -143,3 +145,7 @@ def build_topic(build_id: object) -> str:
 
 def cancel_topic(build_id: object) -> str:
     return f"cancel:{build_id}"
+
+
+def deployment_topic(deployment_id: object) -> str:
+    return f"deployment:{deployment_id}"

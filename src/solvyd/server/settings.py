@@ -129,6 +129,18 @@ class ServerSettings(BaseSettings):
     notification_retry_seconds: float = Field(default=1800.0, ge=0)
     # Woken by every delivery recorded in this process; looks anyway this often.
     notification_poll_seconds: float = Field(default=10.0, gt=0)
+    # The built-in Kubernetes deploy target (docs/deployments.md): the cluster's kubeconfig,
+    # or the service account of the pod the server runs in. Neither: kubernetes deploy steps
+    # fail saying so.
+    deploy_kubeconfig: Path | None = None
+    deploy_in_cluster: bool = False
+    # Each server looks for deployments to start (and rollouts whose server died) this often,
+    # besides being woken by every change it makes itself; a rollout's status is read every
+    # `deploy_rollout_poll_seconds`. A rollout is held by one server for
+    # `deploy_lease_seconds` at a time, renewed while it runs.
+    deploy_poll_seconds: float = Field(default=2.0, gt=0)
+    deploy_rollout_poll_seconds: float = Field(default=1.0, gt=0)
+    deploy_lease_seconds: float = Field(default=30.0, gt=0)
 
     @field_validator("cors_origins", mode="before")
     @classmethod

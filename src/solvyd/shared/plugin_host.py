@@ -23,7 +23,7 @@ import structlog
 
 log = structlog.get_logger(__name__)
 
-PLUGIN_API_VERSION = "1.0"
+PLUGIN_API_VERSION = "1.1"
 PROJECT_NAME = "solvyd"
 ENTRY_POINT_GROUP = "solvyd.plugins"
 API_ATTRIBUTE = "SOLVYD_PLUGIN_API"

@@ -213,7 +213,7 @@ async def test_step_sees_job_env_step_env_and_its_name_and_workspace(backend: Ba
     assert "JOB_VAR=from-job" in lines
     assert "SHARED=from-step" in lines
     assert "SOLVYD_STEP_NAME=env-check" in lines
-    workspace = STEP_WORKSPACE.get(backend.name, backend.executor.workspace(job))
+    workspace = STEP_WORKSPACE.get(backend.name) or backend.executor.workspace(job)
     assert f"SOLVYD_WORKSPACE={workspace}" in lines
 
 
@@ -303,7 +303,8 @@ async def test_two_jobs_set_up_and_run_at_once(backend: Backend) -> None:
     executor = backend.executor
     await asyncio.gather(executor.setup_job(first), executor.setup_job(second))
     try:
-        assert executor.workspace(first) != executor.workspace(second)
+        if backend.name != "kubernetes":  # a pod's volume: no directory on this machine
+            assert executor.workspace(first) != executor.workspace(second)
         results = await asyncio.gather(
             run_step(executor, first, first.steps[0]), run_step(executor, second, second.steps[0])
         )

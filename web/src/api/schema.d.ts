@@ -271,6 +271,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/builds/{build_id}/deployments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Build Deployments
+         * @description The build's deployments, and the rollbacks that replaced them.
+         */
+        get: operations["list_build_deployments"];
+        put?: never;
+        /** Register Step Deployment */
+        post: operations["register_step_deployment"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/builds/{build_id}/graph": {
         parameters: {
             query?: never;
@@ -419,6 +440,167 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/deployments/{deployment_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Deployment */
+        get: operations["get_deployment"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/deployments/{deployment_id}/approve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Approve Deployment
+         * @description Let a deployment that waits for approval go (it then waits for its environment).
+         *     409 if it does not wait for an approval.
+         */
+        post: operations["approve_deployment"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/deployments/{deployment_id}/outcome": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Report Deployment Outcome */
+        put: operations["report_deployment_outcome"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/deployments/{deployment_id}/reject": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Reject Deployment
+         * @description Refuse a deployment that waits for approval: it ends `rejected`, and its step fails.
+         */
+        post: operations["reject_deployment"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/deployments/{deployment_id}/state": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Wait For Deployment */
+        get: operations["wait_for_deployment"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/environments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Environments
+         * @description Every environment, with what runs there (its latest successful deployment), the
+         *     deployment running now and how many wait.
+         */
+        get: operations["list_environments"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/environments/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Environment
+         * @description The environment and its deployments, newest first, paged by `cursor`.
+         */
+        get: operations["get_environment"];
+        /**
+         * Update Environment
+         * @description Protect an environment (every deployment to it waits for a developer's approval) or
+         *     stop protecting it; made if it does not exist yet.
+         */
+        put: operations["update_environment"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/environments/{name}/rollback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Rollback Environment
+         * @description Redeploy the version of the successful deployment before the current one (or of
+         *     `deployment_id`, one of the environment's successful deployments) as a new deployment
+         *     (kind `rollback`). 409 when there is none, or when it or the current one was deployed by
+         *     a script step (only the server's own Kubernetes rollouts can be redone).
+         */
+        post: operations["rollback_environment"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/events/stream": {
         parameters: {
             query?: never;
@@ -431,9 +613,10 @@ export interface paths {
          * @description What to refetch, as Server-Sent Events: `changed` with `{"what": "builds"}` when a build
          *     was created or changed status (or one of its steps did), `{"what": "workers"}` when a
          *     worker registered, was drained, resumed or removed, went offline or runs another number of
-         *     builds. Changes within 200 ms come as one event per topic. `ping` (`{}`) after 15 s
-         *     without one. The stream stops once the viewer's token stops working (a reconnect then gets
-         *     401) and when the server shuts down.
+         *     builds, `{"what": "deployments"}` when a deployment was registered, approved, rejected,
+         *     started or ended, or a rollback queued. Changes within 200 ms come as one event per topic.
+         *     `ping` (`{}`) after 15 s without one. The stream stops once the viewer's token stops
+         *     working (a reconnect then gets 401) and when the server shuts down.
          */
         get: operations["stream_events"];
         put?: never;
@@ -1329,6 +1512,8 @@ export interface components {
             completed_at?: string | null;
             /** Duration Seconds */
             duration_seconds?: number | null;
+            /** Error Kind */
+            error_kind?: ("timeout" | "infrastructure" | "agent_stopped") | null;
             /** Error Message */
             error_message?: string | null;
             /** Exit Code */
@@ -1379,6 +1564,40 @@ export interface components {
              * @default 30
              */
             wait: number;
+        };
+        /**
+         * CurrentDeployment
+         * @description What runs in an environment: its latest successful deployment.
+         */
+        CurrentDeployment: {
+            /** Approved By */
+            approved_by: string | null;
+            /** Build Id */
+            build_id: string | null;
+            /** Build Number */
+            build_number: number | null;
+            /** Commit Sha */
+            commit_sha: string | null;
+            /** Deployed By */
+            deployed_by: string | null;
+            /**
+             * Deployment Id
+             * Format: uuid
+             */
+            deployment_id: string;
+            /** Job Name */
+            job_name: string | null;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "deploy" | "rollback" | "auto_rollback";
+            /** Number */
+            number: number;
+            /** Since */
+            since: string | null;
+            /** Version */
+            version: string;
         };
         /** DayStats */
         DayStats: {
@@ -1444,6 +1663,310 @@ export interface components {
             replay_of: string | null;
             /** Status Code */
             status_code: number;
+        };
+        /**
+         * DeploySpec
+         * @description A step that deploys (`deploy:` in the pipeline): it runs only when its environment is
+         *     free (one deployment at a time per environment) and, when approval is required (by the
+         *     step or by the environment's own setting), once a developer approved it. With
+         *     `kubernetes`, the server rolls the image out and the step has no commands; without, the
+         *     step's commands deploy and the server records the outcome.
+         */
+        DeploySpec: {
+            /** Approval */
+            approval?: "required" | null;
+            /** Environment */
+            environment: string;
+            kubernetes?: components["schemas"]["KubernetesDeployTarget"] | null;
+            /**
+             * Rollback
+             * @default manual
+             * @enum {string}
+             */
+            rollback: "auto" | "manual";
+            /**
+             * Rollout Timeout Seconds
+             * @default 600
+             */
+            rollout_timeout_seconds: number;
+            /** Version */
+            version?: string | null;
+        };
+        /** DeploymentDetail */
+        DeploymentDetail: {
+            /** Approval Required */
+            approval_required: boolean;
+            /** Approved At */
+            approved_at: string | null;
+            /** Approved By */
+            approved_by: string | null;
+            /** Attempt */
+            attempt: number | null;
+            /** Build Id */
+            build_id: string | null;
+            /** Build Number */
+            build_number: number | null;
+            /** Commit Sha */
+            commit_sha: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Environment */
+            environment: string;
+            /** Finished At */
+            finished_at: string | null;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Job Id */
+            job_id: string | null;
+            /** Job Name */
+            job_name: string | null;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "deploy" | "rollback" | "auto_rollback";
+            /** Log */
+            log: components["schemas"]["DeploymentLogLineRead"][];
+            /** Message */
+            message: string | null;
+            /** Number */
+            number: number;
+            /** Queued At */
+            queued_at: string | null;
+            /** Requested By */
+            requested_by: string | null;
+            /**
+             * Rollback
+             * @description the step's rollback policy: auto or manual
+             */
+            rollback: string;
+            /** Rolled Back By */
+            rolled_back_by: string | null;
+            /** Rolled Back From */
+            rolled_back_from: string | null;
+            /** Started At */
+            started_at: string | null;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "awaiting_approval" | "queued" | "running" | "succeeded" | "failed" | "cancelled" | "rejected";
+            /** Step */
+            step: string | null;
+            target: components["schemas"]["KubernetesTargetRead"] | null;
+            /** Version */
+            version: string;
+            /** Waiting Reason */
+            waiting_reason: string | null;
+        };
+        /** DeploymentList */
+        DeploymentList: {
+            /** Items */
+            items: components["schemas"]["DeploymentRead"][];
+        };
+        /** DeploymentLogLine */
+        DeploymentLogLine: {
+            /** Text */
+            text: string;
+            /**
+             * Ts
+             * Format: date-time
+             */
+            ts: string;
+        };
+        /** DeploymentLogLineRead */
+        DeploymentLogLineRead: {
+            /** Text */
+            text: string;
+            /**
+             * Ts
+             * Format: date-time
+             */
+            ts: string;
+        };
+        /** DeploymentOutcome */
+        DeploymentOutcome: {
+            /** Attempt */
+            attempt?: number | null;
+            /** Message */
+            message?: string | null;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "succeeded" | "failed";
+        };
+        /** DeploymentRead */
+        DeploymentRead: {
+            /** Approval Required */
+            approval_required: boolean;
+            /** Approved At */
+            approved_at: string | null;
+            /** Approved By */
+            approved_by: string | null;
+            /** Attempt */
+            attempt: number | null;
+            /** Build Id */
+            build_id: string | null;
+            /** Build Number */
+            build_number: number | null;
+            /** Commit Sha */
+            commit_sha: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Environment */
+            environment: string;
+            /** Finished At */
+            finished_at: string | null;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Job Id */
+            job_id: string | null;
+            /** Job Name */
+            job_name: string | null;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "deploy" | "rollback" | "auto_rollback";
+            /** Message */
+            message: string | null;
+            /** Number */
+            number: number;
+            /** Queued At */
+            queued_at: string | null;
+            /** Requested By */
+            requested_by: string | null;
+            /**
+             * Rollback
+             * @description the step's rollback policy: auto or manual
+             */
+            rollback: string;
+            /** Rolled Back By */
+            rolled_back_by: string | null;
+            /** Rolled Back From */
+            rolled_back_from: string | null;
+            /** Started At */
+            started_at: string | null;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "awaiting_approval" | "queued" | "running" | "succeeded" | "failed" | "cancelled" | "rejected";
+            /** Step */
+            step: string | null;
+            target: components["schemas"]["KubernetesTargetRead"] | null;
+            /** Version */
+            version: string;
+            /** Waiting Reason */
+            waiting_reason: string | null;
+        };
+        /**
+         * DeploymentRequest
+         * @description A deploy step's deployment. `deploy` is the step's as the agent planned it; for a
+         *     plan the server made, the server's own copy of the step is what counts.
+         */
+        DeploymentRequest: {
+            /** Attempt */
+            attempt?: number | null;
+            deploy: components["schemas"]["DeploySpec"];
+            /** Step */
+            step: string;
+        };
+        /** DeploymentState */
+        DeploymentState: {
+            /** Environment */
+            environment: string;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "deploy" | "rollback" | "auto_rollback";
+            /** Lines */
+            lines?: components["schemas"]["DeploymentLogLine"][];
+            /** Message */
+            message?: string | null;
+            /**
+             * Next Line
+             * @default 0
+             */
+            next_line: number;
+            /** Number */
+            number: number;
+            /** Rolled Back By */
+            rolled_back_by?: string | null;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "awaiting_approval" | "queued" | "running" | "succeeded" | "failed" | "cancelled" | "rejected";
+            /** Version */
+            version: string;
+            /** Waiting Reason */
+            waiting_reason?: string | null;
+        };
+        /** EnvironmentDetail */
+        EnvironmentDetail: {
+            /** Approval Required */
+            approval_required: boolean;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            current: components["schemas"]["CurrentDeployment"] | null;
+            /** History */
+            history: components["schemas"]["DeploymentRead"][];
+            /** Name */
+            name: string;
+            /** Next Cursor */
+            next_cursor: string | null;
+            running: components["schemas"]["DeploymentRead"] | null;
+            /** Waiting */
+            waiting: number;
+        };
+        /** EnvironmentList */
+        EnvironmentList: {
+            /** Items */
+            items: components["schemas"]["EnvironmentRead"][];
+        };
+        /** EnvironmentRead */
+        EnvironmentRead: {
+            /** Approval Required */
+            approval_required: boolean;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            current: components["schemas"]["CurrentDeployment"] | null;
+            /** Name */
+            name: string;
+            running: components["schemas"]["DeploymentRead"] | null;
+            /** Waiting */
+            waiting: number;
+        };
+        /** EnvironmentUpdate */
+        EnvironmentUpdate: {
+            /** Approval Required */
+            approval_required: boolean;
         };
         /**
          * ForgeSettings
@@ -1842,6 +2365,33 @@ export interface components {
             /** Webhook Secret */
             webhook_secret?: string | null;
         };
+        /**
+         * KubernetesDeployTarget
+         * @description The built-in deploy target: set the image of one container of a Deployment and wait
+         *     for its rollout. The server performs it (it holds the cluster's credentials, not the
+         *     agents that run hostile steps).
+         */
+        KubernetesDeployTarget: {
+            /** Container */
+            container?: string | null;
+            /** Deployment */
+            deployment: string;
+            /** Image */
+            image: string;
+            /** Namespace */
+            namespace: string;
+        };
+        /** KubernetesTargetRead */
+        KubernetesTargetRead: {
+            /** Container */
+            container?: string | null;
+            /** Deployment */
+            deployment: string;
+            /** Image */
+            image: string;
+            /** Namespace */
+            namespace: string;
+        };
         /** LogAccepted */
         LogAccepted: {
             /** Seq */
@@ -2116,11 +2666,21 @@ export interface components {
             /** Refresh Token */
             refresh_token: string;
         };
+        /** RejectRequest */
+        RejectRequest: {
+            /** Reason */
+            reason?: string | null;
+        };
         /**
          * Role
          * @enum {string}
          */
         Role: "viewer" | "developer" | "admin";
+        /** RollbackRequest */
+        RollbackRequest: {
+            /** Deployment Id */
+            deployment_id?: string | null;
+        };
         /**
          * Schedule
          * @description One time table of a job: each time `cron` comes due (in `timezone`) a build of
@@ -2322,12 +2882,15 @@ export interface components {
             allow_failure: boolean;
             /** Artifacts */
             artifacts?: string[];
+            /** Builtin */
+            builtin?: "checkout" | null;
             /** Commands */
             commands: string[];
             /** Cpus */
             cpus?: number | null;
             /** Depends On */
             depends_on?: string[];
+            deploy?: components["schemas"]["DeploySpec"] | null;
             /** Env */
             env?: {
                 [key: string]: string;
@@ -3170,6 +3733,72 @@ export interface operations {
             };
         };
     };
+    list_build_deployments: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                build_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeploymentList"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    register_step_deployment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                build_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DeploymentRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeploymentState"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     report_step_graph: {
         parameters: {
             query?: never;
@@ -3443,6 +4072,297 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["StepRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_deployment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                deployment_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeploymentDetail"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    approve_deployment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                deployment_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeploymentDetail"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    report_deployment_outcome: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                deployment_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DeploymentOutcome"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeploymentState"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    reject_deployment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                deployment_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["RejectRequest"] | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeploymentDetail"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    wait_for_deployment: {
+        parameters: {
+            query?: {
+                status?: ("awaiting_approval" | "queued" | "running" | "succeeded" | "failed" | "cancelled" | "rejected") | null;
+                after_line?: number;
+                wait?: number;
+            };
+            header?: never;
+            path: {
+                deployment_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeploymentState"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_environments: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvironmentList"];
+                };
+            };
+        };
+    };
+    get_environment: {
+        parameters: {
+            query?: {
+                cursor?: string | null;
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvironmentDetail"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    update_environment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EnvironmentUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvironmentRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    rollback_environment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["RollbackRequest"] | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeploymentDetail"];
                 };
             };
             /** @description Validation Error */

@@ -7,6 +7,7 @@ const LINKS = [
   { to: "/", label: "Dashboard", end: true },
   { to: "/jobs", label: "Jobs" },
   { to: "/builds", label: "Builds" },
+  { to: "/environments", label: "Environments" },
   { to: "/workers", label: "Workers" },
 ];
 

@@ -1,5 +1,5 @@
 // Live updates: one Server-Sent Events stream per tab (GET /events/stream) says *what* changed
-// (builds, workers); the matching queries are refetched. No poll loop.
+// (builds, workers, deployments); the matching queries are refetched. No poll loop.
 import { fetchEventSource } from "@microsoft/fetch-event-source";
 import { useQueryClient } from "@tanstack/react-query";
 import { useEffect } from "react";
@@ -9,6 +9,8 @@ import { accessToken, refreshSession } from "../auth/session";
 const STALE_KEYS: Record<string, string[][]> = {
   builds: [["builds"], ["build"], ["stats"], ["jobs"]],
   workers: [["workers"], ["stats"]],
+  // pages/environments/queries.ts: the list, one environment's pages, a build's deployments.
+  deployments: [["environments"], ["environment"], ["deployments"]],
 };
 const RETRY_MS = 3000;
 

@@ -21,7 +21,11 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from solvyd.protocol.messages import is_base_step_name
+from solvyd.protocol.messages import (
+    ENVIRONMENT_NAME_PATTERN,
+    KUBERNETES_NAME_PATTERN,
+    is_base_step_name,
+)
 
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _DURATION = re.compile(
@@ -265,10 +269,51 @@ class ResourcesConfig(_ConfigModel):
     memory: Memory | None = None
 
 
+# What the language takes of a Kubernetes object's name and an environment's (the protocol's
+# patterns, which the server checks again).
+_ENVIRONMENT = Annotated[str, Field(pattern=ENVIRONMENT_NAME_PATTERN, max_length=63)]
+_KUBE_NAME = Annotated[str, Field(pattern=KUBERNETES_NAME_PATTERN, max_length=253)]
+
+
+class KubernetesDeployConfig(_ConfigModel):
+    """``deploy.kubernetes``: the server sets ``image`` on a container of a Deployment and
+    waits for its rollout. ``image`` may use the build's variables (``${SOLVYD_COMMIT_SHA}``)."""
+
+    namespace: Annotated[str, Field(pattern=KUBERNETES_NAME_PATTERN, max_length=63)]
+    deployment: _KUBE_NAME
+    container: Annotated[str, Field(pattern=KUBERNETES_NAME_PATTERN, max_length=63)] | None = None
+    image: Annotated[str, Field(min_length=1, max_length=1000)]
+
+
+class DeployConfig(_ConfigModel):
+    """``deploy:`` on a step: see ``protocol.messages.DeploySpec``."""
+
+    environment: _ENVIRONMENT
+    approval: Literal["required"] | None = None
+    rollback: Literal["auto", "manual"] = "manual"
+    version: Annotated[str, Field(min_length=1, max_length=1000)] | None = None
+    kubernetes: KubernetesDeployConfig | None = None
+    # At most a day (the protocol's bound), like any wait the server holds for a deploy.
+    rollout_timeout: Annotated[Duration, Field(le=86400)] | None = None
+
+    @model_validator(mode="after")
+    def _auto_rollback_needs_a_target(self) -> "DeployConfig":
+        if self.rollback == "auto" and self.kubernetes is None:
+            raise PydanticCustomError(
+                "at_field",
+                "'rollback: auto' needs a 'kubernetes' target: only the server's own rollout "
+                "can be rolled back",
+                {"field": "rollback"},
+            )
+        return self
+
+
 class StepConfig(_ConfigModel):
     name: StepName
     image: Image | None = None
-    commands: Commands
+    # Required, except on a step that deploys with the built-in `kubernetes` target, which
+    # takes none (the server performs it).
+    commands: Commands | None = None
     env: Env = Field(default_factory=dict)
     timeout: Duration | None = None
     allow_failure: bool = False
@@ -279,6 +324,21 @@ class StepConfig(_ConfigModel):
     secrets: Annotated[list[EnvName], BeforeValidator(_one_or_many)] = Field(default_factory=list)
     resources: ResourcesConfig | None = None
     matrix: MatrixConfig | None = None
+    deploy: DeployConfig | None = None
+
+    @model_validator(mode="after")
+    def _commands_unless_the_server_deploys(self) -> "StepConfig":
+        server_deploys = self.deploy is not None and self.deploy.kubernetes is not None
+        if server_deploys and self.commands is not None:
+            raise PydanticCustomError(
+                "at_field",
+                "a step that deploys with 'kubernetes' has no commands: the server rolls the "
+                "image out (use a step without 'kubernetes' to deploy with a script)",
+                {"field": "commands"},
+            )
+        if not server_deploys and self.commands is None:
+            raise PydanticCustomError("at_field", "field required", {"field": "commands"})
+        return self
 
 
 class PipelineConfig(_ConfigModel):

@@ -97,6 +97,8 @@ def check_pipeline(
         # The graph checks below find repeated names too, also when a step is invalid.
         errors = [e for e in exc.errors() if e["type"] != "duplicate_step_name"]
         problems += [_convert(root, model, error) for error in errors]
+        if model is PipelineConfig:
+            problems += _missing_commands(root, data, {item.field for item in problems})
     except RecursionError:
         raise PipelineError(
             filename, [_item(root, (), "", "the pipeline nests too deeply")], warnings
@@ -113,6 +115,28 @@ def check_pipeline(
             return CheckedPipeline(config, warnings)
     problems.sort(key=lambda item: (item.line or 0, item.column or 0))
     raise PipelineError(filename, [*_foreign_hint(root, data), *problems], warnings)
+
+
+def _missing_commands(
+    root: yaml.Node | None, data: Mapping[str, Any], reported: set[str]
+) -> list[PipelineErrorItem]:
+    """Steps without `commands` that need them, when other errors kept the step's own rule
+    (`StepConfig`, which runs once its fields are valid) from saying so: every problem is
+    reported in one pass."""
+    steps = data.get("steps")
+    if not isinstance(steps, list):
+        return []
+    found = []
+    for index, step in enumerate(steps):
+        if not isinstance(step, Mapping) or "commands" in step:
+            continue
+        deploy = step.get("deploy")
+        if isinstance(deploy, Mapping) and deploy.get("kubernetes") is not None:
+            continue
+        loc: Loc = ("steps", index, "commands")
+        if field_name(loc) not in reported:
+            found.append(_item(root, loc, field_name(loc), "field required"))
+    return found
 
 
 Problem = tuple[Loc, str, str]  # where to point, the field to name, the message
@@ -441,6 +465,9 @@ def _convert(
         message = _unknown_field_message(model, loc)
     elif kind == "duplicate_step_name":
         loc = (*loc, int(ctx["index"]), "name")
+    elif kind == "at_field":
+        # A rule across a model's fields, pointed at the field it is about.
+        loc = (*loc, str(ctx["field"]))
     elif kind == "invalid_key" and loc:
         return _key_not_text(root, loc[:-1], error["input"])
     else:

@@ -56,6 +56,7 @@ exit code. Executors know nothing of HTTP, the database or where secrets are sto
 import abc
 from collections.abc import AsyncIterator, Collection
 from dataclasses import dataclass
+from pathlib import Path
 from uuid import UUID
 
 from solvyd.protocol.messages import JobSpec, StepSpec
@@ -142,6 +143,14 @@ class Executor(abc.ABC):
         Always called, once the steps are over. Idempotent, and safe if ``setup_job`` failed,
         was cancelled or was never called."""
 
+    def workspace(self, job: JobSpec) -> str:
+        """The build's workspace as a directory on this machine, for a backend that keeps it
+        in one; the default ``list_workspace`` and ``read_workspace_file`` read it. Executor
+        plugins of plugin API 1.0 implement this (it was part of the contract then) and get
+        the two verbs for free; a backend whose workspace is elsewhere (a pod's volume)
+        overrides the two verbs instead."""
+        raise NotImplementedError(f"the {self.name} executor keeps no workspace on this machine")
+
     async def aclose(self) -> None:
         """Free what the executor holds across builds (a connection to a cluster); the agent
         calls it when it stops. Nothing by default."""
@@ -153,15 +162,25 @@ class Executor(abc.ABC):
         whose builds die with the agent have nothing to sweep."""
         return 0
 
-    @abc.abstractmethod
     async def list_workspace(self, job: JobSpec) -> list[WorkspaceFile]:
         """The workspace's regular files, in subdirectories too, sorted by path. Symlinks are
         not followed and not listed (a link may point anywhere), nor is anything outside the
         workspace. Empty when the workspace does not exist (any more). Called between the last
         step and ``teardown_job``; raises ``ExecutorError`` when it cannot be read."""
+        from solvyd.pipeline.executors import workspace  # it builds on this module
 
-    @abc.abstractmethod
+        return await workspace.list_directory(Path(self._host_workspace(job)))
+
     def read_workspace_file(self, job: JobSpec, path: str) -> AsyncIterator[bytes]:
         """The bytes of one file ``list_workspace`` listed, in chunks, never whole in memory.
         Raises ``ExecutorError`` (when iterated) for a path that is not a regular file inside
         the workspace (missing, a symlink, a directory, ``..``), or that cannot be read."""
+        from solvyd.pipeline.executors import workspace  # it builds on this module
+
+        return workspace.read_directory_file(Path(self._host_workspace(job)), path)
+
+    def _host_workspace(self, job: JobSpec) -> str:
+        try:
+            return self.workspace(job)
+        except NotImplementedError as exc:
+            raise ExecutorError(str(exc)) from exc

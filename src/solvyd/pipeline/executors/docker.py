@@ -34,7 +34,7 @@ import docker
 import requests
 from docker.errors import DockerException, ImageNotFound, NotFound
 
-from solvyd.pipeline.executors.base import CHECKOUT_MODULE, Executor, ExecutorError, WorkspaceFile
+from solvyd.pipeline.executors.base import CHECKOUT_MODULE, Executor, ExecutorError
 from solvyd.pipeline.executors.host_env import passthrough_env
 from solvyd.pipeline.executors.lines import LineSplitter
 from solvyd.pipeline.executors.workspace import HostWorkspaces, shell_script
@@ -130,16 +130,9 @@ class DockerExecutor(Executor):
             return f"no Docker engine answers at {address}: {_first_line(exc)}"
 
     def workspace(self, job: JobSpec) -> str:
-        """The build's workspace on the host (for this executor and its tests only): steps
-        see it at ``/workspace``."""
+        """The build's workspace on the host, which the containers bind (steps see it at
+        ``/workspace``): the base class lists and reads it here."""
         return str(self._workspaces.path(job))
-
-    async def list_workspace(self, job: JobSpec) -> list[WorkspaceFile]:
-        # The workspace is a directory of this machine the containers bind: read it here.
-        return await self._workspaces.list_files(job)
-
-    def read_workspace_file(self, job: JobSpec, path: str) -> AsyncIterator[bytes]:
-        return self._workspaces.read_file(job, path)
 
     async def setup_job(self, job: JobSpec) -> None:
         await self._workspaces.create(job)

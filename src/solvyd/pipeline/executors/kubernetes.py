@@ -98,10 +98,6 @@ class KubernetesExecutor(Executor):
             api, self._api = self._api, None
             await api.close()
 
-    def workspace(self, job: JobSpec) -> str:
-        # Not on this machine: in the build's pod (nothing outside the executor may use it).
-        return f"{kube_pod.pod_name(job)}:{kube_pod.WORKSPACE}"
-
     async def setup_job(self, job: JobSpec) -> None:
         from solvyd.pipeline.executors.kube_api import ApiError, Unreachable
 

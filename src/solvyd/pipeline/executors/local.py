@@ -26,7 +26,7 @@ from uuid import UUID
 import structlog
 
 import solvyd
-from solvyd.pipeline.executors.base import CHECKOUT_MODULE, Executor, ExecutorError, WorkspaceFile
+from solvyd.pipeline.executors.base import CHECKOUT_MODULE, Executor, ExecutorError
 from solvyd.pipeline.executors.host_env import inherited_env, passthrough_env
 from solvyd.pipeline.executors.lines import LineSplitter
 from solvyd.pipeline.executors.sandbox import ISOLATION_MODES, Sandbox, build_sandbox, probe
@@ -151,12 +151,6 @@ class LocalExecutor(Executor):
     def workspace(self, job: JobSpec) -> str:
         """The build's workspace directory (for this executor and its tests only)."""
         return str(self._workspaces.path(job))
-
-    async def list_workspace(self, job: JobSpec) -> list[WorkspaceFile]:
-        return await self._workspaces.list_files(job)
-
-    def read_workspace_file(self, job: JobSpec, path: str) -> AsyncIterator[bytes]:
-        return self._workspaces.read_file(job, path)
 
     def _tmp(self, job: JobSpec) -> Path:
         # Beside the workspaces, so hidden with them; shared by a build's steps like /tmp.

@@ -46,35 +46,6 @@ class HostWorkspaces:
         except OSError as exc:
             raise ExecutorError(f"cannot create the workspace {path}: {exc}") from exc
 
-    async def list_files(self, job: JobSpec) -> list[WorkspaceFile]:
-        """The workspace's regular files (``Executor.list_workspace``)."""
-        root = self.path(job)
-        try:
-            return await asyncio.to_thread(_regular_files, root)
-        except OSError as exc:
-            raise ExecutorError(f"cannot list the workspace {root}: {exc}") from exc
-
-    async def read_file(self, job: JobSpec, path: str) -> AsyncIterator[bytes]:
-        """One regular file's bytes (``Executor.read_workspace_file``): opened one directory
-        at a time without following a symlink, so a step's link cannot lead outside."""
-        root = self.path(job)
-        try:
-            descriptor = await asyncio.to_thread(_open_inside, root, path)
-        except OSError as exc:
-            raise ExecutorError(f"cannot read {path!r} of the workspace: {exc}") from exc
-        handle = os.fdopen(descriptor, "rb", buffering=0)
-        try:
-            while True:
-                try:
-                    chunk = await asyncio.to_thread(handle.read, READ_CHUNK_BYTES)
-                except OSError as exc:
-                    raise ExecutorError(f"cannot read {path!r} of the workspace: {exc}") from exc
-                if not chunk:
-                    return
-                yield chunk
-        finally:
-            handle.close()
-
     async def remove(self, job: JobSpec) -> str | None:
         """Remove the build's workspace; the problem, if it could not be removed."""
         path = self.path(job)
@@ -99,6 +70,37 @@ def force_remove(path: Path) -> None:
         path.unlink()
     elif path.exists():
         shutil.rmtree(path, onerror=make_writable_and_retry)
+
+
+async def list_directory(root: Path) -> list[WorkspaceFile]:
+    """The regular files under a workspace directory on this machine, for
+    ``Executor.list_workspace``."""
+    try:
+        return await asyncio.to_thread(_regular_files, root)
+    except OSError as exc:
+        raise ExecutorError(f"cannot list the workspace {root}: {exc}") from exc
+
+
+async def read_directory_file(root: Path, path: str) -> AsyncIterator[bytes]:
+    """One regular file's bytes under a workspace directory on this machine
+    (``Executor.read_workspace_file``): opened one directory at a time without following a
+    symlink, so a step's link cannot lead outside."""
+    try:
+        descriptor = await asyncio.to_thread(_open_inside, root, path)
+    except OSError as exc:
+        raise ExecutorError(f"cannot read {path!r} of the workspace: {exc}") from exc
+    handle = os.fdopen(descriptor, "rb", buffering=0)
+    try:
+        while True:
+            try:
+                chunk = await asyncio.to_thread(handle.read, READ_CHUNK_BYTES)
+            except OSError as exc:
+                raise ExecutorError(f"cannot read {path!r} of the workspace: {exc}") from exc
+            if not chunk:
+                return
+            yield chunk
+    finally:
+        handle.close()
 
 
 def _regular_files(root: Path) -> list[WorkspaceFile]:

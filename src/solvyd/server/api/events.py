@@ -30,9 +30,10 @@ async def stream_events(
     """What to refetch, as Server-Sent Events: `changed` with `{"what": "builds"}` when a build
     was created or changed status (or one of its steps did), `{"what": "workers"}` when a
     worker registered, was drained, resumed or removed, went offline or runs another number of
-    builds. Changes within 200 ms come as one event per topic. `ping` (`{}`) after 15 s
-    without one. The stream stops once the viewer's token stops working (a reconnect then gets
-    401) and when the server shuts down."""
+    builds, `{"what": "deployments"}` when a deployment was registered, approved, rejected,
+    started or ended, or a rollback queued. Changes within 200 ms come as one event per topic.
+    `ping` (`{}`) after 15 s without one. The stream stops once the viewer's token stops
+    working (a reconnect then gets 401) and when the server shuts down."""
     quiet_since = time.monotonic()
     async for changed in feed.follow(tick_seconds=STREAM_AUTH_RECHECK_SECONDS):
         if not await still_signed_in():

@@ -476,20 +476,86 @@ class Artifact(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class Deployment(Base):
-    __tablename__ = "deployments"
+class Environment(Base):
+    """Where a pipeline deploys (`deploy.environment`): made by the first deployment to it, or
+    by an admin. One deployment runs in it at a time."""
+
+    __tablename__ = "environments"
 
     id: Mapped[uuid.UUID] = _uuid_pk()
-    job_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("jobs.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(sa.String(63), unique=True)
+    # Set by admins: every deployment here waits for a developer's approval (a step's own
+    # `approval: required` asks for one too).
+    approval_required: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    # Deployments are numbered per environment (#1, #2 ...), as people speak of them.
+    next_number: Mapped[int] = mapped_column(default=1, server_default=sa.text("1"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Deployment(Base):
+    """One deployment to an environment: a deploy step's (kind `deploy`), or a rollback that
+    redeploys an earlier deployment's version (`rollback` by a user, `auto_rollback` after a
+    failed rollout). See services/deployments.py for its states."""
+
+    __tablename__ = "deployments"
+    __table_args__ = (
+        sa.UniqueConstraint("environment_id", "number"),
+        # A step's deployment, once per attempt of its build (rollbacks have no attempt).
+        sa.UniqueConstraint("build_id", "step", "attempt"),
+        sa.Index("ix_deployments_environment_status", "environment_id", "status"),
+    )
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    environment_id: Mapped[uuid.UUID] = mapped_column(
+        sa.ForeignKey("environments.id", ondelete="CASCADE")
+    )
+    number: Mapped[int]
+    kind: Mapped[str] = mapped_column(sa.String(20), default="deploy")
+    status: Mapped[str] = mapped_column(sa.String(20))
+    # What was deployed from where; the build's facts are copied so the history outlives it.
+    job_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("jobs.id", ondelete="SET NULL"))
+    job_name: Mapped[str | None] = mapped_column(sa.String(200))
     build_id: Mapped[uuid.UUID | None] = mapped_column(
         sa.ForeignKey("builds.id", ondelete="SET NULL")
     )
-    environment: Mapped[str] = mapped_column(sa.String(200))
-    status: Mapped[str] = mapped_column(sa.String(20), default="pending")
-    target: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    previous_deployment_id: Mapped[uuid.UUID | None] = mapped_column(sa.Uuid)
+    build_number: Mapped[int | None]
+    commit_sha: Mapped[str | None] = mapped_column(sa.String(64))
+    step: Mapped[str | None] = mapped_column(sa.String(MAX_STEP_NAME_LENGTH))
+    attempt: Mapped[int | None]
+    version: Mapped[str] = mapped_column(sa.Text)
+    # The built-in target (protocol.KubernetesDeployTarget as JSON); None: the step's script.
+    target: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
+    rollback_policy: Mapped[str] = mapped_column(sa.String(10), default="manual")
+    rollout_timeout_seconds: Mapped[float] = mapped_column(default=600.0)
+    approval_required: Mapped[bool] = mapped_column(default=False)
+    # A rollback: the deployment it rolled back (whose version it replaced).
+    rolled_back_from: Mapped[uuid.UUID | None] = mapped_column(
+        sa.ForeignKey("deployments.id", ondelete="SET NULL")
+    )
+    # Set on a deployment once a rollback replaced it.
+    rolled_back_by: Mapped[uuid.UUID | None] = mapped_column(sa.Uuid)
+    requested_by: Mapped[uuid.UUID | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL")
+    )
+    requested_by_name: Mapped[str | None] = mapped_column(sa.String(200))
+    approved_by: Mapped[uuid.UUID | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL")
+    )
+    approved_by_name: Mapped[str | None] = mapped_column(sa.String(200))
+    approved_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    completed_at: Mapped[datetime | None]
+    # When it joined its environment's queue (created, or approved): the queue's order.
+    queued_at: Mapped[datetime | None]
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    message: Mapped[str | None] = mapped_column(sa.Text)
+    # Progress lines of the server's rollout ({"ts", "text"}), bounded; agents relay them to
+    # the step's log.
+    log: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON, default=list)
+    # A server process rolling it out holds it until then and renews it; once past, another
+    # process takes the rollout over (its first one died).
+    lease_until: Mapped[datetime | None]
 
 
 class Plugin(Base):

@@ -1,5 +1,5 @@
-"""What changed, for UIs that refetch rather than poll: the `builds` and `workers` topics of the
-event hub, coalesced.
+"""What changed, for UIs that refetch rather than poll: the `builds`, `workers` and
+`deployments` topics of the event hub, coalesced.
 
 A wake-up says only *that* something changed, never what: the reader fetches the new state
 itself, after the wake-up, so it never shows one older than the wake-up. With PostgreSQL the
@@ -9,10 +9,10 @@ hub's transport brings the topics of the other server processes too.
 import asyncio
 from collections.abc import AsyncIterator, Iterable
 
-from solvyd.server.events import BUILDS, WORKERS, Signal, wait_for_any
+from solvyd.server.events import BUILDS, DEPLOYMENTS, WORKERS, Signal, wait_for_any
 from solvyd.server.services.context import ServerContext
 
-TOPICS = (BUILDS, WORKERS)
+TOPICS = (BUILDS, WORKERS, DEPLOYMENTS)
 # Wake-ups this close together become one: a burst (a trigger with its claim and start, a
 # reaper round) costs the reader one refetch per topic, not one per change.
 COALESCE_SECONDS = 0.2

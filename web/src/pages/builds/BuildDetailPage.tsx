@@ -13,6 +13,7 @@ import { useNow } from "../../lib/useNow";
 import { downloadWithAuth, encodePath, isFinished } from "./buildInfo";
 import { BuildLogPanel } from "./BuildLogPanel";
 import { ApprovalBanner, BuildOrigin } from "./BuildOrigin";
+import { BuildDeployments } from "./BuildDeployments";
 import { BuildNotifications } from "./BuildNotifications";
 import { StatusReports } from "./StatusReports";
 import { StepGraph, type GraphStepData } from "./StepGraph";
@@ -98,6 +99,9 @@ function BuildDetail({ build }: { build: Build }) {
         <h2>Steps</h2>
         <StepGraph steps={steps} selected={selectedStep} onSelect={selectStep} now={now} />
       </div>
+
+      {/* Above the log: a deployment waiting for approval is what the reader must act on. */}
+      <BuildDeployments buildId={build.id} now={now} />
 
       <div className="card build-section">
         <h2>Log</h2>

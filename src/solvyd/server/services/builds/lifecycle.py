@@ -11,6 +11,7 @@ from solvyd.server.db.models import Build
 from solvyd.server.db.session import after_commit
 from solvyd.server.metrics.registry import BuildFinished
 from solvyd.server.services.commit_statuses.outbox import record_build_state
+from solvyd.server.services.deployments.create import end_waiting_deployments
 from solvyd.server.services.notifications.outbox import record_build_notifications
 from solvyd.server.state import check_build_transition, step_status_for_unfinished
 from solvyd.shared.clock import utcnow
@@ -55,6 +56,7 @@ async def finish(
         ),
     )
     await queries.finish_open_steps(session, build, step_status_for_unfinished(status))
+    await end_waiting_deployments(session, build)
     await record_build_state(session, build)
     await record_build_notifications(session, build)
 
@@ -143,6 +145,8 @@ async def _back_to_the_queue(session: AsyncSession, build: Build) -> None:
     await queries.delete_logs(session, build.id)
     build.log_bytes = 0
     build.log_truncated = False
+    # The next run's deploy steps register deployments of their own.
+    await end_waiting_deployments(session, build)
     await record_build_state(session, build)
 
 
