@@ -260,14 +260,14 @@ async def _session(
     masker = _Masker(credentials.secrets() if credentials else [])
     with tempfile.TemporaryDirectory(prefix="solvyd-git-") as scratch:
         deadline = asyncio.get_running_loop().time() + timeout_seconds
-        env = _git_env(Path(scratch), credentials)
+        env = _git_env(Path(scratch), credentials, cwd)
         git = _Git(cwd, env, emit, masker, deadline, timeout_seconds)
         fork = None
         if spec.commit_sha and spec.checkout_url:
             # The fork is someone else's server: it never gets the job's credentials.
             plain = Path(scratch) / "plain"
             plain.mkdir()
-            fork = _Git(cwd, _git_env(plain, None), emit, masker, deadline, timeout_seconds)
+            fork = _Git(cwd, _git_env(plain, None, cwd), emit, masker, deadline, timeout_seconds)
         yield _Session(git, fork, _git_url(spec.scm_url), masker(spec.scm_url))
 
 
@@ -444,7 +444,9 @@ async def _full_sha(git: "_Git", sha: str) -> str | None:
     return found.strip() or None
 
 
-def _git_env(scratch: Path, credentials: GitCredentials | None) -> dict[str, str]:
+def _git_env(
+    scratch: Path, credentials: GitCredentials | None, workspace: Path | None = None
+) -> dict[str, str]:
     # Inherited GIT_* variables (GIT_DIR, GIT_WORK_TREE, ...) would point git elsewhere.
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
     home = scratch / "home"
@@ -457,6 +459,11 @@ def _git_env(scratch: Path, credentials: GitCredentials | None) -> dict[str, str
     ssh = ["ssh", "-o", "BatchMode=yes", "-o", f"StrictHostKeyChecking={checking}"]
     ssh += ["-o", f"UserKnownHostsFile={known_hosts}"]
     config: list[tuple[str, str]] = [("credential.helper", ""), ("core.askPass", "")]
+    # The directory git was asked to fill is ours even when another user owns it (a pod's
+    # emptyDir is root's, and the checkout image runs as its own user): without this, git
+    # refuses it as of "dubious ownership".
+    if workspace is not None:
+        config.append(("safe.directory", str(workspace)))
     env.update(
         HOME=str(home),
         XDG_CONFIG_HOME=str(home / ".config"),

@@ -19,6 +19,7 @@ from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import structlog
 
@@ -31,7 +32,7 @@ from solvyd.agent.metrics import AgentMetrics
 from solvyd.agent.plugins import plugin_reports
 from solvyd.agent.spool import agent_spool_dir, remove_stale_spools
 from solvyd.agent.supervision import LoopDied, supervised
-from solvyd.pipeline.executors.base import Executor
+from solvyd.pipeline.executors.base import Executor, ExecutorError
 from solvyd.protocol import (
     BuildStatus,
     BuildStatusUpdate,
@@ -140,6 +141,7 @@ class Agent:
                 self._spool_dir = agent_spool_dir(self.config.spool_root, self.config.name)
                 remove_stale_spools(self._spool_dir)
             await self._register()
+            await self._sweep_leftovers()
             heartbeat = self._start_loop("heartbeat", self._heartbeat_loop())
             claimer = self._start_loop("claim", self._claim_loop())
             await self._stopping.wait()
@@ -154,6 +156,7 @@ class Agent:
                 await heartbeat
         finally:
             await self.client.aclose()
+            await self.executor.aclose()
         if self.died is not None:
             log.info("agent stopped", loop_died=self.died.loop)
             raise self.died
@@ -195,6 +198,17 @@ class Agent:
             runs_steps_without_image=self.executor.runs_steps_without_image,
             concurrency=self.config.concurrency,
         )
+
+    async def _sweep_leftovers(self) -> None:
+        """Free what an earlier life of this agent left running (a crash leaves pods of
+        builds nobody holds any more). A failure is logged: builds can still run."""
+        try:
+            removed = await self.executor.sweep_leftovers({UUID(b) for b in self.builds})
+        except ExecutorError as exc:
+            log.warning("cannot sweep leftovers of earlier builds", error=str(exc))
+            return
+        if removed:
+            log.info("removed leftovers of builds this agent no longer holds", removed=removed)
 
     async def _heartbeat_loop(self) -> None:
         while True:

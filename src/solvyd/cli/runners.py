@@ -22,6 +22,7 @@ from solvyd.cli.env_passthrough import (
     refuse_server_credentials,
 )
 from solvyd.cli.errors import CliError
+from solvyd.cli.kube_options import KubernetesOptions
 from solvyd.cli.output import err_console
 from solvyd.server.logging import configure_logging
 from solvyd.server.settings import ServerSettings
@@ -148,6 +149,7 @@ def _make_agent(
     default_image: str | None = None,
     env_passthrough: tuple[str, ...] = (),
     checkout_image: str | None = None,
+    kubernetes: "KubernetesOptions | None" = None,
 ) -> "Agent":
     from solvyd.agent.worker import Agent, AgentConfig
     from solvyd.pipeline.executors.base import ExecutorError
@@ -174,6 +176,7 @@ def _make_agent(
             default_image=default_image,
             env_passthrough=env_passthrough,
             checkout_image=checkout_image,
+            kubernetes=kubernetes.settings(config.name) if kubernetes else None,
         )
     except ExecutorError as exc:
         raise CliError(str(exc)) from None
@@ -251,10 +254,45 @@ def agent(
         None,
         "--checkout-image",
         envvar="SOLVYD_CHECKOUT_IMAGE",
-        help="Docker executor: the image the repository checkout runs in (Solvyd's own image, "
-        "with python, solvyd and git; default solvyd:latest).",
+        help="Docker and kubernetes executors: the image the repository checkout runs in "
+        "(Solvyd's own image, with python, solvyd and git; default solvyd:latest for docker, "
+        "solvyd/solvyd:<this agent's version> for kubernetes).",
     ),
     env_passthrough: str = env_passthrough_option(),
+    kube_namespace: str | None = typer.Option(
+        None,
+        "--kube-namespace",
+        envvar="SOLVYD_KUBE_NAMESPACE",
+        help="Kubernetes executor: the namespace of the builds' pods (default: the "
+        "kubeconfig context's, or the agent pod's).",
+    ),
+    kubeconfig: Path | None = typer.Option(
+        None,
+        "--kubeconfig",
+        envvar="SOLVYD_KUBECONFIG",
+        help="Kubernetes executor: a kubeconfig file (default: in-cluster config when the "
+        "agent runs in a pod, else $KUBECONFIG or ~/.kube/config).",
+    ),
+    kube_node_selector: str = typer.Option(
+        "",
+        "--kube-node-selector",
+        envvar="SOLVYD_KUBE_NODE_SELECTOR",
+        help="Kubernetes executor: the builds' pods run on nodes with these labels "
+        "(KEY=VALUE,...).",
+    ),
+    kube_tolerations: str = typer.Option(
+        "",
+        "--kube-tolerations",
+        envvar="SOLVYD_KUBE_TOLERATIONS",
+        help="Kubernetes executor: taints the builds' pods tolerate (KEY[=VALUE][:EFFECT],...).",
+    ),
+    kube_service_account: str | None = typer.Option(
+        None,
+        "--kube-service-account",
+        envvar="SOLVYD_KUBE_SERVICE_ACCOUNT",
+        help="Kubernetes executor: the service account of the builds' pods (its token is "
+        "then mounted in the steps; without it they get none).",
+    ),
     metrics_port: int | None = typer.Option(
         None,
         "--metrics-port",
@@ -277,6 +315,15 @@ def agent(
     hidden = _agent_private_files()
     if token_file is not None:
         hidden.append(token_file.resolve())
+    kubernetes = None
+    if executor == "kubernetes":
+        kubernetes = KubernetesOptions(
+            namespace=(kube_namespace or "").strip() or None,
+            kubeconfig=kubeconfig,
+            node_selector=kube_node_selector,
+            tolerations=kube_tolerations,
+            service_account=(kube_service_account or "").strip() or None,
+        )
     worker = _make_agent(
         server_url,
         secret,
@@ -290,6 +337,7 @@ def agent(
         env_passthrough=passthrough,
         default_image=(default_image or "").strip() or None,
         checkout_image=(checkout_image or "").strip() or None,
+        kubernetes=kubernetes,
     )
     # An agent advertises its executor: it must not register one that cannot run steps.
     problem = asyncio.run(worker.executor.check_available())

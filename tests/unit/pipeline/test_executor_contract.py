@@ -5,6 +5,8 @@ behaviour the suite needs, written in that backend's own language.
 """
 
 import asyncio
+import contextlib
+import dataclasses
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -13,7 +15,9 @@ from pathlib import Path
 
 import pytest
 from tests.support.docker_engine import TEST_IMAGE, require_checkout_image, require_docker
+from tests.support.git_http import serve_git_http
 from tests.support.git_repos import make_repo
+from tests.support.kube_fake.executor import kube_backend
 
 from solvyd.agent.checkout_program import (
     REQUEST_ENV,
@@ -23,6 +27,7 @@ from solvyd.agent.checkout_program import (
 )
 from solvyd.pipeline.executors import Executor, ExecutorError, create_executor
 from solvyd.pipeline.executors.base import WorkspaceFile
+from solvyd.pipeline.executors.kubernetes import KubernetesExecutor
 from solvyd.protocol import JobSpec, StepSpec
 
 SCRIPTS: dict[str, dict[str, list[str]]] = {
@@ -65,6 +70,25 @@ SCRIPTS: dict[str, dict[str, list[str]]] = {
             "ln -s /etc dist/linked-dir",
         ],
     },
+    "kubernetes": {
+        "two_lines": ["echo one", "echo two"],
+        "exit_3": ["echo before", "exit 3", "echo never"],
+        "sleep_long": ["echo sleeping", "sleep 300"],
+        "show_env": [
+            'echo "JOB_VAR=$JOB_VAR"',
+            'echo "SHARED=$SHARED"',
+            'echo "SOLVYD_STEP_NAME=$SOLVYD_STEP_NAME"',
+            'echo "SOLVYD_WORKSPACE=$SOLVYD_WORKSPACE"',
+        ],
+        "write_files": [
+            "mkdir -p dist/sub",
+            "echo hello > top.txt",
+            "echo abc > dist/sub/deep.bin",
+            "ln -s /etc/hostname dist/outside",
+            "ln -s top.txt inside-link",
+            "ln -s /etc dist/linked-dir",
+        ],
+    },
     "fake": {
         "two_lines": ["echo one", "echo two"],
         "exit_3": ["echo before", "exit 3", "echo never"],
@@ -75,9 +99,12 @@ SCRIPTS: dict[str, dict[str, list[str]]] = {
 }
 BACKENDS = list(SCRIPTS)
 # What a backend needs on every step (a container backend: an image).
-STEP_FIELDS: dict[str, dict[str, object]] = {"docker": {"image": TEST_IMAGE}}
+STEP_FIELDS: dict[str, dict[str, object]] = {
+    "docker": {"image": TEST_IMAGE},
+    "kubernetes": {"image": TEST_IMAGE},
+}
 # Where the steps see their workspace, when not at ``workspace(job)`` (a container's mount).
-STEP_WORKSPACE: dict[str, str] = {"docker": "/workspace"}
+STEP_WORKSPACE: dict[str, str] = {"docker": "/workspace", "kubernetes": "/workspace"}
 
 
 @dataclass
@@ -92,11 +119,26 @@ class Backend:
 
 
 @pytest.fixture(params=BACKENDS)
-def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
+async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Backend]:
     name: str = request.param
-    if name == "docker":
-        require_docker()
-    return Backend(name, create_executor(name, tmp_path / "work"), SCRIPTS[name])
+    if name in ("docker", "kubernetes"):
+        require_docker()  # the fake cluster's kubelet runs the pods' containers in Docker
+    if name == "kubernetes":
+        # An HTTP fake of the Kubernetes API (tests/support/kube_fake), reached through a
+        # kubeconfig, with a kubelet that runs the pods' containers as Docker containers.
+        async with kube_backend(tmp_path) as kube:
+            yield Backend(name, kube.executor, SCRIPTS[name])
+        return
+    yield Backend(name, create_executor(name, tmp_path / "work"), SCRIPTS[name])
+
+
+def kube_executor_with_checkout_image(backend: Backend) -> Executor:
+    """The kubernetes backend's executor, its checkout image Solvyd's own (python, git)."""
+    assert isinstance(backend.executor, KubernetesExecutor)
+    settings = dataclasses.replace(
+        backend.executor.settings, checkout_image=require_checkout_image()
+    )
+    return KubernetesExecutor(settings)
 
 
 def make_job(*steps: StepSpec, env: dict[str, str] | None = None) -> JobSpec:
@@ -171,7 +213,7 @@ async def test_step_sees_job_env_step_env_and_its_name_and_workspace(backend: Ba
     assert "JOB_VAR=from-job" in lines
     assert "SHARED=from-step" in lines
     assert "SOLVYD_STEP_NAME=env-check" in lines
-    workspace = STEP_WORKSPACE.get(backend.name, backend.executor.workspace(job))
+    workspace = STEP_WORKSPACE.get(backend.name) or backend.executor.workspace(job)
     assert f"SOLVYD_WORKSPACE={workspace}" in lines
 
 
@@ -261,7 +303,8 @@ async def test_two_jobs_set_up_and_run_at_once(backend: Backend) -> None:
     executor = backend.executor
     await asyncio.gather(executor.setup_job(first), executor.setup_job(second))
     try:
-        assert executor.workspace(first) != executor.workspace(second)
+        if backend.name != "kubernetes":  # a pod's volume: no directory on this machine
+            assert executor.workspace(first) != executor.workspace(second)
         results = await asyncio.gather(
             run_step(executor, first, first.steps[0]), run_step(executor, second, second.steps[0])
         )
@@ -335,6 +378,12 @@ async def test_a_builtin_checkout_step_checks_out_and_names_the_commit(
         )
     repo = make_repo(tmp_path / "repos")
     request = CheckoutRequest(scm_url=repo.file_url, branch="main")
+    stack = contextlib.ExitStack()
+    if backend.name == "kubernetes":
+        # A pod fetches over the network: the repository is served over HTTP.
+        executor = kube_executor_with_checkout_image(backend)
+        server = stack.enter_context(serve_git_http(repo.root))
+        request = CheckoutRequest(scm_url=server.url(repo.name), branch="main")
     if backend.name == "fake":
         # The fake checks nothing out: it prints the line the program ends with.
         request = CheckoutRequest(scm_url=repo.file_url, commit_sha=repo.commits["third"])
@@ -356,6 +405,13 @@ async def test_a_builtin_checkout_step_checks_out_and_names_the_commit(
             )
     finally:
         await executor.teardown_job(job)
+        await executor.aclose()
+        stack.close()
+    if backend.name == "kubernetes" and code != 0 and "dubious ownership" in "\n".join(lines):
+        # The pod's emptyDir is root's and the checkout image runs as its own user: git
+        # trusts the workspace through checkout.py's safe.directory, which a checkout image
+        # built before that change lacks (rebuild it: scripts/build-image.sh).
+        pytest.xfail("the checkout image predates checkout.py's safe.directory")
     assert code == 0, lines
     assert lines[-1] == f"solvyd-checkout: commit {repo.commits['third']}"
     assert commit_from_line(lines[-1]) == repo.commits["third"]
@@ -373,6 +429,8 @@ async def test_a_failing_builtin_checkout_says_why_last(backend: Backend, tmp_pa
         executor = create_executor(
             "docker", tmp_path / "work", checkout_image=require_checkout_image()
         )
+    if backend.name == "kubernetes":
+        executor = kube_executor_with_checkout_image(backend)
     missing = (tmp_path / "missing.git").as_uri()
     request = CheckoutRequest(scm_url=missing)
     step = StepSpec(
@@ -384,5 +442,6 @@ async def test_a_failing_builtin_checkout_says_why_last(backend: Backend, tmp_pa
         lines, code = await run_step(executor, job, step)
     finally:
         await executor.teardown_job(job)
+        await executor.aclose()
     assert code != 0
     assert "does not appear to be a git repository" in lines[-1], lines

@@ -54,9 +54,10 @@ exit code. Executors know nothing of HTTP, the database or where secrets are sto
 """
 
 import abc
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from dataclasses import dataclass
 from pathlib import Path
+from uuid import UUID
 
 from solvyd.protocol.messages import JobSpec, StepSpec
 
@@ -149,6 +150,17 @@ class Executor(abc.ABC):
         the two verbs for free; a backend whose workspace is elsewhere (a pod's volume)
         overrides the two verbs instead."""
         raise NotImplementedError(f"the {self.name} executor keeps no workspace on this machine")
+
+    async def aclose(self) -> None:
+        """Free what the executor holds across builds (a connection to a cluster); the agent
+        calls it when it stops. Nothing by default."""
+        return
+
+    async def sweep_leftovers(self, held_builds: Collection[UUID]) -> int:
+        """Remove what builds this agent no longer holds left behind (pods of an agent that
+        crashed); how many things were removed. The agent calls it once at start-up. Backends
+        whose builds die with the agent have nothing to sweep."""
+        return 0
 
     async def list_workspace(self, job: JobSpec) -> list[WorkspaceFile]:
         """The workspace's regular files, in subdirectories too, sorted by path. Symlinks are

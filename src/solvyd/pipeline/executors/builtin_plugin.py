@@ -1,9 +1,14 @@
 """The built-in executors, registered through the same hook as a third-party backend."""
 
+from dataclasses import replace
+from pathlib import Path
+
 from solvyd.pipeline.executors.docker import DockerExecutor
 from solvyd.pipeline.executors.fake import FakeExecutor
+from solvyd.pipeline.executors.kube_settings import KubernetesSettings
+from solvyd.pipeline.executors.kubernetes import KubernetesExecutor
 from solvyd.pipeline.executors.local import LocalExecutor
-from solvyd.pipeline.executors.options import ExecutorFactory
+from solvyd.pipeline.executors.options import ExecutorFactory, ExecutorOptions
 from solvyd.shared.plugin_host import PLUGIN_API_VERSION, hookimpl
 
 SOLVYD_PLUGIN_API = PLUGIN_API_VERSION
@@ -24,7 +29,18 @@ def solvyd_executors() -> dict[str, ExecutorFactory]:
             env_passthrough=options.env_passthrough,
             checkout_image=options.checkout_image,
         ),
+        "kubernetes": _kubernetes,
         # Scripted, for tests of the runtime and the agent; never picked by itself
         # (registry.TEST_ONLY).
         "fake": lambda _root, _options: FakeExecutor(),
     }
+
+
+def _kubernetes(_root: Path, options: ExecutorOptions) -> KubernetesExecutor:
+    # The pods hold the workspaces: nothing of a build lives under the agent's work root.
+    settings = options.kubernetes or KubernetesSettings()
+    if options.default_image is not None:
+        settings = replace(settings, default_image=options.default_image)
+    if options.checkout_image is not None:
+        settings = replace(settings, checkout_image=options.checkout_image)
+    return KubernetesExecutor(settings, env_passthrough=options.env_passthrough)

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from solvyd.pipeline.executors.base import Executor
+from solvyd.pipeline.executors.kube_settings import KubernetesSettings
 
 
 @dataclass(frozen=True)
@@ -20,6 +21,9 @@ class ExecutorOptions:
     # The image the container backends run the builtin checkout step in (--checkout-image);
     # None: the backend's default. The local executor runs the agent's own Python instead.
     checkout_image: str | None = None
+    # The kubernetes executor's own settings; None: the defaults (default_image and
+    # checkout_image above win over theirs).
+    kubernetes: KubernetesSettings | None = None
 
 
 # A backend's constructor: the root under which builds get their workspaces, and the options.

@@ -4,6 +4,7 @@ from pathlib import Path
 from typing import cast
 
 from solvyd.pipeline.executors.base import Executor, ExecutorError
+from solvyd.pipeline.executors.kube_settings import KubernetesSettings
 from solvyd.pipeline.executors.options import ExecutorFactory, ExecutorOptions
 from solvyd.pipeline.executors.plugins import executor_plugins
 
@@ -16,6 +17,8 @@ __all__ = [
 
 # Never picked by `available_executors` unless asked: scripted backends for tests.
 TEST_ONLY = frozenset({"fake"})
+# Backends that run steps in containers of the steps' images (and so have a default image).
+IMAGE_EXECUTORS = frozenset({"docker", "kubernetes"})
 
 
 def _factories() -> dict[str, ExecutorFactory]:
@@ -36,22 +39,24 @@ def create_executor(
     default_image: str | None = None,
     env_passthrough: tuple[str, ...] = (),
     checkout_image: str | None = None,
+    kubernetes: KubernetesSettings | None = None,
 ) -> Executor:
     """A new executor whose builds get their workspaces under ``work_root``; ``isolation``,
     ``hidden_paths`` and ``env_passthrough`` as in ``LocalExecutor``, ``default_image`` as in
-    ``DockerExecutor``, ``checkout_image`` as in ``ExecutorOptions``."""
+    ``DockerExecutor`` (and ``KubernetesExecutor``), ``checkout_image`` as in
+    ``ExecutorOptions``, ``kubernetes`` the kubernetes executor's own settings."""
     factories = _factories()
     factory = factories.get(name)
     if factory is None:
         known = ", ".join(sorted(factories))
         raise ExecutorError(f"unknown executor '{name}' (known: {known})")
-    if default_image is not None and name != "docker":
+    if default_image is not None and name not in IMAGE_EXECUTORS:
         raise ExecutorError(
-            f"--default-image is for the docker executor; the {name} executor runs every "
-            "step on this machine and ignores images"
+            "--default-image is for the docker and kubernetes executors; the "
+            f"{name} executor runs every step on this machine and ignores images"
         )
     options = ExecutorOptions(
-        isolation, hidden_paths, default_image, env_passthrough, checkout_image
+        isolation, hidden_paths, default_image, env_passthrough, checkout_image, kubernetes
     )
     try:
         executor = factory(work_root, options)

@@ -1,0 +1,336 @@
+"""What only the kubernetes executor has: its pod, its Secret, its failures and its sweep.
+
+Against the HTTP fake of the Kubernetes API (tests/support/kube_fake) whose kubelet runs the
+pods' containers in the local Docker engine; the shared behaviour is in
+test_executor_contract.py. One fake cluster serves the whole module (each test scripts its
+failures and resets them)."""
+
+import asyncio
+import hashlib
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from tests.support.docker_engine import TEST_IMAGE, require_docker
+from tests.support.kube_fake.executor import (
+    NAMESPACE,
+    KubeBackend,
+    fake_cluster_settings,
+    kube_backend,
+)
+from tests.support.kube_fake.pods import Scripts
+
+from solvyd.pipeline.executors import ExecutorError
+from solvyd.pipeline.executors.kube_pod import pod_name
+from solvyd.pipeline.executors.kubernetes import KubernetesExecutor
+from solvyd.protocol import JobSpec, StepSpec
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+SCHEDULER_MESSAGE = (
+    "0/3 nodes are available: 3 Insufficient cpu. preemption: 0/3 nodes are available: "
+    "3 No preemption victims found for incoming pod."
+)
+QUOTA_MESSAGE = (
+    "exceeded quota: compute-resources, requested: limits.cpu=2, used: limits.cpu=1, "
+    "limited: limits.cpu=2"
+)
+
+
+@pytest_asyncio.fixture(loop_scope="module", scope="module")
+async def kube(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[KubeBackend]:
+    require_docker()
+    async with kube_backend(tmp_path_factory.mktemp("kube")) as backend:
+        yield backend
+
+
+@pytest.fixture(autouse=True)
+def behaving(kube: KubeBackend) -> None:
+    kube.pods.scripts = Scripts()
+
+
+def step(name: str = "step", *commands: str, **fields: object) -> StepSpec:
+    return StepSpec.model_validate(
+        {"name": name, "commands": list(commands) or ["echo hi"], "image": TEST_IMAGE} | fields
+    )
+
+
+def job(*steps: StepSpec) -> JobSpec:
+    return JobSpec(
+        build_id=uuid.uuid4(),
+        build_number=1,
+        job_id=uuid.uuid4(),
+        job_name="kube",
+        steps=list(steps),
+    )
+
+
+def executor_with(kube: KubeBackend, **changes: object) -> KubernetesExecutor:
+    return KubernetesExecutor(fake_cluster_settings(kube.kubeconfig, **changes))
+
+
+async def run(executor: KubernetesExecutor, spec: JobSpec, one: StepSpec) -> tuple[list[str], int]:
+    await executor.start_step(spec, one)
+    lines: list[str] = []
+
+    async def read() -> None:
+        lines.extend([line async for line in executor.stream_output(spec, one)])
+
+    reading = asyncio.create_task(read())
+    code = await asyncio.wait_for(executor.wait_step(spec, one), 20)
+    await asyncio.wait_for(reading, 20)
+    await executor.destroy_step(spec, one)
+    return lines, code
+
+
+def stored_pod(kube: KubeBackend, spec: JobSpec) -> dict[str, object] | None:
+    return kube.cluster.get("pods", NAMESPACE, pod_name(spec))
+
+
+async def test_an_image_that_cannot_be_pulled_fails_setup_in_seconds(kube: KubeBackend) -> None:
+    spec = job(step("build", image="solvyd-test/never-built:1"))
+    began = time.monotonic()
+    try:
+        with pytest.raises(ExecutorError) as raised:
+            await kube.executor.setup_job(spec)
+    finally:
+        await kube.executor.teardown_job(spec)
+    assert time.monotonic() - began < 5
+    message = str(raised.value)
+    assert "step build: image solvyd-test/never-built:1 cannot be pulled (ErrImagePull)" in message
+    assert "not found" in message
+    assert stored_pod(kube, spec) is None
+
+
+@pytest.mark.parametrize("in_condition", [True, False], ids=["condition", "event"])
+async def test_an_unschedulable_pod_fails_with_the_schedulers_message(
+    kube: KubeBackend, in_condition: bool
+) -> None:
+    kube.pods.scripts.unschedulable = SCHEDULER_MESSAGE
+    kube.pods.scripts.unschedulable_in_condition = in_condition
+    spec = job(step())
+    began = time.monotonic()
+    try:
+        with pytest.raises(ExecutorError) as raised:
+            await kube.executor.setup_job(spec)
+    finally:
+        await kube.executor.teardown_job(spec)
+    assert time.monotonic() - began < 5
+    assert str(raised.value) == f"the build's pod cannot be scheduled: {SCHEDULER_MESSAGE}"
+    events = [
+        e
+        for e in kube.cluster.list("events", NAMESPACE)
+        if e["involvedObject"]["name"] == pod_name(spec)
+    ]
+    assert [e["reason"] for e in events] == ["FailedScheduling"]
+
+
+async def test_a_quota_refusal_fails_with_the_api_servers_message(kube: KubeBackend) -> None:
+    kube.pods.scripts.quota_exceeded = QUOTA_MESSAGE
+    spec = job(step())
+    try:
+        with pytest.raises(ExecutorError) as raised:
+            await kube.executor.setup_job(spec)
+    finally:
+        await kube.executor.teardown_job(spec)
+    name = pod_name(spec)
+    assert str(raised.value) == (
+        f'the cluster refused the build\'s pod: pods "{name}" is forbidden: {QUOTA_MESSAGE}'
+    )
+    assert stored_pod(kube, spec) is None
+
+
+async def test_a_cut_log_stream_resumes_without_losing_or_repeating_a_line(
+    kube: KubeBackend,
+) -> None:
+    kube.pods.scripts.cut_log_follow_after = 7
+    # Bursts (lines a few microseconds apart) and pauses (the stream is cut while it waits).
+    counting = step(
+        "count",
+        "for i in $(seq 1 30); do echo line-$i; done; sleep 0.3; seq 31 60 | sed s/^/line-/",
+    )
+    spec = job(counting)
+    await kube.executor.setup_job(spec)
+    try:
+        lines, code = await run(kube.executor, spec, counting)
+    finally:
+        await kube.executor.teardown_job(spec)
+    assert code == 0
+    assert [line for line in lines if line.startswith("line-")] == [
+        f"line-{i}" for i in range(1, 61)
+    ]
+    log_requests = [
+        path for method, path in kube.cluster.requests if f"{pod_name(spec)}/log" in path
+    ]
+    assert len(log_requests) >= 60 // 7
+    assert all("sinceTime=" in path for path in log_requests[1:])
+
+
+async def test_cancel_deletes_the_pod_within_two_seconds(kube: KubeBackend) -> None:
+    sleeping = step("sleep", "echo sleeping", "sleep 300")
+    spec = job(sleeping)
+    executor = kube.executor
+    await executor.setup_job(spec)
+    uid = stored_pod(kube, spec)["metadata"]["uid"]  # type: ignore[index]
+    await executor.start_step(spec, sleeping)
+    waiting = asyncio.create_task(executor.wait_step(spec, sleeping))
+    await asyncio.sleep(0.3)
+    # What the runtime does on cancel (and on a build's timeout): destroy, then tear down.
+    began = time.monotonic()
+    await executor.destroy_step(spec, sleeping)
+    await executor.teardown_job(spec)
+    await kube.cluster.wait_for(lambda: stored_pod(kube, spec) is None, timeout=2)
+    deleted_after = time.monotonic() - began
+    assert deleted_after < 2.0, deleted_after
+    await asyncio.wait_for(asyncio.gather(waiting, return_exceptions=True), 2)
+    # The kubelet's containers go too.
+    for _ in range(40):
+        if not await asyncio.to_thread(kube.pods.docker_containers, uid):
+            break
+        await asyncio.sleep(0.1)
+    assert await asyncio.to_thread(kube.pods.docker_containers, uid) == []
+
+
+async def test_secrets_reach_the_step_only_through_a_secret_deleted_at_teardown(
+    kube: KubeBackend,
+) -> None:
+    value = "s3cr3t-" + uuid.uuid4().hex
+    # The step proves it got the value by its length and its hash, never printing it.
+    secretive = step(
+        "deploy",
+        'echo "length ${#TOKEN}"',
+        'printf %s "$TOKEN" | md5sum',
+    ).model_copy(update={"secret_env": {"TOKEN": value}})
+    spec = job(secretive)
+    await kube.executor.setup_job(spec)
+    try:
+        pod = stored_pod(kube, spec)
+        assert pod is not None
+        assert value not in json.dumps(pod)
+        [token] = [e for e in pod["spec"]["containers"][1]["env"] if e["name"] == "TOKEN"]  # type: ignore[index]
+        assert token["valueFrom"]["secretKeyRef"]["name"] == pod_name(spec)
+        secret = kube.cluster.get("secrets", NAMESPACE, pod_name(spec))
+        assert secret is not None
+        assert secret["metadata"]["labels"]["solvyd.dev/build"] == str(spec.build_id)
+        lines, code = await run(kube.executor, spec, secretive)
+        assert code == 0
+        assert f"length {len(value)}" in lines
+        assert f"{hashlib.md5(value.encode()).hexdigest()}  -" in lines  # noqa: S324
+    finally:
+        await kube.executor.teardown_job(spec)
+    assert stored_pod(kube, spec) is None
+    assert kube.cluster.get("secrets", NAMESPACE, pod_name(spec)) is None
+
+
+async def test_the_pod_spec_carries_resources_placement_and_service_account(
+    kube: KubeBackend,
+) -> None:
+    executor = executor_with(
+        kube,
+        node_selector={"disktype": "ssd"},
+        tolerations=[{"key": "ci", "operator": "Equal", "value": "true", "effect": "NoSchedule"}],
+        service_account="builder",
+    )
+    sized = step("sized", cpus=0.5, memory_bytes=64 * 1024 * 1024)
+    checkout = StepSpec(name="checkout", commands=[], builtin="checkout")
+    spec = job(checkout, sized)
+    try:
+        # The checkout container's image (the busybox checkout image of the tests) has no
+        # python: the pod runs, its checkout step would fail; only the spec is looked at.
+        await executor.setup_job(spec)
+        pod = stored_pod(kube, spec)
+        assert pod is not None
+        pod_spec = pod["spec"]
+        assert pod_spec["nodeSelector"] == {"disktype": "ssd"}  # type: ignore[index]
+        assert pod_spec["tolerations"] == [  # type: ignore[index]
+            {"key": "ci", "operator": "Equal", "value": "true", "effect": "NoSchedule"}
+        ]
+        assert pod_spec["serviceAccountName"] == "builder"  # type: ignore[index]
+        assert pod_spec["automountServiceAccountToken"] is True  # type: ignore[index]
+        helper, checkout_container, sized_container = pod_spec["containers"]  # type: ignore[index]
+        assert sized_container["resources"] == {
+            "requests": {"cpu": "500m", "memory": str(64 * 1024 * 1024)},
+            "limits": {"cpu": "500m", "memory": str(64 * 1024 * 1024)},
+        }
+        assert checkout_container["image"] == helper["image"] == TEST_IMAGE
+        assert "python -m solvyd.agent.checkout_program" in checkout_container["command"][-1]
+        assert pod["metadata"]["labels"]["solvyd.dev/agent"] == "test-agent"  # type: ignore[index]
+    finally:
+        await executor.teardown_job(spec)
+        await executor.aclose()
+
+
+async def test_without_a_service_account_steps_get_no_api_token(kube: KubeBackend) -> None:
+    spec = job(step())
+    await kube.executor.setup_job(spec)
+    try:
+        pod = stored_pod(kube, spec)
+        assert pod is not None
+        assert pod["spec"]["automountServiceAccountToken"] is False  # type: ignore[index]
+        assert "serviceAccountName" not in pod["spec"]  # type: ignore[operator]
+    finally:
+        await kube.executor.teardown_job(spec)
+
+
+async def test_the_workspace_is_listed_and_read_through_the_pod(kube: KubeBackend) -> None:
+    writer = step(
+        "write",
+        "mkdir -p out/deep && printf 'hello' > out/a.txt && head -c 70000 /dev/zero > out/deep/b",
+        "ln -s /etc/passwd out/link",
+    )
+    spec = job(writer)
+    await kube.executor.setup_job(spec)
+    try:
+        _, code = await run(kube.executor, spec, writer)
+        assert code == 0
+        files = sorted(await kube.executor.list_workspace(spec), key=lambda f: f.path)
+        assert [(f.path, f.size) for f in files] == [("out/a.txt", 5), ("out/deep/b", 70000)]
+        data = b"".join([c async for c in kube.executor.read_workspace_file(spec, "out/a.txt")])
+        assert data == b"hello"
+        big = b"".join([c async for c in kube.executor.read_workspace_file(spec, "out/deep/b")])
+        assert big == b"\0" * 70000
+        for refused in ("out/link", "../etc/passwd", "/etc/passwd", "missing"):
+            with pytest.raises(ExecutorError):
+                _ = [c async for c in kube.executor.read_workspace_file(spec, refused)]
+    finally:
+        await kube.executor.teardown_job(spec)
+
+
+async def test_the_startup_sweep_removes_only_this_agents_builds_it_no_longer_holds(
+    kube: KubeBackend, tmp_path: Path
+) -> None:
+    earlier_life = executor_with(kube, owner="sweeper")
+    other_agent = executor_with(kube, owner="someone-else")
+    held, foreign = job(step()), job(step())
+    lost_with_secret = job(step().model_copy(update={"secret_env": {"K": "v"}}))
+    try:
+        for executor, spec in (
+            (earlier_life, lost_with_secret),
+            (earlier_life, held),
+            (other_agent, foreign),
+        ):
+            await executor.setup_job(spec)
+        # The agent restarts: a new executor, with the same name, holding only `held`.
+        restarted = executor_with(kube, owner="sweeper")
+        try:
+            removed = await restarted.sweep_leftovers({held.build_id})
+        finally:
+            await restarted.aclose()
+        assert removed == 2  # the lost build's pod and Secret
+        assert stored_pod(kube, lost_with_secret) is None
+        assert kube.cluster.get("secrets", NAMESPACE, pod_name(lost_with_secret)) is None
+        assert stored_pod(kube, held) is not None
+        assert stored_pod(kube, foreign) is not None
+    finally:
+        for executor, spec in (
+            (earlier_life, lost_with_secret),
+            (earlier_life, held),
+            (other_agent, foreign),
+        ):
+            await executor.teardown_job(spec)
+        await earlier_life.aclose()
+        await other_agent.aclose()
