@@ -125,12 +125,26 @@ def test_a_repository_that_cannot_be_cloned_ends_the_build_error(
     assert {s["name"]: s["status"] for s in finished["steps"]} == {"checkout": "error"}
 
 
-def test_an_invalid_pipeline_file_ends_the_build_error_with_its_location(
+def test_an_invalid_pipeline_file_fails_the_build_with_its_location_and_no_retry(
     api: UserApi, agent: Process, tmp_path: Path
 ) -> None:
     broken = make_repo(tmp_path / "broken", pipeline="steps:\n  - name: a\n    comands: [x]\n")
     job = _repo_job(api, broken.file_url)
     finished = api.wait_for_finish(api.trigger(str(job["id"]))["id"], timeout=60)
-    assert finished["status"] == "error", finished
+    # The commit's file is wrong: a retry cannot mend it, so the build fails (not `error`).
+    assert (finished["status"], finished["attempt"]) == ("failure", 1), finished
     assert ".solvyd.yml:2:5: steps[0].commands: field required" in finished["error_message"]
     assert finished["commit_sha"] == broken.commits["third"]
+    assert {s["name"]: s["status"] for s in finished["steps"]} == {"checkout": "failure"}
+
+
+def test_a_repository_step_may_not_take_the_checkout_name(
+    api: UserApi, agent: Process, tmp_path: Path
+) -> None:
+    taken = make_repo(
+        tmp_path / "taken", pipeline="steps:\n  - name: checkout\n    commands: [x]\n"
+    )
+    job = _repo_job(api, taken.file_url)
+    finished = api.wait_for_finish(api.trigger(str(job["id"]))["id"], timeout=60)
+    assert finished["status"] == "failure", finished
+    assert "step name 'checkout' is taken by the repository checkout" in finished["error_message"]

@@ -46,7 +46,13 @@ from solvyd.shared.clock import utcnow
 
 
 class PrepareFailed(Exception):
-    """The build cannot run: its message is the build's error."""
+    """The build cannot run: its message is the build's error. ``pipeline_invalid``: the
+    repository's pipeline file is at fault (invalid, missing, refused), which a retry cannot
+    mend: the build fails instead of erring."""
+
+    def __init__(self, message: str, *, pipeline_invalid: bool = False) -> None:
+        super().__init__(message)
+        self.pipeline_invalid = pipeline_invalid
 
 
 @dataclass
@@ -185,8 +191,11 @@ async def prepare_build(
         message = str(exc)
         for line in message.splitlines():
             log.line(line)
-        log.failed(StepStatus.ERROR, message)
-        raise PrepareFailed(f"preparing the build failed: {message}") from exc
+        invalid = isinstance(exc, RepoPipelineError)
+        log.failed(StepStatus.FAILURE if invalid else StepStatus.ERROR, message)
+        raise PrepareFailed(
+            f"preparing the build failed: {message}", pipeline_invalid=invalid
+        ) from exc
 
 
 async def _prepare(

@@ -203,11 +203,21 @@ def _final_update(handle: BuildHandle, result: JobResult) -> BuildStatusUpdate:
     )
 
 
-def _unprepared_result(handle: BuildHandle, started_at: datetime, message: str | None) -> JobResult:
+def _unprepared_result(
+    handle: BuildHandle,
+    started_at: datetime,
+    message: str | None,
+    *,
+    pipeline_invalid: bool = False,
+) -> JobResult:
     """How a build ends that never ran: it could not be prepared (`message`), or it was
     cancelled while it was."""
     if message is None:
         return JobResult(BuildStatus.CANCELLED, None, None, started_at, utcnow())
+    if pipeline_invalid:
+        # The repository's pipeline file is wrong: the commit fails, as a failing step would,
+        # and no retry is spent on it.
+        return JobResult(BuildStatus.FAILURE, None, message, started_at, utcnow())
     # Fetching the pipeline or the secrets failed: the machinery's fault, worth a retry.
     return JobResult(
         BuildStatus.ERROR, None, message, started_at, utcnow(), error_kind="infrastructure"
@@ -259,7 +269,9 @@ async def run_build(
         try:
             prepared = await _prepare(client, executor, handle, reporter, metrics)
         except PrepareFailed as exc:
-            result = _unprepared_result(handle, started_at, str(exc))
+            result = _unprepared_result(
+                handle, started_at, str(exc), pipeline_invalid=exc.pipeline_invalid
+            )
         else:
             if prepared is None:
                 result = _unprepared_result(handle, started_at, None)

@@ -9,7 +9,7 @@ from pathlib import Path, PurePosixPath
 
 from solvyd.pipeline.config import PipelineError, check_pipeline
 from solvyd.pipeline.plan import BuildContext, PlanRefused, origin_from_env, plan_job
-from solvyd.protocol import JobSpec
+from solvyd.protocol import CHECKOUT_STEP, JobSpec
 
 MAX_PIPELINE_BYTES = 1024 * 1024
 
@@ -117,6 +117,13 @@ def plan_from_text(spec: JobSpec, text: str, commit_sha: str | None) -> tuple[Jo
         planned = plan_job(config, context_from_spec(spec, commit_sha))
     except PlanRefused as exc:
         raise RepoPipelineError(f"{spec.pipeline_path}: {exc}") from exc
+    if any(step.name == CHECKOUT_STEP for step in planned.steps):
+        # The agent's checkout step comes first under this name (as the server refuses it for
+        # the pipelines it plans).
+        raise RepoPipelineError(
+            f"{spec.pipeline_path}: step name {CHECKOUT_STEP!r} is taken by the repository "
+            "checkout; rename it"
+        )
     planned = planned.model_copy(
         update={
             "pipeline_path": spec.pipeline_path,
