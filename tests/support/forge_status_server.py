@@ -36,11 +36,12 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from tests.support.loopback_server import serving_on_loopback
 
 STATES = {
     "github": {"error", "failure", "pending", "success"},
@@ -189,16 +190,6 @@ class FakeForge:
 async def forge_status_server(token: str) -> AsyncIterator[FakeForge]:
     """The fake forge, listening on a free loopback port for the life of the block."""
     forge = FakeForge(token=token)
-    config = uvicorn.Config(forge.app(), host="127.0.0.1", port=0, log_level="warning")
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    try:
-        async with asyncio.timeout(10):
-            while not server.started:
-                await asyncio.sleep(0.01)
-        port = server.servers[0].sockets[0].getsockname()[1]
-        forge.url = f"http://127.0.0.1:{port}"
+    async with serving_on_loopback(forge.app()) as url:
+        forge.url = url
         yield forge
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, 10)

@@ -22,11 +22,12 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
+
+from tests.support.loopback_server import serving_on_loopback
 
 BUILD_KEYS = {
     "id",
@@ -215,17 +216,6 @@ def slack_problems(body: Any) -> list[str]:
 async def notification_receiver(signing_secret: str | None = None) -> AsyncIterator[Receiver]:
     """A receiver listening on a free loopback port for the life of the block."""
     receiver = Receiver(signing_secret=signing_secret)
-    config = uvicorn.Config(receiver.app(), host="127.0.0.1", port=0, log_level="warning")
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    try:
-        async with asyncio.timeout(10):
-            while not server.started:
-                await asyncio.sleep(0.01)
-        port = server.servers[0].sockets[0].getsockname()[1]
-        receiver.url = f"http://127.0.0.1:{port}"
+    async with serving_on_loopback(receiver.app()) as url:
+        receiver.url = url
         yield receiver
-    finally:
-        server.should_exit = True
-        with contextlib.suppress(asyncio.CancelledError, TimeoutError):
-            await asyncio.wait_for(task, 5)

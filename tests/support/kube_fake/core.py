@@ -16,12 +16,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import uvicorn
 import yaml
 from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from tests.support.loopback_server import serving_on_loopback
 
 Key = tuple[str, str, str]  # (resource plural, namespace, name)
 
@@ -175,20 +176,13 @@ def body_copy(obj: dict[str, Any]) -> dict[str, Any]:
 @contextlib.asynccontextmanager
 async def serving(cluster: FakeCluster) -> AsyncIterator[FakeCluster]:
     """Serve `cluster` on a free loopback port for the life of the block (``cluster.url``)."""
-    config = uvicorn.Config(cluster.app(), host="127.0.0.1", port=0, log_level="warning")
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    try:
-        async with asyncio.timeout(10):
-            while not server.started:
-                await asyncio.sleep(0.01)
-        port = server.servers[0].sockets[0].getsockname()[1]
-        cluster.url = f"http://127.0.0.1:{port}"
-        yield cluster
-    finally:
-        server.should_exit = True
-        for close in reversed(cluster._closers):
-            result = close()
-            if asyncio.iscoroutine(result):
-                await result
-        await asyncio.wait_for(task, 10)
+    async with serving_on_loopback(cluster.app()) as url:
+        cluster.url = url
+        try:
+            yield cluster
+        finally:
+            # What the resource modules run (the kubelet's containers) stops first.
+            for close in reversed(cluster._closers):
+                result = close()
+                if asyncio.iscoroutine(result):
+                    await result
