@@ -589,7 +589,10 @@ class PodsApi:
                 return
             env[item["name"]] = base64.b64decode(secret["data"][ref["key"]]).decode()
         binds = {
-            str(volumes[mount["name"]]): {"bind": mount["mountPath"], "mode": "rw"}
+            str(volumes[mount["name"]]): {
+                "bind": mount["mountPath"],
+                "mode": "ro" if mount.get("readOnly") else "rw",
+            }
             for mount in spec.get("volumeMounts", [])
             if mount["name"] in volumes
         }

@@ -334,3 +334,31 @@ async def test_the_startup_sweep_removes_only_this_agents_builds_it_no_longer_ho
             await executor.teardown_job(spec)
         await earlier_life.aclose()
         await other_agent.aclose()
+
+
+async def test_a_step_cannot_start_or_stop_another_step(kube: KubeBackend) -> None:
+    # The deploy step's container is s1-deploy: a hostile first step tries to run it before
+    # its turn (its start file) and to make it end without running (its stop file).
+    hostile = step(
+        "hostile",
+        "touch /solvyd/control/s1-deploy.start || echo start-refused",
+        "touch /solvyd/control/s1-deploy.stop || echo stop-refused",
+    )
+    deploy = step("deploy", "echo deployed")
+    spec = job(hostile, deploy)
+    await kube.executor.setup_job(spec)
+    try:
+        lines, code = await run(kube.executor, spec, hostile)
+        assert code == 0
+        assert "start-refused" in lines
+        assert "stop-refused" in lines
+        await asyncio.sleep(0.5)  # longer than the gate's poll: it would have started
+        pod = stored_pod(kube, spec)
+        assert pod is not None
+        [entry] = [s for s in pod["status"]["containerStatuses"] if s["name"] == "s1-deploy"]  # type: ignore[index]
+        assert "running" in entry["state"]
+        # Its turn comes: it runs, as the agent starts it.
+        lines, code = await run(kube.executor, spec, deploy)
+        assert (lines, code) == (["$ echo deployed", "deployed"], 0)
+    finally:
+        await kube.executor.teardown_job(spec)

@@ -145,17 +145,18 @@ def pod_manifest(
 ) -> dict[str, Any]:
     names = container_names(job)
     keys = secret_keys(job)
-    mounts = [
-        {"name": "workspace", "mountPath": WORKSPACE},
-        {"name": "control", "mountPath": CONTROL},
-    ]
+    workspace = {"name": "workspace", "mountPath": WORKSPACE}
     helper = {
         "name": HELPER,
         "image": settings.checkout_image,
         "command": ["sh", "-c", _HELPER_SCRIPT],
         "workingDir": WORKSPACE,
-        "volumeMounts": mounts,
+        # Only the helper, driven by the agent's exec, writes start and stop files.
+        "volumeMounts": [workspace, {"name": "control", "mountPath": CONTROL}],
     }
+    # A step only reads them: one that could write them would start a later step before its
+    # turn (a deploy before its approval) or make it "succeed" without running.
+    step_mounts = [workspace, {"name": "control", "mountPath": CONTROL, "readOnly": True}]
     containers = [helper]
     for step in job.steps:
         container = names[step.name]
@@ -192,7 +193,7 @@ def pod_manifest(
             "command": ["sh", "-c", gate, "solvyd-gate", script],
             "workingDir": WORKSPACE,
             "env": env,
-            "volumeMounts": mounts,
+            "volumeMounts": step_mounts,
         }
         if resources := _resources(step):
             spec["resources"] = resources
