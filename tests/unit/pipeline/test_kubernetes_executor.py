@@ -28,6 +28,7 @@ from solvyd.pipeline.executors import ExecutorError
 from solvyd.pipeline.executors.kube_pod import pod_name
 from solvyd.pipeline.executors.kubernetes import KubernetesExecutor
 from solvyd.protocol import JobSpec, StepSpec
+from solvyd.protocol.messages import DeploySpec, KubernetesDeployTarget
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -360,5 +361,36 @@ async def test_a_step_cannot_start_or_stop_another_step(kube: KubeBackend) -> No
         # Its turn comes: it runs, as the agent starts it.
         lines, code = await run(kube.executor, spec, deploy)
         assert (lines, code) == (["$ echo deployed", "deployed"], 0)
+    finally:
+        await kube.executor.teardown_job(spec)
+
+
+async def test_a_deploy_the_server_performs_gets_no_container(kube: KubeBackend) -> None:
+    # No commands and no image: the server rolls the image out, the agent's deploy gate
+    # only waits for it. Its secrets (none expected) would not reach the pod either.
+    rollout = StepSpec(
+        name="rollout",
+        commands=[],
+        deploy=DeploySpec(
+            environment="production",
+            kubernetes=KubernetesDeployTarget(namespace="web", deployment="web", image="web:1"),
+        ),
+        secret_env={"UNUSED": "x"},
+    )
+    tests = step("tests", "echo tested")
+    spec = job(tests, rollout)
+    await kube.executor.setup_job(spec)
+    try:
+        pod = stored_pod(kube, spec)
+        assert pod is not None
+        names = [c["name"] for c in pod["spec"]["containers"]]  # type: ignore[index]
+        assert names == ["solvyd-helper", "s0-tests"]
+        assert kube.cluster.get("secrets", NAMESPACE, pod_name(spec)) is None
+        lines, code = await run(kube.executor, spec, tests)
+        assert (lines, code) == (["$ echo tested", "tested"], 0)
+        # The deploy gate passes only destroy_step of such a step on: nothing to stop.
+        await kube.executor.destroy_step(spec, rollout)
+        with pytest.raises(ExecutorError, match="the server performs it"):
+            await kube.executor.start_step(spec, rollout)
     finally:
         await kube.executor.teardown_job(spec)

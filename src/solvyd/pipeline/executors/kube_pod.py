@@ -81,10 +81,19 @@ def pod_name(job: JobSpec) -> str:
     return f"solvyd-{job.build_id}-{job.attempt}"
 
 
+def runs_in_pod(step: StepSpec) -> bool:
+    """Whether the step runs in the build's pod: not a deploy the server performs (the
+    built-in Kubernetes target; the agent's deploy gate only waits for its outcome)."""
+    return step.deploy is None or step.deploy.kubernetes is None
+
+
 def container_names(job: JobSpec) -> dict[str, str]:
-    """Each step's container: unique, a DNS label, and still readable in ``kubectl``."""
+    """Each step's container: unique, a DNS label, and still readable in ``kubectl``. Steps
+    the server performs have none."""
     names = {}
     for index, step in enumerate(job.steps):
+        if not runs_in_pod(step):
+            continue
         slug = re.sub(r"[^a-z0-9-]+", "-", step.name.lower()).strip("-")[:50].strip("-")
         names[step.name] = f"s{index}-{slug}" if slug else f"s{index}"
     return names
@@ -117,6 +126,7 @@ def secret_keys(job: JobSpec) -> dict[tuple[str, str], str]:
     return {
         (step.name, variable): f"{names[step.name]}.{index}"
         for step in job.steps
+        if step.name in names
         for index, variable in enumerate(sorted(step.secret_env))
     }
 
@@ -159,7 +169,9 @@ def pod_manifest(
     step_mounts = [workspace, {"name": "control", "mountPath": CONTROL, "readOnly": True}]
     containers = [helper]
     for step in job.steps:
-        container = names[step.name]
+        container = names.get(step.name)
+        if container is None:
+            continue
         script = (
             CHECKOUT_COMMAND + "\n" if step.builtin == "checkout" else shell_script(step.commands)
         )

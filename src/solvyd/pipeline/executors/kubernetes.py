@@ -129,7 +129,8 @@ class KubernetesExecutor(Executor):
             raise ExecutorError(f"step '{step.name}' was already started")
         container = build.containers.get(step.name)
         if container is None:
-            raise ExecutorError(f"step '{step.name}' is not in the build's pod")
+            why = "the server performs it" if not kube_pod.runs_in_pod(step) else "unknown step"
+            raise ExecutorError(f"step '{step.name}' is not in the build's pod ({why})")
         state = _Step(container, asyncio.get_running_loop().create_future())
         build.steps[step.name] = state
         await self._control(build, f"{container}.start", f"start step '{step.name}'")
