@@ -58,6 +58,7 @@ from starlette.websockets import WebSocket
 from tests.support.kube_fake.core import (
     FakeCluster,
     body_copy,
+    merge_patch,
     not_found,
     now_rfc3339,
     status_error,
@@ -128,6 +129,7 @@ class PodsApi:
             Route(f"{base}/secrets", self.list_secrets, methods=["GET"]),
             Route(f"{base}/secrets/{{name}}", self.read_secret, methods=["GET"]),
             Route(f"{base}/secrets/{{name}}", self.delete_secret, methods=["DELETE"]),
+            Route(f"{base}/secrets/{{name}}", self.patch_secret, methods=["PATCH"]),
             Route(f"{base}/events", self.list_events, methods=["GET"]),
         ]
 
@@ -199,9 +201,19 @@ class PodsApi:
             # containers are): the kubelet kills them behind it.
             pod.deleted = True
             self._removals.add(asyncio.create_task(self._remove_pod(pod)))
+        await self._collect_garbage(namespace, obj["metadata"]["uid"])
         obj["metadata"]["deletionTimestamp"] = now_rfc3339()
         obj["metadata"]["deletionGracePeriodSeconds"] = 0
         return JSONResponse(body_copy(obj))
+
+    async def _collect_garbage(self, namespace: str, owner_uid: str) -> None:
+        """The garbage collector's part: the Secrets the deleted pod owned
+        (``metadata.ownerReferences[].uid``) go with it (background propagation; a real
+        collector takes a moment, this one none)."""
+        for secret in self.cluster.list("secrets", namespace):
+            owners = secret["metadata"].get("ownerReferences") or []
+            if any(owner.get("uid") == owner_uid for owner in owners):
+                await self.cluster.delete("secrets", namespace, secret["metadata"]["name"])
 
     # -- log -------------------------------------------------------------------------------
 
@@ -415,6 +427,24 @@ class PodsApi:
 
     async def list_secrets(self, request: Request) -> Response:
         return self._list(request, "secrets", "SecretList")
+
+    async def patch_secret(self, request: Request) -> Response:
+        """A JSON merge patch (RFC 7386), as ``kubectl patch --type merge`` sends: the only
+        kind the executor sends (its Secret's ``metadata.ownerReferences``)."""
+        namespace, name = request.path_params["namespace"], request.path_params["name"]
+        obj = self.cluster.get("secrets", namespace, name)
+        if obj is None:
+            return not_found("secrets", name)
+        kind = request.headers.get("content-type", "").split(";")[0].strip()
+        if kind != "application/merge-patch+json":
+            return status_error(415, "UnsupportedMediaType", f"the patch type {kind} is not served")
+        patch = await _json_body(request)
+        if patch is None:
+            return status_error(400, "BadRequest", "the patch is not a JSON object")
+        changed = merge_patch(obj, patch)
+        changed["metadata"]["uid"] = obj["metadata"]["uid"]
+        stored = await self.cluster.put("secrets", namespace, changed)
+        return JSONResponse(body_copy(stored))
 
     async def delete_secret(self, request: Request) -> Response:
         namespace, name = request.path_params["namespace"], request.path_params["name"]

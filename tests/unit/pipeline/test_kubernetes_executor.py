@@ -217,6 +217,15 @@ async def test_secrets_reach_the_step_only_through_a_secret_deleted_at_teardown(
         secret = kube.cluster.get("secrets", NAMESPACE, pod_name(spec))
         assert secret is not None
         assert secret["metadata"]["labels"]["solvyd.dev/build"] == str(spec.build_id)
+        # Owned by the pod: whoever deletes the pod, the garbage collector takes the Secret.
+        assert secret["metadata"]["ownerReferences"] == [
+            {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "name": pod_name(spec),
+                "uid": pod["metadata"]["uid"],  # type: ignore[index]
+            }
+        ]
         lines, code = await run(kube.executor, spec, secretive)
         assert code == 0
         assert f"length {len(value)}" in lines
@@ -317,11 +326,19 @@ async def test_the_startup_sweep_removes_only_this_agents_builds_it_no_longer_ho
             await executor.setup_job(spec)
         # The agent restarts: a new executor, with the same name, holding only `held`.
         restarted = executor_with(kube, owner="sweeper")
+        asked = len(kube.cluster.requests)
         try:
             removed = await restarted.sweep_leftovers({held.build_id})
         finally:
             await restarted.aclose()
         assert removed == 2  # the lost build's pod and Secret
+        # Found through the pods alone: listing Secrets would need every Secret's data.
+        secrets_path = f"/api/v1/namespaces/{NAMESPACE}/secrets"
+        assert not [
+            (method, path)
+            for method, path in kube.cluster.requests[asked:]
+            if method == "GET" and path.split("?")[0] == secrets_path
+        ]
         assert stored_pod(kube, lost_with_secret) is None
         assert kube.cluster.get("secrets", NAMESPACE, pod_name(lost_with_secret)) is None
         assert stored_pod(kube, held) is not None

@@ -113,7 +113,9 @@ class KubernetesExecutor(Executor):
         try:
             if secret is not None:
                 await self._create(api, "secrets", secret)
-            await self._create(api, "pods", pod)
+            made = await self._create(api, "pods", pod)
+            if secret is not None:
+                await self._own_secret(api, made)
             await self._wait_running(api, build)
         except ApiError as exc:
             raise ExecutorError(_refused(exc)) from exc
@@ -257,7 +259,9 @@ class KubernetesExecutor(Executor):
     async def sweep_leftovers(self, held_builds: Collection[UUID]) -> int:
         """Delete the pods and Secrets this agent made for builds it no longer holds (what an
         earlier life of it left behind, as a crash); how many objects were deleted. Only this
-        agent's (the ``solvyd.dev/agent`` label): other agents share the namespace."""
+        agent's (the ``solvyd.dev/agent`` label): other agents share the namespace. It lists
+        pods only: a build's Secret has its pod's name (and the pod as its owner), so the agent
+        never needs to list Secrets, which would give it every Secret's data."""
         from solvyd.pipeline.executors.kube_api import ApiError, Unreachable
 
         held = {str(build) for build in held_builds}
@@ -266,16 +270,14 @@ class KubernetesExecutor(Executor):
         removed = 0
         try:
             api = await self._connection()
-            for resource in ("pods", "secrets"):
-                found = await api.call(
-                    "GET", api.path(resource), query=[("labelSelector", selector)]
-                )
-                for item in found.get("items") or []:
-                    meta = item.get("metadata") or {}
-                    if (meta.get("labels") or {}).get(kube_pod.BUILD_LABEL) in held:
-                        continue
-                    with contextlib.suppress(ApiError):
-                        await self._delete(api, resource, str(meta.get("name")))
+            found = await api.call("GET", api.path("pods"), query=[("labelSelector", selector)])
+            for item in found.get("items") or []:
+                meta = item.get("metadata") or {}
+                if (meta.get("labels") or {}).get(kube_pod.BUILD_LABEL) in held:
+                    continue
+                # The Secret first: deleting the pod may let the garbage collector take it.
+                for resource in ("secrets", "pods"):
+                    if await self._delete(api, resource, str(meta.get("name"))):
                         removed += 1
         except ApiError as exc:
             raise ExecutorError(f"cannot sweep the agent's leftover pods: {exc.message}") from exc
@@ -305,20 +307,42 @@ class KubernetesExecutor(Executor):
                     raise ExecutorError(str(exc)) from exc
             return self._api
 
-    async def _create(self, api: "KubeApi", resource: str, body: dict[str, Any]) -> None:
+    async def _create(self, api: "KubeApi", resource: str, body: dict[str, Any]) -> dict[str, Any]:
         from solvyd.pipeline.executors.kube_api import ApiError
 
         try:
-            await api.call("POST", api.path(resource), body=body)
+            return await api.call("POST", api.path(resource), body=body)
         except ApiError as exc:
             if exc.status != 409:
                 raise
             # Left by an earlier life of this agent for this very attempt: replace it.
             await self._delete(api, resource, body["metadata"]["name"])
-            await api.call("POST", api.path(resource), body=body)
+            return await api.call("POST", api.path(resource), body=body)
 
     @staticmethod
-    async def _delete(api: "KubeApi", resource: str, name: str) -> None:
+    async def _own_secret(api: "KubeApi", pod: dict[str, Any]) -> None:
+        """Make the build's pod the owner of its Secret: Kubernetes' garbage collector deletes
+        the Secret with the pod, whoever deletes the pod (a sweep that never lists Secrets,
+        an operator's kubectl), so that no build's secret values outlive its pod. Made before
+        the pod (its containers need it to start), owned once the pod has a uid."""
+        meta = pod.get("metadata") or {}
+        owner = {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "name": meta.get("name"),
+            "uid": meta.get("uid"),
+        }
+        await api.call(
+            "PATCH",
+            api.path("secrets", str(meta.get("name"))),
+            body={"metadata": {"ownerReferences": [owner]}},
+            content_type="application/merge-patch+json",
+        )
+
+    @staticmethod
+    async def _delete(api: "KubeApi", resource: str, name: str) -> bool:
+        """Delete one object at once; False when it was not there (404). Any other refusal
+        (403, 429, 500) is raised: the object may still be there, running."""
         from solvyd.pipeline.executors.kube_api import ApiError
 
         body = {
@@ -332,6 +356,8 @@ class KubernetesExecutor(Executor):
         except ApiError as exc:
             if exc.status != 404:
                 raise
+            return False
+        return True
 
     async def _wait_running(self, api: "KubeApi", build: _Build) -> None:
         deadline = time.monotonic() + self.settings.start_seconds
