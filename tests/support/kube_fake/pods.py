@@ -68,6 +68,8 @@ NODE_NAME = "fake-node-1"
 POD_LABEL = "solvyd.kube-fake.pod"  # on the Docker containers of a pod: its uid
 PULL_BACKOFF_SECONDS = 0.5  # ErrImagePull, then ImagePullBackOff after this long
 EXEC_PROTOCOL = "v4.channel.k8s.io"
+# The Status ``reason`` of an error code (the API's StatusReason values).
+_REASONS = {403: "Forbidden", 429: "TooManyRequests", 500: "InternalError"}
 
 
 @dataclass
@@ -84,6 +86,8 @@ class Scripts:
     # Every follow=true log stream ends after this many lines (a dropped connection), so
     # that a client must reconnect with sinceTime.
     cut_log_follow_after: int | None = None
+    # Deleting a pod fails with this status (403, 429, 500...): the pod stays, running.
+    delete_pod_status: int | None = None
 
 
 @dataclass
@@ -192,6 +196,11 @@ class PodsApi:
 
     async def delete_pod(self, request: Request) -> Response:
         namespace, name = request.path_params["namespace"], request.path_params["name"]
+        if self.scripts.delete_pod_status is not None:
+            code = self.scripts.delete_pod_status
+            return status_error(
+                code, _REASONS.get(code, "InternalError"), f"deleting {name} failed"
+            )
         obj = await self.cluster.delete("pods", namespace, name)
         if obj is None:
             return not_found("pods", name)

@@ -411,3 +411,32 @@ async def test_a_deploy_the_server_performs_gets_no_container(kube: KubeBackend)
             await kube.executor.start_step(spec, rollout)
     finally:
         await kube.executor.teardown_job(spec)
+
+
+async def test_a_pod_that_cannot_be_deleted_fails_teardown_and_its_secret_goes_anyway(
+    kube: KubeBackend,
+) -> None:
+    spec = job(step(timeout_seconds=60).model_copy(update={"secret_env": {"K": "v"}}))
+    spec = spec.model_copy(update={"timeout_seconds": 120.0})
+    await kube.executor.setup_job(spec)
+    try:
+        pod = stored_pod(kube, spec)
+        assert pod is not None
+        # An orphan (its agent gone for good) ends by itself: the build's timeout, the
+        # setup's limit and a margin.
+        start = kube.executor.settings.start_seconds
+        assert pod["spec"]["activeDeadlineSeconds"] == int(120 + start + 600)  # type: ignore[index]
+        kube.pods.scripts.delete_pod_status = 500
+        with pytest.raises(ExecutorError) as raised:
+            await kube.executor.teardown_job(spec)
+        assert str(raised.value) == (
+            f"cannot free the build's pod {pod_name(spec)}: its pod: 500 InternalError: "
+            f"deleting {pod_name(spec)} failed"
+        )
+        assert stored_pod(kube, spec) is not None
+        assert kube.cluster.get("secrets", NAMESPACE, pod_name(spec)) is None
+    finally:
+        # The API heals: teardown again (it is idempotent) frees the pod.
+        kube.pods.scripts.delete_pod_status = None
+        await kube.executor.teardown_job(spec)
+    assert stored_pod(kube, spec) is None

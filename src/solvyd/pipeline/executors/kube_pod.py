@@ -29,6 +29,8 @@ AGENT_LABEL = "solvyd.dev/agent"
 CHECKOUT_COMMAND = "exec python -m solvyd.agent.checkout_program"
 UNSCHEDULABLE = "the build's pod cannot be scheduled"
 NO_SCHEDULER_MESSAGE = "no node fits it"
+NO_TIMEOUT_DEADLINE_SECONDS = 24 * 3600  # a build without a timeout: its pod's longest life
+DEADLINE_MARGIN_SECONDS = 600  # beyond the build's timeout and the setup: artifacts, teardown
 # Container states in which a pod will not run without someone changing something.
 STUCK_REASONS = frozenset(
     {
@@ -212,6 +214,8 @@ def pod_manifest(
         containers.append(spec)
     pod_spec: dict[str, Any] = {
         "restartPolicy": "Never",
+        # A pod whose agent died (and whose sweep never comes) ends by itself.
+        "activeDeadlineSeconds": active_deadline(job, settings),
         "terminationGracePeriodSeconds": 1,
         # No service links in the steps' env, and no API token unless the agent names a
         # service account for them.
@@ -236,6 +240,14 @@ def pod_manifest(
         },
         "spec": pod_spec,
     }
+
+
+def active_deadline(job: JobSpec, settings: KubernetesSettings) -> int:
+    """How long the pod may run at most: the build's timeout (or a day when it has none) and a
+    margin for its setup (image pulls), artifacts and teardown. The agent deletes the pod long
+    before, unless it is gone: then Kubernetes ends it (``DeadlineExceeded``)."""
+    limit = job.timeout_seconds if job.timeout_seconds else NO_TIMEOUT_DEADLINE_SECONDS
+    return int(limit + settings.start_seconds + DEADLINE_MARGIN_SECONDS)
 
 
 def _resources(step: StepSpec) -> dict[str, Any]:

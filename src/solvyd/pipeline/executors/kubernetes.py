@@ -212,14 +212,24 @@ class KubernetesExecutor(Executor):
         name = kube_pod.pod_name(job)
         try:
             api = await self._connection()
-            for resource in ("pods", "secrets"):
-                with contextlib.suppress(ApiError):  # 404: never made, or already gone
-                    await self._delete(api, resource, name)
-        except ApiError as exc:
-            raise ExecutorError(f"cannot delete the build's pod: {exc.message}") from exc
-        except (Unreachable, ExecutorError) as exc:
+        except ExecutorError as exc:
             if build is not None:  # without a build there is nothing to free
                 raise ExecutorError(f"cannot delete the build's pod {name}: {exc}") from exc
+            return
+        # Both, whatever the first one answers: a Secret must not outlive a pod that could not
+        # be deleted (its owner reference would delete it later, but only with the pod).
+        failures = []
+        for resource, what in (("pods", "pod"), ("secrets", "Secret")):
+            try:
+                await self._delete(api, resource, name)  # 404: never made, or already gone
+            except ApiError as exc:
+                failures.append(f"its {what}: {exc.status} {exc.reason}: {exc.message}")
+            except Unreachable as exc:
+                if build is not None:
+                    failures.append(f"its {what}: {exc}")
+        if failures:
+            # A pod that could not be deleted (403, 429, 500) may still be running.
+            raise ExecutorError(f"cannot free the build's pod {name}: " + "; ".join(failures))
 
     async def list_workspace(self, job: JobSpec) -> list[WorkspaceFile]:
         build = self._ready(job)
