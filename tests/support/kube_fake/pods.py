@@ -636,7 +636,9 @@ class PodsApi:
             if mount["name"] in volumes
         }
         try:
-            docker_id = await asyncio.to_thread(self._run_container, pod, spec, env, binds)
+            docker_id, start_error = await asyncio.to_thread(
+                self._run_container, pod, spec, env, binds
+            )
         except DockerException as exc:
             await self._set_waiting(pod, name, "CreateContainerError", str(exc))
             await self._event(pod, "Warning", "Failed", f"Error: {exc}")
@@ -646,6 +648,11 @@ class PodsApi:
             await asyncio.to_thread(self._remove_container, docker_id)
             return
         started = now_rfc3339()
+        if start_error is not None:
+            # Made but not started (no such command in the image...): as containerd's
+            # kubelet reports it, terminated at once with StartError and exit code 128.
+            await self._start_failed(pod, name, docker_id, started, start_error)
+            return
 
         def running(status: dict[str, Any]) -> None:
             entry = _status_of(status, name)
@@ -668,6 +675,30 @@ class PodsApi:
             daemon=True,
             name=f"fake-kubelet-wait-{name}",
         ).start()
+
+    async def _start_failed(
+        self, pod: _Pod, name: str, docker_id: str, started: str, message: str
+    ) -> None:
+        def terminated(status: dict[str, Any]) -> None:
+            entry = _status_of(status, name)
+            entry.update(
+                state={
+                    "terminated": {
+                        "exitCode": 128,
+                        "reason": "StartError",
+                        "message": message,
+                        "startedAt": "1970-01-01T00:00:00Z",
+                        "finishedAt": started,
+                        "containerID": f"docker://{docker_id}",
+                    }
+                },
+                ready=False,
+                started=False,
+            )
+            _settle_phase(status)
+
+        await self._update(pod, terminated)
+        await self._event(pod, "Warning", "Failed", f"Error: {message}")
 
     async def _pull_failed(self, pod: _Pod, name: str, image: str) -> None:
         reference = image if "/" in image else f"docker.io/library/{image}"
@@ -768,7 +799,8 @@ class PodsApi:
         spec: dict[str, Any],
         env: dict[str, str],
         binds: dict[str, dict[str, str]],
-    ) -> str:
+    ) -> tuple[str, str | None]:
+        """Create and start one container: its id, and why it did not start (or None)."""
         api = self._docker.api
         created = api.create_container(
             spec["image"],
@@ -783,8 +815,11 @@ class PodsApi:
             stdin_open=False,
             tty=False,
         )
-        api.start(created["Id"])
-        return str(created["Id"])
+        try:
+            api.start(created["Id"])
+        except DockerException as exc:
+            return str(created["Id"]), str(getattr(exc, "explanation", None) or exc)
+        return str(created["Id"]), None
 
     def _remove_container(self, docker_id: str) -> None:
         with contextlib.suppress(NotFound, DockerException):

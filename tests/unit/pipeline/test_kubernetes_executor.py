@@ -13,6 +13,7 @@ import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import docker
 import pytest
 import pytest_asyncio
 from tests.support.docker_engine import TEST_IMAGE, require_docker
@@ -440,3 +441,36 @@ async def test_a_pod_that_cannot_be_deleted_fails_teardown_and_its_secret_goes_a
         kube.pods.scripts.delete_pod_status = None
         await kube.executor.teardown_job(spec)
     assert stored_pod(kube, spec) is None
+
+
+@pytest.fixture(scope="module")
+def image_without_shell(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """An image with one file and no sh: its container cannot start the executor's gate."""
+    context = tmp_path_factory.mktemp("no-shell")
+    (context / "marker").write_text("no shell here\n")
+    (context / "Dockerfile").write_text("FROM scratch\nCOPY marker /marker\n")
+    tag = "solvyd-test/no-shell:latest"
+    client = docker.from_env()
+    try:
+        client.images.build(path=str(context), tag=tag, rm=True)
+    finally:
+        client.close()
+    return tag
+
+
+async def test_a_container_that_cannot_start_fails_setup_at_once(
+    kube: KubeBackend, image_without_shell: str
+) -> None:
+    spec = job(step("tests"), step("lint", image=image_without_shell))
+    began = time.monotonic()
+    try:
+        with pytest.raises(ExecutorError) as raised:
+            await kube.executor.setup_job(spec)
+    finally:
+        await kube.executor.teardown_job(spec)
+    assert time.monotonic() - began < 10
+    message = str(raised.value)
+    assert message.startswith(
+        "step lint: its container ended before the step ran (StartError, exit code 128): "
+    )
+    assert '"sh"' in message  # the runtime's own words: no sh in the image

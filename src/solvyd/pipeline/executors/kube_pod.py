@@ -276,10 +276,18 @@ def start_problem(pod: dict[str, Any], names: dict[str, str]) -> str | None:
             return f"{UNSCHEDULABLE}: {message}"
     steps = {container: step for step, container in names.items()}
     for entry in status.get("containerStatuses") or []:
+        who = f"step {steps[entry['name']]}" if entry.get("name") in steps else "the helper"
+        # Before any step started, every container waits (its gate, or the idle helper): one
+        # that ended could not start (StartError: no sh in its image; ContainerCannotRun...).
+        ended = (entry.get("state") or {}).get("terminated")
+        if isinstance(ended, dict):
+            why = ended.get("reason") or "Error"
+            text = f"{who}: its container ended before the step ran ({why}, exit code "
+            text += f"{ended.get('exitCode', '?')})"
+            return f"{text}: {ended['message']}" if ended.get("message") else text
         waiting = (entry.get("state") or {}).get("waiting") or {}
         reason = waiting.get("reason")
         if reason in STUCK_REASONS:
-            who = f"step {steps[entry['name']]}" if entry.get("name") in steps else "the helper"
             image = entry.get("image") or "its image"
             message = waiting.get("message") or ""
             if "Image" in reason:
