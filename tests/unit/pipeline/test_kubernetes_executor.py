@@ -474,3 +474,26 @@ async def test_a_container_that_cannot_start_fails_setup_at_once(
         "step lint: its container ended before the step ran (StartError, exit code 128): "
     )
     assert '"sh"' in message  # the runtime's own words: no sh in the image
+
+
+async def test_env_given_at_start_reaches_the_step(kube: KubeBackend) -> None:
+    # As the deploy gate starts a script deploy: the planned step, with SOLVYD_DEPLOY_* added.
+    planned = step("deploy", 'printf "<%s>\\n" "$SOLVYD_DEPLOY_VERSION" "$KEPT"', env={"KEPT": "a"})
+    other = step("other")
+    spec = job(planned, other)
+    tricky = 'v1 it\'s "quoted" $(touch /workspace/pwned) `id` \\ end'
+    started = planned.model_copy(
+        update={"env": planned.env | {"SOLVYD_DEPLOY_VERSION": tricky, "KEPT": "b"}}
+    )
+    await kube.executor.setup_job(spec)
+    try:
+        lines, code = await run(kube.executor, spec, started)
+        assert code == 0
+        assert lines[1:] == [f"<{tricky}>", "<b>"]
+        assert await kube.executor.list_workspace(spec) == []  # nothing ran from the value
+        with pytest.raises(ExecutorError, match="not an environment variable name"):
+            await kube.executor.start_step(
+                spec, other.model_copy(update={"env": {"BAD NAME": "x"}})
+            )
+    finally:
+        await kube.executor.teardown_job(spec)

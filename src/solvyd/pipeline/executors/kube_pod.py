@@ -48,13 +48,16 @@ STUCK_REASONS = frozenset(
 _HELPER_SCRIPT = "trap 'exit 0' TERM INT; while :; do sleep 5 & wait $!; done"
 
 # A step container: wait for the start file (or a stop file: destroyed before it started),
-# run the step ($1) in a session of its own, and on the stop file end that whole process group
-# (SIGTERM, then SIGKILL after the grace). Exits with the step's code.
+# read the env given at start from it (`export K='v'` lines, written by the helper alone: the
+# steps mount the control volume read-only), run the step ($1) in a session of its own, and
+# on the stop file end that whole process group (SIGTERM, then SIGKILL after the grace).
+# Exits with the step's code.
 _GATE = """c={control}/{container}
 while [ ! -e "$c.start" ]; do
   if [ -e "$c.stop" ]; then exit 0; fi
   sleep 0.2
 done
+. "$c.start"
 setsid sh -c "$1" &
 pid=$!
 ( while [ ! -e "$c.stop" ]; do sleep 0.1; done
@@ -76,6 +79,35 @@ LIST_SCRIPT = (
 READ_SCRIPT = (
     'if [ -f "$1" ] && [ "$(readlink -f "$1")" = "$1" ]; then exec cat "$1"; else exit 66; fi'
 )
+
+
+# Writes a start file ($2) whole: the gate never reads half of it.
+WRITE_START_SCRIPT = 'printf %s "$1" > "$2.part" && mv "$2.part" "$2"'
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def plain_env(
+    job: JobSpec, step: StepSpec, env_passthrough: tuple[str, ...] = ()
+) -> dict[str, str]:
+    """The step's env as its container has it from the pod spec (secret values aside)."""
+    # The checkout's env is its own: never the pipeline's (job.env).
+    plain = passthrough_env(env_passthrough) | (step.env if step.builtin else job.env | step.env)
+    plain |= {"SOLVYD_STEP_NAME": step.name, "SOLVYD_WORKSPACE": WORKSPACE}
+    return {name: value for name, value in plain.items() if name not in step.secret_env}
+
+
+def start_file(planned: dict[str, str], step: StepSpec) -> str:
+    """The start file of a step: the env it was given at start beyond its pod spec's (the deploy
+    gate adds SOLVYD_DEPLOY_* then), as lines the gate sources. Not secret: secret values are
+    in the build's Secret."""
+    lines = []
+    for name, value in sorted(step.env.items()):
+        if name in step.secret_env or planned.get(name) == value:
+            continue
+        if not _ENV_NAME.fullmatch(name):
+            raise ExecutorError(f"step '{step.name}': {name!r} is not an environment variable name")
+        lines.append(f"export {name}={shlex.quote(value)}\n")
+    return "".join(lines)
 
 
 def pod_name(job: JobSpec) -> str:
@@ -182,15 +214,9 @@ def pod_manifest(
             container=shlex.quote(container),
             grace=max(int(settings.kill_grace_seconds), 0),
         )
-        # The checkout's env is its own: never the pipeline's (job.env).
-        plain = passthrough_env(env_passthrough) | (
-            step.env if step.builtin else job.env | step.env
-        )
-        plain |= {"SOLVYD_STEP_NAME": step.name, "SOLVYD_WORKSPACE": WORKSPACE}
         env: list[dict[str, Any]] = [
             {"name": name, "value": value}
-            for name, value in plain.items()
-            if name not in step.secret_env
+            for name, value in plain_env(job, step, env_passthrough).items()
         ]
         env += [
             {

@@ -52,6 +52,7 @@ class _Step:
 class _Build:
     pod: str
     containers: dict[str, str]  # step name -> container
+    planned_env: dict[str, dict[str, str]]  # step name -> its env in the pod spec
     steps: dict[str, _Step] = field(default_factory=dict)
     status: dict[str, Any] = field(default_factory=dict)  # the pod, as last read
     gone: bool = False  # the pod was deleted
@@ -107,7 +108,15 @@ class KubernetesExecutor(Executor):
         names = kube_pod.container_names(job)
         pod = kube_pod.pod_manifest(job, self.settings, self._env_passthrough)
         secret = kube_pod.secret_manifest(job, self.settings)
-        build = _Build(pod=kube_pod.pod_name(job), containers=names)
+        build = _Build(
+            pod=kube_pod.pod_name(job),
+            containers=names,
+            planned_env={
+                step.name: kube_pod.plain_env(job, step, self._env_passthrough)
+                for step in job.steps
+                if step.name in names
+            },
+        )
         self._builds[key] = build
         api = await self._connection()
         try:
@@ -133,9 +142,10 @@ class KubernetesExecutor(Executor):
         if container is None:
             why = "the server performs it" if not kube_pod.runs_in_pod(step) else "unknown step"
             raise ExecutorError(f"step '{step.name}' is not in the build's pod ({why})")
+        content = kube_pod.start_file(build.planned_env.get(step.name, {}), step)
         state = _Step(container, asyncio.get_running_loop().create_future())
         build.steps[step.name] = state
-        await self._control(build, f"{container}.start", f"start step '{step.name}'")
+        await self._control(build, f"{container}.start", f"start step '{step.name}'", content)
         state.started = True
 
     async def stream_output(self, job: JobSpec, step: StepSpec) -> AsyncIterator[str]:
@@ -428,8 +438,12 @@ class KubernetesExecutor(Executor):
                     state.ended.set_result(int(ended.get("exitCode", -1)))
             await asyncio.sleep(self.settings.poll_seconds)
 
-    async def _control(self, build: _Build, name: str, what: str) -> None:
-        code, output = await self._exec(build, ["touch", f"{kube_pod.CONTROL}/{name}"])
+    async def _control(self, build: _Build, name: str, what: str, content: str = "") -> None:
+        path = f"{kube_pod.CONTROL}/{name}"
+        command = ["touch", path]
+        if content:
+            command = ["sh", "-c", kube_pod.WRITE_START_SCRIPT, "solvyd-start", content, path]
+        code, output = await self._exec(build, command)
         if code != 0:
             detail = output.decode("utf-8", "replace").strip()
             raise ExecutorError(f"cannot {what} in the build's pod: {detail or code}")
