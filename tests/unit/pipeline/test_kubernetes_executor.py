@@ -6,6 +6,7 @@ test_executor_contract.py. One fake cluster serves the whole module (each test s
 failures and resets them)."""
 
 import asyncio
+import base64
 import hashlib
 import json
 import time
@@ -247,7 +248,10 @@ async def test_the_pod_spec_carries_resources_placement_and_service_account(
         service_account="builder",
     )
     sized = step("sized", cpus=0.5, memory_bytes=64 * 1024 * 1024)
-    checkout = StepSpec(name="checkout", commands=[], builtin="checkout")
+    request = json.dumps({"url": "https://user:pa55word@git.example.com/app.git"})
+    checkout = StepSpec(
+        name="checkout", commands=[], builtin="checkout", env={"SOLVYD_CHECKOUT": request}
+    )
     spec = job(checkout, sized)
     try:
         # The checkout container's image (the busybox checkout image of the tests) has no
@@ -269,6 +273,14 @@ async def test_the_pod_spec_carries_resources_placement_and_service_account(
         }
         assert checkout_container["image"] == helper["image"] == TEST_IMAGE
         assert "python -m solvyd.agent.checkout_program" in checkout_container["command"][-1]
+        # What to fetch may carry a password: in the Secret, never in the pod spec.
+        assert "pa55word" not in json.dumps(pod)
+        [fetch] = [e for e in checkout_container["env"] if e["name"] == "SOLVYD_CHECKOUT"]
+        assert fetch["valueFrom"]["secretKeyRef"]["name"] == pod_name(spec)
+        secret = kube.cluster.get("secrets", NAMESPACE, pod_name(spec))
+        assert secret is not None
+        stored = secret["data"][fetch["valueFrom"]["secretKeyRef"]["key"]]
+        assert base64.b64decode(stored).decode() == request
         assert pod["metadata"]["labels"]["solvyd.dev/agent"] == "test-agent"  # type: ignore[index]
     finally:
         await executor.teardown_job(spec)

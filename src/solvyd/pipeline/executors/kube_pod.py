@@ -27,6 +27,8 @@ BUILD_LABEL = "solvyd.dev/build"
 ATTEMPT_LABEL = "solvyd.dev/attempt"
 AGENT_LABEL = "solvyd.dev/agent"
 CHECKOUT_COMMAND = "exec python -m solvyd.agent.checkout_program"
+# The checkout program's request (solvyd.agent.checkout_program.REQUEST_ENV).
+CHECKOUT_REQUEST_ENV = "SOLVYD_CHECKOUT"
 UNSCHEDULABLE = "the build's pod cannot be scheduled"
 NO_SCHEDULER_MESSAGE = "no node fits it"
 NO_TIMEOUT_DEADLINE_SECONDS = 24 * 3600  # a build without a timeout: its pod's longest life
@@ -86,6 +88,15 @@ WRITE_START_SCRIPT = 'printf %s "$1" > "$2.part" && mv "$2.part" "$2"'
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
+def secret_values(step: StepSpec) -> dict[str, str]:
+    """The step's env that goes in the build's Secret, never in the pod spec: its secret values
+    and, for the checkout, what to fetch (its URL may carry a user and password)."""
+    values = dict(step.secret_env)
+    if step.builtin == "checkout" and CHECKOUT_REQUEST_ENV in step.env:
+        values[CHECKOUT_REQUEST_ENV] = step.env[CHECKOUT_REQUEST_ENV]
+    return values
+
+
 def plain_env(
     job: JobSpec, step: StepSpec, env_passthrough: tuple[str, ...] = ()
 ) -> dict[str, str]:
@@ -93,7 +104,8 @@ def plain_env(
     # The checkout's env is its own: never the pipeline's (job.env).
     plain = passthrough_env(env_passthrough) | (step.env if step.builtin else job.env | step.env)
     plain |= {"SOLVYD_STEP_NAME": step.name, "SOLVYD_WORKSPACE": WORKSPACE}
-    return {name: value for name, value in plain.items() if name not in step.secret_env}
+    hidden = secret_values(step)
+    return {name: value for name, value in plain.items() if name not in hidden}
 
 
 def start_file(planned: dict[str, str], step: StepSpec) -> str:
@@ -101,8 +113,9 @@ def start_file(planned: dict[str, str], step: StepSpec) -> str:
     gate adds SOLVYD_DEPLOY_* then), as lines the gate sources. Not secret: secret values are
     in the build's Secret."""
     lines = []
+    hidden = secret_values(step)
     for name, value in sorted(step.env.items()):
-        if name in step.secret_env or planned.get(name) == value:
+        if name in hidden or planned.get(name) == value:
             continue
         if not _ENV_NAME.fullmatch(name):
             raise ExecutorError(f"step '{step.name}': {name!r} is not an environment variable name")
@@ -161,7 +174,7 @@ def secret_keys(job: JobSpec) -> dict[tuple[str, str], str]:
         (step.name, variable): f"{names[step.name]}.{index}"
         for step in job.steps
         if step.name in names
-        for index, variable in enumerate(sorted(step.secret_env))
+        for index, variable in enumerate(sorted(secret_values(step)))
     }
 
 
@@ -172,7 +185,7 @@ def secret_manifest(job: JobSpec, settings: KubernetesSettings) -> dict[str, Any
         return None
     steps = {step.name: step for step in job.steps}
     data = {
-        key: base64.b64encode(steps[step].secret_env[variable].encode()).decode()
+        key: base64.b64encode(secret_values(steps[step])[variable].encode()).decode()
         for (step, variable), key in keys.items()
     }
     return {
@@ -225,7 +238,7 @@ def pod_manifest(
                     "secretKeyRef": {"name": pod_name(job), "key": keys[(step.name, variable)]}
                 },
             }
-            for variable in sorted(step.secret_env)
+            for variable in sorted(secret_values(step))
         ]
         spec: dict[str, Any] = {
             "name": container,
