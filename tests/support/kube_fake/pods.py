@@ -88,6 +88,10 @@ class Scripts:
     cut_log_follow_after: int | None = None
     # Deleting a pod fails with this status (403, 429, 500...): the pod stays, running.
     delete_pod_status: int | None = None
+    # A deleted pod stays, terminating (deletionTimestamp set), this long before it is gone.
+    pod_deletion_seconds: float | None = None
+    # Every pods/exec hangs (a kubelet that does not answer): its websocket stays open, silent.
+    exec_hangs: bool = False
 
 
 @dataclass
@@ -201,9 +205,37 @@ class PodsApi:
             return status_error(
                 code, _REASONS.get(code, "InternalError"), f"deleting {name} failed"
             )
-        obj = await self.cluster.delete("pods", namespace, name)
+        if self.scripts.pod_deletion_seconds:
+            obj = self.cluster.get("pods", namespace, name)
+            if obj is None:
+                return not_found("pods", name)
+            if "deletionTimestamp" not in obj["metadata"]:
+                # Terminating: the object stays (a new pod of its name is refused with 409)
+                # until the kubelet confirms its containers are gone.
+                obj["metadata"]["deletionTimestamp"] = now_rfc3339()
+                obj["metadata"]["deletionGracePeriodSeconds"] = 0
+                pod = self._pods.get((namespace, name))
+                if pod is not None:
+                    pod.deleted = True
+                await self.cluster.put("pods", namespace, obj)
+                later = self._delete_pod_later(namespace, name, self.scripts.pod_deletion_seconds)
+                self._removals.add(asyncio.create_task(later))
+            return JSONResponse(body_copy(obj))
+        obj = await self._delete_pod_now(namespace, name)
         if obj is None:
             return not_found("pods", name)
+        obj["metadata"]["deletionTimestamp"] = now_rfc3339()
+        obj["metadata"]["deletionGracePeriodSeconds"] = 0
+        return JSONResponse(body_copy(obj))
+
+    async def _delete_pod_later(self, namespace: str, name: str, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+        await self._delete_pod_now(namespace, name)
+
+    async def _delete_pod_now(self, namespace: str, name: str) -> dict[str, Any] | None:
+        obj = await self.cluster.delete("pods", namespace, name)
+        if obj is None:
+            return None
         pod = self._pods.get((namespace, name))
         if pod is not None:
             # The object is gone at once (gracePeriodSeconds=0, or its grace is over when the
@@ -211,9 +243,7 @@ class PodsApi:
             pod.deleted = True
             self._removals.add(asyncio.create_task(self._remove_pod(pod)))
         await self._collect_garbage(namespace, obj["metadata"]["uid"])
-        obj["metadata"]["deletionTimestamp"] = now_rfc3339()
-        obj["metadata"]["deletionGracePeriodSeconds"] = 0
-        return JSONResponse(body_copy(obj))
+        return obj
 
     async def _collect_garbage(self, namespace: str, owner_uid: str) -> None:
         """The garbage collector's part: the Secrets the deleted pod owned
@@ -337,6 +367,10 @@ class PodsApi:
             await websocket.close(code=1002)
             return
         await websocket.accept(subprotocol=EXEC_PROTOCOL)
+        if self.scripts.exec_hangs:
+            with contextlib.suppress(Exception):
+                await websocket.receive()  # until the client goes
+            return
         query = websocket.query_params
         command = query.getlist("command")
         pod = self._pods.get((namespace, name))

@@ -509,3 +509,50 @@ async def test_env_given_at_start_reaches_the_step(kube: KubeBackend) -> None:
             )
     finally:
         await kube.executor.teardown_job(spec)
+
+
+async def test_a_pod_left_by_an_earlier_life_is_replaced_once_it_is_gone(
+    kube: KubeBackend,
+) -> None:
+    spec = job(step("again", "echo again").model_copy(update={"secret_env": {"K": "v"}}))
+    earlier_life = executor_with(kube, owner="crashed")
+    restarted = executor_with(kube, owner="crashed")
+    try:
+        await earlier_life.setup_job(spec)
+        old = stored_pod(kube, spec)
+        assert old is not None
+        # A deleted pod stays, terminating, for a while: a create of its name meets 409 then.
+        kube.pods.scripts.pod_deletion_seconds = 1.0
+        await restarted.setup_job(spec)
+        new = stored_pod(kube, spec)
+        assert new is not None
+        assert new["metadata"]["uid"] != old["metadata"]["uid"]  # type: ignore[index]
+        lines, code = await run(restarted, spec, spec.steps[0])
+        assert (lines, code) == (["$ echo again", "again"], 0)
+    finally:
+        kube.pods.scripts.pod_deletion_seconds = None
+        await restarted.teardown_job(spec)
+        await earlier_life.aclose()
+        await restarted.aclose()
+
+
+async def test_cancel_deletes_the_pod_within_two_seconds_when_exec_hangs(
+    kube: KubeBackend,
+) -> None:
+    sleeping = step("sleep", "sleep 300")
+    spec = job(sleeping)
+    await kube.executor.setup_job(spec)
+    try:
+        await kube.executor.start_step(spec, sleeping)
+        waiting = asyncio.create_task(kube.executor.wait_step(spec, sleeping))
+        kube.pods.scripts.exec_hangs = True  # the stop file cannot be written
+        began = time.monotonic()
+        await kube.executor.destroy_step(spec, sleeping)
+        await kube.executor.teardown_job(spec)
+        await kube.cluster.wait_for(lambda: stored_pod(kube, spec) is None, timeout=2)
+        assert time.monotonic() - began < 2.0
+        with pytest.raises(ExecutorError, match="its helper did not answer"):
+            await asyncio.wait_for(waiting, 2)
+    finally:
+        kube.pods.scripts.exec_hangs = False
+        await kube.executor.teardown_job(spec)

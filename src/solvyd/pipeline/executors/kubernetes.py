@@ -37,6 +37,8 @@ if TYPE_CHECKING:
 _STOP_SETTLE_SECONDS = 5.0  # beyond the kill grace: how long a stopped step may take to end
 _LOST_API_SECONDS = 30.0  # how long the poller tries before a build's steps fail
 _RECONNECT_SECONDS = 0.2
+_STOP_EXEC_SECONDS = 1.0  # writing a stop file: longer, and a cancel would not end in 2 s
+_GONE_SECONDS = 60.0  # how long a deleted object of the same name may take to go
 
 
 @dataclass
@@ -94,7 +96,13 @@ class KubernetesExecutor(Executor):
         return None
 
     async def aclose(self) -> None:
-        """Close the connection to the cluster (the agent's end)."""
+        """Close the connection to the cluster (the agent's end); the builds' pollers end
+        with it (what is left of the builds is a later life's sweep's)."""
+        for build in self._builds.values():
+            if build.poller is not None:
+                build.poller.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await build.poller
         if self._api is not None:
             api, self._api = self._api, None
             await api.close()
@@ -199,7 +207,16 @@ class KubernetesExecutor(Executor):
             return
         if not state.stopping:
             state.stopping = True
-            await self._control(build, f"{state.container}.stop", f"stop step '{step.name}'")
+            try:
+                await asyncio.wait_for(
+                    self._control(build, f"{state.container}.stop", f"stop step '{step.name}'"),
+                    _STOP_EXEC_SECONDS,
+                )
+            except (TimeoutError, ExecutorError):
+                # The helper does not answer (a cancel must not wait for it): ending the pod is
+                # the other way to end the step, and the build with it.
+                await self._end_pod(build, "the build's pod was deleted: its helper did not answer")
+                return
         try:
             await asyncio.wait_for(
                 asyncio.shield(state.ended), self.settings.kill_grace_seconds + _STOP_SETTLE_SECONDS
@@ -335,8 +352,25 @@ class KubernetesExecutor(Executor):
         except ApiError as exc:
             if exc.status != 409:
                 raise
-            # Left by an earlier life of this agent for this very attempt: replace it.
-            await self._delete(api, resource, body["metadata"]["name"])
+            # Left by an earlier life of this agent for this very attempt: replace it, once it
+            # is gone (a deleted pod stays, terminating, until its kubelet confirms).
+            name = body["metadata"]["name"]
+            await self._delete(api, resource, name)
+            deadline = time.monotonic() + _GONE_SECONDS
+            # A Secret goes at once (and the agent may not get Secrets): only pods linger.
+            while resource == "pods":
+                try:
+                    await api.call("GET", api.path(resource, name))
+                except ApiError as gone:
+                    if gone.status != 404:
+                        raise
+                    break
+                if time.monotonic() > deadline:
+                    raise ExecutorError(
+                        f"the {resource[:-1]} {name} of an earlier try of this build was "
+                        f"deleted but is still there after {_GONE_SECONDS:g} s"
+                    ) from exc
+                await asyncio.sleep(self.settings.poll_seconds)
             return await api.call("POST", api.path(resource), body=body)
 
     @staticmethod
@@ -437,6 +471,14 @@ class KubernetesExecutor(Executor):
                 if state.started and ended is not None and not state.ended.done():
                     state.ended.set_result(int(ended.get("exitCode", -1)))
             await asyncio.sleep(self.settings.poll_seconds)
+
+    async def _end_pod(self, build: _Build, why: str) -> None:
+        from solvyd.pipeline.executors.kube_api import ApiError, Unreachable
+
+        _end_steps(build, why)
+        with contextlib.suppress(ApiError, Unreachable, ExecutorError):  # teardown tries again
+            await self._delete(await self._connection(), "pods", build.pod)
+            build.gone = True
 
     async def _control(self, build: _Build, name: str, what: str, content: str = "") -> None:
         path = f"{kube_pod.CONTROL}/{name}"
