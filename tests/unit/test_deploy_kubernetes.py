@@ -389,3 +389,25 @@ def test_network_policies_let_only_the_ingress_agents_and_monitoring_in() -> Non
     assert _selects(agents["podSelector"]["matchLabels"], agent_labels)
     server_labels = _one("Deployment", "solvyd-server")["spec"]["template"]["metadata"]["labels"]
     assert not _selects(agents["podSelector"]["matchLabels"], server_labels)
+
+
+def test_the_kubernetes_agent_may_act_only_in_the_builds_namespace_and_lists_no_secrets() -> None:
+    role, binding = _one("Role", "solvyd-kube-agent"), _one("RoleBinding", "solvyd-kube-agent")
+    builds = role["metadata"]["namespace"]
+    assert builds == binding["metadata"]["namespace"] == "solvyd-builds"
+    assert builds in {d["metadata"]["name"] for d in APPLIED if d["kind"] == "Namespace"}
+    # Nothing else runs there: the server and its Secrets are elsewhere.
+    transformer = yaml.safe_load(KUSTOMIZATION["transformers"][0])
+    assert transformer["metadata"]["namespace"] == "solvyd" != builds
+    assert transformer["unsetOnly"] is True
+    assert [d for d in APPLIED if d.get("metadata", {}).get("namespace") == builds] == [
+        role,
+        binding,
+    ]
+    [subject] = binding["subjects"]
+    assert (subject["kind"], subject["namespace"]) == ("ServiceAccount", "solvyd")
+    verbs = {
+        resource: set(rule["verbs"]) for rule in role["rules"] for resource in rule["resources"]
+    }
+    assert verbs["secrets"] == {"create", "patch", "delete"}  # never get, list nor watch
+    assert verbs["pods"] == {"create", "get", "list", "delete"}

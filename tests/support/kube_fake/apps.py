@@ -34,6 +34,7 @@ from starlette.routing import Route
 from tests.support.kube_fake.core import (
     FakeCluster,
     body_copy,
+    merge_patch,
     not_found,
     now_rfc3339,
     status_error,
@@ -150,7 +151,7 @@ class AppsApi:
             if kind == "application/strategic-merge-patch+json":
                 changed = _strategic_merge(changed, body)
             elif kind == "application/merge-patch+json":
-                changed = _merge_patch(changed, body)
+                changed = merge_patch(changed, body)
             elif kind == "application/json-patch+json":
                 changed = _json_patch(changed, body)
             else:
@@ -285,19 +286,6 @@ def _rolling(generation: int, replicas: int, *, updated: int, available: int) ->
     if available < replicas:
         status["unavailableReplicas"] = replicas - available
     return status
-
-
-def _merge_patch(target: Any, patch: Any) -> Any:
-    """RFC 7386: objects merge, null deletes, anything else replaces."""
-    if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
-    result = dict(target) if isinstance(target, dict) else {}
-    for key, value in patch.items():
-        if value is None:
-            result.pop(key, None)
-        else:
-            result[key] = _merge_patch(result.get(key), value)
-    return result
 
 
 def _strategic_merge(target: Any, patch: Any, key: str | None = None) -> Any:

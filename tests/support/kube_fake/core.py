@@ -168,6 +168,19 @@ class FakeCluster:
         return path
 
 
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7386: objects merge, null deletes, anything else replaces."""
+    if not isinstance(patch, dict):
+        return copy.deepcopy(patch)
+    result = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = merge_patch(result.get(key), value)
+    return result
+
+
 def body_copy(obj: dict[str, Any]) -> dict[str, Any]:
     """What a GET returns: a copy, so that a client changing it changes nothing here."""
     return copy.deepcopy(obj)

@@ -58,6 +58,7 @@ from starlette.websockets import WebSocket
 from tests.support.kube_fake.core import (
     FakeCluster,
     body_copy,
+    merge_patch,
     not_found,
     now_rfc3339,
     status_error,
@@ -67,6 +68,8 @@ NODE_NAME = "fake-node-1"
 POD_LABEL = "solvyd.kube-fake.pod"  # on the Docker containers of a pod: its uid
 PULL_BACKOFF_SECONDS = 0.5  # ErrImagePull, then ImagePullBackOff after this long
 EXEC_PROTOCOL = "v4.channel.k8s.io"
+# The Status ``reason`` of an error code (the API's StatusReason values).
+_REASONS = {403: "Forbidden", 429: "TooManyRequests", 500: "InternalError"}
 
 
 @dataclass
@@ -83,6 +86,12 @@ class Scripts:
     # Every follow=true log stream ends after this many lines (a dropped connection), so
     # that a client must reconnect with sinceTime.
     cut_log_follow_after: int | None = None
+    # Deleting a pod fails with this status (403, 429, 500...): the pod stays, running.
+    delete_pod_status: int | None = None
+    # A deleted pod stays, terminating (deletionTimestamp set), this long before it is gone.
+    pod_deletion_seconds: float | None = None
+    # Every pods/exec hangs (a kubelet that does not answer): its websocket stays open, silent.
+    exec_hangs: bool = False
 
 
 @dataclass
@@ -128,6 +137,7 @@ class PodsApi:
             Route(f"{base}/secrets", self.list_secrets, methods=["GET"]),
             Route(f"{base}/secrets/{{name}}", self.read_secret, methods=["GET"]),
             Route(f"{base}/secrets/{{name}}", self.delete_secret, methods=["DELETE"]),
+            Route(f"{base}/secrets/{{name}}", self.patch_secret, methods=["PATCH"]),
             Route(f"{base}/events", self.list_events, methods=["GET"]),
         ]
 
@@ -190,18 +200,59 @@ class PodsApi:
 
     async def delete_pod(self, request: Request) -> Response:
         namespace, name = request.path_params["namespace"], request.path_params["name"]
-        obj = await self.cluster.delete("pods", namespace, name)
+        if self.scripts.delete_pod_status is not None:
+            code = self.scripts.delete_pod_status
+            return status_error(
+                code, _REASONS.get(code, "InternalError"), f"deleting {name} failed"
+            )
+        if self.scripts.pod_deletion_seconds:
+            obj = self.cluster.get("pods", namespace, name)
+            if obj is None:
+                return not_found("pods", name)
+            if "deletionTimestamp" not in obj["metadata"]:
+                # Terminating: the object stays (a new pod of its name is refused with 409)
+                # until the kubelet confirms its containers are gone.
+                obj["metadata"]["deletionTimestamp"] = now_rfc3339()
+                obj["metadata"]["deletionGracePeriodSeconds"] = 0
+                pod = self._pods.get((namespace, name))
+                if pod is not None:
+                    pod.deleted = True
+                await self.cluster.put("pods", namespace, obj)
+                later = self._delete_pod_later(namespace, name, self.scripts.pod_deletion_seconds)
+                self._removals.add(asyncio.create_task(later))
+            return JSONResponse(body_copy(obj))
+        obj = await self._delete_pod_now(namespace, name)
         if obj is None:
             return not_found("pods", name)
+        obj["metadata"]["deletionTimestamp"] = now_rfc3339()
+        obj["metadata"]["deletionGracePeriodSeconds"] = 0
+        return JSONResponse(body_copy(obj))
+
+    async def _delete_pod_later(self, namespace: str, name: str, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+        await self._delete_pod_now(namespace, name)
+
+    async def _delete_pod_now(self, namespace: str, name: str) -> dict[str, Any] | None:
+        obj = await self.cluster.delete("pods", namespace, name)
+        if obj is None:
+            return None
         pod = self._pods.get((namespace, name))
         if pod is not None:
             # The object is gone at once (gracePeriodSeconds=0, or its grace is over when the
             # containers are): the kubelet kills them behind it.
             pod.deleted = True
             self._removals.add(asyncio.create_task(self._remove_pod(pod)))
-        obj["metadata"]["deletionTimestamp"] = now_rfc3339()
-        obj["metadata"]["deletionGracePeriodSeconds"] = 0
-        return JSONResponse(body_copy(obj))
+        await self._collect_garbage(namespace, obj["metadata"]["uid"])
+        return obj
+
+    async def _collect_garbage(self, namespace: str, owner_uid: str) -> None:
+        """The garbage collector's part: the Secrets the deleted pod owned
+        (``metadata.ownerReferences[].uid``) go with it (background propagation; a real
+        collector takes a moment, this one none)."""
+        for secret in self.cluster.list("secrets", namespace):
+            owners = secret["metadata"].get("ownerReferences") or []
+            if any(owner.get("uid") == owner_uid for owner in owners):
+                await self.cluster.delete("secrets", namespace, secret["metadata"]["name"])
 
     # -- log -------------------------------------------------------------------------------
 
@@ -316,6 +367,10 @@ class PodsApi:
             await websocket.close(code=1002)
             return
         await websocket.accept(subprotocol=EXEC_PROTOCOL)
+        if self.scripts.exec_hangs:
+            with contextlib.suppress(Exception):
+                await websocket.receive()  # until the client goes
+            return
         query = websocket.query_params
         command = query.getlist("command")
         pod = self._pods.get((namespace, name))
@@ -415,6 +470,24 @@ class PodsApi:
 
     async def list_secrets(self, request: Request) -> Response:
         return self._list(request, "secrets", "SecretList")
+
+    async def patch_secret(self, request: Request) -> Response:
+        """A JSON merge patch (RFC 7386), as ``kubectl patch --type merge`` sends: the only
+        kind the executor sends (its Secret's ``metadata.ownerReferences``)."""
+        namespace, name = request.path_params["namespace"], request.path_params["name"]
+        obj = self.cluster.get("secrets", namespace, name)
+        if obj is None:
+            return not_found("secrets", name)
+        kind = request.headers.get("content-type", "").split(";")[0].strip()
+        if kind != "application/merge-patch+json":
+            return status_error(415, "UnsupportedMediaType", f"the patch type {kind} is not served")
+        patch = await _json_body(request)
+        if patch is None:
+            return status_error(400, "BadRequest", "the patch is not a JSON object")
+        changed = merge_patch(obj, patch)
+        changed["metadata"]["uid"] = obj["metadata"]["uid"]
+        stored = await self.cluster.put("secrets", namespace, changed)
+        return JSONResponse(body_copy(stored))
 
     async def delete_secret(self, request: Request) -> Response:
         namespace, name = request.path_params["namespace"], request.path_params["name"]
@@ -589,12 +662,17 @@ class PodsApi:
                 return
             env[item["name"]] = base64.b64decode(secret["data"][ref["key"]]).decode()
         binds = {
-            str(volumes[mount["name"]]): {"bind": mount["mountPath"], "mode": "rw"}
+            str(volumes[mount["name"]]): {
+                "bind": mount["mountPath"],
+                "mode": "ro" if mount.get("readOnly") else "rw",
+            }
             for mount in spec.get("volumeMounts", [])
             if mount["name"] in volumes
         }
         try:
-            docker_id = await asyncio.to_thread(self._run_container, pod, spec, env, binds)
+            docker_id, start_error = await asyncio.to_thread(
+                self._run_container, pod, spec, env, binds
+            )
         except DockerException as exc:
             await self._set_waiting(pod, name, "CreateContainerError", str(exc))
             await self._event(pod, "Warning", "Failed", f"Error: {exc}")
@@ -604,6 +682,11 @@ class PodsApi:
             await asyncio.to_thread(self._remove_container, docker_id)
             return
         started = now_rfc3339()
+        if start_error is not None:
+            # Made but not started (no such command in the image...): as containerd's
+            # kubelet reports it, terminated at once with StartError and exit code 128.
+            await self._start_failed(pod, name, docker_id, started, start_error)
+            return
 
         def running(status: dict[str, Any]) -> None:
             entry = _status_of(status, name)
@@ -626,6 +709,30 @@ class PodsApi:
             daemon=True,
             name=f"fake-kubelet-wait-{name}",
         ).start()
+
+    async def _start_failed(
+        self, pod: _Pod, name: str, docker_id: str, started: str, message: str
+    ) -> None:
+        def terminated(status: dict[str, Any]) -> None:
+            entry = _status_of(status, name)
+            entry.update(
+                state={
+                    "terminated": {
+                        "exitCode": 128,
+                        "reason": "StartError",
+                        "message": message,
+                        "startedAt": "1970-01-01T00:00:00Z",
+                        "finishedAt": started,
+                        "containerID": f"docker://{docker_id}",
+                    }
+                },
+                ready=False,
+                started=False,
+            )
+            _settle_phase(status)
+
+        await self._update(pod, terminated)
+        await self._event(pod, "Warning", "Failed", f"Error: {message}")
 
     async def _pull_failed(self, pod: _Pod, name: str, image: str) -> None:
         reference = image if "/" in image else f"docker.io/library/{image}"
@@ -726,7 +833,8 @@ class PodsApi:
         spec: dict[str, Any],
         env: dict[str, str],
         binds: dict[str, dict[str, str]],
-    ) -> str:
+    ) -> tuple[str, str | None]:
+        """Create and start one container: its id, and why it did not start (or None)."""
         api = self._docker.api
         created = api.create_container(
             spec["image"],
@@ -741,8 +849,11 @@ class PodsApi:
             stdin_open=False,
             tty=False,
         )
-        api.start(created["Id"])
-        return str(created["Id"])
+        try:
+            api.start(created["Id"])
+        except DockerException as exc:
+            return str(created["Id"]), str(getattr(exc, "explanation", None) or exc)
+        return str(created["Id"]), None
 
     def _remove_container(self, docker_id: str) -> None:
         with contextlib.suppress(NotFound, DockerException):

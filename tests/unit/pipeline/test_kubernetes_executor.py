@@ -6,6 +6,7 @@ test_executor_contract.py. One fake cluster serves the whole module (each test s
 failures and resets them)."""
 
 import asyncio
+import base64
 import hashlib
 import json
 import time
@@ -13,6 +14,7 @@ import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import docker
 import pytest
 import pytest_asyncio
 from tests.support.docker_engine import TEST_IMAGE, require_docker
@@ -28,6 +30,7 @@ from solvyd.pipeline.executors import ExecutorError
 from solvyd.pipeline.executors.kube_pod import pod_name
 from solvyd.pipeline.executors.kubernetes import KubernetesExecutor
 from solvyd.protocol import JobSpec, StepSpec
+from solvyd.protocol.messages import DeploySpec, KubernetesDeployTarget
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -216,6 +219,15 @@ async def test_secrets_reach_the_step_only_through_a_secret_deleted_at_teardown(
         secret = kube.cluster.get("secrets", NAMESPACE, pod_name(spec))
         assert secret is not None
         assert secret["metadata"]["labels"]["solvyd.dev/build"] == str(spec.build_id)
+        # Owned by the pod: whoever deletes the pod, the garbage collector takes the Secret.
+        assert secret["metadata"]["ownerReferences"] == [
+            {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "name": pod_name(spec),
+                "uid": pod["metadata"]["uid"],  # type: ignore[index]
+            }
+        ]
         lines, code = await run(kube.executor, spec, secretive)
         assert code == 0
         assert f"length {len(value)}" in lines
@@ -236,7 +248,10 @@ async def test_the_pod_spec_carries_resources_placement_and_service_account(
         service_account="builder",
     )
     sized = step("sized", cpus=0.5, memory_bytes=64 * 1024 * 1024)
-    checkout = StepSpec(name="checkout", commands=[], builtin="checkout")
+    request = json.dumps({"url": "https://user:pa55word@git.example.com/app.git"})
+    checkout = StepSpec(
+        name="checkout", commands=[], builtin="checkout", env={"SOLVYD_CHECKOUT": request}
+    )
     spec = job(checkout, sized)
     try:
         # The checkout container's image (the busybox checkout image of the tests) has no
@@ -258,6 +273,14 @@ async def test_the_pod_spec_carries_resources_placement_and_service_account(
         }
         assert checkout_container["image"] == helper["image"] == TEST_IMAGE
         assert "python -m solvyd.agent.checkout_program" in checkout_container["command"][-1]
+        # What to fetch may carry a password: in the Secret, never in the pod spec.
+        assert "pa55word" not in json.dumps(pod)
+        [fetch] = [e for e in checkout_container["env"] if e["name"] == "SOLVYD_CHECKOUT"]
+        assert fetch["valueFrom"]["secretKeyRef"]["name"] == pod_name(spec)
+        secret = kube.cluster.get("secrets", NAMESPACE, pod_name(spec))
+        assert secret is not None
+        stored = secret["data"][fetch["valueFrom"]["secretKeyRef"]["key"]]
+        assert base64.b64decode(stored).decode() == request
         assert pod["metadata"]["labels"]["solvyd.dev/agent"] == "test-agent"  # type: ignore[index]
     finally:
         await executor.teardown_job(spec)
@@ -316,11 +339,19 @@ async def test_the_startup_sweep_removes_only_this_agents_builds_it_no_longer_ho
             await executor.setup_job(spec)
         # The agent restarts: a new executor, with the same name, holding only `held`.
         restarted = executor_with(kube, owner="sweeper")
+        asked = len(kube.cluster.requests)
         try:
             removed = await restarted.sweep_leftovers({held.build_id})
         finally:
             await restarted.aclose()
         assert removed == 2  # the lost build's pod and Secret
+        # Found through the pods alone: listing Secrets would need every Secret's data.
+        secrets_path = f"/api/v1/namespaces/{NAMESPACE}/secrets"
+        assert not [
+            (method, path)
+            for method, path in kube.cluster.requests[asked:]
+            if method == "GET" and path.split("?")[0] == secrets_path
+        ]
         assert stored_pod(kube, lost_with_secret) is None
         assert kube.cluster.get("secrets", NAMESPACE, pod_name(lost_with_secret)) is None
         assert stored_pod(kube, held) is not None
@@ -334,3 +365,194 @@ async def test_the_startup_sweep_removes_only_this_agents_builds_it_no_longer_ho
             await executor.teardown_job(spec)
         await earlier_life.aclose()
         await other_agent.aclose()
+
+
+async def test_a_step_cannot_start_or_stop_another_step(kube: KubeBackend) -> None:
+    # The deploy step's container is s1-deploy: a hostile first step tries to run it before
+    # its turn (its start file) and to make it end without running (its stop file).
+    hostile = step(
+        "hostile",
+        "touch /solvyd/control/s1-deploy.start || echo start-refused",
+        "touch /solvyd/control/s1-deploy.stop || echo stop-refused",
+    )
+    deploy = step("deploy", "echo deployed")
+    spec = job(hostile, deploy)
+    await kube.executor.setup_job(spec)
+    try:
+        lines, code = await run(kube.executor, spec, hostile)
+        assert code == 0
+        assert "start-refused" in lines
+        assert "stop-refused" in lines
+        await asyncio.sleep(0.5)  # longer than the gate's poll: it would have started
+        pod = stored_pod(kube, spec)
+        assert pod is not None
+        [entry] = [s for s in pod["status"]["containerStatuses"] if s["name"] == "s1-deploy"]  # type: ignore[index]
+        assert "running" in entry["state"]
+        # Its turn comes: it runs, as the agent starts it.
+        lines, code = await run(kube.executor, spec, deploy)
+        assert (lines, code) == (["$ echo deployed", "deployed"], 0)
+    finally:
+        await kube.executor.teardown_job(spec)
+
+
+async def test_a_deploy_the_server_performs_gets_no_container(kube: KubeBackend) -> None:
+    # No commands and no image: the server rolls the image out, the agent's deploy gate
+    # only waits for it. Its secrets (none expected) would not reach the pod either.
+    rollout = StepSpec(
+        name="rollout",
+        commands=[],
+        deploy=DeploySpec(
+            environment="production",
+            kubernetes=KubernetesDeployTarget(namespace="web", deployment="web", image="web:1"),
+        ),
+        secret_env={"UNUSED": "x"},
+    )
+    tests = step("tests", "echo tested")
+    spec = job(tests, rollout)
+    await kube.executor.setup_job(spec)
+    try:
+        pod = stored_pod(kube, spec)
+        assert pod is not None
+        names = [c["name"] for c in pod["spec"]["containers"]]  # type: ignore[index]
+        assert names == ["solvyd-helper", "s0-tests"]
+        assert kube.cluster.get("secrets", NAMESPACE, pod_name(spec)) is None
+        lines, code = await run(kube.executor, spec, tests)
+        assert (lines, code) == (["$ echo tested", "tested"], 0)
+        # The deploy gate passes only destroy_step of such a step on: nothing to stop.
+        await kube.executor.destroy_step(spec, rollout)
+        with pytest.raises(ExecutorError, match="the server performs it"):
+            await kube.executor.start_step(spec, rollout)
+    finally:
+        await kube.executor.teardown_job(spec)
+
+
+async def test_a_pod_that_cannot_be_deleted_fails_teardown_and_its_secret_goes_anyway(
+    kube: KubeBackend,
+) -> None:
+    spec = job(step(timeout_seconds=60).model_copy(update={"secret_env": {"K": "v"}}))
+    spec = spec.model_copy(update={"timeout_seconds": 120.0})
+    await kube.executor.setup_job(spec)
+    try:
+        pod = stored_pod(kube, spec)
+        assert pod is not None
+        # An orphan (its agent gone for good) ends by itself: the build's timeout, the
+        # setup's limit and a margin.
+        start = kube.executor.settings.start_seconds
+        assert pod["spec"]["activeDeadlineSeconds"] == int(120 + start + 600)  # type: ignore[index]
+        kube.pods.scripts.delete_pod_status = 500
+        with pytest.raises(ExecutorError) as raised:
+            await kube.executor.teardown_job(spec)
+        assert str(raised.value) == (
+            f"cannot free the build's pod {pod_name(spec)}: its pod: 500 InternalError: "
+            f"deleting {pod_name(spec)} failed"
+        )
+        assert stored_pod(kube, spec) is not None
+        assert kube.cluster.get("secrets", NAMESPACE, pod_name(spec)) is None
+    finally:
+        # The API heals: teardown again (it is idempotent) frees the pod.
+        kube.pods.scripts.delete_pod_status = None
+        await kube.executor.teardown_job(spec)
+    assert stored_pod(kube, spec) is None
+
+
+@pytest.fixture(scope="module")
+def image_without_shell(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """An image with one file and no sh: its container cannot start the executor's gate."""
+    context = tmp_path_factory.mktemp("no-shell")
+    (context / "marker").write_text("no shell here\n")
+    (context / "Dockerfile").write_text("FROM scratch\nCOPY marker /marker\n")
+    tag = "solvyd-test/no-shell:latest"
+    client = docker.from_env()
+    try:
+        client.images.build(path=str(context), tag=tag, rm=True)
+    finally:
+        client.close()
+    return tag
+
+
+async def test_a_container_that_cannot_start_fails_setup_at_once(
+    kube: KubeBackend, image_without_shell: str
+) -> None:
+    spec = job(step("tests"), step("lint", image=image_without_shell))
+    began = time.monotonic()
+    try:
+        with pytest.raises(ExecutorError) as raised:
+            await kube.executor.setup_job(spec)
+    finally:
+        await kube.executor.teardown_job(spec)
+    assert time.monotonic() - began < 10
+    message = str(raised.value)
+    assert message.startswith(
+        "step lint: its container ended before the step ran (StartError, exit code 128): "
+    )
+    assert '"sh"' in message  # the runtime's own words: no sh in the image
+
+
+async def test_env_given_at_start_reaches_the_step(kube: KubeBackend) -> None:
+    # As the deploy gate starts a script deploy: the planned step, with SOLVYD_DEPLOY_* added.
+    planned = step("deploy", 'printf "<%s>\\n" "$SOLVYD_DEPLOY_VERSION" "$KEPT"', env={"KEPT": "a"})
+    other = step("other")
+    spec = job(planned, other)
+    tricky = 'v1 it\'s "quoted" $(touch /workspace/pwned) `id` \\ end'
+    started = planned.model_copy(
+        update={"env": planned.env | {"SOLVYD_DEPLOY_VERSION": tricky, "KEPT": "b"}}
+    )
+    await kube.executor.setup_job(spec)
+    try:
+        lines, code = await run(kube.executor, spec, started)
+        assert code == 0
+        assert lines[1:] == [f"<{tricky}>", "<b>"]
+        assert await kube.executor.list_workspace(spec) == []  # nothing ran from the value
+        with pytest.raises(ExecutorError, match="not an environment variable name"):
+            await kube.executor.start_step(
+                spec, other.model_copy(update={"env": {"BAD NAME": "x"}})
+            )
+    finally:
+        await kube.executor.teardown_job(spec)
+
+
+async def test_a_pod_left_by_an_earlier_life_is_replaced_once_it_is_gone(
+    kube: KubeBackend,
+) -> None:
+    spec = job(step("again", "echo again").model_copy(update={"secret_env": {"K": "v"}}))
+    earlier_life = executor_with(kube, owner="crashed")
+    restarted = executor_with(kube, owner="crashed")
+    try:
+        await earlier_life.setup_job(spec)
+        old = stored_pod(kube, spec)
+        assert old is not None
+        # A deleted pod stays, terminating, for a while: a create of its name meets 409 then.
+        kube.pods.scripts.pod_deletion_seconds = 1.0
+        await restarted.setup_job(spec)
+        new = stored_pod(kube, spec)
+        assert new is not None
+        assert new["metadata"]["uid"] != old["metadata"]["uid"]  # type: ignore[index]
+        lines, code = await run(restarted, spec, spec.steps[0])
+        assert (lines, code) == (["$ echo again", "again"], 0)
+    finally:
+        kube.pods.scripts.pod_deletion_seconds = None
+        await restarted.teardown_job(spec)
+        await earlier_life.aclose()
+        await restarted.aclose()
+
+
+async def test_cancel_deletes_the_pod_within_two_seconds_when_exec_hangs(
+    kube: KubeBackend,
+) -> None:
+    sleeping = step("sleep", "sleep 300")
+    spec = job(sleeping)
+    await kube.executor.setup_job(spec)
+    try:
+        await kube.executor.start_step(spec, sleeping)
+        waiting = asyncio.create_task(kube.executor.wait_step(spec, sleeping))
+        kube.pods.scripts.exec_hangs = True  # the stop file cannot be written
+        began = time.monotonic()
+        await kube.executor.destroy_step(spec, sleeping)
+        await kube.executor.teardown_job(spec)
+        await kube.cluster.wait_for(lambda: stored_pod(kube, spec) is None, timeout=2)
+        assert time.monotonic() - began < 2.0
+        with pytest.raises(ExecutorError, match="its helper did not answer"):
+            await asyncio.wait_for(waiting, 2)
+    finally:
+        kube.pods.scripts.exec_hangs = False
+        await kube.executor.teardown_job(spec)

@@ -102,9 +102,11 @@ class KubeApi:
         query: list[tuple[str, str]] | None = None,
         body: dict[str, Any] | None = None,
         timeout: float = _API_SECONDS,
+        content_type: str = "application/json",
     ) -> dict[str, Any]:
-        """One request; the answer's JSON. ``ApiError`` for an error status."""
-        response = await self._open(method, path, query, body, timeout)
+        """One request; the answer's JSON. ``ApiError`` for an error status. A PATCH names its
+        kind of patch as its ``content_type`` (``application/merge-patch+json``)."""
+        response = await self._open(method, path, query, body, timeout, content_type=content_type)
         try:
             data = await response.read()
         finally:
@@ -192,6 +194,7 @@ class KubeApi:
         body: dict[str, Any] | None,
         timeout: float | None,
         read_timeout: float | None = None,
+        content_type: str = "application/json",
     ) -> Any:
         import aiohttp
 
@@ -200,7 +203,7 @@ class KubeApi:
                 path,
                 method,
                 query_params=query or [],
-                header_params={"Accept": "application/json", "Content-Type": "application/json"},
+                header_params={"Accept": "application/json", "Content-Type": content_type},
                 body=body,
                 auth_settings=["BearerToken"],
                 _preload_content=False,

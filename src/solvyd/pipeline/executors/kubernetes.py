@@ -37,6 +37,8 @@ if TYPE_CHECKING:
 _STOP_SETTLE_SECONDS = 5.0  # beyond the kill grace: how long a stopped step may take to end
 _LOST_API_SECONDS = 30.0  # how long the poller tries before a build's steps fail
 _RECONNECT_SECONDS = 0.2
+_STOP_EXEC_SECONDS = 1.0  # writing a stop file: longer, and a cancel would not end in 2 s
+_GONE_SECONDS = 60.0  # how long a deleted object of the same name may take to go
 
 
 @dataclass
@@ -52,6 +54,7 @@ class _Step:
 class _Build:
     pod: str
     containers: dict[str, str]  # step name -> container
+    planned_env: dict[str, dict[str, str]]  # step name -> its env in the pod spec
     steps: dict[str, _Step] = field(default_factory=dict)
     status: dict[str, Any] = field(default_factory=dict)  # the pod, as last read
     gone: bool = False  # the pod was deleted
@@ -93,7 +96,13 @@ class KubernetesExecutor(Executor):
         return None
 
     async def aclose(self) -> None:
-        """Close the connection to the cluster (the agent's end)."""
+        """Close the connection to the cluster (the agent's end); the builds' pollers end
+        with it (what is left of the builds is a later life's sweep's)."""
+        for build in self._builds.values():
+            if build.poller is not None:
+                build.poller.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await build.poller
         if self._api is not None:
             api, self._api = self._api, None
             await api.close()
@@ -107,13 +116,23 @@ class KubernetesExecutor(Executor):
         names = kube_pod.container_names(job)
         pod = kube_pod.pod_manifest(job, self.settings, self._env_passthrough)
         secret = kube_pod.secret_manifest(job, self.settings)
-        build = _Build(pod=kube_pod.pod_name(job), containers=names)
+        build = _Build(
+            pod=kube_pod.pod_name(job),
+            containers=names,
+            planned_env={
+                step.name: kube_pod.plain_env(job, step, self._env_passthrough)
+                for step in job.steps
+                if step.name in names
+            },
+        )
         self._builds[key] = build
         api = await self._connection()
         try:
             if secret is not None:
                 await self._create(api, "secrets", secret)
-            await self._create(api, "pods", pod)
+            made = await self._create(api, "pods", pod)
+            if secret is not None:
+                await self._own_secret(api, made)
             await self._wait_running(api, build)
         except ApiError as exc:
             raise ExecutorError(_refused(exc)) from exc
@@ -129,10 +148,12 @@ class KubernetesExecutor(Executor):
             raise ExecutorError(f"step '{step.name}' was already started")
         container = build.containers.get(step.name)
         if container is None:
-            raise ExecutorError(f"step '{step.name}' is not in the build's pod")
+            why = "the server performs it" if not kube_pod.runs_in_pod(step) else "unknown step"
+            raise ExecutorError(f"step '{step.name}' is not in the build's pod ({why})")
+        content = kube_pod.start_file(build.planned_env.get(step.name, {}), step)
         state = _Step(container, asyncio.get_running_loop().create_future())
         build.steps[step.name] = state
-        await self._control(build, f"{container}.start", f"start step '{step.name}'")
+        await self._control(build, f"{container}.start", f"start step '{step.name}'", content)
         state.started = True
 
     async def stream_output(self, job: JobSpec, step: StepSpec) -> AsyncIterator[str]:
@@ -186,7 +207,16 @@ class KubernetesExecutor(Executor):
             return
         if not state.stopping:
             state.stopping = True
-            await self._control(build, f"{state.container}.stop", f"stop step '{step.name}'")
+            try:
+                await asyncio.wait_for(
+                    self._control(build, f"{state.container}.stop", f"stop step '{step.name}'"),
+                    _STOP_EXEC_SECONDS,
+                )
+            except (TimeoutError, ExecutorError):
+                # The helper does not answer (a cancel must not wait for it): ending the pod is
+                # the other way to end the step, and the build with it.
+                await self._end_pod(build, "the build's pod was deleted: its helper did not answer")
+                return
         try:
             await asyncio.wait_for(
                 asyncio.shield(state.ended), self.settings.kill_grace_seconds + _STOP_SETTLE_SECONDS
@@ -209,14 +239,24 @@ class KubernetesExecutor(Executor):
         name = kube_pod.pod_name(job)
         try:
             api = await self._connection()
-            for resource in ("pods", "secrets"):
-                with contextlib.suppress(ApiError):  # 404: never made, or already gone
-                    await self._delete(api, resource, name)
-        except ApiError as exc:
-            raise ExecutorError(f"cannot delete the build's pod: {exc.message}") from exc
-        except (Unreachable, ExecutorError) as exc:
+        except ExecutorError as exc:
             if build is not None:  # without a build there is nothing to free
                 raise ExecutorError(f"cannot delete the build's pod {name}: {exc}") from exc
+            return
+        # Both, whatever the first one answers: a Secret must not outlive a pod that could not
+        # be deleted (its owner reference would delete it later, but only with the pod).
+        failures = []
+        for resource, what in (("pods", "pod"), ("secrets", "Secret")):
+            try:
+                await self._delete(api, resource, name)  # 404: never made, or already gone
+            except ApiError as exc:
+                failures.append(f"its {what}: {exc.status} {exc.reason}: {exc.message}")
+            except Unreachable as exc:
+                if build is not None:
+                    failures.append(f"its {what}: {exc}")
+        if failures:
+            # A pod that could not be deleted (403, 429, 500) may still be running.
+            raise ExecutorError(f"cannot free the build's pod {name}: " + "; ".join(failures))
 
     async def list_workspace(self, job: JobSpec) -> list[WorkspaceFile]:
         build = self._ready(job)
@@ -256,7 +296,9 @@ class KubernetesExecutor(Executor):
     async def sweep_leftovers(self, held_builds: Collection[UUID]) -> int:
         """Delete the pods and Secrets this agent made for builds it no longer holds (what an
         earlier life of it left behind, as a crash); how many objects were deleted. Only this
-        agent's (the ``solvyd.dev/agent`` label): other agents share the namespace."""
+        agent's (the ``solvyd.dev/agent`` label): other agents share the namespace. It lists
+        pods only: a build's Secret has its pod's name (and the pod as its owner), so the agent
+        never needs to list Secrets, which would give it every Secret's data."""
         from solvyd.pipeline.executors.kube_api import ApiError, Unreachable
 
         held = {str(build) for build in held_builds}
@@ -265,16 +307,14 @@ class KubernetesExecutor(Executor):
         removed = 0
         try:
             api = await self._connection()
-            for resource in ("pods", "secrets"):
-                found = await api.call(
-                    "GET", api.path(resource), query=[("labelSelector", selector)]
-                )
-                for item in found.get("items") or []:
-                    meta = item.get("metadata") or {}
-                    if (meta.get("labels") or {}).get(kube_pod.BUILD_LABEL) in held:
-                        continue
-                    with contextlib.suppress(ApiError):
-                        await self._delete(api, resource, str(meta.get("name")))
+            found = await api.call("GET", api.path("pods"), query=[("labelSelector", selector)])
+            for item in found.get("items") or []:
+                meta = item.get("metadata") or {}
+                if (meta.get("labels") or {}).get(kube_pod.BUILD_LABEL) in held:
+                    continue
+                # The Secret first: deleting the pod may let the garbage collector take it.
+                for resource in ("secrets", "pods"):
+                    if await self._delete(api, resource, str(meta.get("name"))):
                         removed += 1
         except ApiError as exc:
             raise ExecutorError(f"cannot sweep the agent's leftover pods: {exc.message}") from exc
@@ -304,20 +344,59 @@ class KubernetesExecutor(Executor):
                     raise ExecutorError(str(exc)) from exc
             return self._api
 
-    async def _create(self, api: "KubeApi", resource: str, body: dict[str, Any]) -> None:
+    async def _create(self, api: "KubeApi", resource: str, body: dict[str, Any]) -> dict[str, Any]:
         from solvyd.pipeline.executors.kube_api import ApiError
 
         try:
-            await api.call("POST", api.path(resource), body=body)
+            return await api.call("POST", api.path(resource), body=body)
         except ApiError as exc:
             if exc.status != 409:
                 raise
-            # Left by an earlier life of this agent for this very attempt: replace it.
-            await self._delete(api, resource, body["metadata"]["name"])
-            await api.call("POST", api.path(resource), body=body)
+            # Left by an earlier life of this agent for this very attempt: replace it, once it
+            # is gone (a deleted pod stays, terminating, until its kubelet confirms).
+            name = body["metadata"]["name"]
+            await self._delete(api, resource, name)
+            deadline = time.monotonic() + _GONE_SECONDS
+            # A Secret goes at once (and the agent may not get Secrets): only pods linger.
+            while resource == "pods":
+                try:
+                    await api.call("GET", api.path(resource, name))
+                except ApiError as gone:
+                    if gone.status != 404:
+                        raise
+                    break
+                if time.monotonic() > deadline:
+                    raise ExecutorError(
+                        f"the {resource[:-1]} {name} of an earlier try of this build was "
+                        f"deleted but is still there after {_GONE_SECONDS:g} s"
+                    ) from exc
+                await asyncio.sleep(self.settings.poll_seconds)
+            return await api.call("POST", api.path(resource), body=body)
 
     @staticmethod
-    async def _delete(api: "KubeApi", resource: str, name: str) -> None:
+    async def _own_secret(api: "KubeApi", pod: dict[str, Any]) -> None:
+        """Make the build's pod the owner of its Secret: Kubernetes' garbage collector deletes
+        the Secret with the pod, whoever deletes the pod (a sweep that never lists Secrets,
+        an operator's kubectl), so that no build's secret values outlive its pod. Made before
+        the pod (its containers need it to start), owned once the pod has a uid."""
+        meta = pod.get("metadata") or {}
+        owner = {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "name": meta.get("name"),
+            "uid": meta.get("uid"),
+        }
+        await api.call(
+            "PATCH",
+            api.path("secrets", str(meta.get("name"))),
+            body={"metadata": {"ownerReferences": [owner]}},
+            content_type="application/merge-patch+json",
+        )
+
+    @staticmethod
+    async def _delete(api: "KubeApi", resource: str, name: str) -> bool:
+        """Delete one object at once; False when it was not there (404). Any other refusal
+        (403, 429, 500) is raised: the object may still be there, running."""
         from solvyd.pipeline.executors.kube_api import ApiError
 
         body = {
@@ -331,6 +410,8 @@ class KubernetesExecutor(Executor):
         except ApiError as exc:
             if exc.status != 404:
                 raise
+            return False
+        return True
 
     async def _wait_running(self, api: "KubeApi", build: _Build) -> None:
         deadline = time.monotonic() + self.settings.start_seconds
@@ -391,8 +472,20 @@ class KubernetesExecutor(Executor):
                     state.ended.set_result(int(ended.get("exitCode", -1)))
             await asyncio.sleep(self.settings.poll_seconds)
 
-    async def _control(self, build: _Build, name: str, what: str) -> None:
-        code, output = await self._exec(build, ["touch", f"{kube_pod.CONTROL}/{name}"])
+    async def _end_pod(self, build: _Build, why: str) -> None:
+        from solvyd.pipeline.executors.kube_api import ApiError, Unreachable
+
+        _end_steps(build, why)
+        with contextlib.suppress(ApiError, Unreachable, ExecutorError):  # teardown tries again
+            await self._delete(await self._connection(), "pods", build.pod)
+            build.gone = True
+
+    async def _control(self, build: _Build, name: str, what: str, content: str = "") -> None:
+        path = f"{kube_pod.CONTROL}/{name}"
+        command = ["touch", path]
+        if content:
+            command = ["sh", "-c", kube_pod.WRITE_START_SCRIPT, "solvyd-start", content, path]
+        code, output = await self._exec(build, command)
         if code != 0:
             detail = output.decode("utf-8", "replace").strip()
             raise ExecutorError(f"cannot {what} in the build's pod: {detail or code}")
