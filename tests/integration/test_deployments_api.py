@@ -320,6 +320,48 @@ async def test_rollouts_and_a_rollback_are_recorded_deployments(
     assert len(audit.json()["items"]) == 2
 
 
+async def test_a_kubernetes_deployment_belongs_to_the_environment_that_deployed_it_first(
+    client: httpx.AsyncClient, admin: Headers, cluster: tuple[FakeCluster, apps.AppsApi]
+) -> None:
+    _, kube = cluster
+    await client.put(f"{API}/environments/guarded", headers=admin, json={"approval_required": True})
+    job = await create_job(client, admin, pipeline=pipeline(kube_deploy("guarded"), commands=False))
+    worker, spec = await started_build(client, admin, job)
+    state = (await register(client, worker, spec)).json()
+    assert state["status"] == "awaiting_approval"
+    guarded = (await client.get(f"{API}/environments/guarded", headers=admin)).json()
+    assert guarded["targets"] == [{"namespace": "shop", "deployment": "web"}]
+    # Another environment's step naming the same Deployment: refused, nothing saved (not
+    # even the new environment), and the cluster untouched.
+    sneaky = await create_job(
+        client, admin, pipeline=pipeline(kube_deploy("guarded2"), commands=False)
+    )
+    worker, spec = await started_build(client, admin, sneaky)
+    before = await _counts(client)
+    refused = await register(client, worker, spec)
+    assert "belongs to environment 'guarded'" in assert_error(refused, 409)
+    assert await _counts(client) == before
+    assert_error(await client.get(f"{API}/environments/guarded2", headers=admin), 404)
+    assert kube.image_of("shop", "web") == "shop/web:0"
+
+
+async def test_a_new_environment_named_by_the_repositorys_plan_is_protected(
+    client: httpx.AsyncClient, admin: Headers
+) -> None:
+    job = await create_job(client, admin, pipeline=None, scm_url="https://git.example/shop.git")
+    await client.put(f"{API}/environments/open", headers=admin, json={"approval_required": False})
+    for name, waits in [("brand-new", "awaiting_approval"), ("open", "running")]:
+        worker, spec = await started_build(client, admin, job)
+        registered = await client.post(
+            f"{API}/builds/{spec['build_id']}/deployments",
+            headers=worker.headers,
+            json={"step": "ship", "deploy": {"environment": name}},
+        )
+        assert registered.json()["status"] == waits, registered.text
+    made = (await client.get(f"{API}/environments/brand-new", headers=admin)).json()
+    assert made["approval_required"] is True
+
+
 async def test_a_failed_rollout_with_auto_rollback_restores_the_last_good_version(
     client: httpx.AsyncClient, admin: Headers, cluster: tuple[FakeCluster, apps.AppsApi]
 ) -> None:
@@ -442,6 +484,7 @@ async def test_roles_protect_and_roll_back(client: httpx.AsyncClient, admin: Hea
         "current": None,
         "running": None,
         "waiting": 0,
+        "targets": [],
     }
     listed = (await client.get(f"{API}/environments", headers=viewer)).json()["items"]
     assert [e["approval_required"] for e in listed if e["name"] == name] == [True]

@@ -1415,6 +1415,17 @@ export interface components {
             /** Next Before Id */
             next_before_id: number | null;
         };
+        /**
+         * BoundTargetRead
+         * @description A Kubernetes Deployment that belongs to this environment: its first deployment was
+         *     here, and no other environment's may change it.
+         */
+        BoundTargetRead: {
+            /** Deployment */
+            deployment: string;
+            /** Namespace */
+            namespace: string;
+        };
         /** BuildList */
         BuildList: {
             /** Items */
@@ -1939,6 +1950,8 @@ export interface components {
             /** Next Cursor */
             next_cursor: string | null;
             running: components["schemas"]["DeploymentRead"] | null;
+            /** Targets */
+            targets: components["schemas"]["BoundTargetRead"][];
             /** Waiting */
             waiting: number;
         };
@@ -1960,6 +1973,8 @@ export interface components {
             /** Name */
             name: string;
             running: components["schemas"]["DeploymentRead"] | null;
+            /** Targets */
+            targets: components["schemas"]["BoundTargetRead"][];
             /** Waiting */
             waiting: number;
         };

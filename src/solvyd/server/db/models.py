@@ -493,6 +493,24 @@ class Environment(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class EnvironmentTarget(Base):
+    """A Kubernetes Deployment bound to the environment that first deployed it: any other
+    environment's deployment to it is refused, so protecting an environment protects what
+    it runs (a pipeline names both, and could otherwise reach production's Deployment
+    under a new, unprotected environment)."""
+
+    __tablename__ = "environment_targets"
+    __table_args__ = (sa.UniqueConstraint("namespace", "deployment"),)
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    environment_id: Mapped[uuid.UUID] = mapped_column(
+        sa.ForeignKey("environments.id", ondelete="CASCADE")
+    )
+    namespace: Mapped[str] = mapped_column(sa.String(63))
+    deployment: Mapped[str] = mapped_column(sa.String(253))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class Deployment(Base):
     """One deployment to an environment: a deploy step's (kind `deploy`), or a rollback that
     redeploys an earlier deployment's version (`rollback` by a user, `auto_rollback` after a

@@ -13,7 +13,7 @@ from solvyd.server.events import DEPLOYMENTS
 from solvyd.server.services.builds.access import build_held_by
 from solvyd.server.services.context import ServerContext
 from solvyd.server.services.deployments import queue
-from solvyd.server.services.deployments.environments import ensure_environment
+from solvyd.server.services.deployments.environments import bind_target, ensure_environment
 from solvyd.server.services.deployments.state import agent_state
 from solvyd.server.services.errors import Conflict, Forbidden
 from solvyd.shared.clock import utcnow
@@ -52,25 +52,35 @@ async def register_step_deployment(
         return await agent_state(session, deployment)
 
 
-def _planned_deploy(build: Build, request: DeploymentRequest) -> DeploySpec:
+def _planned_deploy(build: Build, request: DeploymentRequest) -> tuple[DeploySpec, bool]:
     """The server's own plan of the step when it made one (the agent's copy of it could have
-    been changed on the way); the agent's for a plan read from the repository."""
+    been changed on the way); the agent's for a plan read from the repository. True with the
+    latter: the repository's committer wrote it."""
     for step in build.spec.get("steps") or []:
         if isinstance(step, dict) and step.get("name") == request.step:
             planned = StepSpec.model_validate(step).deploy
             if planned is None:
                 raise Conflict(f"step '{request.step}' of this build does not deploy")
-            return planned
+            return planned, False
     if not build.spec.get("pipeline_path"):
         raise Conflict(f"this build has no step '{request.step}'")
-    return request.deploy
+    return request.deploy, True
 
 
 async def _create(
     session: AsyncSession, dialect: str, build: Build, request: DeploymentRequest
 ) -> Deployment:
-    spec = _planned_deploy(build, request)
-    environment = await ensure_environment(session, spec.environment, dialect)
+    spec, from_repository = _planned_deploy(build, request)
+    # An environment is protected by an admin, so a new name that any branch's pipeline file
+    # can make must not be a way around approval: made by such a plan, it starts protected
+    # (an admin who made it first, or unprotects it, decides otherwise).
+    environment = await ensure_environment(
+        session, spec.environment, dialect, protect_if_new=from_repository
+    )
+    if spec.kubernetes is not None:
+        await bind_target(
+            session, environment, spec.kubernetes.namespace, spec.kubernetes.deployment, dialect
+        )
     environment = await queue.lock_environment(session, environment.id)
     number = environment.next_number
     environment.next_number += 1
