@@ -14,7 +14,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from solvyd.server.db.models import AuditEvent, Deployment, Environment
+from solvyd.server.db.models import AuditEvent, Build, Deployment, Environment
 from solvyd.server.settings import ServerSettings
 from tests.integration.api_helpers import (
     API,
@@ -466,6 +466,25 @@ async def test_hostile_input_is_refused_and_nothing_is_saved(
     assert await _counts(client) == before
     found = await deployment(client, admin, state["id"])
     assert found["status"] == "running" and found["approved_by"] is None
+
+
+async def test_a_deploy_image_the_variables_leave_empty_refuses_the_trigger(
+    client: httpx.AsyncClient, admin: Headers
+) -> None:
+    deploy = kube_deploy("staging")
+    deploy["kubernetes"]["image"] = "$UNSET_HERE"
+    job = await create_job(client, admin, pipeline=pipeline(deploy, commands=False))
+    ctx = client.app.state.ctx  # type: ignore[attr-defined]
+
+    async def builds() -> int:
+        async with ctx.db.transaction() as session:
+            return int(await session.scalar(sa.select(sa.func.count()).select_from(Build)) or 0)
+
+    before = (await builds(), await _counts(client))
+    refused = await client.post(f"{API}/jobs/{job['id']}/trigger", headers=admin, json={})
+    message = assert_error(refused, 422)
+    assert "deploy.kubernetes.image" in message and "empty" in message
+    assert (await builds(), await _counts(client)) == before
 
 
 async def test_roles_protect_and_roll_back(client: httpx.AsyncClient, admin: Headers) -> None:
