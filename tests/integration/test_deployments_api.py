@@ -394,6 +394,50 @@ async def test_a_failed_rollout_with_auto_rollback_restores_the_last_good_versio
     assert [d["kind"] for d in listed.json()["items"]] == ["deploy", "auto_rollback"]
 
 
+async def test_rollbacks_go_back_on_the_target_of_the_deployment_they_replace(
+    client: httpx.AsyncClient, admin: Headers, cluster: tuple[FakeCluster, apps.AppsApi]
+) -> None:
+    """One environment, two Deployments: going back on one never sets the other's image."""
+    _, kube = cluster
+    await kube.add_deployment("shop", "api", "shop/api:0")
+    web = await create_job(client, admin, pipeline=pipeline(kube_deploy("multi"), commands=False))
+    api_deploy = kube_deploy("multi", rollback="auto")
+    api_deploy["kubernetes"] = {
+        "namespace": "shop",
+        "deployment": "api",
+        "image": "shop/api:${SOLVYD_BUILD_NUMBER}",
+    }
+    api = await create_job(client, admin, pipeline=pipeline(api_deploy, commands=False))
+
+    async def deploy(job: dict[str, Any], status: str = "succeeded") -> dict[str, Any]:
+        worker, spec = await started_build(client, admin, job)
+        state = (await register(client, worker, spec)).json()
+        done = await until(client, admin, state["id"], lambda d: d["status"] == status)
+        await set_status(client, worker, spec["build_id"], "success")
+        return done
+
+    await deploy(web)  # shop/web:1
+    await deploy(api)  # shop/api:1
+    await deploy(web)  # shop/web:2, the environment's latest
+    rolled = await client.post(f"{API}/environments/multi/rollback", headers=admin)
+    assert rolled.status_code == 201, rolled.text
+    assert rolled.json()["version"] == "shop/web:1"
+    await until(client, admin, rolled.json()["id"], lambda d: d["status"] == "succeeded")
+    assert kube.image_of("shop", "web") == "shop/web:1"
+    # A failed rollout of api goes back to api's last good image, not the environment's
+    # latest deployment (web's rollback).
+    kube.fail_image("shop/api:2", "deadline")
+    failed = await deploy(api, "failed")
+    rollback = await until(
+        client, admin, failed["rolled_back_by"], lambda d: d["status"] == "succeeded"
+    )
+    assert rollback["version"] == "shop/api:1"
+    assert (kube.image_of("shop", "api"), kube.image_of("shop", "web")) == (
+        "shop/api:1",
+        "shop/web:1",
+    )
+
+
 async def test_a_script_deploy_cannot_be_rolled_back(
     client: httpx.AsyncClient, admin: Headers
 ) -> None:
