@@ -126,23 +126,36 @@ async def _create(
 async def end_waiting_deployments(session: AsyncSession, build: Build) -> list[uuid.UUID]:
     """The build ended: its deployments that wait are cancelled, and a script deploy that
     runs (whose agent can no longer report) fails. A server's rollout goes on to its end: a
-    rollout stopped half-way leaves the environment worse than either version."""
-    rows = await session.scalars(
-        sa.select(Deployment).where(
+    rollout stopped half-way leaves the environment worse than either version.
+
+    Each change is a conditional UPDATE on the status read: an approval or a start that
+    commits in between (they lock the row, this does not read under a lock) makes it change
+    nothing, so a deployment that started is never overwritten as cancelled while its
+    rollout runs."""
+    rows = await session.execute(
+        sa.select(Deployment.id, Deployment.status, Deployment.target).where(
             Deployment.build_id == build.id,
             Deployment.kind == "deploy",
             Deployment.status.in_((*queue.WAITING, queue.RUNNING)),
         )
     )
     ended = []
-    for deployment in rows:
-        if deployment.status in queue.WAITING:
-            queue.finish(deployment, queue.CANCELLED, f"its build ended ({build.status})")
-        elif deployment.target is None:
-            queue.finish(
-                deployment, queue.FAILED, f"its build ended ({build.status}) before the step did"
+    for deployment_id, status, target in rows.all():
+        changes: list[tuple[tuple[str, ...], str, str]] = []
+        if status in queue.WAITING:
+            changes.append((queue.WAITING, queue.CANCELLED, f"its build ended ({build.status})"))
+        if target is None:
+            # Also one that started in between: its agent can no longer report either.
+            message = f"its build ended ({build.status}) before the step did"
+            changes.append(((queue.RUNNING,), queue.FAILED, message))
+        for was, new, message in changes:
+            result = await session.execute(
+                sa.update(Deployment)
+                .where(Deployment.id == deployment_id, Deployment.status.in_(was))
+                .values(status=new, finished_at=utcnow(), message=message, lease_until=None)
+                .execution_options(synchronize_session="fetch")
             )
-        else:
-            continue
-        ended.append(deployment.id)
+            if getattr(result, "rowcount", 0):
+                ended.append(deployment_id)
+                break
     return ended
