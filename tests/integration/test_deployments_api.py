@@ -262,6 +262,42 @@ async def test_cancelling_a_build_cancels_its_waiting_deployment(
     assert found["message"] == "its build ended (cancelled)"
 
 
+async def test_a_stopped_step_fails_its_running_script_deploy_and_frees_its_environment(
+    client: httpx.AsyncClient, admin: Headers
+) -> None:
+    job = await create_job(client, admin, pipeline=pipeline(SCRIPT_DEPLOY))
+    worker, spec = await started_build(client, admin, job)
+    state = (await register(client, worker, spec)).json()
+    assert state["status"] == "running"
+    stopped = f"{API}/deployments/{state['id']}/step-stopped"
+    other = await register_worker(client)
+    assert_error(await client.post(stopped, headers=other.headers), 403)
+    answer = await client.post(stopped, headers=worker.headers)
+    assert answer.status_code == 200, answer.text
+    assert (answer.json()["status"], answer.json()["message"]) == (
+        "failed",
+        "its step stopped before the script ended",
+    )
+    # Its environment is free again: the next deployment starts at once.
+    worker, spec = await started_build(client, admin, job)
+    assert (await register(client, worker, spec)).json()["status"] == "running"
+
+
+async def test_a_stopped_step_leaves_the_servers_rollout_to_its_end(
+    client: httpx.AsyncClient, admin: Headers, cluster: tuple[FakeCluster, apps.AppsApi]
+) -> None:
+    _, kube = cluster
+    job = await create_job(client, admin, pipeline=pipeline(kube_deploy("live"), commands=False))
+    worker, spec = await started_build(client, admin, job)
+    state = (await register(client, worker, spec)).json()
+    answer = await client.post(
+        f"{API}/deployments/{state['id']}/step-stopped", headers=worker.headers
+    )
+    assert answer.json()["status"] == "running", answer.text
+    await until(client, admin, state["id"], lambda d: d["status"] == "succeeded")
+    assert kube.image_of("shop", "web") == state["version"]
+
+
 async def test_rollouts_and_a_rollback_are_recorded_deployments(
     client: httpx.AsyncClient, admin: Headers, cluster: tuple[FakeCluster, apps.AppsApi]
 ) -> None:
