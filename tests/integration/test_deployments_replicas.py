@@ -20,6 +20,7 @@ from fastapi import FastAPI
 from solvyd.server.app import create_app
 from solvyd.server.db.models import Build, Deployment
 from solvyd.server.services.deployments.create import end_waiting_deployments
+from solvyd.server.services.deployments.runner import DeploymentRunner
 from solvyd.server.settings import ServerSettings
 from solvyd.shared.clock import utcnow
 from tests.integration.api_helpers import (
@@ -254,3 +255,47 @@ async def test_a_build_ending_never_cancels_a_deployment_that_started_meanwhile(
         assert await asyncio.wait_for(ending, 10) == []
         found = await _get(http, admin, str(deployment_id))
         assert (found["status"], found["finished_at"]) == ("running", None)
+
+
+async def test_a_runner_renews_only_a_lease_it_holds(database_url: str, tmp_path: Path) -> None:
+    """A server that stalled past its lease, whose rollout another took over, must not renew
+    the lease back (two servers would then both think they hold it): it stops its rollout."""
+    settings = ServerSettings(
+        database_url=database_url,
+        data_dir=tmp_path / "data",
+        admin_password=ADMIN_PASSWORD,
+        agent_token=AGENT_TOKEN,
+        secret_key="test-secret-key-0123456789abcdef0123456789",
+        deploy_lease_seconds=0.3,
+    )
+    async with running(create_app(settings)) as http:
+        admin = await admin_headers(http)
+        job = await create_job(http, admin, pipeline=PIPELINE)
+        worker = await register_worker(http)
+        build = await trigger(http, admin, job["id"])
+        spec = await claim_build(http, worker)
+        await set_status(http, worker, build["id"], "running")
+        # Approval holds it: the app's own runner leaves it alone.
+        deploy = {**spec["steps"][0]["deploy"], "approval": "required"}
+        registered = await http.post(
+            f"{API}/builds/{build['id']}/deployments",
+            headers=worker.headers,
+            json={"step": "ship", "deploy": deploy},
+        )
+        deployment_id = uuid.UUID(registered.json()["id"])
+        ctx = http.app.state.ctx  # type: ignore[attr-defined]
+        taken_over = utcnow() + timedelta(hours=1)
+        async with ctx.db.transaction() as session:
+            row = await session.get(Deployment, deployment_id)
+            assert row is not None
+            row.status, row.lease_holder, row.lease_until = "running", "another", taken_over
+        stalled = DeploymentRunner(ctx)
+        rollout = asyncio.create_task(asyncio.sleep(60))
+        renewing = asyncio.create_task(stalled._renew_lease(deployment_id, rollout))
+        await asyncio.wait_for(renewing, 5)
+        await asyncio.gather(rollout, return_exceptions=True)
+        assert rollout.cancelled()
+        async with ctx.db.transaction() as session:
+            row = await session.get(Deployment, deployment_id)
+            assert row is not None
+            assert (row.lease_holder, row.lease_until) == ("another", taken_over)

@@ -574,6 +574,8 @@ class Deployment(Base):
     # A server process rolling it out holds it until then and renews it; once past, another
     # process takes the rollout over (its first one died).
     lease_until: Mapped[datetime | None]
+    # Which process holds the lease (a runner's id): only it renews the lease.
+    lease_holder: Mapped[str | None] = mapped_column(sa.String(64))
 
 
 class Plugin(Base):

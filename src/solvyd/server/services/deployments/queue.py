@@ -71,6 +71,7 @@ async def start_next(session: AsyncSession, environment_id: uuid.UUID) -> Deploy
     deployment.message = None
     # No server rolls it out yet: the first runner to look takes it (runner.py).
     deployment.lease_until = None
+    deployment.lease_holder = None
     return deployment
 
 
@@ -95,6 +96,7 @@ def finish(deployment: Deployment, status: str, message: str | None) -> None:
     deployment.finished_at = utcnow()
     deployment.message = message
     deployment.lease_until = None
+    deployment.lease_holder = None
 
 
 def add_log_line(deployment: Deployment, text: str) -> None:

@@ -1,4 +1,5 @@
-"""environment_targets: which environment a Kubernetes Deployment belongs to
+"""environment_targets: which environment a Kubernetes Deployment belongs to; and who
+holds a rollout's lease (deployments.lease_holder)
 
 A pipeline names both the environment and the target; protection is per environment. Without
 this binding a branch could deploy production's Deployment under a new, unprotected
@@ -23,6 +24,9 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    # Who holds a rollout's lease: a process renews only its own.
+    with op.batch_alter_table("deployments") as batch:
+        batch.add_column(sa.Column("lease_holder", sa.String(length=64), nullable=True))
     op.create_table(
         "environment_targets",
         sa.Column("id", sa.Uuid(), nullable=False),
@@ -45,3 +49,5 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("environment_targets")
+    with op.batch_alter_table("deployments") as batch:
+        batch.drop_column("lease_holder")
