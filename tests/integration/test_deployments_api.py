@@ -360,25 +360,49 @@ async def test_a_kubernetes_deployment_belongs_to_the_environment_that_deployed_
     client: httpx.AsyncClient, admin: Headers, cluster: tuple[FakeCluster, apps.AppsApi]
 ) -> None:
     _, kube = cluster
-    await client.put(f"{API}/environments/guarded", headers=admin, json={"approval_required": True})
-    job = await create_job(client, admin, pipeline=pipeline(kube_deploy("guarded"), commands=False))
-    worker, spec = await started_build(client, admin, job)
-    state = (await register(client, worker, spec)).json()
-    assert state["status"] == "awaiting_approval"
+    for name in ("guarded", "squat", "late"):
+        body = {"approval_required": True}
+        assert (await client.put(f"{API}/environments/{name}", headers=admin, json=body)).is_success
+
+    async def registered(environment: str) -> dict[str, Any]:
+        job = await create_job(
+            client, admin, pipeline=pipeline(kube_deploy(environment), commands=False)
+        )
+        worker, spec = await started_build(client, admin, job)
+        response = await register(client, worker, spec)
+        assert response.status_code == 200, response.text
+        assert response.json()["status"] == "awaiting_approval"
+        return dict(response.json())
+
+    # Registered and rejected: it never touched the Deployment, so it binds nothing.
+    squat = await registered("squat")
+    assert (await client.post(f"{API}/deployments/{squat['id']}/reject", headers=admin)).is_success
+    # Two registered while shop/web is nobody's; the first to start binds it.
+    first, late = await registered("guarded"), await registered("late")
+    assert (await client.post(f"{API}/deployments/{first['id']}/approve", headers=admin)).is_success
+    await until(client, admin, first["id"], lambda d: d["status"] == "succeeded")
     guarded = (await client.get(f"{API}/environments/guarded", headers=admin)).json()
     assert guarded["targets"] == [{"namespace": "shop", "deployment": "web"}]
-    # Another environment's step naming the same Deployment: refused, nothing saved (not
-    # even the new environment), and the cluster untouched.
+    squatted = (await client.get(f"{API}/environments/squat", headers=admin)).json()
+    assert squatted["targets"] == []
+    assert (await client.post(f"{API}/deployments/{late['id']}/approve", headers=admin)).is_success
+    refused = await until(client, admin, late["id"], lambda d: d["status"] == "failed")
+    assert refused["message"] == (
+        "deployment shop/web belongs to environment 'guarded': only deployments to "
+        "'guarded' may change it"
+    )
+    assert kube.image_of("shop", "web") == first["version"]
+    # From now on another environment's step naming it is refused as it registers: 409,
+    # nothing saved (not even the new environment).
     sneaky = await create_job(
         client, admin, pipeline=pipeline(kube_deploy("guarded2"), commands=False)
     )
     worker, spec = await started_build(client, admin, sneaky)
     before = await _counts(client)
-    refused = await register(client, worker, spec)
-    assert "belongs to environment 'guarded'" in assert_error(refused, 409)
+    refused_now = await register(client, worker, spec)
+    assert "belongs to environment 'guarded'" in assert_error(refused_now, 409)
     assert await _counts(client) == before
     assert_error(await client.get(f"{API}/environments/guarded2", headers=admin), 404)
-    assert kube.image_of("shop", "web") == "shop/web:0"
 
 
 async def test_a_new_environment_named_by_the_repositorys_plan_is_protected(

@@ -13,7 +13,7 @@ from solvyd.server.events import DEPLOYMENTS
 from solvyd.server.services.builds.access import build_held_by
 from solvyd.server.services.context import ServerContext
 from solvyd.server.services.deployments import queue
-from solvyd.server.services.deployments.environments import bind_target, ensure_environment
+from solvyd.server.services.deployments.environments import check_target, ensure_environment
 from solvyd.server.services.deployments.state import agent_state
 from solvyd.server.services.errors import Conflict, Forbidden
 from solvyd.shared.clock import utcnow
@@ -78,8 +78,8 @@ async def _create(
         session, spec.environment, dialect, protect_if_new=from_repository
     )
     if spec.kubernetes is not None:
-        await bind_target(
-            session, environment, spec.kubernetes.namespace, spec.kubernetes.deployment, dialect
+        await check_target(
+            session, environment, spec.kubernetes.namespace, spec.kubernetes.deployment
         )
     environment = await queue.lock_environment(session, environment.id)
     number = environment.next_number

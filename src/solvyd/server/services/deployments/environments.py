@@ -1,6 +1,6 @@
 """Environments: made by the first deployment to them, or by an admin who protects one
 (`approval_required`) before anything is deployed there. A Kubernetes Deployment belongs to
-the environment that first deployed it (`bind_target`)."""
+the environment whose deployment to it started first (`bind_target`)."""
 
 import uuid
 
@@ -47,35 +47,56 @@ async def ensure_environment(
     return environment
 
 
-async def bind_target(
-    session: AsyncSession, environment: Environment, namespace: str, deployment: str, dialect: str
+def target_refused(namespace: str, deployment: str, owner: str) -> str:
+    return (
+        f"deployment {namespace}/{deployment} belongs to environment '{owner}': only "
+        f"deployments to '{owner}' may change it"
+    )
+
+
+async def target_owner(session: AsyncSession, namespace: str, deployment: str) -> str | None:
+    """The name of the environment the Kubernetes Deployment is bound to, if any."""
+    owner: str | None = await session.scalar(
+        sa.select(Environment.name)
+        .join(EnvironmentTarget, EnvironmentTarget.environment_id == Environment.id)
+        .where(EnvironmentTarget.namespace == namespace, EnvironmentTarget.deployment == deployment)
+    )
+    return owner
+
+
+async def check_target(
+    session: AsyncSession, environment: Environment, namespace: str, deployment: str
 ) -> None:
-    """Bind the Kubernetes Deployment `namespace/deployment` to `environment` if it is
-    nobody's yet; Conflict if another environment has it. Protection is per environment and
-    a pipeline names both: without this, a branch could roll production's Deployment out
-    under a new, unprotected environment name, with the server's credentials."""
+    """Conflict if another environment has the Kubernetes Deployment `namespace/deployment`.
+    Protection is per environment and a pipeline names both: without this, a branch could
+    roll production's Deployment out under a new, unprotected environment name, with the
+    server's credentials."""
+    owner = await target_owner(session, namespace, deployment)
+    if owner is not None and owner != environment.name:
+        raise Conflict(target_refused(namespace, deployment, owner))
+
+
+async def bind_target(
+    session: AsyncSession, environment_id: uuid.UUID, namespace: str, deployment: str
+) -> str | None:
+    """Bind `namespace/deployment` to the environment if it is nobody's yet, as one of its
+    deployments starts (the first to touch it: a deployment rejected or cancelled before
+    binds nothing, so merely registering one cannot squat a Deployment). The name of the
+    environment it belongs to now (two servers binding at once bind it once)."""
+    dialect = session.get_bind().dialect.name
     await dialects.insert_ignoring_duplicates(
         session,
         EnvironmentTarget,
         {
             "id": uuid.uuid4(),
-            "environment_id": environment.id,
+            "environment_id": environment_id,
             "namespace": namespace,
             "deployment": deployment,
             "created_at": utcnow(),
         },
         dialect,
     )
-    owner = await session.scalar(
-        sa.select(Environment.name)
-        .join(EnvironmentTarget, EnvironmentTarget.environment_id == Environment.id)
-        .where(EnvironmentTarget.namespace == namespace, EnvironmentTarget.deployment == deployment)
-    )
-    if owner != environment.name:
-        raise Conflict(
-            f"deployment {namespace}/{deployment} belongs to environment '{owner}': only "
-            f"deployments to '{owner}' may change it"
-        )
+    return await target_owner(session, namespace, deployment)
 
 
 async def bound_targets(session: AsyncSession, environment_id: uuid.UUID) -> list[tuple[str, str]]:
