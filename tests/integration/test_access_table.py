@@ -97,6 +97,7 @@ POLICY = {
     "POST /api/v1/builds/{build_id}/deployments": "worker",
     "GET /api/v1/deployments/{deployment_id}/state": "worker",
     "PUT /api/v1/deployments/{deployment_id}/outcome": "worker",
+    "POST /api/v1/deployments/{deployment_id}/step-stopped": "worker",
 }
 # Walked last, in this order: the first removes the worker, and with it the worker's token; the
 # second ends the caller's login session, and with it the caller's token.

@@ -1,7 +1,8 @@
 """The agent's deploy gate (agent/deploy_gate.py) against a real server process: a script
 deploy waits for its approval, saying how to give it, then runs its commands through the
 wrapped executor (the scripted fake) with the deployment's variables and reports how they
-ended; a rejected or failing one fails the step; a destroyed one stops waiting at once."""
+ended; a rejected or failing one fails the step; a destroyed one stops waiting at once, and
+its deployment is cancelled."""
 
 import asyncio
 import json
@@ -164,10 +165,19 @@ async def test_destroying_a_waiting_deploy_step_ends_it_at_once(
     gate = DeployGate(FakeExecutor(), agent)
     job = await running_job(users, agent, ["echo never"], approval="required")
     waiting, _, reader = await run_step(gate, job)
-    await awaiting(users, job)
+    deployment = await awaiting(users, job)
     started = time.monotonic()
     await gate.destroy_step(job, job.steps[0])
     await asyncio.wait_for(reader, 5)
     assert time.monotonic() - started < 2
     with pytest.raises(asyncio.CancelledError):
         await waiting
+    # The build goes on (a step timeout, allow_failure): the deployment no longer waits for
+    # an approval nobody needs.
+    found = (await users.get(f"/deployments/{deployment['id']}")).json()
+    assert (found["status"], found["message"]) == (
+        "cancelled",
+        "its step stopped before it deployed",
+    )
+    again = await agent.deployment_step_stopped(uuid.UUID(deployment["id"]))
+    assert again.status == "cancelled"

@@ -14,7 +14,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from solvyd.server.db.models import AuditEvent, Deployment, Environment
+from solvyd.server.db.models import AuditEvent, Build, Deployment, Environment
 from solvyd.server.settings import ServerSettings
 from tests.integration.api_helpers import (
     API,
@@ -262,6 +262,42 @@ async def test_cancelling_a_build_cancels_its_waiting_deployment(
     assert found["message"] == "its build ended (cancelled)"
 
 
+async def test_a_stopped_step_fails_its_running_script_deploy_and_frees_its_environment(
+    client: httpx.AsyncClient, admin: Headers
+) -> None:
+    job = await create_job(client, admin, pipeline=pipeline(SCRIPT_DEPLOY))
+    worker, spec = await started_build(client, admin, job)
+    state = (await register(client, worker, spec)).json()
+    assert state["status"] == "running"
+    stopped = f"{API}/deployments/{state['id']}/step-stopped"
+    other = await register_worker(client)
+    assert_error(await client.post(stopped, headers=other.headers), 403)
+    answer = await client.post(stopped, headers=worker.headers)
+    assert answer.status_code == 200, answer.text
+    assert (answer.json()["status"], answer.json()["message"]) == (
+        "failed",
+        "its step stopped before the script ended",
+    )
+    # Its environment is free again: the next deployment starts at once.
+    worker, spec = await started_build(client, admin, job)
+    assert (await register(client, worker, spec)).json()["status"] == "running"
+
+
+async def test_a_stopped_step_leaves_the_servers_rollout_to_its_end(
+    client: httpx.AsyncClient, admin: Headers, cluster: tuple[FakeCluster, apps.AppsApi]
+) -> None:
+    _, kube = cluster
+    job = await create_job(client, admin, pipeline=pipeline(kube_deploy("live"), commands=False))
+    worker, spec = await started_build(client, admin, job)
+    state = (await register(client, worker, spec)).json()
+    answer = await client.post(
+        f"{API}/deployments/{state['id']}/step-stopped", headers=worker.headers
+    )
+    assert answer.json()["status"] == "running", answer.text
+    await until(client, admin, state["id"], lambda d: d["status"] == "succeeded")
+    assert kube.image_of("shop", "web") == state["version"]
+
+
 async def test_rollouts_and_a_rollback_are_recorded_deployments(
     client: httpx.AsyncClient, admin: Headers, cluster: tuple[FakeCluster, apps.AppsApi]
 ) -> None:
@@ -320,6 +356,72 @@ async def test_rollouts_and_a_rollback_are_recorded_deployments(
     assert len(audit.json()["items"]) == 2
 
 
+async def test_a_kubernetes_deployment_belongs_to_the_environment_that_deployed_it_first(
+    client: httpx.AsyncClient, admin: Headers, cluster: tuple[FakeCluster, apps.AppsApi]
+) -> None:
+    _, kube = cluster
+    for name in ("guarded", "squat", "late"):
+        body = {"approval_required": True}
+        assert (await client.put(f"{API}/environments/{name}", headers=admin, json=body)).is_success
+
+    async def registered(environment: str) -> dict[str, Any]:
+        job = await create_job(
+            client, admin, pipeline=pipeline(kube_deploy(environment), commands=False)
+        )
+        worker, spec = await started_build(client, admin, job)
+        response = await register(client, worker, spec)
+        assert response.status_code == 200, response.text
+        assert response.json()["status"] == "awaiting_approval"
+        return dict(response.json())
+
+    # Registered and rejected: it never touched the Deployment, so it binds nothing.
+    squat = await registered("squat")
+    assert (await client.post(f"{API}/deployments/{squat['id']}/reject", headers=admin)).is_success
+    # Two registered while shop/web is nobody's; the first to start binds it.
+    first, late = await registered("guarded"), await registered("late")
+    assert (await client.post(f"{API}/deployments/{first['id']}/approve", headers=admin)).is_success
+    await until(client, admin, first["id"], lambda d: d["status"] == "succeeded")
+    guarded = (await client.get(f"{API}/environments/guarded", headers=admin)).json()
+    assert guarded["targets"] == [{"namespace": "shop", "deployment": "web"}]
+    squatted = (await client.get(f"{API}/environments/squat", headers=admin)).json()
+    assert squatted["targets"] == []
+    assert (await client.post(f"{API}/deployments/{late['id']}/approve", headers=admin)).is_success
+    refused = await until(client, admin, late["id"], lambda d: d["status"] == "failed")
+    assert refused["message"] == (
+        "deployment shop/web belongs to environment 'guarded': only deployments to "
+        "'guarded' may change it"
+    )
+    assert kube.image_of("shop", "web") == first["version"]
+    # From now on another environment's step naming it is refused as it registers: 409,
+    # nothing saved (not even the new environment).
+    sneaky = await create_job(
+        client, admin, pipeline=pipeline(kube_deploy("guarded2"), commands=False)
+    )
+    worker, spec = await started_build(client, admin, sneaky)
+    before = await _counts(client)
+    refused_now = await register(client, worker, spec)
+    assert "belongs to environment 'guarded'" in assert_error(refused_now, 409)
+    assert await _counts(client) == before
+    assert_error(await client.get(f"{API}/environments/guarded2", headers=admin), 404)
+
+
+async def test_a_new_environment_named_by_the_repositorys_plan_is_protected(
+    client: httpx.AsyncClient, admin: Headers
+) -> None:
+    job = await create_job(client, admin, pipeline=None, scm_url="https://git.example/shop.git")
+    await client.put(f"{API}/environments/open", headers=admin, json={"approval_required": False})
+    for name, waits in [("brand-new", "awaiting_approval"), ("open", "running")]:
+        worker, spec = await started_build(client, admin, job)
+        registered = await client.post(
+            f"{API}/builds/{spec['build_id']}/deployments",
+            headers=worker.headers,
+            json={"step": "ship", "deploy": {"environment": name}},
+        )
+        assert registered.json()["status"] == waits, registered.text
+    made = (await client.get(f"{API}/environments/brand-new", headers=admin)).json()
+    assert made["approval_required"] is True
+
+
 async def test_a_failed_rollout_with_auto_rollback_restores_the_last_good_version(
     client: httpx.AsyncClient, admin: Headers, cluster: tuple[FakeCluster, apps.AppsApi]
 ) -> None:
@@ -350,6 +452,50 @@ async def test_a_failed_rollout_with_auto_rollback_restores_the_last_good_versio
     assert seen.json()["status"] == "succeeded"
     listed = await client.get(f"{API}/builds/{spec['build_id']}/deployments", headers=admin)
     assert [d["kind"] for d in listed.json()["items"]] == ["deploy", "auto_rollback"]
+
+
+async def test_rollbacks_go_back_on_the_target_of_the_deployment_they_replace(
+    client: httpx.AsyncClient, admin: Headers, cluster: tuple[FakeCluster, apps.AppsApi]
+) -> None:
+    """One environment, two Deployments: going back on one never sets the other's image."""
+    _, kube = cluster
+    await kube.add_deployment("shop", "api", "shop/api:0")
+    web = await create_job(client, admin, pipeline=pipeline(kube_deploy("multi"), commands=False))
+    api_deploy = kube_deploy("multi", rollback="auto")
+    api_deploy["kubernetes"] = {
+        "namespace": "shop",
+        "deployment": "api",
+        "image": "shop/api:${SOLVYD_BUILD_NUMBER}",
+    }
+    api = await create_job(client, admin, pipeline=pipeline(api_deploy, commands=False))
+
+    async def deploy(job: dict[str, Any], status: str = "succeeded") -> dict[str, Any]:
+        worker, spec = await started_build(client, admin, job)
+        state = (await register(client, worker, spec)).json()
+        done = await until(client, admin, state["id"], lambda d: d["status"] == status)
+        await set_status(client, worker, spec["build_id"], "success")
+        return done
+
+    await deploy(web)  # shop/web:1
+    await deploy(api)  # shop/api:1
+    await deploy(web)  # shop/web:2, the environment's latest
+    rolled = await client.post(f"{API}/environments/multi/rollback", headers=admin)
+    assert rolled.status_code == 201, rolled.text
+    assert rolled.json()["version"] == "shop/web:1"
+    await until(client, admin, rolled.json()["id"], lambda d: d["status"] == "succeeded")
+    assert kube.image_of("shop", "web") == "shop/web:1"
+    # A failed rollout of api goes back to api's last good image, not the environment's
+    # latest deployment (web's rollback).
+    kube.fail_image("shop/api:2", "deadline")
+    failed = await deploy(api, "failed")
+    rollback = await until(
+        client, admin, failed["rolled_back_by"], lambda d: d["status"] == "succeeded"
+    )
+    assert rollback["version"] == "shop/api:1"
+    assert (kube.image_of("shop", "api"), kube.image_of("shop", "web")) == (
+        "shop/api:1",
+        "shop/web:1",
+    )
 
 
 async def test_a_script_deploy_cannot_be_rolled_back(
@@ -426,6 +572,25 @@ async def test_hostile_input_is_refused_and_nothing_is_saved(
     assert found["status"] == "running" and found["approved_by"] is None
 
 
+async def test_a_deploy_image_the_variables_leave_empty_refuses_the_trigger(
+    client: httpx.AsyncClient, admin: Headers
+) -> None:
+    deploy = kube_deploy("staging")
+    deploy["kubernetes"]["image"] = "$UNSET_HERE"
+    job = await create_job(client, admin, pipeline=pipeline(deploy, commands=False))
+    ctx = client.app.state.ctx  # type: ignore[attr-defined]
+
+    async def builds() -> int:
+        async with ctx.db.transaction() as session:
+            return int(await session.scalar(sa.select(sa.func.count()).select_from(Build)) or 0)
+
+    before = (await builds(), await _counts(client))
+    refused = await client.post(f"{API}/jobs/{job['id']}/trigger", headers=admin, json={})
+    message = assert_error(refused, 422)
+    assert "deploy.kubernetes.image" in message and "empty" in message
+    assert (await builds(), await _counts(client)) == before
+
+
 async def test_roles_protect_and_roll_back(client: httpx.AsyncClient, admin: Headers) -> None:
     viewer = await user_headers(client, admin, "viewer")
     developer = await user_headers(client, admin, "developer")
@@ -442,6 +607,7 @@ async def test_roles_protect_and_roll_back(client: httpx.AsyncClient, admin: Hea
         "current": None,
         "running": None,
         "waiting": 0,
+        "targets": [],
     }
     listed = (await client.get(f"{API}/environments", headers=viewer)).json()["items"]
     assert [e["approval_required"] for e in listed if e["name"] == name] == [True]

@@ -7,7 +7,9 @@ import asyncio
 import contextlib
 import json
 import time
+import uuid
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +18,11 @@ import pytest
 from fastapi import FastAPI
 
 from solvyd.server.app import create_app
+from solvyd.server.db.models import Build, Deployment
+from solvyd.server.services.deployments.create import end_waiting_deployments
+from solvyd.server.services.deployments.runner import DeploymentRunner
 from solvyd.server.settings import ServerSettings
+from solvyd.shared.clock import utcnow
 from tests.integration.api_helpers import (
     API,
     admin_headers,
@@ -194,3 +200,102 @@ async def _until(
             return dict(found)
         assert time.monotonic() < deadline, found
         await asyncio.sleep(0.05)
+
+
+async def test_a_build_ending_never_cancels_a_deployment_that_started_meanwhile(
+    database_url: str, tmp_path: Path
+) -> None:
+    """The build's end reads its waiting deployments without a lock; a start that commits
+    before its write (here: one holding the row while the end reads) must win: the rollout
+    runs, so the deployment is not marked cancelled and its environment not freed."""
+    settings = ServerSettings(
+        database_url=database_url,
+        data_dir=tmp_path / "data",
+        admin_password=ADMIN_PASSWORD,
+        agent_token=AGENT_TOKEN,
+        secret_key="test-secret-key-0123456789abcdef0123456789",
+    )
+    async with running(create_app(settings)) as http:
+        admin = await admin_headers(http)
+        deploy = {**json.loads(PIPELINE)["steps"][0]["deploy"], "approval": "required"}
+        job = await create_job(
+            http, admin, pipeline=json.dumps({"steps": [{"name": "ship", "deploy": deploy}]})
+        )
+        worker = await register_worker(http)
+        build = await trigger(http, admin, job["id"])
+        spec = await claim_build(http, worker)
+        await set_status(http, worker, build["id"], "running")
+        registered = await http.post(
+            f"{API}/builds/{build['id']}/deployments",
+            headers=worker.headers,
+            json={"step": "ship", "deploy": spec["steps"][0]["deploy"]},
+        )
+        assert registered.json()["status"] == "awaiting_approval", registered.text
+        deployment_id = uuid.UUID(registered.json()["id"])
+        ctx = http.app.state.ctx  # type: ignore[attr-defined]
+
+        async def end_of_build() -> list[uuid.UUID]:
+            async with ctx.db.transaction() as session:
+                ended = await session.get(Build, uuid.UUID(build["id"]))
+                assert ended is not None
+                return await end_waiting_deployments(session, ended)
+
+        async with ctx.db.transaction() as starting:
+            # As approve then start_next do: the row locked, then running (and leased far
+            # ahead, so that no runner rolls it out while the test looks).
+            row = await starting.get(Deployment, deployment_id, with_for_update=True)
+            assert row is not None
+            row.status = "running"
+            row.started_at = utcnow()
+            row.lease_until = utcnow() + timedelta(hours=1)
+            await starting.flush()
+            ending = asyncio.create_task(end_of_build())
+            await asyncio.sleep(1.0)
+            assert not ending.done()  # it read the row as waiting, and waits for the lock
+        assert await asyncio.wait_for(ending, 10) == []
+        found = await _get(http, admin, str(deployment_id))
+        assert (found["status"], found["finished_at"]) == ("running", None)
+
+
+async def test_a_runner_renews_only_a_lease_it_holds(database_url: str, tmp_path: Path) -> None:
+    """A server that stalled past its lease, whose rollout another took over, must not renew
+    the lease back (two servers would then both think they hold it): it stops its rollout."""
+    settings = ServerSettings(
+        database_url=database_url,
+        data_dir=tmp_path / "data",
+        admin_password=ADMIN_PASSWORD,
+        agent_token=AGENT_TOKEN,
+        secret_key="test-secret-key-0123456789abcdef0123456789",
+        deploy_lease_seconds=0.3,
+    )
+    async with running(create_app(settings)) as http:
+        admin = await admin_headers(http)
+        job = await create_job(http, admin, pipeline=PIPELINE)
+        worker = await register_worker(http)
+        build = await trigger(http, admin, job["id"])
+        spec = await claim_build(http, worker)
+        await set_status(http, worker, build["id"], "running")
+        # Approval holds it: the app's own runner leaves it alone.
+        deploy = {**spec["steps"][0]["deploy"], "approval": "required"}
+        registered = await http.post(
+            f"{API}/builds/{build['id']}/deployments",
+            headers=worker.headers,
+            json={"step": "ship", "deploy": deploy},
+        )
+        deployment_id = uuid.UUID(registered.json()["id"])
+        ctx = http.app.state.ctx  # type: ignore[attr-defined]
+        taken_over = utcnow() + timedelta(hours=1)
+        async with ctx.db.transaction() as session:
+            row = await session.get(Deployment, deployment_id)
+            assert row is not None
+            row.status, row.lease_holder, row.lease_until = "running", "another", taken_over
+        stalled = DeploymentRunner(ctx)
+        rollout = asyncio.create_task(asyncio.sleep(60))
+        renewing = asyncio.create_task(stalled._renew_lease(deployment_id, rollout))
+        await asyncio.wait_for(renewing, 5)
+        await asyncio.gather(rollout, return_exceptions=True)
+        assert rollout.cancelled()
+        async with ctx.db.transaction() as session:
+            row = await session.get(Deployment, deployment_id)
+            assert row is not None
+            assert (row.lease_holder, row.lease_until) == ("another", taken_over)

@@ -248,6 +248,10 @@ class ServerClient:
         response = await self._request("PUT", f"/deployments/{deployment_id}/outcome", outcome)
         return DeploymentState.model_validate_json(response.content)
 
+    async def deployment_step_stopped(self, deployment_id: uuid.UUID) -> DeploymentState:
+        response = await self._request("POST", f"/deployments/{deployment_id}/step-stopped")
+        return DeploymentState.model_validate_json(response.content)
+
 
 UPLOAD_CHUNK_BYTES = 256 * 1024
 

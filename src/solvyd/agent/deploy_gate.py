@@ -9,6 +9,9 @@ step's log why (its approval, or another deployment to the same environment). Th
 - a `kubernetes` deploy: the server rolls the image out; the step shows its progress lines
   and ends as the rollout did (and, after `rollback: auto`, follows the rollback).
 
+A deploy step destroyed before its deployment ended (its timeout, a cancel with
+`allow_failure`) tells the server so (`step-stopped`): a waiting deployment is cancelled.
+
 Every other step goes straight to the wrapped executor: the runtime knows nothing of this.
 """
 
@@ -37,6 +40,8 @@ class _DeployRun:
     lines: asyncio.Queue[str | None] = field(default_factory=asyncio.Queue)
     task: asyncio.Task[int] | None = None
     streamed: bool = False
+    # Once the server registered it: what to end when the step stops early.
+    deployment_id: uuid.UUID | None = None
 
 
 class DeployGate(Executor):
@@ -99,10 +104,20 @@ class DeployGate(Executor):
             run.task.cancel()
             with contextlib.suppress(asyncio.CancelledError, ExecutorError):
                 await run.task
+            if run.deployment_id is not None:
+                await self._step_stopped(run.deployment_id)
         if run is not None:
             run.lines.put_nowait(None)
         # Safe if the step's commands never started (the contract says so).
         await self.inner.destroy_step(job, step)
+
+    async def _step_stopped(self, deployment_id: uuid.UUID) -> None:
+        """Tell the server the step stopped before its deployment ended (a step timeout, or
+        a cancel the build goes on from): else it would wait for approval, or hold its
+        environment, until the build ends. Once, and bounded: destroying a step must be
+        quick, and the build's end settles what this could not."""
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self._client.deployment_step_stopped(deployment_id), 10)
 
     async def _lines(self, run: _DeployRun) -> AsyncIterator[str]:
         while (line := await run.lines.get()) is not None:
@@ -126,6 +141,7 @@ class DeployGate(Executor):
             except Rejected as refused:
                 say(f"the server refused the deployment: {refused.message}")
                 return 1
+            run.deployment_id = state.id
             say(
                 f"deployment #{state.number} of {state.version} to {state.environment} "
                 f"(id {state.id})"

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
+from pydantic import ValidationError
 from pydantic_core import PydanticSerializationError
 
 from solvyd.pipeline.config.matrix import ExpandedStep, expand_steps
@@ -238,7 +239,7 @@ def _step_spec(
         artifacts=list(source.artifacts),
         cpus=resources.cpus if resources is not None else None,
         memory_bytes=resources.memory if resources is not None else None,
-        deploy=_deploy_spec(deploy, {**env, **step_env}) if deploy is not None else None,
+        deploy=_deploy_spec(step.name, deploy, {**env, **step_env}) if deploy is not None else None,
     )
 
 
@@ -258,28 +259,53 @@ def expand_variables(text: str, env: dict[str, str]) -> str:
     return _VARIABLE.sub(value, text)
 
 
-def _deploy_spec(deploy: DeployConfig, env: dict[str, str]) -> DeploySpec:
+def _deploy_spec(step: str, deploy: DeployConfig, env: dict[str, str]) -> DeploySpec:
     """The step's `deploy:`, its image and version expanded with the variables the step sees
-    (the build's and its own), so the server deploys what the build made."""
-    target = None
-    if deploy.kubernetes is not None:
-        kube = deploy.kubernetes
-        target = KubernetesDeployTarget(
-            namespace=kube.namespace,
-            deployment=kube.deployment,
-            container=kube.container,
-            image=expand_variables(kube.image, env),
+    (the build's and its own), so the server deploys what the build made. What the variables
+    make of them is only known here: an image that expands to nothing, or a value too long,
+    is refused naming the field (the parser saw only the text with `$NAME` in it)."""
+    try:
+        target = None
+        if deploy.kubernetes is not None:
+            kube = deploy.kubernetes
+            target = KubernetesDeployTarget(
+                namespace=kube.namespace,
+                deployment=kube.deployment,
+                container=kube.container,
+                image=expand_variables(kube.image, env),
+            )
+        version = expand_variables(deploy.version, env) if deploy.version is not None else None
+        return DeploySpec(
+            environment=deploy.environment,
+            approval=deploy.approval,
+            rollback=deploy.rollback,
+            version=version or None,
+            kubernetes=target,
+            **(
+                {"rollout_timeout_seconds": deploy.rollout_timeout}
+                if deploy.rollout_timeout is not None
+                else {}
+            ),
         )
-    version = expand_variables(deploy.version, env) if deploy.version is not None else None
-    return DeploySpec(
-        environment=deploy.environment,
-        approval=deploy.approval,
-        rollback=deploy.rollback,
-        version=version or None,
-        kubernetes=target,
-        **(
-            {"rollout_timeout_seconds": deploy.rollout_timeout}
-            if deploy.rollout_timeout is not None
-            else {}
-        ),
-    )
+    except ValidationError as exc:
+        problem = exc.errors()[0]
+        where = ".".join(str(part) for part in problem["loc"])
+        field = (
+            f"deploy.kubernetes.{where}"
+            if exc.title == "KubernetesDeployTarget"
+            else f"deploy.{where}"
+        )
+        raise PlanRefused(
+            f"step '{step}': {field} as the build's variables expand it is refused: "
+            f"{_expanded_problem(problem)}"
+        ) from None
+
+
+def _expanded_problem(problem: Any) -> str:
+    """Pydantic's message, without the value (it may be long, and is the build's)."""
+    context = problem.get("ctx") or {}
+    if problem["type"] == "string_too_short":
+        return "it is empty"
+    if problem["type"] == "string_too_long":
+        return f"it is longer than {context.get('max_length')} characters"
+    return str(problem["msg"])

@@ -31,6 +31,17 @@ The verbs, in the order an agent uses them (all HTTP, agent -> server, under /ap
   the build's steps ask for (``StepSpec.secrets``), once the plan is known and before any step
   runs. Values never travel in the ``JobSpec``: they are fetched by the worker holding the
   build, masked in its log, and given only to the steps that named them.
+- ``POST /builds/{id}/deployments`` ``DeploymentRequest`` -> ``DeploymentState``: a deploy
+  step registers its deployment (the same step and attempt again: the same one).
+- ``GET /deployments/{id}/state?status=&after_line=&wait=`` -> ``DeploymentState``: a long
+  poll that answers when the status differs from ``status`` or progress lines follow
+  ``after_line``.
+- ``PUT /deployments/{id}/outcome`` ``DeploymentOutcome`` -> ``DeploymentState``: how a
+  running script deploy ended.
+- ``POST /deployments/{id}/step-stopped`` -> ``DeploymentState``: the deploy step stopped
+  before its deployment ended (its timeout, a cancel the build goes on from): a waiting
+  deployment is cancelled, a running script deploy fails; a server's rollout is carried to
+  its end. Idempotent.
 """
 
 import re

@@ -2,6 +2,8 @@
 field), and the `DeploySpec` the plan makes of it, its image expanded with the build's
 variables."""
 
+import dataclasses
+import json
 import re
 import textwrap
 import uuid
@@ -9,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from solvyd.agent.repo_pipeline import RepoPipelineError, plan_from_text
 from solvyd.pipeline.config import PipelineError, parse_pipeline
-from solvyd.pipeline.plan import BuildContext, expand_variables, plan_job
+from solvyd.pipeline.plan import BuildContext, PlanRefused, expand_variables, plan_job
 
 CONTEXT = BuildContext(
     build_id=uuid.uuid4(),
@@ -187,3 +190,46 @@ def test_the_documented_deploy_pipelines_are_valid() -> None:
     for block in blocks:
         config = parse_pipeline(block)
         assert any(step.deploy is not None for step in config.steps)
+
+
+@pytest.mark.parametrize(
+    ("image", "version", "field", "problem"),
+    [
+        ("$UNSET", None, "deploy.kubernetes.image", "it is empty"),
+        ("web:$LONG", None, "deploy.kubernetes.image", "longer than 1000 characters"),
+        ("web:1", "$LONG", "deploy.version", "longer than 1000 characters"),
+    ],
+)
+def test_a_deploy_value_the_variables_make_invalid_refuses_the_plan_naming_it(
+    image: str, version: str | None, field: str, problem: str
+) -> None:
+    deploy = {"environment": "staging", "kubernetes": {"namespace": "n", "deployment": "d"}}
+    deploy["kubernetes"]["image"] = image  # type: ignore[index]
+    if version is not None:
+        deploy["version"] = version
+    config = parse_pipeline(json.dumps({"steps": [{"name": "ship", "deploy": deploy}]}))
+    context = dataclasses.replace(CONTEXT, job_env={"LONG": "x" * 1001})
+    with pytest.raises(PlanRefused) as refused:
+        plan_job(config, context)
+    assert f"step 'ship': {field} as the build's variables expand it" in str(refused.value)
+    assert problem in str(refused.value)
+    assert "x" * 100 not in str(refused.value)
+
+
+def test_the_agent_planning_from_the_repository_refuses_it_as_a_pipeline_error() -> None:
+    """Not a raw ValidationError (which the agent would report as an infrastructure error and
+    the server retry): RepoPipelineError, which fails the build with the reason."""
+    text = yaml(
+        """
+        steps:
+          - name: ship
+            deploy:
+              environment: staging
+              kubernetes: {namespace: n, deployment: d, image: "$UNSET"}
+        """
+    )
+    spec = plan_job(parse_pipeline("steps: [{name: a, commands: [x]}]"), CONTEXT)
+    spec = spec.model_copy(update={"steps": [], "pipeline_path": ".solvyd.yml"})
+    with pytest.raises(RepoPipelineError) as refused:
+        plan_from_text(spec, text, "b" * 40)
+    assert ".solvyd.yml: step 'ship': deploy.kubernetes.image" in str(refused.value)

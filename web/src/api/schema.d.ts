@@ -532,6 +532,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/deployments/{deployment_id}/step-stopped": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Deployment Step Stopped
+         * @description The deploy step stopped early: a waiting deployment is cancelled, a running script
+         *     deploy fails; a server's rollout runs on to its end.
+         */
+        post: operations["deployment_step_stopped"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/environments": {
         parameters: {
             query?: never;
@@ -1415,6 +1436,17 @@ export interface components {
             /** Next Before Id */
             next_before_id: number | null;
         };
+        /**
+         * BoundTargetRead
+         * @description A Kubernetes Deployment that belongs to this environment: its first deployment was
+         *     here, and no other environment's may change it.
+         */
+        BoundTargetRead: {
+            /** Deployment */
+            deployment: string;
+            /** Namespace */
+            namespace: string;
+        };
         /** BuildList */
         BuildList: {
             /** Items */
@@ -1939,6 +1971,8 @@ export interface components {
             /** Next Cursor */
             next_cursor: string | null;
             running: components["schemas"]["DeploymentRead"] | null;
+            /** Targets */
+            targets: components["schemas"]["BoundTargetRead"][];
             /** Waiting */
             waiting: number;
         };
@@ -1960,6 +1994,8 @@ export interface components {
             /** Name */
             name: string;
             running: components["schemas"]["DeploymentRead"] | null;
+            /** Targets */
+            targets: components["schemas"]["BoundTargetRead"][];
             /** Waiting */
             waiting: number;
         };
@@ -4224,6 +4260,37 @@ export interface operations {
                 after_line?: number;
                 wait?: number;
             };
+            header?: never;
+            path: {
+                deployment_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeploymentState"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    deployment_step_stopped: {
+        parameters: {
+            query?: never;
             header?: never;
             path: {
                 deployment_id: string;

@@ -157,3 +157,12 @@ async def report_deployment_outcome(
     ctx: Ctx, worker: CurrentWorker, deployment_id: uuid.UUID, body: DeploymentOutcome
 ) -> DeploymentState:
     return await agent.report_outcome(ctx, worker.id, deployment_id, body)
+
+
+@router.post("/deployments/{deployment_id}/step-stopped", operation_id="deployment_step_stopped")
+async def deployment_step_stopped(
+    ctx: Ctx, worker: CurrentWorker, deployment_id: uuid.UUID
+) -> DeploymentState:
+    """The deploy step stopped early: a waiting deployment is cancelled, a running script
+    deploy fails; a server's rollout runs on to its end."""
+    return await agent.step_stopped(ctx, worker.id, deployment_id)

@@ -493,6 +493,24 @@ class Environment(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class EnvironmentTarget(Base):
+    """A Kubernetes Deployment bound to the environment that first deployed it: any other
+    environment's deployment to it is refused, so protecting an environment protects what
+    it runs (a pipeline names both, and could otherwise reach production's Deployment
+    under a new, unprotected environment)."""
+
+    __tablename__ = "environment_targets"
+    __table_args__ = (sa.UniqueConstraint("namespace", "deployment"),)
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    environment_id: Mapped[uuid.UUID] = mapped_column(
+        sa.ForeignKey("environments.id", ondelete="CASCADE")
+    )
+    namespace: Mapped[str] = mapped_column(sa.String(63))
+    deployment: Mapped[str] = mapped_column(sa.String(253))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class Deployment(Base):
     """One deployment to an environment: a deploy step's (kind `deploy`), or a rollback that
     redeploys an earlier deployment's version (`rollback` by a user, `auto_rollback` after a
@@ -556,6 +574,8 @@ class Deployment(Base):
     # A server process rolling it out holds it until then and renews it; once past, another
     # process takes the rollout over (its first one died).
     lease_until: Mapped[datetime | None]
+    # Which process holds the lease (a runner's id): only it renews the lease.
+    lease_holder: Mapped[str | None] = mapped_column(sa.String(64))
 
 
 class Plugin(Base):

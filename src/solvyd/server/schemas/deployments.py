@@ -85,6 +85,14 @@ class CurrentDeployment(BaseModel):
     kind: DeploymentKind
 
 
+class BoundTargetRead(BaseModel):
+    """A Kubernetes Deployment that belongs to this environment: its first deployment was
+    here, and no other environment's may change it."""
+
+    namespace: str
+    deployment: str
+
+
 class EnvironmentRead(BaseModel):
     name: str
     approval_required: bool
@@ -93,6 +101,7 @@ class EnvironmentRead(BaseModel):
     # The deployment running now, if any, and how many wait (approval or their turn).
     running: DeploymentRead | None
     waiting: int
+    targets: list[BoundTargetRead]
 
 
 class EnvironmentList(BaseModel):

@@ -63,6 +63,7 @@ export function environmentFixture(overrides: Partial<EnvironmentDetail> = {}): 
     current: null,
     running: null,
     waiting: 0,
+    targets: [],
     history: [],
     next_cursor: null,
     ...overrides,

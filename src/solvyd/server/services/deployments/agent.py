@@ -81,3 +81,31 @@ async def report_outcome(
     ctx.events.notify(DEPLOYMENTS)
     await queue.advance(ctx, environment_id)
     return state
+
+
+async def step_stopped(
+    ctx: ServerContext, worker_id: uuid.UUID, deployment_id: uuid.UUID
+) -> DeploymentState:
+    """The deploy step stopped before its deployment ended (its timeout, or a cancel the
+    build went on from): a waiting deployment is cancelled, a script deploy that ran fails
+    (its commands were stopped with the step). A server's rollout is carried to its end, as
+    when a build ends: stopped half-way it would leave the environment worse than either
+    version. Repeating it, or calling it after the end, changes nothing."""
+    async with ctx.db.transaction() as session:
+        deployment = await _visible_to_worker(session, deployment_id, worker_id, lock=True)
+        if deployment.kind != "deploy":
+            raise Conflict("only a deploy step's own deployment is stopped with its step")
+        changed = True
+        if deployment.status in queue.WAITING:
+            queue.finish(deployment, queue.CANCELLED, "its step stopped before it deployed")
+        elif deployment.status == queue.RUNNING and deployment.target is None:
+            queue.finish(deployment, queue.FAILED, "its step stopped before the script ended")
+        else:
+            changed = False
+        environment_id = deployment.environment_id
+        state = await agent_state(session, deployment)
+    if changed:
+        ctx.events.notify(deployment_topic(deployment_id))
+        ctx.events.notify(DEPLOYMENTS)
+        await queue.advance(ctx, environment_id)
+    return state

@@ -13,7 +13,7 @@ from solvyd.server.events import DEPLOYMENTS
 from solvyd.server.services.builds.access import build_held_by
 from solvyd.server.services.context import ServerContext
 from solvyd.server.services.deployments import queue
-from solvyd.server.services.deployments.environments import ensure_environment
+from solvyd.server.services.deployments.environments import check_target, ensure_environment
 from solvyd.server.services.deployments.state import agent_state
 from solvyd.server.services.errors import Conflict, Forbidden
 from solvyd.shared.clock import utcnow
@@ -52,25 +52,35 @@ async def register_step_deployment(
         return await agent_state(session, deployment)
 
 
-def _planned_deploy(build: Build, request: DeploymentRequest) -> DeploySpec:
+def _planned_deploy(build: Build, request: DeploymentRequest) -> tuple[DeploySpec, bool]:
     """The server's own plan of the step when it made one (the agent's copy of it could have
-    been changed on the way); the agent's for a plan read from the repository."""
+    been changed on the way); the agent's for a plan read from the repository. True with the
+    latter: the repository's committer wrote it."""
     for step in build.spec.get("steps") or []:
         if isinstance(step, dict) and step.get("name") == request.step:
             planned = StepSpec.model_validate(step).deploy
             if planned is None:
                 raise Conflict(f"step '{request.step}' of this build does not deploy")
-            return planned
+            return planned, False
     if not build.spec.get("pipeline_path"):
         raise Conflict(f"this build has no step '{request.step}'")
-    return request.deploy
+    return request.deploy, True
 
 
 async def _create(
     session: AsyncSession, dialect: str, build: Build, request: DeploymentRequest
 ) -> Deployment:
-    spec = _planned_deploy(build, request)
-    environment = await ensure_environment(session, spec.environment, dialect)
+    spec, from_repository = _planned_deploy(build, request)
+    # An environment is protected by an admin, so a new name that any branch's pipeline file
+    # can make must not be a way around approval: made by such a plan, it starts protected
+    # (an admin who made it first, or unprotects it, decides otherwise).
+    environment = await ensure_environment(
+        session, spec.environment, dialect, protect_if_new=from_repository
+    )
+    if spec.kubernetes is not None:
+        await check_target(
+            session, environment, spec.kubernetes.namespace, spec.kubernetes.deployment
+        )
     environment = await queue.lock_environment(session, environment.id)
     number = environment.next_number
     environment.next_number += 1
@@ -116,23 +126,36 @@ async def _create(
 async def end_waiting_deployments(session: AsyncSession, build: Build) -> list[uuid.UUID]:
     """The build ended: its deployments that wait are cancelled, and a script deploy that
     runs (whose agent can no longer report) fails. A server's rollout goes on to its end: a
-    rollout stopped half-way leaves the environment worse than either version."""
-    rows = await session.scalars(
-        sa.select(Deployment).where(
+    rollout stopped half-way leaves the environment worse than either version.
+
+    Each change is a conditional UPDATE on the status read: an approval or a start that
+    commits in between (they lock the row, this does not read under a lock) makes it change
+    nothing, so a deployment that started is never overwritten as cancelled while its
+    rollout runs."""
+    rows = await session.execute(
+        sa.select(Deployment.id, Deployment.status, Deployment.target).where(
             Deployment.build_id == build.id,
             Deployment.kind == "deploy",
             Deployment.status.in_((*queue.WAITING, queue.RUNNING)),
         )
     )
     ended = []
-    for deployment in rows:
-        if deployment.status in queue.WAITING:
-            queue.finish(deployment, queue.CANCELLED, f"its build ended ({build.status})")
-        elif deployment.target is None:
-            queue.finish(
-                deployment, queue.FAILED, f"its build ended ({build.status}) before the step did"
+    for deployment_id, status, target in rows.all():
+        changes: list[tuple[tuple[str, ...], str, str]] = []
+        if status in queue.WAITING:
+            changes.append((queue.WAITING, queue.CANCELLED, f"its build ended ({build.status})"))
+        if target is None:
+            # Also one that started in between: its agent can no longer report either.
+            message = f"its build ended ({build.status}) before the step did"
+            changes.append(((queue.RUNNING,), queue.FAILED, message))
+        for was, new, message in changes:
+            result = await session.execute(
+                sa.update(Deployment)
+                .where(Deployment.id == deployment_id, Deployment.status.in_(was))
+                .values(status=new, finished_at=utcnow(), message=message, lease_until=None)
+                .execution_options(synchronize_session="fetch")
             )
-        else:
-            continue
-        ended.append(deployment.id)
+            if getattr(result, "rowcount", 0):
+                ended.append(deployment_id)
+                break
     return ended

@@ -14,6 +14,7 @@ from solvyd.protocol.messages import FINISHED_DEPLOYMENT_STATUSES
 from solvyd.server.db.models import Deployment, Environment
 from solvyd.server.events import DEPLOYMENTS, deployment_topic
 from solvyd.server.services.context import ServerContext
+from solvyd.server.services.deployments.environments import bind_target, target_refused
 from solvyd.shared.clock import utcnow
 
 AWAITING_APPROVAL = "awaiting_approval"
@@ -51,9 +52,13 @@ def _next_in_queue() -> sa.Select[Any]:
     )
 
 
-async def start_next(session: AsyncSession, environment_id: uuid.UUID) -> Deployment | None:
-    """Start the environment's next queued deployment unless one runs; the one started."""
-    await lock_environment(session, environment_id)
+async def start_next(
+    session: AsyncSession, environment_id: uuid.UUID, refused: list[uuid.UUID] | None = None
+) -> Deployment | None:
+    """Start the environment's next queued deployment unless one runs; the one started. One
+    whose Kubernetes Deployment another environment's deployment bound first fails (its id
+    is added to `refused`), and the next one is tried."""
+    environment = await lock_environment(session, environment_id)
     running = await session.scalar(
         sa.select(Deployment.id).where(
             Deployment.environment_id == environment_id, Deployment.status == RUNNING
@@ -61,26 +66,41 @@ async def start_next(session: AsyncSession, environment_id: uuid.UUID) -> Deploy
     )
     if running is not None:
         return None
-    deployment: Deployment | None = await session.scalar(
-        _next_in_queue().where(Deployment.environment_id == environment_id).limit(1)
-    )
-    if deployment is None:
-        return None
+    while True:
+        deployment: Deployment | None = await session.scalar(
+            _next_in_queue().where(Deployment.environment_id == environment_id).limit(1)
+        )
+        if deployment is None:
+            return None
+        target = deployment.target
+        if target is None:
+            break
+        namespace, name = str(target.get("namespace")), str(target.get("deployment"))
+        owner = await bind_target(session, environment_id, namespace, name)
+        if owner == environment.name:
+            break
+        finish(deployment, FAILED, target_refused(namespace, name, owner or "?"))
+        await session.flush()
+        if refused is not None:
+            refused.append(deployment.id)
     deployment.status = RUNNING
     deployment.started_at = utcnow()
     deployment.message = None
     # No server rolls it out yet: the first runner to look takes it (runner.py).
     deployment.lease_until = None
+    deployment.lease_holder = None
     return deployment
 
 
 async def advance(ctx: ServerContext, environment_id: uuid.UUID) -> Deployment | None:
     """`start_next` in a transaction of its own, and wake who waits on what it started."""
+    refused: list[uuid.UUID] = []
     async with ctx.db.transaction() as session:
-        started = await start_next(session, environment_id)
+        started = await start_next(session, environment_id, refused)
         started_id = started.id if started is not None else None
-    if started_id is not None:
-        ctx.events.notify(deployment_topic(started_id))
+    for deployment_id in [*refused, *([started_id] if started_id is not None else [])]:
+        ctx.events.notify(deployment_topic(deployment_id))
+    if started_id is not None or refused:
         ctx.events.notify(DEPLOYMENTS)
     return started
 
@@ -95,6 +115,7 @@ def finish(deployment: Deployment, status: str, message: str | None) -> None:
     deployment.finished_at = utcnow()
     deployment.message = message
     deployment.lease_until = None
+    deployment.lease_holder = None
 
 
 def add_log_line(deployment: Deployment, text: str) -> None:

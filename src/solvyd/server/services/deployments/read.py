@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from solvyd.server.db import queries
 from solvyd.server.db.models import Deployment, Environment
 from solvyd.server.schemas.deployments import (
+    BoundTargetRead,
     CurrentDeployment,
     DeploymentDetail,
     DeploymentList,
@@ -21,7 +22,7 @@ from solvyd.server.schemas.deployments import (
 )
 from solvyd.server.services.context import ServerContext
 from solvyd.server.services.deployments import queue
-from solvyd.server.services.deployments.environments import get_environment
+from solvyd.server.services.deployments.environments import bound_targets, get_environment
 from solvyd.server.services.deployments.rollback import current_deployment
 from solvyd.server.services.errors import InvalidInput, NotFound
 
@@ -107,6 +108,10 @@ async def _environment_read(session: AsyncSession, environment: Environment) -> 
         else None,
         running=(await _reads(session, [running]))[0] if running is not None else None,
         waiting=int(waiting or 0),
+        targets=[
+            BoundTargetRead(namespace=namespace, deployment=deployment)
+            for namespace, deployment in await bound_targets(session, environment.id)
+        ],
     )
 
 

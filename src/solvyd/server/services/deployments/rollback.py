@@ -4,6 +4,7 @@ deployment the server performed (the `kubernetes` target) can be redeployed this
 script deploy's steps are not the server's to run again."""
 
 import uuid
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -30,23 +31,44 @@ async def current_deployment(session: AsyncSession, environment_id: uuid.UUID) -
     return found
 
 
-async def _previous_good(
-    session: AsyncSession, environment_id: uuid.UUID, before: Deployment
+def _target_key(target: dict[str, Any] | None) -> tuple[str, str, str | None] | None:
+    if target is None:
+        return None
+    return (str(target.get("namespace")), str(target.get("deployment")), target.get("container"))
+
+
+async def _latest_good_of_target(
+    session: AsyncSession,
+    environment_id: uuid.UUID,
+    target: dict[str, Any] | None,
+    *,
+    before: Deployment | None = None,
 ) -> Deployment | None:
-    """The latest successful deployment before `before` of another version."""
-    found: Deployment | None = await session.scalar(
+    """The environment's latest successful deployment to the same (namespace, deployment,
+    container) as `target` (an environment may hold several Deployments: going back must
+    not set one's image on another), before `before` and of another version when given."""
+    query = (
         sa.select(Deployment)
-        .where(
-            Deployment.environment_id == environment_id,
-            Deployment.status == queue.SUCCEEDED,
+        .where(Deployment.environment_id == environment_id, Deployment.status == queue.SUCCEEDED)
+        .order_by(Deployment.finished_at.desc(), Deployment.number.desc())
+    )
+    if before is not None:
+        query = query.where(
             Deployment.id != before.id,
             Deployment.version != before.version,
             Deployment.finished_at <= before.finished_at,
         )
-        .order_by(Deployment.finished_at.desc(), Deployment.number.desc())
-        .limit(1)
-    )
-    return found
+    # The target is JSON, compared here: read a page at a time, newest first.
+    key = _target_key(target)
+    offset = 0
+    while True:
+        page = list(await session.scalars(query.offset(offset).limit(100)))
+        for deployment in page:
+            if _target_key(deployment.target) == key:
+                return deployment
+        if len(page) < 100:
+            return None
+        offset += len(page)
 
 
 def _not_redeployable(deployment: Deployment) -> str | None:
@@ -136,14 +158,18 @@ async def rollback_environment(
                     f"deployment #{chosen.number} did not succeed ({chosen.status}): only a "
                     "version that was deployed can be restored"
                 )
+            # What it replaces is what runs on its own target now.
+            current = await _latest_good_of_target(session, environment.id, chosen.target)
         else:
             if current is None:
                 raise Conflict(f"nothing was deployed to '{name}' yet: there is nothing to undo")
-            chosen = await _previous_good(session, environment.id, current)
+            chosen = await _latest_good_of_target(
+                session, environment.id, current.target, before=current
+            )
             if chosen is None:
                 raise Conflict(
-                    f"'{name}' has no successful deployment of another version before "
-                    f"#{current.number}: there is nothing to roll back to"
+                    f"'{name}' has no successful deployment of another version to the same "
+                    f"target before #{current.number}: there is nothing to roll back to"
                 )
         refused = _not_redeployable(chosen) or (
             _not_redeployable(current) if current is not None else None
@@ -162,11 +188,11 @@ async def rollback_environment(
 
 async def queue_auto_rollback(session: AsyncSession, failed: Deployment) -> Deployment | None:
     """After `failed`'s rollout failed (its step says `rollback: auto`): a rollback to the
-    environment's last successful deployment, or None when it has none."""
+    environment's last successful deployment to the same target, or None when it has none."""
     environment = await session.get(Environment, failed.environment_id)
     if environment is None:
         return None
-    last_good = await current_deployment(session, failed.environment_id)
+    last_good = await _latest_good_of_target(session, failed.environment_id, failed.target)
     if last_good is None or last_good.target is None:
         return None
     return await queue_rollback(

@@ -32,6 +32,8 @@ class DeploymentRunner:
     def __init__(self, ctx: ServerContext) -> None:
         self.ctx = ctx
         self.rollouts: dict[uuid.UUID, asyncio.Task[None]] = {}
+        # This runner's name on the leases it holds.
+        self.holder = uuid.uuid4().hex
 
     async def run_round(self) -> None:
         async with self.ctx.db.transaction() as session:
@@ -80,6 +82,7 @@ class DeploymentRunner:
                 if deployment.lease_until is not None:
                     queue.add_log_line(deployment, "the server rolling this out stopped; resuming")
                 deployment.lease_until = now + lease
+                deployment.lease_holder = self.holder
                 taken.append(deployment.id)
         return taken
 
@@ -99,7 +102,9 @@ class DeploymentRunner:
             in_cluster=ctx.settings.deploy_in_cluster,
             poll_seconds=ctx.settings.deploy_rollout_poll_seconds,
         )
-        renew = asyncio.create_task(self._renew_lease(deployment_id))
+        rollout = asyncio.current_task()
+        assert rollout is not None  # noqa: S101 - run as a task by run_round
+        renew = asyncio.create_task(self._renew_lease(deployment_id, rollout))
         try:
             await roll_out(
                 cluster, target, deadline=deadline, progress=self._progress(deployment_id)
@@ -126,21 +131,34 @@ class DeploymentRunner:
 
         return progress
 
-    async def _renew_lease(self, deployment_id: uuid.UUID) -> None:
+    async def _renew_lease(self, deployment_id: uuid.UUID, rollout: asyncio.Task[None]) -> None:
+        """Renew this runner's lease while it holds it. A lease another process took (this
+        one stalled past it) is not taken back: this rollout stops, the holder's goes on."""
         seconds = self.ctx.settings.deploy_lease_seconds
         while True:
             await asyncio.sleep(seconds / 3)
             try:
                 async with self.ctx.db.transaction() as session:
-                    await session.execute(
+                    result = await session.execute(
                         sa.update(Deployment)
-                        .where(Deployment.id == deployment_id, Deployment.status == queue.RUNNING)
+                        .where(
+                            Deployment.id == deployment_id,
+                            Deployment.status == queue.RUNNING,
+                            Deployment.lease_holder == self.holder,
+                        )
                         .values(lease_until=utcnow() + timedelta(seconds=seconds))
                     )
             except Exception as exc:
                 log.warning(
                     "renewing a rollout's lease failed", error=f"{type(exc).__name__}: {exc}"
                 )
+                continue
+            if not getattr(result, "rowcount", 0):
+                log.warning(
+                    "a rollout's lease is no longer this server's", deployment=str(deployment_id)
+                )
+                rollout.cancel()
+                return
 
     async def _finish(self, deployment_id: uuid.UUID, status: str, message: str) -> None:
         ctx = self.ctx
@@ -148,6 +166,8 @@ class DeploymentRunner:
             deployment = await session.get(Deployment, deployment_id, with_for_update=True)
             if deployment is None or deployment.status != queue.RUNNING:
                 return
+            if deployment.lease_holder != self.holder:
+                return  # another server took the rollout over: its own end counts
             rollback = None
             auto = deployment.kind == "deploy" and deployment.rollback_policy == "auto"
             if status == queue.FAILED and auto:
