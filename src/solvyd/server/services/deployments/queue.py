@@ -110,6 +110,11 @@ async def environments_with_queued(session: AsyncSession) -> list[uuid.UUID]:
     return list(await session.scalars(query))
 
 
+async def any_running(session: AsyncSession) -> bool:
+    query = sa.select(Deployment.id).where(Deployment.status == RUNNING).limit(1)
+    return (await session.scalar(query)) is not None
+
+
 def finish(deployment: Deployment, status: str, message: str | None) -> None:
     deployment.status = status
     deployment.finished_at = utcnow()

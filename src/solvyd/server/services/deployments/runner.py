@@ -27,6 +27,10 @@ from solvyd.shared.clock import utcnow
 
 log = structlog.get_logger(__name__)
 
+# How often a runner with nothing queued or running looks anyway (a safety net: every change
+# that could give it work notifies it).
+IDLE_ROUND_SECONDS = 60.0
+
 
 class DeploymentRunner:
     def __init__(self, ctx: ServerContext) -> None:
@@ -35,15 +39,22 @@ class DeploymentRunner:
         # This runner's name on the leases it holds.
         self.holder = uuid.uuid4().hex
 
-    async def run_round(self) -> None:
+    async def run_round(self) -> bool:
+        """Start what may start and take the rollouts nobody holds; whether any deployment is
+        queued or running (then rounds come every `deploy_poll_seconds`, to take over a
+        rollout whose server died)."""
         async with self.ctx.db.transaction() as session:
             environments = await queue.environments_with_queued(session)
+            running = await queue.any_running(session)
         for environment_id in environments:
             await queue.advance(self.ctx, environment_id)
+        if not (environments or running):
+            return False
         for deployment_id in await self._take_rollouts():
             task = asyncio.create_task(self._roll_out(deployment_id), name="rollout")
             self.rollouts[deployment_id] = task
             task.add_done_callback(self._forget(deployment_id))
+        return True
 
     def _forget(self, deployment_id: uuid.UUID) -> Callable[[asyncio.Task[None]], None]:
         def forget(_: asyncio.Task[None]) -> None:
@@ -188,17 +199,22 @@ class DeploymentRunner:
 
 async def run_deployments(ctx: ServerContext) -> None:
     """The loop: a round when woken (a deployment queued, approved or ended here or, through
-    PostgreSQL, in another server) and every `deploy_poll_seconds`."""
+    PostgreSQL, in another server), every `deploy_poll_seconds` while a deployment waits or
+    runs, and else only every `IDLE_ROUND_SECONDS`: a server with nothing to deploy must not
+    take SQLite's write lock every two seconds for nothing (registering a deployment wakes
+    the loop anyway)."""
     runner = DeploymentRunner(ctx)
     try:
         while True:
             signal = ctx.events.listen(DEPLOYMENTS)
+            busy = True
             try:
-                await runner.run_round()
+                busy = await runner.run_round()
             except Exception as exc:
                 log.error("deployment round failed", error=f"{type(exc).__name__}: {exc}")
             if ctx.events.closed:
                 return
-            await signal.wait(ctx.settings.deploy_poll_seconds)
+            poll = ctx.settings.deploy_poll_seconds
+            await signal.wait(poll if busy else max(poll, IDLE_ROUND_SECONDS))
     finally:
         await runner.stop()
