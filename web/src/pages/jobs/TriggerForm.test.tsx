@@ -1,4 +1,4 @@
-import { render, screen } from "@testing-library/react";
+import { render, screen, waitFor } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { TriggerForm } from "./TriggerDialog";
 
@@ -19,6 +19,7 @@ describe("TriggerForm", () => {
     await userEvent.type(screen.getByLabelText("Branch"), "dev");
     await userEvent.type(screen.getByLabelText("Commit SHA"), "abc");
     await userEvent.click(screen.getByRole("button", { name: "+ Add variable" }));
+    await waitFor(() => expect(screen.getByLabelText("Name 1")).toHaveFocus());
     await userEvent.type(screen.getByLabelText("Name 1"), "X");
     await userEvent.type(screen.getByLabelText("Value 1"), "1");
     await userEvent.click(screen.getByRole("button", { name: "Trigger build" }));
@@ -29,6 +30,9 @@ describe("TriggerForm", () => {
     const onSubmit = vi.fn();
     render(<TriggerForm job={JOB} busy={false} error={null} onSubmit={onSubmit} onCancel={() => {}} />);
     await userEvent.click(screen.getByRole("button", { name: "+ Add variable" }));
+    // The new row's name takes the focus a frame later: typing elsewhere before that would
+    // race it (a loaded machine lost the race once).
+    await waitFor(() => expect(screen.getByLabelText("Name 1")).toHaveFocus());
     await userEvent.type(screen.getByLabelText("Value 1"), "orphan");
     await userEvent.click(screen.getByRole("button", { name: "Trigger build" }));
     expect(onSubmit).not.toHaveBeenCalled();
