@@ -211,4 +211,4 @@ def test_exec_runs_a_step_without_an_image_in_the_default_image(project: Path) -
     assert f"Using the agent's default image {TEST_IMAGE}" in result.stdout + result.stderr
     refused = _exec(["--default-image", TEST_IMAGE], project)
     assert refused.returncode == 1
-    assert "error: --default-image is for the docker executor" in refused.stderr
+    assert "error: --default-image is for the docker and kubernetes executors" in refused.stderr

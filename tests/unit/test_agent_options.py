@@ -22,7 +22,7 @@ def test_a_default_image_for_the_local_executor_is_refused(tmp_path: Path) -> No
         timeout=60,
     )
     assert result.returncode != 0
-    assert "--default-image is for the docker executor" in result.stderr
+    assert "--default-image is for the docker and kubernetes executors" in result.stderr
     assert "Traceback" not in result.stdout + result.stderr
 
 
