@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from solvyd.agent.client import Rejected, ServerClient, with_retries
-from solvyd.pipeline.executors.base import Executor, ExecutorError, WorkspaceFile
+from solvyd.pipeline.executors.base import Executor, ExecutorError
+from solvyd.pipeline.executors.wrapping import WrappingExecutor
 from solvyd.protocol import DeploymentOutcome, DeploymentRequest, DeploymentState, JobSpec, StepSpec
 from solvyd.protocol.messages import FINISHED_DEPLOYMENT_STATUSES, DeploySpec
 
@@ -44,36 +45,13 @@ class _DeployRun:
     deployment_id: uuid.UUID | None = None
 
 
-class DeployGate(Executor):
+class DeployGate(WrappingExecutor):
+    """Everything but deploy steps goes to the wrapped executor."""
+
     def __init__(self, inner: Executor, client: ServerClient) -> None:
-        self.inner = inner
-        self.name = inner.name
+        super().__init__(inner)
         self._client = client
         self._runs: dict[tuple[uuid.UUID, str], _DeployRun] = {}
-
-    # -- everything but deploy steps goes to the wrapped executor -----------------------------
-
-    @property
-    def runs_steps_without_image(self) -> bool:
-        return self.inner.runs_steps_without_image
-
-    async def check_available(self) -> str | None:
-        return await self.inner.check_available()
-
-    async def setup_job(self, job: JobSpec) -> None:
-        await self.inner.setup_job(job)
-
-    def workspace(self, job: JobSpec) -> str:
-        return self.inner.workspace(job)
-
-    async def list_workspace(self, job: JobSpec) -> list[WorkspaceFile]:
-        return await self.inner.list_workspace(job)
-
-    def read_workspace_file(self, job: JobSpec, path: str) -> AsyncIterator[bytes]:
-        return self.inner.read_workspace_file(job, path)
-
-    async def teardown_job(self, job: JobSpec) -> None:
-        await self.inner.teardown_job(job)
 
     async def start_step(self, job: JobSpec, step: StepSpec) -> None:
         if step.deploy is None:

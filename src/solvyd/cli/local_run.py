@@ -7,7 +7,6 @@ import signal
 import subprocess
 import tempfile
 import uuid
-from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
 
@@ -20,8 +19,9 @@ from solvyd.cli.exec_keep import KeepOutputs, host_workspace
 from solvyd.cli.log_lines import LineFormat
 from solvyd.cli.output import console, err_console
 from solvyd.pipeline.config import PipelineError, parse_pipeline
-from solvyd.pipeline.executors.base import Executor, ExecutorError, WorkspaceFile
+from solvyd.pipeline.executors.base import Executor, ExecutorError
 from solvyd.pipeline.executors.registry import create_executor
+from solvyd.pipeline.executors.wrapping import WrappingExecutor
 from solvyd.pipeline.plan import BuildContext, plan_job
 from solvyd.pipeline.runtime import JobResult, StepResult, run_job
 from solvyd.protocol import BuildStatus, JobSpec, StepSpec, StepStatus
@@ -100,22 +100,14 @@ def plan_local_run(path: Path, source: Path, only_step: str | None) -> JobSpec:
     return spec.model_copy(update={"steps": [chosen[0].model_copy(update={"depends_on": []})]})
 
 
-class _WithSources(Executor):
+class _WithSources(WrappingExecutor):
     """The executor `exec` runs with, whose `setup_job` also copies the sources into the new
     workspace: a directory of this machine (`exec` runs only the executors that have one,
     `host_workspace`), where an agent's build would have had its checkout step."""
 
     def __init__(self, inner: Executor, source: Path) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.source = source
-        self.name = inner.name
-
-    @property
-    def runs_steps_without_image(self) -> bool:
-        return self.inner.runs_steps_without_image
-
-    async def check_available(self) -> str | None:
-        return await self.inner.check_available()
 
     async def setup_job(self, job: JobSpec) -> None:
         await self.inner.setup_job(job)
@@ -128,27 +120,6 @@ class _WithSources(Executor):
             )
         except OSError as exc:
             raise ExecutorError(f"cannot copy {self.source} into the workspace: {exc}") from exc
-
-    async def start_step(self, job: JobSpec, step: StepSpec) -> None:
-        await self.inner.start_step(job, step)
-
-    def stream_output(self, job: JobSpec, step: StepSpec) -> AsyncIterator[str]:
-        return self.inner.stream_output(job, step)
-
-    async def wait_step(self, job: JobSpec, step: StepSpec) -> int:
-        return await self.inner.wait_step(job, step)
-
-    async def destroy_step(self, job: JobSpec, step: StepSpec) -> None:
-        await self.inner.destroy_step(job, step)
-
-    async def teardown_job(self, job: JobSpec) -> None:
-        await self.inner.teardown_job(job)
-
-    async def list_workspace(self, job: JobSpec) -> list[WorkspaceFile]:
-        return await self.inner.list_workspace(job)
-
-    def read_workspace_file(self, job: JobSpec, path: str) -> AsyncIterator[bytes]:
-        return self.inner.read_workspace_file(job, path)
 
 
 async def _run(spec: JobSpec, executor: Executor, source: Path, keep: KeepOutputs) -> JobResult:
