@@ -527,34 +527,15 @@ class _Git:
     async def run(self, args: list[str], what: str) -> str:
         """Run ``git ARGS``; its lines go to ``emit`` (unless ``what`` is empty: a quiet
         probe). Returns the output; raises ``_GitFailed`` naming ``what``."""
-        loop = asyncio.get_running_loop()
-        remaining = self._deadline - loop.time()
-        if remaining <= 0:
-            raise CheckoutError(
-                f"{what or 'the checkout'} timed out after {self._timeout_seconds:g}s"
-            )
-        try:
-            process = await asyncio.create_subprocess_exec(
-                "git",
-                *args,
-                cwd=self._cwd,
-                env=self._env,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.STDOUT,
-                start_new_session=True,  # its own process group, so a kill reaches ssh too
-            )
-        except OSError as exc:
-            raise CheckoutError(f"cannot run git: {exc}") from exc
+        remaining = self._time_left(what)
+        process = await self._spawn(args, stderr=asyncio.subprocess.STDOUT)
         lines: list[str] = []
         try:
             async with asyncio.timeout(remaining):
                 await self._read(process, lines, quiet=not what)
                 code = await process.wait()
         except TimeoutError:
-            raise CheckoutError(
-                f"{what or 'the checkout'} timed out after {self._timeout_seconds:g}s"
-            ) from None
+            raise self._timed_out(what) from None
         finally:
             if process.returncode is None:
                 await _kill(process)
@@ -568,27 +549,13 @@ class _Git:
     async def run_bytes(self, args: list[str], what: str) -> bytes:
         """Run ``git ARGS`` and return its standard output as it is (a file's bytes); its
         error output is kept for the reason only. Raises ``_GitFailed`` naming ``what``."""
-        remaining = self._deadline - asyncio.get_running_loop().time()
-        if remaining <= 0:
-            raise CheckoutError(f"{what} timed out after {self._timeout_seconds:g}s")
-        try:
-            process = await asyncio.create_subprocess_exec(
-                "git",
-                *args,
-                cwd=self._cwd,
-                env=self._env,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-                start_new_session=True,
-            )
-        except OSError as exc:
-            raise CheckoutError(f"cannot run git: {exc}") from exc
+        remaining = self._time_left(what)
+        process = await self._spawn(args, stderr=asyncio.subprocess.PIPE)
         try:
             async with asyncio.timeout(remaining):
                 out, err = await process.communicate()
         except TimeoutError:
-            raise CheckoutError(f"{what} timed out after {self._timeout_seconds:g}s") from None
+            raise self._timed_out(what) from None
         finally:
             if process.returncode is None:
                 await _kill(process)
@@ -600,6 +567,30 @@ class _Git:
                 + (f": {reason}" if reason else "")
             )
         return out
+
+    def _time_left(self, what: str) -> float:
+        remaining = self._deadline - asyncio.get_running_loop().time()
+        if remaining <= 0:
+            raise self._timed_out(what)
+        return remaining
+
+    def _timed_out(self, what: str) -> CheckoutError:
+        return CheckoutError(f"{what or 'the checkout'} timed out after {self._timeout_seconds:g}s")
+
+    async def _spawn(self, args: list[str], *, stderr: int) -> asyncio.subprocess.Process:
+        try:
+            return await asyncio.create_subprocess_exec(
+                "git",
+                *args,
+                cwd=self._cwd,
+                env=self._env,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=stderr,
+                start_new_session=True,  # its own process group, so a kill reaches ssh too
+            )
+        except OSError as exc:
+            raise CheckoutError(f"cannot run git: {exc}") from exc
 
     async def _read(
         self, process: asyncio.subprocess.Process, lines: list[str], quiet: bool
