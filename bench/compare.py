@@ -66,15 +66,16 @@ FIGURES: dict[str, tuple[str, str]] = {
     "agent_rss_after_load_mb": ("rss_after_load", "agent_rss_mb"),
 }
 
-# Imports what `solvyd server` and `solvyd agent` import, and says where solvyd came from. A
-# module of Solvyd's own that this tree does not have is that tree's layout, not an error.
+# Imports what `solvyd server` and `solvyd agent` import, and says where solvyd came from. An
+# older tree may lack one of these modules itself (its layout differed); anything missing
+# below them (a dependency, or a module of its own) means its server or agent cannot start.
 IMPORT_CHECK = """
 import importlib, solvyd
 for name in ("solvyd.cli.runners", "solvyd.server.app", "solvyd.agent.worker"):
     try:
         importlib.import_module(name)
     except ModuleNotFoundError as error:
-        if not (error.name or "").startswith("solvyd"):
+        if error.name != name:
             raise
 print(solvyd.__file__)
 """
@@ -239,7 +240,7 @@ def tree_env(tree: Path) -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(tree / "src")}
 
 
-def check_imports(side: str, tree: Path) -> str:
+def check_imports(side: str, tree: Path, commit: str) -> str:
     """The solvyd file the tree's processes import; a clear error when they would not import
     that tree's, or not start."""
     result = subprocess.run(
@@ -253,8 +254,8 @@ def check_imports(side: str, tree: Path) -> str:
     if result.returncode != 0:
         last = (result.stderr.strip().splitlines() or ["(no output)"])[-1]
         raise CompareError(
-            f"the {side} tree ({tree}) cannot start with {sys.executable}: {last}. Its "
-            "dependencies may differ from this venv's (compare pyproject.toml and uv.lock)."
+            f"the {side} tree ({commit[:10]}) cannot start with {sys.executable}: {last} "
+            "(a dependency this venv lacks, see its pyproject.toml, or a broken commit)"
         )
     imported = Path(result.stdout.strip()).resolve()
     if not imported.is_relative_to((tree / "src").resolve()):
@@ -294,10 +295,15 @@ def run_dispatch(side: str, tree: Path, database: str, bench_args: list[str]) ->
         stop_dispatch(process)
     lines = stdout.strip().splitlines()
     if process.returncode != 0 or not lines:
-        tail = "\n".join(stderr.strip().splitlines()[-25:])
+        # The last line of a traceback says what went wrong; the rest goes to a file.
+        with tempfile.NamedTemporaryFile(
+            "w", prefix=f"solvyd-bench-compare-{side}-{database}-", suffix=".log", delete=False
+        ) as log:
+            log.write(stderr)
+        last = (stderr.strip().splitlines() or ["(no output)"])[-1]
         raise CompareError(
-            f"bench/dispatch.py --database {database} failed on the {side} tree ({tree}), "
-            f"exit {process.returncode}; the end of its output:\n{tail}"
+            f"bench/dispatch.py --database {database} failed on the {side} tree "
+            f"(exit {process.returncode}): {last}\nIts whole output: {log.name}"
         )
     for line in stderr.strip().splitlines():
         progress(f"  dispatch: {line}")
@@ -305,8 +311,8 @@ def run_dispatch(side: str, tree: Path, database: str, bench_args: list[str]) ->
     return result
 
 
-def raise_on_sigterm(signum: int, frame: FrameType | None) -> None:
-    raise SystemExit(128 + signum)
+def interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
 
 
 def compare(args: argparse.Namespace) -> dict[str, Any]:
@@ -328,7 +334,8 @@ def compare(args: argparse.Namespace) -> dict[str, Any]:
     runs: list[Run] = []
     with base_worktree(base_commit) as base_tree:
         trees = {"base": base_tree, "working": REPO}
-        imported = {side: check_imports(side, tree) for side, tree in trees.items()}
+        commits = {"base": base_commit, "working": working_commit}
+        imported = {side: check_imports(side, trees[side], commits[side]) for side in SIDES}
         for side in SIDES:
             progress(f"{side} imports {imported[side]}")
         for round_number in range(1, args.rounds + 1):
@@ -391,7 +398,11 @@ def compare(args: argparse.Namespace) -> dict[str, Any]:
 
 def main() -> None:
     args = parse_args()
-    signal.signal(signal.SIGTERM, raise_on_sigterm)
+    # SIGTERM cleans up as Ctrl-C does. SIGINT is set explicitly because a shell starts a
+    # background job with it ignored, and bench/dispatch.py would inherit that and ignore the
+    # one SIGINT that asks it to stop.
+    signal.signal(signal.SIGTERM, interrupt)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         result = compare(args)
     except CompareError as error:
