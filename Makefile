@@ -89,7 +89,7 @@ endif
 endif
 
 ## A/B of bench/dispatch.py, BASE's tree against the working tree, alternately, with the
-## ratios: `make bench-compare BASE=<commit>` (~2 min a run, ROUNDS=2: ~10 min)
+## ratios: `make bench-compare BASE=<commit>` (8 runs of 1-2 min with the defaults)
 bench-compare: sync
 	$(UV) run --frozen python bench/compare.py --base '$(BASE)' --rounds '$(ROUNDS)' \
 	  --databases $(DATABASES) --bench-args='$(BENCH_ARGS)'
