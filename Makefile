@@ -9,7 +9,8 @@ PY_SOURCES := src tests bench hatch_build.py docker
 WEB_SOURCES := $(shell find web/src web/public -type f 2>/dev/null) web/index.html \
 	web/vite.config.ts web/tsconfig.json
 
-.PHONY: run test test-web lint bench bench-scale bench-logs bench-ui format sync web web-api clean
+.PHONY: run test test-web lint bench bench-compare bench-scale bench-logs bench-ui format sync web web-api \
+	clean
 
 $(UV):
 	python3 -m venv $(TOOLS)
@@ -75,6 +76,23 @@ format: sync
 bench: sync
 	$(UV) run --frozen python bench/dispatch.py --database sqlite
 	$(UV) run --frozen python bench/dispatch.py --database postgresql
+
+# bench-compare's runs per side and database, the databases, and more arguments for
+# bench/dispatch.py (BENCH_ARGS="-n 100"), the same for both sides.
+ROUNDS ?= 2
+DATABASES ?= sqlite postgresql
+BENCH_ARGS ?=
+ifneq ($(filter bench-compare,$(MAKECMDGOALS)),)
+ifeq ($(strip $(BASE)),)
+$(error BASE is required: make bench-compare BASE=<the commit your change starts from>)
+endif
+endif
+
+## A/B of bench/dispatch.py, BASE's tree against the working tree, alternately, with the
+## ratios: `make bench-compare BASE=<commit>` (8 runs of 1-2 min with the defaults)
+bench-compare: sync
+	$(UV) run --frozen python bench/compare.py --base '$(BASE)' --rounds '$(ROUNDS)' \
+	  --databases $(DATABASES) --bench-args='$(BENCH_ARGS)'
 
 ## Scheduling at scale: 50 agents on PostgreSQL, a 1,000-build backlog, fairness (~4 min)
 bench-scale: sync
