@@ -157,6 +157,16 @@ def spawn_tool(venv: Path, args: list[str], log: Path) -> subprocess.Popen[bytes
 # The REST API
 
 
+def api_client(www_port: int) -> httpx.AsyncClient:
+    # Uncompressed: under load Buildbot 4.3 (Twisted 26) now and then sent a body its
+    # Content-Encoding did not match (httpx: "incorrect header check"), which ended a run.
+    return httpx.AsyncClient(
+        base_url=f"http://127.0.0.1:{www_port}/api/v2",
+        headers={"Accept-Encoding": "identity"},
+        timeout=60,
+    )
+
+
 async def wait_master(http: httpx.AsyncClient, master: subprocess.Popen[bytes]) -> int:
     """Until the master answers with its builder; returns the builder's id."""
     deadline = time.monotonic() + 120
@@ -199,27 +209,41 @@ async def force(http: httpx.AsyncClient, builderid: int) -> int:
 
 
 async def idle_build(http: httpx.AsyncClient, builderid: int, poll: float) -> tuple[float, float]:
-    """Force one build and poll until its `true` step is seen started, then the build
+    """Force one build and poll until its `true` step is seen started, then its request
     complete; both as milliseconds after just before the force request."""
     before = time.monotonic()
     request_id = await force(http, builderid)
-    deadline = before + 60
+    deadline = before + 120
     build_id = None
+    polls = 0
     while True:
         if build_id is None:
             builds = (await http.get(f"/buildrequests/{request_id}/builds")).json()["builds"]
-            build_id = builds[0]["buildid"] if builds else None
+            # The newest: a build Buildbot gave up on (its worker lost, RETRY) is followed
+            # by another of the same request.
+            unfinished = [b["buildid"] for b in builds if not b["complete"]]
+            build_id = max(unfinished) if unfinished else None
         if build_id is not None:
             steps = (await http.get(f"/builds/{build_id}/steps")).json()["steps"]
             if any(s["name"] == STEP and s["started_at"] is not None for s in steps):
                 step_started = (time.monotonic() - before) * 1000
                 break
+            # Now and then (not at every poll, which would load the master more than the
+            # other side's single request does): has Buildbot given up on this build?
+            polls += 1
+            if (
+                polls % 20 == 0
+                and (await http.get(f"/builds/{build_id}")).json()["builds"][0]["complete"]
+            ):
+                build_id = None
         if time.monotonic() > deadline:
-            raise TimeoutError(f"build request {request_id} did not start within 60s")
+            raise TimeoutError(f"build request {request_id} did not start within 120s")
         await asyncio.sleep(poll)
-    while not (await http.get(f"/builds/{build_id}")).json()["builds"][0]["complete"]:
+    while not (await http.get(f"/buildrequests/{request_id}")).json()["buildrequests"][0][
+        "complete"
+    ]:
         if time.monotonic() > deadline:
-            raise TimeoutError(f"build {build_id} did not finish within 60s")
+            raise TimeoutError(f"build request {request_id} did not finish within 120s")
         await asyncio.sleep(poll)
     return step_started, (time.monotonic() - before) * 1000
 
@@ -296,6 +320,7 @@ def main() -> None:
     setup_log = workdir / "setup.log"
     master: subprocess.Popen[bytes] | None = None
     workers: list[subprocess.Popen[bytes]] = []
+    keep_logs = args.keep_logs
     try:
         created = time.monotonic()
         run_tool(venv, ["buildbot", "create-master", "-r", str(master_dir)], setup_log)
@@ -319,9 +344,7 @@ def main() -> None:
         async def cold_start() -> int:
             """As dispatch.py starts Solvyd: the master, once it answers the workers."""
             nonlocal master
-            async with httpx.AsyncClient(
-                base_url=f"http://127.0.0.1:{www_port}/api/v2", timeout=60
-            ) as http:
+            async with api_client(www_port) as http:
                 master = spawn_tool(
                     venv, ["buildbot", "start", "--nodaemon", str(master_dir)], workdir / "m.log"
                 )
@@ -354,9 +377,7 @@ def main() -> None:
         cpu_before = cpu_seconds(master.pid), sum(cpu_seconds(w.pid) for w in workers)
 
         async def bench() -> dict[str, Any]:
-            async with httpx.AsyncClient(
-                base_url=f"http://127.0.0.1:{www_port}/api/v2", timeout=60
-            ) as http:
+            async with api_client(www_port) as http:
                 return await run_bench(
                     http, builderid, args.latency_builds, args.builds, args.poll_ms / 1000
                 )
@@ -372,11 +393,14 @@ def main() -> None:
             "master_rss_mb": rss_mb(master.pid),
             "worker_rss_mb": max(rss_mb(w.pid) for w in workers),
         }
+    except BaseException:
+        keep_logs = True
+        raise
     finally:
         stop_all(workers)
         if master is not None:
             stop_all([master])
-        if args.keep_logs:
+        if keep_logs:
             progress(f"logs kept in {workdir}")
         else:
             shutil.rmtree(workdir, ignore_errors=True)
