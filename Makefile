@@ -9,8 +9,8 @@ PY_SOURCES := src tests bench hatch_build.py docker
 WEB_SOURCES := $(shell find web/src web/public -type f 2>/dev/null) web/index.html \
 	web/vite.config.ts web/tsconfig.json
 
-.PHONY: run test test-web lint bench bench-compare bench-scale bench-logs bench-ui format sync web web-api \
-	clean
+.PHONY: run test test-web lint bench bench-compare bench-peers bench-scale bench-logs bench-ui \
+	format sync web web-api clean
 
 $(UV):
 	python3 -m venv $(TOOLS)
@@ -105,6 +105,10 @@ bench-logs: sync
 ## The web UI's live log: a printed line's time to be on screen in Chromium (~30 s)
 bench-ui: sync web
 	$(UV) run --frozen python bench/ui_log_latency.py
+
+## Side by side with Buildbot 4 (installed from PyPI into .bench-cache/), each run twice (~15 min)
+bench-peers: sync
+	$(UV) run --frozen python bench/peers/compare.py
 
 clean:
 	rm -rf .venv $(TOOLS) .mypy_cache .ruff_cache .pytest_cache web/node_modules web/dist

@@ -230,12 +230,14 @@ async def login(http: httpx.AsyncClient) -> None:
     http.headers["Authorization"] = f"Bearer {response.json()['access_token']}"
 
 
-async def wait_for_agents(http: httpx.AsyncClient, count: int, timeout: float) -> None:
+async def wait_for_agents(
+    http: httpx.AsyncClient, count: int, timeout: float, poll: float = 0.2
+) -> None:
     deadline = time.monotonic() + timeout
     while len((await http.get("/workers")).json()["items"]) < count:
         if time.monotonic() > deadline:
             raise TimeoutError(f"{count} agents did not register within {timeout}s")
-        await asyncio.sleep(0.2)
+        await asyncio.sleep(poll)
 
 
 async def create_job(http: httpx.AsyncClient, name: str, priority: int = 0) -> str:
