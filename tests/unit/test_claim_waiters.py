@@ -110,7 +110,7 @@ async def test_the_hub_routes_queue_topics_to_the_claims() -> None:
 def test_topics_round_trip_and_refuse_what_they_cannot_read() -> None:
     build = ClaimableBuild("id", frozenset({"b", "a"}), True)
     assert ClaimableBuild.from_topic(build.topic()) == build
-    for payload in ("", "[]", '["id", "a", true]', '["id", [1], true]', '[1, [], false]', "{}"):
+    for payload in ("", "[]", '["id", "a", true]', '["id", [1], true]', "[1, [], false]", "{}"):
         assert ClaimableBuild.from_topic(CLAIMABLE_PREFIX + payload) is None
 
 
