@@ -15,6 +15,13 @@ import weakref
 from collections.abc import Collection
 from typing import Protocol
 
+from solvyd.server.claim_waiters import (
+    CLAIMABLE_PREFIX,
+    WORKER_SLOT_PREFIX,
+    ClaimableBuild,
+    ClaimWaiters,
+)
+
 
 class Signal:
     # Weak-referenceable: the hub holds a topic's signal only while some waiter holds it.
@@ -69,6 +76,8 @@ class EventHub:
         self._signals: weakref.WeakValueDictionary[str, Signal] = weakref.WeakValueDictionary()
         self._closed = False
         self._transport: EventTransport | None = None
+        # The long-polling claims, woken by the queue's topics (claim_waiters.py).
+        self.claims = ClaimWaiters()
 
     def attach(self, transport: EventTransport) -> None:
         self._transport = transport
@@ -94,6 +103,7 @@ class EventHub:
         answer at once instead of holding the shutdown up. The transport keeps running (until
         `detach`): what the last requests commit must still reach the other servers."""
         self._closed = True
+        self.claims.close()
         self.wake_all()
 
     @property
@@ -111,6 +121,18 @@ class EventHub:
         if topic == ALL_TOPICS:
             self.wake_all()
             return
+        if topic == QUEUE:
+            self.claims.wake_all()
+        elif topic.startswith(CLAIMABLE_PREFIX):
+            build = ClaimableBuild.from_topic(topic)
+            if build is None:  # from a server of another version: wake them all, as it would
+                self.claims.wake_all()
+            else:
+                self.claims.wake_one(build)
+            return
+        elif topic.startswith(WORKER_SLOT_PREFIX):
+            self.claims.wake_worker(topic.removeprefix(WORKER_SLOT_PREFIX))
+            return
         signal = self._signals.pop(topic, None)
         if signal is not None:
             signal.fire()
@@ -121,8 +143,11 @@ class EventHub:
         self._signals.clear()
         for signal in signals:
             signal.fire()
+        self.claims.wake_all()
 
 
+# Wakes every waiting claim: something may have freed work for any worker (a worker resumed,
+# a backoff passed). A build that became claimable wakes one (`ClaimableBuild.topic`).
 QUEUE = "queue"
 # What a viewer sees change, for UIs to refetch (`GET /events/stream`): a build was created or
 # changed status (or a step's), a worker's row changed (registered, drained, resumed, removed,

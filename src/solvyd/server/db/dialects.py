@@ -58,6 +58,23 @@ def _waiting_for_a_worker(now: datetime, runs_steps_without_image: bool) -> sa.C
     return sa.and_(waiting, Build.needs_step_without_image.is_(False))
 
 
+async def next_waiting_build_of_limited_job(
+    session: AsyncSession, job_id: uuid.UUID, now: datetime
+) -> Build | None:
+    """The job's oldest build waiting for a worker, if the job has a concurrency limit (only
+    then can a slot it frees make one claimable); None otherwise."""
+    query = (
+        sa.select(Build)
+        .join(Job, Job.id == Build.job_id)
+        .where(Build.job_id == job_id, Job.max_concurrent_builds.is_not(None))
+        .where(_waiting_for_a_worker(now, runs_steps_without_image=True))
+        .order_by(Build.queued_at, Build.number)
+        .limit(1)
+    )
+    build: Build | None = await session.scalar(query)
+    return build
+
+
 def job_load() -> sa.Subquery:
     """Per job, how many of its builds hold a worker (claimed or running)."""
     return (

@@ -5,11 +5,12 @@ import uuid
 from solvyd.protocol import BuildStatus
 from solvyd.server.db import queries
 from solvyd.server.db.models import Build
-from solvyd.server.events import BUILDS, QUEUE, build_topic, cancel_topic
+from solvyd.server.events import BUILDS, build_topic, cancel_topic
 from solvyd.server.services import audit
 from solvyd.server.services.audit import Actor
 from solvyd.server.services.builds import lifecycle
 from solvyd.server.services.builds.access import build_held_by
+from solvyd.server.services.builds.claim_wakeups import freed_job_slot, wake_claims
 from solvyd.server.services.context import ServerContext
 from solvyd.server.services.errors import Conflict, NotFound
 
@@ -24,7 +25,9 @@ async def cancel_build(ctx: ServerContext, build_id: uuid.UUID, actor: Actor) ->
         was = build.status
         # The build ends now; the agent's watcher hears it and kills the processes, and its
         # own later "cancelled" report is a no-op.
+        held_a_worker = build.worker_id is not None
         await lifecycle.finish(session, build, BuildStatus.CANCELLED, error_message="cancelled")
+        freed = await freed_job_slot(session, build.job_id) if held_a_worker else None
         audit.record(
             session,
             actor,
@@ -36,7 +39,7 @@ async def cancel_build(ctx: ServerContext, build_id: uuid.UUID, actor: Actor) ->
         )
     ctx.events.notify(cancel_topic(build_id))
     ctx.events.notify(build_topic(build_id))
-    ctx.events.notify(QUEUE)
+    wake_claims(ctx.events, [freed])
     ctx.events.notify(BUILDS)
     return build
 

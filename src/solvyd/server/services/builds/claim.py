@@ -1,8 +1,9 @@
 """Claim: hand a worker the build it should run next (see `dialects.lock_next_claimable_build`
 for the order), atomically, within the job's concurrency limit.
 
-`claim_next_build` is a long poll: it waits on the queue signal (fired by every trigger and
-every build handed back) until it wins a build or its wait runs out.
+`claim_next_build` is a long poll: it waits until a build it can run becomes claimable (the
+server wakes one waiting claim per such build, `claim_waiters.py`) and it wins a build, or its
+wait runs out.
 """
 
 import asyncio
@@ -17,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from solvyd.protocol import BuildStatus, JobSpec
 from solvyd.server.db import dialects, queries
 from solvyd.server.db.models import Build, Job, Worker
-from solvyd.server.events import BUILDS, QUEUE, build_topic
+from solvyd.server.events import BUILDS, build_topic
 from solvyd.server.services.builds import lifecycle
 from solvyd.server.services.context import ServerContext
 from solvyd.server.services.errors import NotFound
@@ -47,6 +48,11 @@ class _Assignment:
     failed: list[uuid.UUID] = field(default_factory=list)
     # A build was passed over only because its job was locked by another transaction.
     contended: bool = False
+    # Whether the worker could take a build at all (not draining, a slot free), and what it
+    # can run: what wakes its claim next.
+    able: bool = False
+    labels: list[str] = field(default_factory=list)
+    runs_steps_without_image: bool = True
 
 
 async def _assign_builds(ctx: ServerContext, worker_id: uuid.UUID, limit: int) -> _Assignment:
@@ -59,14 +65,17 @@ async def _assign_builds(ctx: ServerContext, worker_id: uuid.UUID, limit: int) -
         worker = await session.get(Worker, worker_id, with_for_update=True)
         if worker is None:
             raise NotFound(f"worker {worker_id} not found")
+        assignment.labels = claimable_labels(worker)
+        assignment.runs_steps_without_image = worker.runs_steps_without_image
         if worker.status == "draining":
             return assignment
         free = worker.concurrency - await queries.count_worker_active_builds(session, worker.id)
+        assignment.able = free > 0
         passed_over: list[uuid.UUID] = []
         while len(assignment.builds) < min(free, limit):
             build_id = await dialects.lock_next_claimable_build(
                 session,
-                claimable_labels(worker),
+                assignment.labels,
                 ctx.db.dialect,
                 now,
                 runs_steps_without_image=worker.runs_steps_without_image,
@@ -149,20 +158,31 @@ async def _job_has_a_free_slot(
 
 async def claim_next_build(ctx: ServerContext, worker_id: uuid.UUID, wait: float) -> JobSpec | None:
     deadline = time.monotonic() + min(wait, ctx.settings.max_claim_wait_seconds)
-    while True:
-        signal = ctx.events.listen(QUEUE)
-        assignment = await _assign_builds(ctx, worker_id, limit=1)
-        if assignment.specs:
-            return assignment.specs[0]
-        if ctx.events.closed:
-            return None
-        now = time.monotonic()
-        if assignment.contended and now < deadline + CONTENDED_GRACE_SECONDS:
-            await asyncio.sleep(CONTENDED_RETRY_SECONDS)
-            continue
-        if now >= deadline:
-            return None
-        await signal.wait(deadline - now)
+    claims = ctx.events.claims
+    # In line before the first look: a build committed during a look wakes this claim.
+    waiter = claims.join(worker_id)
+    try:
+        while True:
+            woken_for = claims.look(waiter)
+            assignment = await _assign_builds(ctx, worker_id, limit=1)
+            waiter.labels = frozenset(assignment.labels)
+            waiter.runs_steps_without_image = assignment.runs_steps_without_image
+            waiter.able = assignment.able
+            won = str(assignment.builds[0].id) if assignment.builds else None
+            claims.handled(waiter, woken_for, won=won)
+            if assignment.specs:
+                return assignment.specs[0]
+            if ctx.events.closed:
+                return None
+            now = time.monotonic()
+            if assignment.contended and now < deadline + CONTENDED_GRACE_SECONDS:
+                await asyncio.sleep(CONTENDED_RETRY_SECONDS)
+                continue
+            if now >= deadline:
+                return None
+            await waiter.wait(deadline - now)
+    finally:
+        claims.leave(waiter)
 
 
 def handed_out_spec(build: Build) -> JobSpec:

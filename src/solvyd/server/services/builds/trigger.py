@@ -15,11 +15,12 @@ from solvyd.pipeline.config import PipelineError
 from solvyd.pipeline.plan import BuildContext, PlanRefused, plan_job, system_env
 from solvyd.protocol import CHECKOUT_STEP, BuildStatus, JobSpec
 from solvyd.server.db.models import Build, BuildStep, Job
-from solvyd.server.events import BUILDS, QUEUE, EventHub, build_topic, cancel_topic
+from solvyd.server.events import BUILDS, EventHub, build_topic, cancel_topic
 from solvyd.server.schemas.builds import TriggerRequest
 from solvyd.server.services import audit
 from solvyd.server.services.audit import Actor
 from solvyd.server.services.builds import lifecycle
+from solvyd.server.services.builds.claim_wakeups import claimable, wake_claims
 from solvyd.server.services.builds.origin import TAG, BuildOrigin
 from solvyd.server.services.commit_statuses.outbox import record_build_state
 from solvyd.server.services.context import ServerContext
@@ -47,7 +48,7 @@ class QueuedBuild:
         for old_id in self.superseded:
             events.notify(cancel_topic(old_id))
             events.notify(build_topic(old_id))
-        events.notify(QUEUE)
+        wake_claims(events, [claimable(self.build)])
         events.notify(BUILDS)
 
 

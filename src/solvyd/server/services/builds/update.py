@@ -14,10 +14,12 @@ from solvyd.protocol import (
     StepStatus,
     StepStatusUpdate,
 )
+from solvyd.server.claim_waiters import ClaimableBuild
 from solvyd.server.db.models import Build, BuildStep, Job, Worker
-from solvyd.server.events import BUILDS, QUEUE, build_topic
+from solvyd.server.events import BUILDS, build_topic
 from solvyd.server.services.builds import lifecycle
 from solvyd.server.services.builds.access import build_held_by
+from solvyd.server.services.builds.claim_wakeups import claimable, freed_job_slot, wake_claims
 from solvyd.server.services.builds.retry import retry_policy
 from solvyd.server.services.commit_statuses.outbox import record_build_state
 from solvyd.server.services.context import ServerContext
@@ -33,6 +35,7 @@ _REASON_CHARS = 1000
 async def update_build_status(
     ctx: ServerContext, worker_id: uuid.UUID, build_id: uuid.UUID, body: BuildStatusUpdate
 ) -> Build:
+    to_wake: list[ClaimableBuild | None] = []
     async with ctx.db.transaction() as session:
         build = await build_held_by(session, build_id, worker_id, attempt=body.attempt)
         if body.commit_sha and not BuildStatus(build.status).finished:
@@ -62,10 +65,14 @@ async def update_build_status(
                 )
         except IllegalTransition as exc:
             raise Conflict(str(exc)) from exc
+        freed_slot = build.status == BuildStatus.QUEUED or body.status.finished
+        if freed_slot:
+            # The build is claimable again, or a slot of its job became free.
+            to_wake = [claimable(build), await freed_job_slot(session, build.job_id)]
     ctx.events.notify(build_topic(build.id))
     ctx.events.notify(BUILDS)
-    if build.status == BuildStatus.QUEUED or body.status.finished:
-        ctx.events.notify(QUEUE)  # a slot, or a build, became free
+    if freed_slot:
+        wake_claims(ctx.events, to_wake, freed_worker=worker_id)
     return build
 
 
