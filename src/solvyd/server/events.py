@@ -5,6 +5,10 @@ Waiters take a `Signal` *before* they look at the database and wait on it after,
 that lands between the look and the wait is never missed. A wake-up is only a hint to look
 again: a spurious one costs a query, a lost one costs a whole long-poll wait.
 
+Some state kept in memory is also only good until a topic says otherwise (the cached worker
+tokens): it `subscribe`s a callback, which runs whenever the topic is woken here, and on every
+`wake_all`.
+
 The hub alone wakes waiters in this process (enough for SQLite, which is single-server). With
 a transport attached (PostgreSQL LISTEN/NOTIFY, `events_pg.py`) every `notify` also reaches
 the hubs of the other server processes on the same database, which `wake` their waiters.
@@ -12,7 +16,7 @@ the hubs of the other server processes on the same database, which `wake` their 
 
 import asyncio
 import weakref
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from typing import Protocol
 
 from solvyd.server.claim_waiters import (
@@ -78,6 +82,7 @@ class EventHub:
         self._transport: EventTransport | None = None
         # The long-polling claims, woken by the queue's topics (claim_waiters.py).
         self.claims = ClaimWaiters()
+        self._callbacks: dict[str, list[Callable[[], None]]] = {}
 
     def attach(self, transport: EventTransport) -> None:
         self._transport = transport
@@ -97,6 +102,12 @@ class EventHub:
         if signal is None:
             signal = self._signals[topic] = Signal()
         return signal
+
+    def subscribe(self, topic: str, callback: Callable[[], None]) -> None:
+        """Call `callback` each time `topic` is woken in this process (notified here or by
+        another server), and on every `wake_all`, when wake-ups may have been lost. For the
+        life of the hub; it runs inside `notify`, so it must be quick and must not raise."""
+        self._callbacks.setdefault(topic, []).append(callback)
 
     def close(self) -> None:
         """Wake every waiter, now and later: the server is shutting down, so long polls
@@ -136,6 +147,8 @@ class EventHub:
         signal = self._signals.pop(topic, None)
         if signal is not None:
             signal.fire()
+        for callback in self._callbacks.get(topic, ()):
+            callback()
 
     def wake_all(self) -> None:
         """Wake every waiter in this process, e.g. after wake-ups may have been lost."""
@@ -144,6 +157,9 @@ class EventHub:
         for signal in signals:
             signal.fire()
         self.claims.wake_all()
+        for callbacks in self._callbacks.values():
+            for callback in callbacks:
+                callback()
 
 
 # Wakes every waiting claim: something may have freed work for any worker (a worker resumed,
@@ -160,6 +176,9 @@ COMMIT_STATUSES = "commit-statuses"
 NOTIFICATIONS = "notifications"
 # A deployment was queued, approved or ended: wakes the deployment runners (every server's).
 DEPLOYMENTS = "deployments"
+# A worker token stopped working (its worker removed, or registered anew): every server forgets
+# the tokens it verified (`auth/worker_tokens.py`).
+WORKER_TOKENS = "worker-tokens"
 # Not a topic of its own: wakes every waiter. Sent when wake-ups may have been lost.
 ALL_TOPICS = "*"
 

@@ -19,7 +19,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from solvyd.server.api.client_address import client_address
 from solvyd.server.auth.roles import Access
-from solvyd.server.db.models import User, Worker
+from solvyd.server.auth.worker_tokens import WorkerIdentity
+from solvyd.server.db.models import User
 from solvyd.server.services import users, workers
 from solvyd.server.services.agent_tokens import Grant
 from solvyd.server.services.context import ServerContext
@@ -126,14 +127,14 @@ async def _public() -> None:
     """Anyone, signed in or not."""
 
 
-async def get_current_worker(ctx: Ctx, credentials: Bearer) -> Worker:
+async def get_current_worker(ctx: Ctx, credentials: Bearer) -> WorkerIdentity:
     token = _token(credentials)
     if not token.startswith(workers.WORKER_TOKEN_PREFIX):
         raise Forbidden("this endpoint is for workers")
     return await workers.worker_from_token(ctx, token)
 
 
-async def get_path_worker(worker_id: uuid.UUID, worker: "CurrentWorker") -> Worker:
+async def get_path_worker(worker_id: uuid.UUID, worker: "CurrentWorker") -> WorkerIdentity:
     if worker.id != worker_id:
         raise Forbidden("a worker may only act as itself")
     return worker
@@ -166,8 +167,9 @@ AsAdmin = Annotated[User, Depends(_user_of(_principal_with(Access.ADMIN)))]
 # Any signed-in user (the viewer rule), as the Principal: for routes whose answer depends on
 # the role the request acts with, which a token's scopes may set below its owner's.
 Caller = Annotated[Principal, Depends(_as_viewer)]
-CurrentWorker = Annotated[Worker, Depends(_with_access(Access.WORKER, get_current_worker))]
-PathWorker = Annotated[Worker, Depends(get_path_worker)]
+# Who the worker token stands for (verified, perhaps a few seconds ago: auth/worker_tokens.py).
+CurrentWorker = Annotated[WorkerIdentity, Depends(_with_access(Access.WORKER, get_current_worker))]
+PathWorker = Annotated[WorkerIdentity, Depends(get_path_worker)]
 # The labels the request's registration token grants.
 AgentToken = Annotated[Grant, Depends(_with_access(Access.AGENT_REGISTRATION, require_agent_token))]
 PresentedWorkerToken = Annotated[str | None, Depends(get_presented_worker_token)]

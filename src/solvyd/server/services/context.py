@@ -1,11 +1,13 @@
 """What every use case needs: settings, the database, the event hub, the server's keys, the
-artifact store, the process's count of failed logins, and its metrics."""
+artifact store, the process's count of failed logins, the worker tokens it verified lately,
+and its metrics."""
 
 from dataclasses import dataclass, field
 
 from solvyd.server.artifacts import ArtifactStore
 from solvyd.server.auth.keys import ServerKeys
 from solvyd.server.auth.login_throttle import LoginThrottle
+from solvyd.server.auth.worker_tokens import VerifiedWorkerTokens
 from solvyd.server.db.session import Database
 from solvyd.server.events import EventHub
 from solvyd.server.metrics.registry import ServerMetrics
@@ -20,4 +22,5 @@ class ServerContext:
     keys: ServerKeys
     artifacts: ArtifactStore
     login_throttle: LoginThrottle = field(default_factory=LoginThrottle)
+    worker_tokens: VerifiedWorkerTokens = field(default_factory=VerifiedWorkerTokens)
     metrics: ServerMetrics = field(default_factory=ServerMetrics)

@@ -14,9 +14,10 @@ from solvyd.protocol import (
     WorkerRegistered,
     WorkerRegistration,
 )
+from solvyd.server.auth.worker_tokens import WorkerIdentity
 from solvyd.server.db import dialects, queries
 from solvyd.server.db.models import Build, Job, Worker
-from solvyd.server.events import BUILDS, QUEUE, WORKERS
+from solvyd.server.events import BUILDS, QUEUE, WORKER_TOKENS, WORKERS
 from solvyd.server.services import agent_tokens, audit
 from solvyd.server.services.agent_tokens import Grant
 from solvyd.server.services.audit import Actor
@@ -80,6 +81,9 @@ async def register_worker(
         worker = await session.scalar(
             sa.select(Worker).where(Worker.name == body.name).with_for_update()
         )
+        # A new worker's token is new everywhere; an existing one's replaces a token that
+        # servers may have verified.
+        rotated = worker is not None
         if worker is None:
             worker = Worker(id=uuid.uuid4(), name=body.name, registered_at=now)
             session.add(worker)
@@ -110,6 +114,8 @@ async def register_worker(
         worker.last_heartbeat = now
         worker.registered_at = now
         await session.flush()
+    if rotated:
+        ctx.events.notify(WORKER_TOKENS)
     ctx.events.notify(WORKERS)
     if requeued:
         ctx.events.notify(QUEUE)
@@ -135,6 +141,7 @@ async def reissue_token(ctx: ServerContext, name: str) -> str | None:
         if worker is None:
             return None
         worker.token_hash = token_digest(token)
+    ctx.events.notify(WORKER_TOKENS)
     return token
 
 
@@ -153,14 +160,25 @@ async def check_registration_token(ctx: ServerContext, token: str) -> Grant:
     return grant
 
 
-async def worker_from_token(ctx: ServerContext, token: str) -> Worker:
+async def worker_from_token(ctx: ServerContext, token: str) -> WorkerIdentity:
+    """Who `token` stands for: from the tokens this server verified lately, else from the
+    database (a wrong token always asks it: only tokens it vouched for are remembered)."""
+    digest = token_digest(token)
+    verified = ctx.worker_tokens
+    if (known := verified.get(digest)) is not None:
+        return known
+    ticket = verified.ticket()
     async with ctx.db.transaction() as session:
-        worker = await session.scalar(
-            sa.select(Worker).where(Worker.token_hash == token_digest(token))
-        )
-    if worker is None:
+        row = (
+            await session.execute(
+                sa.select(Worker.id, Worker.name).where(Worker.token_hash == digest)
+            )
+        ).one_or_none()
+    if row is None:
         raise Unauthorized("invalid worker token: the worker was removed or registered anew")
-    return worker
+    identity = WorkerIdentity(id=row.id, name=row.name)
+    verified.put(digest, identity, ticket)
+    return identity
 
 
 async def heartbeat(ctx: ServerContext, worker_id: uuid.UUID, body: Heartbeat) -> HeartbeatReply:
@@ -267,6 +285,7 @@ async def remove_worker(ctx: ServerContext, worker_id: uuid.UUID, actor: Actor) 
             )
         await session.delete(worker)
         audit.record(session, actor, "worker.remove", f"worker:{worker.id}", name=worker.name)
+    ctx.events.notify(WORKER_TOKENS)
     ctx.events.notify(WORKERS)
 
 

@@ -21,7 +21,8 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from solvyd.protocol import BuildStatus, SecretsReply, SecretsRequest
-from solvyd.server.db.models import Build, Job, Worker
+from solvyd.server.auth.worker_tokens import WorkerIdentity
+from solvyd.server.db.models import Build, Job
 from solvyd.server.services import audit, secrets
 from solvyd.server.services.builds.access import build_held_by
 from solvyd.server.services.context import ServerContext
@@ -65,7 +66,7 @@ def asked_for(spec: dict[str, Any]) -> set[str] | None:
 
 async def read_build_secrets(
     ctx: ServerContext,
-    worker: Worker,
+    worker: WorkerIdentity,
     build_id: uuid.UUID,
     request: SecretsRequest,
     ip: str | None = None,
