@@ -14,7 +14,8 @@ import pytest
 from pydantic import SecretStr
 
 from solvyd.server.app import create_app
-from solvyd.server.artifacts import ArtifactNotFound, S3ArtifactStore
+from solvyd.server.artifacts import ArtifactNotFound
+from solvyd.server.artifacts.s3 import S3ArtifactStore
 from solvyd.server.services.artifacts import TooLarge, validate_name
 from solvyd.server.services.errors import InvalidInput
 from solvyd.server.settings import ServerSettings

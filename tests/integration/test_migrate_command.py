@@ -8,7 +8,7 @@ from pathlib import Path
 
 from alembic.script import ScriptDirectory
 
-from solvyd.server.db.migrate import alembic_config, upgrade_to_head
+from solvyd.server.db.migrate import alembic_config, head_revision, upgrade_to_head
 from solvyd.server.db.session import create_database
 from tests.support.databases import PostgresDatabases
 from tests.support.processes import SOLVYD
@@ -41,6 +41,12 @@ def test_migrate_upgrades_once_then_finds_the_schema_at_head(
     again = _migrate(url, tmp_path / "data")
     assert again.returncode == 0, again.stderr
     assert f"up to date ({HEAD})" in again.stderr
+
+
+def test_the_head_the_start_reads_without_alembic_is_alembics() -> None:
+    # A start that finds the database at this head skips alembic: a head read wrong would
+    # leave a schema behind.
+    assert head_revision() == HEAD
 
 
 def test_migrate_makes_the_default_sqlite_database(tmp_path: Path) -> None:

@@ -98,7 +98,12 @@ def admin_token(url: str) -> str:
 
 
 def start_server(
-    database_url: str, data_dir: Path, log_dir: Path, **extra_env: str
+    database_url: str,
+    data_dir: Path,
+    log_dir: Path,
+    *,
+    program: list[str] = SOLVYD,
+    **extra_env: str,
 ) -> ServerProcess:
     port = free_port()
     env = {
@@ -108,7 +113,13 @@ def start_server(
         "SOLVYD_AGENT_TOKEN": AGENT_TOKEN,
         **extra_env,
     }
-    process = spawn("server", ["server", "--host", "127.0.0.1", "--port", str(port)], env, log_dir)
+    process = spawn(
+        "server",
+        ["server", "--host", "127.0.0.1", "--port", str(port)],
+        env,
+        log_dir,
+        program=program,
+    )
     url = f"http://127.0.0.1:{port}"
     wait_until_healthy(process, url)
     return ServerProcess(process, url, env)
@@ -169,6 +180,7 @@ def start_agent(
     extra_args: list[str] | None = None,
     token_via: Literal["env", "file", "argument"] = "env",  # noqa: S107 - a way, not a token
     extra_env: dict[str, str] | None = None,
+    program: list[str] = SOLVYD,
 ) -> Process:
     """An agent given the registration token as an operator should: in its environment
     (`env`) or a 0600 file (`file`); `argument` is the deprecated `--token`."""
@@ -205,4 +217,4 @@ def start_agent(
         args += ["--token", AGENT_TOKEN]
     if labels:
         args += ["--labels", labels]
-    return spawn(f"agent-{name}", args + (extra_args or []), env, log_dir)
+    return spawn(f"agent-{name}", args + (extra_args or []), env, log_dir, program=program)

@@ -7,20 +7,21 @@ import asyncio
 
 from solvyd.cli.errors import CliError
 from solvyd.cli.output import err_console
-from solvyd.server.settings import ServerSettings
 
 
 def migrate() -> None:
     """Upgrade the database's schema (SOLVYD_DATABASE_URL) to this version's, then exit."""
-    settings = ServerSettings()
     # Imported here, like the server's stack in runners.py: every other command starts
-    # without SQLAlchemy.
+    # without SQLAlchemy or the server's settings.
     from alembic.util.exc import CommandError
     from sqlalchemy.exc import SQLAlchemyError
 
     from solvyd.server.data_dir import private_umask, secure_data_dir
     from solvyd.server.db.migrate import ForeignKeyViolation, upgrade_to_head
     from solvyd.server.db.session import create_database
+    from solvyd.server.settings import ServerSettings
+
+    settings = ServerSettings()
 
     private_umask()
     # The default SQLite file lives in the data directory, made private as the server does.

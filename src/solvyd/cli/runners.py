@@ -2,18 +2,13 @@
 
 import asyncio
 import contextlib
-import gc
 import os
 import signal
-import socket
-from collections.abc import Generator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
-import uvicorn
 from platformdirs import user_data_path
-from uvicorn.config import LOGGING_CONFIG
 
 from solvyd.cli.demo import DEMO_JOB_NAME, HELLO_PIPELINE
 from solvyd.cli.env_passthrough import (
@@ -25,100 +20,19 @@ from solvyd.cli.errors import CliError
 from solvyd.cli.kube_options import KubernetesOptions
 from solvyd.cli.output import err_console
 from solvyd.server.logging import configure_logging
-from solvyd.server.settings import ServerSettings
 
 if TYPE_CHECKING:
-    from fastapi import FastAPI
-
     from solvyd.agent.worker import Agent
-    from solvyd.server.metrics.listener import MetricsListener
     from solvyd.server.services.context import ServerContext
 
 # The server and agent stacks are imported inside the commands that run them, so everyday
-# client commands (`solvyd jobs list`) start fast.
+# client commands (`solvyd jobs list`) start fast and an agent never loads the server's
+# (uvicorn, settings, database: tests/unit/test_cli_imports.py).
 
 ISOLATION_HELP = (
     "How the local executor isolates steps: auto (a bubblewrap sandbox when this machine "
     "allows it, else a warning), bwrap (required), none."
 )
-GC_YOUNG_THRESHOLD = 50_000
-
-
-class _SolvydServer(uvicorn.Server):
-    """Ends the server's long polls as soon as shutdown starts, so connections close at once
-    instead of holding the shutdown for their whole wait."""
-
-    def __init__(self, app: "FastAPI", host: str, port: int, *, own_signals: bool = True) -> None:
-        super().__init__(
-            uvicorn.Config(
-                app,
-                host=host,
-                port=port,
-                log_level="warning",
-                # JSON logs: configure_logging routed uvicorn's loggers to the JSON handler;
-                # uvicorn's own config would put its text handlers back.
-                log_config=None if app.state.settings.log_format == "json" else LOGGING_CONFIG,
-                access_log=False,
-                lifespan="on",
-                timeout_graceful_shutdown=5,
-                # uvicorn believes X-Forwarded-For from 127.0.0.1 by default; the server
-                # decides whom to believe itself (SOLVYD_TRUSTED_PROXIES).
-                proxy_headers=False,
-            )
-        )
-        self.app = app
-        self._own_signals = own_signals
-        self._metrics: MetricsListener | None = None
-
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        settings: ServerSettings = self.app.state.settings
-        if settings.metrics_port is not None:
-            from solvyd.server.api.metrics import metrics_only_app
-            from solvyd.server.metrics.listener import MetricsListener
-
-            port = settings.metrics_port
-            self._metrics = MetricsListener(metrics_only_app(self.app), self.config.host, port)
-            try:
-                # Before anything starts: a port in use stops the server with nothing to undo.
-                self._metrics.bind()
-            except OSError as exc:
-                raise CliError(
-                    f"cannot serve the metrics on {self.config.host}:{port}: {exc.strerror}"
-                ) from None
-        await super().startup(sockets)
-        if self._metrics is not None and not self.should_exit:
-            await self._metrics.start()
-        # Log ingest makes thousands of short-lived objects per batch, so CPython's default
-        # collector (a young collection every 700 allocations, the whole heap now and then)
-        # took 27% of the server's CPU in bench/logs.py. Collect the young generation less
-        # often, and leave everything loaded at start-up out of the full collections.
-        gc.freeze()
-        gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
-
-    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
-        ctx = getattr(self.app.state, "ctx", None)
-        if ctx is not None:
-            ctx.events.close()
-        if self._metrics is not None:
-            await self._metrics.stop()
-        await super().shutdown(sockets)
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Generator[None, None, None]:
-        # Unlike uvicorn's own, these handlers do not re-raise the signal after a graceful
-        # shutdown, so a SIGTERM'd server exits 0. `up` handles signals itself (to stop its
-        # agent before the server) and installs none here.
-        if not self._own_signals:
-            yield
-            return
-        previous = {
-            sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)
-        }
-        try:
-            yield
-        finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
 
 
 def server(
@@ -126,14 +40,18 @@ def server(
     port: int = typer.Option(8080, "--port", help="Port to listen on."),
 ) -> None:
     """Run the API server (settings from SOLVYD_* environment variables)."""
+    from solvyd.cli.http_server import SolvydServer
+    from solvyd.server.settings import ServerSettings
+
     settings = ServerSettings()
     err_console.print(f"Solvyd server on http://{host}:{port} (data in {settings.data_dir})")
-    from solvyd.server.app import create_app
+    from solvyd.server.app import create_app, migrate_in_child_process
     from solvyd.server.data_dir import private_umask
 
     private_umask()
-
-    _SolvydServer(create_app(settings), host, port).run()
+    app = create_app(settings)
+    migrate_in_child_process(settings)
+    SolvydServer(app, host, port).run()
 
 
 def _make_agent(
@@ -409,11 +327,14 @@ def up(
     env_passthrough: str = env_passthrough_option(),
 ) -> None:
     """Run the server and one local agent in one process (SQLite under ./.solvyd by default)."""
+    from solvyd.cli.http_server import SolvydServer
+    from solvyd.server.settings import ServerSettings
+
     passthrough = env_passthrough_names(env_passthrough)
     refuse_server_credentials(passthrough)
     settings = ServerSettings()
     from solvyd.agent.supervision import describe
-    from solvyd.server.app import create_app
+    from solvyd.server.app import create_app, migrate_in_child_process
     from solvyd.server.data_dir import private_umask, sqlite_file, sqlite_files
 
     private_umask()
@@ -425,7 +346,9 @@ def up(
     if database is not None:
         hidden += sqlite_files(database.resolve())
 
-    http_server = _SolvydServer(create_app(settings), host, port, own_signals=False)
+    app = create_app(settings)
+    migrate_in_child_process(settings)
+    http_server = SolvydServer(app, host, port, own_signals=False)
     url = f"http://{host}:{port}"
 
     async def main() -> None:

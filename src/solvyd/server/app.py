@@ -2,7 +2,9 @@
 
 import asyncio
 import contextlib
+import os
 import sys
+import threading
 from collections.abc import AsyncIterator
 
 import structlog
@@ -60,6 +62,39 @@ from solvyd.server.web_ui import install_web_ui
 
 API_PREFIX = "/api/v1"
 log = structlog.get_logger(__name__)
+
+
+def migrate_in_child_process(settings: ServerSettings) -> bool:
+    """Bring the schema to head in a forked child, before the server starts: alembic (~10 MB
+    with Mako and Pygments) then lives in a process that exits, and the server's own start
+    finds the schema at head without loading it. Whether the child did; when not (no fork on
+    this platform, threads already running, any error), the start migrates in-process as
+    before and reports what went wrong."""
+    if not hasattr(os, "fork") or threading.active_count() > 1:
+        return False
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:
+        status = 1
+        try:
+            asyncio.run(_migrate(settings))
+            status = 0
+        finally:
+            # Whatever happened, the child never returns into the parent's code; its error is
+            # the parent's to find again and report.
+            os._exit(status)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status) == 0
+
+
+async def _migrate(settings: ServerSettings) -> None:
+    secure_data_dir(settings)
+    db = create_database(settings.resolved_database_url())
+    try:
+        await upgrade_to_head(db)
+    finally:
+        await db.dispose()
 
 
 async def start_context(settings: ServerSettings, metrics: ServerMetrics) -> ServerContext:

@@ -3,7 +3,7 @@
 from dataclasses import replace
 from pathlib import Path
 
-from solvyd.pipeline.executors.docker import DockerExecutor
+from solvyd.pipeline.executors.base import Executor
 from solvyd.pipeline.executors.fake import FakeExecutor
 from solvyd.pipeline.executors.kube_settings import KubernetesSettings
 from solvyd.pipeline.executors.kubernetes import KubernetesExecutor
@@ -23,17 +23,25 @@ def solvyd_executors() -> dict[str, ExecutorFactory]:
             hidden_paths=options.hidden_paths,
             env_passthrough=options.env_passthrough,
         ),
-        "docker": lambda root, options: DockerExecutor(
-            root,
-            default_image=options.default_image,
-            env_passthrough=options.env_passthrough,
-            checkout_image=options.checkout_image,
-        ),
+        "docker": _docker,
         "kubernetes": _kubernetes,
         # Scripted, for tests of the runtime and the agent; never picked by itself
         # (registry.TEST_ONLY).
         "fake": lambda _root, _options: FakeExecutor(),
     }
+
+
+def _docker(root: Path, options: ExecutorOptions) -> Executor:
+    # The Docker SDK (and requests under it) costs every process that lists the executors, the
+    # CLI's and a local agent's, ~5 MB and 180 modules: it is loaded only for a docker agent.
+    from solvyd.pipeline.executors.docker import DockerExecutor
+
+    return DockerExecutor(
+        root,
+        default_image=options.default_image,
+        env_passthrough=options.env_passthrough,
+        checkout_image=options.checkout_image,
+    )
 
 
 def _kubernetes(_root: Path, options: ExecutorOptions) -> KubernetesExecutor:

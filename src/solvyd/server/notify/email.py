@@ -12,8 +12,6 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from typing import Any
 
-import aiosmtplib
-
 from solvyd.server.notify.base import BuildNotice, NotificationError, Notifier, NotifyContext
 from solvyd.server.notify.keys import unknown_keys
 from solvyd.server.notify.payload import facts, headline
@@ -133,6 +131,9 @@ async def _send(
     message: EmailMessage,
     timeout: float,
 ) -> None:
+    # Loaded by the first email sent, not by every server whether it mails or not.
+    import aiosmtplib
+
     tls = ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
     try:
         await aiosmtplib.send(

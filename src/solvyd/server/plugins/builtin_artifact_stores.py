@@ -3,7 +3,6 @@ through the same hook as a third-party store."""
 
 from solvyd.server.artifacts.base import ArtifactStore
 from solvyd.server.artifacts.local import LocalArtifactStore
-from solvyd.server.artifacts.s3 import S3ArtifactStore
 from solvyd.server.plugins.hookspecs import ArtifactStoreFactory
 from solvyd.server.settings import ServerSettings
 from solvyd.shared.plugin_host import PLUGIN_API_VERSION, hookimpl
@@ -18,6 +17,9 @@ def _local(settings: ServerSettings) -> ArtifactStore:
 def _s3(settings: ServerSettings) -> ArtifactStore:
     if not settings.s3_bucket:
         raise ValueError("SOLVYD_S3_BUCKET is required when SOLVYD_ARTIFACT_STORE=s3")
+    # boto3 weighs ~10 MB of every server's memory: only a server that stores in S3 loads it.
+    from solvyd.server.artifacts.s3 import S3ArtifactStore
+
     secret = settings.s3_secret_access_key
     return S3ArtifactStore(
         settings.s3_bucket,
