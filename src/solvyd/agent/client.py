@@ -14,6 +14,8 @@ import structlog
 from pydantic import BaseModel
 
 from solvyd.protocol import (
+    BuildReportAck,
+    BuildReports,
     BuildStatusUpdate,
     CancelState,
     ClaimRequest,
@@ -152,6 +154,11 @@ class ServerClient:
 
     async def update_build(self, build_id: uuid.UUID, update: BuildStatusUpdate) -> None:
         await self._request("PUT", f"/builds/{build_id}/status", update)
+
+    async def send_reports(self, build_id: uuid.UUID, reports: BuildReports) -> BuildReportAck:
+        """Several reports in one request, applied in order, all or none (`Rejected`)."""
+        response = await self._request("POST", f"/builds/{build_id}/reports", reports)
+        return BuildReportAck.model_validate_json(response.content)
 
     async def update_step(
         self, build_id: uuid.UUID, step_name: str, update: StepStatusUpdate
