@@ -11,7 +11,7 @@ from urllib.parse import quote
 
 import httpx
 import structlog
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from solvyd.protocol import (
     BuildReportAck,
@@ -155,10 +155,18 @@ class ServerClient:
     async def update_build(self, build_id: uuid.UUID, update: BuildStatusUpdate) -> None:
         await self._request("PUT", f"/builds/{build_id}/status", update)
 
-    async def send_reports(self, build_id: uuid.UUID, reports: BuildReports) -> BuildReportAck:
-        """Several reports in one request, applied in order, all or none (`Rejected`)."""
+    async def send_reports(
+        self, build_id: uuid.UUID, reports: BuildReports
+    ) -> BuildReportAck | None:
+        """Several reports in one request, applied in order, all or none (`Rejected`). The
+        server's acknowledgement; None if it cannot be read (the reports were taken all the
+        same: sending them again would not make the answer readable)."""
         response = await self._request("POST", f"/builds/{build_id}/reports", reports)
-        return BuildReportAck.model_validate_json(response.content)
+        try:
+            return BuildReportAck.model_validate_json(response.content)
+        except ValidationError:
+            log.warning("unreadable answer to build reports", build_id=str(build_id))
+            return None
 
     async def update_step(
         self, build_id: uuid.UUID, step_name: str, update: StepStatusUpdate

@@ -275,17 +275,19 @@ class BuildReporter:
         self._account()
 
     async def _deliver(self, reports: list[Report]) -> None:
-        """Deliver the reports (retrying while the server is unavailable). A refused request
-        of several is sent again one report at a time; a refused single report is dropped."""
+        """Deliver the reports (retrying while the server is unavailable). A request of several
+        refused for one of them (409/422) is sent again one report at a time; a refused single
+        report, or any refused for the build (403/404), is dropped."""
         try:
             await self._deliver_once(reports)
         except Rejected as exc:
-            if len(reports) == 1:
-                # 403/404/409/422: the build is no longer ours, the change is stale or bad.
+            if len(reports) == 1 or exc.status_code in (403, 404):
+                # 403/404: the build is gone or no longer ours, for every report alike.
+                # 409/422 of a single report: the change is stale or bad.
                 log.warning(
                     "server refused a build report",
                     build_id=str(self._build_id),
-                    report=type(reports[0]).__name__,
+                    reports=[type(report).__name__ for report in reports],
                     status=exc.status_code,
                     error=exc.message,
                 )
@@ -321,7 +323,7 @@ class BuildReporter:
             lines = sum(len(r.lines) for r in reports if isinstance(r, LogBatch))
             if lines:
                 self._outbox.sent_log_lines(lines)
-            if ack.stop and self._on_stop is not None:
+            if ack is not None and ack.stop and self._on_stop is not None:
                 self._on_stop()
             return
 

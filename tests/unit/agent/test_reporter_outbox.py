@@ -61,6 +61,7 @@ class StandIn:
     refuse_step: str | None = None  # answer 409 to a request with this step's report
     conflicts: int = 0
     stop: bool = False  # answer that the build ended on the server
+    forbid: bool = False  # answer 403 (the build is not this worker's any more)
     requests: list[int] = field(default_factory=list)  # reports per request, in order
 
     def _unavailable(self) -> JSONResponse:
@@ -103,6 +104,8 @@ class StandIn:
             return self._unavailable()
         body = BuildReports.model_validate_json(await request.body())
         self.requests.append(len(body.reports))
+        if self.forbid:
+            return JSONResponse({"error": {"code": "forbidden", "message": "not yours"}}, 403)
         if any(isinstance(r, StepReport) and r.step == self.refuse_step for r in body.reports):
             self.conflicts += 1
             message = {"error": {"code": "conflict", "message": "refused"}}
@@ -412,3 +415,25 @@ async def test_an_answer_that_the_build_ended_on_the_server_stops_it() -> None:
         await client.aclose()
     assert delivered
     assert stand_in.events == [("step", "a", "running"), ("build", "success")]
+
+
+async def test_reports_refused_for_the_build_are_dropped_at_once() -> None:
+    """403: the build is no longer this worker's; every report would be refused alike, so a
+    folded request is not sent again report by report."""
+    port = free_port()
+    stand_in = StandIn(refusing=False, forbid=True)
+    client = ServerClient(f"http://127.0.0.1:{port}", "token", timeout=5)
+    reporter = BuildReporter(client, uuid.uuid4())
+    reporter.start()
+    try:
+        for name in ("a", "b", "c"):
+            reporter.step_status(name, RUNNING)
+        await asyncio.sleep(0.3)
+        async with serving(stand_in, port):
+            delivered = await reporter.finish(FINAL, deadline=60)
+    finally:
+        await client.aclose()
+    assert delivered
+    # The three queued went as one request (fixed at its first try), the final one alone.
+    assert stand_in.requests == [3, 1]
+    assert stand_in.events == []
