@@ -67,6 +67,7 @@ POLICY = {
     "GET /api/v1/workers/{worker_id}/builds": "worker",
     "POST /api/v1/builds/{build_id}/logs": "worker",
     "PUT /api/v1/builds/{build_id}/status": "worker",
+    "POST /api/v1/builds/{build_id}/reports": "worker",
     "PUT /api/v1/builds/{build_id}/steps/{step_name}": "worker",
     "PUT /api/v1/builds/{build_id}/graph": "worker",
     "GET /api/v1/builds/{build_id}/cancel-wait": "worker",

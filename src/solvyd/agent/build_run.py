@@ -36,6 +36,11 @@ from solvyd.shared.clock import utcnow
 log = structlog.get_logger(__name__)
 
 CANCEL_POLL_SECONDS = 25.0
+# The cancel watcher's long poll starts this long after the build does: a short build ends
+# without it (one request and transaction fewer on the server), and a cancel in the meantime
+# is heard by the watcher's first poll (it answers at once) or sooner, by the answer to the
+# next report, which says when the build ended on the server.
+CANCEL_WATCH_DELAY_SECONDS = 0.5
 # How long a finished build's undelivered reports (in memory and spooled to disk) keep being
 # retried while the server is unreachable. Long: holding the build's slot costs nothing while
 # no server can hand out work anyway, and giving up loses the build's log and result.
@@ -147,6 +152,7 @@ async def _prepare(
 
 
 async def _watch_for_cancel(client: ServerClient, handle: BuildHandle) -> None:
+    await asyncio.sleep(CANCEL_WATCH_DELAY_SECONDS)
     delays = backoff_delays(base=0.5, cap=5.0)
     while not handle.cancel.is_set():
         try:
@@ -161,6 +167,12 @@ async def _watch_for_cancel(client: ServerClient, handle: BuildHandle) -> None:
             log.warning("cancel watch refused", build_id=str(handle.build_id), error=exc.message)
             handle.stop(by_agent=False)
             return
+
+
+def _ended_on_server(handle: BuildHandle) -> None:
+    if not handle.cancel.is_set():
+        log.info("build ended on the server", build_id=str(handle.build_id))
+    handle.stop(by_agent=False)
 
 
 def _died(task: "asyncio.Task[None]") -> LoopDied | None:
@@ -258,6 +270,7 @@ async def run_build(
         attempt=spec.attempt,
         mask=spec.mask,
         metrics=metrics,
+        on_stop=lambda: _ended_on_server(handle),
     )
     reporter.start()
     watcher = asyncio.create_task(

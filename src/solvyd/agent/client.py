@@ -11,9 +11,11 @@ from urllib.parse import quote
 
 import httpx
 import structlog
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from solvyd.protocol import (
+    BuildReportAck,
+    BuildReports,
     BuildStatusUpdate,
     CancelState,
     ClaimRequest,
@@ -152,6 +154,19 @@ class ServerClient:
 
     async def update_build(self, build_id: uuid.UUID, update: BuildStatusUpdate) -> None:
         await self._request("PUT", f"/builds/{build_id}/status", update)
+
+    async def send_reports(
+        self, build_id: uuid.UUID, reports: BuildReports
+    ) -> BuildReportAck | None:
+        """Several reports in one request, applied in order, all or none (`Rejected`). The
+        server's acknowledgement; None if it cannot be read (the reports were taken all the
+        same: sending them again would not make the answer readable)."""
+        response = await self._request("POST", f"/builds/{build_id}/reports", reports)
+        try:
+            return BuildReportAck.model_validate_json(response.content)
+        except ValidationError:
+            log.warning("unreadable answer to build reports", build_id=str(build_id))
+            return None
 
     async def update_step(
         self, build_id: uuid.UUID, step_name: str, update: StepStatusUpdate

@@ -6,6 +6,13 @@ outbox only once the server has answered it; while the server is down it retries
 and a log batch sent twice (its answer lost) is stored once, since the server keeps one batch
 per seq.
 
+The sender folds what has queued (while the last request was in flight, or during a short
+linger) into one request, `POST /builds/{id}/reports`, which the server applies in order, all
+or none. When it refuses a folded request (409/422: one report is stale or bad), the sender
+sends that request's reports one by one: only the refused one is lost, as without folding, and
+none is sent forever. Each answer says whether the build ended on the server (cancelled, timed
+out): `on_stop` is then called, sooner than the cancel watcher may hear it.
+
 The outbox is a FIFO whose tail may be on disk. Up to `max_memory_bytes` of log text it lives in
 memory; beyond that, reports are appended to the build's spool file (`agent/spool.py`) and read
 back in order once the memory part has been delivered. Once anything is spooled, everything
@@ -18,7 +25,7 @@ import asyncio
 import contextlib
 import uuid
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import structlog
@@ -27,9 +34,20 @@ from solvyd.agent.client import Rejected, ServerClient, ServerUnavailable
 from solvyd.agent.log_shipper import LogBatcher
 from solvyd.agent.metrics import AgentMetrics
 from solvyd.agent.spool import Report, ReportSpool
-from solvyd.protocol import BuildStatusUpdate, LogBatch, StepGraph, StepStatusUpdate
+from solvyd.protocol import (
+    AnyReport,
+    BuildReports,
+    BuildStatusReport,
+    BuildStatusUpdate,
+    GraphReport,
+    LogBatch,
+    LogReport,
+    StepGraph,
+    StepReport,
+    StepStatusUpdate,
+)
 from solvyd.shared.backoff import backoff_delays
-from solvyd.shared.log_text import cut_long_line
+from solvyd.shared.log_text import cut_long_line, storable
 from solvyd.shared.redaction import Masker
 
 log = structlog.get_logger(__name__)
@@ -41,6 +59,10 @@ MAX_SPOOL_BYTES = 1024 * 1024 * 1024
 # How much the sender reads back from the spool at a time (it reads only when the memory part
 # is empty), so a read never stalls the event loop for long.
 SPOOL_READ_BYTES = 1024 * 1024
+# How much one request folds: well under the server's limits (`MAX_REPORTS_PER_REQUEST`, the
+# request body limit), and small enough that a refused one is cheap to send again one by one.
+MAX_FOLDED_REPORTS = 100
+MAX_FOLDED_BYTES = 1024 * 1024
 # A step prints this and a value to have the value masked from then on.
 ADD_MASK = "::add-mask::"
 
@@ -64,9 +86,11 @@ class BuildReporter:
         max_spool_bytes: int = MAX_SPOOL_BYTES,
         flush_interval: float = FLUSH_INTERVAL_SECONDS,
         metrics: AgentMetrics | None = None,
+        on_stop: Callable[[], None] | None = None,
     ) -> None:
         """Without `spool_dir` nothing goes to disk: log lines past the memory bound are
-        dropped. `metrics` (the agent's) is told what the outbox holds and what was sent."""
+        dropped. `metrics` (the agent's) is told what the outbox holds and what was sent.
+        `on_stop` is called when an answer says the build ended on the server."""
         self._client = client
         self._build_id = build_id
         self._attempt = attempt
@@ -85,6 +109,7 @@ class BuildReporter:
         self._closing = False
         self._sender: asyncio.Task[None] | None = None
         self._outbox = (metrics or AgentMetrics("unknown")).outbox()
+        self._on_stop = on_stop
 
     @property
     def spool_path(self) -> Path | None:
@@ -107,7 +132,8 @@ class BuildReporter:
         if text.startswith(ADD_MASK):
             # A step marks a value it computed as secret (GitHub Actions' convention).
             self._masker.add(text.removeprefix(ADD_MASK).strip())
-        text = cut_long_line(self._masker(text))
+        # Storable: the server refuses a folded request with text it cannot store.
+        text = storable(cut_long_line(self._masker(text)))
         if self._dropped_lines and step != self._dropped_step:
             self._push_dropped_marker()
         if not self._has_room():
@@ -215,18 +241,30 @@ class BuildReporter:
                     self._wakeup.clear()
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wakeup.wait(), self._flush_interval)
-                if self._batcher.pending_bytes:
-                    # Idle sender, new lines: send them now (a viewer sees a line within
-                    # milliseconds), after a moment that lets the rest of a burst join them.
-                    # While a batch is in flight, lines pile up and go as the next batch.
+                if self._memory or self._batcher.pending_bytes:
+                    # Idle sender, a new report or new lines: send them now (a viewer sees a
+                    # line within milliseconds), after a moment that lets the rest of a burst
+                    # join them in one request. While a request is in flight, reports pile
+                    # up and go as the next one.
                     await asyncio.sleep(LINGER_SECONDS)
                 self._push(self._batcher.seal())
                 continue
-            report = self._memory[0]
-            await self._deliver(report)
-            self._memory.popleft()
-            self._memory_bytes -= _size(report)
+            folded = self._fold()
+            await self._deliver(folded)
+            for _ in folded:
+                self._memory_bytes -= _size(self._memory.popleft())
             self._account()
+
+    def _fold(self) -> list[Report]:
+        """The reports at the head of the outbox that go in the next request."""
+        folded: list[Report] = []
+        size = 0
+        for report in self._memory:
+            size += _size(report)
+            if folded and (len(folded) >= MAX_FOLDED_REPORTS or size > MAX_FOLDED_BYTES):
+                break
+            folded.append(report)
+        return folded
 
     def _refill(self) -> None:
         """Move the next reports from the spool into memory (which is empty)."""
@@ -236,47 +274,68 @@ class BuildReporter:
             self._memory_bytes += _size(report)
         self._account()
 
-    async def _deliver(self, report: Report) -> None:
-        delays = backoff_delays(base=0.2, cap=5.0)
-        while True:
-            try:
-                await self._send(report)
-                if isinstance(report, LogBatch):
-                    self._outbox.sent_log_lines(len(report.lines))
-                return
-            except Rejected as exc:
-                # 403/404/409: the build is no longer ours or the change is stale; drop it.
+    async def _deliver(self, reports: list[Report]) -> None:
+        """Deliver the reports (retrying while the server is unavailable). A request of several
+        refused for one of them (409/422) is sent again one report at a time; a refused single
+        report, or any refused for the build (403/404), is dropped."""
+        try:
+            await self._deliver_once(reports)
+        except Rejected as exc:
+            if len(reports) == 1 or exc.status_code in (403, 404):
+                # 403/404: the build is gone or no longer ours, for every report alike.
+                # 409/422 of a single report: the change is stale or bad.
                 log.warning(
                     "server refused a build report",
                     build_id=str(self._build_id),
-                    report=type(report).__name__,
+                    reports=[type(report).__name__ for report in reports],
                     status=exc.status_code,
                     error=exc.message,
                 )
                 return
+            log.info(
+                "server refused folded build reports; sending them one by one",
+                build_id=str(self._build_id),
+                reports=len(reports),
+                status=exc.status_code,
+                error=exc.message,
+            )
+            for report in reports:
+                await self._deliver([report])
+
+    async def _deliver_once(self, reports: list[Report]) -> None:
+        """Send until the server answers; `Rejected` is raised."""
+        delays = backoff_delays(base=0.2, cap=5.0)
+        while True:
+            try:
+                ack = await self._client.send_reports(
+                    self._build_id, BuildReports(reports=[self._wire(r) for r in reports])
+                )
             except ServerUnavailable as exc:
                 delay = next(delays)
                 log.warning(
-                    "server unavailable, retrying build report",
+                    "server unavailable, retrying build reports",
                     build_id=str(self._build_id),
                     error=str(exc),
                     delay=round(delay, 2),
                 )
                 await asyncio.sleep(delay)
+                continue
+            lines = sum(len(r.lines) for r in reports if isinstance(r, LogBatch))
+            if lines:
+                self._outbox.sent_log_lines(lines)
+            if ack is not None and ack.stop and self._on_stop is not None:
+                self._on_stop()
+            return
 
-    async def _send(self, report: Report) -> None:
-        # Every report names the attempt it is about, so the server can refuse a stale run's.
-        if isinstance(report, tuple):
-            step, update = report
-            report = (step, update.model_copy(update={"attempt": self._attempt}))
-        else:
-            report = report.model_copy(update={"attempt": self._attempt})
+    def _wire(self, report: Report) -> AnyReport:
+        """The report as sent. Each names the attempt it is about, so the server can refuse a
+        stale run's."""
+        attempt = {"attempt": self._attempt}
         if isinstance(report, LogBatch):
-            await self._client.send_logs(self._build_id, report)
-        elif isinstance(report, BuildStatusUpdate):
-            await self._client.update_build(self._build_id, report)
-        elif isinstance(report, StepGraph):
-            await self._client.report_graph(self._build_id, report)
-        else:
-            step, update = report
-            await self._client.update_step(self._build_id, step, update)
+            return LogReport(batch=report.model_copy(update=attempt))
+        if isinstance(report, BuildStatusUpdate):
+            return BuildStatusReport(update=report.model_copy(update=attempt))
+        if isinstance(report, StepGraph):
+            return GraphReport(graph=report.model_copy(update=attempt))
+        step, update = report
+        return StepReport(step=step, update=update.model_copy(update=attempt))

@@ -477,6 +477,57 @@ class CancelState(_Message):
     cancelled: bool
 
 
+# Bounds of one `BuildReports` request (its body is also bounded by the server's request
+# size limit): more than an agent's sender ever folds into one request.
+MAX_REPORTS_PER_REQUEST = 500
+
+
+class LogReport(_Message):
+    type: Literal["log"] = "log"
+    batch: LogBatch
+
+
+class StepReport(_Message):
+    type: Literal["step"] = "step"
+    step: StepName
+    update: StepStatusUpdate
+
+
+class BuildStatusReport(_Message):
+    type: Literal["build"] = "build"
+    update: BuildStatusUpdate
+
+
+class GraphReport(_Message):
+    type: Literal["graph"] = "graph"
+    graph: StepGraph
+
+
+AnyReport = Annotated[
+    LogReport | StepReport | BuildStatusReport | GraphReport, Field(discriminator="type")
+]
+
+
+class BuildReports(_Message):
+    """Reports of one build, in the order they happened, applied in that order in one
+    transaction: all of them, or (one refused) none. Each means what it means on its own
+    endpoint (`PUT /status`, `PUT /steps/{name}`, `PUT /graph`, `POST /logs`), repeats
+    included: a stored log seq or a repeated status is a no-op."""
+
+    reports: Annotated[list[AnyReport], Field(min_length=1, max_length=MAX_REPORTS_PER_REQUEST)]
+
+
+class BuildReportAck(_Message):
+    """The answer to a build's status report (or a `BuildReports`): where the build stands
+    after it. `stop`: the build ended on the server (cancelled, timed out) while the agent
+    still runs it; stop its steps."""
+
+    id: UUID
+    status: BuildStatus
+    attempt: int
+    stop: bool = False
+
+
 # A secret's name is an environment variable's name.
 ENV_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 SecretName = Annotated[str, Field(min_length=1, max_length=200, pattern=ENV_NAME_PATTERN)]

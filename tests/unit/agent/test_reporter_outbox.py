@@ -2,8 +2,11 @@
 than the memory bound spills the outbox to disk, and every report still arrives once, in order.
 
 The stand-in stores what the real server stores (log batches deduplicated by seq, step and
-build status) in arrival order; it can refuse connections (not started), answer 503, or store a
-batch and answer 503 (a lost answer: the agent must resend, the server must store it once).
+build status) in arrival order, from the folded requests the reporter sends (`POST /reports`,
+all or nothing) and from single ones; it can refuse connections (not started), answer 503,
+store a request's reports and answer 503 (a lost answer: the agent must resend, the server must
+store each batch once), refuse a request holding a given step's report (409), or answer that
+the build ended on the server.
 """
 
 import asyncio
@@ -25,9 +28,13 @@ from solvyd.agent.client import ServerClient
 from solvyd.agent.metrics import AgentMetrics
 from solvyd.agent.reporter import BuildReporter
 from solvyd.protocol import (
+    BuildReports,
     BuildStatus,
+    BuildStatusReport,
     BuildStatusUpdate,
     LogBatch,
+    LogReport,
+    StepReport,
     StepStatus,
     StepStatusUpdate,
 )
@@ -47,9 +54,15 @@ class StandIn:
     events: list[Event] = field(default_factory=list)
     seqs: set[int] = field(default_factory=set)
     refusing: bool = True  # answer 503 to everything
-    lose_answers: int = 0  # store the next N new log batches, but answer 503
+    lose_answers: int = 0  # store the next N requests with a new log batch, but answer 503
+    lost_batches: int = 0  # new log batches in requests whose answer was lost
     refused: int = 0
     resent: int = 0  # log batches received again after they were stored
+    refuse_step: str | None = None  # answer 409 to a request with this step's report
+    conflicts: int = 0
+    stop: bool = False  # answer that the build ended on the server
+    forbid: bool = False  # answer 403 (the build is not this worker's any more)
+    requests: list[int] = field(default_factory=list)  # reports per request, in order
 
     def _unavailable(self) -> JSONResponse:
         return JSONResponse({"error": {"code": "unavailable", "message": "down"}}, 503)
@@ -85,10 +98,44 @@ class StandIn:
         self.events.append(("step", request.path_params["name"], update.status.value))
         return JSONResponse({})
 
+    async def reports(self, request: Request) -> JSONResponse:
+        if self.refusing:
+            self.refused += 1
+            return self._unavailable()
+        body = BuildReports.model_validate_json(await request.body())
+        self.requests.append(len(body.reports))
+        if self.forbid:
+            return JSONResponse({"error": {"code": "forbidden", "message": "not yours"}}, 403)
+        if any(isinstance(r, StepReport) and r.step == self.refuse_step for r in body.reports):
+            self.conflicts += 1
+            message = {"error": {"code": "conflict", "message": "refused"}}
+            return JSONResponse(message, 409)  # and nothing of it stored, as the server
+        new_batches = 0
+        for report in body.reports:
+            if isinstance(report, LogReport):
+                batch = report.batch
+                if batch.seq in self.seqs:
+                    self.resent += 1
+                    continue
+                self.seqs.add(batch.seq)
+                new_batches += 1
+                self.events += [("log", batch.step or "", line.text) for line in batch.lines]
+            elif isinstance(report, StepReport):
+                self.events.append(("step", report.step, report.update.status.value))
+            elif isinstance(report, BuildStatusReport):
+                self.events.append(("build", report.update.status.value))
+        if new_batches and self.lose_answers:
+            self.lose_answers -= 1
+            self.lost_batches += new_batches
+            return self._unavailable()
+        ack = {"id": str(uuid.uuid4()), "status": "running", "attempt": 1, "stop": self.stop}
+        return JSONResponse(ack)
+
     def app(self) -> Starlette:
         prefix = "/api/v1/builds/{build_id}"
         return Starlette(
             routes=[
+                Route(f"{prefix}/reports", self.reports, methods=["POST"]),
                 Route(f"{prefix}/logs", self.logs, methods=["POST"]),
                 Route(f"{prefix}/status", self.build_status, methods=["PUT"]),
                 Route(f"{prefix}/steps/{{name}}", self.step_status, methods=["PUT"]),
@@ -192,7 +239,11 @@ async def test_an_outage_spills_to_disk_and_every_report_arrives_once_in_order(
 
     assert delivered
     assert not spool.exists()
-    assert stand_in.resent == 2
+    # Every log batch in a request whose answer was lost came again, and was stored once.
+    assert stand_in.lost_batches >= 2
+    assert stand_in.resent == stand_in.lost_batches
+    # What queued during the outage went folded, many reports a request.
+    assert max(stand_in.requests) > 1
     assert sample("solvyd_agent_spool_bytes") == 0
     assert sample("solvyd_agent_spool_entries") == 0
     # Lines of a batch whose answer was lost count once, when the server accepts it again.
@@ -309,3 +360,80 @@ async def test_when_the_spool_cannot_be_written_status_still_arrives_in_order(
     assert kept[:-1] == [f"line-{i}" for i in range(len(kept) - 1)]
     assert kept[-1] == _marker(20_000 - (len(kept) - 1))
     assert stand_in.events[len(kept) :] == [("step", "s", "success"), ("build", "success")]
+
+
+async def test_a_refused_folded_request_is_sent_again_one_by_one_losing_only_the_refused(
+    tmp_path: Path,
+) -> None:
+    """The server applies a folded request all or none: when one of its reports is refused,
+    the others must still arrive (once each, in order), the refused one is dropped, and the
+    reporter neither loops nor gives up the rest."""
+    port = free_port()
+    stand_in = StandIn(refusing=False, refuse_step="stale")
+    client = ServerClient(f"http://127.0.0.1:{port}", "token", timeout=5)
+    reporter = BuildReporter(client, uuid.uuid4())
+    reporter.start()
+    try:
+        # Queued while the server is unreachable: they go as one folded request.
+        reporter.step_status("a", RUNNING)
+        reporter.log_line("a", "one")
+        reporter.step_status("stale", SUCCESS)
+        reporter.log_line("a", "two")
+        reporter.step_status("a", SUCCESS)
+        await asyncio.sleep(0.3)
+        async with serving(stand_in, port):
+            delivered = await reporter.finish(FINAL, deadline=60)
+    finally:
+        await client.aclose()
+
+    assert delivered
+    assert stand_in.requests[0] > 1, "the queued reports were not folded"
+    # The folded request, refused once; then each report alone, the stale one refused alone.
+    assert stand_in.conflicts == 2
+    assert stand_in.events == [
+        ("step", "a", "running"),
+        ("log", "a", "one"),
+        ("log", "a", "two"),
+        ("step", "a", "success"),
+        ("build", "success"),
+    ]
+
+
+async def test_an_answer_that_the_build_ended_on_the_server_stops_it() -> None:
+    port = free_port()
+    stand_in = StandIn(refusing=False, stop=True)
+    client = ServerClient(f"http://127.0.0.1:{port}", "token", timeout=5)
+    stopped = asyncio.Event()
+    reporter = BuildReporter(client, uuid.uuid4(), on_stop=stopped.set)
+    reporter.start()
+    try:
+        async with serving(stand_in, port):
+            reporter.step_status("a", RUNNING)
+            await asyncio.wait_for(stopped.wait(), 10)
+            delivered = await reporter.finish(FINAL, deadline=60)
+    finally:
+        await client.aclose()
+    assert delivered
+    assert stand_in.events == [("step", "a", "running"), ("build", "success")]
+
+
+async def test_reports_refused_for_the_build_are_dropped_at_once() -> None:
+    """403: the build is no longer this worker's; every report would be refused alike, so a
+    folded request is not sent again report by report."""
+    port = free_port()
+    stand_in = StandIn(refusing=False, forbid=True)
+    client = ServerClient(f"http://127.0.0.1:{port}", "token", timeout=5)
+    reporter = BuildReporter(client, uuid.uuid4())
+    reporter.start()
+    try:
+        for name in ("a", "b", "c"):
+            reporter.step_status(name, RUNNING)
+        await asyncio.sleep(0.3)
+        async with serving(stand_in, port):
+            delivered = await reporter.finish(FINAL, deadline=60)
+    finally:
+        await client.aclose()
+    assert delivered
+    # The three queued went as one request (fixed at its first try), the final one alone.
+    assert stand_in.requests == [3, 1]
+    assert stand_in.events == []

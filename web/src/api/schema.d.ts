@@ -362,6 +362,30 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/builds/{build_id}/reports": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Report Build
+         * @description Several reports of the build at once, in the order they happened (log batches, step
+         *     status, build status, the graph), each as its own endpoint takes it: applied in order in
+         *     one transaction, all or (one refused: its error names its index) none. Unlike `POST
+         *     /logs`, text that cannot be stored (NUL, a lone surrogate) is refused here, log lines
+         *     included: the agent replaces it before it folds log batches.
+         */
+        post: operations["report_build"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/builds/{build_id}/retry": {
         parameters: {
             query?: never;
@@ -414,7 +438,11 @@ export interface paths {
             cookie?: never;
         };
         get?: never;
-        /** Update Build Status */
+        /**
+         * Update Build Status
+         * @description The worker's report of the build's status; the answer is where the build stands
+         *     (`GET /builds/{id}` has the rest).
+         */
         put: operations["update_build_status"];
         post?: never;
         delete?: never;
@@ -1530,10 +1558,51 @@ export interface components {
             worker_id: string | null;
         };
         /**
+         * BuildReportAck
+         * @description The answer to a build's status report (or a `BuildReports`): where the build stands
+         *     after it. `stop`: the build ended on the server (cancelled, timed out) while the agent
+         *     still runs it; stop its steps.
+         */
+        BuildReportAck: {
+            /** Attempt */
+            attempt: number;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            status: components["schemas"]["BuildStatus"];
+            /**
+             * Stop
+             * @default false
+             */
+            stop: boolean;
+        };
+        /**
+         * BuildReports
+         * @description Reports of one build, in the order they happened, applied in that order in one
+         *     transaction: all of them, or (one refused) none. Each means what it means on its own
+         *     endpoint (`PUT /status`, `PUT /steps/{name}`, `PUT /graph`, `POST /logs`), repeats
+         *     included: a stored log seq or a repeated status is a no-op.
+         */
+        BuildReports: {
+            /** Reports */
+            reports: (components["schemas"]["LogReport"] | components["schemas"]["StepReport"] | components["schemas"]["BuildStatusReport"] | components["schemas"]["GraphReport"])[];
+        };
+        /**
          * BuildStatus
          * @enum {string}
          */
         BuildStatus: "queued" | "running" | "success" | "failure" | "cancelled" | "error";
+        /** BuildStatusReport */
+        BuildStatusReport: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "build";
+            update: components["schemas"]["BuildStatusUpdate"];
+        };
         /** BuildStatusUpdate */
         BuildStatusUpdate: {
             /** Attempt */
@@ -2018,6 +2087,15 @@ export interface components {
             /** Type */
             type: string;
         };
+        /** GraphReport */
+        GraphReport: {
+            graph: components["schemas"]["StepGraph"];
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "graph";
+        };
         /** GraphStep */
         GraphStep: {
             /** Depends On */
@@ -2485,6 +2563,15 @@ export interface components {
             next_line: number;
             status: components["schemas"]["BuildStatus"];
         };
+        /** LogReport */
+        LogReport: {
+            batch: components["schemas"]["LogBatch"];
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "log";
+        };
         /** LoginRequest */
         LoginRequest: {
             /** Password */
@@ -2908,6 +2995,17 @@ export interface components {
             /** Started At */
             started_at: string | null;
             status: components["schemas"]["StepStatus"];
+        };
+        /** StepReport */
+        StepReport: {
+            /** Step */
+            step: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "step";
+            update: components["schemas"]["StepStatusUpdate"];
         };
         /** StepSpec */
         StepSpec: {
@@ -3984,6 +4082,41 @@ export interface operations {
             };
         };
     };
+    report_build: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                build_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BuildReports"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BuildReportAck"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     retry_build: {
         parameters: {
             query?: never;
@@ -4071,7 +4204,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["BuildRead"];
+                    "application/json": components["schemas"]["BuildReportAck"];
                 };
             };
             /** @description Validation Error */

@@ -9,6 +9,8 @@ from fastapi.sse import EventSourceResponse, ServerSentEvent
 from pydantic import AfterValidator
 
 from solvyd.protocol import (
+    BuildReportAck,
+    BuildReports,
     BuildStatus,
     BuildStatusUpdate,
     CancelState,
@@ -43,6 +45,7 @@ from solvyd.server.services.builds import (
     log_stream,
     logs,
     read,
+    reports,
     retry,
     update,
 )
@@ -204,9 +207,23 @@ async def stream_build_logs(
 @router.put("/{build_id}/status", operation_id="update_build_status")
 async def update_build_status(
     ctx: Ctx, worker: CurrentWorker, build_id: uuid.UUID, body: BuildStatusUpdate
-) -> BuildRead:
-    await update.update_build_status(ctx, worker.id, build_id, body)
-    return await read.get_build(ctx, build_id)
+) -> BuildReportAck:
+    """The worker's report of the build's status; the answer is where the build stands
+    (`GET /builds/{id}` has the rest)."""
+    build = await update.update_build_status(ctx, worker.id, build_id, body)
+    return reports.acknowledge(build, reports_finish=body.status.finished)
+
+
+@router.post("/{build_id}/reports", operation_id="report_build")
+async def report_build(
+    ctx: Ctx, worker: CurrentWorker, build_id: uuid.UUID, body: BuildReports
+) -> BuildReportAck:
+    """Several reports of the build at once, in the order they happened (log batches, step
+    status, build status, the graph), each as its own endpoint takes it: applied in order in
+    one transaction, all or (one refused: its error names its index) none. Unlike `POST
+    /logs`, text that cannot be stored (NUL, a lone surrogate) is refused here, log lines
+    included: the agent replaces it before it folds log batches."""
+    return await reports.apply_reports(ctx, worker.id, build_id, body.reports)
 
 
 @router.put("/{build_id}/steps/{step_name:path}", operation_id="update_step_status")

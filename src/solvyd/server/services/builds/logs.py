@@ -45,43 +45,67 @@ async def append_log_batch(
     build can read as well (`masking.build_masker`). Past the build's log cap a marker line is
     stored once and later batches are dropped: the build goes on, its log does not."""
     async with ctx.db.transaction() as session:
-        # Locked: a requeue (which deletes the old attempt's log) cannot slip in between the
-        # check and the insert and leave a stale batch in the new attempt's log, and the byte
-        # count of concurrent batches adds up.
-        build = await build_held_by(session, build_id, worker_id, attempt=batch.attempt)
-        if build.log_truncated or build.log_archive_key:
-            return False
-        masker = await build_masker(ctx, session, build)
-        texts = [cut_long_line(masker(storable(line.text))) for line in batch.lines]
+        stored = await store_log_batch(ctx, session, worker_id, build_id, batch)
+    if stored is not None:
+        count_stored_log(ctx, build_id, stored)
+    return stored is not None
+
+
+@dataclass(frozen=True)
+class StoredLog:
+    """What a stored batch added to the log (for the metrics, once committed)."""
+
+    lines: int
+    bytes: int
+
+
+def count_stored_log(ctx: ServerContext, build_id: uuid.UUID, stored: StoredLog) -> None:
+    """After the commit of a stored batch: wake the log's followers, count it."""
+    ctx.events.notify(build_topic(build_id))
+    ctx.metrics.log_lines.inc(stored.lines)
+    ctx.metrics.log_bytes.inc(stored.bytes)
+
+
+async def store_log_batch(
+    ctx: ServerContext,
+    session: AsyncSession,
+    worker_id: uuid.UUID,
+    build_id: uuid.UUID,
+    batch: LogBatch,
+) -> StoredLog | None:
+    """`append_log_batch` within the caller's transaction: what was stored, None if nothing
+    (a seq stored before, or a log already capped or archived)."""
+    # Locked: a requeue (which deletes the old attempt's log) cannot slip in between the
+    # check and the insert and leave a stale batch in the new attempt's log, and the byte
+    # count of concurrent batches adds up.
+    build = await build_held_by(session, build_id, worker_id, attempt=batch.attempt)
+    if build.log_truncated or build.log_archive_key:
+        return None
+    masker = await build_masker(ctx, session, build)
+    texts = [cut_long_line(masker(storable(line.text))) for line in batch.lines]
+    size = sum(len(text.encode()) + 1 for text in texts)
+    cap = ctx.settings.max_log_bytes
+    truncated = build.log_bytes + size > cap
+    if truncated:
+        texts = _fit(texts, cap - build.log_bytes)
+        texts.append(
+            f"[solvyd: log truncated: it reached the limit of {cap} bytes; "
+            "later output is not stored, the build goes on]"
+        )
         size = sum(len(text.encode()) + 1 for text in texts)
-        cap = ctx.settings.max_log_bytes
-        truncated = build.log_bytes + size > cap
-        if truncated:
-            texts = _fit(texts, cap - build.log_bytes)
-            texts.append(
-                f"[solvyd: log truncated: it reached the limit of {cap} bytes; "
-                "later output is not stored, the build goes on]"
-            )
-            size = sum(len(text.encode()) + 1 for text in texts)
-        row = {
-            "build_id": build_id,
-            "seq": batch.seq,
-            "step": batch.step,
-            "lines": [
-                {"text": text, "ts": _stamp(batch, index)} for index, text in enumerate(texts)
-            ],
-            "line_count": len(texts),
-            "created_at": utcnow(),
-        }
-        stored = await dialects.insert_ignoring_duplicates(session, BuildLog, row, ctx.db.dialect)
-        if stored:
-            build.log_bytes += size
-            build.log_truncated = truncated
-    if stored:
-        ctx.events.notify(build_topic(build_id))
-        ctx.metrics.log_lines.inc(len(texts))
-        ctx.metrics.log_bytes.inc(size)
-    return stored
+    row = {
+        "build_id": build_id,
+        "seq": batch.seq,
+        "step": batch.step,
+        "lines": [{"text": text, "ts": _stamp(batch, index)} for index, text in enumerate(texts)],
+        "line_count": len(texts),
+        "created_at": utcnow(),
+    }
+    if not await dialects.insert_ignoring_duplicates(session, BuildLog, row, ctx.db.dialect):
+        return None
+    build.log_bytes += size
+    build.log_truncated = truncated
+    return StoredLog(lines=len(texts), bytes=size)
 
 
 def _stamp(batch: LogBatch, index: int) -> str | None:
