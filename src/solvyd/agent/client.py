@@ -14,6 +14,8 @@ import structlog
 from pydantic import BaseModel, ValidationError
 
 from solvyd.protocol import (
+    FOLDED_REPORTS_VERSION,
+    AnyReport,
     BuildReportAck,
     BuildReports,
     BuildStatusUpdate,
@@ -22,13 +24,16 @@ from solvyd.protocol import (
     DeploymentOutcome,
     DeploymentRequest,
     DeploymentState,
+    GraphReport,
     Heartbeat,
     HeartbeatReply,
     JobSpec,
     LogBatch,
+    LogReport,
     SecretsReply,
     SecretsRequest,
     StepGraph,
+    StepReport,
     StepStatusUpdate,
     WorkerRegistered,
     WorkerRegistration,
@@ -73,6 +78,8 @@ class ServerClient:
             limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
         )
         self.worker_id: uuid.UUID | None = None
+        # Whether the server takes several reports in one request (it says at registration).
+        self.server_folds_reports = False
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -134,6 +141,7 @@ class ServerClient:
         )
         registered = WorkerRegistered.model_validate_json(response.content)
         self.worker_id = registered.id
+        self.server_folds_reports = registered.protocol_version >= FOLDED_REPORTS_VERSION
         self._worker_token = registered.token
         return registered
 
@@ -161,12 +169,27 @@ class ServerClient:
         """Several reports in one request, applied in order, all or none (`Rejected`). The
         server's acknowledgement; None if it cannot be read (the reports were taken all the
         same: sending them again would not make the answer readable)."""
+        if not self.server_folds_reports:
+            for report in reports.reports:
+                await self._send_one_report(build_id, report)
+            return None
         response = await self._request("POST", f"/builds/{build_id}/reports", reports)
         try:
             return BuildReportAck.model_validate_json(response.content)
         except ValidationError:
             log.warning("unreadable answer to build reports", build_id=str(build_id))
             return None
+
+    async def _send_one_report(self, build_id: uuid.UUID, report: AnyReport) -> None:
+        """A report on its own endpoint, for a server older than folded reports."""
+        if isinstance(report, LogReport):
+            await self.send_logs(build_id, report.batch)
+        elif isinstance(report, StepReport):
+            await self.update_step(build_id, report.step, report.update)
+        elif isinstance(report, GraphReport):
+            await self.report_graph(build_id, report.graph)
+        else:
+            await self.update_build(build_id, report.update)
 
     async def update_step(
         self, build_id: uuid.UUID, step_name: str, update: StepStatusUpdate

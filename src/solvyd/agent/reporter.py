@@ -259,9 +259,11 @@ class BuildReporter:
         """The reports at the head of the outbox that go in the next request."""
         folded: list[Report] = []
         size = 0
+        # A server older than folded reports takes them one request each.
+        most = MAX_FOLDED_REPORTS if self._client.server_folds_reports else 1
         for report in self._memory:
             size += _size(report)
-            if folded and (len(folded) >= MAX_FOLDED_REPORTS or size > MAX_FOLDED_BYTES):
+            if folded and (len(folded) >= most or size > MAX_FOLDED_BYTES):
                 break
             folded.append(report)
         return folded

@@ -2,6 +2,7 @@
 
 from solvyd.protocol.messages import (
     CHECKOUT_STEP,
+    FOLDED_REPORTS_VERSION,
     PROTOCOL_VERSION,
     AnyReport,
     BuildReportAck,
@@ -43,6 +44,7 @@ from solvyd.protocol.messages import (
 
 __all__ = [
     "CHECKOUT_STEP",
+    "FOLDED_REPORTS_VERSION",
     "PROTOCOL_VERSION",
     "AnyReport",
     "BuildReportAck",

@@ -54,7 +54,11 @@ from uuid import UUID
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, model_validator
 from pydantic_core import PydanticCustomError
 
-PROTOCOL_VERSION = 1
+# 2: `POST /builds/{id}/reports` takes several reports of a build in one request. An agent
+# folds its reports only for a server that says (at registration) it speaks 2 or later.
+PROTOCOL_VERSION = 2
+# The first version in which the server takes folded reports.
+FOLDED_REPORTS_VERSION = 2
 
 # The step under which an agent reports cloning the repository; it comes before all others.
 CHECKOUT_STEP = "checkout"
@@ -201,6 +205,8 @@ class WorkerRegistered(_Message):
     registered_at: datetime
     token: str
     heartbeat_interval_seconds: float
+    # The server's protocol version; a server older than the field speaks 1.
+    protocol_version: Annotated[int, Field(ge=0, le=INT32_MAX)] = 1
 
 
 class Heartbeat(_Message):

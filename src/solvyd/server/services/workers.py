@@ -8,6 +8,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 from solvyd.protocol import (
+    PROTOCOL_VERSION,
     Capabilities,
     Heartbeat,
     HeartbeatReply,
@@ -126,6 +127,7 @@ async def register_worker(
         registered_at=now,
         token=token,
         heartbeat_interval_seconds=ctx.settings.heartbeat_interval_seconds,
+        protocol_version=PROTOCOL_VERSION,
     )
 
 
