@@ -19,6 +19,7 @@ from solvyd.cli import (
     plugins,
     runners,
     secrets,
+    server_processes,
     tokens,
     users,
     workers,
@@ -34,6 +35,7 @@ app = typer.Typer(
     add_completion=True,
 )
 app.command("server")(runners.server)
+app.command("server-process", hidden=True)(server_processes.server_process)
 app.command("agent")(runners.agent)
 app.command("up")(runners.up)
 app.command("migrate")(migrate.migrate)

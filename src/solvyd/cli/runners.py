@@ -6,7 +6,7 @@ import gc
 import os
 import signal
 import socket
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -46,9 +46,23 @@ GC_YOUNG_THRESHOLD = 50_000
 
 class _SolvydServer(uvicorn.Server):
     """Ends the server's long polls as soon as shutdown starts, so connections close at once
-    instead of holding the shutdown for their whole wait."""
+    instead of holding the shutdown for their whole wait.
 
-    def __init__(self, app: "FastAPI", host: str, port: int, *, own_signals: bool = True) -> None:
+    For a process of `solvyd server --workers N` (server_processes.py): `metrics_socket` is
+    the metrics port its parent bound, `on_started` tells the parent it serves, and it stops
+    once `parent_pid` is no longer its parent (the parent was killed and cannot stop it)."""
+
+    def __init__(
+        self,
+        app: "FastAPI",
+        host: str,
+        port: int,
+        *,
+        own_signals: bool = True,
+        metrics_socket: socket.socket | None = None,
+        on_started: Callable[[], None] | None = None,
+        parent_pid: int | None = None,
+    ) -> None:
         super().__init__(
             uvicorn.Config(
                 app,
@@ -69,6 +83,9 @@ class _SolvydServer(uvicorn.Server):
         self.app = app
         self._own_signals = own_signals
         self._metrics: MetricsListener | None = None
+        self._metrics_socket = metrics_socket
+        self._on_started = on_started
+        self._parent_pid = parent_pid
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         settings: ServerSettings = self.app.state.settings
@@ -80,7 +97,7 @@ class _SolvydServer(uvicorn.Server):
             self._metrics = MetricsListener(metrics_only_app(self.app), self.config.host, port)
             try:
                 # Before anything starts: a port in use stops the server with nothing to undo.
-                self._metrics.bind()
+                self._metrics.bind(self._metrics_socket)
             except OSError as exc:
                 raise CliError(
                     f"cannot serve the metrics on {self.config.host}:{port}: {exc.strerror}"
@@ -94,6 +111,15 @@ class _SolvydServer(uvicorn.Server):
         # often, and leave everything loaded at start-up out of the full collections.
         gc.freeze()
         gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
+        if self._on_started is not None and self.started and not self.should_exit:
+            self._on_started()
+
+    async def on_tick(self, counter: int) -> bool:
+        # Once a second: a process whose parent is gone is adopted by another (its pid
+        # changes), and nobody would ever stop it.
+        if self._parent_pid is not None and counter % 10 == 0 and os.getppid() != self._parent_pid:
+            return True
+        return await super().on_tick(counter)
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         ctx = getattr(self.app.state, "ctx", None)
@@ -124,9 +150,29 @@ class _SolvydServer(uvicorn.Server):
 def server(
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
     port: int = typer.Option(8080, "--port", help="Port to listen on."),
+    workers: int = typer.Option(
+        1,
+        "--workers",
+        envvar="SOLVYD_SERVER_WORKERS",
+        min=1,
+        max=64,
+        help="Server processes on this port, sharing the database: one per CPU core lets "
+        "every core serve. Above 1 needs PostgreSQL; each process has its own database "
+        "connections (docs/deploy.md#scaling).",
+    ),
 ) -> None:
     """Run the API server (settings from SOLVYD_* environment variables)."""
     settings = ServerSettings()
+    if workers > 1:
+        from solvyd.cli.server_processes import refuse_sqlite, run_server_processes
+
+        refuse_sqlite(settings, workers)
+        err_console.print(
+            f"Solvyd server on http://{host}:{port} with {workers} processes "
+            f"(data in {settings.data_dir})"
+        )
+        run_server_processes(settings, host, port, workers)
+        return
     err_console.print(f"Solvyd server on http://{host}:{port} (data in {settings.data_dir})")
     from solvyd.server.app import create_app
     from solvyd.server.data_dir import private_umask

@@ -41,6 +41,7 @@ from solvyd.server.background import (
     run_delivery_pruner,
     run_log_archiver,
     run_notification_sender,
+    run_pool_sampler,
     run_reaper,
     run_scheduler,
 )
@@ -62,11 +63,16 @@ API_PREFIX = "/api/v1"
 log = structlog.get_logger(__name__)
 
 
-async def start_context(settings: ServerSettings, metrics: ServerMetrics) -> ServerContext:
+async def start_context(
+    settings: ServerSettings, metrics: ServerMetrics, *, migrate: bool = True
+) -> ServerContext:
+    """`migrate=False`: the schema is known to be at head already (`solvyd server --workers N`
+    migrated in its first process before it started the others)."""
     secure_data_dir(settings)
     database_url = settings.resolved_database_url()
     db = create_database(database_url)
-    await upgrade_to_head(db)
+    if migrate:
+        await upgrade_to_head(db)
     hub = EventHub()
     ctx = ServerContext(
         settings=settings,
@@ -77,7 +83,7 @@ async def start_context(settings: ServerSettings, metrics: ServerMetrics) -> Ser
         metrics=metrics,
     )
     db.on_commit = metrics.observe_committed
-    metrics.database.watch_pool(db.engine.pool)
+    metrics.watch_pool(db.engine.pool)
     metrics.server_info.labels(__version__, db.dialect).set(1)
     generated = await ensure_admin(ctx)
     if generated is not None:
@@ -95,16 +101,20 @@ async def start_context(settings: ServerSettings, metrics: ServerMetrics) -> Ser
     return ctx
 
 
-def create_app(settings: ServerSettings) -> FastAPI:
+def create_app(
+    settings: ServerSettings, *, migrate: bool = True, metrics_shared_by_processes: bool = False
+) -> FastAPI:
+    """For a process of `solvyd server --workers N`: the first migrates the database before the
+    others start (`migrate=False`), and they all share their metrics (metrics/registry.py)."""
     configure_logging(settings.log_format, settings.log_level)
     # Built here, once: a plugin refused or failed says so at start, and lookups are reads.
     server_plugins()
     # Made here, not in the lifespan: the HTTP middleware counts into it too.
-    metrics = ServerMetrics()
+    metrics = ServerMetrics(shared_by_processes=metrics_shared_by_processes)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        ctx = await start_context(settings, metrics)
+        ctx = await start_context(settings, metrics, migrate=migrate)
         app.state.ctx = ctx
         background = [
             asyncio.create_task(run_reaper(ctx), name="reaper"),
@@ -115,6 +125,8 @@ def create_app(settings: ServerSettings) -> FastAPI:
             asyncio.create_task(run_scheduler(ctx), name="scheduler"),
             asyncio.create_task(run_deployments(ctx), name="deployments"),
         ]
+        if metrics.shared_by_processes:
+            background.append(asyncio.create_task(run_pool_sampler(ctx), name="pool-sampler"))
         log.info("server started", database=ctx.db.dialect, version=__version__)
         try:
             yield
