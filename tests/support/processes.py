@@ -98,8 +98,9 @@ def admin_token(url: str) -> str:
 
 
 def start_server(
-    database_url: str, data_dir: Path, log_dir: Path, **extra_env: str
+    database_url: str, data_dir: Path, log_dir: Path, *, workers: int = 1, **extra_env: str
 ) -> ServerProcess:
+    """`solvyd server`, healthy; `workers`: its --workers."""
     port = free_port()
     env = {
         "SOLVYD_DATABASE_URL": database_url,
@@ -108,7 +109,10 @@ def start_server(
         "SOLVYD_AGENT_TOKEN": AGENT_TOKEN,
         **extra_env,
     }
-    process = spawn("server", ["server", "--host", "127.0.0.1", "--port", str(port)], env, log_dir)
+    args = ["server", "--host", "127.0.0.1", "--port", str(port)]
+    if workers != 1:
+        args += ["--workers", str(workers)]
+    process = spawn("server", args, env, log_dir)
     url = f"http://127.0.0.1:{port}"
     wait_until_healthy(process, url)
     return ServerProcess(process, url, env)
