@@ -5,6 +5,7 @@ Starts `solvyd server` and K `solvyd agent` processes on loopback (local executo
    the time from just before the trigger request to the build's `started_at` (same clock);
 2. throughput: triggers N builds at once and measures until all have finished.
 Prints one JSON line. Usage: python bench/dispatch.py [--database sqlite|postgresql] [-k 4]
+[--server-workers N] (the server's figures are then summed over its processes)
 """
 
 import argparse
@@ -28,11 +29,14 @@ from common import (
     login,
     machine_description,
     make_pg_database,
+    process_tree,
     rss_mb,
     server_env,
     spawn_agent,
     start_server,
     stop_all,
+    tree_cpu_seconds,
+    tree_rss_mb,
     trigger,
     trigger_to_running_ms,
     wait_finished,
@@ -78,6 +82,12 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=4, help="builds per agent")
     parser.add_argument("--latency-builds", type=int, default=100)
     parser.add_argument("-n", "--builds", type=int, default=300)
+    parser.add_argument(
+        "--server-workers",
+        type=int,
+        default=1,
+        help="`solvyd server --workers N` (above 1: PostgreSQL only)",
+    )
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="solvyd-bench-"))
@@ -91,7 +101,13 @@ def main() -> None:
     server: subprocess.Popen[bytes] | None = None
     agent_processes: list[subprocess.Popen[bytes]] = []
     try:
-        server = start_server(port, server_env(database_url, workdir), workdir / "server.log")
+        server = start_server(
+            port,
+            server_env(database_url, workdir),
+            workdir / "server.log",
+            timeout=120,
+            workers=args.server_workers,
+        )
         for index in range(args.agents):
             agent_processes.append(
                 spawn_agent(
@@ -103,20 +119,27 @@ def main() -> None:
                 )
             )
         time.sleep(2)
+        # The server's figures are summed over its processes (--server-workers N: the parent
+        # and its N); the per-process ones follow them.
         idle = {
-            "server_rss_mb": rss_mb(server.pid),
+            "server_rss_mb": tree_rss_mb(server.pid),
+            "server_rss_mb_by_process": [rss_mb(pid) for pid in process_tree(server.pid)],
             "agent_rss_mb": max(rss_mb(p.pid) for p in agent_processes),
         }
-        cpu_before = cpu_seconds(server.pid), sum(cpu_seconds(p.pid) for p in agent_processes)
+        cpu_before = (
+            tree_cpu_seconds(server.pid),
+            sum(cpu_seconds(p.pid) for p in agent_processes),
+        )
         result = asyncio.run(run_bench(url, args.latency_builds, args.builds, args.agents))
         cpu = {
-            "server_cpu_seconds": round(cpu_seconds(server.pid) - cpu_before[0], 1),
+            "server_cpu_seconds": round(tree_cpu_seconds(server.pid) - cpu_before[0], 1),
             "agents_cpu_seconds": round(
                 sum(cpu_seconds(p.pid) for p in agent_processes) - cpu_before[1], 1
             ),
         }
         loaded = {
-            "server_rss_mb": rss_mb(server.pid),
+            "server_rss_mb": tree_rss_mb(server.pid),
+            "server_rss_mb_by_process": [rss_mb(pid) for pid in process_tree(server.pid)],
             "agent_rss_mb": max(rss_mb(p.pid) for p in agent_processes),
         }
     finally:
@@ -133,6 +156,7 @@ def main() -> None:
                 "database": args.database,
                 "agents": args.agents,
                 "concurrency_per_agent": args.concurrency,
+                "server_workers": args.server_workers,
                 **result,
                 "rss_idle": idle,
                 "rss_after_load": loaded,
