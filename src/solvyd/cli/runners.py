@@ -156,9 +156,8 @@ def server(
         envvar="SOLVYD_SERVER_WORKERS",
         min=1,
         max=64,
-        help="Server processes on this port, sharing the database: one per CPU core lets "
-        "every core serve. Above 1 needs PostgreSQL; each process has its own database "
-        "connections (docs/deploy.md#scaling).",
+        help="Server processes on this port, sharing the database and its connections: one "
+        "per CPU core lets every core serve. Above 1 needs PostgreSQL (docs/running.md).",
     ),
 ) -> None:
     """Run the API server (settings from SOLVYD_* environment variables)."""

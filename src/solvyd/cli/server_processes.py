@@ -60,6 +60,15 @@ STOP_SECONDS = 15.0
 BACKLOG = 2048
 READY = b"r"
 GO = b"g"
+# The one server's connections (its pool; as many may overflow it) are shared by its processes,
+# so that --workers does not multiply what PostgreSQL must allow (max_connections is 100 by
+# default): each keeps 20 // N, but at least this many, or a burst would queue for them.
+MIN_POOL_SIZE = 5
+SERVER_POOL_SIZE = 20  # db/session.py DEFAULT_POOL_SIZE (the parent loads no SQLAlchemy)
+
+
+def pool_size_per_process(workers: int) -> int:
+    return max(MIN_POOL_SIZE, SERVER_POOL_SIZE // workers)
 
 
 def refuse_sqlite(settings: ServerSettings, workers: int) -> None:
@@ -187,6 +196,8 @@ class _Supervisor:
             str(self.api.fileno()),
             "--ready-fd",
             str(ready_write),
+            "--pool-size",
+            str(pool_size_per_process(self.count)),
         ]
         if self.metrics is not None:
             fds.append(self.metrics.fileno())
@@ -304,6 +315,7 @@ def server_process(
     metrics_fd: int | None = typer.Option(None, "--metrics-fd"),
     go_fd: int | None = typer.Option(None, "--go-fd"),
     migrate: bool = typer.Option(True, "--migrate/--no-migrate"),
+    pool_size: int = typer.Option(SERVER_POOL_SIZE, "--pool-size", min=1),
 ) -> None:
     """One process of `solvyd server --workers N`, started by it (not for direct use)."""
     from solvyd.cli.runners import _SolvydServer
@@ -322,7 +334,9 @@ def server_process(
     def started() -> None:
         os.write(ready_fd, READY)
 
-    app = create_app(settings, migrate=migrate, metrics_shared_by_processes=True)
+    app = create_app(
+        settings, migrate=migrate, metrics_shared_by_processes=True, pool_size=pool_size
+    )
     if go_fd is not None:
         # Loaded; now the first process must have migrated before this one starts.
         go = os.read(go_fd, 1)

@@ -47,7 +47,7 @@ from solvyd.server.background import (
 )
 from solvyd.server.data_dir import secure_data_dir
 from solvyd.server.db.migrate import upgrade_to_head
-from solvyd.server.db.session import create_database
+from solvyd.server.db.session import DEFAULT_POOL_SIZE, create_database
 from solvyd.server.events import EventHub
 from solvyd.server.events_pg import PostgresNotifier
 from solvyd.server.logging import configure_logging
@@ -64,13 +64,17 @@ log = structlog.get_logger(__name__)
 
 
 async def start_context(
-    settings: ServerSettings, metrics: ServerMetrics, *, migrate: bool = True
+    settings: ServerSettings,
+    metrics: ServerMetrics,
+    *,
+    migrate: bool = True,
+    pool_size: int = DEFAULT_POOL_SIZE,
 ) -> ServerContext:
     """`migrate=False`: the schema is known to be at head already (`solvyd server --workers N`
     migrated in its first process before it started the others)."""
     secure_data_dir(settings)
     database_url = settings.resolved_database_url()
-    db = create_database(database_url)
+    db = create_database(database_url, pool_size=pool_size)
     if migrate:
         await upgrade_to_head(db)
     hub = EventHub()
@@ -102,10 +106,15 @@ async def start_context(
 
 
 def create_app(
-    settings: ServerSettings, *, migrate: bool = True, metrics_shared_by_processes: bool = False
+    settings: ServerSettings,
+    *,
+    migrate: bool = True,
+    metrics_shared_by_processes: bool = False,
+    pool_size: int = DEFAULT_POOL_SIZE,
 ) -> FastAPI:
     """For a process of `solvyd server --workers N`: the first migrates the database before the
-    others start (`migrate=False`), and they all share their metrics (metrics/registry.py)."""
+    others start (`migrate=False`), they all share their metrics (metrics/registry.py), and
+    each has its share of the one server's connections (`pool_size`)."""
     configure_logging(settings.log_format, settings.log_level)
     # Built here, once: a plugin refused or failed says so at start, and lookups are reads.
     server_plugins()
@@ -114,7 +123,7 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        ctx = await start_context(settings, metrics, migrate=migrate)
+        ctx = await start_context(settings, metrics, migrate=migrate, pool_size=pool_size)
         app.state.ctx = ctx
         background = [
             asyncio.create_task(run_reaper(ctx), name="reaper"),
