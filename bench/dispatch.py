@@ -10,6 +10,7 @@ them, the way bench/peers/buildbot/run.py times Buildbot's (whose API has whole 
 from just before the trigger until polling the API first shows the step started, then the
 build finished.
 Prints one JSON line. Usage: python bench/dispatch.py [--database sqlite|postgresql] [-k 4]
+[--server-workers N] (the server's figures are then summed over its processes)
 """
 
 import argparse
@@ -35,12 +36,15 @@ from common import (
     login,
     machine_description,
     make_pg_database,
+    process_tree,
     rss_mb,
     server_env,
     spawn_agent,
     start_server,
     stop_all,
     timestamp,
+    tree_cpu_seconds,
+    tree_rss_mb,
     trigger,
     wait_finished,
     wait_for_agents,
@@ -144,6 +148,12 @@ def main() -> None:
         help="also time the idle builds by polling, as the Buildbot benchmark does",
     )
     parser.add_argument("--poll-ms", type=float, default=5, help="--peer-figures' poll interval")
+    parser.add_argument(
+        "--server-workers",
+        type=int,
+        default=1,
+        help="`solvyd server --workers N` (above 1: PostgreSQL only)",
+    )
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="solvyd-bench-"))
@@ -159,7 +169,11 @@ def main() -> None:
     try:
         spawned = time.monotonic()
         server = start_server(
-            port, server_env(database_url, workdir), workdir / "server.log", timeout=120
+            port,
+            server_env(database_url, workdir),
+            workdir / "server.log",
+            timeout=120,
+            workers=args.server_workers,
         )
         for index in range(args.agents):
             agent_processes.append(
@@ -174,21 +188,28 @@ def main() -> None:
         asyncio.run(wait_ready(url, args.agents))
         cold_start_seconds = time.monotonic() - spawned
         time.sleep(2)
+        # The server's figures are summed over its processes (--server-workers N: the parent
+        # and its N); the per-process ones follow them.
         idle = {
-            "server_rss_mb": rss_mb(server.pid),
+            "server_rss_mb": tree_rss_mb(server.pid),
+            "server_rss_mb_by_process": [rss_mb(pid) for pid in process_tree(server.pid)],
             "agent_rss_mb": max(rss_mb(p.pid) for p in agent_processes),
         }
-        cpu_before = cpu_seconds(server.pid), sum(cpu_seconds(p.pid) for p in agent_processes)
+        cpu_before = (
+            tree_cpu_seconds(server.pid),
+            sum(cpu_seconds(p.pid) for p in agent_processes),
+        )
         poll = args.poll_ms / 1000 if args.peer_figures else None
         result = asyncio.run(run_bench(url, args.latency_builds, args.builds, args.agents, poll))
         cpu = {
-            "server_cpu_seconds": round(cpu_seconds(server.pid) - cpu_before[0], 1),
+            "server_cpu_seconds": round(tree_cpu_seconds(server.pid) - cpu_before[0], 1),
             "agents_cpu_seconds": round(
                 sum(cpu_seconds(p.pid) for p in agent_processes) - cpu_before[1], 1
             ),
         }
         loaded = {
-            "server_rss_mb": rss_mb(server.pid),
+            "server_rss_mb": tree_rss_mb(server.pid),
+            "server_rss_mb_by_process": [rss_mb(pid) for pid in process_tree(server.pid)],
             "agent_rss_mb": max(rss_mb(p.pid) for p in agent_processes),
         }
     finally:
@@ -205,6 +226,7 @@ def main() -> None:
                 "database": args.database,
                 "agents": args.agents,
                 "concurrency_per_agent": args.concurrency,
+                "server_workers": args.server_workers,
                 **result,
                 "rss_idle": idle,
                 "rss_after_load": loaded,

@@ -102,9 +102,12 @@ def start_server(
     data_dir: Path,
     log_dir: Path,
     *,
+    workers: int = 1,
     program: list[str] = SOLVYD,
     **extra_env: str,
 ) -> ServerProcess:
+    """`solvyd server`, healthy; `workers`: its --workers; `program`: the command that runs
+    `solvyd`."""
     port = free_port()
     env = {
         "SOLVYD_DATABASE_URL": database_url,
@@ -113,13 +116,10 @@ def start_server(
         "SOLVYD_AGENT_TOKEN": AGENT_TOKEN,
         **extra_env,
     }
-    process = spawn(
-        "server",
-        ["server", "--host", "127.0.0.1", "--port", str(port)],
-        env,
-        log_dir,
-        program=program,
-    )
+    args = ["server", "--host", "127.0.0.1", "--port", str(port)]
+    if workers != 1:
+        args += ["--workers", str(workers)]
+    process = spawn("server", args, env, log_dir, program=program)
     url = f"http://127.0.0.1:{port}"
     wait_until_healthy(process, url)
     return ServerProcess(process, url, env)

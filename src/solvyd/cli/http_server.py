@@ -5,9 +5,10 @@ settings; `solvyd agent` and the client commands import `runners` without them."
 
 import contextlib
 import gc
+import os
 import signal
 import socket
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING
 
 import uvicorn
@@ -26,9 +27,23 @@ GC_YOUNG_THRESHOLD = 50_000
 
 class SolvydServer(uvicorn.Server):
     """Ends the server's long polls as soon as shutdown starts, so connections close at once
-    instead of holding the shutdown for their whole wait."""
+    instead of holding the shutdown for their whole wait.
 
-    def __init__(self, app: "FastAPI", host: str, port: int, *, own_signals: bool = True) -> None:
+    For a process of `solvyd server --workers N` (server_processes.py): `metrics_socket` is
+    the metrics port its parent bound, `on_started` tells the parent it serves, and it stops
+    once `parent_pid` is no longer its parent (the parent was killed and cannot stop it)."""
+
+    def __init__(
+        self,
+        app: "FastAPI",
+        host: str,
+        port: int,
+        *,
+        own_signals: bool = True,
+        metrics_socket: socket.socket | None = None,
+        on_started: Callable[[], None] | None = None,
+        parent_pid: int | None = None,
+    ) -> None:
         super().__init__(
             uvicorn.Config(
                 app,
@@ -52,6 +67,9 @@ class SolvydServer(uvicorn.Server):
         self.app = app
         self._own_signals = own_signals
         self._metrics: MetricsListener | None = None
+        self._metrics_socket = metrics_socket
+        self._on_started = on_started
+        self._parent_pid = parent_pid
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         settings: ServerSettings = self.app.state.settings
@@ -63,7 +81,7 @@ class SolvydServer(uvicorn.Server):
             self._metrics = MetricsListener(metrics_only_app(self.app), self.config.host, port)
             try:
                 # Before anything starts: a port in use stops the server with nothing to undo.
-                self._metrics.bind()
+                self._metrics.bind(self._metrics_socket)
             except OSError as exc:
                 raise CliError(
                     f"cannot serve the metrics on {self.config.host}:{port}: {exc.strerror}"
@@ -77,6 +95,15 @@ class SolvydServer(uvicorn.Server):
         # often, and leave everything loaded at start-up out of the full collections.
         gc.freeze()
         gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
+        if self._on_started is not None and self.started and not self.should_exit:
+            self._on_started()
+
+    async def on_tick(self, counter: int) -> bool:
+        # Once a second: a process whose parent is gone is adopted by another (its pid
+        # changes), and nobody would ever stop it.
+        if self._parent_pid is not None and counter % 10 == 0 and os.getppid() != self._parent_pid:
+            return True
+        return await super().on_tick(counter)
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         ctx = getattr(self.app.state, "ctx", None)

@@ -34,6 +34,7 @@ app = typer.Typer(
     add_completion=True,
 )
 app.command("server")(runners.server)
+app.command("server-process", hidden=True)(runners.server_process)
 app.command("agent")(runners.agent)
 app.command("up")(runners.up)
 app.command("migrate")(migrate.migrate)

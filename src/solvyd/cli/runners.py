@@ -38,13 +38,31 @@ ISOLATION_HELP = (
 def server(
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
     port: int = typer.Option(8080, "--port", help="Port to listen on."),
+    workers: int = typer.Option(
+        1,
+        "--workers",
+        envvar="SOLVYD_SERVER_WORKERS",
+        min=1,
+        max=64,
+        help="Server processes on this port, sharing the database and its connections: one "
+        "per CPU core lets every core serve. Above 1 needs PostgreSQL (docs/running.md).",
+    ),
 ) -> None:
     """Run the API server (settings from SOLVYD_* environment variables)."""
-    from solvyd.cli.http_server import SolvydServer
     from solvyd.server.settings import ServerSettings
 
     settings = ServerSettings()
+    if workers > 1:
+        from solvyd.cli.server_processes import exec_server_processes, refuse_sqlite
+
+        refuse_sqlite(settings, workers)
+        err_console.print(
+            f"Solvyd server on http://{host}:{port} with {workers} processes "
+            f"(data in {settings.data_dir})"
+        )
+        exec_server_processes(settings, host, port, workers)
     err_console.print(f"Solvyd server on http://{host}:{port} (data in {settings.data_dir})")
+    from solvyd.cli.http_server import SolvydServer
     from solvyd.server.app import create_app, migrate_in_child_process
     from solvyd.server.data_dir import private_umask
 
@@ -52,6 +70,31 @@ def server(
     app = create_app(settings)
     migrate_in_child_process(settings)
     SolvydServer(app, host, port).run()
+
+
+def server_process(
+    host: str = typer.Option(..., "--host"),
+    port: int = typer.Option(..., "--port"),
+    listen_fd: int = typer.Option(..., "--listen-fd"),
+    ready_fd: int = typer.Option(..., "--ready-fd"),
+    metrics_fd: int | None = typer.Option(None, "--metrics-fd"),
+    go_fd: int | None = typer.Option(None, "--go-fd"),
+    migrate: bool = typer.Option(True, "--migrate/--no-migrate"),
+    pool_size: int = typer.Option(..., "--pool-size", min=1),
+) -> None:
+    """One process of `solvyd server --workers N`, started by it (not for direct use)."""
+    from solvyd.cli.server_processes import serve_process
+
+    serve_process(
+        host,
+        port,
+        listen_fd=listen_fd,
+        ready_fd=ready_fd,
+        metrics_fd=metrics_fd,
+        go_fd=go_fd,
+        migrate=migrate,
+        pool_size=pool_size,
+    )
 
 
 def _make_agent(

@@ -43,12 +43,13 @@ from solvyd.server.background import (
     run_delivery_pruner,
     run_log_archiver,
     run_notification_sender,
+    run_pool_sampler,
     run_reaper,
     run_scheduler,
 )
 from solvyd.server.data_dir import secure_data_dir
 from solvyd.server.db.migrate import upgrade_to_head
-from solvyd.server.db.session import create_database
+from solvyd.server.db.session import DEFAULT_POOL_SIZE, create_database
 from solvyd.server.events import WORKER_TOKENS, EventHub
 from solvyd.server.events_pg import PostgresNotifier
 from solvyd.server.logging import configure_logging
@@ -97,11 +98,20 @@ async def _migrate(settings: ServerSettings) -> None:
         await db.dispose()
 
 
-async def start_context(settings: ServerSettings, metrics: ServerMetrics) -> ServerContext:
+async def start_context(
+    settings: ServerSettings,
+    metrics: ServerMetrics,
+    *,
+    migrate: bool = True,
+    pool_size: int = DEFAULT_POOL_SIZE,
+) -> ServerContext:
+    """`migrate=False`: the schema is known to be at head already (`solvyd server --workers N`
+    migrated in its first process before it started the others)."""
     secure_data_dir(settings)
     database_url = settings.resolved_database_url()
-    db = create_database(database_url)
-    await upgrade_to_head(db)
+    db = create_database(database_url, pool_size=pool_size)
+    if migrate:
+        await upgrade_to_head(db)
     hub = EventHub()
     ctx = ServerContext(
         settings=settings,
@@ -115,7 +125,7 @@ async def start_context(settings: ServerSettings, metrics: ServerMetrics) -> Ser
     # may have been lost.
     hub.subscribe(WORKER_TOKENS, ctx.worker_tokens.forget_all)
     db.on_commit = metrics.observe_committed
-    metrics.database.watch_pool(db.engine.pool)
+    metrics.watch_pool(db.engine.pool)
     metrics.server_info.labels(__version__, db.dialect).set(1)
     generated = await ensure_admin(ctx)
     if generated is not None:
@@ -133,16 +143,25 @@ async def start_context(settings: ServerSettings, metrics: ServerMetrics) -> Ser
     return ctx
 
 
-def create_app(settings: ServerSettings) -> FastAPI:
+def create_app(
+    settings: ServerSettings,
+    *,
+    migrate: bool = True,
+    metrics_shared_by_processes: bool = False,
+    pool_size: int = DEFAULT_POOL_SIZE,
+) -> FastAPI:
+    """For a process of `solvyd server --workers N`: the first migrates the database before the
+    others start (`migrate=False`), they all share their metrics (metrics/registry.py), and
+    each has its share of the one server's connections (`pool_size`)."""
     configure_logging(settings.log_format, settings.log_level)
     # Built here, once: a plugin refused or failed says so at start, and lookups are reads.
     server_plugins()
     # Made here, not in the lifespan: the HTTP middleware counts into it too.
-    metrics = ServerMetrics()
+    metrics = ServerMetrics(shared_by_processes=metrics_shared_by_processes)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        ctx = await start_context(settings, metrics)
+        ctx = await start_context(settings, metrics, migrate=migrate, pool_size=pool_size)
         app.state.ctx = ctx
         background = [
             asyncio.create_task(run_reaper(ctx), name="reaper"),
@@ -153,6 +172,8 @@ def create_app(settings: ServerSettings) -> FastAPI:
             asyncio.create_task(run_scheduler(ctx), name="scheduler"),
             asyncio.create_task(run_deployments(ctx), name="deployments"),
         ]
+        if metrics.shared_by_processes:
+            background.append(asyncio.create_task(run_pool_sampler(ctx), name="pool-sampler"))
         log.info("server started", database=ctx.db.dialect, version=__version__)
         try:
             yield

@@ -179,3 +179,16 @@ async def run_scheduler(ctx: ServerContext) -> None:
                 "schedule round failed", error=f"{type(exc).__name__}: {exc}", exc_info=not expected
             )
         await asyncio.sleep(pause)
+
+
+# How stale another process's pool may be in a scrape of `solvyd server --workers N`.
+POOL_SAMPLE_SECONDS = 1.0
+
+
+async def run_pool_sampler(ctx: ServerContext) -> None:
+    """For one of the processes of `solvyd server --workers N`: write this process's pool
+    connections to the metrics the processes share, every POOL_SAMPLE_SECONDS, since a scrape
+    is answered by any one of them (metrics/registry.py)."""
+    while True:
+        ctx.metrics.sample_pool()
+        await asyncio.sleep(POOL_SAMPLE_SECONDS)

@@ -50,8 +50,9 @@ async def scrape(ctx: ServerContext, authorization: str | None) -> Response:
     metrics = ctx.metrics
     # No await between the two: a concurrent scrape cannot render another's gauges.
     metrics.database.update(gauges)
+    metrics.sample_pool()  # this process's pool as it is now, beside the others' last samples
     # Text format 0.0.4: every Prometheus reads it (1.0.0 needs a recent one).
-    return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_PLAIN_0_0_4)
+    return Response(generate_latest(metrics.exposition), media_type=CONTENT_TYPE_PLAIN_0_0_4)
 
 
 def _authorized(settings: ServerSettings, authorization: str | None) -> bool:

@@ -136,7 +136,11 @@ class Database:
         await self.engine.dispose()
 
 
-def create_database(url: str, *, pool_size: int = 20) -> Database:
+# Connections a server process keeps (as many more may overflow it under a burst).
+DEFAULT_POOL_SIZE = 20
+
+
+def create_database(url: str, *, pool_size: int = DEFAULT_POOL_SIZE) -> Database:
     async_url = async_database_url(url)
     if async_url.startswith("sqlite"):
         engine = create_async_engine(async_url, connect_args={"factory": _RollbackBeforeClose})

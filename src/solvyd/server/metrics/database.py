@@ -63,9 +63,12 @@ def pool_connections(pool: Pool) -> dict[str, int]:
 
 
 class DatabaseCollector(Collector):
-    def __init__(self) -> None:
+    def __init__(self, *, pool_family: bool = True) -> None:
+        """`pool_family`: whether this collector renders solvyd_db_pool_connections (not when
+        the server's processes share their metrics: ServerMetrics renders it then)."""
         self._gauges: DatabaseGauges | None = None
         self._pool: Pool | None = None
+        self._pool_family = pool_family
 
     def watch_pool(self, pool: Pool) -> None:
         self._pool = pool
@@ -108,6 +111,8 @@ class DatabaseCollector(Collector):
                     family.add_metric([labels], count)
             for state in WORKER_STATES:
                 workers.add_metric([state], gauges.workers.get(state, 0))
+        if not self._pool_family:
+            return [queued, running, workers]
         for state, count in pool.items():
             connections.add_metric([state], count)
         return [queued, running, workers, connections]

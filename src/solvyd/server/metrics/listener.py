@@ -38,9 +38,14 @@ class MetricsListener:
         self._task: asyncio.Task[None] | None = None
         self._socket: socket.socket | None = None
 
-    def bind(self) -> None:
+    def bind(self, bound: socket.socket | None = None) -> None:
         """Call before the server starts anything else: a port in use (OSError) then stops
-        it cleanly, with the reason (uvicorn would exit the process from inside its task)."""
+        it cleanly, with the reason (uvicorn would exit the process from inside its task).
+        `bound`: a socket listening on the port already (the parent of `solvyd server
+        --workers N` bound it for all its processes)."""
+        if bound is not None:
+            self._socket = bound
+            return
         family = socket.getaddrinfo(self.host, self.port, type=socket.SOCK_STREAM)[0][0]
         self._socket = socket.create_server((self.host, self.port), family=family)
 

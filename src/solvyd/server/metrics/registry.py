@@ -2,14 +2,22 @@
 global one: tests run several apps in one process, and each must count only itself).
 
 Counting here is in-process and O(1): the dispatch path (claim, status report, log ingest)
-pays a dictionary lookup and an addition, never a query."""
+pays a dictionary lookup and an addition, never a query.
+
+`solvyd server --workers N` runs N processes behind one port, and a scrape lands on any one
+of them: there the metrics are prometheus-client's multiprocess kind (each process writes its
+values to files in PROMETHEUS_MULTIPROC_DIR, a private directory the parent made before
+starting them, and the scrape sums every process's files), so one scrape says what the whole
+server did."""
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, values
+from prometheus_client.multiprocess import MultiProcessCollector
+from sqlalchemy.pool import Pool
 
-from solvyd.server.metrics.database import DatabaseCollector
+from solvyd.server.metrics.database import DatabaseCollector, pool_connections
 
 # Queue time: from a build waiting for an idle agent (milliseconds) to one waiting for busy
 # agents or a retry's backoff (minutes).
@@ -34,14 +42,21 @@ class BuildFinished:
 
 
 class ServerMetrics:
-    def __init__(self) -> None:
+    def __init__(self, *, shared_by_processes: bool = False) -> None:
+        """`shared_by_processes`: this is one of the processes of `solvyd server --workers N`,
+        whose parent set PROMETHEUS_MULTIPROC_DIR before prometheus-client was imported."""
+        if shared_by_processes and values.ValueClass is values.MutexValue:
+            raise RuntimeError("metrics shared by processes need PROMETHEUS_MULTIPROC_DIR")
         self.registry = CollectorRegistry(auto_describe=True)
         registry = self.registry
+        # A gauge's `multiprocess_mode` says how the processes' values combine (unused when
+        # there is one process): `live*` ones forget a process once it died.
         self.server_info = Gauge(
             "solvyd_server_info",
             "This server process is up",
             ["version", "database"],
             registry=registry,
+            multiprocess_mode="livemax",
         )
         self.builds = Counter(
             "solvyd_builds",
@@ -65,7 +80,10 @@ class ServerMetrics:
         self.log_lines = Counter("solvyd_log_lines", "Log lines ingested", registry=registry)
         self.log_bytes = Counter("solvyd_log_bytes", "Log bytes ingested", registry=registry)
         self.live_log_viewers = Gauge(
-            "solvyd_live_log_viewers", "Open live log streams", registry=registry
+            "solvyd_live_log_viewers",
+            "Open live log streams",
+            registry=registry,
+            multiprocess_mode="livesum",
         )
         self.http_requests = Counter(
             "solvyd_http_requests",
@@ -99,8 +117,44 @@ class ServerMetrics:
             registry=registry,
         )
         # Queue, running builds, workers and the pool: read when scraped, not counted.
-        self.database = DatabaseCollector()
+        self.database = DatabaseCollector(pool_family=not shared_by_processes)
         registry.register(self.database)
+        # What a scrape renders.
+        self.exposition = registry
+        self._pool: Pool | None = None
+        self._pool_gauge: Gauge | None = None
+        if shared_by_processes:
+            # The scraped process cannot read the others' pools: each writes its own to the
+            # shared files (`sample_pool`), and the scrape sums the live processes'.
+            self._pool_gauge = Gauge(
+                "solvyd_db_pool_connections",
+                "This server's database connections, summed over its processes",
+                ["state"],
+                registry=registry,
+                multiprocess_mode="livesum",
+            )
+            # Every process's files, and the database's gauges read for this scrape (their
+            # own `registry` would render this process's values a second time).
+            self.exposition = CollectorRegistry()
+            MultiProcessCollector(self.exposition)  # type: ignore[no-untyped-call]
+            self.exposition.register(self.database)
+
+    @property
+    def shared_by_processes(self) -> bool:
+        return self._pool_gauge is not None
+
+    def watch_pool(self, pool: Pool) -> None:
+        self._pool = pool
+        if self._pool_gauge is None:
+            self.database.watch_pool(pool)
+
+    def sample_pool(self) -> None:
+        """Write this process's pool connections to the shared metrics (a no-op for a lone
+        process, whose scrape reads its pool itself)."""
+        if self._pool_gauge is None or self._pool is None:
+            return
+        for state, count in pool_connections(self._pool).items():
+            self._pool_gauge.labels(state).set(count)
 
     def observe_committed(self, facts: Sequence[object]) -> None:
         """What a committed transaction left for us (`db.session.after_commit`)."""
