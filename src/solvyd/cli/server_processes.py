@@ -65,11 +65,11 @@ STOP_SECONDS = 15.0
 BACKLOG = 2048
 READY = b"r"
 GO = b"g"
-# The one server's connections (its pool; as many may overflow it) are shared by its processes,
-# so that --workers does not multiply what PostgreSQL must allow (max_connections is 100 by
-# default): each keeps 20 // N, but at least this many, or a burst would queue for them.
-MIN_POOL_SIZE = 5
-SERVER_POOL_SIZE = 20  # db/session.py DEFAULT_POOL_SIZE (the parent loads no SQLAlchemy)
+# The one server's connections (its pool) are shared by its processes, so that --workers does
+# not multiply what PostgreSQL must allow (max_connections is 100 by default): each keeps
+# 30 // N, but at least this many, or a burst would queue for them.
+MIN_POOL_SIZE = 8
+SERVER_POOL_SIZE = 30  # db/session.py DEFAULT_POOL_SIZE (the parent loads no SQLAlchemy)
 
 
 def pool_size_per_process(workers: int) -> int:

@@ -136,8 +136,13 @@ class Database:
         await self.engine.dispose()
 
 
-# Connections a server process keeps (as many more may overflow it under a burst).
-DEFAULT_POOL_SIZE = 20
+# Connections a server process keeps, and all it opens: a request beyond them waits for one
+# (up to the pool's 30 s). An overflow above the pool was opened for one transaction and
+# closed after it: a burst of 50 agents' claims and reports opened and closed 250 connections
+# in bench/scale.py's backlog, each a PostgreSQL backend started and a TLS handshake tried.
+# Long polls hold none while they wait, so this is what concurrent transactions need, and a
+# process on one core runs no more than this at once to any gain.
+DEFAULT_POOL_SIZE = 30
 
 
 def create_database(url: str, *, pool_size: int = DEFAULT_POOL_SIZE) -> Database:
@@ -148,5 +153,5 @@ def create_database(url: str, *, pool_size: int = DEFAULT_POOL_SIZE) -> Database
     else:
         # No pre-ping: it costs a round trip per checkout; a connection broken by a database
         # restart fails one request, and SQLAlchemy then drops the pool's stale connections.
-        engine = create_async_engine(async_url, pool_size=pool_size, max_overflow=pool_size)
+        engine = create_async_engine(async_url, pool_size=pool_size, max_overflow=0)
     return Database(engine, async_sessionmaker(engine, expire_on_commit=False))
