@@ -3296,6 +3296,11 @@ export interface components {
             /** Name */
             name: string;
             /**
+             * Protocol Version
+             * @default 1
+             */
+            protocol_version: number;
+            /**
              * Registered At
              * Format: date-time
              */
@@ -3320,7 +3325,7 @@ export interface components {
             name: string;
             /**
              * Protocol Version
-             * @default 1
+             * @default 2
              */
             protocol_version: number;
             /**
