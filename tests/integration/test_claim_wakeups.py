@@ -143,3 +143,28 @@ async def test_a_build_held_back_by_its_job_s_limit_wakes_a_claim_when_the_slot_
 
     assert answer.json()["build_id"] == held_back["id"]
     assert elapsed < 2
+
+
+async def test_a_wake_up_for_a_claim_whose_worker_was_removed_passes_to_another(
+    client: httpx.AsyncClient,
+) -> None:
+    """Found in review: the woken claim's look failed (its worker removed meanwhile, 404) and
+    the wake-up went with it; the build waited for the other claim's poll to end."""
+    admin = await admin_headers(client)
+    job = await create_job(client, admin)
+    removed = await register_worker(client, "removed")
+    other = await register_worker(client, "other")
+    with counting_claim_looks(client) as looks:
+        first = asyncio.create_task(claim(client, removed, wait=20))
+        await _all_waiting([first], looks)  # the longest waiting: the one woken
+        second = asyncio.create_task(claim(client, other, wait=20))
+        await _all_waiting([first, second], looks)
+    gone = await client.delete(f"{API}/workers/{removed.id}", headers=admin)
+    assert gone.status_code == 204, gone.text
+
+    build = await trigger(client, admin, job["id"])
+    answer, elapsed = await timed(second, 5)
+
+    assert answer.json()["build_id"] == build["id"]
+    assert elapsed < 2
+    assert (await first).status_code == 404  # its look: the worker is gone

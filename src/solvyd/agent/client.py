@@ -171,7 +171,7 @@ class ServerClient:
         same: sending them again would not make the answer readable)."""
         if not self.server_folds_reports:
             for report in reports.reports:
-                await self._send_one_report(build_id, report)
+                await self.send_report_alone(build_id, report)
             return None
         response = await self._request("POST", f"/builds/{build_id}/reports", reports)
         try:
@@ -180,8 +180,8 @@ class ServerClient:
             log.warning("unreadable answer to build reports", build_id=str(build_id))
             return None
 
-    async def _send_one_report(self, build_id: uuid.UUID, report: AnyReport) -> None:
-        """A report on its own endpoint, for a server older than folded reports."""
+    async def send_report_alone(self, build_id: uuid.UUID, report: AnyReport) -> None:
+        """A report on its own endpoint, as a server older than folded reports takes it."""
         if isinstance(report, LogReport):
             await self.send_logs(build_id, report.batch)
         elif isinstance(report, StepReport):

@@ -276,13 +276,24 @@ class BuildReporter:
             self._memory_bytes += _size(report)
         self._account()
 
-    async def _deliver(self, reports: list[Report]) -> None:
+    async def _deliver(self, reports: list[Report], *, folded: bool = True) -> None:
         """Deliver the reports (retrying while the server is unavailable). A request of several
         refused for one of them (409/422) is sent again one report at a time; a refused single
-        report, or any refused for the build (403/404), is dropped."""
+        report, or any refused for the build (403/404), is dropped. A folded request answered
+        404 is sent again on each report's own endpoint first: a server (a replica, in a
+        rolling upgrade) older than folded reports has no such route, and answers 404 too."""
         try:
-            await self._deliver_once(reports)
+            await self._deliver_once(reports, folded=folded)
         except Rejected as exc:
+            if exc.status_code == 404 and folded and self._client.server_folds_reports:
+                log.info(
+                    "server has no folded build reports; sending them on their own endpoints",
+                    build_id=str(self._build_id),
+                    reports=len(reports),
+                )
+                for report in reports:
+                    await self._deliver([report], folded=False)
+                return
             if len(reports) == 1 or exc.status_code in (403, 404):
                 # 403/404: the build is gone or no longer ours, for every report alike.
                 # 409/422 of a single report: the change is stale or bad.
@@ -304,14 +315,19 @@ class BuildReporter:
             for report in reports:
                 await self._deliver([report])
 
-    async def _deliver_once(self, reports: list[Report]) -> None:
+    async def _deliver_once(self, reports: list[Report], *, folded: bool) -> None:
         """Send until the server answers; `Rejected` is raised."""
         delays = backoff_delays(base=0.2, cap=5.0)
         while True:
             try:
-                ack = await self._client.send_reports(
-                    self._build_id, BuildReports(reports=[self._wire(r) for r in reports])
-                )
+                if folded:
+                    ack = await self._client.send_reports(
+                        self._build_id, BuildReports(reports=[self._wire(r) for r in reports])
+                    )
+                else:
+                    for report in reports:
+                        await self._client.send_report_alone(self._build_id, self._wire(report))
+                    ack = None
             except ServerUnavailable as exc:
                 delay = next(delays)
                 log.warning(

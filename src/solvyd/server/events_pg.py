@@ -24,8 +24,11 @@ log = structlog.get_logger(__name__)
 CHANNEL = "solvyd_events"
 # Shown in pg_stat_activity, so operators (and tests) can tell this connection apart.
 APPLICATION_NAME = "solvyd-events"
-# Past this many distinct unsent topics, one "wake everything" replaces them all.
-MAX_PENDING_TOPICS = 256
+# Past this many distinct unsent topics, one "wake everything" replaces them all. Each build
+# that becomes claimable is a topic of its own (it wakes one claim), so a burst of triggers
+# queues many while one send is on its way; "everything" would wake every claim and empty the
+# worker-token caches of every other server.
+MAX_PENDING_TOPICS = 4096
 # PostgreSQL refuses payloads of 8000 bytes or more; a longer topic becomes "wake everything".
 MAX_PAYLOAD_BYTES = 7999
 CONNECT_TIMEOUT_SECONDS = 10.0

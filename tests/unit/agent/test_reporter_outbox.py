@@ -63,6 +63,7 @@ class StandIn:
     conflicts: int = 0
     stop: bool = False  # answer that the build ended on the server
     forbid: bool = False  # answer 403 (the build is not this worker's any more)
+    folds: bool = True  # False: a server older than folded reports (no POST /reports route)
     requests: list[int] = field(default_factory=list)  # reports per request, in order
 
     def _unavailable(self) -> JSONResponse:
@@ -137,7 +138,11 @@ class StandIn:
         prefix = "/api/v1/builds/{build_id}"
         return Starlette(
             routes=[
-                Route(f"{prefix}/reports", self.reports, methods=["POST"]),
+                *(
+                    [Route(f"{prefix}/reports", self.reports, methods=["POST"])]
+                    if self.folds
+                    else []
+                ),
                 Route(f"{prefix}/logs", self.logs, methods=["POST"]),
                 Route(f"{prefix}/status", self.build_status, methods=["PUT"]),
                 Route(f"{prefix}/steps/{{name}}", self.step_status, methods=["PUT"]),
@@ -450,3 +455,30 @@ async def test_reports_refused_for_the_build_are_dropped_at_once() -> None:
     # The three queued went as one request (fixed at its first try), the final one alone.
     assert stand_in.requests == [3, 1]
     assert stand_in.events == []
+
+
+async def test_a_replica_without_folded_reports_gets_each_report_on_its_own_endpoint() -> None:
+    """In a rolling upgrade the agent may register with a new server and send a report to an
+    old replica, which has no `POST /reports` and answers 404 as for a build that is gone:
+    the reports go again on their own endpoints instead of being dropped."""
+    port = free_port()
+    stand_in = StandIn(refusing=False, folds=False)
+    client = client_of_a_server(port, folds=True)
+    reporter = BuildReporter(client, uuid.uuid4())
+    reporter.start()
+    try:
+        reporter.step_status("a", RUNNING)
+        reporter.log_line("a", "one")
+        reporter.step_status("a", SUCCESS)
+        await asyncio.sleep(0.3)
+        async with serving(stand_in, port):
+            delivered = await reporter.finish(FINAL, deadline=60)
+    finally:
+        await client.aclose()
+    assert delivered
+    assert stand_in.events == [
+        ("step", "a", "running"),
+        ("log", "a", "one"),
+        ("step", "a", "success"),
+        ("build", "success"),
+    ]

@@ -25,9 +25,9 @@ async def cancel_build(ctx: ServerContext, build_id: uuid.UUID, actor: Actor) ->
         was = build.status
         # The build ends now; the agent's watcher hears it and kills the processes, and its
         # own later "cancelled" report is a no-op.
-        held_a_worker = build.worker_id is not None
+        holder = build.worker_id
         await lifecycle.finish(session, build, BuildStatus.CANCELLED, error_message="cancelled")
-        freed = await freed_job_slot(session, build.job_id) if held_a_worker else None
+        freed = await freed_job_slot(session, build.job_id) if holder is not None else None
         audit.record(
             session,
             actor,
@@ -39,7 +39,7 @@ async def cancel_build(ctx: ServerContext, build_id: uuid.UUID, actor: Actor) ->
         )
     ctx.events.notify(cancel_topic(build_id))
     ctx.events.notify(build_topic(build_id))
-    wake_claims(ctx.events, [freed])
+    wake_claims(ctx.events, [freed], freed_worker=holder)
     ctx.events.notify(BUILDS)
     return build
 

@@ -164,7 +164,14 @@ async def claim_next_build(ctx: ServerContext, worker_id: uuid.UUID, wait: float
     try:
         while True:
             woken_for = claims.look(waiter)
-            assignment = await _assign_builds(ctx, worker_id, limit=1)
+            try:
+                assignment = await _assign_builds(ctx, worker_id, limit=1)
+            except BaseException:
+                # Removed worker, agent gone, database error: the build it was woken for
+                # still needs a claim that looks.
+                if woken_for is not None:
+                    claims.wake_one(woken_for)
+                raise
             waiter.labels = frozenset(assignment.labels)
             waiter.runs_steps_without_image = assignment.runs_steps_without_image
             waiter.able = assignment.able
