@@ -16,8 +16,11 @@ $(UV):
 	python3 -m venv $(TOOLS)
 	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
+# Bytecode compiled once here: where PYTHONDONTWRITEBYTECODE is set (as on the CI machines)
+# nothing caches it, and every server and agent the tests start compiled its imports again
+# (importing the server: 3.0 s compiled on the fly, 1.4 s from bytecode).
 .venv/.synced: $(UV) pyproject.toml uv.lock
-	$(UV) sync --frozen --quiet
+	$(UV) sync --frozen --quiet --compile-bytecode
 	touch $@
 
 sync: .venv/.synced
@@ -54,6 +57,7 @@ PYTEST_WORKERS ?= 2
 ## Run the whole test suite (SQLite and the PostgreSQL at 127.0.0.1:5432); the 40 slowest
 ## setups, calls and teardowns are listed at the end, to see where CI's time goes
 test: sync web test-web
+	$(UV) run --frozen python -m compileall -q src > /dev/null
 	$(UV) run --frozen pytest -n $(PYTEST_WORKERS) --dist loadfile --durations=40 \
 	  -m "not serial" $(PYTEST_ARGS)
 	$(UV) run --frozen pytest --durations=20 -m serial $(PYTEST_ARGS) || [ $$? -eq 5 ]
