@@ -21,11 +21,12 @@ build it was woken for is taken, or not claimable yet (its job at its concurrenc
 build ending that frees the slot wakes a waiter again).
 """
 
-import asyncio
 import json
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
+
+from solvyd.server.signals import Signal
 
 # Topics (events.py) of claim wake-ups: `QUEUE` wakes every waiting claim; these wake one.
 CLAIMABLE_PREFIX = "claimable:"
@@ -75,7 +76,7 @@ def worker_slot_topic(worker_id: object) -> str:
 class ClaimWaiter:
     """One long-polling claim of one worker."""
 
-    __slots__ = ("_event", "able", "labels", "runs_steps_without_image", "woken_for", "worker_id")
+    __slots__ = ("_signal", "able", "labels", "runs_steps_without_image", "woken_for", "worker_id")
 
     def __init__(self, worker_id: str) -> None:
         self.worker_id = worker_id
@@ -86,7 +87,7 @@ class ClaimWaiter:
         self.able = True
         # The build a targeted wake-up named, until the waiter acts on it.
         self.woken_for: ClaimableBuild | None = None
-        self._event = asyncio.Event()
+        self._signal = Signal()
 
     def can_run(self, build: ClaimableBuild) -> bool:
         if not self.able:
@@ -97,20 +98,20 @@ class ClaimWaiter:
 
     @property
     def woken(self) -> bool:
-        return self._event.is_set()
+        return self._signal.fired
 
     def fire(self, build: ClaimableBuild | None) -> None:
         self.woken_for = build
-        self._event.set()
+        self._signal.fire()
+
+    def rearm(self) -> None:
+        """Not woken any more (a signal fires once: a fired one is replaced)."""
+        if self._signal.fired:
+            self._signal = Signal()
 
     async def wait(self, seconds: float) -> bool:
         """True if woken, False if `seconds` passed first."""
-        try:
-            async with asyncio.timeout(seconds):
-                await self._event.wait()
-        except TimeoutError:
-            return False
-        return True
+        return await self._signal.wait(seconds)
 
 
 class ClaimWaiters:
@@ -137,7 +138,7 @@ class ClaimWaiters:
         returns what it was woken for, which it now owns (see `handled`)."""
         woken_for, waiter.woken_for = waiter.woken_for, None
         if not self._closed:
-            waiter._event.clear()
+            waiter.rearm()
             self._idle.pop(waiter, None)
             self._idle[waiter] = None
         return woken_for

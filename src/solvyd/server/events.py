@@ -25,30 +25,7 @@ from solvyd.server.claim_waiters import (
     ClaimableBuild,
     ClaimWaiters,
 )
-
-
-class Signal:
-    # Weak-referenceable: the hub holds a topic's signal only while some waiter holds it.
-    __slots__ = ("__weakref__", "_event")
-
-    def __init__(self) -> None:
-        self._event = asyncio.Event()
-
-    async def wait(self, seconds: float) -> bool:
-        """True if notified, False if `seconds` passed first."""
-        try:
-            async with asyncio.timeout(seconds):
-                await self._event.wait()
-        except TimeoutError:
-            return False
-        return True
-
-    def fire(self) -> None:
-        self._event.set()
-
-    @property
-    def fired(self) -> bool:
-        return self._event.is_set()
+from solvyd.server.signals import Signal
 
 
 async def wait_for_any(signals: Collection[Signal], seconds: float) -> bool:

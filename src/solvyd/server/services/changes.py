@@ -9,8 +9,9 @@ hub's transport brings the topics of the other server processes too.
 import asyncio
 from collections.abc import AsyncIterator, Iterable
 
-from solvyd.server.events import BUILDS, DEPLOYMENTS, WORKERS, Signal, wait_for_any
+from solvyd.server.events import BUILDS, DEPLOYMENTS, WORKERS, wait_for_any
 from solvyd.server.services.context import ServerContext
+from solvyd.server.signals import Signal
 
 TOPICS = (BUILDS, WORKERS, DEPLOYMENTS)
 # Wake-ups this close together become one: a burst (a trigger with its claim and start, a
