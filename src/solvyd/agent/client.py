@@ -169,10 +169,6 @@ class ServerClient:
         """Several reports in one request, applied in order, all or none (`Rejected`). The
         server's acknowledgement; None if it cannot be read (the reports were taken all the
         same: sending them again would not make the answer readable)."""
-        if not self.server_folds_reports:
-            for report in reports.reports:
-                await self.send_report_alone(build_id, report)
-            return None
         response = await self._request("POST", f"/builds/{build_id}/reports", reports)
         try:
             return BuildReportAck.model_validate_json(response.content)

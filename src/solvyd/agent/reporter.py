@@ -250,7 +250,7 @@ class BuildReporter:
                 self._push(self._batcher.seal())
                 continue
             folded = self._fold()
-            await self._deliver(folded)
+            await self._deliver(folded, folded=self._client.server_folds_reports)
             for _ in folded:
                 self._memory_bytes -= _size(self._memory.popleft())
             self._account()
@@ -276,7 +276,7 @@ class BuildReporter:
             self._memory_bytes += _size(report)
         self._account()
 
-    async def _deliver(self, reports: list[Report], *, folded: bool = True) -> None:
+    async def _deliver(self, reports: list[Report], *, folded: bool) -> None:
         """Deliver the reports (retrying while the server is unavailable). A request of several
         refused for one of them (409/422) is sent again one report at a time; a refused single
         report, or any refused for the build (403/404), is dropped. A folded request answered
@@ -285,7 +285,7 @@ class BuildReporter:
         try:
             await self._deliver_once(reports, folded=folded)
         except Rejected as exc:
-            if exc.status_code == 404 and folded and self._client.server_folds_reports:
+            if exc.status_code == 404 and folded:
                 log.info(
                     "server has no folded build reports; sending them on their own endpoints",
                     build_id=str(self._build_id),
@@ -313,7 +313,7 @@ class BuildReporter:
                 error=exc.message,
             )
             for report in reports:
-                await self._deliver([report])
+                await self._deliver([report], folded=folded)
 
     async def _deliver_once(self, reports: list[Report], *, folded: bool) -> None:
         """Send until the server answers; `Rejected` is raised."""
