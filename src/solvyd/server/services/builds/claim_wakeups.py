@@ -29,7 +29,10 @@ async def freed_job_slot(session: AsyncSession, job_id: uuid.UUID) -> ClaimableB
     """A build of the job stopped holding a worker: the job's next build, if the job's
     concurrency limit held it back."""
     build = await dialects.next_waiting_build_of_limited_job(session, job_id, utcnow())
-    return claimable(build) if build is not None else None
+    if build is None:
+        return None
+    # Selected as waiting for a worker, so claimable now.
+    return ClaimableBuild.of(build.id, build.labels, build.needs_step_without_image)
 
 
 def wake_claims(

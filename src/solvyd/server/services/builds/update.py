@@ -47,8 +47,12 @@ async def update_build_status(
 class ClaimsToWake:
     """What a build status report freed, for the claims to hear once it has committed."""
 
+    # Empty: it freed no slot (the build runs on); else the builds that became claimable.
     builds: list[ClaimableBuild | None] = field(default_factory=list)
-    freed_slot: bool = False
+
+    @property
+    def freed_slot(self) -> bool:
+        return bool(self.builds)
 
 
 async def claims_to_wake(
@@ -58,9 +62,7 @@ async def claims_to_wake(
     builds that became claimable (this one handed back, or the next of a job at its limit)."""
     if build.status != BuildStatus.QUEUED and not body.status.finished:
         return ClaimsToWake()
-    return ClaimsToWake(
-        [claimable(build), await freed_job_slot(session, build.job_id)], freed_slot=True
-    )
+    return ClaimsToWake([claimable(build), await freed_job_slot(session, build.job_id)])
 
 
 def notify_build_status(
