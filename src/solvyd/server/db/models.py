@@ -128,7 +128,12 @@ class AuditEvent(Base):
     """Who did what: logins, job changes, triggers, cancels, secret, role and token changes."""
 
     __tablename__ = "audit_events"
-    __table_args__ = (sa.Index("ix_audit_events_at", "at"),)
+    __table_args__ = (
+        sa.Index("ix_audit_events_at", "at"),
+        # The log pages newest first by id, filtered by action or by actor.
+        sa.Index("ix_audit_events_action_id", "action", "id"),
+        sa.Index("ix_audit_events_actor_id", "actor_name", "id"),
+    )
 
     id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
     at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -224,7 +229,11 @@ class ScheduleRun(Base):
     next round picks up."""
 
     __tablename__ = "schedule_runs"
-    __table_args__ = (sa.UniqueConstraint("job_id", "schedule_key", "due_at"),)
+    __table_args__ = (
+        sa.UniqueConstraint("job_id", "schedule_key", "due_at"),
+        # Deleting a build sets `build_id` to NULL here; found by index, not by a scan.
+        sa.Index("ix_schedule_runs_build_id", "build_id"),
+    )
 
     id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
     job_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("jobs.id", ondelete="CASCADE"))
@@ -271,11 +280,26 @@ class Worker(Base):
 class Build(Base):
     __tablename__ = "builds"
     __table_args__ = (
+        # Also the index of a job's builds by number (the CLI's job#N, retention's last N).
         sa.UniqueConstraint("job_id", "number"),
-        sa.Index("ix_builds_status_queued_at", "status", "queued_at"),
+        # Lists page newest first by (queued_at, id) (services/builds/read.py): one index per
+        # filter, each ending in that order, so a page is one index range whatever the table's
+        # size (tests/integration/test_list_plans.py checks the plans on PostgreSQL).
+        sa.Index("ix_builds_queued_at_id", "queued_at", "id"),
+        sa.Index("ix_builds_job_queued_at", "job_id", "queued_at", "id"),
+        sa.Index("ix_builds_status_queued_at", "status", "queued_at", "id"),
+        sa.Index("ix_builds_branch_queued_at", "branch", "queued_at", "id"),
+        sa.Index("ix_builds_worker_queued_at", "worker_id", "queued_at", "id"),
         sa.Index("ix_builds_worker_status", "worker_id", "status"),
-        sa.Index("ix_builds_job_number", "job_id", "number"),
         sa.Index("ix_builds_job_status", "job_id", "status"),
+        # Deleting a build sets its retries' `retry_of` to NULL: without this, every delete
+        # would scan the table for them.
+        sa.Index(
+            "ix_builds_retry_of",
+            "retry_of",
+            postgresql_where=sa.text("retry_of IS NOT NULL"),
+            sqlite_where=sa.text("retry_of IS NOT NULL"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = _uuid_pk()
