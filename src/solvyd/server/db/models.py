@@ -545,7 +545,14 @@ class Deployment(Base):
         sa.UniqueConstraint("environment_id", "number"),
         # A step's deployment, once per attempt of its build (rollbacks have no attempt).
         sa.UniqueConstraint("build_id", "step", "attempt"),
-        sa.Index("ix_deployments_environment_status", "environment_id", "status"),
+        # Also what runs in an environment: its newest succeeded deployment, by finished_at.
+        sa.Index(
+            "ix_deployments_environment_status",
+            "environment_id",
+            "status",
+            "finished_at",
+            "number",
+        ),
     )
 
     id: Mapped[uuid.UUID] = _uuid_pk()

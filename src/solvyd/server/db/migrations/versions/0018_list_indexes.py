@@ -1,5 +1,6 @@
 """Indexes for every paged list: builds by (queued_at, id) under each filter, the audit log by
-action and actor, and the foreign keys a build's deletion follows
+action and actor, an environment's current deployment, and the foreign keys a build's
+deletion follows
 
 A page of builds read the whole table before: the order it pages by had no index. Each list
 filter now has an index that ends in the page order, so a page is one index range at any
@@ -44,9 +45,20 @@ def upgrade() -> None:
     op.create_index("ix_audit_events_action_id", "audit_events", ["action", "id"])
     op.create_index("ix_audit_events_actor_id", "audit_events", ["actor_name", "id"])
     op.create_index("ix_schedule_runs_build_id", "schedule_runs", ["build_id"])
+    # What runs in an environment (its newest succeeded deployment) without a sort of them all.
+    op.drop_index("ix_deployments_environment_status", table_name="deployments")
+    op.create_index(
+        "ix_deployments_environment_status",
+        "deployments",
+        ["environment_id", "status", "finished_at", "number"],
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_deployments_environment_status", table_name="deployments")
+    op.create_index(
+        "ix_deployments_environment_status", "deployments", ["environment_id", "status"]
+    )
     op.drop_index("ix_schedule_runs_build_id", table_name="schedule_runs")
     op.drop_index("ix_audit_events_actor_id", table_name="audit_events")
     op.drop_index("ix_audit_events_action_id", table_name="audit_events")
