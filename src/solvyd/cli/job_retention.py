@@ -49,7 +49,7 @@ def _value(option: str, text: str, *, editing: bool) -> int | str | None:
         return None
     if text.isdigit():
         return int(text)  # the server checks the range
-    allowed = f"a number, '{UNLIMITED}'" + (f" or '{DEFAULT}'" if editing else "")
+    allowed = f"a number, '{UNLIMITED}' or '{DEFAULT}'" if editing else f"a number or '{UNLIMITED}'"
     raise CliError(f"{option} takes {allowed}, got {text!r}")
 
 

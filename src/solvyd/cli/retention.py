@@ -16,19 +16,17 @@ app = typer.Typer(
 KINDS = (("branch", "branch builds"), ("pull_requests", "pull-request builds"))
 
 
-def _limit(value: Any, unit: str) -> str:
-    return "no limit" if value is None else f"{value:g} {unit}"
+def _describe(limits: dict[str, Any]) -> str:
+    days, count = limits["days"], limits["max_builds"]
+    age = "no age limit" if days is None else f"removed {days:g} days after they finish"
+    newest = "no count limit" if count is None else f"only the newest {count} kept"
+    return f"{age}; {newest}"
 
 
 def _print_policy(policy: dict[str, Any], whose: str) -> None:
     console.print(f"retention ({whose}):", style="bold", highlight=False)
     for kind, label in KINDS:
-        limits = policy[kind]
-        console.out(
-            f"  {label}: {_limit(limits['days'], 'days')}, "
-            f"newest {_limit(limits['max_builds'], 'builds')} kept",
-            highlight=False,
-        )
+        console.out(f"  {label}: {_describe(policy[kind])}", highlight=False)
 
 
 @app.command("show")
