@@ -3,6 +3,7 @@ the finished builds the policy says, with their steps, logs, archived logs and a
 and stored objects); the dry run counts what the run then removes; a failed store delete is
 tried again; batches; per-job policies and their validation; the audit record."""
 
+import asyncio
 import contextlib
 import shutil
 import uuid
@@ -332,6 +333,24 @@ async def test_batches_of_two_remove_everything_in_one_run(
     assert summary.total.builds == 5
     state = await _remaining(ctx, builds)
     assert state["left"] == [6]
+    assert state["objects of removed builds"] == state["pending store deletions"] == []
+
+
+async def test_two_runs_at_once_remove_each_build_once(
+    client: httpx.AsyncClient, admin: Headers, ctx: ServerContext
+) -> None:
+    """As two servers' rounds would: batches interleave, none fails, no build goes twice."""
+    ctx.settings.retention_batch_size = 3
+    job = await create_job(client, admin, retention={"max_builds": 1})
+    history = History(ctx, job["id"])
+    builds = [await history.build(days_ago=30 - n, archived=n % 4 == 0) for n in range(12)]
+
+    first, second = await asyncio.gather(remove_old_builds(ctx, NOW), remove_old_builds(ctx, NOW))
+
+    assert first.total.builds + second.total.builds == 11
+    assert first.total.archived_logs + second.total.archived_logs == 3
+    state = await _remaining(ctx, builds)
+    assert state["left"] == [12]
     assert state["objects of removed builds"] == state["pending store deletions"] == []
 
 

@@ -29,7 +29,7 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from solvyd.protocol import BuildStatus
-from solvyd.server.db.models import Artifact, Build, Deployment, Job, StoreDeletion
+from solvyd.server.db.models import Artifact, Build, BuildLog, Deployment, Job, StoreDeletion
 from solvyd.server.db.session import after_commit
 from solvyd.server.events import BUILDS
 from solvyd.server.metrics.registry import BuildsRemoved
@@ -43,6 +43,7 @@ from solvyd.server.schemas.retention import (
 )
 from solvyd.server.services import audit
 from solvyd.server.services.audit import SYSTEM
+from solvyd.server.services.builds.log_archive import archive_key
 from solvyd.server.services.builds.origin import PULL_REQUEST
 from solvyd.server.services.context import ServerContext
 from solvyd.server.services.errors import NotFound
@@ -269,6 +270,9 @@ async def _remove_batch(
             )
             if key is not None
         ]
+        keys += [
+            archive_key(build_id) for build_id in await _being_archived(ctx, session, ids, now)
+        ]
         if keys:
             await session.execute(sa.insert(StoreDeletion), [{"key": key} for key in keys])
         await session.execute(
@@ -276,6 +280,28 @@ async def _remove_batch(
         )
         after_commit(session, BuildsRemoved(kind, len(ids)))
     return tally, len(ids) == batch
+
+
+async def _being_archived(
+    ctx: ServerContext, session: AsyncSession, ids: list[uuid.UUID], now: datetime
+) -> list[uuid.UUID]:
+    """Of the builds, those whose log the log archiver may be writing to the store right now
+    (due for it, not yet archived): it writes the object before it points the build at it, so
+    a build removed in between would leave the object behind. Deleting a key that was never
+    written is no error."""
+    days = ctx.settings.log_retention_days
+    if days <= 0:
+        return []
+    return list(
+        await session.scalars(
+            sa.select(Build.id).where(
+                Build.id.in_(ids),
+                Build.log_archive_key.is_(None),
+                Build.completed_at < now - timedelta(days=days),
+                sa.exists().where(BuildLog.build_id == Build.id),
+            )
+        )
+    )
 
 
 async def delete_stored_objects(ctx: ServerContext) -> int:
