@@ -107,16 +107,9 @@ class Summary:
 
 
 def server_limits(settings: ServerSettings) -> dict[str, Limits]:
-    """The server's own limits per kind (0 in a setting: not set). Pull-request builds follow
+    """The server's own limits per kind (0 in a setting: not set); pull-request builds follow
     the branch builds' limits where their own are not set."""
-    branch = Limits(
-        settings.build_retention_days or None, settings.build_retention_max_builds or None
-    )
-    pulls = Limits(
-        settings.pr_build_retention_days or branch.days,
-        settings.pr_build_retention_max_builds or branch.max_builds,
-    )
-    return {BRANCH: branch, PULL_REQUESTS: pulls}
+    return effective_limits(settings, None)
 
 
 def _pick(own: Any, fallback: Any) -> Any:
