@@ -6,7 +6,7 @@ import click
 import typer
 from rich.text import Text
 
-from solvyd.cli import notify_rules
+from solvyd.cli import job_retention, notify_rules
 from solvyd.cli.api_client import ApiClient
 from solvyd.cli.display import table_with_ids
 from solvyd.cli.errors import CliError
@@ -74,6 +74,8 @@ def _same_definition(job: dict[str, Any], body: dict[str, Any]) -> bool:
     def same(key: str, value: Any) -> bool:
         if key == "notifications":  # the server fills in a rule's default events
             return notify_rules.same_rules(job.get(key), value)
+        if key == "retention":  # the server shows the fields a job does not set as null
+            return job_retention.compact(job.get(key)) == job_retention.compact(value)
         return bool(stored(key) == value)
 
     return all(same(key, value) for key, value in body.items())
@@ -283,6 +285,10 @@ def create(
     notify_webhook_secret: str | None = NOTIFY_WEBHOOK_SECRET,
     notify_on: str | None = NOTIFY_ON,
     notify_branches: str | None = NOTIFY_BRANCHES,
+    retention_days: str | None = job_retention.RETENTION_DAYS,
+    retention_max_builds: str | None = job_retention.RETENTION_MAX_BUILDS,
+    pr_retention_days: str | None = job_retention.PR_RETENTION_DAYS,
+    pr_retention_max_builds: str | None = job_retention.PR_RETENTION_MAX_BUILDS,
 ) -> None:
     """Create a job. Creating one that exists with the same definition changes nothing."""
     _one_reader_of_stdin(notifications, webhook_secret_stdin)
@@ -326,6 +332,11 @@ def create(
     rules = _rules_file(notifications)
     if rules is not None or added:
         body["notifications"] = (rules or []) + added
+    retention = job_retention.retention_body(
+        retention_days, retention_max_builds, pr_retention_days, pr_retention_max_builds
+    )
+    if retention is not None:
+        body["retention"] = retention
     secret = _webhook_secret(webhook_secret, webhook_secret_stdin, webhook_secret_file)
     client = ApiClient()
     existing = client.get("/jobs", params={"name": name})["items"]
@@ -394,6 +405,11 @@ def show(name: str) -> None:
             highlight=False,
         )
     print_rules(job.get("notifications"))
+    console.print(
+        Text("retention:", style="bold"),
+        job_retention.describe(job.get("retention")),
+        highlight=False,
+    )
     if job.get("schedules"):
         console.print("schedules:", style="bold")
         for schedule in job["schedules"]:
@@ -517,6 +533,10 @@ def edit(
     notify_webhook_secret: str | None = NOTIFY_WEBHOOK_SECRET,
     notify_on: str | None = NOTIFY_ON,
     notify_branches: str | None = NOTIFY_BRANCHES,
+    retention_days: str | None = job_retention.EDIT_RETENTION_DAYS,
+    retention_max_builds: str | None = job_retention.EDIT_RETENTION_MAX_BUILDS,
+    pr_retention_days: str | None = job_retention.EDIT_PR_RETENTION_DAYS,
+    pr_retention_max_builds: str | None = job_retention.EDIT_PR_RETENTION_MAX_BUILDS,
 ) -> None:
     """Change a job: only the options given change, everything else stays."""
     _one_reader_of_stdin(notifications, webhook_secret_stdin)
@@ -585,6 +605,15 @@ def edit(
         body["forge"] = None
     elif forge_body is not None:
         body["forge"] = forge_body
+    retention = job_retention.retention_body(
+        retention_days,
+        retention_max_builds,
+        pr_retention_days,
+        pr_retention_max_builds,
+        current=job.get("retention") or {},
+    )
+    if retention is not None:
+        body["retention"] = retention or None
     if env or unset_env:
         variables = dict(job["env"]) | _key_values(env, "--env")
         for key in unset_env:

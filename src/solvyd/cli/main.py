@@ -17,6 +17,7 @@ from solvyd.cli import (
     login,
     migrate,
     plugins,
+    retention,
     runners,
     secrets,
     tokens,
@@ -51,6 +52,7 @@ app.add_typer(users.app, name="users")
 app.add_typer(tokens.app, name="tokens")
 app.add_typer(agent_tokens.app, name="agent-tokens")
 app.add_typer(deploy.app, name="deploy")
+app.add_typer(retention.app, name="retention")
 
 
 @app.command("version")

@@ -25,6 +25,7 @@ from solvyd.server.api import (
     jobs,
     pipelines,
     plugins,
+    retention,
     secrets,
     stats,
     tokens,
@@ -39,6 +40,7 @@ from solvyd.server.api.openapi import document_access
 from solvyd.server.api.request_log import RequestLog, bind_path_ids
 from solvyd.server.auth.keys import load_keys
 from solvyd.server.background import (
+    run_build_retention,
     run_commit_status_sender,
     run_delivery_pruner,
     run_log_archiver,
@@ -166,6 +168,7 @@ def create_app(
         background = [
             asyncio.create_task(run_reaper(ctx), name="reaper"),
             asyncio.create_task(run_log_archiver(ctx), name="log-archiver"),
+            asyncio.create_task(run_build_retention(ctx), name="build-retention"),
             asyncio.create_task(run_commit_status_sender(ctx), name="commit-status-sender"),
             asyncio.create_task(run_notification_sender(ctx), name="notification-sender"),
             asyncio.create_task(run_delivery_pruner(ctx), name="webhook-delivery-pruner"),
@@ -216,6 +219,7 @@ def create_app(
         badges,
         plugins,
         deployments,
+        retention,
     )
     for module in modules:
         api.include_router(module.router)

@@ -11,6 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from solvyd.server.events import COMMIT_STATUSES, NOTIFICATIONS
 from solvyd.server.services.builds.log_archive import archive_old_logs
 from solvyd.server.services.builds.reap import end_overdue_builds, reap_lost_workers
+from solvyd.server.services.builds.retention import remove_old_builds
 from solvyd.server.services.builds.retry import release_due_retries
 from solvyd.server.services.commit_statuses.sender import (
     install_wakeup,
@@ -73,6 +74,42 @@ async def run_log_archiver(ctx: ServerContext) -> None:
             # would otherwise print a traceback every interval.
             log.warning("log archiving failed", error=f"{type(exc).__name__}: {exc}")
         await asyncio.sleep(ctx.settings.log_archive_interval_seconds)
+
+
+# How long a server waits after its start before its first retention round (or one interval,
+# if shorter).
+RETENTION_START_SECONDS = 60.0
+
+
+async def run_build_retention(ctx: ServerContext) -> None:
+    """Every `retention_interval_seconds`: remove the finished builds past their job's
+    retention limits, a batch per short transaction, then their objects in the artifact store.
+
+    Every server runs it; they share the work batch by batch (services/builds/retention.py).
+    A round also retries the store deletions an earlier one could not do, so it runs even
+    while no limit is set. The first round waits a little (at most RETENTION_START_SECONDS):
+    a starting server has its own work, and replicas restarted together should not all
+    begin with a delete; a server restarted more often than the interval still gets to it."""
+    await asyncio.sleep(min(ctx.settings.retention_interval_seconds, RETENTION_START_SECONDS))
+    while True:
+        try:
+            summary = await remove_old_builds(ctx, utcnow())
+            total = summary.total
+            if total.builds:
+                log.info(
+                    "old builds removed",
+                    builds=total.builds,
+                    artifacts=total.artifacts,
+                    artifact_bytes=total.artifact_bytes,
+                )
+        except Exception as exc:
+            expected = isinstance(exc, OSError | SQLAlchemyError)
+            log.error(
+                "build retention round failed",
+                error=f"{type(exc).__name__}: {exc}",
+                exc_info=not expected,
+            )
+        await asyncio.sleep(ctx.settings.retention_interval_seconds)
 
 
 async def run_commit_status_sender(ctx: ServerContext) -> None:

@@ -62,6 +62,19 @@ class ServerSettings(BaseSettings):
     # and leave the database; 0 keeps logs in the database forever.
     log_retention_days: float = Field(default=30.0, ge=0)
     log_archive_interval_seconds: float = Field(default=3600.0, gt=0)
+    # Build retention (docs/running.md): finished builds go, with their steps, logs, archived
+    # logs and artifacts, once they finished more than `build_retention_days` ago or are
+    # older than the newest `build_retention_max_builds` finished builds of their job. The
+    # `pr_` pair is for pull-request builds (0: as the branch builds). 0 keeps builds forever;
+    # a job's own `retention` replaces each value it sets.
+    build_retention_days: float = Field(default=0.0, ge=0, le=36500)
+    build_retention_max_builds: int = Field(default=0, ge=0, le=1_000_000)
+    pr_build_retention_days: float = Field(default=0.0, ge=0, le=36500)
+    pr_build_retention_max_builds: int = Field(default=0, ge=0, le=1_000_000)
+    # Each server process looks this often; builds go this many at a time, one short
+    # transaction each, so the API never waits on a long delete.
+    retention_interval_seconds: float = Field(default=3600.0, gt=0)
+    retention_batch_size: int = Field(default=100, ge=1, le=10_000)
     # Each server process looks for due schedules at least this often (and sleeps until the
     # soonest due time when that is sooner); a new or changed schedule is seen within it.
     schedule_interval_seconds: float = Field(default=15.0, gt=0)

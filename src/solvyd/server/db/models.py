@@ -197,6 +197,10 @@ class Job(Base):
     notifications: Mapped[list[dict[str, Any]]] = mapped_column(
         sa.JSON, default=list, server_default="[]"
     )
+    # The job's own build retention (schemas.jobs.JobRetention as JSON: days, max_builds,
+    # pull_requests); each field it sets replaces the server's (services/builds/retention.py).
+    # None: the server's settings alone.
+    retention: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
     next_build_number: Mapped[int] = mapped_column(default=1)
     # Webhooks (services/hooks.py): the secret that verifies a forge's deliveries, sealed like
     # a secret's value (None: no webhook ever starts a build of the job), the events that
@@ -483,6 +487,18 @@ class BuildLog(Base):
     # [{"text": ..., "ts": iso8601 | null}, ...]
     lines: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON)
     line_count: Mapped[int]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class StoreDeletion(Base):
+    """An object of a removed build (an artifact, an archived log) still to delete from the
+    artifact store: written in the transaction that deletes the build, removed once the
+    object is gone. A delete that failed leaves the row for the next round."""
+
+    __tablename__ = "store_deletions"
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(sa.Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

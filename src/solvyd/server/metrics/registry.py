@@ -41,6 +41,15 @@ class BuildFinished:
     duration_seconds: float | None
 
 
+@dataclass(frozen=True)
+class BuildsRemoved:
+    """Retention removed finished builds of a kind (branch, pull_requests): counted once its
+    transaction has committed."""
+
+    kind: str
+    count: int
+
+
 class ServerMetrics:
     def __init__(self, *, shared_by_processes: bool = False) -> None:
         """`shared_by_processes`: this is one of the processes of `solvyd server --workers N`,
@@ -75,6 +84,12 @@ class ServerMetrics:
             "Time from started to finished",
             ["job", "status"],
             buckets=DURATION_BUCKETS,
+            registry=registry,
+        )
+        self.builds_removed = Counter(
+            "solvyd_builds_removed",
+            "Finished builds removed by retention, as recorded by this process",
+            ["kind"],
             registry=registry,
         )
         self.log_lines = Counter("solvyd_log_lines", "Log lines ingested", registry=registry)
@@ -165,6 +180,8 @@ class ServerMetrics:
                     self.build_duration_seconds.labels(fact.job, fact.status).observe(
                         fact.duration_seconds
                     )
+            elif isinstance(fact, BuildsRemoved):
+                self.builds_removed.labels(fact.kind).inc(fact.count)
 
     def http_method(self, method: str) -> str:
         return method if method in HTTP_METHODS else "other"

@@ -10,6 +10,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StrictInt,
     computed_field,
     field_validator,
     model_validator,
@@ -197,6 +198,35 @@ NotificationRules = Annotated[
 ]
 
 
+# A job's retention field set to this removes no build by that limit, whatever the server's
+# settings say.
+UNLIMITED = "unlimited"
+# Strict: a number is a JSON number (no "5", no 5.0, no true).
+RetentionDays = Annotated[StrictInt, Field(ge=1, le=36500)]
+RetentionMaxBuilds = Annotated[StrictInt, Field(ge=1, le=1_000_000)]
+
+
+class RetentionLimits(BaseModel):
+    """How long finished builds of one kind are kept (docs/running.md, Build retention): a
+    build goes once it breaks any limit that is set. null (or absent): the server's setting;
+    "unlimited": no limit for this job, whatever the server's setting."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # Finished more than this many days ago.
+    days: RetentionDays | Literal["unlimited"] | None = None
+    # Older than the newest this many finished builds (of the job, of the kind).
+    max_builds: RetentionMaxBuilds | Literal["unlimited"] | None = None
+
+
+class JobRetention(RetentionLimits):
+    """A job's own retention: `days` and `max_builds` for its branch builds (push, tag,
+    manual, cron ...), and `pull_requests` for its pull-request builds (whose fields not set
+    follow the server's pull-request settings, else the branch builds' limits)."""
+
+    pull_requests: RetentionLimits | None = None
+
+
 class WebhookFields(BaseModel):
     """A job's webhook settings (docs/forges.md), in JobCreate and JobUpdate."""
 
@@ -262,6 +292,8 @@ class JobCreate(WebhookFields, _ForkSecretsByEitherName):
     checkout_credentials: SecretName | None = None
     # Who hears of its builds: email, Slack, webhook (or a plugin's type) rules.
     notifications: NotificationRules = Field(default_factory=list)
+    # How long its finished builds are kept; None: as the server's settings say.
+    retention: JobRetention | None = None
 
 
 class JobUpdate(WebhookFields, _ForkSecretsByEitherName):
@@ -293,6 +325,8 @@ class JobUpdate(WebhookFields, _ForkSecretsByEitherName):
     checkout_credentials: SecretName | None = None
     # The whole list, replacing the job's ([] removes every rule).
     notifications: NotificationRules | None = None
+    # The whole policy, replacing the job's; null: the server's settings alone.
+    retention: JobRetention | None = None
 
 
 class JobRead(BaseModel):
@@ -325,6 +359,7 @@ class JobRead(BaseModel):
     fork_approval: bool
     checkout_credentials: str | None
     notifications: list[dict[str, Any]] = Field(default_factory=list)
+    retention: JobRetention | None = None
     created_at: datetime
     updated_at: datetime
 

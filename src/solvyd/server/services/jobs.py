@@ -39,6 +39,19 @@ def load_job_pipeline(job: Job) -> PipelineConfig | None:
     return None
 
 
+def _stored_retention(retention: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The fields a job's retention sets, nothing else; None when it sets none, so that an
+    empty policy reads as what it is: the server's."""
+    if not retention:
+        return None
+    stored = {key: value for key, value in retention.items() if value is not None}
+    if isinstance(stored.get("pull_requests"), dict):
+        stored["pull_requests"] = _stored_retention(stored["pull_requests"])
+        if stored["pull_requests"] is None:
+            del stored["pull_requests"]
+    return stored or None
+
+
 def _validate(job: Job) -> None:
     if job.pipeline is None and job.build_config is None and not job.scm_url:
         raise InvalidInput("a job needs a pipeline, a build_config or an scm_url")
@@ -49,6 +62,7 @@ def _validate(job: Job) -> None:
     except PipelineError as exc:
         raise InvalidInput(str(exc), details=[e.as_dict() for e in exc.errors]) from exc
     _validate_forge(job)
+    job.retention = _stored_retention(job.retention)
 
 
 def _validate_forge(job: Job) -> None:

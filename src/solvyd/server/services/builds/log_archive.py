@@ -72,28 +72,41 @@ async def archive_build_log(ctx: ServerContext, build_id: uuid.UUID) -> bool:
     key = archive_key(build_id)
     await ctx.artifacts.put(key, _one_chunk(data), len(data))
 
+    return await _point_at_archive(ctx, build_id, key, rows)
+
+
+async def _point_at_archive(
+    ctx: ServerContext, build_id: uuid.UUID, key: str, rows: Sequence[Any]
+) -> bool:
+    """Point the build at its written archive and drop its rows, if they are still the whole
+    log; False if not (or another server got there first)."""
+    gone = False
     async with ctx.db.transaction() as session:
         # SKIP LOCKED: a build another server is archiving right now is left to it. (SQLite
         # drops the clause; its transactions are serialised anyway.)
         build = await session.scalar(
             sa.select(Build).where(Build.id == build_id).with_for_update(skip_locked=True)
         )
-        if build is None or build.log_archive_key is not None:
-            return False
-        # Rows are only ever added to a finished build's log (a batch arriving late), so the
-        # count and the highest id tell whether what was written is still the whole log.
-        count, last_id = (
-            await session.execute(
-                sa.select(sa.func.count(), sa.func.max(BuildLog.id)).where(
-                    BuildLog.build_id == build_id
+        if build is None:
+            gone = await session.scalar(sa.select(Build.id).where(Build.id == build_id)) is None
+        elif build.log_archive_key is None:
+            # Rows are only ever added to a finished build's log (a batch arriving late), so
+            # the count and the highest id tell whether what was written is still the whole log.
+            count, last_id = (
+                await session.execute(
+                    sa.select(sa.func.count(), sa.func.max(BuildLog.id)).where(
+                        BuildLog.build_id == build_id
+                    )
                 )
-            )
-        ).one()
-        if (count, last_id) != (len(rows), max(row.id for row in rows)):
-            return False
-        build.log_archive_key = key
-        await session.execute(sa.delete(BuildLog).where(BuildLog.build_id == build_id))
-    return True
+            ).one()
+            if (count, last_id) == (len(rows), max(row.id for row in rows)):
+                build.log_archive_key = key
+                await session.execute(sa.delete(BuildLog).where(BuildLog.build_id == build_id))
+                return True
+    if gone:
+        # Retention removed the build meanwhile: nothing will ever point at the object.
+        await ctx.artifacts.delete(key)
+    return False
 
 
 async def archive_old_logs(ctx: ServerContext, now: datetime) -> int:

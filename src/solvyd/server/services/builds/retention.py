@@ -1,0 +1,412 @@
+"""Build retention: finished builds past their job's limits are removed with everything they
+own, in small batches, by every server process in the background (background.py).
+
+A finished build goes once it breaks any limit that is set for its kind (Jenkins' "discard
+old builds"): it finished more than `days` ago, or it is older than the newest `max_builds`
+finished builds of its job and kind. The two kinds are branch builds and pull-request builds
+(`event` "pull_request"; a retry replays its build's event). Never removed: queued and running
+builds, a build any deployment refers to (an environment's current version is a
+deployment's), and the newest finished build of each kind of each job, so a job's page and
+badge keep its last result whatever the limits.
+
+One batch is one short transaction: it picks at most `retention_batch_size` builds of one job,
+oldest first by number (the unique (job_id, number) index), locking them with SKIP LOCKED so
+that two servers never take the same builds; it writes the store keys of their artifacts and
+archived logs to `store_deletions` and deletes the builds (their steps, logs, artifacts'
+rows, commit statuses and notifications go by ON DELETE CASCADE). After the commit the
+objects are deleted from the store and their rows with them; a failed delete is tried again
+in the next round, so nothing is left behind in the store even if the server dies between.
+"""
+
+import asyncio
+import uuid
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from solvyd.protocol import BuildStatus
+from solvyd.server.db.models import Artifact, Build, BuildLog, Deployment, Job, StoreDeletion
+from solvyd.server.db.session import after_commit
+from solvyd.server.events import BUILDS
+from solvyd.server.metrics.registry import BuildsRemoved
+from solvyd.server.schemas.jobs import UNLIMITED
+from solvyd.server.schemas.retention import (
+    RetentionCounts,
+    RetentionJobCount,
+    RetentionLimitsRead,
+    RetentionPolicy,
+    RetentionPreview,
+)
+from solvyd.server.services import audit
+from solvyd.server.services.audit import SYSTEM
+from solvyd.server.services.builds.log_archive import archive_key
+from solvyd.server.services.builds.origin import PULL_REQUEST
+from solvyd.server.services.context import ServerContext
+from solvyd.server.services.errors import NotFound
+from solvyd.server.settings import ServerSettings
+
+log = structlog.get_logger(__name__)
+
+BRANCH = "branch"
+PULL_REQUESTS = "pull_requests"
+KINDS = (BRANCH, PULL_REQUESTS)
+FINISHED_STATUSES = [status.value for status in BuildStatus if status.finished]
+# The audit record names at most this many jobs (the counts cover all of them).
+AUDITED_JOBS = 50
+
+
+@dataclass(frozen=True)
+class Limits:
+    """One kind's limits; None: that limit is not set (never removes)."""
+
+    days: float | None = None
+    max_builds: int | None = None
+
+    @property
+    def any(self) -> bool:
+        return self.days is not None or self.max_builds is not None
+
+
+@dataclass
+class Tally:
+    builds: int = 0
+    artifacts: int = 0
+    artifact_bytes: int = 0
+    archived_logs: int = 0
+
+    def add(self, other: "Tally") -> None:
+        self.builds += other.builds
+        self.artifacts += other.artifacts
+        self.artifact_bytes += other.artifact_bytes
+        self.archived_logs += other.archived_logs
+
+
+@dataclass
+class Summary:
+    """What a run removed, or what it would remove now (the dry run)."""
+
+    kinds: dict[str, Tally] = field(default_factory=lambda: {kind: Tally() for kind in KINDS})
+    # Builds per job that has any: (id, name) -> count.
+    jobs: dict[tuple[uuid.UUID, str], int] = field(default_factory=dict)
+
+    @property
+    def total(self) -> Tally:
+        total = Tally()
+        for tally in self.kinds.values():
+            total.add(tally)
+        return total
+
+    def count(self, job: tuple[uuid.UUID, str], kind: str, tally: Tally) -> None:
+        self.kinds[kind].add(tally)
+        if tally.builds:
+            self.jobs[job] = self.jobs.get(job, 0) + tally.builds
+
+
+def server_limits(settings: ServerSettings) -> dict[str, Limits]:
+    """The server's own limits per kind (0 in a setting: not set); pull-request builds follow
+    the branch builds' limits where their own are not set."""
+    return effective_limits(settings, None)
+
+
+def _pick(own: Any, fallback: Any) -> Any:
+    if own is None:
+        return fallback
+    return None if own == UNLIMITED else own
+
+
+def effective_limits(
+    settings: ServerSettings, retention: dict[str, Any] | None
+) -> dict[str, Limits]:
+    """A job's limits per kind: each field the job sets (a number, or "unlimited") replaces
+    the server's. For pull-request builds: the job's `pull_requests` field, else the server's
+    pull-request setting, else what holds for the job's branch builds."""
+    own = retention or {}
+    own_pulls = own.get("pull_requests") or {}
+    branch = Limits(
+        _pick(own.get("days"), settings.build_retention_days or None),
+        _pick(own.get("max_builds"), settings.build_retention_max_builds or None),
+    )
+    pulls = Limits(
+        _pick(own_pulls.get("days"), settings.pr_build_retention_days or branch.days),
+        _pick(
+            own_pulls.get("max_builds"), settings.pr_build_retention_max_builds or branch.max_builds
+        ),
+    )
+    return {BRANCH: branch, PULL_REQUESTS: pulls}
+
+
+def _of_kind(kind: str) -> sa.ColumnElement[bool]:
+    return Build.event == PULL_REQUEST if kind == PULL_REQUESTS else Build.event != PULL_REQUEST
+
+
+async def _removable(
+    session: AsyncSession, job_id: uuid.UUID, kind: str, limits: Limits, now: datetime
+) -> sa.ColumnElement[bool] | None:
+    """The condition a build of the job and kind meets when retention removes it now; None
+    when none can be removed."""
+    if not limits.any:
+        return None
+    finished = sa.and_(Build.job_id == job_id, Build.status.in_(FINISHED_STATUSES), _of_kind(kind))
+    newest = await session.scalar(sa.select(sa.func.max(Build.number)).where(finished))
+    if newest is None:
+        return None
+    breaks: list[sa.ColumnElement[bool]] = []
+    if limits.max_builds is not None:
+        # The oldest build that is still among the newest N: everything before it goes.
+        oldest_kept = await session.scalar(
+            sa.select(Build.number)
+            .where(finished)
+            .order_by(Build.number.desc())
+            .offset(limits.max_builds - 1)
+            .limit(1)
+        )
+        if oldest_kept is not None:
+            breaks.append(Build.number < oldest_kept)
+    if limits.days is not None:
+        cutoff = now - timedelta(days=limits.days)
+        # A finished build without an end time (an imported row) counts from its queueing.
+        breaks.append(
+            sa.or_(
+                Build.completed_at < cutoff,
+                sa.and_(Build.completed_at.is_(None), Build.queued_at < cutoff),
+            )
+        )
+    if not breaks:
+        return None
+    deployed = sa.exists().where(Deployment.build_id == Build.id)
+    return sa.and_(finished, Build.number < newest, sa.or_(*breaks), ~deployed)
+
+
+async def _tally(session: AsyncSession, build_ids: sa.Select[Any] | list[uuid.UUID]) -> Tally:
+    """What the builds hold besides their rows: artifacts (and their bytes), archived logs."""
+    artifacts, size = (
+        await session.execute(
+            sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(Artifact.size_bytes), 0)).where(
+                Artifact.build_id.in_(build_ids)
+            )
+        )
+    ).one()
+    archived = await session.scalar(
+        sa.select(sa.func.count()).where(
+            Build.id.in_(build_ids), Build.log_archive_key.is_not(None)
+        )
+    )
+    return Tally(0, int(artifacts), int(size), int(archived or 0))
+
+
+async def _jobs(ctx: ServerContext, job_id: uuid.UUID | None) -> list[tuple[uuid.UUID, str, Any]]:
+    query = sa.select(Job.id, Job.name, Job.retention).order_by(Job.name)
+    if job_id is not None:
+        query = query.where(Job.id == job_id)
+    async with ctx.db.transaction() as session:
+        rows = [(row.id, row.name, row.retention) for row in await session.execute(query)]
+    if job_id is not None and not rows:
+        raise NotFound(f"job {job_id} not found")
+    return rows
+
+
+async def preview(ctx: ServerContext, now: datetime, job_id: uuid.UUID | None = None) -> Summary:
+    """The dry run: what a run would remove now (of one job, or of all), removing nothing."""
+    summary = Summary()
+    for found_id, name, retention in await _jobs(ctx, job_id):
+        for kind, limits in effective_limits(ctx.settings, retention).items():
+            async with ctx.db.transaction() as session:
+                removable = await _removable(session, found_id, kind, limits, now)
+                if removable is None:
+                    continue
+                ids = sa.select(Build.id).where(removable)
+                builds = await session.scalar(sa.select(sa.func.count()).where(removable))
+                tally = await _tally(session, ids)
+            tally.builds = int(builds or 0)
+            summary.count((found_id, name), kind, tally)
+    return summary
+
+
+async def _remove_batch(
+    ctx: ServerContext, job_id: uuid.UUID, kind: str, limits: Limits, now: datetime
+) -> tuple[Tally, bool]:
+    """Remove one batch of the job's builds of `kind`; answers what went and whether a full
+    batch did (there may be more)."""
+    batch = ctx.settings.retention_batch_size
+    async with ctx.db.transaction() as session:
+        removable = await _removable(session, job_id, kind, limits, now)
+        if removable is None:
+            return Tally(), False
+        # SKIP LOCKED: builds another server is removing (or anyone holds) are left to it.
+        # (SQLite drops the clause; its transactions are serialised anyway.)
+        ids = list(
+            await session.scalars(
+                sa.select(Build.id)
+                .where(removable)
+                .order_by(Build.number)
+                .limit(batch)
+                .with_for_update(skip_locked=True, of=Build)
+            )
+        )
+        if not ids:
+            return Tally(), False
+        tally = await _tally(session, ids)
+        tally.builds = len(ids)
+        keys = list(
+            await session.scalars(sa.select(Artifact.storage_key).where(Artifact.build_id.in_(ids)))
+        )
+        keys += [
+            key
+            for key in await session.scalars(
+                sa.select(Build.log_archive_key).where(
+                    Build.id.in_(ids), Build.log_archive_key.is_not(None)
+                )
+            )
+            if key is not None
+        ]
+        keys += [
+            archive_key(build_id) for build_id in await _being_archived(ctx, session, ids, now)
+        ]
+        if keys:
+            await session.execute(sa.insert(StoreDeletion), [{"key": key} for key in keys])
+        await session.execute(
+            sa.delete(Build).where(Build.id.in_(ids)).execution_options(synchronize_session=False)
+        )
+        after_commit(session, BuildsRemoved(kind, len(ids)))
+    return tally, len(ids) == batch
+
+
+async def _being_archived(
+    ctx: ServerContext, session: AsyncSession, ids: list[uuid.UUID], now: datetime
+) -> list[uuid.UUID]:
+    """Of the builds, those whose log the log archiver may be writing to the store right now
+    (due for it, not yet archived): it writes the object before it points the build at it, so
+    a build removed in between would leave the object behind. Deleting a key that was never
+    written is no error."""
+    days = ctx.settings.log_retention_days
+    if days <= 0:
+        return []
+    return list(
+        await session.scalars(
+            sa.select(Build.id).where(
+                Build.id.in_(ids),
+                Build.log_archive_key.is_(None),
+                Build.completed_at < now - timedelta(days=days),
+                sa.exists().where(BuildLog.build_id == Build.id),
+            )
+        )
+    )
+
+
+async def delete_stored_objects(ctx: ServerContext) -> int:
+    """Delete the objects of removed builds from the artifact store, and their rows once
+    gone; answers how many went. A delete that fails keeps its row for the next round."""
+    batch = ctx.settings.retention_batch_size
+    deleted, after = 0, 0
+    while True:
+        async with ctx.db.transaction() as session:
+            rows = (
+                await session.execute(
+                    sa.select(StoreDeletion.id, StoreDeletion.key)
+                    .where(StoreDeletion.id > after)
+                    .order_by(StoreDeletion.id)
+                    .limit(batch)
+                )
+            ).all()
+        if not rows:
+            return deleted
+        done: list[int] = []
+        for row in rows:
+            try:
+                # Deleting what is already gone (another server was quicker) is no error.
+                await ctx.artifacts.delete(row.key)
+            except Exception as exc:
+                log.warning(
+                    "deleting a removed build's object failed; tried again next round",
+                    key=row.key,
+                    error=f"{type(exc).__name__}: {exc}",
+                )
+                continue
+            done.append(row.id)
+        if done:
+            async with ctx.db.transaction() as session:
+                await session.execute(sa.delete(StoreDeletion).where(StoreDeletion.id.in_(done)))
+        deleted += len(done)
+        after = rows[-1].id
+        if len(rows) < batch:
+            return deleted
+
+
+async def remove_old_builds(ctx: ServerContext, now: datetime) -> Summary:
+    """One run: every job's builds past its limits, batch by batch, then their objects in the
+    store; one audit record if anything went."""
+    summary = Summary()
+    for job_id, name, retention in await _jobs(ctx, None):
+        for kind, limits in effective_limits(ctx.settings, retention).items():
+            if not limits.any:
+                continue
+            more = True
+            while more:
+                tally, more = await _remove_batch(ctx, job_id, kind, limits, now)
+                summary.count((job_id, name), kind, tally)
+                # No transaction spans two batches; let the API's requests in between.
+                await asyncio.sleep(0)
+    total = summary.total
+    if total.builds:
+        ctx.events.notify(BUILDS)
+        async with ctx.db.transaction() as session:
+            audit.record(session, SYSTEM, "builds.retention", None, **audit_details(summary))
+    await delete_stored_objects(ctx)
+    return summary
+
+
+def audit_details(summary: Summary) -> dict[str, Any]:
+    total = summary.total
+    jobs = sorted(summary.jobs.items(), key=lambda item: item[0][1])
+    return {
+        "builds": total.builds,
+        "artifacts": total.artifacts,
+        "artifact_bytes": total.artifact_bytes,
+        "archived_logs": total.archived_logs,
+        "branch_builds": summary.kinds[BRANCH].builds,
+        "pull_request_builds": summary.kinds[PULL_REQUESTS].builds,
+        "jobs": {name: count for (_, name), count in jobs[:AUDITED_JOBS]},
+        "more_jobs": max(0, len(jobs) - AUDITED_JOBS),
+    }
+
+
+def _policy(settings: ServerSettings, limits: dict[str, Limits]) -> RetentionPolicy:
+    return RetentionPolicy(
+        branch=RetentionLimitsRead(**asdict(limits[BRANCH])),
+        pull_requests=RetentionLimitsRead(**asdict(limits[PULL_REQUESTS])),
+        interval_seconds=settings.retention_interval_seconds,
+        batch_size=settings.retention_batch_size,
+    )
+
+
+def server_policy(ctx: ServerContext) -> RetentionPolicy:
+    return _policy(ctx.settings, server_limits(ctx.settings))
+
+
+async def preview_answer(
+    ctx: ServerContext, now: datetime, job_id: uuid.UUID | None
+) -> RetentionPreview:
+    """The dry run as the API answers it, with the limits it applied (the job's, if one)."""
+    if job_id is None:
+        limits = server_limits(ctx.settings)
+    else:
+        async with ctx.db.transaction() as session:
+            job = await session.get(Job, job_id)
+        if job is None:
+            raise NotFound(f"job {job_id} not found")
+        limits = effective_limits(ctx.settings, job.retention)
+    summary = await preview(ctx, now, job_id)
+    return RetentionPreview(
+        policy=_policy(ctx.settings, limits),
+        branch=RetentionCounts(**asdict(summary.kinds[BRANCH])),
+        pull_requests=RetentionCounts(**asdict(summary.kinds[PULL_REQUESTS])),
+        total=RetentionCounts(**asdict(summary.total)),
+        jobs=[
+            RetentionJobCount(job_id=found_id, name=name, builds=count)
+            for (found_id, name), count in sorted(summary.jobs.items(), key=lambda i: i[0][1])
+        ],
+    )
