@@ -914,6 +914,49 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/retention": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Retention Policy
+         * @description The server's build retention settings (a job's own `retention` replaces each field it
+         *     sets).
+         */
+        get: operations["get_retention_policy"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/retention/preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Preview Retention
+         * @description The dry run: how many finished builds (and their artifacts and archived logs) a
+         *     retention run would remove now, of every job or of `job_id`, with the limits applied.
+         *     Removes nothing.
+         */
+        get: operations["preview_retention"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/secrets": {
         parameters: {
             query?: never;
@@ -2238,6 +2281,7 @@ export interface components {
              * @default false
              */
             public_badge: boolean;
+            retention?: components["schemas"]["JobRetention"] | null;
             /** Schedules */
             schedules?: components["schemas"]["Schedule"][];
             /** Scm Url */
@@ -2318,6 +2362,7 @@ export interface components {
             priority: number;
             /** Public Badge */
             public_badge: boolean;
+            retention?: components["schemas"]["JobRetention"] | null;
             /** Schedules */
             schedules: components["schemas"]["ScheduleRead"][];
             /** Scm Url */
@@ -2333,6 +2378,19 @@ export interface components {
              * Format: date-time
              */
             updated_at: string;
+        };
+        /**
+         * JobRetention
+         * @description A job's own retention: `days` and `max_builds` for its branch builds (push, tag,
+         *     manual, cron ...), and `pull_requests` for its pull-request builds (whose fields not set
+         *     follow the server's pull-request settings, else the branch builds' limits).
+         */
+        JobRetention: {
+            /** Days */
+            days?: number | "unlimited" | null;
+            /** Max Builds */
+            max_builds?: number | "unlimited" | null;
+            pull_requests?: components["schemas"]["RetentionLimits"] | null;
         };
         /**
          * JobSpec
@@ -2468,6 +2526,7 @@ export interface components {
             priority?: number | null;
             /** Public Badge */
             public_badge?: boolean | null;
+            retention?: components["schemas"]["JobRetention"] | null;
             /** Schedules */
             schedules?: components["schemas"]["Schedule"][] | null;
             /** Scm Url */
@@ -2793,6 +2852,77 @@ export interface components {
         RejectRequest: {
             /** Reason */
             reason?: string | null;
+        };
+        /** RetentionCounts */
+        RetentionCounts: {
+            /** Archived Logs */
+            archived_logs: number;
+            /** Artifact Bytes */
+            artifact_bytes: number;
+            /** Artifacts */
+            artifacts: number;
+            /** Builds */
+            builds: number;
+        };
+        /** RetentionJobCount */
+        RetentionJobCount: {
+            /** Builds */
+            builds: number;
+            /**
+             * Job Id
+             * Format: uuid
+             */
+            job_id: string;
+            /** Name */
+            name: string;
+        };
+        /**
+         * RetentionLimits
+         * @description How long finished builds of one kind are kept (docs/running.md, Build retention): a
+         *     build goes once it breaks any limit that is set. null (or absent): the server's setting;
+         *     "unlimited": no limit for this job, whatever the server's setting.
+         */
+        RetentionLimits: {
+            /** Days */
+            days?: number | "unlimited" | null;
+            /** Max Builds */
+            max_builds?: number | "unlimited" | null;
+        };
+        /**
+         * RetentionLimitsRead
+         * @description One kind's limits in force; null: not set (that limit removes nothing).
+         */
+        RetentionLimitsRead: {
+            /** Days */
+            days: number | null;
+            /** Max Builds */
+            max_builds: number | null;
+        };
+        /**
+         * RetentionPolicy
+         * @description The limits in force per kind of build: the server's settings, or for one job those with
+         *     its own retention over them; how often each server looks, and how many builds one
+         *     transaction removes.
+         */
+        RetentionPolicy: {
+            /** Batch Size */
+            batch_size: number;
+            branch: components["schemas"]["RetentionLimitsRead"];
+            /** Interval Seconds */
+            interval_seconds: number;
+            pull_requests: components["schemas"]["RetentionLimitsRead"];
+        };
+        /**
+         * RetentionPreview
+         * @description What a retention run would remove now; nothing is removed.
+         */
+        RetentionPreview: {
+            branch: components["schemas"]["RetentionCounts"];
+            /** Jobs */
+            jobs: components["schemas"]["RetentionJobCount"][];
+            policy: components["schemas"]["RetentionPolicy"];
+            pull_requests: components["schemas"]["RetentionCounts"];
+            total: components["schemas"]["RetentionCounts"];
         };
         /**
          * Role
@@ -5161,6 +5291,57 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["PluginList"];
+                };
+            };
+        };
+    };
+    get_retention_policy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RetentionPolicy"];
+                };
+            };
+        };
+    };
+    preview_retention: {
+        parameters: {
+            query?: {
+                job_id?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RetentionPreview"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
