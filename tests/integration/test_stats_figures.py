@@ -87,7 +87,8 @@ def _rows(first_day: date) -> list[Row]:
         Row("single", 1, "failure", (start + 5 * day - half_hour).astimezone(east), 60.0, 8.0),
         # Builds, none ended with a duration.
         Row("undecided", 1, "cancelled", start + 2 * day + timedelta(hours=12)),
-        Row("undecided", 2, "running", start + 2 * day + timedelta(hours=13), 15.0),
+        # Waited over a day (for an approval, say).
+        Row("undecided", 2, "running", start + 2 * day + timedelta(hours=13), 90061.000007),
         Row("undecided", 3, "queued", start + 6 * day + timedelta(microseconds=500)),
         # Only builds before the window: none counted, the newest still its last.
         Row("former", 1, "success", start - 3 * day, 9.0, 50.0),

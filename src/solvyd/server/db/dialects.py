@@ -181,16 +181,28 @@ def seconds_between(
     if dialect == "postgresql":
         # date_part is double precision; EXTRACT's numeric costs twice the time over a window.
         return sa.func.date_part("epoch", end - start, type_=sa.Float)
-    microseconds = _sqlite_microseconds(end) - _sqlite_microseconds(start)
+    # SQLite's time functions keep milliseconds (and round .9995 s up to the next second):
+    # they read the whole seconds of the text, the microseconds come from its fraction.
+    seconds = sa.func.round(
+        (
+            sa.func.julianday(sa.func.substr(end, 1, 19))
+            - sa.func.julianday(sa.func.substr(start, 1, 19))
+        )
+        * 86400
+    )
+    microseconds = seconds * 1_000_000 + _sqlite_microsecond(end) - _sqlite_microsecond(start)
     return sa.cast(microseconds, sa.Float(asdecimal=False)) / 1e6
 
 
-def _sqlite_microseconds(moment: sa.SQLColumnExpression[datetime | None]) -> sa.ColumnElement[int]:
-    # SQLite's own time functions keep milliseconds (and would round .9995 s up to the next
-    # second): whole seconds come from the text without its fraction, the fraction from the text.
-    whole = sa.cast(sa.func.strftime("%s", sa.func.substr(moment, 1, 19)), sa.Integer)
-    fraction = sa.cast(sa.func.substr(moment, 20), sa.Float)
-    return whole * 1_000_000 + sa.cast(sa.func.round(fraction * 1_000_000), sa.Integer)
+def _sqlite_microsecond(moment: sa.SQLColumnExpression[datetime | None]) -> sa.ColumnElement[Any]:
+    return sa.func.round(sa.cast(sa.func.substr(moment, 20), sa.Float) * 1_000_000)
+
+
+def greatest(value: sa.ColumnElement[float], other: float, dialect: str) -> sa.ColumnElement[float]:
+    """The greater of two values (SQLite's max() of two arguments)."""
+    if dialect == "postgresql":
+        return sa.func.greatest(value, other, type_=sa.Float)
+    return sa.func.max(value, other, type_=sa.Float)
 
 
 async def percentiles(

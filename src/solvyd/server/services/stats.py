@@ -82,7 +82,7 @@ async def queue_percentiles(
         sa.select(
             sa.null().label("key"),
             # A worker's clock behind the server's does not make a build wait negative time.
-            sa.case((waited < 0, 0.0), else_=waited).label("value"),
+            dialects.greatest(waited, 0.0, dialect).label("value"),
         )
         .where(in_window, Build.started_at.is_not(None))
         .subquery(),
