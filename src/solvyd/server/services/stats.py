@@ -89,9 +89,7 @@ async def queue_percentiles(
         (50, 95),
         dialect,
     )
-    if None not in found:
-        return None, None
-    p50, p95 = found[None]
+    p50, p95 = found.get(None, (None, None))
     return p50, p95
 
 
@@ -182,12 +180,10 @@ async def daily_counts(
         .where(in_window)
         .group_by(day)
     )
-    found = {
-        day: DayStats(date=day, success=success, failure=failure, other=other)
-        for day, success, failure, other in rows
+    counted = {
+        found: DayStats(date=found, success=success, failure=failure, other=other)
+        for found, success, failure, other in rows
     }
     # A date after today (the database's clock ahead of ours) is left out.
-    return [
-        found.get(date_, DayStats(date=date_, success=0, failure=0, other=0))
-        for date_ in (first_day + timedelta(days=offset) for offset in range(days))
-    ]
+    dates = (first_day + timedelta(days=offset) for offset in range(days))
+    return [counted.get(on, DayStats(date=on, success=0, failure=0, other=0)) for on in dates]
