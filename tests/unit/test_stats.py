@@ -1,18 +1,26 @@
 """The arithmetic of GET /stats: percentiles between values, and windows of UTC dates."""
 
+import random
+import statistics
 from datetime import UTC, date, datetime, timedelta, timezone
 
-import pytest
+from solvyd.server.db.dialects import interpolate
+from solvyd.server.services.stats import window_start
 
-from solvyd.server.services.stats import percentile, window_start
 
-
-def test_percentiles_interpolate_between_the_values() -> None:
-    assert percentile([], 50) is None
-    assert percentile([3.0], 95) == 3.0
-    assert percentile([2.0, 4.0, 8.0, 6.0], 50) == pytest.approx(5.0)
-    assert percentile([2.0, 4.0, 8.0, 6.0], 95) == pytest.approx(7.7)
-    assert percentile([float(n) for n in range(1, 101)], 95) == pytest.approx(95.05)
+def test_percentiles_interpolate_between_the_values_as_statistics_does() -> None:
+    """SQLite's path: the values ranked about a percentile, interpolated here."""
+    draw = random.Random(21)
+    for count in (1, 2, 3, 4, 5, 20, 100, 101):
+        values = sorted(round(draw.uniform(0, 600), 6) for _ in range(count))
+        ranked = dict(enumerate(values, start=1))
+        for pct in (1, 50, 95, 99):
+            expected = (
+                values[0]
+                if count == 1
+                else statistics.quantiles(values, n=100, method="inclusive")[pct - 1]
+            )
+            assert interpolate(count, ranked, pct) == expected, (count, pct)
 
 
 def test_a_window_is_days_of_utc_dates_ending_today() -> None:

@@ -1,10 +1,11 @@
-"""Where PostgreSQL and SQLite differ: the claim query, idempotent inserts, and how a driver
-says that a value was refused."""
+"""Where PostgreSQL and SQLite differ: the claim query, idempotent inserts, how a driver says
+that a value was refused, and the arithmetic of times and percentiles in SQL."""
 
 import json
 import uuid
-from collections.abc import Collection
-from datetime import datetime
+from collections import defaultdict
+from collections.abc import Collection, Sequence
+from datetime import date, datetime
 from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
@@ -161,3 +162,98 @@ async def insert_ignoring_duplicates(
     statement = factory(model).values(**row).on_conflict_do_nothing()
     result = await session.execute(statement)
     return bool(getattr(result, "rowcount", 0))
+
+
+def utc_date(moment: sa.SQLColumnExpression[datetime], dialect: str) -> sa.ColumnElement[date]:
+    """The UTC date of a time. SQLite holds times as UTC text (`YYYY-MM-DD HH:MM:SS.ffffff`,
+    db/types.py), whose date() is that date."""
+    if dialect == "postgresql":
+        return sa.cast(sa.func.timezone("UTC", moment), sa.Date)
+    return sa.func.date(moment, type_=sa.Date)
+
+
+def seconds_between(
+    start: sa.SQLColumnExpression[datetime],
+    end: sa.SQLColumnExpression[datetime | None],
+    dialect: str,
+) -> sa.ColumnElement[float]:
+    """`end - start` in seconds, to the microsecond, as Python's `timedelta.total_seconds()`."""
+    if dialect == "postgresql":
+        # date_part is double precision; EXTRACT's numeric costs twice the time over a window.
+        return sa.func.date_part("epoch", end - start, type_=sa.Float)
+    # SQLite's time functions keep milliseconds (and round .9995 s up to the next second):
+    # they read the whole seconds of the text, the microseconds come from its fraction.
+    seconds = sa.func.round(
+        (
+            sa.func.julianday(sa.func.substr(end, 1, 19))
+            - sa.func.julianday(sa.func.substr(start, 1, 19))
+        )
+        * 86400
+    )
+    microseconds = seconds * 1_000_000 + _sqlite_microsecond(end) - _sqlite_microsecond(start)
+    return sa.cast(microseconds, sa.Float(asdecimal=False)) / 1e6
+
+
+def _sqlite_microsecond(moment: sa.SQLColumnExpression[datetime | None]) -> sa.ColumnElement[Any]:
+    return sa.func.round(sa.cast(sa.func.substr(moment, 20), sa.Float) * 1_000_000)
+
+
+def greatest(value: sa.ColumnElement[float], other: float, dialect: str) -> sa.ColumnElement[float]:
+    """The greater of two values (SQLite's max() of two arguments)."""
+    if dialect == "postgresql":
+        return sa.func.greatest(value, other, type_=sa.Float)
+    return sa.func.max(value, other, type_=sa.Float)
+
+
+async def percentiles(
+    session: AsyncSession, values: sa.Subquery, pcts: Sequence[int], dialect: str
+) -> dict[Any, list[float]]:
+    """Per `key` of `values` (a query of columns `key` and `value`), the `pcts`-th percentiles
+    of its values, interpolated between them as `statistics.quantiles(method="inclusive")`
+    and PostgreSQL's `percentile_cont` do (the 50th is the median). Keys without values are
+    missing; the database sends one row per key, or a few, never the values themselves.
+
+    SQLite has no percentile function: its window functions rank each key's values and count
+    them, it sends only the ranks each percentile lies between, and they are interpolated here.
+    """
+    if dialect == "postgresql":
+        rows = await session.execute(
+            sa.select(
+                values.c.key,
+                *(sa.func.percentile_cont(pct / 100).within_group(values.c.value) for pct in pcts),
+            ).group_by(values.c.key)
+        )
+        return {key: [float(value) for value in found] for key, *found in rows}
+    ranked = sa.select(
+        values.c.key,
+        values.c.value,
+        sa.func.row_number()
+        .over(partition_by=values.c.key, order_by=values.c.value)
+        .label("value_rank"),
+        sa.func.count().over(partition_by=values.c.key).label("value_count"),
+    ).subquery()
+    # The percentile lies between the values ranked j + 1 and j + 2, j = pct * (count - 1) // 100.
+    lower_ranks = [pct * (ranked.c.value_count - 1) // 100 + 1 for pct in pcts]
+    rows = await session.execute(
+        sa.select(ranked.c.key, ranked.c.value_count, ranked.c.value_rank, ranked.c.value).where(
+            sa.or_(*(ranked.c.value_rank.between(rank, rank + 1) for rank in lower_ranks))
+        )
+    )
+    counts: dict[Any, int] = {}
+    ranked_values: dict[Any, dict[int, float]] = defaultdict(dict)
+    for key, count, rank, value in rows:
+        counts[key] = count
+        ranked_values[key][rank] = value
+    return {
+        key: [interpolate(count, ranked_values[key], pct) for pct in pcts]
+        for key, count in counts.items()
+    }
+
+
+def interpolate(count: int, ranked_values: dict[int, float], pct: int) -> float:
+    """The `pct`-th percentile of `count` sorted values given those ranked (from 1) around it,
+    by the arithmetic of `statistics.quantiles(n=100, method="inclusive")`."""
+    below, weight = divmod(pct * (count - 1), 100)
+    low = ranked_values[below + 1]
+    high = ranked_values.get(below + 2, low)  # one value: no rank above it
+    return float((low * (100 - weight) + high * weight) / 100)

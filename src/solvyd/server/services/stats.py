@@ -1,50 +1,35 @@
 """The numbers of a dashboard: builds and workers now, and for a window of days how long builds
 waited in the queue and how they ended, per job and per day.
 
-It scans the window's builds (only the few columns it needs: no specs, steps or logs) and
-computes medians and percentiles here with `statistics`, alike on SQLite and PostgreSQL. That
-is cheap for the builds of weeks; the window is capped at 90 days for this reason.
+The database computes them: counts grouped by job and by UTC date, and the percentiles
+(db/dialects.py: PostgreSQL's `percentile_cont`, on SQLite ranks by window functions), so the
+server receives the answer, a few rows per job and per day, never the window's builds. Each
+job's newest build is one lookup in its (job_id, number) index.
 """
 
-import statistics
-import uuid
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from solvyd.protocol import BuildStatus
+from solvyd.server.db import dialects
 from solvyd.server.db.models import Build, Job, Worker
 from solvyd.server.schemas.stats import DayStats, JobStats, Stats
 from solvyd.server.services.context import ServerContext
 from solvyd.shared.clock import utcnow
 
 MAX_DAYS = 90
-SUCCEEDED = frozenset({BuildStatus.SUCCESS.value})
+SUCCEEDED = (BuildStatus.SUCCESS.value,)
 # An infrastructure error is no success either; a cancelled build says nothing of the code.
-FAILED = frozenset({BuildStatus.FAILURE.value, BuildStatus.ERROR.value})
-
-
-@dataclass(frozen=True)
-class WindowBuild:
-    job_id: uuid.UUID
-    status: str
-    queued_at: datetime
-    started_at: datetime | None
-    duration_seconds: float | None
-
-
-@dataclass(frozen=True)
-class LastBuild:
-    id: uuid.UUID
-    status: str
+FAILED = (BuildStatus.FAILURE.value, BuildStatus.ERROR.value)
 
 
 async def get_stats(ctx: ServerContext, days: int) -> Stats:
     first_day = window_start(utcnow(), days)
-    since = datetime.combine(first_day, time.min, tzinfo=UTC)
+    in_window = Build.queued_at >= datetime.combine(first_day, time.min, tzinfo=UTC)
+    dialect = ctx.db.dialect
     async with ctx.db.transaction() as session:
         active_rows = await session.execute(
             sa.select(Build.status, sa.func.count())
@@ -52,62 +37,33 @@ async def get_stats(ctx: ServerContext, days: int) -> Stats:
             .group_by(Build.status)
         )
         active = {status: count for status, count in active_rows}
-        workers = [
-            (status, running)
-            for status, running in await session.execute(
-                sa.select(Worker.status, Worker.current_builds)
+        is_online = Worker.status == "online"
+        online, busy, draining, offline = (
+            await session.execute(
+                sa.select(
+                    sa.func.count().filter(is_online),
+                    sa.func.count().filter(is_online, Worker.current_builds > 0),
+                    sa.func.count().filter(Worker.status == "draining"),
+                    sa.func.count().filter(Worker.status == "offline"),
+                )
             )
-        ]
-        rows = await session.execute(
-            sa.select(
-                Build.job_id,
-                Build.status,
-                Build.queued_at,
-                Build.started_at,
-                Build.duration_seconds,
-            ).where(Build.queued_at >= since)
-        )
-        window = [WindowBuild(*row) for row in rows]
-        jobs = [
-            (job_id, name)
-            for job_id, name in await session.execute(
-                sa.select(Job.id, Job.name).order_by(Job.name)
-            )
-        ]
-        last = await _last_builds(session)
-    queue_seconds = [
-        max(0.0, (build.started_at - build.queued_at).total_seconds())
-        for build in window
-        if build.started_at is not None
-    ]
+        ).one()
+        queue_p50, queue_p95 = await queue_percentiles(session, in_window, dialect)
+        jobs = await job_stats(session, in_window, dialect)
+        daily = await daily_counts(session, in_window, first_day, days, dialect)
     return Stats(
         days=days,
         builds_running=active.get(BuildStatus.RUNNING, 0),
         builds_queued=active.get(BuildStatus.QUEUED, 0),
-        workers_online=sum(status == "online" for status, _ in workers),
-        workers_busy=sum(status == "online" and running > 0 for status, running in workers),
-        workers_draining=sum(status == "draining" for status, _ in workers),
-        workers_offline=sum(status == "offline" for status, _ in workers),
-        queue_seconds_p50=percentile(queue_seconds, 50),
-        queue_seconds_p95=percentile(queue_seconds, 95),
-        jobs=job_stats(jobs, window, last),
-        daily=daily_counts(window, first_day, days),
+        workers_online=online,
+        workers_busy=busy,
+        workers_draining=draining,
+        workers_offline=offline,
+        queue_seconds_p50=queue_p50,
+        queue_seconds_p95=queue_p95,
+        jobs=jobs,
+        daily=daily,
     )
-
-
-async def _last_builds(session: AsyncSession) -> dict[uuid.UUID, LastBuild]:
-    """Each job's newest build (the highest number), whenever it was queued."""
-    newest = (
-        sa.select(Build.job_id, sa.func.max(Build.number).label("number"))
-        .group_by(Build.job_id)
-        .subquery()
-    )
-    rows = await session.execute(
-        sa.select(Build.job_id, Build.id, Build.status).join(
-            newest, sa.and_(Build.job_id == newest.c.job_id, Build.number == newest.c.number)
-        )
-    )
-    return {job_id: LastBuild(build_id, status) for job_id, build_id, status in rows}
 
 
 def window_start(now: datetime, days: int) -> date:
@@ -115,77 +71,119 @@ def window_start(now: datetime, days: int) -> date:
     return now.astimezone(UTC).date() - timedelta(days=days - 1)
 
 
-def percentile(values: Sequence[float], pct: int) -> float | None:
-    """The `pct`-th percentile, interpolated between the values (the 50th is the median)."""
-    if not values:
-        return None
-    if len(values) == 1:
-        return float(values[0])
-    return statistics.quantiles(values, n=100, method="inclusive")[pct - 1]
+async def queue_percentiles(
+    session: AsyncSession, in_window: sa.ColumnElement[bool], dialect: str
+) -> tuple[float | None, float | None]:
+    """The 50th and 95th percentiles of the seconds from queued to started, over the builds of
+    the window that started; None with none."""
+    waited = dialects.seconds_between(Build.queued_at, Build.started_at, dialect)
+    found = await dialects.percentiles(
+        session,
+        sa.select(
+            sa.null().label("key"),
+            # A worker's clock behind the server's does not make a build wait negative time.
+            dialects.greatest(waited, 0.0, dialect).label("value"),
+        )
+        .where(in_window, Build.started_at.is_not(None))
+        .subquery(),
+        (50, 95),
+        dialect,
+    )
+    p50, p95 = found.get(None, (None, None))
+    return p50, p95
 
 
-@dataclass
-class _Tally:
-    builds: int = 0
-    succeeded: int = 0
-    failed: int = 0
-    durations: list[float] = field(default_factory=list)
-
-
-def job_stats(
-    jobs: Iterable[tuple[uuid.UUID, str]],
-    window: Iterable[WindowBuild],
-    last: dict[uuid.UUID, LastBuild],
+async def job_stats(
+    session: AsyncSession, in_window: sa.ColumnElement[bool], dialect: str
 ) -> list[JobStats]:
-    """One entry per job of `jobs`, in their order, builds or not."""
-    tallies: dict[uuid.UUID, _Tally] = {}
-    for build in window:
-        tally = tallies.setdefault(build.job_id, _Tally())
-        tally.builds += 1
-        succeeded, failed = build.status in SUCCEEDED, build.status in FAILED
-        tally.succeeded += succeeded
-        tally.failed += failed
-        if (succeeded or failed) and build.duration_seconds is not None:
-            tally.durations.append(build.duration_seconds)
+    """One entry per job, by name, builds in the window or not."""
+    succeeded, failed = Build.status.in_(SUCCEEDED), Build.status.in_(FAILED)
+    counts = (
+        sa.select(
+            Build.job_id,
+            sa.func.count().label("builds"),
+            sa.func.count().filter(succeeded).label("succeeded"),
+            sa.func.count().filter(failed).label("failed"),
+        )
+        .where(in_window)
+        .group_by(Build.job_id)
+        .subquery()
+    )
+    # The newest build: the highest number, whenever it was queued; one index lookup per job.
+    newest_id = (
+        sa.select(Build.id)
+        .where(Build.job_id == Job.id)
+        .order_by(Build.number.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    newest = aliased(Build)
+    rows = await session.execute(
+        sa.select(
+            Job.id,
+            Job.name,
+            counts.c.builds,
+            counts.c.succeeded,
+            counts.c.failed,
+            newest.id,
+            newest.status,
+        )
+        .outerjoin(counts, counts.c.job_id == Job.id)
+        .outerjoin(newest, newest.id == newest_id)
+        .order_by(Job.name)
+    )
+    medians = await dialects.percentiles(
+        session,
+        sa.select(Build.job_id.label("key"), Build.duration_seconds.label("value"))
+        .where(in_window, succeeded | failed, Build.duration_seconds.is_not(None))
+        .subquery(),
+        (50,),
+        dialect,
+    )
     answer = []
-    for job_id, name in jobs:
-        tally = tallies.get(job_id, _Tally())
-        ended = tally.succeeded + tally.failed
-        newest = last.get(job_id)
+    for job_id, name, builds, job_succeeded, job_failed, last_id, last_status in rows:
+        ended = (job_succeeded or 0) + (job_failed or 0)
+        [median] = medians.get(job_id, [None])
         answer.append(
             JobStats(
                 job_id=job_id,
                 job_name=name,
-                builds=tally.builds,
-                succeeded=tally.succeeded,
-                failed=tally.failed,
-                success_rate=tally.succeeded / ended if ended else None,
-                median_duration_seconds=(
-                    statistics.median(tally.durations) if tally.durations else None
-                ),
-                last_status=newest.status if newest else None,
-                last_build_id=newest.id if newest else None,
+                builds=builds or 0,
+                succeeded=job_succeeded or 0,
+                failed=job_failed or 0,
+                success_rate=job_succeeded / ended if ended else None,
+                median_duration_seconds=median,
+                last_status=last_status,
+                last_build_id=last_id,
             )
         )
     return answer
 
 
-def daily_counts(window: Iterable[WindowBuild], first_day: date, days: int) -> list[DayStats]:
+async def daily_counts(
+    session: AsyncSession,
+    in_window: sa.ColumnElement[bool],
+    first_day: date,
+    days: int,
+    dialect: str,
+) -> list[DayStats]:
     """One entry per UTC date from `first_day` on, `days` of them, zeros included."""
-    counts = {
-        first_day + timedelta(days=offset): DayStats(
-            date=first_day + timedelta(days=offset), success=0, failure=0, other=0
+    day = dialects.utc_date(Build.queued_at, dialect).label("day")
+    succeeded, failed = Build.status.in_(SUCCEEDED), Build.status.in_(FAILED)
+    rows = await session.execute(
+        sa.select(
+            day,
+            sa.func.count().filter(succeeded),
+            sa.func.count().filter(failed),
+            sa.func.count().filter(~(succeeded | failed)),
         )
-        for offset in range(days)
+        .where(in_window)
+        .group_by(day)
+    )
+    counted = {
+        found: DayStats(date=found, success=success, failure=failure, other=other)
+        for found, success, failure, other in rows
     }
-    for build in window:
-        day = counts.get(build.queued_at.astimezone(UTC).date())
-        if day is None:
-            continue  # queued after today: the database's clock is ahead of ours
-        if build.status in SUCCEEDED:
-            day.success += 1
-        elif build.status in FAILED:
-            day.failure += 1
-        else:
-            day.other += 1
-    return list(counts.values())
+    # A date after today (the database's clock ahead of ours) is left out.
+    dates = (first_day + timedelta(days=offset) for offset in range(days))
+    return [counted.get(on, DayStats(date=on, success=0, failure=0, other=0)) for on in dates]
