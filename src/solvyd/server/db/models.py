@@ -289,7 +289,14 @@ class Build(Base):
         # Lists page newest first by (queued_at, id) (services/builds/read.py): one index per
         # filter, each ending in that order, so a page is one index range whatever the table's
         # size (tests/integration/test_list_plans.py checks the plans on PostgreSQL).
-        sa.Index("ix_builds_queued_at_id", "queued_at", "id"),
+        # Its INCLUDE columns are all GET /stats reads of a window's builds (services/stats.py):
+        # PostgreSQL answers it from the index range alone, never from the table's pages.
+        sa.Index(
+            "ix_builds_queued_at_id",
+            "queued_at",
+            "id",
+            postgresql_include=["job_id", "status", "started_at", "duration_seconds"],
+        ),
         sa.Index("ix_builds_job_queued_at", "job_id", "queued_at", "id"),
         sa.Index("ix_builds_status_queued_at", "status", "queued_at", "id"),
         sa.Index("ix_builds_branch_queued_at", "branch", "queued_at", "id"),
