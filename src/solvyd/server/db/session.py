@@ -68,9 +68,18 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
+        if conn.get_execution_options().get(_READ_ONLY):
+            # A reader takes no lock: in WAL mode it reads its snapshot while the one writer
+            # writes, so a long read (statistics over a window) holds no report up.
+            conn.exec_driver_sql("BEGIN DEFERRED")
+            return
         # IMMEDIATE takes the write lock up front (waiting on busy_timeout), so a transaction
         # that reads and then writes can never fail half-way with "database is locked".
         conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+# The execution option that marks a connection of `Database.read`.
+_READ_ONLY = "solvyd_read_only"
 
 
 # Where a transaction keeps the facts it leaves for `Database.on_commit`: each with the
@@ -115,6 +124,8 @@ def _forget_rolled_back_facts(session: Session, previous_transaction: SessionTra
 class Database:
     engine: AsyncEngine
     sessionmaker: async_sessionmaker[AsyncSession]
+    # Sessions of `read`: the same pool, their connections marked read-only.
+    read_sessionmaker: async_sessionmaker[AsyncSession]
     # Hears the facts a committed transaction left (`after_commit`).
     on_commit: Callable[[Sequence[object]], None] | None = None
 
@@ -131,6 +142,14 @@ class Database:
             facts = session.info.pop(_FACTS, None)
             if facts and self.on_commit is not None:
                 self.on_commit([fact for _, fact in facts])
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        """A transaction for reads only. On SQLite it takes no lock, so a long read never
+        waits for a writer nor holds one up (a write in it would take the lock late and may
+        fail busy); on PostgreSQL it is READ ONLY, and a write in it fails."""
+        async with self.read_sessionmaker() as session, session.begin():
+            yield session
 
     async def dispose(self) -> None:
         await self.engine.dispose()
@@ -154,4 +173,10 @@ def create_database(url: str, *, pool_size: int = DEFAULT_POOL_SIZE) -> Database
         # No pre-ping: it costs a round trip per checkout; a connection broken by a database
         # restart fails one request, and SQLAlchemy then drops the pool's stale connections.
         engine = create_async_engine(async_url, pool_size=pool_size, max_overflow=0)
-    return Database(engine, async_sessionmaker(engine, expire_on_commit=False))
+    # On PostgreSQL asyncpg begins these with BEGIN READ ONLY: no round trip more.
+    reader = engine.execution_options(**{_READ_ONLY: True, "postgresql_readonly": True})
+    return Database(
+        engine,
+        async_sessionmaker(engine, expire_on_commit=False),
+        async_sessionmaker(reader, expire_on_commit=False),
+    )

@@ -85,7 +85,7 @@ async def page_of_events(
     since: datetime | None = None,
 ) -> tuple[list[AuditEvent], int | None]:
     """One page, newest first, and the `before_id` of the next page (None on the last)."""
-    async with ctx.db.transaction() as session:
+    async with ctx.db.read() as session:
         events = await list_events(
             session, before_id=before_id, limit=limit + 1, action=action, actor=actor, since=since
         )

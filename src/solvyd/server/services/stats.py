@@ -30,7 +30,7 @@ async def get_stats(ctx: ServerContext, days: int) -> Stats:
     first_day = window_start(utcnow(), days)
     in_window = Build.queued_at >= datetime.combine(first_day, time.min, tzinfo=UTC)
     dialect = ctx.db.dialect
-    async with ctx.db.transaction() as session:
+    async with ctx.db.read() as session:
         active_rows = await session.execute(
             sa.select(Build.status, sa.func.count())
             .where(Build.status.in_((BuildStatus.QUEUED, BuildStatus.RUNNING)))

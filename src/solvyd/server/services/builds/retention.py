@@ -202,7 +202,7 @@ async def _jobs(ctx: ServerContext, job_id: uuid.UUID | None) -> list[tuple[uuid
     query = sa.select(Job.id, Job.name, Job.retention).order_by(Job.name)
     if job_id is not None:
         query = query.where(Job.id == job_id)
-    async with ctx.db.transaction() as session:
+    async with ctx.db.read() as session:
         rows = [(row.id, row.name, row.retention) for row in await session.execute(query)]
     if job_id is not None and not rows:
         raise NotFound(f"job {job_id} not found")
@@ -214,7 +214,7 @@ async def preview(ctx: ServerContext, now: datetime, job_id: uuid.UUID | None = 
     summary = Summary()
     for found_id, name, retention in await _jobs(ctx, job_id):
         for kind, limits in effective_limits(ctx.settings, retention).items():
-            async with ctx.db.transaction() as session:
+            async with ctx.db.read() as session:
                 removable = await _removable(session, found_id, kind, limits, now)
                 if removable is None:
                     continue

@@ -116,7 +116,7 @@ async def _environment_read(session: AsyncSession, environment: Environment) -> 
 
 
 async def list_environments(ctx: ServerContext) -> EnvironmentList:
-    async with ctx.db.transaction() as session:
+    async with ctx.db.read() as session:
         environments = list(
             await session.scalars(sa.select(Environment).order_by(Environment.name))
         )
@@ -141,7 +141,7 @@ async def get_environment_detail(
     ctx: ServerContext, name: str, *, cursor: str | None, limit: int
 ) -> EnvironmentDetail:
     before = _decode_cursor(cursor) if cursor is not None else None
-    async with ctx.db.transaction() as session:
+    async with ctx.db.read() as session:
         environment = await get_environment(session, name)
         if environment is None:
             raise NotFound(f"environment '{name}' not found")
@@ -166,7 +166,7 @@ async def get_environment_detail(
 
 
 async def get_deployment(ctx: ServerContext, deployment_id: uuid.UUID) -> DeploymentDetail:
-    async with ctx.db.transaction() as session:
+    async with ctx.db.read() as session:
         deployment = await session.get(Deployment, deployment_id)
         if deployment is None:
             raise NotFound(f"deployment {deployment_id} not found")
@@ -176,7 +176,7 @@ async def get_deployment(ctx: ServerContext, deployment_id: uuid.UUID) -> Deploy
 
 async def build_deployments(ctx: ServerContext, build_id: uuid.UUID) -> DeploymentList:
     """The build's deployments (every attempt's), and the rollbacks that replaced them."""
-    async with ctx.db.transaction() as session:
+    async with ctx.db.read() as session:
         own = list(
             await session.scalars(
                 sa.select(Deployment)

@@ -46,7 +46,7 @@ async def list_deliveries(
         last_at, last_id = _decode_cursor(cursor)
         query = query.where(sa.or_(at < last_at, sa.and_(at == last_at, row_id < last_id)))
     query = query.order_by(at.desc(), row_id.desc()).limit(limit + 1)
-    async with ctx.db.transaction() as session:
+    async with ctx.db.read() as session:
         rows = list(await session.scalars(query))
     page, more = rows[:limit], len(rows) > limit
     return DeliveryList(
@@ -56,7 +56,7 @@ async def list_deliveries(
 
 
 async def get_delivery(ctx: ServerContext, delivery_id: uuid.UUID) -> DeliveryRead:
-    async with ctx.db.transaction() as session:
+    async with ctx.db.read() as session:
         row = await _row(session, delivery_id)
     return DeliveryRead.model_validate(row)
 
