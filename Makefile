@@ -109,7 +109,7 @@ bench-scale: sync
 API_SCALE_ARGS ?=
 
 ## The read paths over a million builds on PostgreSQL, then 100,000 on SQLite, seeded with SQL:
-## builds lists, pages deep, stats, audit log, deliveries (~10 min)
+## builds lists, pages deep, stats, audit log, deliveries (~5 min)
 bench-api-scale: sync
 	$(UV) run --frozen python bench/api_scale.py --database postgresql $(API_SCALE_ARGS)
 	$(UV) run --frozen python bench/api_scale.py --database sqlite $(API_SCALE_ARGS)
