@@ -10,7 +10,7 @@ WEB_SOURCES := $(shell find web/src web/public -type f 2>/dev/null) web/index.ht
 	web/vite.config.ts web/tsconfig.json
 
 .PHONY: run test test-web lint bench bench-compare bench-peers bench-scale bench-logs bench-ui \
-	format sync web web-api clean
+	bench-api-scale format sync web web-api clean
 
 $(UV):
 	python3 -m venv $(TOOLS)
@@ -80,6 +80,8 @@ format: sync
 bench: sync
 	$(UV) run --frozen python bench/dispatch.py --database sqlite
 	$(UV) run --frozen python bench/dispatch.py --database postgresql
+	$(UV) run --frozen python bench/api_scale.py --database sqlite
+	$(UV) run --frozen python bench/api_scale.py --database postgresql
 
 # bench-compare's runs per side and database, the databases, and more arguments for
 # bench/dispatch.py (BENCH_ARGS="-n 100"), the same for both sides.
@@ -101,6 +103,16 @@ bench-compare: sync
 ## Scheduling at scale: 50 agents on PostgreSQL, a 1,000-build backlog, fairness (~4 min)
 bench-scale: sync
 	$(UV) run --frozen python bench/scale.py
+
+# More arguments for both runs of bench/api_scale.py (API_SCALE_ARGS=--keep keeps the seeded
+# databases and reuses them next time).
+API_SCALE_ARGS ?=
+
+## The read paths over a million builds on PostgreSQL, then 100,000 on SQLite, seeded with SQL:
+## builds lists, pages deep, stats, audit log, deliveries (~5 min)
+bench-api-scale: sync
+	$(UV) run --frozen python bench/api_scale.py --database postgresql $(API_SCALE_ARGS)
+	$(UV) run --frozen python bench/api_scale.py --database sqlite $(API_SCALE_ARGS)
 
 ## Live logs: lines/s one server ingests from 20 builds, a line's latency to viewers (~2 min)
 bench-logs: sync

@@ -89,12 +89,16 @@ class Stack:
         return self.server.url
 
 
+def require_built_ui() -> None:
+    if not (WEB_DIST / "index.html").is_file():
+        _missing("the web UI is not built: make web")
+
+
 @contextlib.contextmanager
 def running_stack(tmp_path: Path, log_dir: Path, **server_env: str) -> Iterator[Stack]:
     """A server serving the built UI, on SQLite (`server_env`: more of its settings), and one
     local agent."""
-    if not (WEB_DIST / "index.html").is_file():
-        _missing("the web UI is not built: make web")
+    require_built_ui()
     database_url = f"sqlite:///{tmp_path / 'ui.db'}"
     server = start_server(
         database_url, tmp_path / "server-data", log_dir, SOLVYD_WEB_DIR=str(WEB_DIST), **server_env

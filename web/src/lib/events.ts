@@ -4,6 +4,7 @@ import { fetchEventSource } from "@microsoft/fetch-event-source";
 import { useQueryClient } from "@tanstack/react-query";
 import { useEffect } from "react";
 import { accessToken, refreshSession } from "../auth/session";
+import { StaleMarker } from "./staleMarker";
 
 // The query keys each kind of change makes stale.
 const STALE_KEYS: Record<string, string[][]> = {
@@ -12,6 +13,10 @@ const STALE_KEYS: Record<string, string[][]> = {
   // pages/environments/queries.ts: the list, one environment's pages, a build's deployments.
   deployments: [["environments"], ["environment"], ["deployments"]],
 };
+// The statistics aggregate the builds of their whole window in the server: refetched at every
+// change of a build (the stream sends one every 200 ms at most on a busy server), each open
+// dashboard would ask for them several times a second. Their figures may lag this much.
+const MARK_INTERVALS_MS: Record<string, number> = { stats: 5000 };
 const RETRY_MS = 3000;
 
 class Unauthorized extends Error {}
@@ -21,6 +26,10 @@ export function useLiveUpdates(enabled: boolean): void {
   useEffect(() => {
     if (!enabled) return;
     const controller = new AbortController();
+    const marker = new StaleMarker(
+      (key) => void queryClient.invalidateQueries({ queryKey: key }),
+      MARK_INTERVALS_MS,
+    );
     let token: string | null = null;
     const connect = async (): Promise<void> => {
       token = await accessToken();
@@ -33,14 +42,12 @@ export function useLiveUpdates(enabled: boolean): void {
           if (response.status === 401) throw new Unauthorized();
           if (!response.ok) throw new Error(`events stream answered ${response.status}`);
           // Whatever changed while disconnected is unknown: refetch all that is live.
-          for (const keys of Object.values(STALE_KEYS)) {
-            for (const key of keys) void queryClient.invalidateQueries({ queryKey: key });
-          }
+          marker.markAll(Object.values(STALE_KEYS).flat());
         },
         onmessage(message) {
           if (message.event !== "changed") return;
           const what = (JSON.parse(message.data) as { what: string }).what;
-          for (const key of STALE_KEYS[what] ?? []) void queryClient.invalidateQueries({ queryKey: key });
+          for (const key of STALE_KEYS[what] ?? []) marker.mark(key);
         },
         onclose() {
           throw new Error("events stream closed"); // reconnect
@@ -64,6 +71,9 @@ export function useLiveUpdates(enabled: boolean): void {
       }
     };
     void run();
-    return () => controller.abort();
+    return () => {
+      controller.abort();
+      marker.dispose();
+    };
   }, [enabled, queryClient]);
 }
