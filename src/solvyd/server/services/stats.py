@@ -7,7 +7,10 @@ server receives the answer, a few rows per job and per day, never the window's b
 job's newest build is one lookup in its (job_id, number) index.
 """
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,6 +24,7 @@ from solvyd.server.services.context import ServerContext
 from solvyd.shared.clock import utcnow
 
 MAX_DAYS = 90
+T = TypeVar("T")
 SUCCEEDED = (BuildStatus.SUCCESS.value,)
 # An infrastructure error is no success either; a cancelled build says nothing of the code.
 FAILED = (BuildStatus.FAILURE.value, BuildStatus.ERROR.value)
@@ -48,9 +52,24 @@ async def get_stats(ctx: ServerContext, days: int) -> Stats:
                 )
             )
         ).one()
-        queue_p50, queue_p95 = await queue_percentiles(session, in_window, dialect)
-        jobs = await job_stats(session, in_window, dialect)
-        daily = await daily_counts(session, in_window, first_day, days, dialect)
+        if dialect != "postgresql":
+            queue_p50, queue_p95 = await queue_percentiles(session, in_window, dialect)
+            jobs = await job_stats(session, in_window, dialect)
+            daily = await daily_counts(session, in_window, first_day, days, dialect)
+    if dialect == "postgresql":
+        # The three passes over the window's index range cost about the same (50-70 ms at
+        # 100,000 builds on a 2-core machine): at once, each on its own connection and so its
+        # own core, the call takes about the longest instead of their sum. They read separate
+        # snapshots: a build that ends meanwhile may count in one figure and not yet in
+        # another, as on any live dashboard.
+        (queue_p50, queue_p95), jobs, daily = await asyncio.gather(
+            _in_own_read(ctx, lambda session: queue_percentiles(session, in_window, dialect)),
+            _in_own_read(ctx, lambda session: job_stats(session, in_window, dialect)),
+            _in_own_read(
+                ctx,
+                lambda session: daily_counts(session, in_window, first_day, days, dialect),
+            ),
+        )
     return Stats(
         days=days,
         builds_running=active.get(BuildStatus.RUNNING, 0),
@@ -64,6 +83,11 @@ async def get_stats(ctx: ServerContext, days: int) -> Stats:
         jobs=jobs,
         daily=daily,
     )
+
+
+async def _in_own_read(ctx: ServerContext, run: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    async with ctx.db.read() as session:
+        return await run(session)
 
 
 def window_start(now: datetime, days: int) -> date:
@@ -98,17 +122,46 @@ async def job_stats(
 ) -> list[JobStats]:
     """One entry per job, by name, builds in the window or not."""
     succeeded, failed = Build.status.in_(SUCCEEDED), Build.status.in_(FAILED)
-    counts = (
-        sa.select(
-            Build.job_id,
-            sa.func.count().label("builds"),
-            sa.func.count().filter(succeeded).label("succeeded"),
-            sa.func.count().filter(failed).label("failed"),
+    timed = sa.and_(succeeded | failed, Build.duration_seconds.is_not(None))
+    figures = [
+        sa.func.count().label("builds"),
+        sa.func.count().filter(succeeded).label("succeeded"),
+        sa.func.count().filter(failed).label("failed"),
+    ]
+    medians: dict[Any, list[float]] = {}
+    counts: sa.FromClause
+    median_column: sa.ColumnElement[Any]
+    if dialect == "postgresql":
+        # Per job, its own range of (job_id, queued_at) INCLUDE (status, duration_seconds):
+        # the values of each median come sorted by job already, where one pass over the
+        # window would sort all of them first (half the cost of the whole call).
+        counts = (
+            sa.select(
+                *figures,
+                sa.func.percentile_cont(0.5)
+                .within_group(Build.duration_seconds)
+                .filter(timed)
+                .label("median"),
+            )
+            .where(Build.job_id == Job.id, in_window)
+            .lateral()
         )
-        .where(in_window)
-        .group_by(Build.job_id)
-        .subquery()
-    )
+        joined: sa.FromClause = sa.join(Job, counts, sa.true(), isouter=True)
+        median_column = counts.c.median
+    else:
+        counts = (
+            sa.select(Build.job_id, *figures).where(in_window).group_by(Build.job_id).subquery()
+        )
+        joined = sa.join(Job, counts, counts.c.job_id == Job.id, isouter=True)
+        median_column = sa.null()
+        medians = await dialects.percentiles(
+            session,
+            sa.select(Build.job_id.label("key"), Build.duration_seconds.label("value"))
+            .where(in_window, timed)
+            .subquery(),
+            (50,),
+            dialect,
+        )
     # The newest build: the highest number, whenever it was queued; one index lookup per job.
     newest_id = (
         sa.select(Build.id)
@@ -125,25 +178,19 @@ async def job_stats(
             counts.c.builds,
             counts.c.succeeded,
             counts.c.failed,
+            median_column,
             newest.id,
             newest.status,
         )
-        .outerjoin(counts, counts.c.job_id == Job.id)
+        .select_from(joined)
         .outerjoin(newest, newest.id == newest_id)
         .order_by(Job.name)
     )
-    medians = await dialects.percentiles(
-        session,
-        sa.select(Build.job_id.label("key"), Build.duration_seconds.label("value"))
-        .where(in_window, succeeded | failed, Build.duration_seconds.is_not(None))
-        .subquery(),
-        (50,),
-        dialect,
-    )
     answer = []
-    for job_id, name, builds, job_succeeded, job_failed, last_id, last_status in rows:
+    for job_id, name, builds, job_succeeded, job_failed, median, last_id, last_status in rows:
         ended = (job_succeeded or 0) + (job_failed or 0)
-        [median] = medians.get(job_id, [None])
+        if median is None:
+            [median] = medians.get(job_id, [None])
         answer.append(
             JobStats(
                 job_id=job_id,

@@ -37,7 +37,12 @@ def upgrade() -> None:
         ["queued_at", "id"],
         postgresql_include=["job_id", "status", "started_at", "duration_seconds"],
     )
-    op.create_index("ix_builds_job_queued_at", "builds", ["job_id", "queued_at", "id"])
+    op.create_index(
+        "ix_builds_job_queued_at",
+        "builds",
+        ["job_id", "queued_at", "id"],
+        postgresql_include=["status", "duration_seconds"],
+    )
     op.create_index("ix_builds_status_queued_at", "builds", ["status", "queued_at", "id"])
     op.create_index("ix_builds_branch_queued_at", "builds", ["branch", "queued_at", "id"])
     op.create_index("ix_builds_worker_queued_at", "builds", ["worker_id", "queued_at", "id"])
