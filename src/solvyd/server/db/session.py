@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy.pool import QueuePool
 
 
 def async_database_url(url: str) -> str:
@@ -150,6 +151,14 @@ class Database:
         fail busy); on PostgreSQL it is READ ONLY, and a write in it fails."""
         async with self.read_sessionmaker() as session, session.begin():
             yield session
+
+    def spare_connections(self) -> int:
+        """How many more connections a transaction could take now without waiting: the pool's
+        size less those in use (SQLite's pool is not bounded: a large number)."""
+        pool = self.engine.pool
+        if not isinstance(pool, QueuePool):
+            return 1_000
+        return max(0, pool.size() - pool.checkedout())
 
     async def dispose(self) -> None:
         await self.engine.dispose()
