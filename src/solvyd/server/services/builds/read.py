@@ -2,7 +2,6 @@
 
 import base64
 import uuid
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -33,8 +32,13 @@ NO_WORKER_RUNS_STEPS_WITHOUT_IMAGE = (
 )
 
 
-def _encode_cursor(build: sa.Row[Any]) -> str:
-    raw = f"{build.queued_at.isoformat()}|{build.id}"
+# A row by column name, as `_rows` reads them (`Row._asdict` would list the names again per
+# row, and `Row` looks a name up on each attribute read).
+Row = dict[str, Any]
+
+
+def _encode_cursor(build: Row) -> str:
+    raw = f"{build['queued_at'].isoformat()}|{build['id']}"
     return base64.urlsafe_b64encode(raw.encode()).decode()
 
 
@@ -80,6 +84,7 @@ _BUILD_COLUMNS = (
     Build.retry_of,
     Build.not_before,
     # Not shown, but deciding what else the answer holds.
+    Job.max_concurrent_builds,
     Build.reports_status,
     Build.notifies,
     Build.needs_step_without_image,
@@ -118,33 +123,37 @@ _STEPS = (
 )
 
 
-def _dicts(result: sa.Result[Any]) -> list[dict[str, Any]]:
-    """The rows as dicts by column name (`Row._asdict` would list the names again per row)."""
+def _rows(result: sa.Result[Any]) -> list[Row]:
     keys = tuple(result.keys())
     return [dict(zip(keys, row, strict=True)) for row in result]
 
 
-async def _to_read_models(session: AsyncSession, builds: Sequence[sa.Row[Any]]) -> list[BuildRead]:
+def _by_build(rows: list[Row]) -> dict[uuid.UUID, list[Row]]:
+    by_build: dict[uuid.UUID, list[Row]] = {}
+    for row in rows:
+        by_build.setdefault(row["build_id"], []).append(row)
+    return by_build
+
+
+async def _to_read_models(session: AsyncSession, builds: list[Row]) -> list[BuildRead]:
+    """Each build's answer: its row with its steps and what else it shows, validated once."""
     if not builds:
         return []
-    steps: dict[uuid.UUID, list[dict[str, Any]]] = {}
-    for step in _dicts(await session.execute(_STEPS, {"build_ids": [b.id for b in builds]})):
-        steps.setdefault(step["build_id"], []).append(step)
-    specs = await _specs_of(session, [b for b in builds if b.id in steps])
+    ids = [build["id"] for build in builds]
+    steps = _by_build(_rows(await session.execute(_STEPS, {"build_ids": ids})))
+    specs = await _specs_of(session, [build for build in builds if build["id"] in steps])
     reasons = await _waiting_reasons(session, builds)
     reports = await _status_reports(session, builds)
     notifications = await _notifications(session, builds)
     answers = []
-    keys = builds[0]._fields
     for build in builds:
-        fields = dict(zip(keys, build, strict=True))
-        fields["steps"] = _with_dependencies(
-            steps.get(build.id, []), specs.get(build.id, build.spec), build.step_graph
-        )
-        fields["waiting_reason"] = reasons.get(build.id)
-        fields["status_reports"] = reports.get(build.id, [])
-        fields["notifications"] = notifications.get(build.id, [])
-        answers.append(BuildRead.model_validate(fields))
+        build_id = build["id"]
+        spec = specs[build_id] if build_id in specs else build["spec"]
+        build["steps"] = _with_dependencies(steps.get(build_id, []), spec, build["step_graph"])
+        build["waiting_reason"] = reasons.get(build_id)
+        build["status_reports"] = reports.get(build_id, [])
+        build["notifications"] = notifications.get(build_id, [])
+        answers.append(BuildRead.model_validate(build))
     return answers
 
 
@@ -166,17 +175,12 @@ _STATUS_REPORTS = (
 )
 
 
-async def _status_reports(
-    session: AsyncSession, builds: Sequence[sa.Row[Any]]
-) -> dict[uuid.UUID, list[dict[str, Any]]]:
+async def _status_reports(session: AsyncSession, builds: list[Row]) -> dict[uuid.UUID, list[Row]]:
     """One query for the page's builds that report commit statuses; none if no build does."""
-    ids = [build.id for build in builds if build.reports_status]
+    ids = [build["id"] for build in builds if build["reports_status"]]
     if not ids:
         return {}
-    by_build: dict[uuid.UUID, list[dict[str, Any]]] = {}
-    for row in _dicts(await session.execute(_STATUS_REPORTS, {"build_ids": ids})):
-        by_build.setdefault(row["build_id"], []).append(row)
-    return by_build
+    return _by_build(_rows(await session.execute(_STATUS_REPORTS, {"build_ids": ids})))
 
 
 _NOTIFICATIONS = (
@@ -199,26 +203,19 @@ _NOTIFICATIONS = (
 )
 
 
-async def _notifications(
-    session: AsyncSession, builds: Sequence[sa.Row[Any]]
-) -> dict[uuid.UUID, list[dict[str, Any]]]:
+async def _notifications(session: AsyncSession, builds: list[Row]) -> dict[uuid.UUID, list[Row]]:
     """One query for the page's builds whose jobs had notification rules; none if none had."""
-    ids = [build.id for build in builds if build.notifies]
+    ids = [build["id"] for build in builds if build["notifies"]]
     if not ids:
         return {}
-    by_build: dict[uuid.UUID, list[dict[str, Any]]] = {}
-    for row in _dicts(await session.execute(_NOTIFICATIONS, {"build_ids": ids})):
-        by_build.setdefault(row["build_id"], []).append(row)
-    return by_build
+    return _by_build(_rows(await session.execute(_NOTIFICATIONS, {"build_ids": ids})))
 
 
-async def _specs_of(
-    session: AsyncSession, builds: Sequence[sa.Row[Any]]
-) -> dict[uuid.UUID, dict[str, Any]]:
+async def _specs_of(session: AsyncSession, builds: list[Row]) -> dict[uuid.UUID, dict[str, Any]]:
     """The planned specs that the page's query left out although the step graph needs them:
     of builds whose reported graph is empty in another way than the query knows (none
     the server writes)."""
-    ids = [build.id for build in builds if build.spec is None and not build.step_graph]
+    ids = [build["id"] for build in builds if build["spec"] is None and not build["step_graph"]]
     if not ids:
         return {}
     rows = await session.execute(sa.select(Build.id, Build.spec).where(Build.id.in_(ids)))
@@ -226,67 +223,55 @@ async def _specs_of(
 
 
 def _with_dependencies(
-    steps: list[dict[str, Any]], spec: dict[str, Any], reported: list[dict[str, Any]] | None
-) -> list[dict[str, Any]]:
+    steps: list[Row], spec: dict[str, Any], reported: list[dict[str, Any]] | None
+) -> list[Row]:
     graph = step_dependencies(spec, [step["name"] for step in steps], reported)
     for step in steps:
         step["depends_on"] = graph[step["name"]]
     return steps
 
 
-async def _waiting_reasons(
-    session: AsyncSession, builds: Sequence[sa.Row[Any]]
-) -> dict[uuid.UUID, str]:
+async def _waiting_reasons(session: AsyncSession, builds: list[Row]) -> dict[uuid.UUID, str]:
     """For queued builds no worker holds: what keeps them waiting, besides busy workers."""
-    waiting = [b for b in builds if b.status == BuildStatus.QUEUED and b.worker_id is None]
+    waiting = [b for b in builds if b["status"] == BuildStatus.QUEUED and b["worker_id"] is None]
     if not waiting:
         return {}
     online = [
         (set(labels), runs_steps_without_image)
         for labels, runs_steps_without_image in await queries.online_worker_capabilities(session)
     ]
-    jobs = {
-        job.id: job
-        for job in await session.execute(
-            sa.select(Job.id, Job.max_concurrent_builds).where(
-                Job.id.in_({b.job_id for b in waiting})
-            )
-        )
-    }
     now = utcnow()
     reasons: dict[uuid.UUID, str] = {}
     for build in waiting:
-        job = jobs.get(build.job_id)
-        able = [runs for labels, runs in online if set(build.labels) <= labels]
-        if build.awaiting_approval:
-            reasons[build.id] = WAITING_FOR_APPROVAL
+        able = [runs for labels, runs in online if set(build["labels"]) <= labels]
+        if build["awaiting_approval"]:
+            reasons[build["id"]] = WAITING_FOR_APPROVAL
         elif not able:
-            reasons[build.id] = (
-                f"no online worker has the labels {', '.join(build.labels)}"
-                if build.labels
+            labels = build["labels"]
+            reasons[build["id"]] = (
+                f"no online worker has the labels {', '.join(labels)}"
+                if labels
                 else "no worker is online"
             )
-        elif build.needs_step_without_image and not any(able):
-            reasons[build.id] = NO_WORKER_RUNS_STEPS_WITHOUT_IMAGE
-        elif build.not_before is not None and build.not_before > now:
-            reasons[build.id] = (
-                f"attempt {build.attempt} waits until {build.not_before.isoformat()} (backoff)"
+        elif build["needs_step_without_image"] and not any(able):
+            reasons[build["id"]] = NO_WORKER_RUNS_STEPS_WITHOUT_IMAGE
+        elif (not_before := build["not_before"]) is not None and not_before > now:
+            reasons[build["id"]] = (
+                f"attempt {build['attempt']} waits until {not_before.isoformat()} (backoff)"
             )
-        elif job is not None and job.max_concurrent_builds is not None:
-            held = await queries.count_job_builds_holding_a_worker(session, job.id)
-            if held >= job.max_concurrent_builds:
-                reasons[build.id] = (
-                    f"the job's limit of {job.max_concurrent_builds} concurrent builds is reached"
-                )
+        elif (limit := build["max_concurrent_builds"]) is not None:
+            held = await queries.count_job_builds_holding_a_worker(session, build["job_id"])
+            if held >= limit:
+                reasons[build["id"]] = f"the job's limit of {limit} concurrent builds is reached"
     return reasons
 
 
 async def get_build(ctx: ServerContext, build_id: uuid.UUID) -> BuildRead:
     async with ctx.db.read() as session:
-        build = (await session.execute(_BUILDS.where(Build.id == build_id))).one_or_none()
-        if build is None:
+        builds = _rows(await session.execute(_BUILDS.where(Build.id == build_id)))
+        if not builds:
             raise NotFound(f"build {build_id} not found")
-        return (await _to_read_models(session, [build]))[0]
+        return (await _to_read_models(session, builds))[0]
 
 
 async def list_builds(
@@ -320,7 +305,7 @@ async def list_builds(
             )
         )
     async with ctx.db.read() as session:
-        builds = (await session.execute(query)).all()
+        builds = _rows(await session.execute(query))
         page, more = builds[:limit], len(builds) > limit
         items = await _to_read_models(session, page)
     return BuildList(items=items, next_cursor=_encode_cursor(page[-1]) if more else None)
