@@ -52,7 +52,7 @@ from solvyd.server.background import (
 from solvyd.server.data_dir import secure_data_dir
 from solvyd.server.db.migrate import upgrade_to_head
 from solvyd.server.db.session import DEFAULT_POOL_SIZE, create_database
-from solvyd.server.events import WORKER_TOKENS, EventHub
+from solvyd.server.events import USER_SESSIONS, WORKER_TOKENS, EventHub
 from solvyd.server.events_pg import PostgresNotifier
 from solvyd.server.logging import configure_logging
 from solvyd.server.metrics.registry import ServerMetrics
@@ -123,9 +123,10 @@ async def start_context(
         artifacts=server_plugins().create_artifact_store(settings),
         metrics=metrics,
     )
-    # Emptied when a worker token is revoked here or on another server, or when such news
-    # may have been lost.
+    # Emptied when a worker token or a login session is revoked here or on another server, or
+    # when such news may have been lost.
     hub.subscribe(WORKER_TOKENS, ctx.worker_tokens.forget_all)
+    hub.subscribe(USER_SESSIONS, ctx.user_sessions.forget_all)
     db.on_commit = metrics.observe_committed
     metrics.watch_pool(db.engine.pool)
     metrics.server_info.labels(__version__, db.dialect).set(1)

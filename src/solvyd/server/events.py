@@ -154,8 +154,12 @@ NOTIFICATIONS = "notifications"
 # A deployment was queued, approved or ended: wakes the deployment runners (every server's).
 DEPLOYMENTS = "deployments"
 # A worker token stopped working (its worker removed, or registered anew): every server forgets
-# the tokens it verified (`auth/worker_tokens.py`).
+# the tokens it verified (`auth/verified_tokens.py`).
 WORKER_TOKENS = "worker-tokens"
+# A login session ended or its user changed (logged out, ended as a refresh token's reuse, the
+# user disabled or given a new role or password): every server forgets the sessions it
+# verified (`auth/verified_tokens.py`).
+USER_SESSIONS = "user-sessions"
 # Not a topic of its own: wakes every waiter. Sent when wake-ups may have been lost.
 ALL_TOPICS = "*"
 

@@ -83,7 +83,9 @@ async def get_signed_in_check(ctx: Ctx, credentials: Bearer) -> Callable[[], Awa
         if time.monotonic() - checked_at < STREAM_AUTH_RECHECK_SECONDS:
             return True
         try:
-            await users.authenticate(ctx, token)
+            # From the database: a look the cache of verified sessions kept would add its
+            # seconds to these.
+            await users.authenticate(ctx, token, fresh=True)
         except Unauthorized:
             return False
         checked_at = time.monotonic()

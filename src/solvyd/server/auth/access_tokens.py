@@ -2,8 +2,10 @@
 (`sid`), so ending the session ends its access tokens before they expire."""
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import jwt
 
@@ -21,6 +23,15 @@ class InvalidAccessToken(Exception):
 class AccessClaims:
     user_id: uuid.UUID
     session_id: uuid.UUID
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedSession:
+    """What the database said of a live login session of an enabled user, for the cache of
+    verified sessions (`verified_tokens.py`): its user's row, by column, as it was read."""
+
+    user_id: uuid.UUID
+    user: Mapping[str, Any]
 
 
 def issue_access_token(

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from solvyd.server.db.models import Build, BuildLog, BuildStep, Job, User, Worker
+from solvyd.server.db.models import Build, BuildLog, BuildStep, Worker
 
 ACTIVE_STATUSES = ("queued", "running")
 
@@ -19,33 +19,6 @@ async def get_build(
         query = query.with_for_update()
     result: Build | None = await session.scalar(query)
     return result
-
-
-async def build_steps(session: AsyncSession, build_ids: Sequence[uuid.UUID]) -> list[BuildStep]:
-    if not build_ids:
-        return []
-    query = (
-        sa.select(BuildStep)
-        .where(BuildStep.build_id.in_(build_ids))
-        .order_by(BuildStep.build_id, BuildStep.position)
-    )
-    return list(await session.scalars(query))
-
-
-async def job_names(session: AsyncSession, job_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]:
-    if not job_ids:
-        return {}
-    rows = await session.execute(sa.select(Job.id, Job.name).where(Job.id.in_(set(job_ids))))
-    return {row.id: row.name for row in rows}
-
-
-async def usernames(session: AsyncSession, user_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]:
-    if not user_ids:
-        return {}
-    rows = await session.execute(
-        sa.select(User.id, User.username).where(User.id.in_(set(user_ids)))
-    )
-    return {row.id: row.username for row in rows}
 
 
 def holds_a_worker() -> sa.ColumnElement[bool]:

@@ -2,7 +2,9 @@
 detection), log out. Failed logins are throttled per username and per client address.
 
 An access token is a JWT naming its session (`sid`), valid for `access_token_minutes`; the
-session is checked on every request, so logging out ends its access tokens at once. A refresh
+session is checked on every request (from what this server verified in the last few seconds,
+which whatever ends a session empties on every server: `sessions_changed`), so logging out
+ends its access tokens at once. A refresh
 token works once: each refresh answers a new one and the old one stops working. Presenting an
 already rotated one means two parties hold the session's tokens (one of them stole them), so
 the whole session ends.
@@ -17,15 +19,18 @@ from datetime import timedelta
 import sqlalchemy as sa
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import make_transient_to_detached
 
 from solvyd.server.auth.access_tokens import (
     InvalidAccessToken,
+    VerifiedSession,
     issue_access_token,
     read_access_token,
 )
 from solvyd.server.auth.passwords import verify_password
 from solvyd.server.auth.refresh_tokens import issue_refresh_token, session_of_refresh_token
 from solvyd.server.db.models import LoginSession, User
+from solvyd.server.events import USER_SESSIONS
 from solvyd.server.services import audit
 from solvyd.server.services.audit import Actor
 from solvyd.server.services.context import ServerContext
@@ -168,12 +173,15 @@ async def refresh(ctx: ServerContext, refresh_token: str, ip: str | None) -> Iss
             .values(refresh_token_hash=token_digest(new_refresh_token), refreshed_at=now)
         )
         user_id = None
+        ended = False
         if getattr(rotated, "rowcount", 0) == 1:
             user_id = await session.scalar(
                 sa.select(LoginSession.user_id).where(LoginSession.id == session_id)
             )
         else:
-            await _end_if_reused(session, session_id, refresh_token, ip)
+            ended = await _end_if_reused(session, session_id, refresh_token, ip)
+    if ended:
+        sessions_changed(ctx)
     if user_id is None:
         raise Unauthorized(INVALID_REFRESH)
     return IssuedTokens(_access_token(ctx, user_id, session_id), new_refresh_token, _lifetime(ctx))
@@ -181,12 +189,13 @@ async def refresh(ctx: ServerContext, refresh_token: str, ip: str | None) -> Iss
 
 async def _end_if_reused(
     session: AsyncSession, session_id: uuid.UUID, refresh_token: str, ip: str | None
-) -> None:
+) -> bool:
+    """Whether it ended the session."""
     login = await session.get(LoginSession, session_id)
     if login is None or login.revoked_at is not None:
-        return
+        return False
     if login.refresh_token_hash == token_digest(refresh_token):
-        return  # the current token, refused for another reason (expired, user disabled)
+        return False  # the current token, refused for another reason (expired, user disabled)
     # The server signed this token for this session, and it is not the current one: it was
     # rotated away, and whoever presents it now is not (only) the session's owner.
     login.revoked_at = utcnow()
@@ -194,6 +203,7 @@ async def _end_if_reused(
     target = f"user:{user.username}" if user else None
     audit.record(session, Actor(ip=ip), "session.revoke", target, reason="refresh token reused")
     log.warning("refresh token reused; session ended", session_id=str(session_id), ip=ip)
+    return True
 
 
 async def log_out(ctx: ServerContext, session_id: uuid.UUID, actor: Actor) -> None:
@@ -205,12 +215,14 @@ async def log_out(ctx: ServerContext, session_id: uuid.UUID, actor: Actor) -> No
             .values(revoked_at=utcnow())
         )
         audit.record(session, actor, "logout", f"user:{actor.name}")
+    sessions_changed(ctx)
 
 
 async def end_sessions_of(
     session: AsyncSession, user_id: uuid.UUID, *, keep: uuid.UUID | None = None
 ) -> None:
-    """End every live session of a user (disabled, or given a new password), but `keep`."""
+    """End every live session of a user (disabled, or given a new password), but `keep`. The
+    caller calls `sessions_changed` once it committed."""
     await session.execute(
         sa.update(LoginSession)
         .where(
@@ -222,14 +234,24 @@ async def end_sessions_of(
     )
 
 
-async def user_of_access_token(ctx: ServerContext, token: str) -> tuple[User, uuid.UUID]:
-    """The enabled user behind a valid access token of a live session, and the session."""
+async def user_of_access_token(
+    ctx: ServerContext, token: str, *, fresh: bool = False
+) -> tuple[User, uuid.UUID]:
+    """The enabled user behind a valid access token of a live session, and the session. The
+    session is believed from this server's recent look (`auth/verified_tokens.py`: whatever
+    ends a session or changes its user empties that at once, on every server), or with
+    `fresh` asked of the database whatever it said lately."""
     try:
         claims = read_access_token(token, ctx.keys.jwt_secret)
     except InvalidAccessToken as exc:
         raise Unauthorized(INVALID_TOKEN) from exc
+    verified = ctx.user_sessions
+    known = None if fresh else verified.get(claims.session_id)
+    if known is not None and known.user_id == claims.user_id:
+        return _detached_user(known), claims.session_id
+    ticket = verified.ticket()
     async with ctx.db.transaction() as session:
-        # Both by primary key: the session check costs one indexed lookup per request.
+        # Both by primary key: the session check costs one indexed lookup.
         row = (
             await session.execute(
                 sa.select(User, LoginSession.revoked_at)
@@ -239,4 +261,24 @@ async def user_of_access_token(ctx: ServerContext, token: str) -> tuple[User, uu
         ).one_or_none()
     if row is None or row.revoked_at is not None or row.User.disabled:
         raise Unauthorized(INVALID_TOKEN)
-    return row.User, claims.session_id
+    user: User = row.User
+    columns = {column.key: getattr(user, column.key) for column in _USER_COLUMNS}
+    verified.put(claims.session_id, VerifiedSession(user.id, columns), ticket)
+    return user, claims.session_id
+
+
+_USER_COLUMNS = sa.inspect(User).column_attrs
+
+
+def _detached_user(verified: VerifiedSession) -> User:
+    """A User of its own for each request, as a lookup would give: no request sees what
+    another did to its copy."""
+    user = User(**verified.user)
+    make_transient_to_detached(user)
+    return user
+
+
+def sessions_changed(ctx: ServerContext) -> None:
+    """After the commit of what ended a login session or changed a user: every server asks
+    the database again about the sessions it verified."""
+    ctx.events.notify(USER_SESSIONS)

@@ -51,13 +51,14 @@ class Principal:
     token_expires_at: datetime | None = None
 
 
-async def authenticate(ctx: ServerContext, token: str) -> Principal:
+async def authenticate(ctx: ServerContext, token: str, *, fresh: bool = False) -> Principal:
     """The user behind a bearer token (an access token or a personal API token); Unauthorized
-    for anything not valid now, including any token of a disabled user."""
+    for anything not valid now, including any token of a disabled user. An access token's
+    session is believed from this server's look of the last few seconds unless `fresh`."""
     if token.startswith(api_tokens.PREFIX):
         owner, role, expires_at = await api_tokens.owner_of_token(ctx, token)
         return Principal(owner, role, token_expires_at=expires_at)
-    user, session_id = await sessions.user_of_access_token(ctx, token)
+    user, session_id = await sessions.user_of_access_token(ctx, token, fresh=fresh)
     return Principal(user, Role(user.role), session_id)
 
 
@@ -126,6 +127,8 @@ async def update_user(
                 await sessions.end_sessions_of(session, user.id)
         if password_hash is not None:
             await _set_password(session, user, password_hash, actor)
+    # Its sessions may have ended, or stand for another role now.
+    sessions.sessions_changed(ctx)
     return user
 
 
@@ -172,3 +175,4 @@ async def change_own_password(
         await _set_password(
             session, locked, password_hash, Actor.of(locked, ip), keep_session=caller.session_id
         )
+    sessions.sessions_changed(ctx)

@@ -3,20 +3,23 @@
 import base64
 import uuid
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from solvyd.protocol import BuildStatus
 from solvyd.server.db import queries
-from solvyd.server.db.models import Build, CommitStatusReport, Job, NotificationDelivery
-from solvyd.server.schemas.builds import (
-    BuildList,
-    BuildRead,
-    NotificationDeliveryRead,
-    StatusReportRead,
-    StepRead,
+from solvyd.server.db.models import (
+    Build,
+    BuildStep,
+    CommitStatusReport,
+    Job,
+    NotificationDelivery,
+    User,
 )
+from solvyd.server.schemas.builds import BuildList, BuildRead
 from solvyd.server.services.builds.approve import WAITING_FOR_APPROVAL
 from solvyd.server.services.builds.step_graph import step_dependencies
 from solvyd.server.services.context import ServerContext
@@ -29,8 +32,13 @@ NO_WORKER_RUNS_STEPS_WITHOUT_IMAGE = (
 )
 
 
-def _encode_cursor(build: Build) -> str:
-    raw = f"{build.queued_at.isoformat()}|{build.id}"
+# A row by column name, as `_rows` reads them (`Row._asdict` would list the names again per
+# row, and `Row` looks a name up on each attribute read).
+Row = dict[str, Any]
+
+
+def _encode_cursor(build: Row) -> str:
+    raw = f"{build['queued_at'].isoformat()}|{build['id']}"
     return base64.urlsafe_b64encode(raw.encode()).decode()
 
 
@@ -42,137 +50,228 @@ def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
         raise InvalidInput("cursor is not one this server handed out") from exc
 
 
-async def _to_read_models(session: AsyncSession, builds: list[Build]) -> list[BuildRead]:
-    steps = await queries.build_steps(session, [b.id for b in builds])
-    names = await queries.job_names(session, [b.job_id for b in builds])
+# A build's answer is read as plain rows of the columns it shows (by their BuildRead names),
+# not as ORM entities: a page then costs neither the identity map nor the decoding of JSON it
+# never shows (`env`, and `spec` wherever the agent reported the step graph), and each build
+# is validated once, from one dict.
+_approver = aliased(User)
+_BUILD_COLUMNS = (
+    Build.id,
+    Build.job_id,
+    Job.name.label("job_name"),
+    Build.number,
+    Build.status,
+    Build.exit_code,
+    Build.error_message,
+    Build.queued_at,
+    Build.started_at,
+    Build.completed_at,
+    Build.duration_seconds,
+    Build.worker_id,
+    Build.branch,
+    Build.commit_sha,
+    Build.trigger,
+    Build.event,
+    Build.tag,
+    Build.pull_request,
+    Build.commit_message,
+    Build.commit_author,
+    Build.awaiting_approval,
+    _approver.username.label("approved_by_username"),
+    Build.approved_at,
+    Build.attempt,
+    Build.labels,
+    Build.retry_of,
+    Build.not_before,
+    # Not shown, but deciding what else the answer holds.
+    Job.max_concurrent_builds,
+    Build.reports_status,
+    Build.notifies,
+    Build.needs_step_without_image,
+    Build.step_graph,
+    # The planned spec only draws the step graph of a build without a reported one: a NULL,
+    # or a JSON null where a new attempt cleared it (`_specs_of` reads any other kind).
+    sa.case(
+        (
+            sa.or_(Build.step_graph.is_(None), sa.cast(Build.step_graph, sa.Text) == "null"),
+            Build.spec,
+        )
+    ).label("spec"),
+)
+
+
+_BUILDS = (
+    sa.select(*_BUILD_COLUMNS)
+    .outerjoin(Job, Job.id == Build.job_id)
+    .outerjoin(_approver, _approver.id == Build.approved_by)
+)
+
+
+_STEPS = (
+    sa.select(
+        BuildStep.build_id,
+        BuildStep.name,
+        BuildStep.position,
+        BuildStep.status,
+        BuildStep.exit_code,
+        BuildStep.error_message,
+        BuildStep.started_at,
+        BuildStep.completed_at,
+    )
+    .where(BuildStep.build_id.in_(sa.bindparam("build_ids", expanding=True)))
+    .order_by(BuildStep.build_id, BuildStep.position)
+)
+
+
+def _rows(result: sa.Result[Any]) -> list[Row]:
+    keys = tuple(result.keys())
+    return [dict(zip(keys, row, strict=True)) for row in result]
+
+
+def _by_build(rows: list[Row]) -> dict[uuid.UUID, list[Row]]:
+    by_build: dict[uuid.UUID, list[Row]] = {}
+    for row in rows:
+        by_build.setdefault(row["build_id"], []).append(row)
+    return by_build
+
+
+async def _to_read_models(session: AsyncSession, builds: list[Row]) -> list[BuildRead]:
+    """Each build's answer: its row with its steps and what else it shows, validated once."""
+    if not builds:
+        return []
+    ids = [build["id"] for build in builds]
+    steps = _by_build(_rows(await session.execute(_STEPS, {"build_ids": ids})))
+    specs = await _specs_of(session, [build for build in builds if build["id"] in steps])
     reasons = await _waiting_reasons(session, builds)
     reports = await _status_reports(session, builds)
     notifications = await _notifications(session, builds)
-    approvers = await queries.usernames(
-        session, [b.approved_by for b in builds if b.approved_by is not None]
+    answers = []
+    for build in builds:
+        build_id = build["id"]
+        spec = specs[build_id] if build_id in specs else build["spec"]
+        build["steps"] = _with_dependencies(steps.get(build_id, []), spec, build["step_graph"])
+        build["waiting_reason"] = reasons.get(build_id)
+        build["status_reports"] = reports.get(build_id, [])
+        build["notifications"] = notifications.get(build_id, [])
+        answers.append(BuildRead.model_validate(build))
+    return answers
+
+
+_STATUS_REPORTS = (
+    sa.select(
+        CommitStatusReport.build_id,
+        CommitStatusReport.forge,
+        CommitStatusReport.context,
+        CommitStatusReport.state,
+        CommitStatusReport.status,
+        CommitStatusReport.attempts,
+        CommitStatusReport.last_error,
+        CommitStatusReport.response_status,
+        CommitStatusReport.response_body,
+        CommitStatusReport.updated_at,
     )
-    by_build: dict[uuid.UUID, list[StepRead]] = {}
-    for step in steps:
-        by_build.setdefault(step.build_id, []).append(StepRead.model_validate(step))
-    return [
-        BuildRead.model_validate(build).model_copy(
-            update={
-                "steps": _with_dependencies(build, by_build.get(build.id, [])),
-                "job_name": names.get(build.job_id),
-                "waiting_reason": reasons.get(build.id),
-                "status_reports": reports.get(build.id, []),
-                "notifications": notifications.get(build.id, []),
-                "approved_by": approvers.get(build.approved_by) if build.approved_by else None,
-            }
-        )
-        for build in builds
-    ]
+    .where(CommitStatusReport.build_id.in_(sa.bindparam("build_ids", expanding=True)))
+    .order_by(CommitStatusReport.context)
+)
 
 
-async def _status_reports(
-    session: AsyncSession, builds: list[Build]
-) -> dict[uuid.UUID, list[StatusReportRead]]:
+async def _status_reports(session: AsyncSession, builds: list[Row]) -> dict[uuid.UUID, list[Row]]:
     """One query for the page's builds that report commit statuses; none if no build does."""
-    ids = [build.id for build in builds if build.reports_status]
+    ids = [build["id"] for build in builds if build["reports_status"]]
     if not ids:
         return {}
-    rows = await session.scalars(
-        sa.select(CommitStatusReport)
-        .where(CommitStatusReport.build_id.in_(ids))
-        .order_by(CommitStatusReport.context)
+    return _by_build(_rows(await session.execute(_STATUS_REPORTS, {"build_ids": ids})))
+
+
+_NOTIFICATIONS = (
+    sa.select(
+        NotificationDelivery.build_id,
+        NotificationDelivery.id,
+        NotificationDelivery.rule_index.label("rule"),
+        NotificationDelivery.type,
+        NotificationDelivery.target,
+        NotificationDelivery.event,
+        NotificationDelivery.outcome,
+        NotificationDelivery.status,
+        NotificationDelivery.attempts,
+        NotificationDelivery.last_error,
+        NotificationDelivery.created_at,
+        NotificationDelivery.sent_at,
     )
-    by_build: dict[uuid.UUID, list[StatusReportRead]] = {}
-    for row in rows:
-        by_build.setdefault(row.build_id, []).append(StatusReportRead.model_validate(row))
-    return by_build
+    .where(NotificationDelivery.build_id.in_(sa.bindparam("build_ids", expanding=True)))
+    .order_by(NotificationDelivery.created_at, NotificationDelivery.rule_index)
+)
 
 
-async def _notifications(
-    session: AsyncSession, builds: list[Build]
-) -> dict[uuid.UUID, list[NotificationDeliveryRead]]:
+async def _notifications(session: AsyncSession, builds: list[Row]) -> dict[uuid.UUID, list[Row]]:
     """One query for the page's builds whose jobs had notification rules; none if none had."""
-    ids = [build.id for build in builds if build.notifies]
+    ids = [build["id"] for build in builds if build["notifies"]]
     if not ids:
         return {}
-    rows = await session.scalars(
-        sa.select(NotificationDelivery)
-        .where(NotificationDelivery.build_id.in_(ids))
-        .order_by(NotificationDelivery.created_at, NotificationDelivery.rule_index)
-    )
-    by_build: dict[uuid.UUID, list[NotificationDeliveryRead]] = {}
-    for row in rows:
-        by_build.setdefault(row.build_id, []).append(
-            NotificationDeliveryRead(
-                id=row.id,
-                rule=row.rule_index,
-                type=row.type,
-                target=row.target,
-                event=row.event,
-                outcome=row.outcome,
-                status=row.status,
-                attempts=row.attempts,
-                last_error=row.last_error,
-                created_at=row.created_at,
-                sent_at=row.sent_at,
-            )
-        )
-    return by_build
+    return _by_build(_rows(await session.execute(_NOTIFICATIONS, {"build_ids": ids})))
 
 
-def _with_dependencies(build: Build, steps: list[StepRead]) -> list[StepRead]:
-    graph = step_dependencies(build.spec, [step.name for step in steps], build.step_graph)
-    return [step.model_copy(update={"depends_on": graph[step.name]}) for step in steps]
+async def _specs_of(session: AsyncSession, builds: list[Row]) -> dict[uuid.UUID, dict[str, Any]]:
+    """The planned specs that the page's query left out although the step graph needs them:
+    of builds whose reported graph is empty in another way than the query knows (none
+    the server writes)."""
+    ids = [build["id"] for build in builds if build["spec"] is None and not build["step_graph"]]
+    if not ids:
+        return {}
+    rows = await session.execute(sa.select(Build.id, Build.spec).where(Build.id.in_(ids)))
+    return {row.id: row.spec for row in rows}
 
 
-async def _waiting_reasons(session: AsyncSession, builds: list[Build]) -> dict[uuid.UUID, str]:
+def _with_dependencies(
+    steps: list[Row], spec: dict[str, Any], reported: list[dict[str, Any]] | None
+) -> list[Row]:
+    graph = step_dependencies(spec, [step["name"] for step in steps], reported)
+    for step in steps:
+        step["depends_on"] = graph[step["name"]]
+    return steps
+
+
+async def _waiting_reasons(session: AsyncSession, builds: list[Row]) -> dict[uuid.UUID, str]:
     """For queued builds no worker holds: what keeps them waiting, besides busy workers."""
-    waiting = [b for b in builds if b.status == BuildStatus.QUEUED and b.worker_id is None]
+    waiting = [b for b in builds if b["status"] == BuildStatus.QUEUED and b["worker_id"] is None]
     if not waiting:
         return {}
     online = [
         (set(labels), runs_steps_without_image)
         for labels, runs_steps_without_image in await queries.online_worker_capabilities(session)
     ]
-    jobs = {
-        job.id: job
-        for job in await session.scalars(
-            sa.select(Job).where(Job.id.in_({b.job_id for b in waiting}))
-        )
-    }
     now = utcnow()
     reasons: dict[uuid.UUID, str] = {}
     for build in waiting:
-        job = jobs.get(build.job_id)
-        able = [runs for labels, runs in online if set(build.labels) <= labels]
-        if build.awaiting_approval:
-            reasons[build.id] = WAITING_FOR_APPROVAL
+        able = [runs for labels, runs in online if set(build["labels"]) <= labels]
+        if build["awaiting_approval"]:
+            reasons[build["id"]] = WAITING_FOR_APPROVAL
         elif not able:
-            reasons[build.id] = (
-                f"no online worker has the labels {', '.join(build.labels)}"
-                if build.labels
+            labels = build["labels"]
+            reasons[build["id"]] = (
+                f"no online worker has the labels {', '.join(labels)}"
+                if labels
                 else "no worker is online"
             )
-        elif build.needs_step_without_image and not any(able):
-            reasons[build.id] = NO_WORKER_RUNS_STEPS_WITHOUT_IMAGE
-        elif build.not_before is not None and build.not_before > now:
-            reasons[build.id] = (
-                f"attempt {build.attempt} waits until {build.not_before.isoformat()} (backoff)"
+        elif build["needs_step_without_image"] and not any(able):
+            reasons[build["id"]] = NO_WORKER_RUNS_STEPS_WITHOUT_IMAGE
+        elif (not_before := build["not_before"]) is not None and not_before > now:
+            reasons[build["id"]] = (
+                f"attempt {build['attempt']} waits until {not_before.isoformat()} (backoff)"
             )
-        elif job is not None and job.max_concurrent_builds is not None:
-            held = await queries.count_job_builds_holding_a_worker(session, job.id)
-            if held >= job.max_concurrent_builds:
-                reasons[build.id] = (
-                    f"the job's limit of {job.max_concurrent_builds} concurrent builds is reached"
-                )
+        elif (limit := build["max_concurrent_builds"]) is not None:
+            held = await queries.count_job_builds_holding_a_worker(session, build["job_id"])
+            if held >= limit:
+                reasons[build["id"]] = f"the job's limit of {limit} concurrent builds is reached"
     return reasons
 
 
 async def get_build(ctx: ServerContext, build_id: uuid.UUID) -> BuildRead:
-    async with ctx.db.transaction() as session:
-        build = await queries.get_build(session, build_id)
-        if build is None:
+    async with ctx.db.read() as session:
+        builds = _rows(await session.execute(_BUILDS.where(Build.id == build_id)))
+        if not builds:
             raise NotFound(f"build {build_id} not found")
-        return (await _to_read_models(session, [build]))[0]
+        return (await _to_read_models(session, builds))[0]
 
 
 async def list_builds(
@@ -186,7 +285,7 @@ async def list_builds(
     cursor: str | None = None,
     limit: int = 50,
 ) -> BuildList:
-    query = sa.select(Build).order_by(Build.queued_at.desc(), Build.id.desc()).limit(limit + 1)
+    query = _BUILDS.order_by(Build.queued_at.desc(), Build.id.desc()).limit(limit + 1)
     if job_id is not None:
         query = query.where(Build.job_id == job_id)
     if status is not None:
@@ -205,8 +304,8 @@ async def list_builds(
                 sa.and_(Build.queued_at == queued_at, Build.id < last_id),
             )
         )
-    async with ctx.db.transaction() as session:
-        builds = list(await session.scalars(query))
+    async with ctx.db.read() as session:
+        builds = _rows(await session.execute(query))
         page, more = builds[:limit], len(builds) > limit
         items = await _to_read_models(session, page)
     return BuildList(items=items, next_cursor=_encode_cursor(page[-1]) if more else None)

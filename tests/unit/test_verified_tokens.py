@@ -1,9 +1,12 @@
-"""The cache of verified worker tokens, with explicit times, and the hub topic that empties it."""
+"""The cache of verified credentials (here worker tokens), with explicit times, and the hub
+topics that empty it."""
 
 import uuid
 
+import pytest
+
 from solvyd.server.auth.worker_tokens import VerifiedWorkerTokens, WorkerIdentity
-from solvyd.server.events import ALL_TOPICS, QUEUE, WORKER_TOKENS, EventHub
+from solvyd.server.events import ALL_TOPICS, QUEUE, USER_SESSIONS, WORKER_TOKENS, EventHub
 
 
 def _identity(name: str = "builder") -> WorkerIdentity:
@@ -54,14 +57,17 @@ def test_the_cache_is_bounded_and_the_oldest_entry_goes_first() -> None:
     assert cache.get("digest-8", now=1.0) is None
 
 
-def test_the_hub_calls_a_topics_subscribers_on_its_wake_ups_and_on_every_wake_all() -> None:
+@pytest.mark.parametrize("topic", [WORKER_TOKENS, USER_SESSIONS])
+def test_the_hub_calls_a_topics_subscribers_on_its_wake_ups_and_on_every_wake_all(
+    topic: str,
+) -> None:
     hub = EventHub()
     calls: list[str] = []
-    hub.subscribe(WORKER_TOKENS, lambda: calls.append("tokens"))
+    hub.subscribe(topic, lambda: calls.append("tokens"))
     hub.notify(QUEUE)
     assert calls == []
-    hub.notify(WORKER_TOKENS)  # this server's own notification
-    hub.wake(WORKER_TOKENS)  # another server's, through the transport
+    hub.notify(topic)  # this server's own notification
+    hub.wake(topic)  # another server's, through the transport
     assert calls == ["tokens", "tokens"]
     hub.wake(ALL_TOPICS)  # another server's "wake everything"
     hub.wake_all()  # the transport reconnected: notifications may have been lost

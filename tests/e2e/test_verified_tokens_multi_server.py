@@ -1,8 +1,9 @@
-"""Two real `solvyd server` processes on one PostgreSQL database: each believes a worker token
-it verified for a few seconds (`TTL_SECONDS`) without asking the database, yet a worker
-removed or registered anew through one server has its old token refused by the other at once,
-because the servers tell each other through LISTEN/NOTIFY. Only the TTL bounds what no server
-tells (a row changed by hand)."""
+"""Two real `solvyd server` processes on one PostgreSQL database: each believes a worker token,
+or a user's login session, it verified for a few seconds (`TTL_SECONDS`) without asking the
+database, yet a worker removed or registered anew through one server has its old token refused
+by the other at once, and so has a session logged out or a user disabled, because the servers
+tell each other through LISTEN/NOTIFY. Only the TTL bounds what no server tells (a row changed
+by hand)."""
 
 import asyncio
 import time
@@ -15,8 +16,10 @@ import asyncpg  # type: ignore[import-untyped]
 import httpx
 import pytest
 
-from solvyd.server.auth.worker_tokens import TTL_SECONDS
+from solvyd.server.auth.verified_tokens import TTL_SECONDS
 from tests.support.processes import AGENT_TOKEN, Process, ServerProcess, start_server
+
+USER_PASSWORD = "multi-server-user-password"
 
 pytestmark = [
     pytest.mark.e2e,
@@ -48,8 +51,12 @@ def two_servers(database_url: str, tmp_path: Path, log_dir: Path) -> Iterator[Tw
     clients: list[httpx.Client] = []
     try:
         servers: list[ServerProcess] = []
+        # One secret, as servers of one installation share: each accepts the other's tokens.
+        secret_key = uuid.uuid4().hex * 2
         for name in ("a", "b"):
-            server = start_server(database_url, tmp_path / name, log_dir)
+            server = start_server(
+                database_url, tmp_path / name, log_dir, SOLVYD_SECRET_KEY=secret_key
+            )
             started.append(server.process)
             servers.append(server)
             clients.append(httpx.Client(base_url=f"{server.url}/api/v1", timeout=30))
@@ -160,5 +167,91 @@ async def _replace_token_hash_by_hand(database_url: str, worker_id: str) -> None
             uuid.UUID(worker_id),
         )
         assert updated == "UPDATE 1"
+    finally:
+        await connection.close(timeout=5)
+
+
+# Users' login sessions
+
+
+def _user_session(two_servers: TwoServers) -> tuple[str, str]:
+    """A new viewer's id, and an access token of a login through server A."""
+    username = f"viewer-{uuid.uuid4().hex[:8]}"
+    created = two_servers.a.post(
+        "/users",
+        headers=two_servers.admin_a,
+        json={"username": username, "password": USER_PASSWORD, "role": "viewer"},
+    )
+    assert created.status_code == 201, created.text
+    login = two_servers.a.post(
+        "/auth/login", json={"username": username, "password": USER_PASSWORD}
+    )
+    assert login.status_code == 200, login.text
+    return created.json()["id"], login.json()["access_token"]
+
+
+def _me(http: httpx.Client, token: str) -> int:
+    return http.get("/users/me", headers={"Authorization": f"Bearer {token}"}).status_code
+
+
+def _session_verified_on(http: httpx.Client, token: str) -> float:
+    verified_at = time.monotonic()
+    assert _me(http, token) == 200
+    return verified_at
+
+
+def _seconds_until_signed_out(http: httpx.Client, token: str, since: float, limit: float) -> float:
+    while _me(http, token) != 401:
+        assert time.monotonic() - since < limit, "the session still works"
+        time.sleep(0.005)
+    return time.monotonic() - since
+
+
+def test_a_session_logged_out_through_one_server_is_refused_by_the_other_at_once(
+    two_servers: TwoServers,
+) -> None:
+    a, b = two_servers.a, two_servers.b
+    _, token = _user_session(two_servers)
+    verified_at = _session_verified_on(b, token)
+    logout = a.post("/auth/logout", headers={"Authorization": f"Bearer {token}"})
+    assert logout.status_code == 204, logout.text
+    logged_out_at = time.monotonic()
+    assert _seconds_until_signed_out(b, token, logged_out_at, TTL_SECONDS) < (
+        NOTIFIED_WITHIN_SECONDS
+    )
+    assert time.monotonic() - verified_at < TTL_SECONDS
+
+
+def test_a_user_disabled_through_one_server_is_refused_by_the_other_at_once(
+    two_servers: TwoServers,
+) -> None:
+    a, b = two_servers.a, two_servers.b
+    user_id, token = _user_session(two_servers)
+    verified_at = _session_verified_on(b, token)
+    disabled = a.patch(f"/users/{user_id}", headers=two_servers.admin_a, json={"disabled": True})
+    assert disabled.status_code == 200, disabled.text
+    disabled_at = time.monotonic()
+    assert _seconds_until_signed_out(b, token, disabled_at, TTL_SECONDS) < (NOTIFIED_WITHIN_SECONDS)
+    assert time.monotonic() - verified_at < TTL_SECONDS
+
+
+def test_a_session_ended_behind_the_servers_backs_works_on_for_the_ttl_at_most(
+    two_servers: TwoServers, database_url: str
+) -> None:
+    b = two_servers.b
+    _, token = _user_session(two_servers)
+    verified_at = _session_verified_on(b, token)
+    asyncio.run(_end_sessions_by_hand(database_url))
+    # B verified the session moments ago and was told nothing: it believes it still...
+    assert _me(b, token) == 200
+    # ...until the TTL runs out, and then asks the database again.
+    refused_after = _seconds_until_signed_out(b, token, verified_at, TTL_SECONDS + 2)
+    assert TTL_SECONDS - 0.5 <= refused_after <= TTL_SECONDS + 2
+
+
+async def _end_sessions_by_hand(database_url: str) -> None:
+    connection = await asyncio.wait_for(asyncpg.connect(database_url), 10)
+    try:
+        await connection.execute("UPDATE login_sessions SET revoked_at = now()")
     finally:
         await connection.close(timeout=5)
