@@ -93,6 +93,8 @@ class History:
         status: str = "success",
         artifact: bytes = b"artifact bytes",
         archived: bool = False,
+        branch: str = "main",
+        event: str = "push",
     ) -> Made:
         self.number += 1
         build_id = uuid.uuid4()
@@ -107,10 +109,10 @@ class History:
                     job_id=self.job_id,
                     number=self.number,
                     status=status,
-                    trigger="pull_request" if pull_request else "push",
-                    event="pull_request" if pull_request else "push",
+                    trigger="pull_request" if pull_request else event,
+                    event="pull_request" if pull_request else event,
                     pull_request=PULL_REQUEST if pull_request else None,
-                    branch="feature" if pull_request else "main",
+                    branch="feature" if pull_request else branch,
                     queued_at=finished_at - timedelta(minutes=5),
                     started_at=finished_at - timedelta(minutes=4),
                     completed_at=finished_at if finished else None,
@@ -318,6 +320,28 @@ async def test_the_server_settings_and_a_jobs_own_fields(
         longer["name"]: [2, 3, 4, 6],
     }
     assert dry["total"]["builds"] == summary.total.builds == 6
+
+
+async def test_the_badges_build_is_kept(
+    client: httpx.AsyncClient, admin: Headers, ctx: ServerContext
+) -> None:
+    """Tags and other branches finished after the default branch's last build: the newest
+    builds of the kind are theirs, yet the badge's build stays and the badge tells of it."""
+    job = await create_job(
+        client, admin, branch="main", public_badge=True, retention={"max_builds": 2}
+    )
+    history = History(ctx, job["id"])
+    builds = [await history.build(days_ago=9, status="failure")]
+    builds.append(await history.build(days_ago=8))
+    builds += [await history.build(days_ago=7 - n, event="tag", branch="v1") for n in range(2)]
+    builds += [await history.build(days_ago=5 - n, branch="feature") for n in range(2)]
+
+    await remove_old_builds(ctx, NOW)
+
+    assert (await _remaining(ctx, builds))["left"] == [2, 5, 6]
+    badge = await client.get(f"{API}/badges/{job['name']}.svg")
+    assert badge.status_code == 200, badge.text
+    assert ">passing<" in badge.text
 
 
 async def test_batches_of_two_remove_everything_in_one_run(

@@ -6,8 +6,9 @@ old builds"): it finished more than `days` ago, or it is older than the newest `
 finished builds of its job and kind. The two kinds are branch builds and pull-request builds
 (`event` "pull_request"; a retry replays its build's event). Never removed: queued and running
 builds, a build any deployment refers to (an environment's current version is a
-deployment's), and the newest finished build of each kind of each job, so a job's page and
-badge keep its last result whatever the limits.
+deployment's), the newest finished build of each kind of each job, and the build the job's
+badge shows (the newest finished one of its default branch, not a tag's: badges.py), so a
+job's page and badge keep its last result whatever the limits.
 
 One batch is one short transaction: it picks at most `retention_batch_size` builds of one job,
 oldest first by number (the unique (job_id, number) index), locking them with SKIP LOCKED so
@@ -43,6 +44,7 @@ from solvyd.server.schemas.retention import (
 )
 from solvyd.server.services import audit
 from solvyd.server.services.audit import SYSTEM
+from solvyd.server.services.badges import shown_on_badge
 from solvyd.server.services.builds.log_archive import archive_key
 from solvyd.server.services.builds.origin import PULL_REQUEST
 from solvyd.server.services.context import ServerContext
@@ -144,7 +146,12 @@ def _of_kind(kind: str) -> sa.ColumnElement[bool]:
 
 
 async def _removable(
-    session: AsyncSession, job_id: uuid.UUID, kind: str, limits: Limits, now: datetime
+    session: AsyncSession,
+    job_id: uuid.UUID,
+    job_branch: str | None,
+    kind: str,
+    limits: Limits,
+    now: datetime,
 ) -> sa.ColumnElement[bool] | None:
     """The condition a build of the job and kind meets when retention removes it now; None
     when none can be removed."""
@@ -178,7 +185,15 @@ async def _removable(
     if not breaks:
         return None
     deployed = sa.exists().where(Deployment.build_id == Build.id)
-    return sa.and_(finished, Build.number < newest, sa.or_(*breaks), ~deployed)
+    condition = sa.and_(finished, Build.number < newest, sa.or_(*breaks), ~deployed)
+    # The badge's build may be older than the newest of its kind (tags and other branches
+    # finished after it): it stays too, or the badge would read "unknown".
+    on_badge = await session.scalar(
+        sa.select(sa.func.max(Build.number)).where(shown_on_badge(job_id, job_branch))
+    )
+    if on_badge is not None:
+        condition = sa.and_(condition, Build.number != on_badge)
+    return condition
 
 
 async def _tally(session: AsyncSession, build_ids: sa.Select[Any] | list[uuid.UUID]) -> Tally:
@@ -198,12 +213,16 @@ async def _tally(session: AsyncSession, build_ids: sa.Select[Any] | list[uuid.UU
     return Tally(0, int(artifacts), int(size), int(archived or 0))
 
 
-async def _jobs(ctx: ServerContext, job_id: uuid.UUID | None) -> list[tuple[uuid.UUID, str, Any]]:
-    query = sa.select(Job.id, Job.name, Job.retention).order_by(Job.name)
+async def _jobs(
+    ctx: ServerContext, job_id: uuid.UUID | None
+) -> list[tuple[uuid.UUID, str, str | None, Any]]:
+    query = sa.select(Job.id, Job.name, Job.branch, Job.retention).order_by(Job.name)
     if job_id is not None:
         query = query.where(Job.id == job_id)
     async with ctx.db.read() as session:
-        rows = [(row.id, row.name, row.retention) for row in await session.execute(query)]
+        rows = [
+            (row.id, row.name, row.branch, row.retention) for row in await session.execute(query)
+        ]
     if job_id is not None and not rows:
         raise NotFound(f"job {job_id} not found")
     return rows
@@ -212,10 +231,10 @@ async def _jobs(ctx: ServerContext, job_id: uuid.UUID | None) -> list[tuple[uuid
 async def preview(ctx: ServerContext, now: datetime, job_id: uuid.UUID | None = None) -> Summary:
     """The dry run: what a run would remove now (of one job, or of all), removing nothing."""
     summary = Summary()
-    for found_id, name, retention in await _jobs(ctx, job_id):
+    for found_id, name, branch, retention in await _jobs(ctx, job_id):
         for kind, limits in effective_limits(ctx.settings, retention).items():
             async with ctx.db.read() as session:
-                removable = await _removable(session, found_id, kind, limits, now)
+                removable = await _removable(session, found_id, branch, kind, limits, now)
                 if removable is None:
                     continue
                 ids = sa.select(Build.id).where(removable)
@@ -227,13 +246,18 @@ async def preview(ctx: ServerContext, now: datetime, job_id: uuid.UUID | None = 
 
 
 async def _remove_batch(
-    ctx: ServerContext, job_id: uuid.UUID, kind: str, limits: Limits, now: datetime
+    ctx: ServerContext,
+    job_id: uuid.UUID,
+    job_branch: str | None,
+    kind: str,
+    limits: Limits,
+    now: datetime,
 ) -> tuple[Tally, bool]:
     """Remove one batch of the job's builds of `kind`; answers what went and whether a full
     batch did (there may be more)."""
     batch = ctx.settings.retention_batch_size
     async with ctx.db.transaction() as session:
-        removable = await _removable(session, job_id, kind, limits, now)
+        removable = await _removable(session, job_id, job_branch, kind, limits, now)
         if removable is None:
             return Tally(), False
         # SKIP LOCKED: builds another server is removing (or anyone holds) are left to it.
@@ -340,13 +364,13 @@ async def remove_old_builds(ctx: ServerContext, now: datetime) -> Summary:
     """One run: every job's builds past its limits, batch by batch, then their objects in the
     store; one audit record if anything went."""
     summary = Summary()
-    for job_id, name, retention in await _jobs(ctx, None):
+    for job_id, name, branch, retention in await _jobs(ctx, None):
         for kind, limits in effective_limits(ctx.settings, retention).items():
             if not limits.any:
                 continue
             more = True
             while more:
-                tally, more = await _remove_batch(ctx, job_id, kind, limits, now)
+                tally, more = await _remove_batch(ctx, job_id, branch, kind, limits, now)
                 summary.count((job_id, name), kind, tally)
                 # No transaction spans two batches; let the API's requests in between.
                 await asyncio.sleep(0)
