@@ -404,6 +404,39 @@ async def test_a_batchs_log_rows_go_a_chunk_at_a_time(
     assert state["rows of removed builds"]["build_logs"] == []
 
 
+async def test_a_run_that_fails_part_way_records_what_it_removed(
+    client: httpx.AsyncClient, admin: Headers, ctx: ServerContext
+) -> None:
+    ctx.settings.retention_batch_size = 2
+    job = await create_job(client, admin, retention={"max_builds": 1})
+    history = History(ctx, job["id"])
+    builds = [await history.build(days_ago=10 - n) for n in range(6)]
+    deletes = 0
+
+    def fail_the_second_batch(*args: Any) -> None:
+        nonlocal deletes
+        if args[2].lstrip().startswith("DELETE FROM builds"):
+            deletes += 1
+            if deletes == 2:
+                raise RuntimeError("the database went away")
+
+    engine = ctx.db.engine.sync_engine
+    sa.event.listen(engine, "before_cursor_execute", fail_the_second_batch)
+    try:
+        with pytest.raises(RuntimeError, match="went away"):
+            await remove_old_builds(ctx, NOW)
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", fail_the_second_batch)
+
+    state = await _remaining(ctx, builds)
+    assert state["left"] == [3, 4, 5, 6]
+    assert state["objects of removed builds"] == state["pending store deletions"] == []
+    events = (
+        await client.get(f"{API}/audit", headers=admin, params={"action": "builds.retention"})
+    ).json()["items"]
+    assert [event["details"]["builds"] for event in events] == [2]
+
+
 async def test_two_runs_at_once_remove_each_build_once(
     client: httpx.AsyncClient, admin: Headers, ctx: ServerContext
 ) -> None:

@@ -419,26 +419,28 @@ async def delete_stored_objects(ctx: ServerContext) -> int:
 
 async def remove_old_builds(ctx: ServerContext, now: datetime) -> Summary:
     """One run: every job's builds past its limits, batch by batch, then their objects in the
-    store; one audit record if anything went."""
+    store; one audit record if anything went. A run that fails part way still records, tells
+    the UI of and deletes the objects of what its committed batches removed."""
     summary = Summary()
-    for job_id, name, branch, retention in await _jobs(ctx, None):
-        for kind, limits in effective_limits(ctx.settings, retention).items():
-            if not limits.any:
-                continue
-            # The limits once per run: builds finishing meanwhile only move them up, so the
-            # ones computed now never remove a build they would keep later.
-            async with ctx.db.read() as session:
-                removable = await _removable(session, job_id, branch, kind, limits, now)
-            after: int | None = 0
-            while removable is not None and after is not None:
-                tally, after = await _remove_batch(ctx, kind, removable, after)
-                summary.count((job_id, name), kind, tally)
-    total = summary.total
-    if total.builds:
-        ctx.events.notify(BUILDS)
-        async with ctx.db.transaction() as session:
-            audit.record(session, SYSTEM, "builds.retention", None, **audit_details(summary))
-    await delete_stored_objects(ctx)
+    try:
+        for job_id, name, branch, retention in await _jobs(ctx, None):
+            for kind, limits in effective_limits(ctx.settings, retention).items():
+                if not limits.any:
+                    continue
+                # The limits once per run: builds finishing meanwhile only move them up, so
+                # the ones computed now never remove a build they would keep later.
+                async with ctx.db.read() as session:
+                    removable = await _removable(session, job_id, branch, kind, limits, now)
+                after: int | None = 0
+                while removable is not None and after is not None:
+                    tally, after = await _remove_batch(ctx, kind, removable, after)
+                    summary.count((job_id, name), kind, tally)
+    finally:
+        if summary.total.builds:
+            ctx.events.notify(BUILDS)
+            async with ctx.db.transaction() as session:
+                audit.record(session, SYSTEM, "builds.retention", None, **audit_details(summary))
+        await delete_stored_objects(ctx)
     return summary
 
 
