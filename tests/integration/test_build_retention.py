@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy as sa
+import structlog
 from pydantic import SecretStr
 
 from solvyd.server.app import create_app
@@ -477,6 +478,33 @@ async def test_a_store_delete_that_fails_is_tried_again_next_round(
     state = await _remaining(ctx, [old])
     assert state["pending store deletions"] == []
     assert not path.exists()
+
+
+async def test_a_store_that_is_down_is_not_tried_for_every_object(
+    client: httpx.AsyncClient,
+    admin: Headers,
+    ctx: ServerContext,
+    settings: ServerSettings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A logger not yet used (so not yet cached): capture_logs sees what it logs.
+    monkeypatch.setattr(retention, "log", structlog.get_logger(retention.__name__))
+    ctx.settings.log_retention_days = 0  # no keys of logs that may be being archived
+    job = await create_job(client, admin, retention={"max_builds": 1})
+    history = History(ctx, job["id"])
+    builds = [await history.build(days_ago=20 - n) for n in range(13)]
+    for made in builds[:-1]:
+        path = settings.resolved_artifact_dir() / made.keys[0]
+        path.unlink()
+        (path / "inside").mkdir(parents=True)
+
+    with structlog.testing.capture_logs() as logged:
+        assert (await remove_old_builds(ctx, NOW)).total.builds == 12
+
+    warnings = [entry for entry in logged if entry["log_level"] == "warning"]
+    assert [(w["failed"], w["stopped"]) for w in warnings] == [(10, True)]
+    state = await _remaining(ctx, builds)
+    assert sorted(state["pending store deletions"]) == sorted(m.keys[0] for m in builds[:-1])
 
 
 BAD_POLICIES: list[Any] = [

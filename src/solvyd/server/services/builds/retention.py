@@ -66,6 +66,8 @@ FINISHED_STATUSES = [status.value for status in BuildStatus if status.finished]
 AUDITED_JOBS = 50
 # A batch's log rows are deleted this many at a time, each chunk a short transaction.
 LOG_ROWS_PER_TRANSACTION = 5000
+# A store deletion round stops after this many failed deletes in a row (the store is down).
+STORE_FAILURES_IN_A_ROW = 10
 # On SQLite, the least pause between two write transactions (see _pause).
 SQLITE_PAUSE_SECONDS = 0.05
 
@@ -380,41 +382,59 @@ async def _being_archived(
 
 async def delete_stored_objects(ctx: ServerContext) -> int:
     """Delete the objects of removed builds from the artifact store, and their rows once
-    gone; answers how many went. A delete that fails keeps its row for the next round."""
+    gone; answers how many went. A delete that fails keeps its row for the next round; after
+    STORE_FAILURES_IN_A_ROW failures in a row the store is taken to be down and the round
+    stops, rather than try (and log) every pending object."""
     batch = ctx.settings.retention_batch_size
     deleted, after = 0, 0
-    while True:
-        async with ctx.db.transaction() as session:
-            rows = (
-                await session.execute(
-                    sa.select(StoreDeletion.id, StoreDeletion.key)
-                    .where(StoreDeletion.id > after)
-                    .order_by(StoreDeletion.id)
-                    .limit(batch)
-                )
-            ).all()
-        if not rows:
-            return deleted
-        done: list[int] = []
-        for row in rows:
-            try:
-                # Deleting what is already gone (another server was quicker) is no error.
-                await ctx.artifacts.delete(row.key)
-            except Exception as exc:
-                log.warning(
-                    "deleting a removed build's object failed; tried again next round",
-                    key=row.key,
-                    error=f"{type(exc).__name__}: {exc}",
-                )
-                continue
-            done.append(row.id)
-        if done:
+    failed, in_a_row = 0, 0
+    last_error = ""
+    try:
+        while in_a_row < STORE_FAILURES_IN_A_ROW:
             async with ctx.db.transaction() as session:
-                await session.execute(sa.delete(StoreDeletion).where(StoreDeletion.id.in_(done)))
-        deleted += len(done)
-        after = rows[-1].id
-        if len(rows) < batch:
-            return deleted
+                rows = (
+                    await session.execute(
+                        sa.select(StoreDeletion.id, StoreDeletion.key)
+                        .where(StoreDeletion.id > after)
+                        .order_by(StoreDeletion.id)
+                        .limit(batch)
+                    )
+                ).all()
+            if not rows:
+                return deleted
+            done: list[int] = []
+            for row in rows:
+                after = row.id
+                try:
+                    # Deleting what is already gone (another server was quicker) is no error.
+                    await ctx.artifacts.delete(row.key)
+                except Exception as exc:
+                    failed += 1
+                    in_a_row += 1
+                    last_error = f"{row.key}: {type(exc).__name__}: {exc}"
+                    if in_a_row >= STORE_FAILURES_IN_A_ROW:
+                        break
+                    continue
+                in_a_row = 0
+                done.append(row.id)
+            if done:
+                async with ctx.db.transaction() as session:
+                    await session.execute(
+                        sa.delete(StoreDeletion).where(StoreDeletion.id.in_(done))
+                    )
+            deleted += len(done)
+            if len(rows) < batch:
+                return deleted
+        return deleted
+    finally:
+        if failed:
+            # Once per round, however many failed.
+            log.warning(
+                "deleting removed builds' objects failed; tried again next round",
+                failed=failed,
+                stopped=in_a_row >= STORE_FAILURES_IN_A_ROW,
+                last_error=last_error,
+            )
 
 
 async def remove_old_builds(ctx: ServerContext, now: datetime) -> Summary:
