@@ -499,7 +499,7 @@ async def preview_answer(
     if job_id is None:
         limits = server_limits(ctx.settings)
     else:
-        async with ctx.db.transaction() as session:
+        async with ctx.db.read() as session:
             job = await session.get(Job, job_id)
         if job is None:
             raise NotFound(f"job {job_id} not found")
