@@ -59,10 +59,10 @@ POLICY = {
     "DELETE /api/v1/workers/{worker_id}": "admin",
     "POST /api/v1/pipelines/validate": "developer",
     "GET /api/v1/stats": "viewer",
-    # Reads only: the settings, and counts of what retention would remove (no build's
-    # content; a viewer sees the builds themselves anyway).
+    # Reads only: the settings, and counts of what retention would remove. The counts scan
+    # every old build: not for anyone who can read to set off at will.
     "GET /api/v1/retention": "viewer",
-    "GET /api/v1/retention/preview": "viewer",
+    "GET /api/v1/retention/preview": "admin",
     "GET /api/v1/plugins": "viewer",
     "GET /api/v1/events/stream": "viewer",
     "POST /api/v1/workers/register": "agent-registration",

@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import shutil
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy as sa
+import structlog
 from pydantic import SecretStr
 
 from solvyd.server.app import create_app
@@ -29,6 +30,7 @@ from solvyd.server.db.models import (
     Environment,
     StoreDeletion,
 )
+from solvyd.server.services.builds import retention
 from solvyd.server.services.builds.log_archive import archive_build_log
 from solvyd.server.services.builds.retention import remove_old_builds
 from solvyd.server.services.context import ServerContext
@@ -93,6 +95,8 @@ class History:
         status: str = "success",
         artifact: bytes = b"artifact bytes",
         archived: bool = False,
+        branch: str = "main",
+        event: str = "push",
     ) -> Made:
         self.number += 1
         build_id = uuid.uuid4()
@@ -107,10 +111,10 @@ class History:
                     job_id=self.job_id,
                     number=self.number,
                     status=status,
-                    trigger="pull_request" if pull_request else "push",
-                    event="pull_request" if pull_request else "push",
+                    trigger="pull_request" if pull_request else event,
+                    event="pull_request" if pull_request else event,
                     pull_request=PULL_REQUEST if pull_request else None,
-                    branch="feature" if pull_request else "main",
+                    branch="feature" if pull_request else branch,
                     queued_at=finished_at - timedelta(minutes=5),
                     started_at=finished_at - timedelta(minutes=4),
                     completed_at=finished_at if finished else None,
@@ -211,9 +215,11 @@ async def test_a_run_removes_exactly_what_the_policy_says_and_the_dry_run_counte
 ) -> None:
     job = await create_job(client, admin, retention={"max_builds": 2, "pull_requests": {"days": 5}})
     history = History(ctx, job["id"])
+    # 29 days, not 30: the server's log archiver (30 days), whose first round may still be
+    # running, would archive that build's log between the dry run and the run.
     branch = [
         await history.build(days_ago=days, archived=days == 40, artifact=b"x" * (1000 + days))
-        for days in (50, 40, 30, 20, 10)
+        for days in (50, 40, 29, 20, 10)
     ]
     running = await history.build(days_ago=1, status="running")
     queued = await history.build(days_ago=0, status="queued")
@@ -252,7 +258,7 @@ async def test_a_run_removes_exactly_what_the_policy_says_and_the_dry_run_counte
     expected = {
         "builds": 4,
         "artifacts": 4,
-        "artifact_bytes": sum(1000 + d for d in (40, 30)) + 2 * len(b"artifact bytes"),
+        "artifact_bytes": sum(1000 + d for d in (40, 29)) + 2 * len(b"artifact bytes"),
         "archived_logs": 2,
     }
     assert dry["total"] == expected
@@ -261,7 +267,7 @@ async def test_a_run_removes_exactly_what_the_policy_says_and_the_dry_run_counte
         "builds": 2,
         "artifacts": 2,
         "archived_logs": 1,
-        "artifact_bytes": 2070,
+        "artifact_bytes": 2069,
     }
     got = summary.total
     assert (got.builds, got.artifacts, got.artifact_bytes, got.archived_logs) == tuple(
@@ -320,6 +326,44 @@ async def test_the_server_settings_and_a_jobs_own_fields(
     assert dry["total"]["builds"] == summary.total.builds == 6
 
 
+async def test_the_badges_build_is_kept(
+    client: httpx.AsyncClient, admin: Headers, ctx: ServerContext
+) -> None:
+    """Tags and other branches finished after the default branch's last build: the newest
+    builds of the kind are theirs, yet the badge's build stays and the badge tells of it."""
+    job = await create_job(
+        client, admin, branch="main", public_badge=True, retention={"max_builds": 2}
+    )
+    history = History(ctx, job["id"])
+    builds = [await history.build(days_ago=9, status="failure")]
+    builds.append(await history.build(days_ago=8))
+    builds += [await history.build(days_ago=7 - n, event="tag", branch="v1") for n in range(2)]
+    builds += [await history.build(days_ago=5 - n, branch="feature") for n in range(2)]
+
+    await remove_old_builds(ctx, NOW)
+
+    assert (await _remaining(ctx, builds))["left"] == [2, 5, 6]
+    badge = await client.get(f"{API}/badges/{job['name']}.svg")
+    assert badge.status_code == 200, badge.text
+    assert ">passing<" in badge.text
+
+
+@contextlib.contextmanager
+def _statements(ctx: ServerContext) -> Iterator[list[str]]:
+    """The SQL the server sends meanwhile."""
+    sent: list[str] = []
+
+    def record(*args: Any) -> None:
+        sent.append(args[2])
+
+    engine = ctx.db.engine.sync_engine
+    sa.event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield sent
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)
+
+
 async def test_batches_of_two_remove_everything_in_one_run(
     client: httpx.AsyncClient, admin: Headers, ctx: ServerContext
 ) -> None:
@@ -328,12 +372,70 @@ async def test_batches_of_two_remove_everything_in_one_run(
     history = History(ctx, job["id"])
     builds = [await history.build(days_ago=10 - n) for n in range(6)]
 
-    summary = await remove_old_builds(ctx, NOW)
+    with _statements(ctx) as sent:
+        summary = await remove_old_builds(ctx, NOW)
 
     assert summary.total.builds == 5
     state = await _remaining(ctx, builds)
     assert state["left"] == [6]
     assert state["objects of removed builds"] == state["pending store deletions"] == []
+    # The newest N are found once per run (a walk down the index), not once per batch.
+    assert sum("ORDER BY builds.number DESC" in statement for statement in sent) == 1
+
+
+async def test_a_batchs_log_rows_go_a_chunk_at_a_time(
+    client: httpx.AsyncClient, admin: Headers, ctx: ServerContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(retention, "LOG_ROWS_PER_TRANSACTION", 2)
+    job = await create_job(client, admin, retention={"max_builds": 1})
+    history = History(ctx, job["id"])
+    builds = [await history.build(days_ago=2), await history.build(days_ago=1)]
+    async with ctx.db.transaction() as session:
+        for seq in range(1, 5):
+            session.add(
+                BuildLog(build_id=builds[0].id, seq=seq, step="test", lines=[], line_count=0)
+            )
+
+    with _statements(ctx) as sent:
+        assert (await remove_old_builds(ctx, NOW)).total.builds == 1
+
+    assert sum(s.lstrip().startswith("DELETE FROM build_logs") for s in sent) == 3
+    state = await _remaining(ctx, builds)
+    assert state["left"] == [2]
+    assert state["rows of removed builds"]["build_logs"] == []
+
+
+async def test_a_run_that_fails_part_way_records_what_it_removed(
+    client: httpx.AsyncClient, admin: Headers, ctx: ServerContext
+) -> None:
+    ctx.settings.retention_batch_size = 2
+    job = await create_job(client, admin, retention={"max_builds": 1})
+    history = History(ctx, job["id"])
+    builds = [await history.build(days_ago=10 - n) for n in range(6)]
+    deletes = 0
+
+    def fail_the_second_batch(*args: Any) -> None:
+        nonlocal deletes
+        if args[2].lstrip().startswith("DELETE FROM builds"):
+            deletes += 1
+            if deletes == 2:
+                raise RuntimeError("the database went away")
+
+    engine = ctx.db.engine.sync_engine
+    sa.event.listen(engine, "before_cursor_execute", fail_the_second_batch)
+    try:
+        with pytest.raises(RuntimeError, match="went away"):
+            await remove_old_builds(ctx, NOW)
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", fail_the_second_batch)
+
+    state = await _remaining(ctx, builds)
+    assert state["left"] == [3, 4, 5, 6]
+    assert state["objects of removed builds"] == state["pending store deletions"] == []
+    events = (
+        await client.get(f"{API}/audit", headers=admin, params={"action": "builds.retention"})
+    ).json()["items"]
+    assert [event["details"]["builds"] for event in events] == [2]
 
 
 async def test_two_runs_at_once_remove_each_build_once(
@@ -376,6 +478,33 @@ async def test_a_store_delete_that_fails_is_tried_again_next_round(
     state = await _remaining(ctx, [old])
     assert state["pending store deletions"] == []
     assert not path.exists()
+
+
+async def test_a_store_that_is_down_is_not_tried_for_every_object(
+    client: httpx.AsyncClient,
+    admin: Headers,
+    ctx: ServerContext,
+    settings: ServerSettings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A logger not yet used (so not yet cached): capture_logs sees what it logs.
+    monkeypatch.setattr(retention, "log", structlog.get_logger(retention.__name__))
+    ctx.settings.log_retention_days = 0  # no keys of logs that may be being archived
+    job = await create_job(client, admin, retention={"max_builds": 1})
+    history = History(ctx, job["id"])
+    builds = [await history.build(days_ago=20 - n) for n in range(13)]
+    for made in builds[:-1]:
+        path = settings.resolved_artifact_dir() / made.keys[0]
+        path.unlink()
+        (path / "inside").mkdir(parents=True)
+
+    with structlog.testing.capture_logs() as logged:
+        assert (await remove_old_builds(ctx, NOW)).total.builds == 12
+
+    warnings = [entry for entry in logged if entry["log_level"] == "warning"]
+    assert [(w["failed"], w["stopped"]) for w in warnings] == [(10, True)]
+    state = await _remaining(ctx, builds)
+    assert sorted(state["pending store deletions"]) == sorted(m.keys[0] for m in builds[:-1])
 
 
 BAD_POLICIES: list[Any] = [

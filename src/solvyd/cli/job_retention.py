@@ -47,7 +47,8 @@ def _value(option: str, text: str, *, editing: bool) -> int | str | None:
         return UNLIMITED
     if editing and text == DEFAULT:
         return None
-    if text.isdigit():
+    # Not isdigit(): it takes "²", which int() refuses.
+    if text.isdecimal():
         return int(text)  # the server checks the range
     allowed = f"a number, '{UNLIMITED}' or '{DEFAULT}'" if editing else f"a number or '{UNLIMITED}'"
     raise CliError(f"{option} takes {allowed}, got {text!r}")

@@ -27,7 +27,7 @@ def test_edit_changes_the_fields_given_and_keeps_the_others() -> None:
     assert retention_body("default", None, "default", None, current=current) == {}
 
 
-@pytest.mark.parametrize("value", ["-1", "1.5", "forever", ""])
+@pytest.mark.parametrize("value", ["-1", "1.5", "forever", "", "²", "3²"])
 def test_a_value_that_is_no_number_or_word_is_refused_before_asking(value: str) -> None:
     with pytest.raises(CliError, match="--retention-days takes a number"):
         retention_body(value, None, None, None)

@@ -2,7 +2,7 @@ import uuid
 
 from fastapi import APIRouter
 
-from solvyd.server.api.deps import AsViewer, Ctx
+from solvyd.server.api.deps import AsAdmin, AsViewer, Ctx
 from solvyd.server.schemas.retention import RetentionPolicy, RetentionPreview
 from solvyd.server.services.builds import retention
 from solvyd.shared.clock import utcnow
@@ -19,9 +19,9 @@ async def get_retention_policy(ctx: Ctx, _: AsViewer) -> RetentionPolicy:
 
 @router.get("/preview", operation_id="preview_retention")
 async def preview_retention(
-    ctx: Ctx, _: AsViewer, job_id: uuid.UUID | None = None
+    ctx: Ctx, _: AsAdmin, job_id: uuid.UUID | None = None
 ) -> RetentionPreview:
     """The dry run: how many finished builds (and their artifacts and archived logs) a
     retention run would remove now, of every job or of `job_id`, with the limits applied.
-    Removes nothing."""
+    Removes nothing. Admins only: it counts the whole backlog, a scan of every old build."""
     return await retention.preview_answer(ctx, utcnow(), job_id)

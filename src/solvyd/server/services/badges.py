@@ -4,6 +4,7 @@ A badge tells how a branch stands, so it counts only builds of that branch's own
 not a pull request's (whose source branch may even share the name, in a fork) nor a tag's.
 Without `?branch=` the branch is the job's default one, as on a forge's own badge."""
 
+import uuid
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -30,6 +31,20 @@ class Badge:
     branch: str | None
 
 
+def shown_on_badge(job_id: uuid.UUID, branch: str | None) -> sa.ColumnElement[bool]:
+    """The builds a badge of the job's `branch` (None: of every branch) chooses from; it shows
+    the newest by number. Retention keeps that one (retention.py)."""
+    conditions = [
+        Build.job_id == job_id,
+        Build.status.in_(list(MESSAGES)),
+        # `event`, not `trigger`: a retry of a pull request's build is one too.
+        Build.event.not_in((PULL_REQUEST, TAG)),
+    ]
+    if branch is not None:
+        conditions.append(Build.branch == branch)
+    return sa.and_(*conditions)
+
+
 async def badge(ctx: ServerContext, job_name: str, branch: str | None) -> Badge:
     """The badge of the job's last finished build of `branch` (default: the job's branch).
 
@@ -46,19 +61,11 @@ async def badge(ctx: ServerContext, job_name: str, branch: str | None) -> Badge:
         if job is None:
             raise NotFound("no public badge here")
         branch = branch or job.branch
-        query = (
+        status = await session.scalar(
             sa.select(Build.status)
-            .where(
-                Build.job_id == job.id,
-                Build.status.in_(list(MESSAGES)),
-                # `event`, not `trigger`: a retry of a pull request's build is one too.
-                Build.event.not_in((PULL_REQUEST, TAG)),
-            )
+            .where(shown_on_badge(job.id, branch))
             .order_by(Build.number.desc())
             .limit(1)
         )
-        if branch is not None:
-            query = query.where(Build.branch == branch)
-        status = await session.scalar(query)
     message = MESSAGES.get(BuildStatus(status), "unknown") if status else "unknown"
     return Badge(message, branch)

@@ -6,19 +6,25 @@ old builds"): it finished more than `days` ago, or it is older than the newest `
 finished builds of its job and kind. The two kinds are branch builds and pull-request builds
 (`event` "pull_request"; a retry replays its build's event). Never removed: queued and running
 builds, a build any deployment refers to (an environment's current version is a
-deployment's), and the newest finished build of each kind of each job, so a job's page and
-badge keep its last result whatever the limits.
+deployment's), the newest finished build of each kind of each job, and the build the job's
+badge shows (the newest finished one of its default branch, not a tag's: badges.py), so a
+job's page and badge keep its last result whatever the limits.
 
-One batch is one short transaction: it picks at most `retention_batch_size` builds of one job,
-oldest first by number (the unique (job_id, number) index), locking them with SKIP LOCKED so
-that two servers never take the same builds; it writes the store keys of their artifacts and
-archived logs to `store_deletions` and deletes the builds (their steps, logs, artifacts'
-rows, commit statuses and notifications go by ON DELETE CASCADE). After the commit the
+A run computes each job's and kind's limits once (builds finishing meanwhile only move them
+up). A batch reads the next `retention_batch_size` removable builds of one job by number after
+the last batch's (keyset on the unique (job_id, number) index), deletes their log rows a
+chunk of LOG_ROWS_PER_TRANSACTION at a time, each chunk its own transaction, then in one short
+transaction locks the builds with SKIP LOCKED (two servers never take the same builds), writes
+the store keys of their artifacts and archived logs to `store_deletions` and deletes them
+(their steps, artifacts' rows, commit statuses and notifications go by ON DELETE CASCADE).
+Between write transactions retention pauses (on SQLite at least as long as the last one took)
+so the API's writers get the database. After the commit the
 objects are deleted from the store and their rows with them; a failed delete is tried again
 in the next round, so nothing is left behind in the store even if the server dies between.
 """
 
 import asyncio
+import time
 import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
@@ -43,6 +49,7 @@ from solvyd.server.schemas.retention import (
 )
 from solvyd.server.services import audit
 from solvyd.server.services.audit import SYSTEM
+from solvyd.server.services.badges import shown_on_badge
 from solvyd.server.services.builds.log_archive import archive_key
 from solvyd.server.services.builds.origin import PULL_REQUEST
 from solvyd.server.services.context import ServerContext
@@ -57,6 +64,12 @@ KINDS = (BRANCH, PULL_REQUESTS)
 FINISHED_STATUSES = [status.value for status in BuildStatus if status.finished]
 # The audit record names at most this many jobs (the counts cover all of them).
 AUDITED_JOBS = 50
+# A batch's log rows are deleted this many at a time, each chunk a short transaction.
+LOG_ROWS_PER_TRANSACTION = 5000
+# A store deletion round stops after this many failed deletes in a row (the store is down).
+STORE_FAILURES_IN_A_ROW = 10
+# On SQLite, the least pause between two write transactions (see _pause).
+SQLITE_PAUSE_SECONDS = 0.05
 
 
 @dataclass(frozen=True)
@@ -144,7 +157,12 @@ def _of_kind(kind: str) -> sa.ColumnElement[bool]:
 
 
 async def _removable(
-    session: AsyncSession, job_id: uuid.UUID, kind: str, limits: Limits, now: datetime
+    session: AsyncSession,
+    job_id: uuid.UUID,
+    job_branch: str | None,
+    kind: str,
+    limits: Limits,
+    now: datetime,
 ) -> sa.ColumnElement[bool] | None:
     """The condition a build of the job and kind meets when retention removes it now; None
     when none can be removed."""
@@ -178,7 +196,15 @@ async def _removable(
     if not breaks:
         return None
     deployed = sa.exists().where(Deployment.build_id == Build.id)
-    return sa.and_(finished, Build.number < newest, sa.or_(*breaks), ~deployed)
+    condition = sa.and_(finished, Build.number < newest, sa.or_(*breaks), ~deployed)
+    # The badge's build may be older than the newest of its kind (tags and other branches
+    # finished after it): it stays too, or the badge would read "unknown".
+    on_badge = await session.scalar(
+        sa.select(sa.func.max(Build.number)).where(shown_on_badge(job_id, job_branch))
+    )
+    if on_badge is not None:
+        condition = sa.and_(condition, Build.number != on_badge)
+    return condition
 
 
 async def _tally(session: AsyncSession, build_ids: sa.Select[Any] | list[uuid.UUID]) -> Tally:
@@ -198,12 +224,16 @@ async def _tally(session: AsyncSession, build_ids: sa.Select[Any] | list[uuid.UU
     return Tally(0, int(artifacts), int(size), int(archived or 0))
 
 
-async def _jobs(ctx: ServerContext, job_id: uuid.UUID | None) -> list[tuple[uuid.UUID, str, Any]]:
-    query = sa.select(Job.id, Job.name, Job.retention).order_by(Job.name)
+async def _jobs(
+    ctx: ServerContext, job_id: uuid.UUID | None
+) -> list[tuple[uuid.UUID, str, str | None, Any]]:
+    query = sa.select(Job.id, Job.name, Job.branch, Job.retention).order_by(Job.name)
     if job_id is not None:
         query = query.where(Job.id == job_id)
     async with ctx.db.read() as session:
-        rows = [(row.id, row.name, row.retention) for row in await session.execute(query)]
+        rows = [
+            (row.id, row.name, row.branch, row.retention) for row in await session.execute(query)
+        ]
     if job_id is not None and not rows:
         raise NotFound(f"job {job_id} not found")
     return rows
@@ -212,10 +242,10 @@ async def _jobs(ctx: ServerContext, job_id: uuid.UUID | None) -> list[tuple[uuid
 async def preview(ctx: ServerContext, now: datetime, job_id: uuid.UUID | None = None) -> Summary:
     """The dry run: what a run would remove now (of one job, or of all), removing nothing."""
     summary = Summary()
-    for found_id, name, retention in await _jobs(ctx, job_id):
+    for found_id, name, branch, retention in await _jobs(ctx, job_id):
         for kind, limits in effective_limits(ctx.settings, retention).items():
             async with ctx.db.read() as session:
-                removable = await _removable(session, found_id, kind, limits, now)
+                removable = await _removable(session, found_id, branch, kind, limits, now)
                 if removable is None:
                     continue
                 ids = sa.select(Build.id).where(removable)
@@ -227,70 +257,123 @@ async def preview(ctx: ServerContext, now: datetime, job_id: uuid.UUID | None = 
 
 
 async def _remove_batch(
-    ctx: ServerContext, job_id: uuid.UUID, kind: str, limits: Limits, now: datetime
-) -> tuple[Tally, bool]:
-    """Remove one batch of the job's builds of `kind`; answers what went and whether a full
-    batch did (there may be more)."""
+    ctx: ServerContext, kind: str, removable: sa.ColumnElement[bool], after: int
+) -> tuple[Tally, int | None]:
+    """Remove one batch of the builds that meet `removable`, the next ones by number after
+    `after`; answers what went and the number to go on after (None: no more)."""
     batch = ctx.settings.retention_batch_size
+    # Keyset paging on the (job_id, number) index: each batch reads its own rows only.
+    async with ctx.db.read() as session:
+        rows = (
+            await session.execute(
+                sa.select(Build.id, Build.number)
+                .where(removable, Build.number > after)
+                .order_by(Build.number)
+                .limit(batch)
+            )
+        ).all()
+        if not rows:
+            return Tally(), None
+        picked = [row.id for row in rows]
+        # Before their log rows go: afterwards a log being archived could not be told.
+        archiving = set(await _being_archived(ctx, session, picked))
+    await _delete_log_rows(ctx, removable, picked)
+    started = time.monotonic()
     async with ctx.db.transaction() as session:
-        removable = await _removable(session, job_id, kind, limits, now)
-        if removable is None:
-            return Tally(), False
-        # SKIP LOCKED: builds another server is removing (or anyone holds) are left to it.
-        # (SQLite drops the clause; its transactions are serialised anyway.)
+        # SKIP LOCKED: builds another server is removing (or anyone holds, as a retry does)
+        # are left to it. (SQLite drops the clause; its transactions are serialised anyway.)
         ids = list(
             await session.scalars(
                 sa.select(Build.id)
-                .where(removable)
-                .order_by(Build.number)
-                .limit(batch)
+                .where(Build.id.in_(picked), removable)
                 .with_for_update(skip_locked=True, of=Build)
             )
         )
-        if not ids:
-            return Tally(), False
-        tally = await _tally(session, ids)
-        tally.builds = len(ids)
-        keys = list(
-            await session.scalars(sa.select(Artifact.storage_key).where(Artifact.build_id.in_(ids)))
-        )
-        keys += [
-            key
-            for key in await session.scalars(
-                sa.select(Build.log_archive_key).where(
-                    Build.id.in_(ids), Build.log_archive_key.is_not(None)
+        tally = Tally()
+        if ids:
+            tally = await _tally(session, ids)
+            tally.builds = len(ids)
+            keys = list(
+                await session.scalars(
+                    sa.select(Artifact.storage_key).where(Artifact.build_id.in_(ids))
                 )
             )
-            if key is not None
-        ]
-        keys += [
-            archive_key(build_id) for build_id in await _being_archived(ctx, session, ids, now)
-        ]
-        if keys:
-            await session.execute(sa.insert(StoreDeletion), [{"key": key} for key in keys])
-        await session.execute(
-            sa.delete(Build).where(Build.id.in_(ids)).execution_options(synchronize_session=False)
-        )
-        after_commit(session, BuildsRemoved(kind, len(ids)))
-    return tally, len(ids) == batch
+            keys += [
+                key
+                for key in await session.scalars(
+                    sa.select(Build.log_archive_key).where(
+                        Build.id.in_(ids), Build.log_archive_key.is_not(None)
+                    )
+                )
+                if key is not None
+            ]
+            keys += [archive_key(build_id) for build_id in ids if build_id in archiving]
+            if keys:
+                await session.execute(sa.insert(StoreDeletion), [{"key": key} for key in keys])
+            await session.execute(
+                sa.delete(Build)
+                .where(Build.id.in_(ids))
+                .execution_options(synchronize_session=False)
+            )
+            after_commit(session, BuildsRemoved(kind, len(ids)))
+    await _pause(ctx, time.monotonic() - started)
+    return tally, rows[-1].number if len(rows) == batch else None
+
+
+async def _delete_log_rows(
+    ctx: ServerContext, removable: sa.ColumnElement[bool], build_ids: list[uuid.UUID]
+) -> None:
+    """Delete the builds' log rows (those still removable) a chunk at a time, each chunk its
+    own transaction: a batch of builds may hold millions of them, which one transaction
+    deleting the builds by cascade would take all at once."""
+    still_removable = sa.select(Build.id).where(Build.id.in_(build_ids), removable)
+    while True:
+        started = time.monotonic()
+        async with ctx.db.transaction() as session:
+            chunk = (
+                sa.select(BuildLog.id)
+                .where(BuildLog.build_id.in_(still_removable))
+                .limit(LOG_ROWS_PER_TRANSACTION)
+            )
+            result = await session.execute(
+                sa.delete(BuildLog)
+                .where(BuildLog.id.in_(chunk.scalar_subquery()))
+                .execution_options(synchronize_session=False)
+            )
+        deleted = int(getattr(result, "rowcount", 0) or 0)
+        if deleted == 0:
+            return
+        await _pause(ctx, time.monotonic() - started)
+        if deleted < LOG_ROWS_PER_TRANSACTION:
+            return
+
+
+async def _pause(ctx: ServerContext, took: float) -> None:
+    """Between two of retention's write transactions. SQLite has one writer at a time and its
+    busy handler polls with sleeps of up to 100 ms: without a real pause the next batch would
+    take the lock before a waiting API request's poll comes round, and agents' reports would
+    wait into busy_timeout. PostgreSQL locks rows, not the database: a yield is enough there."""
+    if ctx.db.dialect == "sqlite":
+        await asyncio.sleep(max(took, SQLITE_PAUSE_SECONDS))
+    else:
+        await asyncio.sleep(0.01)
 
 
 async def _being_archived(
-    ctx: ServerContext, session: AsyncSession, ids: list[uuid.UUID], now: datetime
+    ctx: ServerContext, session: AsyncSession, ids: list[uuid.UUID]
 ) -> list[uuid.UUID]:
-    """Of the builds, those whose log the log archiver may be writing to the store right now
-    (due for it, not yet archived): it writes the object before it points the build at it, so
-    a build removed in between would leave the object behind. Deleting a key that was never
+    """Of the builds, those whose log the log archiver may be writing to the store now (log
+    rows, not yet archived): it writes the object before it points the build at it, so a build
+    removed in between would leave the object behind. Not narrowed to the builds due for it by
+    their end time, which the archiver reads at its own moment: deleting a key that was never
     written is no error."""
-    days = ctx.settings.log_retention_days
-    if days <= 0:
+    if ctx.settings.log_retention_days <= 0:
         return []
     return list(
         await session.scalars(
             sa.select(Build.id).where(
                 Build.id.in_(ids),
                 Build.log_archive_key.is_(None),
-                Build.completed_at < now - timedelta(days=days),
                 sa.exists().where(BuildLog.build_id == Build.id),
             )
         )
@@ -299,63 +382,85 @@ async def _being_archived(
 
 async def delete_stored_objects(ctx: ServerContext) -> int:
     """Delete the objects of removed builds from the artifact store, and their rows once
-    gone; answers how many went. A delete that fails keeps its row for the next round."""
+    gone; answers how many went. A delete that fails keeps its row for the next round; after
+    STORE_FAILURES_IN_A_ROW failures in a row the store is taken to be down and the round
+    stops, rather than try (and log) every pending object."""
     batch = ctx.settings.retention_batch_size
     deleted, after = 0, 0
-    while True:
-        async with ctx.db.transaction() as session:
-            rows = (
-                await session.execute(
-                    sa.select(StoreDeletion.id, StoreDeletion.key)
-                    .where(StoreDeletion.id > after)
-                    .order_by(StoreDeletion.id)
-                    .limit(batch)
-                )
-            ).all()
-        if not rows:
-            return deleted
-        done: list[int] = []
-        for row in rows:
-            try:
-                # Deleting what is already gone (another server was quicker) is no error.
-                await ctx.artifacts.delete(row.key)
-            except Exception as exc:
-                log.warning(
-                    "deleting a removed build's object failed; tried again next round",
-                    key=row.key,
-                    error=f"{type(exc).__name__}: {exc}",
-                )
-                continue
-            done.append(row.id)
-        if done:
+    failed, in_a_row = 0, 0
+    last_error = ""
+    try:
+        while in_a_row < STORE_FAILURES_IN_A_ROW:
             async with ctx.db.transaction() as session:
-                await session.execute(sa.delete(StoreDeletion).where(StoreDeletion.id.in_(done)))
-        deleted += len(done)
-        after = rows[-1].id
-        if len(rows) < batch:
-            return deleted
+                rows = (
+                    await session.execute(
+                        sa.select(StoreDeletion.id, StoreDeletion.key)
+                        .where(StoreDeletion.id > after)
+                        .order_by(StoreDeletion.id)
+                        .limit(batch)
+                    )
+                ).all()
+            if not rows:
+                return deleted
+            done: list[int] = []
+            for row in rows:
+                after = row.id
+                try:
+                    # Deleting what is already gone (another server was quicker) is no error.
+                    await ctx.artifacts.delete(row.key)
+                except Exception as exc:
+                    failed += 1
+                    in_a_row += 1
+                    last_error = f"{row.key}: {type(exc).__name__}: {exc}"
+                    if in_a_row >= STORE_FAILURES_IN_A_ROW:
+                        break
+                    continue
+                in_a_row = 0
+                done.append(row.id)
+            if done:
+                async with ctx.db.transaction() as session:
+                    await session.execute(
+                        sa.delete(StoreDeletion).where(StoreDeletion.id.in_(done))
+                    )
+            deleted += len(done)
+            if len(rows) < batch:
+                return deleted
+        return deleted
+    finally:
+        if failed:
+            # Once per round, however many failed.
+            log.warning(
+                "deleting removed builds' objects failed; tried again next round",
+                failed=failed,
+                stopped=in_a_row >= STORE_FAILURES_IN_A_ROW,
+                last_error=last_error,
+            )
 
 
 async def remove_old_builds(ctx: ServerContext, now: datetime) -> Summary:
     """One run: every job's builds past its limits, batch by batch, then their objects in the
-    store; one audit record if anything went."""
+    store; one audit record if anything went. A run that fails part way still records, tells
+    the UI of and deletes the objects of what its committed batches removed."""
     summary = Summary()
-    for job_id, name, retention in await _jobs(ctx, None):
-        for kind, limits in effective_limits(ctx.settings, retention).items():
-            if not limits.any:
-                continue
-            more = True
-            while more:
-                tally, more = await _remove_batch(ctx, job_id, kind, limits, now)
-                summary.count((job_id, name), kind, tally)
-                # No transaction spans two batches; let the API's requests in between.
-                await asyncio.sleep(0)
-    total = summary.total
-    if total.builds:
-        ctx.events.notify(BUILDS)
-        async with ctx.db.transaction() as session:
-            audit.record(session, SYSTEM, "builds.retention", None, **audit_details(summary))
-    await delete_stored_objects(ctx)
+    try:
+        for job_id, name, branch, retention in await _jobs(ctx, None):
+            for kind, limits in effective_limits(ctx.settings, retention).items():
+                if not limits.any:
+                    continue
+                # The limits once per run: builds finishing meanwhile only move them up, so
+                # the ones computed now never remove a build they would keep later.
+                async with ctx.db.read() as session:
+                    removable = await _removable(session, job_id, branch, kind, limits, now)
+                after: int | None = 0
+                while removable is not None and after is not None:
+                    tally, after = await _remove_batch(ctx, kind, removable, after)
+                    summary.count((job_id, name), kind, tally)
+    finally:
+        if summary.total.builds:
+            ctx.events.notify(BUILDS)
+            async with ctx.db.transaction() as session:
+                audit.record(session, SYSTEM, "builds.retention", None, **audit_details(summary))
+        await delete_stored_objects(ctx)
     return summary
 
 
@@ -394,7 +499,7 @@ async def preview_answer(
     if job_id is None:
         limits = server_limits(ctx.settings)
     else:
-        async with ctx.db.transaction() as session:
+        async with ctx.db.read() as session:
             job = await session.get(Job, job_id)
         if job is None:
             raise NotFound(f"job {job_id} not found")

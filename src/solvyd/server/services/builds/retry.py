@@ -58,7 +58,9 @@ async def retry_build(ctx: ServerContext, build_id: uuid.UUID, actor: Actor) -> 
     the job asked for approvals) waits for an approval of its own: a retry is no way around
     the review."""
     async with ctx.db.transaction() as session:
-        old = await queries.get_build(session, build_id)
+        # Locked: retention skips a locked build (SKIP LOCKED), or has removed it and the
+        # retry answers 404, never an insert whose retry_of meets a deleted build.
+        old = await queries.get_build(session, build_id, lock=True)
         if old is None:
             raise NotFound(f"build {build_id} not found")
         if not BuildStatus(old.status).finished:
