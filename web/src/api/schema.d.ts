@@ -946,7 +946,7 @@ export interface paths {
          * Preview Retention
          * @description The dry run: how many finished builds (and their artifacts and archived logs) a
          *     retention run would remove now, of every job or of `job_id`, with the limits applied.
-         *     Removes nothing.
+         *     Removes nothing. Admins only: it counts the whole backlog, a scan of every old build.
          */
         get: operations["preview_retention"];
         put?: never;
