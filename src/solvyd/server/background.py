@@ -57,13 +57,25 @@ async def run_reaper(ctx: ServerContext) -> None:
         await asyncio.sleep(ctx.settings.reaper_interval_seconds)
 
 
+# How long a server waits after its start before the first round of a periodic clean-up (log
+# archiving, build retention), or one interval if that is shorter: a starting server has its own
+# work, and replicas restarted together should not all begin with the same clean-up.
+FIRST_ROUND_DELAY_SECONDS = 60.0
+
+
+async def _first_round_delay(interval_seconds: float) -> None:
+    await asyncio.sleep(min(interval_seconds, FIRST_ROUND_DELAY_SECONDS))
+
+
 async def run_log_archiver(ctx: ServerContext) -> None:
     """Every `log_archive_interval_seconds`: move the logs of builds that finished more than
     `log_retention_days` ago to the artifact store. Returns at once if retention is 0.
 
-    Every server runs it; they share the work build by build (log_archive.py)."""
+    Every server runs it; they share the work build by build (log_archive.py). The first
+    round waits a little (`FIRST_ROUND_DELAY_SECONDS`)."""
     if ctx.settings.log_retention_days <= 0:
         return
+    await _first_round_delay(ctx.settings.log_archive_interval_seconds)
     while True:
         try:
             archived = await archive_old_logs(ctx, utcnow())
@@ -76,21 +88,15 @@ async def run_log_archiver(ctx: ServerContext) -> None:
         await asyncio.sleep(ctx.settings.log_archive_interval_seconds)
 
 
-# How long a server waits after its start before its first retention round (or one interval,
-# if shorter).
-RETENTION_START_SECONDS = 60.0
-
-
 async def run_build_retention(ctx: ServerContext) -> None:
     """Every `retention_interval_seconds`: remove the finished builds past their job's
     retention limits, a batch per short transaction, then their objects in the artifact store.
 
     Every server runs it; they share the work batch by batch (services/builds/retention.py).
     A round also retries the store deletions an earlier one could not do, so it runs even
-    while no limit is set. The first round waits a little (at most RETENTION_START_SECONDS):
-    a starting server has its own work, and replicas restarted together should not all
-    begin with a delete; a server restarted more often than the interval still gets to it."""
-    await asyncio.sleep(min(ctx.settings.retention_interval_seconds, RETENTION_START_SECONDS))
+    while no limit is set. The first round waits a little (`FIRST_ROUND_DELAY_SECONDS`), so a
+    server restarted more often than the interval still gets to it."""
+    await _first_round_delay(ctx.settings.retention_interval_seconds)
     while True:
         try:
             summary = await remove_old_builds(ctx, utcnow())
