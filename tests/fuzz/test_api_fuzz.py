@@ -70,8 +70,11 @@ SERVER_ENV = {
     "SOLVYD_MAX_CLAIM_WAIT_SECONDS": "0.01",
 }
 
-# Each run takes 6-40 s on a 2-core machine (the module ~100 s); a hang fails it here.
-pytestmark = [pytest.mark.fuzz, pytest.mark.timeout(120)]
+# Each run takes 6-60 s on an idle 2-core machine, two or three times that while the rest of
+# the suite runs beside it. Every call has its own 30 s timeout, so this only catches a run
+# that hangs between calls. It must never fire in the middle of a run: its exception lands
+# inside a Hypothesis example, which then reports a "flaky" case instead of the hang.
+pytestmark = [pytest.mark.fuzz, pytest.mark.timeout(600)]
 
 
 @pytest.fixture(scope="module")
@@ -266,6 +269,15 @@ def _with_hostile_text(case: schemathesis.Case, position: int, choice: int) -> b
     return True
 
 
+def _described(exc: BaseException, depth: int = 0) -> str:
+    """The exception and, for a group (Hypothesis' "flaky" reports are groups), what is in
+    it: the report alone does not say what failed."""
+    text = f"{'  ' * depth}{type(exc).__name__}: {exc}"
+    if isinstance(exc, BaseExceptionGroup):
+        text += "".join(f"\n{_described(inner, depth + 1)}" for inner in exc.exceptions)
+    return text
+
+
 # Read after each operation's cases, as an admin.
 LISTS = ["/jobs", "/builds", "/workers", "/users", "/secrets", "/tokens", "/audit"]
 
@@ -338,7 +350,7 @@ class Fuzzer:
                 try:
                     call(case)
                 except (Exception, BaseExceptionGroup) as exc:
-                    self.failures.append(f"--- {operation.label} (coverage)\n{exc}")
+                    self.failures.append(f"--- {operation.label} (coverage)\n{_described(exc)}")
                     break
 
         @seed(SEED)
@@ -360,7 +372,7 @@ class Fuzzer:
         try:
             random_cases()
         except (Exception, BaseExceptionGroup) as exc:
-            self.failures.append(f"--- {operation.label} (random)\n{exc}")
+            self.failures.append(f"--- {operation.label} (random)\n{_described(exc)}")
 
         # Valid cases but for one string: the edge must refuse it (422), or, in a log line,
         # store it replaced; never a 500, and never a value saved that breaks a later read.
@@ -387,7 +399,7 @@ class Fuzzer:
         try:
             hostile_cases()
         except (Exception, BaseExceptionGroup) as exc:
-            self.failures.append(f"--- {operation.label} (hostile text)\n{exc}")
+            self.failures.append(f"--- {operation.label} (hostile text)\n{_described(exc)}")
         self._lists_still_answer(operation)
 
     def _lists_still_answer(self, operation: schemathesis.APIOperation) -> None:
