@@ -3,12 +3,36 @@
 import json
 import os
 import re
+import subprocess
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
 
 from tests.support.processes import ServerProcess
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def run_cli(
+    config: Path, *args: str, stdin: str | None = None, columns: int = 200
+) -> subprocess.CompletedProcess[str]:
+    """`solvyd <args>` as a user runs it, with `config` as its CLI config file; a traceback on
+    stderr fails the test whatever the exit code (every error must read as a message)."""
+    result = subprocess.run(
+        [sys.executable, "-m", "solvyd.cli", *args],
+        env={**os.environ, "SOLVYD_CLI_CONFIG": str(config), "COLUMNS": str(columns)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO,
+        input=stdin,
+        check=False,
+    )
+    assert "Traceback" not in result.stderr, result.stderr
+    return result
 
 
 class UserApi:

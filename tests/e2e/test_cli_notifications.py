@@ -6,9 +6,6 @@ rule failed, and `builds show` lists what a build sent."""
 import hashlib
 import hmac
 import json
-import os
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -20,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.e2e.helpers import run_cli
 from tests.support.processes import ADMIN_PASSWORD, ServerProcess, start_agent
 
 pytestmark = [
@@ -27,7 +25,6 @@ pytestmark = [
     # The CLI's behaviour does not depend on the database: one is enough.
     pytest.mark.parametrize("database_url", ["sqlite"], indirect=True),
 ]
-REPO = Path(__file__).resolve().parents[2]
 PIPELINE = "steps:\n  - name: s\n    commands: [echo hi]\n"
 FAILING = "steps:\n  - name: s\n    commands: ['echo failing', 'exit 3']\n"
 SIGNING_KEY = "e2e-signing-key-0123456789"
@@ -80,24 +77,9 @@ def receiver() -> Iterator[WebhookReceiver]:
     server.server_close()
 
 
-def _cli(config: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(
-        [sys.executable, "-m", "solvyd.cli", *args],
-        env={**os.environ, "SOLVYD_CLI_CONFIG": str(config), "COLUMNS": "200"},
-        capture_output=True,
-        text=True,
-        timeout=90,
-        cwd=REPO,
-        input=stdin,
-        check=False,
-    )
-    assert "Traceback" not in result.stderr, result.stderr
-    return result
-
-
 def _login(server: ServerProcess, tmp_path: Path) -> Path:
     config = tmp_path / "config.json"
-    login = _cli(
+    login = run_cli(
         config, "login", server.url, "-u", "admin", "--password-stdin", stdin=ADMIN_PASSWORD
     )
     assert login.returncode == 0, login.stderr
@@ -121,7 +103,7 @@ def _own(rule: dict[str, Any]) -> dict[str, Any]:
 
 
 def _shown_rules(config: Path, name: str) -> list[str]:
-    shown = _cli(config, "jobs", "show", name)
+    shown = run_cli(config, "jobs", "show", name)
     assert shown.returncode == 0, shown.stderr
     lines = shown.stdout.splitlines()
     at = next(i for i, line in enumerate(lines) if line.startswith("notifications:"))
@@ -138,22 +120,22 @@ def test_rules_from_options_and_files_shown_and_tested(
     pipeline.write_text(PIPELINE)
 
     create = ["jobs", "create", "notified", "--pipeline", str(pipeline)]
-    created = _cli(config, *create, "--notify-email", "dev@example.com")
+    created = run_cli(config, *create, "--notify-email", "dev@example.com")
     assert created.returncode == 0, created.stderr
     assert [_own(rule) for rule in _rules(server, "notified")] == [
         {"type": "email", "to": ["dev@example.com"], "on": ["failure", "fixed"]}
     ]
     # Creating it again is idempotent, however the server filled in the rule's defaults.
-    again = _cli(config, *create, "--notify-email", "dev@example.com")
+    again = run_cli(config, *create, "--notify-email", "dev@example.com")
     assert again.returncode == 0 and "already exists, unchanged" in again.stderr
 
-    secret = _cli(
+    secret = run_cli(
         config, "secrets", "set", "HOOK_KEY", "--job", "notified", "--value-stdin",
         stdin=SIGNING_KEY,
     )  # fmt: skip
     assert secret.returncode == 0, secret.stderr
     # The shorthands alone add a rule to the job's.
-    added = _cli(
+    added = run_cli(
         config, "jobs", "edit", "notified",
         "--notify-webhook", f"{receiver.url}/ok", "--notify-webhook-secret", "HOOK_KEY",
         "--notify-on", "failure,success", "--notify-branches", "main",
@@ -178,7 +160,7 @@ def test_rules_from_options_and_files_shown_and_tested(
 
     # One rule tested: the receiver gets one signed request (docs/notifications.md: HMAC-SHA256
     # of "<X-Solvyd-Timestamp>.<body>" keyed with the secret's value).
-    tested = _cli(config, "jobs", "notify-test", "notified", "--rule", "1")
+    tested = run_cli(config, "jobs", "notify-test", "notified", "--rule", "1")
     assert tested.returncode == 0, tested.stdout + tested.stderr
     assert tested.stdout.splitlines() == [f"[1] webhook {receiver.url}/ok: ok"]
     (request,) = receiver.wait_for(1)
@@ -197,13 +179,13 @@ def test_rules_from_options_and_files_shown_and_tested(
         f"- type: webhook\n  url: {receiver.url}/ok\n  on: [always]\n"
         f"- type: webhook\n  url: {receiver.url}/refuse\n"
     )
-    replaced = _cli(config, "jobs", "edit", "notified", "--notifications", str(rules))
+    replaced = run_cli(config, "jobs", "edit", "notified", "--notifications", str(rules))
     assert replaced.returncode == 0, replaced.stderr
     assert [_own(rule) for rule in _rules(server, "notified")] == [
         {"type": "webhook", "url": f"{receiver.url}/ok", "on": ["always"]},
         {"type": "webhook", "url": f"{receiver.url}/refuse", "on": ["failure", "fixed"]},
     ]
-    both = _cli(config, "jobs", "notify-test", "notified")
+    both = run_cli(config, "jobs", "notify-test", "notified")
     assert both.returncode == 1, both.stdout + both.stderr
     ok_line, failed_line = both.stdout.splitlines()
     assert ok_line == f"[0] webhook {receiver.url}/ok: ok"
@@ -214,27 +196,27 @@ def test_rules_from_options_and_files_shown_and_tested(
     # Unsigned: the rule names no signing secret.
     assert not any(key.lower() == "x-solvyd-signature-256" for key in receiver.requests[1].headers)
 
-    missing = _cli(config, "jobs", "notify-test", "notified", "--rule", "5")
+    missing = run_cli(config, "jobs", "notify-test", "notified", "--rule", "5")
     assert missing.returncode == 1 and "there is no rule 5" in missing.stderr
 
     # A bad file is one line and changes nothing; so is a rule the server refuses.
     rules.write_text("- type: webhook\n  url: [unclosed\n")
-    bad = _cli(config, "jobs", "edit", "notified", "--notifications", str(rules))
+    bad = run_cli(config, "jobs", "edit", "notified", "--notifications", str(rules))
     assert bad.returncode == 1
     (line,) = bad.stderr.strip().splitlines()
     assert f"{rules}:3:1: not YAML or JSON" in line
     rules.write_text("- type: carrier-pigeon\n  to: [loft]\n")
-    refused = _cli(config, "jobs", "edit", "notified", "--notifications", str(rules))
+    refused = run_cli(config, "jobs", "edit", "notified", "--notifications", str(rules))
     assert refused.returncode == 1
     assert len(refused.stderr.strip().splitlines()) == 1, refused.stderr
     assert "rule 0" in refused.stderr and "type" in refused.stderr
     assert len(_rules(server, "notified")) == 2
 
-    cleared = _cli(config, "jobs", "edit", "notified", "--notifications", "none")
+    cleared = run_cli(config, "jobs", "edit", "notified", "--notifications", "none")
     assert cleared.returncode == 0, cleared.stderr
     assert _rules(server, "notified") == []
     assert _shown_rules(config, "notified") == ["notifications: none"]
-    nothing = _cli(config, "jobs", "notify-test", "notified")
+    nothing = run_cli(config, "jobs", "notify-test", "notified")
     assert nothing.returncode == 1 and "has no notification rules" in nothing.stderr
 
 
@@ -246,19 +228,19 @@ def test_builds_show_lists_what_a_build_sent(
     try:
         pipeline = tmp_path / "failing.yml"
         pipeline.write_text(FAILING)
-        created = _cli(
+        created = run_cli(
             config, "jobs", "create", "failing", "--pipeline", str(pipeline),
             "--notify-webhook", f"{receiver.url}/ok", "--notify-on", "failure",
             "--notify-webhook", f"{receiver.url}/refuse",
         )  # fmt: skip
         assert created.returncode == 0, created.stderr
-        run = _cli(config, "jobs", "trigger", "failing", "--follow")
+        run = run_cli(config, "jobs", "trigger", "failing", "--follow")
         assert run.returncode == 3, run.stdout + run.stderr
         receiver.wait_for(2)
         # The deliveries are rows the sender updates after the request: wait for both to end.
         deadline = time.monotonic() + 30
         while True:
-            shown = _cli(config, "builds", "show", "failing")
+            shown = run_cli(config, "builds", "show", "failing")
             assert shown.returncode == 0, shown.stderr
             lines = shown.stdout.splitlines()
             if "pending" not in shown.stdout or time.monotonic() > deadline:

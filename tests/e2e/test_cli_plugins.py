@@ -3,33 +3,17 @@ agent that reported them at registration, the built-in forges, artifact store an
 from the server, each through the plugin hooks like a third party's."""
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.e2e.helpers import UserApi
+from tests.e2e.helpers import UserApi, run_cli
 from tests.support.processes import ADMIN_PASSWORD, ServerProcess, start_agent
 
 pytestmark = pytest.mark.e2e
-REPO = Path(__file__).resolve().parents[2]
 AGENT = "plugin-lister"
-
-
-def _cli(config: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "solvyd.cli", *args],
-        env={**os.environ, "SOLVYD_CLI_CONFIG": str(config), "COLUMNS": "250"},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=REPO,
-        input=stdin,
-    )
 
 
 def _provided(plugins: list[dict[str, Any]], kind: str) -> set[str]:
@@ -43,12 +27,12 @@ def test_plugins_list_shows_the_builtins_of_server_and_agent(
     try:
         api.wait_for_worker(AGENT)
         config = tmp_path / "cli" / "config.json"
-        login = _cli(
+        login = run_cli(
             config, "login", server.url, "-u", "admin", "--password-stdin", stdin=ADMIN_PASSWORD
         )
         assert login.returncode == 0, login.stderr
 
-        as_json = _cli(config, "plugins", "list", "--json")
+        as_json = run_cli(config, "plugins", "list", "--json", columns=250)
         assert as_json.returncode == 0, as_json.stderr
         answer = json.loads(as_json.stdout)
         # The CLI prints the server's answer, whole.
@@ -71,7 +55,7 @@ def test_plugins_list_shows_the_builtins_of_server_and_agent(
         assert "local" in _provided(on_server, "artifact_stores")
         assert {"email", "slack", "webhook"} <= _provided(on_server, "notifiers")
 
-        table = _cli(config, "plugins", "list")
+        table = run_cli(config, "plugins", "list", columns=250)
         assert table.returncode == 0, table.stderr
         lines = table.stdout.splitlines()
         assert lines[0] == f"plugin API {answer['api_version']}"

@@ -3,37 +3,20 @@ the server's limit keeps its builds and the dry run says so; once the job follow
 again, the server's own background rounds remove its older builds with their artifacts."""
 
 import json
-import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.e2e.helpers import run_cli
 from tests.support.processes import ADMIN_PASSWORD, start_agent, start_server
 
 pytestmark = pytest.mark.e2e
-REPO = Path(__file__).resolve().parents[2]
 PIPELINE = {
     "artifacts": ["dist/*"],
     "steps": [{"name": "pack", "commands": ["mkdir -p dist", "echo packed > dist/out.txt"]}],
 }
-
-
-def _cli(config: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(
-        [sys.executable, "-m", "solvyd.cli", *args],
-        env={**os.environ, "SOLVYD_CLI_CONFIG": str(config), "COLUMNS": "200"},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=REPO,
-        input=stdin,
-    )
-    assert "Traceback" not in result.stderr, result.stderr
-    return result
 
 
 @pytest.mark.timeout(240)
@@ -51,13 +34,13 @@ def test_the_server_removes_old_builds_of_a_job_that_follows_its_limit(tmp_path:
     agent = start_agent(server.url, logs, tmp_path / "work", name="retention-agent")
     config = tmp_path / "config.json"
     try:
-        login = _cli(
+        login = run_cli(
             config, "login", server.url, "-u", "admin", "--password-stdin", stdin=ADMIN_PASSWORD
         )
         assert login.returncode == 0, login.stderr
         pipeline = tmp_path / "app.yml"
         pipeline.write_text(json.dumps(PIPELINE))
-        created = _cli(
+        created = run_cli(
             config,
             "jobs",
             "create",
@@ -69,19 +52,19 @@ def test_the_server_removes_old_builds_of_a_job_that_follows_its_limit(tmp_path:
         )
         assert created.returncode == 0, created.stderr
         for _ in range(3):
-            assert _cli(config, "jobs", "trigger", "app", "--follow").returncode == 0
+            assert run_cli(config, "jobs", "trigger", "app", "--follow").returncode == 0
 
-        shown = _cli(config, "retention", "show")
+        shown = run_cli(config, "retention", "show")
         assert "branch builds: no age limit; only the newest 1 kept" in shown.stdout, shown.stdout
-        preview = _cli(config, "retention", "preview", "--job", "app")
+        preview = run_cli(config, "retention", "preview", "--job", "app")
         assert preview.returncode == 0, preview.stderr
         assert "job app" in preview.stdout and "no age limit; no count limit" in preview.stdout
         assert "total" in preview.stdout and "app:" not in preview.stdout
-        assert "max_builds=unlimited" in _cli(config, "jobs", "show", "app").stdout
+        assert "max_builds=unlimited" in run_cli(config, "jobs", "show", "app").stdout
         artifacts = sorted((data / "artifacts" / "builds").rglob("*"))
         assert len([path for path in artifacts if path.is_file()]) == 3
 
-        edited = _cli(config, "jobs", "edit", "app", "--retention-max-builds", "default")
+        edited = run_cli(config, "jobs", "edit", "app", "--retention-max-builds", "default")
         assert edited.returncode == 0, edited.stderr
 
         headers = {"Authorization": f"Bearer {server.admin_token()}"}
@@ -100,7 +83,7 @@ def test_the_server_removes_old_builds_of_a_job_that_follows_its_limit(tmp_path:
             params={"action": "builds.retention"},
         ).json()["items"]
         assert sum(event["details"]["builds"] for event in events) == 2
-        after = _cli(config, "retention", "preview")
+        after = run_cli(config, "retention", "preview")
         assert after.returncode == 0 and "app:" not in after.stdout
     finally:
         agent.stop()
