@@ -128,9 +128,15 @@ def _rows(result: sa.Result[Any]) -> list[Row]:
     return [dict(zip(keys, row, strict=True)) for row in result]
 
 
-def _by_build(rows: list[Row]) -> dict[uuid.UUID, list[Row]]:
+async def _rows_by_build(
+    session: AsyncSession, query: sa.Executable, build_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, list[Row]]:
+    """The rows `query` (of the `build_ids` bind parameter) finds for the builds, by build, in
+    its order; no query for no builds."""
+    if not build_ids:
+        return {}
     by_build: dict[uuid.UUID, list[Row]] = {}
-    for row in rows:
+    for row in _rows(await session.execute(query, {"build_ids": build_ids})):
         by_build.setdefault(row["build_id"], []).append(row)
     return by_build
 
@@ -139,12 +145,17 @@ async def _to_read_models(session: AsyncSession, builds: list[Row]) -> list[Buil
     """Each build's answer: its row with its steps and what else it shows, validated once."""
     if not builds:
         return []
-    ids = [build["id"] for build in builds]
-    steps = _by_build(_rows(await session.execute(_STEPS, {"build_ids": ids})))
+    steps = await _rows_by_build(session, _STEPS, [build["id"] for build in builds])
     specs = await _specs_of(session, [build for build in builds if build["id"] in steps])
     reasons = await _waiting_reasons(session, builds)
-    reports = await _status_reports(session, builds)
-    notifications = await _notifications(session, builds)
+    # Only the builds that report commit statuses, or whose jobs had notification rules:
+    # mostly none on a page, so mostly no query.
+    reports = await _rows_by_build(
+        session, _STATUS_REPORTS, [build["id"] for build in builds if build["reports_status"]]
+    )
+    notifications = await _rows_by_build(
+        session, _NOTIFICATIONS, [build["id"] for build in builds if build["notifies"]]
+    )
     answers = []
     for build in builds:
         build_id = build["id"]
@@ -175,14 +186,6 @@ _STATUS_REPORTS = (
 )
 
 
-async def _status_reports(session: AsyncSession, builds: list[Row]) -> dict[uuid.UUID, list[Row]]:
-    """One query for the page's builds that report commit statuses; none if no build does."""
-    ids = [build["id"] for build in builds if build["reports_status"]]
-    if not ids:
-        return {}
-    return _by_build(_rows(await session.execute(_STATUS_REPORTS, {"build_ids": ids})))
-
-
 _NOTIFICATIONS = (
     sa.select(
         NotificationDelivery.build_id,
@@ -201,14 +204,6 @@ _NOTIFICATIONS = (
     .where(NotificationDelivery.build_id.in_(sa.bindparam("build_ids", expanding=True)))
     .order_by(NotificationDelivery.created_at, NotificationDelivery.rule_index)
 )
-
-
-async def _notifications(session: AsyncSession, builds: list[Row]) -> dict[uuid.UUID, list[Row]]:
-    """One query for the page's builds whose jobs had notification rules; none if none had."""
-    ids = [build["id"] for build in builds if build["notifies"]]
-    if not ids:
-        return {}
-    return _by_build(_rows(await session.execute(_NOTIFICATIONS, {"build_ids": ids})))
 
 
 async def _specs_of(session: AsyncSession, builds: list[Row]) -> dict[uuid.UUID, dict[str, Any]]:
