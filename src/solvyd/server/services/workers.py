@@ -170,7 +170,8 @@ async def worker_from_token(ctx: ServerContext, token: str) -> WorkerIdentity:
     if (known := verified.get(digest)) is not None:
         return known
     ticket = verified.ticket()
-    async with ctx.db.transaction() as session:
+    # A read: on SQLite, a lookup (a wrong token's too) takes no write lock from the reports.
+    async with ctx.db.read() as session:
         row = (
             await session.execute(
                 sa.select(Worker.id, Worker.name).where(Worker.token_hash == digest)
