@@ -71,7 +71,8 @@ def test_the_server_removes_old_builds_of_a_job_that_follows_its_limit(tmp_path:
 
         def removed() -> tuple[list[int], list[str], int]:
             """The builds left, the builds whose artifacts are left, the builds audited as
-            removed: a round deletes the rows, then (committed) the objects, then audits."""
+            removed: a round commits the rows' deletion, then the audit record, and only then
+            deletes the objects in the store."""
             builds = httpx.get(f"{server.url}/api/v1/builds", headers=headers).json()["items"]
             files = [path for path in (data / "artifacts" / "builds").rglob("*") if path.is_file()]
             events = httpx.get(

@@ -8,8 +8,9 @@ by hand)."""
 import asyncio
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import asyncpg  # type: ignore[import-untyped]
@@ -94,17 +95,22 @@ def _heartbeat(http: httpx.Client, worker: Worker, token: str | None = None) -> 
     return response.status_code
 
 
-def _verified_on(http: httpx.Client, worker: Worker) -> float:
-    """Has the server verify the worker's token now; returns when (monotonic)."""
+# A request that answers its status code: a worker's heartbeat, a user's look at themselves.
+Probe = Callable[[], int]
+
+
+def _verified_now(probe: Probe) -> float:
+    """Has the server verify the probe's credential now; returns when (monotonic)."""
     verified_at = time.monotonic()
-    assert _heartbeat(http, worker) == 200
+    assert probe() == 200
     return verified_at
 
 
-def _seconds_until_refused(http: httpx.Client, worker: Worker, since: float) -> float:
-    while _heartbeat(http, worker) != 401:
-        assert time.monotonic() - since < TTL_SECONDS, "the token still works"
-        time.sleep(0.005)
+def _seconds_until_refused(probe: Probe, since: float, limit: float, poll: float = 0.005) -> float:
+    """Seconds from `since` until the probe's credential is refused; fails past `limit`."""
+    while probe() != 401:
+        assert time.monotonic() - since < limit, f"the credential still works after {limit} s"
+        time.sleep(poll)
     return time.monotonic() - since
 
 
@@ -113,11 +119,12 @@ def test_a_worker_removed_through_one_server_is_refused_by_the_other_at_once(
 ) -> None:
     a, b = two_servers.a, two_servers.b
     worker = _register(a, f"gone-{uuid.uuid4().hex[:8]}")
-    verified_at = _verified_on(b, worker)
+    on_b = partial(_heartbeat, b, worker)
+    verified_at = _verified_now(on_b)
     removed = a.delete(f"/workers/{worker.id}", headers=two_servers.admin_a)
     assert removed.status_code == 204, removed.text
     removed_at = time.monotonic()
-    assert _seconds_until_refused(b, worker, removed_at) < NOTIFIED_WITHIN_SECONDS
+    assert _seconds_until_refused(on_b, removed_at, TTL_SECONDS) < NOTIFIED_WITHIN_SECONDS
     # B verified the token well within the TTL before: only the notification explains it.
     assert time.monotonic() - verified_at < TTL_SECONDS
     assert _heartbeat(a, worker) == 401
@@ -128,11 +135,12 @@ def test_a_worker_registered_anew_through_one_server_has_its_old_token_refused_b
 ) -> None:
     a, b = two_servers.a, two_servers.b
     first = _register(a, f"restarts-{uuid.uuid4().hex[:8]}")
-    verified_at = _verified_on(b, first)
+    on_b = partial(_heartbeat, b, first)
+    verified_at = _verified_now(on_b)
     again = _register(a, first.name, worker_token=first.token)
     registered_at = time.monotonic()
     assert again.id == first.id
-    assert _seconds_until_refused(b, first, registered_at) < NOTIFIED_WITHIN_SECONDS
+    assert _seconds_until_refused(on_b, registered_at, TTL_SECONDS) < NOTIFIED_WITHIN_SECONDS
     assert time.monotonic() - verified_at < TTL_SECONDS
     assert _heartbeat(b, again) == 200
 
@@ -142,20 +150,14 @@ def test_a_token_changed_behind_the_servers_backs_works_on_for_the_ttl_at_most(
 ) -> None:
     a, b = two_servers.a, two_servers.b
     worker = _register(a, f"edited-{uuid.uuid4().hex[:8]}")
-    verified_at = _verified_on(b, worker)
+    on_b = partial(_heartbeat, b, worker)
+    verified_at = _verified_now(on_b)
     asyncio.run(_replace_token_hash_by_hand(database_url, worker.id))
     # B verified the token moments ago and was told nothing: it believes it still...
-    assert _heartbeat(b, worker) == 200
+    assert on_b() == 200
     # ...until the TTL runs out, and then asks the database again.
-    refused_after = _seconds_until_refused_or_ttl(b, worker, verified_at)
+    refused_after = _seconds_until_refused(on_b, verified_at, TTL_SECONDS + 2, poll=0.05)
     assert TTL_SECONDS - 0.5 <= refused_after <= TTL_SECONDS + 2
-
-
-def _seconds_until_refused_or_ttl(http: httpx.Client, worker: Worker, since: float) -> float:
-    while _heartbeat(http, worker) != 401:
-        assert time.monotonic() - since < TTL_SECONDS + 2, "the token works past the TTL"
-        time.sleep(0.05)
-    return time.monotonic() - since
 
 
 async def _replace_token_hash_by_hand(database_url: str, worker_id: str) -> None:
@@ -194,31 +196,17 @@ def _me(http: httpx.Client, token: str) -> int:
     return http.get("/users/me", headers={"Authorization": f"Bearer {token}"}).status_code
 
 
-def _session_verified_on(http: httpx.Client, token: str) -> float:
-    verified_at = time.monotonic()
-    assert _me(http, token) == 200
-    return verified_at
-
-
-def _seconds_until_signed_out(http: httpx.Client, token: str, since: float, limit: float) -> float:
-    while _me(http, token) != 401:
-        assert time.monotonic() - since < limit, "the session still works"
-        time.sleep(0.005)
-    return time.monotonic() - since
-
-
 def test_a_session_logged_out_through_one_server_is_refused_by_the_other_at_once(
     two_servers: TwoServers,
 ) -> None:
     a, b = two_servers.a, two_servers.b
     _, token = _user_session(two_servers)
-    verified_at = _session_verified_on(b, token)
+    on_b = partial(_me, b, token)
+    verified_at = _verified_now(on_b)
     logout = a.post("/auth/logout", headers={"Authorization": f"Bearer {token}"})
     assert logout.status_code == 204, logout.text
     logged_out_at = time.monotonic()
-    assert _seconds_until_signed_out(b, token, logged_out_at, TTL_SECONDS) < (
-        NOTIFIED_WITHIN_SECONDS
-    )
+    assert _seconds_until_refused(on_b, logged_out_at, TTL_SECONDS) < NOTIFIED_WITHIN_SECONDS
     assert time.monotonic() - verified_at < TTL_SECONDS
 
 
@@ -227,11 +215,12 @@ def test_a_user_disabled_through_one_server_is_refused_by_the_other_at_once(
 ) -> None:
     a, b = two_servers.a, two_servers.b
     user_id, token = _user_session(two_servers)
-    verified_at = _session_verified_on(b, token)
+    on_b = partial(_me, b, token)
+    verified_at = _verified_now(on_b)
     disabled = a.patch(f"/users/{user_id}", headers=two_servers.admin_a, json={"disabled": True})
     assert disabled.status_code == 200, disabled.text
     disabled_at = time.monotonic()
-    assert _seconds_until_signed_out(b, token, disabled_at, TTL_SECONDS) < (NOTIFIED_WITHIN_SECONDS)
+    assert _seconds_until_refused(on_b, disabled_at, TTL_SECONDS) < NOTIFIED_WITHIN_SECONDS
     assert time.monotonic() - verified_at < TTL_SECONDS
 
 
@@ -240,12 +229,13 @@ def test_a_session_ended_behind_the_servers_backs_works_on_for_the_ttl_at_most(
 ) -> None:
     b = two_servers.b
     _, token = _user_session(two_servers)
-    verified_at = _session_verified_on(b, token)
+    on_b = partial(_me, b, token)
+    verified_at = _verified_now(on_b)
     asyncio.run(_end_sessions_by_hand(database_url))
     # B verified the session moments ago and was told nothing: it believes it still...
-    assert _me(b, token) == 200
+    assert on_b() == 200
     # ...until the TTL runs out, and then asks the database again.
-    refused_after = _seconds_until_signed_out(b, token, verified_at, TTL_SECONDS + 2)
+    refused_after = _seconds_until_refused(on_b, verified_at, TTL_SECONDS + 2)
     assert TTL_SECONDS - 0.5 <= refused_after <= TTL_SECONDS + 2
 
 
